@@ -1,0 +1,3 @@
+"""payoutd: a self-hosted crypto payout engine."""
+
+__version__ = "0.1.0"

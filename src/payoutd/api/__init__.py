@@ -1,0 +1,1 @@
+"""The HTTP edge: the native API (v1) and the provider dialects (compat)."""

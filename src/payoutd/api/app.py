@@ -1,0 +1,75 @@
+"""The FastAPI application. Built by `create_app`, never at import time."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from payoutd import __version__
+from payoutd.api import errors, inputs
+from payoutd.api.auth import RateLimiter, ReplayGuard
+from payoutd.api.v1 import (
+    access,
+    accounts,
+    admin,
+    batches,
+    payouts,
+    quotes,
+    sandbox,
+    webhooks,
+)
+from payoutd.bootstrap import Runtime
+from payoutd.worker.runner import Worker
+
+DESCRIPTION = """Self-hosted crypto payouts. Amounts are decimal strings; every error is
+`{"error": {"code", "message", "fields"}}` with a stable code:
+
+"""
+
+
+def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
+    worker = Worker(runtime.db, runtime.ctx, runtime.sender) if run_worker else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker:
+                await worker.stop()
+
+    app = FastAPI(title="payoutd", version=__version__, lifespan=lifespan,
+                  description=DESCRIPTION + errors.catalogue_markdown(),
+                  dependencies=[Depends(inputs.storable_input)])
+    app.state.runtime = runtime
+    app.state.limiter = RateLimiter()
+    app.state.replays = ReplayGuard()
+    errors.install(app)
+    for module in (payouts, batches, quotes, accounts, webhooks, access, admin, sandbox):
+        for route in module.router.routes:
+            # a JSON body that cannot be decoded at all is answered 400 `bad_request`
+            if isinstance(route, APIRoute) and route.body_field is not None:
+                for status, response in errors.responses("bad_request").items():
+                    route.responses.setdefault(status, response)
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["operations"], summary="200 when the database answers")
+    async def healthz(request: Request) -> Any:
+        if await runtime.db.ping():
+            return {"status": "ok"}
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(runtime.metrics.registry),
+                        media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,137 @@
+"""Bearer API keys: scopes, IP allowlists, rate limits and optional request signing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from fastapi import Request
+
+from payoutd.bootstrap import Runtime
+from payoutd.domain.errors import PayoutdError
+from payoutd.services import merchants
+from payoutd.store.merchants import ApiKey, MerchantPolicy
+
+SIGNATURE_HEADER = "x-payoutd-signature"
+TIMESTAMP_HEADER = "x-payoutd-timestamp"
+TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is kept to the minute, not per request
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key: ApiKey
+    policy: MerchantPolicy | None = None
+    source: str | None = None  # the client's address, for the audit trail
+
+    @property
+    def merchant_id(self) -> str:
+        if self.key.merchant_id is None:
+            raise PayoutdError("forbidden_scope", "An operator key acts for no merchant")
+        return self.key.merchant_id
+
+    @property
+    def actor(self) -> str:
+        return f"key:{self.key.prefix}"
+
+
+@dataclass
+class RateLimiter:
+    """A token bucket per key, in this process (each API process limits on its own)."""
+
+    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def take(self, key_id: str, per_minute: int) -> float | None:
+        """None when allowed; else the seconds until the next request would be."""
+        now = time.monotonic()
+        tokens, last = self.buckets.get(key_id, (float(per_minute), now))
+        tokens = min(float(per_minute), tokens + (now - last) * per_minute / 60.0)
+        if tokens >= 1:
+            self.buckets[key_id] = (tokens - 1, now)
+            return None
+        self.buckets[key_id] = (tokens, now)
+        return (1 - tokens) * 60.0 / per_minute
+
+
+@dataclass
+class ReplayGuard:
+    """Signatures seen within the time window: a signed request is accepted once."""
+
+    seen: dict[str, float] = field(default_factory=dict)
+
+    def first_time(self, signature: str, window: float) -> bool:
+        now = time.monotonic()
+        if len(self.seen) > 10_000:
+            self.seen = {s: t for s, t in self.seen.items() if now - t < 2 * window}
+        if signature in self.seen and now - self.seen[signature] < 2 * window:
+            return False
+        self.seen[signature] = now
+        return True
+
+
+def signature(secret: str, timestamp: str, method: str, path: str, body: bytes) -> str:
+    """HMAC-SHA256 over timestamp, method, path (with query) and body, hex."""
+    message = b"\n".join([timestamp.encode(), method.upper().encode(), path.encode(), body])
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def _check_signature(request: Request, rt: Runtime, key: ApiKey) -> None:
+    assert key.signing_secret is not None
+    stamp = request.headers.get(TIMESTAMP_HEADER, "")
+    given = request.headers.get(SIGNATURE_HEADER, "").removeprefix("v1=")
+    if not stamp.isdigit() or not given:
+        raise PayoutdError("signature_invalid", "This key requires signed requests: send "
+                           f"{TIMESTAMP_HEADER} and {SIGNATURE_HEADER}")
+    window = rt.settings.request_signature_window_seconds
+    if abs(rt.ctx.clock.now().timestamp() - int(stamp)) > window:
+        raise PayoutdError("signature_invalid", "The request timestamp is outside the window")
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    expected = signature(key.signing_secret, stamp, request.method, path,
+                         await request.body())
+    if not hmac.compare_digest(expected, given):
+        raise PayoutdError("signature_invalid")
+    if not request.app.state.replays.first_time(f"{key.id}:{given}", window):
+        raise PayoutdError("signature_invalid", "This signed request was already used")
+
+
+def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
+    async def dependency(request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise PayoutdError("unauthorized", "Missing API key: send Authorization: Bearer <key>")
+        rt: Runtime = request.app.state.runtime
+        async with rt.db.read() as uow:
+            key, policy = await merchants.authenticate(uow, rt.ctx, token.strip())
+        source = _client(request)
+        if key.ip_allowlist:
+            try:
+                ip = ipaddress.ip_address(source or "")
+            except ValueError:
+                ip = None
+            if ip is None or not any(ip in ipaddress.ip_network(n) for n in key.ip_allowlist):
+                raise PayoutdError("ip_not_allowed")
+        wait = request.app.state.limiter.take(
+            key.id, key.rate_limit_per_minute or rt.settings.api_rate_limit_per_minute)
+        if wait is not None:
+            raise PayoutdError("rate_limited", headers={"Retry-After": str(math.ceil(wait))})
+        if key.signing_secret is not None:
+            await _check_signature(request, rt, key)
+        if scope not in key.scopes and not (scope == "read" and "payouts" in key.scopes):
+            raise PayoutdError("forbidden_scope", f"This key lacks the `{scope}` scope")
+        now = rt.ctx.clock.now()
+        if key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY:
+            async with rt.db.unit() as uow:
+                await uow.merchants.touch_key(key.id, now)
+        return Principal(key, policy, source)
+
+    return dependency

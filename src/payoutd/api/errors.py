@@ -1,0 +1,109 @@
+"""Rendering refusals: every 4xx is `{"error": {"code", "message", "fields"}}` with a code
+from the catalogue in payoutd.domain.errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from payoutd.domain.errors import CATALOGUE, PayoutdError
+from payoutd.services.ports import ChainUnavailable
+
+log = structlog.get_logger("payoutd.api")
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    fields: dict[str, list[str]] = {}
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+def error_json(err: PayoutdError) -> dict[str, Any]:
+    return {"error": {"code": err.code, "message": err.message, "fields": err.fields}}
+
+
+def render(err: PayoutdError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_json(err), status_code=err.status, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields: dict[str, list[str]] = {}
+    only_bad_amounts = True
+    for item in exc.errors():
+        msg = str(item.get("msg", "invalid"))
+        msg = msg.removeprefix("Value error, ")
+        loc = tuple(item.get("loc", ()))
+        # a JSON decode error's loc ends in a character offset, which names no field
+        path = "body" if item.get("type") == "json_invalid" else _field_path(loc)
+        fields.setdefault(path, []).append(msg)
+        # an amount that is present but not a positive decimal string (a float, "-1",
+        # "0") is the catalogue's `invalid_amount`; a missing one stays validation_error
+        if not (item.get("type") == "value_error" and loc[-1:] == ("amount",)):
+            only_bad_amounts = False
+    first = next(iter(fields), "body")
+    code = "invalid_amount" if fields and only_bad_amounts else "validation_error"
+    err = PayoutdError(code, f"{first}: {fields[first][0]}" if fields else None,
+                       fields=fields)
+    return render(err)
+
+
+def _payoutd(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PayoutdError)
+    return render(exc, exc.headers or None)
+
+
+def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+        exc.status_code, "bad_request")
+    return JSONResponse({"error": {"code": code, "message": str(exc.detail), "fields": {}}},
+                        status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def _chain_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("api.network_unavailable", path=request.url.path, reason=str(exc))
+    return render(PayoutdError("network_unavailable"), {"Retry-After": "30"})
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ChainUnavailable, _chain_unavailable)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(PayoutdError, _payoutd)
+    app.add_exception_handler(StarletteHTTPException, _http)
+
+
+def responses(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error codes an operation may answer with."""
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(CATALOGUE[code].status, []).append(code)
+    return {
+        status: {
+            "model": ErrorResponse,
+            "description": "; ".join(f"`{c}`: {CATALOGUE[c].doc}" for c in names),
+        }
+        for status, names in sorted(by_status.items())
+    }
+
+
+def catalogue_markdown() -> str:
+    rows = ["| code | HTTP | message | when |", "|---|---|---|---|"]
+    for spec in CATALOGUE.values():
+        rows.append(f"| `{spec.code}` | {spec.status} | {spec.message} | {spec.doc} |")
+    return "\n".join(rows)

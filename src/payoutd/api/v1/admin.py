@@ -1,0 +1,115 @@
+"""Operator calls (scope `admin`): merchants, deposits, the ledger check."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from payoutd.api.auth import Principal, require
+from payoutd.api.errors import responses
+from payoutd.api.v1.schemas import (
+    DepositCreate,
+    DepositOut,
+    LedgerCheck,
+    MerchantCreate,
+    MerchantCreated,
+    PayoutOut,
+    ReviewResolve,
+    ServiceFeeOut,
+    ServiceFeeSet,
+)
+from payoutd.bootstrap import Runtime
+from payoutd.domain.errors import PayoutdError
+from payoutd.domain.fees import ServiceFee
+from payoutd.domain.money import fmt
+from payoutd.services import merchants, review
+from payoutd.services.views import payout_view
+
+router = APIRouter(prefix="/v1/admin", tags=["operator"])
+
+
+@router.get("/ledger/check", response_model=LedgerCheck,
+            responses=responses("unauthorized", "forbidden_scope"),
+            summary="Verify the ledger: every transaction sums to zero, every balance to its "
+                    "entries")
+async def ledger_check(
+    request: Request, principal: Annotated[Principal, Depends(require("admin"))]
+) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    async with rt.db.read() as uow:
+        return (await uow.ledger.check()).as_dict()
+
+
+@router.post("/merchants", status_code=201, response_model=MerchantCreated,
+             responses=responses("unauthorized", "forbidden_scope", "validation_error"),
+             summary="Create a merchant and its first API key")
+async def create_merchant(body: MerchantCreate, request: Request,
+                          principal: Annotated[Principal, Depends(require("admin"))]
+                          ) -> dict[str, Any]:
+    rt = request.app.state.runtime
+    async with rt.db.unit() as uow:
+        merchant, issued = await merchants.create_merchant(uow, rt.ctx, body.name)
+    return {"merchant_id": merchant.id, "api_key": issued.plaintext}
+
+
+@router.post("/deposits", status_code=201, response_model=DepositOut,
+             responses=responses("unauthorized", "forbidden_scope", "validation_error",
+                                 "merchant_not_found", "currency_not_found", "invalid_amount",
+                                 "service_not_found"),
+             summary="Credit a merchant's balance through the ledger")
+async def deposit(body: DepositCreate, request: Request,
+                  principal: Annotated[Principal, Depends(require("admin"))]) -> dict[str, Any]:
+    rt = request.app.state.runtime
+    async with rt.db.unit() as uow:
+        tx_id = await merchants.deposit(uow, rt.ctx, body.merchant_id, body.currency,
+                                        body.amount, actor=f"operator:{principal.key.prefix}",
+                                        source=principal.source)
+    return {"transaction_id": tx_id, "merchant_id": body.merchant_id,
+            "currency": body.currency.upper(), "amount": fmt(body.amount)}
+
+
+@router.put("/merchants/{merchant_id}/fees/{currency}", response_model=ServiceFeeOut,
+            responses=responses("unauthorized", "forbidden_scope", "validation_error",
+                                "merchant_not_found", "currency_not_found"),
+            summary="Set a merchant's service fee for one currency (percent + fixed)")
+async def set_service_fee(merchant_id: str, currency: str, body: ServiceFeeSet,
+                          request: Request,
+                          principal: Annotated[Principal, Depends(require("admin"))]
+                          ) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    cur = rt.ctx.currency(currency)
+    async with rt.db.unit() as uow:
+        if await uow.merchants.get(merchant_id) is None:
+            raise PayoutdError("merchant_not_found")
+        await uow.service_fees.set(merchant_id, cur.code, ServiceFee(body.percent, body.fixed),
+                                   rt.ctx.clock.now())
+    return {"merchant_id": merchant_id, "currency": cur.code, "percent": fmt(body.percent),
+            "fixed": fmt(body.fixed)}
+
+
+@router.get("/reviews", responses=responses("unauthorized", "forbidden_scope"),
+            summary="Payouts in needs_review, waiting for an operator")
+async def list_reviews(request: Request,
+                       principal: Annotated[Principal, Depends(require("admin"))]
+                       ) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    async with rt.db.read() as uow:
+        found = await review.pending(uow)
+    return {"data": [payout_view(p) for p in found], "next_cursor": None}
+
+
+@router.post("/payouts/{payout_id}/resolve", response_model=PayoutOut,
+             responses=responses("unauthorized", "forbidden_scope", "validation_error",
+                                 "not_found", "invalid_transition"),
+             summary="Resolve a needs_review payout as paid (with its txid) or failed")
+async def resolve_review(payout_id: str, body: ReviewResolve, request: Request,
+                         principal: Annotated[Principal, Depends(require("admin"))]
+                         ) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    async with rt.db.unit() as uow:
+        resolved = await review.resolve(
+            uow, rt.ctx, payout_id, body.outcome, txid=body.txid, reason=body.reason,
+            actor=f"{body.operator} (key {principal.key.prefix})",
+            source=request.client.host if request.client else None)
+    return payout_view(resolved)

@@ -1,0 +1,76 @@
+"""/v1/batches: the chain transactions that carried payouts, and what batching saved."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from payoutd.api.auth import Principal, require
+from payoutd.api.errors import responses
+from payoutd.api.v1 import pagination
+from payoutd.api.v1.schemas import BatchList, BatchOut
+from payoutd.bootstrap import Runtime
+from payoutd.domain.errors import PayoutdError
+from payoutd.domain.money import fmt
+from payoutd.services.views import amount, ts
+from payoutd.store.batches import Batch
+from payoutd.store.uow import UnitOfWork
+
+router = APIRouter(prefix="/v1/batches", tags=["batches"])
+
+
+async def _view(uow: UnitOfWork, b: Batch, merchant_id: str | None) -> dict[str, Any]:
+    members = await uow.payouts.in_batch(b.id)
+    # A batch may carry several merchants' payouts: each sees only its own.
+    mine = [p for p in members if merchant_id is None or p.merchant_id == merchant_id]
+    saved = (b.unbatched_fee - b.fee) if b.unbatched_fee is not None and b.fee is not None \
+        else None
+    return {
+        "id": b.id, "object": "batch", "network": b.network, "currency": b.currency,
+        "status": b.status, "txid": b.txid,
+        "fee": fmt(b.fee) if b.fee is not None else None, "fee_currency": b.fee_currency,
+        "unbatched_fee": fmt(b.unbatched_fee) if b.unbatched_fee is not None else None,
+        "fee_saved": fmt(saved) if saved is not None else None,
+        "output_count": b.output_count, "payout_count": b.payout_count,
+        "confirmations": b.confirmations, "created_at": ts(b.created_at),
+        "broadcast_at": ts(b.broadcast_at),
+        "payouts": [{"id": p.id, "status": p.status.value, "address": p.address,
+                     "final_amount": amount(p.final_amount, p.payout_currency, p.network)}
+                    for p in mine],
+    }
+
+
+@router.get("", response_model=BatchList,
+            responses=responses("unauthorized", "forbidden_scope", "invalid_cursor"),
+            summary="Batches that carried this merchant's payouts, newest first")
+async def list_batches(request: Request,
+                       principal: Annotated[Principal, Depends(require("read"))],
+                       cursor: str | None = None,
+                       limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
+                       ) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    merchant_id = principal.key.merchant_id  # None for an operator key: every batch
+    async with rt.db.read() as uow:
+        page = await uow.batches.page(merchant_id=merchant_id,
+                                      before_id=pagination.decode(cursor), limit=limit + 1)
+        page, next_cursor = pagination.cut(page, limit, lambda b: b.id)
+        data = [await _view(uow, b, merchant_id) for b in page]
+    return {"data": data, "next_cursor": next_cursor}
+
+
+@router.get("/{batch_id}", response_model=BatchOut,
+            responses=responses("unauthorized", "forbidden_scope", "not_found"),
+            summary="One batch: its payouts, txid, fee paid and the fee batching saved")
+async def get_batch(batch_id: str, request: Request,
+                    principal: Annotated[Principal, Depends(require("read"))]) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    merchant_id = principal.key.merchant_id
+    async with rt.db.read() as uow:
+        batch = await uow.batches.get(batch_id)
+        if batch is None:
+            raise PayoutdError("not_found", "Batch not found")
+        view = await _view(uow, batch, merchant_id)
+    if merchant_id is not None and not view["payouts"]:
+        raise PayoutdError("not_found", "Batch not found")  # not this merchant's: 404
+    return view

@@ -1,0 +1,150 @@
+"""/v1/payouts: create, read, list, approve, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from payoutd.api import idempotency
+from payoutd.api.auth import Principal, require
+from payoutd.api.errors import error_json, responses
+from payoutd.api.v1 import pagination
+from payoutd.api.v1.schemas import PayoutCreate, PayoutList, PayoutOut
+from payoutd.bootstrap import Runtime
+from payoutd.domain.errors import PayoutdError
+from payoutd.domain.payout import Status
+from payoutd.services import access, payouts
+from payoutd.services.views import payout_view, ts
+from payoutd.store.uow import UnitOfWork
+
+router = APIRouter(prefix="/v1/payouts", tags=["payouts"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key",
+                                              description="Makes a retry safe (Stripe semantics)")]
+
+CREATE_ERRORS = (
+    "bad_request", "method_not_allowed", "unauthorized", "forbidden_scope", "validation_error",
+    "invalid_amount", "invalid_address",
+    "invalid_memo", "currency_not_found", "service_not_found", "network_required",
+    "priority_not_supported", "payout_currency_required", "rate_unavailable",
+    "rate_source_not_available", "amount_too_small", "amount_too_large", "withdrawal_too_small",
+    "insufficient_funds", "wallet_not_found", "idempotency_conflict", "idempotency_in_progress",
+    "payouts_forbidden", "address_not_allowed", "ip_not_allowed", "rate_limited",
+    "signature_invalid", "network_unavailable",
+)
+
+
+def _rt(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+@router.post("", status_code=201, response_model=PayoutOut,
+             responses={200: {"model": PayoutOut,
+                              "description": "A payout with this `order_id` already exists"},
+                        **responses(*CREATE_ERRORS)},
+             summary="Create a payout")
+async def create_payout(
+    body: PayoutCreate,
+    request: Request,
+    principal: Annotated[Principal, Depends(require("payouts"))],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Holds the funds (unless `approval` is `manual`) and queues the payout. Repeating an
+    `order_id` returns the existing payout with 200 and creates nothing."""
+    rt = _rt(request)
+    merchant_id = principal.merchant_id
+    req = payouts.PayoutRequest(**body.model_dump())
+    async with rt.db.read() as uow:
+        fees = await uow.service_fees.of(merchant_id)
+    quote = await payouts.quote(rt.ctx, fees, req)
+
+    async def work(uow: UnitOfWork) -> tuple[int, Any]:
+        # checked here, not before: a retry of a payout made before the cooldown began
+        # gets that payout replayed, not a refusal that reads as "not paid"
+        access.ensure_payouts_allowed(principal.policy, rt.ctx.clock.now())
+        if quote.address is not None:
+            await access.ensure_address_allowed(uow, principal.policy, merchant_id,
+                                                quote.asset.network, quote.address)
+        payout, created = await payouts.place(uow, rt.ctx, merchant_id, quote)
+        return (201 if created else 200), payout_view(payout)
+
+    return await idempotency.run(request, rt, merchant_id, work)
+
+
+@router.get("", response_model=PayoutList, responses=responses(
+    "unauthorized", "forbidden_scope", "validation_error", "invalid_cursor"),
+    summary="List payouts, newest first")
+async def list_payouts(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("read"))],
+    status: Status | None = None,
+    currency: str | None = None,
+    network: str | None = None,
+    order_id: str | None = None,
+    batch_id: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
+) -> dict[str, Any]:
+    rt = _rt(request)
+    async with rt.db.read() as uow:
+        page = await uow.payouts.page(
+            principal.merchant_id, status=status.value if status else None,
+            currency=currency and currency.upper(),
+            network=network and network.upper(), order_id=order_id, batch_id=batch_id,
+            before_id=pagination.decode(cursor), limit=limit + 1)
+    page, next_cursor = pagination.cut(page, limit, lambda p: p.id)
+    return {"data": [payout_view(p) for p in page], "next_cursor": next_cursor}
+
+
+@router.get("/{payout_id}", response_model=PayoutOut,
+            responses=responses("unauthorized", "forbidden_scope", "not_found"),
+            summary="Retrieve a payout")
+async def get_payout(payout_id: str, request: Request,
+                     principal: Annotated[Principal, Depends(require("read"))]) -> dict[str, Any]:
+    rt = _rt(request)
+    async with rt.db.read() as uow:
+        return payout_view(await payouts.get(uow, principal.merchant_id, payout_id))
+
+
+@router.post("/{payout_id}/cancel", response_model=PayoutOut,
+             responses=responses("unauthorized", "forbidden_scope", "not_found",
+                                 "payout_not_cancellable", "idempotency_conflict",
+                                 "idempotency_in_progress"),
+             summary="Cancel a payout that was not sent yet")
+async def cancel_payout(payout_id: str, request: Request,
+                        principal: Annotated[Principal, Depends(require("payouts"))],
+                        idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    rt = _rt(request)
+    merchant_id = principal.merchant_id
+
+    async def work(uow: UnitOfWork) -> tuple[int, Any]:
+        return 200, payout_view(await payouts.cancel(uow, rt.ctx, merchant_id, payout_id))
+
+    return await idempotency.run(request, rt, merchant_id, work)
+
+
+@router.post("/{payout_id}/approve", response_model=PayoutOut,
+             responses=responses("unauthorized", "forbidden_scope", "not_found",
+                                 "invalid_transition", "insufficient_funds", "quote_expired",
+                                 "payouts_forbidden",
+                                 "idempotency_conflict", "idempotency_in_progress"),
+             summary="Approve an offer (a payout created with approval=manual)")
+async def approve_payout(payout_id: str, request: Request,
+                         principal: Annotated[Principal, Depends(require("payouts"))],
+                         idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    rt = _rt(request)
+    merchant_id = principal.merchant_id
+
+    async def work(uow: UnitOfWork) -> tuple[int, Any]:
+        access.ensure_payouts_allowed(principal.policy, rt.ctx.clock.now())  # see create
+        payout, approved = await payouts.approve(uow, rt.ctx, merchant_id, payout_id)
+        if not approved:
+            # committed as `expired`, then refused: the answer is a result, not a rollback
+            return 409, error_json(PayoutdError(
+                "quote_expired", f"The offer expired at {ts(payout.expires_at)}"))
+        return 200, payout_view(payout)
+
+    return await idempotency.run(request, rt, merchant_id, work)

@@ -1,0 +1,51 @@
+"""/v1/sandbox: what the sandbox chain mined, and rules that make it misbehave."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from payoutd.api.auth import Principal, require
+from payoutd.api.errors import responses
+from payoutd.api.v1 import pagination
+from payoutd.api.v1.schemas import SandboxRuleCreate, SandboxRuleOut, SandboxTxList
+from payoutd.chains import sandbox
+from payoutd.domain.assets import NETWORKS
+from payoutd.domain.errors import field_error
+
+router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
+
+
+@router.get("/transactions", response_model=SandboxTxList,
+            responses=responses("unauthorized", "invalid_cursor"),
+            summary="Transactions the sandbox chain received, newest first")
+async def transactions(request: Request,
+                       principal: Annotated[Principal, Depends(require("read"))],
+                       network: str | None = None, cursor: str | None = None,
+                       limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
+                       ) -> dict[str, Any]:
+    rt = request.app.state.runtime
+    position = pagination.decode(cursor)
+    if position is not None and not position.isdigit():
+        raise field_error("invalid_cursor", "cursor")
+    rows = await sandbox.transactions(rt.db, network=network and network.upper(),
+                                      before_seq=int(position) if position else None,
+                                      limit=limit + 1)
+    rows, next_cursor = pagination.cut(rows, limit, lambda r: str(r["seq"]))
+    return {"data": rows, "next_cursor": next_cursor}
+
+
+@router.post("/rules", status_code=201, response_model=SandboxRuleOut,
+             responses=responses("unauthorized", "forbidden_scope", "validation_error"),
+             summary="Make the sandbox reject, drop or delay transactions to an address")
+async def add_rule(body: SandboxRuleCreate, request: Request,
+                   principal: Annotated[Principal, Depends(require("admin"))]) -> dict[str, Any]:
+    rt = request.app.state.runtime
+    network = body.network and body.network.upper()
+    if network is not None and network not in NETWORKS:
+        # an unknown network matches nothing; upper-casing may also lengthen it ("ß")
+        raise field_error("validation_error", "network", f"unknown network {body.network!r}")
+    rule_id = await sandbox.add_rule(rt.db, address=body.address, action=body.action,
+                                     network=network, blocks=body.blocks)
+    return {"id": rule_id}

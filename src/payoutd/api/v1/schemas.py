@@ -1,0 +1,452 @@
+"""Request and response models of the native API. Amounts travel as strings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from payoutd.domain.money import fmt, parse_amount
+
+AmountIn = Annotated[
+    Decimal,
+    BeforeValidator(parse_amount),
+    PlainSerializer(fmt, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "example": "0.5"}),
+]
+
+ORDER_ID = r"^[A-Za-z0-9_\-]{1,100}$"
+
+
+class PayoutCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: AmountIn
+    currency: str = Field(min_length=2, max_length=10, examples=["USDT"])
+    address: str = Field(min_length=1, max_length=128)
+    network: str | None = Field(default=None, max_length=10, examples=["TRON"])
+    payout_currency: str | None = Field(default=None, max_length=10)
+    memo: str | None = Field(default=None, max_length=64)
+    balance_currency: str | None = Field(default=None, max_length=10)
+    fee_mode: Literal["on_top", "from_amount"] = "on_top"
+    priority: Literal["economy", "recommended", "high", "highest"] | None = None
+    rate_source: str | None = Field(default=None, max_length=20)
+    approval: Literal["auto", "manual"] = "auto"
+    execute_at: datetime | None = None
+    order_id: str | None = Field(default=None, pattern=ORDER_ID)
+    callback_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
+    comment: str | None = Field(default=None, max_length=1000)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class QuoteCreate(BaseModel):
+    """A payout to price: the same fields as a payout, the address optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: AmountIn
+    currency: str = Field(min_length=2, max_length=10, examples=["USD"])
+    payout_currency: str | None = Field(default=None, max_length=10, examples=["LTC"])
+    network: str | None = Field(default=None, max_length=10)
+    address: str | None = Field(default=None, min_length=1, max_length=128)
+    memo: str | None = Field(default=None, max_length=64)
+    balance_currency: str | None = Field(default=None, max_length=10)
+    fee_mode: Literal["on_top", "from_amount"] = "on_top"
+    priority: Literal["economy", "recommended", "high", "highest"] | None = None
+    rate_source: str | None = Field(default=None, max_length=20)
+
+
+class Fees(BaseModel):
+    network: str
+    service: str
+    total: str
+    currency: str
+
+
+class Debit(BaseModel):
+    amount: str
+    currency: str
+
+
+class Rate(BaseModel):
+    """One `base` (the payout currency) costs `value` `quote`."""
+
+    value: str | None
+    base: str | None
+    quote: str | None
+    source: str | None
+    expires_at: str | None
+
+
+class PayoutOut(BaseModel):
+    id: str
+    object: Literal["payout"]
+    order_id: str | None
+    status: str
+    is_final: bool
+    amount: str
+    currency: str
+    payout_amount: str
+    payout_currency: str
+    network: str
+    address: str
+    memo: str | None
+    priority: str | None
+    fee_mode: str
+    fees: Fees
+    final_amount: str
+    debit: Debit
+    rate: Rate
+    approval: str
+    txid: str | None
+    confirmations: int
+    batch_id: str | None
+    failure_reason: str | None
+    execute_at: str | None
+    expires_at: str | None
+    callback_url: str | None
+    comment: str | None
+    metadata: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+class QuoteOut(BaseModel):
+    object: Literal["quote"]
+    amount: str
+    currency: str
+    payout_amount: str
+    payout_currency: str
+    network: str
+    address: str | None
+    fee_mode: str
+    priority: str | None
+    fees: Fees
+    final_amount: str
+    debit: Debit
+    rate: Rate
+    quoted_at: str
+    expires_at: str
+
+
+class AssetLimitOut(BaseModel):
+    network: str
+    min_amount: str
+    max_amount: str
+
+
+class LimitsOut(BaseModel):
+    currency: str
+    available: str
+    min_payout_amount: str
+    rate_source: str
+    assets: list[AssetLimitOut]
+
+
+class ServiceFeeSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # what the store's NUMERIC(38, 18) holds: a larger `fixed` overflowed it (a 500)
+    percent: Annotated[Decimal, Field(ge=0, le=100, max_digits=38, decimal_places=18)] = \
+        Decimal(0)
+    fixed: Annotated[Decimal, Field(ge=0, max_digits=38, decimal_places=18)] = Decimal(0)
+
+
+class ServiceFeeOut(BaseModel):
+    merchant_id: str
+    currency: str
+    percent: str
+    fixed: str
+
+
+class PayoutList(BaseModel):
+    data: list[PayoutOut]
+    next_cursor: str | None
+
+
+class BalanceOut(BaseModel):
+    currency: str
+    available: str
+    held: str
+    balance: str
+
+
+class BalanceList(BaseModel):
+    data: list[BalanceOut]
+    next_cursor: str | None = None
+
+
+class AssetOut(BaseModel):
+    currency: str
+    network: str
+    network_name: str
+    decimals: int
+    min_amount: str
+    max_amount: str
+    priority: bool
+    memo: bool
+    contract: str | None
+    mode: str
+    confirmations: int
+
+
+class AssetList(BaseModel):
+    data: list[AssetOut]
+    next_cursor: str | None = None
+
+
+class LedgerCheck(BaseModel):
+    ok: bool
+    transactions: int
+    entries: int
+    accounts: int
+    problems: list[str]
+
+
+class MerchantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class MerchantCreated(BaseModel):
+    merchant_id: str
+    api_key: str
+
+
+class DepositCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    merchant_id: str = Field(min_length=1, max_length=36)
+    currency: str = Field(min_length=2, max_length=10)
+    amount: AmountIn
+
+
+class DepositOut(BaseModel):
+    transaction_id: str
+    merchant_id: str
+    currency: str
+    amount: str
+
+
+class SandboxOutput(BaseModel):
+    address: str
+    amount: str
+    memo: str | None = None
+
+
+class SandboxTx(BaseModel):
+    txid: str
+    network: str
+    currency: str
+    status: str
+    fee: str
+    block_height: int | None
+    confirmations: int
+    outputs: list[SandboxOutput]
+    created_at: str
+
+
+class SandboxTxList(BaseModel):
+    data: list[SandboxTx]
+    next_cursor: str | None
+
+
+class SandboxRuleCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    address: str = Field(min_length=1, max_length=128)
+    action: Literal["reject", "drop", "delay", "refuse"]
+    network: str | None = Field(default=None, max_length=10)
+    blocks: int = Field(default=0, ge=0, le=1000)
+
+
+class SandboxRuleOut(BaseModel):
+    id: str
+
+
+class ReviewResolve(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["paid", "failed"]
+    txid: str | None = Field(default=None, min_length=1, max_length=128)
+    reason: str | None = Field(default=None, max_length=500)
+    operator: str = Field(default="operator", min_length=1, max_length=100)
+
+
+class BatchPayout(BaseModel):
+    id: str
+    status: str
+    address: str
+    final_amount: str
+
+
+class BatchOut(BaseModel):
+    id: str
+    object: Literal["batch"]
+    network: str
+    currency: str
+    status: str
+    txid: str | None
+    fee: str | None
+    fee_currency: str | None
+    unbatched_fee: str | None  # the same payouts one transaction each, at the same fee rate
+    fee_saved: str | None
+    output_count: int | None
+    payout_count: int
+    confirmations: int
+    created_at: str
+    broadcast_at: str | None
+    payouts: list[BatchPayout]
+
+
+class BatchList(BaseModel):
+    data: list[BatchOut]
+    next_cursor: str | None
+
+
+class WebhookEndpointCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=8, max_length=2048, examples=["https://example.com/hooks"])
+    event_types: list[str] | None = Field(
+        default=None, description="Event types, or [\"*\"]; none named: every event")
+    services: list[str] | None = Field(
+        default=None, description="Calypso's notificationServiceTypes, e.g. [\"PAYOUT\"]")
+    description: str | None = Field(default=None, max_length=500)
+
+
+class WebhookEndpointOut(BaseModel):
+    id: str
+    object: Literal["webhook_endpoint"]
+    url: str
+    event_types: list[str]
+    description: str | None
+    status: str
+    disabled_reason: str | None
+    failing_since: str | None
+    created_at: str
+    secret: str | None = Field(default=None, description="Shown only when created or rotated")
+    previous_secret_expires_at: str | None = None
+
+
+class WebhookEndpointList(BaseModel):
+    data: list[WebhookEndpointOut]
+    next_cursor: str | None
+
+
+class SecretRotate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    overlap_seconds: int | None = Field(default=None, ge=0, le=7 * 86400)
+
+
+class WebhookAttemptOut(BaseModel):
+    attempt: int
+    at: str
+    status_code: int | None
+    latency_ms: int | None
+    error: str | None
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: str
+    event_id: str
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: str | None
+    last_status_code: int | None
+    last_error: str | None
+    last_latency_ms: int | None
+    created_at: str
+    delivered_at: str | None
+    attempt_log: list[WebhookAttemptOut]
+
+
+class WebhookDeliveryList(BaseModel):
+    data: list[WebhookDeliveryOut]
+    next_cursor: str | None
+
+
+class MerchantSecretOut(BaseModel):
+    secret: str
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scopes: list[Literal["read", "payouts"]] = Field(min_length=1)
+    name: str | None = Field(default=None, max_length=200)
+    totp_code: str | None = Field(default=None, max_length=10,
+                                  description="Required for a `payouts` key")
+    ip_allowlist: list[str] | None = Field(default=None, max_length=100)
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    signed_requests: bool = False
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    object: Literal["api_key"]
+    prefix: str
+    name: str | None
+    scopes: list[str]
+    ip_allowlist: list[str] | None
+    rate_limit_per_minute: int | None
+    signed_requests: bool
+    created_at: str
+    last_used_at: str | None
+    key: str | None = Field(default=None, description="Shown only in the creation response")
+    signing_secret: str | None = Field(default=None,
+                                       description="Shown only in the creation response")
+    payouts_blocked_until: str | None = None
+
+
+class ApiKeyList(BaseModel):
+    data: list[ApiKeyOut]
+    next_cursor: str | None = None
+
+
+class TotpOut(BaseModel):
+    secret: str
+    otpauth_uri: str
+
+
+class AllowlistSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+    totp_code: str | None = Field(default=None, max_length=10)
+
+
+class AllowlistOut(BaseModel):
+    enabled: bool
+
+
+class AddressCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    network: str = Field(min_length=2, max_length=10)
+    address: str = Field(min_length=1, max_length=128)
+    label: str | None = Field(default=None, max_length=200)
+    totp_code: str | None = Field(default=None, max_length=10)
+
+
+class AddressOut(BaseModel):
+    id: str
+    network: str
+    address: str
+    label: str | None
+    created_at: str
+
+
+class AddressList(BaseModel):
+    data: list[AddressOut]
+    next_cursor: str | None = None
+
+
+class AuditEntry(BaseModel):
+    id: str
+    actor: str
+    action: str
+    subject_id: str | None
+    details: dict[str, Any]
+    source: str | None
+    created_at: str
+
+
+class AuditList(BaseModel):
+    data: list[AuditEntry]
+    next_cursor: str | None = None

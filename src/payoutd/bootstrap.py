@@ -1,0 +1,114 @@
+"""The only place engines, chains and clients are built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from payoutd.chains import config as chains_config
+from payoutd.chains.sandbox import SandboxChain
+from payoutd.config import Settings
+from payoutd.domain.assets import CURRENCIES, NETWORKS
+from payoutd.metrics import Metrics
+from payoutd.rates import RateSources
+from payoutd.services.context import Context
+from payoutd.services.ports import Chain, Clock, SystemClock
+from payoutd.store.db import Database, tune_sqlite
+from payoutd.webhooks.delivery import Sender
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    ctx: Context
+
+    rates: RateSources
+    metrics: Metrics
+    sender: Sender
+
+    async def close(self) -> None:
+        await self.sender.aclose()
+        await self.rates.aclose()
+        await self.db.dispose()
+
+
+def build_database(settings: Settings) -> Database:
+    url = settings.url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=0)
+        tune_sqlite(engine)
+    else:
+        engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=10,
+                                     pool_pre_ping=True)
+    return Database(engine)
+
+
+def build_chains(settings: Settings, db: Database) -> dict[str, Chain]:
+    """Networks named in the chains file get their adapter; every other network (all of
+    them, with no chains file) runs on the sandbox chain."""
+    configured = chains_config.load(settings.chains_file) if settings.chains_file else {}
+    chains: dict[str, Chain] = {}
+    for code in NETWORKS:
+        cfg = configured.get(code)
+        if cfg is None or cfg.adapter == "sandbox":
+            chains[code] = SandboxChain(
+                code, db,
+                confirmations=(cfg.confirmations if cfg and cfg.confirmations
+                               else settings.sandbox_confirmations),
+                batch_window_seconds=(cfg.batch_window_seconds if cfg
+                                      and cfg.batch_window_seconds is not None
+                                      else settings.sandbox_batch_window_seconds))
+        else:
+            chains[code] = live_chain(cfg)
+    return chains
+
+
+def live_chain(cfg: chains_config.NetworkConfig) -> Chain:
+    """Adapters are imported only when configured: their clients are heavy."""
+    if cfg.adapter == "utxo":
+        from payoutd.chains.utxo.adapter import UtxoChain
+
+        chain: Chain = UtxoChain.from_config(cfg)
+        return chain
+    if cfg.adapter == "evm":
+        from payoutd.chains.evm.adapter import EvmChain
+
+        chain = EvmChain.from_config(cfg)
+        return chain
+    if cfg.adapter == "tron":
+        from payoutd.chains.tron.adapter import TronChain
+
+        chain = TronChain.from_config(cfg)
+        return chain
+    raise chains_config.ChainsFileError(f"{cfg.network}: no adapter {cfg.adapter!r}")
+
+
+def build_rates(settings: Settings, clock: Clock) -> RateSources:
+    return RateSources(settings.rate_sources, default=settings.rate_source_default,
+                       rates_file=settings.rates_file, api_urls=settings.rate_api_urls,
+                       cache_ttl=settings.rate_cache_ttl_seconds,
+                       max_age=settings.rate_max_age_seconds, clock=clock.now)
+
+
+def extra_fiat(rates: RateSources) -> frozenset[str]:
+    """Fiat currencies the static rates file prices beyond those payoutd knows."""
+    static = rates.static
+    if static is None:
+        return frozenset()
+    named = {code for pair in static.pairs for code in pair}
+    return frozenset(code for code in named if code not in CURRENCIES)
+
+
+def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    clock = clock or SystemClock()
+    db = build_database(settings)
+    rates = build_rates(settings, clock)
+    metrics = Metrics()
+    ctx = Context(clock=clock, chains=build_chains(settings, db), settings=settings,
+                  rates=rates, extra_fiat=extra_fiat(rates), metrics=metrics)
+    sender = Sender(allow_private=settings.webhook_allow_private,
+                    timeout=settings.webhook_timeout_seconds)
+    return Runtime(settings, db, ctx, rates, metrics, sender)

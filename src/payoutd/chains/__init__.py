@@ -1,0 +1,1 @@
+"""Address handling for the blockchains payoutd pays out on."""

@@ -1,0 +1,263 @@
+"""The operator's command line: `payoutd serve`, `migrate`, `merchant create`, `deposit`,
+`ledger check`. `--json` prints machine-readable output."""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from payoutd.bootstrap import Runtime, build
+from payoutd.config import load_settings
+from payoutd.domain.errors import PayoutdError
+from payoutd.domain.money import fmt, parse_amount
+
+app = typer.Typer(help="payoutd: a self-hosted crypto payout engine.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+merchant_app = typer.Typer(help="Merchants and their first API key.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
+operator_app = typer.Typer(help="Operator API keys (scope admin).", no_args_is_help=True)
+app.add_typer(merchant_app, name="merchant")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(operator_app, name="operator-key")
+review_app = typer.Typer(help="Payouts whose chain outcome needs a human (needs_review).",
+                         no_args_is_help=True)
+app.add_typer(review_app, name="review")
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+class Role(StrEnum):
+    all = "all"
+    api = "api"
+    worker = "worker"
+
+
+def _run(job: Callable[[Runtime], Awaitable[T]], *, migrate: bool = True) -> T:
+    async def main() -> T:
+        rt = build(load_settings())
+        try:
+            if migrate:
+                from payoutd.store.migrate import upgrade
+                await upgrade(rt.db.engine)
+            return await job(rt)
+        finally:
+            await rt.close()
+
+    try:
+        return asyncio.run(main())
+    except PayoutdError as err:
+        err_console.print(f"[red]error[/red] {err.code}: {err.message}")
+        raise typer.Exit(2) from None
+
+
+def _print(data: dict[str, Any], as_json: bool, text: str) -> None:
+    if as_json:
+        typer.echo(jsonlib.dumps(data))
+    else:
+        console.print(text)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations."""
+    _run(lambda rt: asyncio.sleep(0))
+    console.print("migrations applied")
+
+
+@app.command()
+def serve(
+    role: Annotated[Role, typer.Option(help="all: API and worker; api; worker")] = Role.all,
+    host: Annotated[str | None, typer.Option(help="Overrides PAYOUTD_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides PAYOUTD_PORT")] = None,
+) -> None:
+    """Run payoutd: migrations first, then the API and/or the worker loops."""
+    from payoutd.logging import configure
+    from payoutd.store.migrate import upgrade
+
+    overrides: dict[str, Any] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    settings = load_settings(**overrides)
+    configure(settings.log_level, json=settings.log_json)
+
+    async def main() -> None:
+        rt = build(settings)
+        await upgrade(rt.db.engine)
+        try:
+            if role is Role.worker:
+                await _worker_only(rt)
+                return
+            # the API stack is imported only by processes that serve it
+            import uvicorn
+
+            from payoutd.api.app import create_app
+
+            application = create_app(rt, run_worker=role is Role.all)
+            config = uvicorn.Config(application, host=settings.host, port=settings.port,
+                                    log_level=settings.log_level, access_log=False)
+            await uvicorn.Server(config).serve()
+        finally:
+            await rt.close()
+
+    asyncio.run(main())
+
+
+async def _worker_only(rt: Runtime) -> None:
+    from payoutd.worker.runner import Worker
+
+    worker = Worker(rt.db, rt.ctx, rt.sender)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    worker.start()
+    await stop.wait()
+    await worker.stop()
+
+
+@merchant_app.command("create")
+def merchant_create(name: str, as_json: JsonOpt = False) -> None:
+    """Create a merchant; prints its id and first API key (shown only once)."""
+    from payoutd.services.merchants import create_merchant
+
+    async def job(rt: Runtime) -> dict[str, Any]:
+        async with rt.db.unit() as uow:
+            merchant, issued = await create_merchant(uow, rt.ctx, name)
+        return {"merchant_id": merchant.id, "api_key": issued.plaintext}
+
+    out = _run(job)
+    _print(out, as_json, f"merchant_id: {out['merchant_id']}\napi_key:     {out['api_key']}\n"
+                         "(the key is shown only once)")
+
+
+@operator_app.command("create")
+def operator_key_create(name: Annotated[str, typer.Option()] = "operator",
+                        as_json: JsonOpt = False) -> None:
+    """Create an operator key (scope admin) for the /v1/admin calls."""
+    from payoutd.services.merchants import create_operator_key
+
+    async def job(rt: Runtime) -> dict[str, Any]:
+        async with rt.db.unit() as uow:
+            issued = await create_operator_key(uow, rt.ctx, name)
+        return {"api_key": issued.plaintext, "scopes": sorted(issued.key.scopes)}
+
+    out = _run(job)
+    _print(out, as_json, f"api_key: {out['api_key']}\n(the key is shown only once)")
+
+
+@app.command()
+def deposit(merchant: str, currency: str, amount: str, as_json: JsonOpt = False) -> None:
+    """Credit MERCHANT's CURRENCY balance with AMOUNT through the ledger."""
+    from payoutd.services.merchants import deposit as credit
+
+    try:
+        value: Decimal = parse_amount(amount)
+    except ValueError as exc:
+        err_console.print(f"[red]error[/red] invalid_amount: amount {exc}")
+        raise typer.Exit(2) from None
+
+    async def job(rt: Runtime) -> dict[str, Any]:
+        async with rt.db.unit() as uow:
+            tx_id = await credit(uow, rt.ctx, merchant, currency, value,
+                                 actor=f"operator:{os.environ.get('USER', 'cli')} (cli)",
+                                 source=f"cli@{socket.gethostname()}")
+            balance = await uow.ledger.balance(merchant, currency.upper())
+        assert balance is not None
+        return {"transaction_id": tx_id, "merchant_id": merchant, "currency": currency.upper(),
+                "amount": fmt(value), "available": fmt(balance.available)}
+
+    out = _run(job)
+    _print(out, as_json, f"deposited {out['amount']} {out['currency']}; "
+                         f"available {out['available']}")
+
+
+@ledger_app.command("check")
+def ledger_check(as_json: JsonOpt = False) -> None:
+    """Verify the ledger; exits 0 when clean, 1 otherwise."""
+
+    async def job(rt: Runtime) -> dict[str, Any]:
+        async with rt.db.read() as uow:
+            return (await uow.ledger.check()).as_dict()
+
+    report = _run(job)
+    if as_json:
+        typer.echo(jsonlib.dumps(report))
+    else:
+        status = "[green]clean[/green]" if report["ok"] else "[red]NOT CLEAN[/red]"
+        console.print(f"ledger {status}: {report['transactions']} transactions, "
+                      f"{report['entries']} entries, {report['accounts']} accounts")
+        for problem in report["problems"]:
+            console.print(f"  - {problem}")
+    raise typer.Exit(0 if report["ok"] else 1)
+
+
+@review_app.command("list")
+def review_list(as_json: JsonOpt = False) -> None:
+    """List payouts in needs_review."""
+    from payoutd.services import review
+    from payoutd.services.views import payout_view
+
+    async def job(rt: Runtime) -> list[dict[str, Any]]:
+        async with rt.db.read() as uow:
+            return [payout_view(p) for p in await review.pending(uow)]
+
+    found = _run(job)
+    if as_json:
+        typer.echo(jsonlib.dumps({"data": found}))
+        return
+    if not found:
+        console.print("nothing needs review")
+    for p in found:
+        console.print(f"{p['id']}  {p['final_amount']} {p['payout_currency']} -> {p['address']}"
+                      f"  txid {p['txid']}  ({p['failure_reason']})")
+
+
+@review_app.command("resolve")
+def review_resolve(
+    payout_id: str,
+    paid: Annotated[bool, typer.Option("--paid", help="It was paid: give --txid")] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="Nothing was paid: return the funds")]
+    = False,
+    txid: Annotated[str | None, typer.Option(help="The transaction that paid it")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why, for the audit trail")] = None,
+    operator: Annotated[str, typer.Option(help="Who resolves it, for the audit trail")]
+    = os.environ.get("USER", "operator"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Resolve a needs_review payout as --paid --txid X, or --failed (funds returned)."""
+    from payoutd.services import review
+    from payoutd.services.views import payout_view
+
+    if paid == failed:
+        err_console.print("[red]error[/red] say exactly one of --paid or --failed")
+        raise typer.Exit(2)
+    outcome = "paid" if paid else "failed"
+
+    async def job(rt: Runtime) -> dict[str, Any]:
+        async with rt.db.unit() as uow:
+            resolved = await review.resolve(uow, rt.ctx, payout_id, outcome, txid=txid,
+                                            reason=reason, actor=f"{operator} (cli)",
+                                            source=f"cli@{socket.gethostname()}")
+        return payout_view(resolved)
+
+    out = _run(job)
+    _print(out, as_json, f"{out['id']} is now {out['status']}")
+
+
+def main() -> None:
+    app()

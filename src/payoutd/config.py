@@ -1,0 +1,87 @@
+"""Configuration: environment variables with the PAYOUTD_ prefix, optionally a TOML
+file named by PAYOUTD_CONFIG_FILE (environment wins)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAYOUTD_", extra="ignore")
+
+    data_dir: Path = Path(".payoutd")
+    database_url: str | None = None  # e.g. postgresql+asyncpg://user@host/db
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    log_json: bool = False
+
+    # payouts
+    quote_ttl_seconds: int = 3600
+    batch_window_seconds: float = 60.0
+    batch_max_outputs: int = 500
+    # the most one batch may pay in network fees, per network, in its native coin; a batch
+    # over it is split (e.g. PAYOUTD_BATCH_MAX_FEE='{"BTC": "0.001"}')
+    batch_max_fee: dict[str, Decimal] = {}
+    service_fee_percent: Decimal = Decimal(0)
+    service_fee_fixed: Decimal = Decimal(0)
+    min_payout_eur: Decimal = Decimal(20)  # Bitclear's minPayoutAmount: worth 20 EUR
+
+    # rates
+    rates_file: Path | None = None  # None: the shipped sample (fixed, illustrative values)
+    rate_sources: list[str] = ["static", "Binance", "Kucoin"]
+    rate_source_default: str = "static"
+    rate_cache_ttl_seconds: float = 30.0
+    rate_max_age_seconds: float = 300.0
+    rate_api_urls: dict[str, str] = {}
+
+    # the worker
+    worker_interval_seconds: float = 1.0
+    idempotency_lock_seconds: int = 60
+
+    # access
+    payout_key_cooldown_hours: float = 24.0
+    api_rate_limit_per_minute: int = 6000  # per key, unless the key sets its own
+    request_signature_window_seconds: int = 300
+
+    # webhooks
+    webhook_allow_private: bool = False  # true only for development and tests
+    webhook_timeout_seconds: float = 15.0
+    webhook_disable_after_hours: float = 72.0  # an endpoint failing this long is disabled
+    webhook_rotation_overlap_seconds: int = 86400
+    webhook_concurrency: int = 16
+
+    # networks that leave the sandbox: see payoutd.chains.config
+    chains_file: Path | None = None
+
+    # the sandbox chain
+    sandbox_block_seconds: float = 2.0
+    sandbox_batch_window_seconds: float = 2.0
+    sandbox_confirmations: int = 2
+
+    db_pool_size: int = Field(default=20, ge=1)
+
+    @property
+    def url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'payoutd.db').resolve()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    file_values: dict[str, Any] = {}
+    path = os.environ.get("PAYOUTD_CONFIG_FILE")
+    if path:
+        with open(path, "rb") as fh:
+            file_values = tomllib.load(fh)
+    env_keys = {k.removeprefix("PAYOUTD_").lower() for k in os.environ if k.startswith("PAYOUTD_")}
+    merged = {k: v for k, v in file_values.items() if k not in env_keys}
+    merged.update(overrides)
+    return Settings(**merged)

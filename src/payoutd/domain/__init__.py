@@ -1,0 +1,1 @@
+"""Pure payout rules: no I/O, no framework imports."""

@@ -1,0 +1,31 @@
+"""Event types written to the outbox in the same transaction as the change."""
+
+from __future__ import annotations
+
+from payoutd.domain.payout import Change, Status
+
+PAYOUT_CREATED = "payout.created"
+PAYOUT_STATUS_CHANGED = "payout.status_changed"
+PAYOUT_PAID = "payout.paid"
+PAYOUT_FAILED = "payout.failed"
+PAYOUT_VALIDATION_ERROR = "payout.validation_error"
+BATCH_BROADCAST = "batch.broadcast"
+
+ALL: tuple[str, ...] = (
+    PAYOUT_CREATED,
+    PAYOUT_STATUS_CHANGED,
+    PAYOUT_PAID,
+    PAYOUT_FAILED,
+    PAYOUT_VALIDATION_ERROR,
+    BATCH_BROADCAST,
+)
+
+
+def for_change(change: Change) -> list[str]:
+    """The event types one transition emits, in the order they are written."""
+    types = [PAYOUT_STATUS_CHANGED]
+    if change.new is Status.PAID:
+        types.append(PAYOUT_PAID)
+    elif change.new is Status.FAILED:
+        types.append(PAYOUT_FAILED)
+    return types

@@ -1,0 +1,71 @@
+"""How a payout request becomes exact amounts: the four funding modes of the seeds.
+
+1. crypto from its own balance      (currency=LTC)
+2. fiat converted, paid from crypto (currency=USD, payout_currency=LTC)
+3. fiat converted, paid from USDT   (currency=USD, payout_currency=LTC, balance_currency=USDT)
+4. crypto paid from USDT            (currency=LTC, balance_currency=USDT)
+
+Rounding never favours the merchant against the ledger: converted amounts the recipient
+gets round down, amounts taken from the balance round up (payoutd.domain.money).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Context, Decimal
+
+from payoutd.domain.errors import field_error
+from payoutd.domain.fees import Pricing, ServiceFee, price
+from payoutd.domain.money import CONTEXT, ROUND_CREDIT, ROUND_DEBIT, quantize
+
+# Cryptomus `from_currency`: the one balance that may pay for other currencies.
+CONVERSION_BALANCE = "USDT"
+
+# A conversion's 60-digit intermediate result rounds the way the quantize after it does:
+# rounded half-even, a quotient or product just past a quantum could land on it and the
+# final rounding would then favour the merchant (1 / (1/1316 rounded up) gave 1316).
+_CREDIT_CONTEXT = Context(prec=CONTEXT.prec, rounding=ROUND_CREDIT)
+_DEBIT_CONTEXT = Context(prec=CONTEXT.prec, rounding=ROUND_DEBIT)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    payout_amount: Decimal  # `amount` in the payout currency, before fees
+    pricing: Pricing  # fees and final amount, in the payout currency
+    debit_amount: Decimal  # what leaves the balance, in the debit currency
+    debit_currency: str
+
+
+def plan(
+    amount: Decimal,
+    *,
+    payout_currency: str,
+    payout_decimals: int,
+    payout_price: Decimal | None,
+    debit_currency: str,
+    debit_decimals: int,
+    debit_price: Decimal | None,
+    network_fee: Decimal,
+    service: ServiceFee,
+    fee_mode: str,
+) -> Plan:
+    """`payout_price`: what one unit of the payout currency costs in the request currency
+    (None when the request is in the payout currency). `debit_price`: what one unit of the
+    payout currency costs in the debit currency (None when the payout currency's own
+    balance pays)."""
+    if payout_price is None:
+        payout_amount = amount
+    else:
+        payout_amount = quantize(_CREDIT_CONTEXT.divide(amount, payout_price), payout_decimals,
+                                 ROUND_CREDIT)
+        if payout_amount <= 0:
+            raise field_error("withdrawal_too_small", "amount")
+    pricing = price(payout_amount, decimals=payout_decimals, network_fee=network_fee,
+                    service=service, fee_mode=fee_mode)
+    if debit_price is None:
+        debit = pricing.charged
+    else:
+        debit = quantize(_DEBIT_CONTEXT.multiply(pricing.charged, debit_price), debit_decimals,
+                         ROUND_DEBIT)
+    return Plan(payout_amount=pricing.payout_amount, pricing=pricing, debit_amount=debit,
+                debit_currency=debit_currency)

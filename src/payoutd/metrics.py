@@ -1,0 +1,29 @@
+"""Prometheus metrics, on a registry of payoutd's own (built by bootstrap, never at import)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._transitions = Counter(
+            "payoutd_payout_transitions_total", "Payout status changes",
+            ["from_status", "to_status"], registry=self.registry)
+        self._created = Counter(
+            "payoutd_payouts_created_total", "Payouts accepted", ["network", "currency"],
+            registry=self.registry)
+        self._shortfall = Counter(
+            "payoutd_wallet_shortfall_total",
+            "Batches that waited because the hot wallet could not pay them",
+            ["network", "currency"], registry=self.registry)
+
+    def transition(self, old: str, new: str) -> None:
+        self._transitions.labels(old, new).inc()
+
+    def created(self, network: str, currency: str) -> None:
+        self._created.labels(network, currency).inc()
+
+    def wallet_shortfall(self, network: str, currency: str) -> None:
+        self._shortfall.labels(network, currency).inc()

@@ -1,0 +1,1 @@
+"""Use cases. They take a unit of work and never commit: the request or job does."""

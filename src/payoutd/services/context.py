@@ -1,0 +1,49 @@
+"""What the services are given: the clock, the chains, the operator's settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from payoutd.config import Settings
+from payoutd.domain.assets import CURRENCIES, Currency
+from payoutd.domain.errors import field_error
+from payoutd.domain.fees import ServiceFee
+from payoutd.services.ports import Chain, Clock, MetricsSink, Rates
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    clock: Clock
+    chains: Mapping[str, Chain]
+    settings: Settings
+    rates: Rates
+    # fiat currencies the rates file prices beyond USD and EUR (e.g. GBP), 2 decimals
+    extra_fiat: frozenset[str] = frozenset()
+    metrics: MetricsSink | None = None
+
+    def currency(self, code: str, *, field: str = "currency") -> Currency:
+        code = code.upper()
+        found = CURRENCIES.get(code)
+        if found is not None:
+            return found
+        if code in self.extra_fiat:
+            return Currency(code, code, 2, fiat=True)
+        raise field_error("currency_not_found", field)
+
+    def chain(self, network: str) -> Chain:
+        found = self.chains.get(network)
+        if found is None:
+            raise field_error("service_not_found", "network")
+        return found
+
+    def service_fee(self, merchant_fees: Mapping[str, ServiceFee], currency: str) -> ServiceFee:
+        """The merchant's own fee for the currency, else the operator's default."""
+        found = merchant_fees.get(currency)
+        if found is not None:
+            return found
+        return ServiceFee(self.settings.service_fee_percent, self.settings.service_fee_fixed)
+
+    def batch_window(self, network: str) -> float:
+        window = self.chain(network).batch_window_seconds
+        return self.settings.batch_window_seconds if window is None else window

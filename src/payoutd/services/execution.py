@@ -1,0 +1,270 @@
+"""Sending payouts: release scheduled ones, gather queued ones into batches, record each
+batch's transaction before it is broadcast, and follow it to its confirmations.
+
+Exactly once (DESIGN §1.3): a batch's transaction is fully determined and recorded in
+the same database transaction that moves its payouts to `sending`; only after that
+commit is it broadcast, and every later broadcast of the batch sends the very same
+recorded transaction. Nothing that reached `sending` is ever rebuilt or requeued.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import timedelta
+from decimal import Decimal
+
+from payoutd.domain import events
+from payoutd.domain.assets import ASSETS, NETWORKS, Asset
+from payoutd.domain.fees import split_fee
+from payoutd.domain.ledger import network_fee_paid
+from payoutd.domain.payout import Payout, Status, transition
+from payoutd.ids import new_id
+from payoutd.services.context import Context
+from payoutd.services.payouts import apply
+from payoutd.services.ports import Output, OutputRejected, PreparedTx, TxState
+from payoutd.services.views import payout_view
+from payoutd.store.batches import Batch
+from payoutd.store.uow import UnitOfWork
+
+
+class WalletShortfall(Exception):
+    """The hot wallet cannot pay the batch now; its payouts wait in the queue."""
+
+    def __init__(self, network: str, currency: str, reason: str) -> None:
+        super().__init__(reason)
+        self.network = network
+        self.currency = currency
+        self.reason = reason
+
+
+def output_index(payouts: list[Payout]) -> dict[str, int]:
+    """Which output of `build_outputs(payouts, ...)` carries each payout."""
+    keys: dict[tuple[str, str | None], int] = {}
+    found = {}
+    for p in payouts:
+        found[p.id] = keys.setdefault((p.address, p.memo), len(keys))
+    return found
+
+
+async def release_scheduled(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
+    now = ctx.clock.now()
+    due = await uow.payouts.claim(Status.SCHEDULED, due_before=now, limit=limit)
+    for p in due:
+        await apply(uow, ctx, transition(p, Status.QUEUED, now=now))
+    return len(due)
+
+
+async def due_queues(uow: UnitOfWork, ctx: Context) -> list[tuple[str, str]]:
+    """The (network, currency) queues whose oldest payout has waited a batch window."""
+    now = ctx.clock.now()
+    due = []
+    for network, currency, oldest in await uow.payouts.queues(Status.QUEUED):
+        if network in ctx.chains and oldest + timedelta(seconds=ctx.batch_window(network)) <= now:
+            due.append((network, currency))
+    return due
+
+
+def subtracts_fee(p: Payout, asset: Asset, native: str) -> bool:
+    """A from_amount payout of the network's own coin pays its real share of the network
+    fee out of its output; a token cannot pay the fee in the native coin, so a token
+    payout keeps the estimate it was charged (DESIGN §4)."""
+    return p.fee_mode == "from_amount" and asset.contract is None and asset.currency == native
+
+
+def gross(p: Payout, subtract: bool) -> Decimal:
+    """What a payout puts into its output before the chain takes its fee share."""
+    return p.final_amount + p.fee_network if subtract else p.final_amount
+
+
+def build_outputs(payouts: list[Payout], subtract: bool) -> list[Output]:
+    """One output per destination: payouts to the same address (and memo) are merged,
+    as Bitclear does (1 BTC + 2 BTC to A1 is one 3 BTC output). Outputs keep the order
+    of their first payout, so the same payouts always give the same outputs."""
+    merged: OrderedDict[tuple[str, str | None], Decimal] = OrderedDict()
+    for p in payouts:
+        key = (p.address, p.memo)
+        merged[key] = merged.get(key, Decimal(0)) + gross(p, subtract)
+    return [Output(address, amount, memo, subtract_fee=subtract)
+            for (address, memo), amount in merged.items()]
+
+
+async def open_batch(uow: UnitOfWork, ctx: Context, network: str, currency: str) -> str | None:
+    """Gather a queue into one batch, determine its transaction and record it. The caller
+    commits; only then may the batch be broadcast."""
+    queued = await uow.payouts.claim(Status.QUEUED, network=network, currency=currency,
+                                     limit=ctx.settings.batch_max_outputs)
+    if not queued:
+        return None
+    chain = ctx.chain(network)
+    asset = ASSETS[(currency, network)]
+    native = NETWORKS[network].native
+    # One batch either subtracts fees from all its outputs or from none (a node takes one
+    # output per address); the other kind goes in the next batch, right after.
+    subtract = subtracts_fee(queued[0], asset, native)
+    queued = [p for p in queued if subtracts_fee(p, asset, native) == subtract]
+    reason = await chain.shortfall(asset, build_outputs(queued, subtract))
+    if reason is not None:
+        raise WalletShortfall(network, currency, reason)
+    batch_id = new_id()
+    max_fee = ctx.settings.batch_max_fee.get(network)
+    next_sequence = await uow.batches.next_sequence(network)
+    while True:
+        outputs = build_outputs(queued, subtract)
+        try:
+            tx = await chain.prepare(batch_id, asset, outputs, _batch_priority(queued),
+                                     payout_count=len(queued), next_sequence=next_sequence)
+        except OutputRejected as exc:
+            queued = await _refuse(uow, ctx, queued, exc)
+            if not queued:
+                return None
+            continue
+        if max_fee is None or tx.fee <= max_fee or len(queued) == 1:
+            break
+        # Over the fee cap: send the older half now; the rest stays queued for the next
+        # batch (its rows were only locked, never changed).
+        await chain.release(tx)
+        queued = queued[: len(queued) // 2]
+    now = ctx.clock.now()
+    await uow.batches.add(Batch(
+        id=batch_id, network=network, currency=currency, status="prepared", txid=tx.txid,
+        raw_tx=tx.raw, fee=tx.fee, fee_currency=tx.fee_currency,
+        unbatched_fee=tx.unbatched_fee, output_count=len(outputs),
+        output_txids=list(tx.output_txids) or None, sequence_end=tx.sequence_end,
+        payout_count=len(queued), confirmations=0, created_at=now, broadcast_at=None,
+        updated_at=now))
+    index = output_index(queued)
+    settled = _fee_shares(queued, outputs, tx, index, subtract, asset)
+    for p in queued:
+        await apply(uow, ctx, transition(p, Status.SENDING, now=now, batch_id=batch_id,
+                                         txid=tx.txid_of(index[p.id]), **settled.get(p.id, {})))
+    return batch_id
+
+
+def _fee_shares(payouts: list[Payout], outputs: list[Output], tx: PreparedTx,
+                index: dict[str, int], subtract: bool,
+                asset: Asset) -> dict[str, dict[str, Decimal]]:
+    """For outputs that paid their own fee: each payout's real network fee and what its
+    recipient gets, shared within a merged output by gross amount."""
+    if not subtract or not tx.output_amounts:
+        return {}
+    found: dict[str, dict[str, Decimal]] = {}
+    for o, output in enumerate(outputs):
+        members = [p for p in payouts if index[p.id] == o]
+        share = output.amount - tx.output_amounts[o]
+        if share < 0:
+            raise RuntimeError(f"output {o} pays more than it was given")
+        grosses = [gross(p, True) for p in members]
+        for p, g, s in zip(members, grosses, split_fee(grosses, share, asset.decimals),
+                           strict=True):
+            found[p.id] = {"fee_network": s, "final_amount": g - s}
+    return found
+
+
+async def _refuse(uow: UnitOfWork, ctx: Context, payouts: list[Payout],
+                  exc: OutputRejected) -> list[Payout]:
+    """Fail the payouts of the outputs the chain will not take (nothing was signed, so
+    their funds return); the rest can still go."""
+    now = ctx.clock.now()
+    index = output_index(payouts)
+    keep = []
+    for p in payouts:
+        if index[p.id] in exc.indices:
+            after = await apply(uow, ctx, transition(p, Status.FAILED, now=now,
+                                                     failure_reason=exc.reason))
+            await uow.outbox.add(events.PAYOUT_VALIDATION_ERROR, p.merchant_id, p.id,
+                                 {"payout": payout_view(after), "reason": exc.reason}, now)
+        else:
+            keep.append(p)
+    return keep
+
+
+def _batch_priority(payouts: list[Payout]) -> str | None:
+    """A batch goes at the highest priority any of its payouts paid for."""
+    order = ["economy", "recommended", "high", "highest"]
+    given = [p.priority for p in payouts if p.priority]
+    return max(given, key=order.index) if given else None
+
+
+def recorded_tx(batch: Batch) -> PreparedTx:
+    assert batch.txid and batch.raw_tx and batch.fee is not None and batch.fee_currency
+    return PreparedTx(batch.txid, batch.raw_tx, batch.fee, batch.fee_currency,
+                      unbatched_fee=batch.unbatched_fee,
+                      output_txids=tuple(batch.output_txids or ()),
+                      sequence_end=batch.sequence_end)
+
+
+async def mark_broadcast(uow: UnitOfWork, ctx: Context, batch_id: str) -> None:
+    now = ctx.clock.now()
+    if not await uow.batches.set_status(batch_id, "prepared", "broadcast", now, broadcast_at=now):
+        return  # another worker got there first
+    batch = await uow.batches.get(batch_id)
+    assert batch is not None
+    for p in await uow.payouts.in_batch(batch_id):
+        if p.status is Status.SENDING:
+            await apply(uow, ctx, transition(p, Status.CONFIRMING, now=now))
+    await uow.outbox.add(events.BATCH_BROADCAST, None, batch_id,
+                         {"batch_id": batch_id, "txid": batch.txid, "network": batch.network,
+                          "currency": batch.currency}, now)
+
+
+async def fail_batch(uow: UnitOfWork, ctx: Context, batch_id: str, expected: str,
+                     reason: str) -> None:
+    """The chain definitively refused the batch: nothing was sent, the funds return."""
+    now = ctx.clock.now()
+    if not await uow.batches.set_status(batch_id, expected, "failed", now):
+        return
+    for p in await uow.payouts.in_batch(batch_id):
+        if p.status in (Status.SENDING, Status.CONFIRMING):
+            await apply(uow, ctx, transition(p, Status.FAILED, now=now, failure_reason=reason))
+
+
+async def review_batch(uow: UnitOfWork, ctx: Context, batch_id: str, reason: str) -> None:
+    """The chain's answer is ambiguous: a human decides, nothing is retried by itself."""
+    now = ctx.clock.now()
+    if not await uow.batches.set_status(batch_id, "broadcast", "needs_review", now):
+        return
+    for p in await uow.payouts.in_batch(batch_id):
+        if p.status in (Status.SENDING, Status.CONFIRMING):
+            await apply(uow, ctx, transition(p, Status.NEEDS_REVIEW, now=now,
+                                             failure_reason=reason))
+
+
+async def follow(uow: UnitOfWork, ctx: Context, batch_id: str, state: TxState) -> str:
+    """Record what the chain says of a broadcast batch. Returns the batch's new status."""
+    batch = await uow.batches.get(batch_id, for_update=True)
+    if batch is None or batch.status != "broadcast":
+        return batch.status if batch else "missing"
+    now = ctx.clock.now()
+    if state.state in ("dropped", "conflicted"):
+        await review_batch(uow, ctx, batch_id, f"transaction {state.state}")
+        return "needs_review"
+    if state.state == "reverted":
+        await fail_batch(uow, ctx, batch_id, "broadcast", "transaction reverted")
+        return "failed"
+    if state.state != "mined":
+        return "broadcast"
+    required = ctx.chain(batch.network).confirmations
+    members = await uow.payouts.in_batch(batch_id)
+    if state.confirmations < required:
+        if state.confirmations != batch.confirmations:
+            await uow.batches.set_status(batch_id, "broadcast", "broadcast", now,
+                                         confirmations=state.confirmations)
+            await uow.payouts.set_confirmations(batch_id, state.confirmations, now)
+        return "broadcast"
+    await uow.batches.set_status(batch_id, "broadcast", "confirmed", now,
+                                 confirmations=state.confirmations)
+    index = output_index(members)
+    for p in members:
+        if p.status is not Status.CONFIRMING:
+            continue
+        if index[p.id] in state.failed_outputs:
+            # its own transaction reverted on chain: no money moved, the funds return
+            await apply(uow, ctx, transition(p, Status.FAILED, now=now,
+                                             failure_reason="transaction reverted"))
+        else:
+            await apply(uow, ctx, transition(p, Status.PAID, now=now,
+                                             confirmations=state.confirmations))
+    if batch.fee and batch.fee_currency:
+        await uow.ledger.post("network_fee", batch_id,
+                              network_fee_paid(batch.fee_currency, batch.fee), now)
+    return "confirmed"

@@ -1,0 +1,72 @@
+"""What a merchant can pay out in a currency (Bitclear's /v3/payout-limits)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from payoutd.domain.assets import ASSETS
+from payoutd.domain.errors import field_error
+from payoutd.domain.money import CONTEXT, ROUND_CREDIT, ROUND_DEBIT, quantize
+from payoutd.domain.quotes import CONVERSION_BALANCE
+from payoutd.domain.rates import RateError
+from payoutd.services.context import Context
+from payoutd.services.payouts import min_payout_amount
+from payoutd.store.ledger import Balance
+
+
+@dataclass(frozen=True, slots=True)
+class AssetLimit:
+    network: str
+    min_amount: Decimal
+    max_amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    currency: str
+    available: Decimal
+    min_payout_amount: Decimal
+    assets: list[AssetLimit]
+    rate_source: str
+
+
+def funding_balances(currency: str, fiat: bool, balances: list[Balance]) -> list[Balance]:
+    """The balances that can pay a payout denominated in `currency`: any of them for a
+    fiat amount (each crypto can be sent as that much fiat's worth); for a crypto, its own
+    balance and the USDT balance, which converts (Cryptomus `from_currency`)."""
+    if fiat:
+        return balances
+    return [b for b in balances if b.currency in (currency, CONVERSION_BALANCE)]
+
+
+async def limits(ctx: Context, currency_code: str, balances: list[Balance],
+                 rate_source: str | None = None) -> Limits:
+    cur = ctx.currency(currency_code)
+    try:
+        source = ctx.rates.resolve(rate_source)
+    except RateError as exc:
+        raise field_error("rate_source_not_available", "rate_source", str(exc)) from exc
+
+    async def price(base: str) -> Decimal:
+        if base == cur.code:
+            return Decimal(1)
+        try:
+            return (await ctx.rates.rate(base, cur.code, source)).value
+        except RateError as exc:
+            raise field_error("rate_unavailable", "currency",
+                              f"Error convert to_currency: {exc}") from exc
+
+    total = Decimal(0)
+    for b in funding_balances(cur.code, cur.fiat, balances):
+        if b.available > 0:
+            total += CONTEXT.multiply(b.available, await price(b.currency))
+    minimum = await min_payout_amount(ctx, cur.code, source)
+    decimals = cur.decimals
+    assets = [AssetLimit(net, a.min_amount, a.max_amount)
+              for (c, net), a in ASSETS.items() if c == cur.code]
+    return Limits(currency=cur.code,
+                  available=quantize(total, decimals, ROUND_CREDIT),
+                  min_payout_amount=quantize(minimum, decimals, ROUND_DEBIT),
+                  assets=assets, rate_source=source)
+

@@ -1,0 +1,311 @@
+"""Create, approve and cancel payouts; apply any status change with its money and events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from payoutd.domain import events, quotes
+from payoutd.domain.assets import (
+    CURRENCIES,
+    Asset,
+    check_limits,
+    check_memo,
+    check_priority,
+    resolve_asset,
+)
+from payoutd.domain.errors import PayoutdError, field_error
+from payoutd.domain.fees import FEE_MODES, Pricing, ServiceFee
+from payoutd.domain.ledger import payout_posting
+from payoutd.domain.money import (
+    CONTEXT,
+    MAX_DECIMALS,
+    ROUND_DEBIT,
+    decimals_of,
+    fmt,
+    quantize,
+)
+from payoutd.domain.payout import (
+    INITIAL,
+    Change,
+    Funds,
+    Payout,
+    Status,
+    approved_status,
+    initial_status,
+    transition,
+)
+from payoutd.domain.quotes import CONVERSION_BALANCE, Plan
+from payoutd.domain.rates import RateError
+from payoutd.ids import new_id
+from payoutd.services.context import Context
+from payoutd.services.views import payout_view
+from payoutd.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutRequest:
+    amount: Decimal
+    currency: str
+    address: str | None  # a quote may leave it out
+    network: str | None = None
+    payout_currency: str | None = None
+    memo: str | None = None
+    balance_currency: str | None = None
+    fee_mode: str = "on_top"
+    priority: str | None = None
+    rate_source: str | None = None
+    approval: str = "auto"
+    execute_at: datetime | None = None
+    order_id: str | None = None
+    callback_url: str | None = None
+    comment: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Everything a payout will cost, computed before any transaction is opened (rates
+    and the chain's fee estimate may be network calls)."""
+
+    request: PayoutRequest
+    asset: Asset
+    address: str | None
+    memo: str | None
+    priority: str | None
+    plan: Plan
+    rate_value: Decimal | None  # one unit of the payout currency, in `rate_quote`
+    rate_quote: str | None
+    rate_source: str | None
+    quoted_at: datetime
+
+    @property
+    def pricing(self) -> Pricing:
+        return self.plan.pricing
+
+
+def _precision(asset: Asset) -> int:
+    return min(asset.decimals, CURRENCIES[asset.currency].decimals)
+
+
+async def _price(ctx: Context, base: str, quote: str, source: str, field: str) -> Decimal:
+    """What one `base` costs in `quote`, or the seeds' `Error convert to_currency`."""
+    if base == quote:
+        return Decimal(1)
+    try:
+        return (await ctx.rates.rate(base, quote, source)).value
+    except RateError as exc:
+        raise field_error("rate_unavailable", field, f"Error convert to_currency: {exc}") from exc
+
+
+async def min_payout_amount(ctx: Context, currency: str, source: str) -> Decimal:
+    """Bitclear's minPayoutAmount in `currency`: what `min_payout_eur` euros are worth
+    (unrounded; the caller quantizes in its own direction)."""
+    floor = ctx.settings.min_payout_eur
+    if floor <= 0:
+        return Decimal(0)
+    return CONTEXT.multiply(floor, await _price(ctx, "EUR", currency, source, "amount"))
+
+
+async def quote(ctx: Context, merchant_fees: Mapping[str, ServiceFee],
+                req: PayoutRequest) -> Quote:
+    """Validate a payout request and price it in one of the four funding modes
+    (payoutd.domain.quotes). `merchant_fees` are the merchant's service fees by currency
+    (read by the caller). Refusals name the field at fault."""
+    cur = ctx.currency(req.currency)
+    if cur.fiat:
+        if not req.payout_currency:
+            raise field_error("payout_currency_required", "payout_currency")
+        payout_code, asset_field = req.payout_currency.upper(), "payout_currency"
+        ctx.currency(payout_code, field="payout_currency")
+    else:
+        payout_code, asset_field = cur.code, "currency"
+        if req.payout_currency and req.payout_currency.upper() != cur.code:
+            raise field_error("service_not_found", "payout_currency",
+                              "Not found service to_currency: a crypto amount is sent as is")
+    asset = resolve_asset(payout_code, req.network, currency_field=asset_field)
+    debit_code = (req.balance_currency or payout_code).upper()
+    if debit_code not in (payout_code, CONVERSION_BALANCE):
+        raise field_error("service_not_found", "balance_currency",
+                          f"Only the {CONVERSION_BALANCE} balance can pay for another currency")
+    precision = _precision(asset)
+    amount_decimals = cur.decimals if cur.fiat else precision
+    if decimals_of(req.amount) > amount_decimals:
+        raise field_error("invalid_amount", "amount",
+                          f"{cur.code} amounts have at most {amount_decimals} decimals")
+    memo = check_memo(asset, req.memo)
+    priority = check_priority(asset, req.priority)
+    if req.fee_mode not in FEE_MODES:
+        raise field_error("validation_error", "fee_mode",
+                          f"fee_mode must be one of {', '.join(FEE_MODES)}")
+    chain = ctx.chain(asset.network)
+    address = None
+    if req.address is not None:
+        try:
+            address = chain.validate_address(req.address)
+        except ValueError as exc:
+            raise field_error("invalid_address", "address", str(exc)) from exc
+    try:
+        source = ctx.rates.resolve(req.rate_source)
+    except RateError as exc:
+        raise field_error("rate_source_not_available", "rate_source", str(exc)) from exc
+
+    payout_price = (await _price(ctx, payout_code, cur.code, source, "payout_currency")
+                    if cur.code != payout_code else None)
+    debit_price = (await _price(ctx, payout_code, debit_code, source, "balance_currency")
+                   if debit_code != payout_code else None)
+    network_fee = await chain.estimate_fee(asset, priority)
+    plan = quotes.plan(
+        req.amount, payout_currency=payout_code, payout_decimals=precision,
+        payout_price=payout_price, debit_currency=debit_code,
+        debit_decimals=CURRENCIES[debit_code].decimals, debit_price=debit_price,
+        network_fee=network_fee, service=ctx.service_fee(merchant_fees, payout_code),
+        fee_mode=req.fee_mode)
+    check_limits(asset, plan.payout_amount)
+    # The floor is checked on what the merchant asked for: a fiat amount as given (its
+    # conversion rounds down), a crypto amount as the payout amount.
+    if cur.fiat:
+        await _check_worth(ctx, req.amount, cur.code, cur.decimals, source)
+    else:
+        await _check_worth(ctx, plan.payout_amount, asset.currency, precision, source)
+    rate_value: Decimal | None = None
+    rate_quote: str | None = None
+    if debit_price is not None:
+        rate_value, rate_quote = debit_price, debit_code
+    elif payout_price is not None:
+        rate_value, rate_quote = payout_price, cur.code
+    if rate_value is not None:
+        # Shown at the scale the payouts table keeps (NUMERIC(38, 18) on PostgreSQL), so
+        # the quote, the created payout and every later read show the same rate on both
+        # databases. The amounts above were computed at the rate's full precision.
+        rate_value = quantize(rate_value, MAX_DECIMALS, ROUND_HALF_EVEN)
+    return Quote(req, asset, address, memo, priority, plan, rate_value, rate_quote,
+                 source if rate_value is not None else None, ctx.clock.now())
+
+
+async def _check_worth(ctx: Context, amount: Decimal, currency: str, decimals: int,
+                       source: str) -> None:
+    """Bitclear's minPayoutAmount: a payout must be worth at least 20 EUR (configurable).
+    Compared unrounded, so exactly 20 EUR's worth passes; the message rounds up."""
+    if ctx.settings.min_payout_eur <= 0:
+        return
+    minimum = await min_payout_amount(ctx, currency, source)
+    if amount < minimum:
+        raise field_error("amount_too_small", "amount",
+                          min=fmt(quantize(minimum, decimals, ROUND_DEBIT).normalize()),
+                          currency=currency)
+
+
+async def place(uow: UnitOfWork, ctx: Context, merchant_id: str, q: Quote) -> tuple[Payout, bool]:
+    """Store the payout and hold its funds. Returns (payout, created); a repeated
+    order_id returns the existing payout and changes nothing."""
+    req, now = q.request, ctx.clock.now()
+    if q.address is None:
+        raise field_error("validation_error", "address", "address is required")
+    status = initial_status(approval=req.approval, execute_at=req.execute_at, now=now)
+    # An offer keeps its rate, fees and amounts until it expires (Bitclear).
+    expires_at = (now + timedelta(seconds=ctx.settings.quote_ttl_seconds)
+                  if status is Status.PENDING_APPROVAL else None)
+    payout = Payout(
+        id=new_id(), merchant_id=merchant_id, order_id=req.order_id, status=status,
+        amount=req.amount, currency=req.currency.upper(),
+        payout_amount=q.pricing.payout_amount, payout_currency=q.asset.currency,
+        network=q.asset.network, address=q.address, memo=q.memo, fee_mode=req.fee_mode,
+        priority=q.priority, fee_network=q.pricing.fee_network,
+        fee_service=q.pricing.fee_service, final_amount=q.pricing.final_amount,
+        debit_amount=q.plan.debit_amount, debit_currency=q.plan.debit_currency,
+        rate_value=q.rate_value, rate_source=q.rate_source,
+        rate_expires_at=expires_at if q.rate_value is not None else None,
+        approval=req.approval, execute_at=req.execute_at, expires_at=expires_at,
+        callback_url=req.callback_url, comment=req.comment, metadata=dict(req.metadata),
+        created_at=now, updated_at=now,
+    )
+    if not await uow.payouts.add(payout):
+        assert req.order_id is not None
+        existing = await uow.payouts.by_order_id(merchant_id, req.order_id)
+        if existing is None:  # pragma: no cover - the conflicting row is committed
+            raise RuntimeError("order_id conflict without a row")
+        return existing, False
+    if INITIAL[status] is Funds.HOLD:
+        await _hold(uow, payout, now)
+    await uow.outbox.add(events.PAYOUT_CREATED, merchant_id, payout.id,
+                         {"payout": payout_view(payout)}, now)
+    if ctx.metrics is not None:
+        ctx.metrics.created(payout.network, payout.payout_currency)
+    return payout, True
+
+
+async def _hold(uow: UnitOfWork, p: Payout, now: datetime) -> None:
+    try:
+        await uow.ledger.hold(p.merchant_id, p.debit_currency, p.debit_amount, p.id, now)
+    except PayoutdError as err:
+        if err.code == "insufficient_funds" and p.debit_currency != p.payout_currency:
+            raise field_error("insufficient_funds", "amount",
+                              f"Not enough balance for convert {p.debit_currency} to "
+                              f"{p.payout_currency}") from err
+        raise
+
+
+async def apply(uow: UnitOfWork, ctx: Context, change: Change, *,
+                ledger_kind: str = "payout") -> Payout:
+    """Persist one transition with what it does to the money and the events it emits,
+    all in the caller's transaction."""
+    now = change.after.updated_at
+    p = change.after
+    await uow.payouts.save(change)
+    if change.funds is Funds.HOLD:
+        await _hold(uow, p, now)
+    elif change.funds is Funds.POST:
+        await uow.ledger.post_hold(p.id, ledger_kind, payout_posting(p), now)
+    elif change.funds is Funds.VOID:
+        await uow.ledger.void_hold(p.id, now)
+    if ctx.metrics is not None:
+        ctx.metrics.transition(change.old.value, change.new.value)
+    view = payout_view(p)
+    for type_ in events.for_change(change):
+        await uow.outbox.add(type_, p.merchant_id, p.id,
+                             {"payout": view, "old_status": change.old.value,
+                              "new_status": change.new.value}, now)
+    return p
+
+
+async def get(uow: UnitOfWork, merchant_id: str, payout_id: str) -> Payout:
+    payout = await uow.payouts.get(merchant_id, payout_id)
+    if payout is None:
+        raise PayoutdError("not_found", "Payout not found")
+    return payout
+
+
+async def cancel(uow: UnitOfWork, ctx: Context, merchant_id: str, payout_id: str) -> Payout:
+    payout = await uow.payouts.get(merchant_id, payout_id, for_update=True)
+    if payout is None:
+        raise PayoutdError("not_found", "Payout not found")
+    return await apply(uow, ctx, transition(payout, Status.CANCELLED, now=ctx.clock.now()))
+
+
+async def approve(uow: UnitOfWork, ctx: Context, merchant_id: str,
+                  payout_id: str) -> tuple[Payout, bool]:
+    """Approve an offer at its quoted amounts. Returns (payout, approved): an offer past
+    its `expires_at` becomes `expired` instead, holds nothing, and the caller answers
+    409 `quote_expired` after committing that. The row lock (PostgreSQL) and the
+    compare-and-set on the version make two approvals of one offer take effect once."""
+    payout = await uow.payouts.get(merchant_id, payout_id, for_update=True)
+    if payout is None:
+        raise PayoutdError("not_found", "Payout not found")
+    now = ctx.clock.now()
+    if (payout.status is Status.PENDING_APPROVAL and payout.expires_at is not None
+            and now >= payout.expires_at):
+        return await apply(uow, ctx, transition(payout, Status.EXPIRED, now=now)), False
+    return await apply(uow, ctx, transition(payout, approved_status(payout, now), now=now)), True
+
+
+async def expire_offers(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
+    """Offers nobody approved in time become `expired` (the worker's loop)."""
+    now = ctx.clock.now()
+    stale = await uow.payouts.claim(Status.PENDING_APPROVAL, expires_before=now, limit=limit)
+    for p in stale:
+        await apply(uow, ctx, transition(p, Status.EXPIRED, now=now))
+    return len(stale)

@@ -1,0 +1,76 @@
+"""The JSON shape of a payout: the same for the API and for the events in the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from payoutd.domain.assets import ASSETS, CURRENCIES
+from payoutd.domain.money import ROUND_CREDIT, fmt, quantize
+from payoutd.domain.payout import Payout
+
+
+def amount(value: Decimal | None, currency: str, network: str | None = None) -> str | None:
+    """Shown at the precision of what it is denominated in, so the same payout reads the
+    same on SQLite and PostgreSQL."""
+    if value is None:
+        return None
+    asset = ASSETS.get((currency, network or ""))
+    cur = CURRENCIES.get(currency)
+    decimals = asset.decimals if asset else (cur.decimals if cur else 18)
+    if cur:
+        decimals = max(decimals, cur.decimals)
+    return fmt(quantize(value, decimals, ROUND_CREDIT))
+
+
+def ts(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def payout_view(p: Payout) -> dict[str, Any]:
+    pc, net = p.payout_currency, p.network
+    return {
+        "id": p.id,
+        "object": "payout",
+        "order_id": p.order_id,
+        "status": p.status.value,
+        "is_final": p.is_final,
+        "amount": amount(p.amount, p.currency, net),
+        "currency": p.currency,
+        "payout_amount": amount(p.payout_amount, pc, net),
+        "payout_currency": pc,
+        "network": net,
+        "address": p.address,
+        "memo": p.memo,
+        "priority": p.priority,
+        "fee_mode": p.fee_mode,
+        "fees": {
+            "network": amount(p.fee_network, pc, net),
+            "service": amount(p.fee_service, pc, net),
+            "total": amount(p.fee_total, pc, net),
+            "currency": pc,
+        },
+        "final_amount": amount(p.final_amount, pc, net),
+        "debit": {"amount": amount(p.debit_amount, p.debit_currency), "currency": p.debit_currency},
+        "rate": {
+            "value": fmt(p.rate_value.normalize()) if p.rate_value is not None else None,
+            "base": pc if p.rate_value is not None else None,
+            "quote": (p.debit_currency if p.debit_currency != pc else p.currency)
+            if p.rate_value is not None else None,
+            "source": p.rate_source,
+            "expires_at": ts(p.rate_expires_at),
+        },
+        "approval": p.approval,
+        "txid": p.txid,
+        "confirmations": p.confirmations,
+        "batch_id": p.batch_id,
+        "failure_reason": p.failure_reason,
+        "execute_at": ts(p.execute_at),
+        "expires_at": ts(p.expires_at),
+        "callback_url": p.callback_url,
+        "comment": p.comment,
+        "metadata": p.metadata,
+        "created_at": ts(p.created_at),
+        "updated_at": ts(p.updated_at),
+    }

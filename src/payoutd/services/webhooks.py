@@ -1,0 +1,222 @@
+"""Webhook subscriptions and deliveries: fan-out from the outbox, attempts, retries.
+
+Delivery is at least once and lives in the database: an event is fanned out to
+deliveries in the same transaction that marks it dispatched, and a delivery is leased
+before each attempt, so neither a restart nor a crash loses one."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from payoutd.domain.errors import PayoutdError, field_error
+from payoutd.ids import new_id
+from payoutd.services.context import Context
+from payoutd.services.views import ts
+from payoutd.store.uow import UnitOfWork
+from payoutd.store.webhooks import Delivery, Endpoint
+from payoutd.webhooks import policy, signing, ssrf
+from payoutd.webhooks.delivery import AttemptResult
+
+LEASE = timedelta(seconds=60)  # longer than one attempt's timeout
+
+
+def check_url(url: str, *, allow_private: bool) -> str:
+    """Syntax, and an address written into the URL itself: refused at once rather than at
+    every attempt (host names are checked by the guard when each attempt resolves them)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise field_error("validation_error", "url", "url must be an http(s) URL with a host")
+    if parts.username or parts.password:
+        raise field_error("validation_error", "url", "url must not carry credentials")
+    if not allow_private:
+        try:
+            reason = ssrf.forbidden(ipaddress.ip_address(parts.hostname))
+        except ValueError:
+            reason = None
+        if reason or parts.hostname.lower() in ("localhost", "localhost.localdomain"):
+            raise field_error("validation_error", "url",
+                              f"webhooks cannot go to {reason or 'localhost'}")
+    return url
+
+
+async def create_endpoint(uow: UnitOfWork, ctx: Context, merchant_id: str, url: str, *,
+                          event_types: list[str] | None, services: list[str] | None,
+                          description: str | None) -> Endpoint:
+    try:
+        subscription = policy.expand(event_types, services)
+    except ValueError as exc:
+        raise field_error("validation_error", "event_types", str(exc)) from exc
+    now = ctx.clock.now()
+    endpoint = Endpoint(id=new_id(), merchant_id=merchant_id,
+                        url=check_url(url, allow_private=ctx.settings.webhook_allow_private),
+                        event_types=subscription, description=description,
+                        secret=signing.new_secret(), previous_secret=None,
+                        previous_secret_expires_at=None, status="enabled",
+                        disabled_reason=None, failing_since=None, created_at=now, updated_at=now)
+    await uow.webhooks.add_endpoint(endpoint)
+    return endpoint
+
+
+async def endpoint(uow: UnitOfWork, merchant_id: str, endpoint_id: str) -> Endpoint:
+    found = await uow.webhooks.endpoint(merchant_id, endpoint_id)
+    if found is None:
+        raise PayoutdError("not_found", "Webhook endpoint not found")
+    return found
+
+
+async def delete_endpoint(uow: UnitOfWork, ctx: Context, merchant_id: str,
+                          endpoint_id: str) -> None:
+    await endpoint(uow, merchant_id, endpoint_id)
+    await uow.webhooks.update_endpoint(endpoint_id, ctx.clock.now(), status="deleted")
+    await uow.webhooks.cancel_pending(endpoint_id)
+
+
+async def rotate_secret(uow: UnitOfWork, ctx: Context, merchant_id: str, endpoint_id: str,
+                        overlap_seconds: int | None) -> Endpoint:
+    """A new secret; the old one keeps signing too until the overlap ends, so receivers
+    can switch without dropping a delivery."""
+    current = await endpoint(uow, merchant_id, endpoint_id)
+    now = ctx.clock.now()
+    overlap = timedelta(seconds=ctx.settings.webhook_rotation_overlap_seconds
+                        if overlap_seconds is None else overlap_seconds)
+    secret = signing.new_secret()
+    await uow.webhooks.update_endpoint(endpoint_id, now, secret=secret,
+                                       previous_secret=current.secret,
+                                       previous_secret_expires_at=now + overlap)
+    return replace(current, secret=secret, previous_secret=current.secret,
+                   previous_secret_expires_at=now + overlap, updated_at=now)
+
+
+async def enable(uow: UnitOfWork, ctx: Context, merchant_id: str, endpoint_id: str) -> Endpoint:
+    current = await endpoint(uow, merchant_id, endpoint_id)
+    now = ctx.clock.now()
+    await uow.webhooks.update_endpoint(endpoint_id, now, status="enabled",
+                                       disabled_reason=None, failing_since=None)
+    return replace(current, status="enabled", disabled_reason=None, failing_since=None)
+
+
+async def merchant_secret(uow: UnitOfWork, merchant_id: str, *, rotate: bool = False) -> str:
+    """The secret that signs deliveries to payouts' own callback_url."""
+    secret = await uow.merchants.webhook_secret(merchant_id)
+    if secret is None or rotate:
+        secret = signing.new_secret()
+        await uow.merchants.set_webhook_secret(merchant_id, secret)
+    return secret
+
+
+# -- fan-out --------------------------------------------------------------------------
+
+async def dispatch(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
+    """Turn new outbox events into deliveries: one per subscribed endpoint, and one to
+    the payout's own callback_url."""
+    events = await uow.webhooks.undispatched(limit)
+    if not events:
+        return 0
+    now = ctx.clock.now()
+    merchants = {e["merchant_id"] for e in events if e["merchant_id"]}
+    by_merchant: dict[str, list[Endpoint]] = {}
+    for ep in await uow.webhooks.enabled_endpoints(merchants):
+        by_merchant.setdefault(ep.merchant_id, []).append(ep)
+    rows: list[dict[str, Any]] = []
+
+    def add(event: dict[str, Any], url: str, endpoint_id: str | None) -> None:
+        rows.append({"id": new_id(), "merchant_id": event["merchant_id"],
+                     "endpoint_id": endpoint_id, "url": url, "event_id": event["id"],
+                     "event_seq": event["seq"], "event_type": event["type"],
+                     "status": "pending", "attempts": 0, "next_attempt_at": now,
+                     "created_at": now})
+
+    for event in events:
+        if not event["merchant_id"]:
+            continue  # operator events (batch.broadcast) reach no merchant
+        for ep in by_merchant.get(event["merchant_id"], []):
+            if policy.wants(ep.event_types, event["type"]):
+                add(event, ep.url, ep.id)
+        callback = (event["payload"].get("payout") or {}).get("callback_url")
+        if callback:
+            add(event, callback, None)
+    await uow.webhooks.add_deliveries(rows)
+    await uow.webhooks.mark_dispatched([e["seq"] for e in events], now)
+    return len(rows)
+
+
+def body(event: dict[str, Any]) -> str:
+    """What the receiver gets: the event as it was when it happened."""
+    return json.dumps({"id": event["id"], "type": event["type"],
+                       "created_at": ts(event["created_at"]), "data": event["payload"]},
+                      separators=(",", ":"), sort_keys=True)
+
+
+async def prepare_attempt(uow: UnitOfWork, d: Delivery,
+                          now: datetime) -> tuple[list[str], str] | None:
+    """The secrets that sign the next attempt (those in use at `now`, the engine's clock,
+    which also set the rotation's end) and its body; None when the delivery has no event
+    or its endpoint is gone (then it is cancelled). The worker signs right before
+    sending."""
+    event = await uow.webhooks.event(d.event_id)
+    if event is None:
+        return None
+    if d.endpoint_id is not None:
+        ep = await uow.webhooks.endpoint(None, d.endpoint_id)
+        if ep is None or ep.status != "enabled":
+            return None
+        secrets_in_use = ep.secrets_at(now)
+    else:
+        secrets_in_use = [await merchant_secret(uow, d.merchant_id)]
+    return secrets_in_use, body(event)
+
+
+async def record(uow: UnitOfWork, ctx: Context, d: Delivery, result: AttemptResult) -> str:
+    """What one attempt means for the delivery and its endpoint. Returns the delivery's
+    new status."""
+    now = ctx.clock.now()
+    ep = await uow.webhooks.endpoint(None, d.endpoint_id) if d.endpoint_id else None
+    if result.ok:
+        await uow.webhooks.record(d, at=now, status="delivered", next_attempt_at=None,
+                                  status_code=result.status_code,
+                                  latency_ms=result.latency_ms, error=None)
+        if ep is not None and ep.failing_since is not None:
+            await uow.webhooks.update_endpoint(ep.id, now, failing_since=None)
+        return "delivered"
+    if result.gone and ep is not None:
+        await uow.webhooks.record(d, at=now, status="cancelled", next_attempt_at=None,
+                                  status_code=result.status_code,
+                                  latency_ms=result.latency_ms, error="410 Gone")
+        await _disable(uow, ep, now, "the receiver answered 410 Gone")
+        return "cancelled"
+    retry = policy.next_attempt(d.attempts + 1, now, result.retry_after)
+    status = "pending" if retry is not None else "failed"
+    error = result.error or f"HTTP {result.status_code}"
+    await uow.webhooks.record(d, at=now, status=status, next_attempt_at=retry,
+                              status_code=result.status_code, latency_ms=result.latency_ms,
+                              error=error)
+    if ep is not None:
+        failing_since = ep.failing_since or now
+        if ep.failing_since is None:
+            await uow.webhooks.update_endpoint(ep.id, now, failing_since=now)
+        limit = timedelta(hours=ctx.settings.webhook_disable_after_hours)
+        if now - failing_since >= limit:
+            await _disable(uow, ep, now, f"every delivery failed for {limit} (last: {error})")
+            return "cancelled"
+    return status
+
+
+async def _disable(uow: UnitOfWork, ep: Endpoint, now: datetime, reason: str) -> None:
+    await uow.webhooks.update_endpoint(ep.id, now, status="disabled", disabled_reason=reason)
+    await uow.webhooks.cancel_pending(ep.id)
+
+
+async def redeliver(uow: UnitOfWork, ctx: Context, merchant_id: str, endpoint_id: str,
+                    delivery_id: str) -> Delivery:
+    await endpoint(uow, merchant_id, endpoint_id)
+    d = await uow.webhooks.delivery(endpoint_id, delivery_id)
+    if d is None:
+        raise PayoutdError("not_found", "Delivery not found")
+    now = ctx.clock.now()
+    await uow.webhooks.redeliver(d.id, now)
+    return replace(d, status="pending", next_attempt_at=now)

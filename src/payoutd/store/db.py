@@ -1,0 +1,110 @@
+"""The database handle and its unit of work.
+
+The request or the worker job opens a unit, services work inside it and never
+commit; leaving the block commits, an exception rolls everything back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from payoutd.store.uow import UnitOfWork
+
+READ_ONLY = "payoutd_read_only"
+
+
+def tune_sqlite(engine: AsyncEngine) -> None:
+    """WAL with synchronous=NORMAL: a commit survives a process crash, and readers never
+    block the writer. Transactions that write start with BEGIN IMMEDIATE so two writers
+    queue for the lock up front instead of failing on upgrade half way through."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+class Database:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        # SQLite has one writer at a time anyway; queueing writers of this process
+        # on a lock is cheaper than letting them spin on busy_timeout.
+        self._write_lock: asyncio.Lock | None = (
+            asyncio.Lock() if self.dialect == "sqlite" else None
+        )
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @contextlib.asynccontextmanager
+    async def unit(self) -> AsyncIterator[UnitOfWork]:
+        """A read-write transaction, committed when the block ends without error."""
+        lock = self._write_lock if self._write_lock is not None else contextlib.nullcontext()
+        async with lock, self.engine.connect() as conn, conn.begin():
+            yield UnitOfWork(conn, self.dialect)
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[UnitOfWork]:
+        """A read-only transaction: on SQLite it does not take the write lock."""
+        async with self.engine.connect() as raw:
+            conn: AsyncConnection = await raw.execution_options(**{READ_ONLY: True})
+            async with conn.begin():
+                yield UnitOfWork(conn, self.dialect, read_only=True)
+
+    @contextlib.asynccontextmanager
+    async def wallet_lock(self, wallet: str) -> AsyncIterator[bool]:
+        """One sender per hot wallet at a time, across every worker process.
+
+        On PostgreSQL a session advisory lock keyed by the wallet, held on a connection of
+        its own for as long as the block runs; yields False when another worker holds
+        it (skip the wallet this pass). On SQLite only one worker may run at all (see
+        payoutd.worker.runner), so the lock is always granted."""
+        if not self.is_postgres:
+            yield True
+            return
+        from sqlalchemy import text
+
+        key = int.from_bytes(hashlib.sha256(f"payoutd-wallet:{wallet}".encode()).digest()[:8],
+                             "big", signed=True)
+        async with self.engine.connect() as conn:
+            got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})
+                   ).scalar_one()
+            await conn.commit()
+            try:
+                yield bool(got)
+            finally:
+                if got:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    await conn.commit()
+
+    async def ping(self) -> bool:
+        from sqlalchemy import text
+
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

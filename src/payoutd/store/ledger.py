@@ -1,0 +1,285 @@
+"""The ledger's tables: accounts with materialized balances, append-only entries,
+and holds (pending transfers).
+
+Amount arithmetic happens in SQL on PostgreSQL (NUMERIC is exact) and in Python on
+SQLite (its TEXT amounts must never be added by SQLite itself, which would use
+floats); SQLite transactions are serialized, so read-modify-write is safe there.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payoutd.domain.errors import PayoutdError, field_error
+from payoutd.domain.ledger import AccountKind, Entry, HoldStatus, balanced, merchant_account
+from payoutd.ids import new_id
+from payoutd.store.dialect import insert
+from payoutd.store.tables import holds, ledger_accounts, ledger_entries, ledger_transactions
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    currency: str
+    balance: Decimal
+    held: Decimal
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.held
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    id: str
+    account_id: str
+    currency: str
+    amount: Decimal
+    status: HoldStatus
+    payout_id: str
+
+
+@dataclass
+class LedgerReport:
+    transactions: int = 0
+    entries: int = 0
+    accounts: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "transactions": self.transactions, "entries": self.entries,
+                "accounts": self.accounts, "problems": self.problems}
+
+
+def _parse_account(account_id: str) -> tuple[str, str | None, str]:
+    parts = account_id.split(":")
+    if parts[0] == AccountKind.MERCHANT.value:
+        return parts[0], parts[1], parts[2]
+    return parts[0], None, parts[1]
+
+
+class LedgerRepository:
+    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self.pg = dialect == "postgresql"
+
+    # -- accounts -----------------------------------------------------------------
+
+    async def _create_accounts(self, ids: Iterable[str], now: datetime) -> None:
+        rows = []
+        for account_id in ids:
+            kind, merchant_id, currency = _parse_account(account_id)
+            rows.append({"id": account_id, "kind": kind, "merchant_id": merchant_id,
+                         "currency": currency, "balance": ZERO, "held": ZERO,
+                         "created_at": now})
+        if rows:
+            stmt = insert(self.dialect, ledger_accounts).on_conflict_do_nothing(
+                index_elements=["id"])
+            await self.conn.execute(stmt, rows)
+
+    async def _apply(self, deltas: dict[str, tuple[Decimal, Decimal]], now: datetime) -> None:
+        """Add (balance, held) deltas to accounts, creating missing ones.
+
+        Accounts are updated in sorted id order: two transactions touching the same
+        accounts then lock them in the same order and cannot deadlock."""
+        for account_id in sorted(deltas):
+            d_balance, d_held = deltas[account_id]
+            if self.pg:
+                stmt = (update(ledger_accounts).where(ledger_accounts.c.id == account_id)
+                        .values(balance=ledger_accounts.c.balance + d_balance,
+                                held=ledger_accounts.c.held + d_held))
+                if (await self.conn.execute(stmt)).rowcount == 0:
+                    await self._create_accounts([account_id], now)
+                    await self.conn.execute(stmt)
+            else:
+                row = (await self.conn.execute(
+                    select(ledger_accounts.c.balance, ledger_accounts.c.held)
+                    .where(ledger_accounts.c.id == account_id))).first()
+                balance, held = (row[0], row[1]) if row is not None else (ZERO, ZERO)
+                if row is None:
+                    await self._create_accounts([account_id], now)
+                await self.conn.execute(
+                    update(ledger_accounts).where(ledger_accounts.c.id == account_id)
+                    .values(balance=balance + d_balance, held=held + d_held))
+
+    async def balances(self, merchant_id: str) -> list[Balance]:
+        stmt = (select(ledger_accounts.c.currency, ledger_accounts.c.balance,
+                       ledger_accounts.c.held)
+                .where(ledger_accounts.c.merchant_id == merchant_id)
+                .order_by(ledger_accounts.c.currency))
+        return [Balance(r[0], r[1], r[2]) for r in await self.conn.execute(stmt)]
+
+    async def balance(self, merchant_id: str, currency: str) -> Balance | None:
+        stmt = (select(ledger_accounts.c.balance, ledger_accounts.c.held)
+                .where(ledger_accounts.c.id == merchant_account(merchant_id, currency)))
+        row = (await self.conn.execute(stmt)).first()
+        return Balance(currency, row[0], row[1]) if row else None
+
+    # -- transactions -------------------------------------------------------------
+
+    async def post(self, kind: str, reference: str | None, entries: list[Entry],
+                   now: datetime, *, release: dict[str, Decimal] | None = None) -> str:
+        """Append one balanced transaction; `release` lowers `held` on accounts in the
+        same step (posting a hold)."""
+        balanced(entries)
+        tx_id = new_id()
+        await self.conn.execute(ledger_transactions.insert().values(
+            id=tx_id, kind=kind, reference=reference, created_at=now))
+        deltas: dict[str, tuple[Decimal, Decimal]] = defaultdict(lambda: (ZERO, ZERO))
+        for e in entries:
+            b, h = deltas[e.account]
+            deltas[e.account] = (b + e.amount, h)
+        for account_id, amount in (release or {}).items():
+            b, h = deltas[account_id]
+            deltas[account_id] = (b, h - amount)
+        await self._apply(dict(deltas), now)  # creates missing accounts before entries name them
+        await self.conn.execute(ledger_entries.insert(), [
+            {"transaction_id": tx_id, "account_id": e.account, "currency": e.currency,
+             "amount": e.amount} for e in entries])
+        return tx_id
+
+    # -- holds --------------------------------------------------------------------
+
+    async def hold(self, merchant_id: str, currency: str, amount: Decimal, payout_id: str,
+                   now: datetime, *, field_name: str = "amount") -> str:
+        """Reserve `amount` of the available balance, or refuse without changing anything.
+
+        On PostgreSQL the check and the reservation are one conditional UPDATE: the row
+        lock it takes makes concurrent holds on one balance queue up, and each sees the
+        balance the previous one left, so available never goes below zero."""
+        account_id = merchant_account(merchant_id, currency)
+        if self.pg:
+            stmt = (update(ledger_accounts)
+                    .where(ledger_accounts.c.id == account_id,
+                           ledger_accounts.c.balance - ledger_accounts.c.held >= amount)
+                    .values(held=ledger_accounts.c.held + amount)
+                    .returning(ledger_accounts.c.id))
+            if (await self.conn.execute(stmt)).first() is None:
+                exists = (await self.conn.execute(
+                    select(ledger_accounts.c.id).where(ledger_accounts.c.id == account_id)
+                )).first()
+                raise self._refusal(exists is not None, field_name)
+        else:
+            row = (await self.conn.execute(
+                select(ledger_accounts.c.balance, ledger_accounts.c.held)
+                .where(ledger_accounts.c.id == account_id))).first()
+            if row is None or row[0] - row[1] < amount:
+                raise self._refusal(row is not None, field_name)
+            await self.conn.execute(update(ledger_accounts)
+                                    .where(ledger_accounts.c.id == account_id)
+                                    .values(held=row[1] + amount))
+        hold_id = new_id()
+        await self.conn.execute(holds.insert().values(
+            id=hold_id, account_id=account_id, currency=currency, amount=amount,
+            status=HoldStatus.PENDING.value, payout_id=payout_id, created_at=now,
+            updated_at=now))
+        return hold_id
+
+    @staticmethod
+    def _refusal(account_exists: bool, field_name: str) -> PayoutdError:
+        if account_exists:
+            return field_error("insufficient_funds", field_name)
+        return field_error("wallet_not_found", field_name)
+
+    async def hold_of(self, payout_id: str) -> Hold | None:
+        row = (await self.conn.execute(select(holds).where(holds.c.payout_id == payout_id))
+               ).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return Hold(m["id"], m["account_id"], m["currency"], m["amount"],
+                    HoldStatus(m["status"]), m["payout_id"])
+
+    async def _settle(self, hold: Hold, status: HoldStatus, now: datetime,
+                      tx_id: str | None) -> None:
+        result = await self.conn.execute(
+            update(holds).where(holds.c.id == hold.id,
+                                holds.c.status == HoldStatus.PENDING.value)
+            .values(status=status.value, updated_at=now, transaction_id=tx_id))
+        if result.rowcount != 1:
+            raise RuntimeError(f"hold {hold.id} is not pending")
+
+    async def post_hold(self, payout_id: str, kind: str, entries: list[Entry],
+                        now: datetime) -> str:
+        """Turn the payout's pending hold into ledger entries. What the entries take from
+        the held account may be less than the hold; the rest is simply released."""
+        hold = await self.hold_of(payout_id)
+        if hold is None or hold.status is not HoldStatus.PENDING:
+            raise RuntimeError(f"payout {payout_id} has no pending hold")
+        taken = -sum((e.amount for e in entries if e.account == hold.account_id), ZERO)
+        if taken > hold.amount:
+            raise RuntimeError(f"posting {taken} exceeds hold {hold.amount}")
+        tx_id = await self.post(kind, payout_id, entries, now,
+                                release={hold.account_id: hold.amount})
+        await self._settle(hold, HoldStatus.POSTED, now, tx_id)
+        return tx_id
+
+    async def void_hold(self, payout_id: str, now: datetime) -> None:
+        hold = await self.hold_of(payout_id)
+        if hold is None or hold.status is not HoldStatus.PENDING:
+            raise RuntimeError(f"payout {payout_id} has no pending hold")
+        await self._apply({hold.account_id: (ZERO, -hold.amount)}, now)
+        await self._settle(hold, HoldStatus.VOIDED, now, None)
+
+    # -- the check ----------------------------------------------------------------
+
+    async def check(self) -> LedgerReport:
+        """Every transaction sums to zero per currency; every account's balance is the sum
+        of its entries and its `held` the sum of its pending holds; no merchant's
+        available balance is below zero."""
+        report = LedgerReport()
+        entry_rows = (await self.conn.execute(select(
+            ledger_entries.c.transaction_id, ledger_entries.c.account_id,
+            ledger_entries.c.currency, ledger_entries.c.amount))).all()
+        by_tx: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+        by_account: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for tx_id, account_id, currency, amount in entry_rows:
+            by_tx[(tx_id, currency)] += amount
+            by_account[account_id] += amount
+        report.entries = len(entry_rows)
+        report.transactions = (await self.conn.execute(
+            select(func.count()).select_from(ledger_transactions))).scalar_one()
+        for (tx_id, currency), total in sorted(by_tx.items()):
+            if total != 0:
+                report.problems.append(
+                    f"transaction {tx_id} does not sum to zero in {currency}: {total}")
+        pending: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for account_id, amount in await self.conn.execute(
+                select(holds.c.account_id, holds.c.amount)
+                .where(holds.c.status == HoldStatus.PENDING.value)):
+            pending[account_id] += amount
+        accounts = (await self.conn.execute(select(
+            ledger_accounts.c.id, ledger_accounts.c.kind, ledger_accounts.c.balance,
+            ledger_accounts.c.held))).all()
+        report.accounts = len(accounts)
+        known = set()
+        for account_id, kind, balance, held in accounts:
+            known.add(account_id)
+            if balance != by_account.get(account_id, ZERO):
+                report.problems.append(
+                    f"account {account_id}: balance {balance} != sum of entries "
+                    f"{by_account.get(account_id, ZERO)}")
+            if held != pending.get(account_id, ZERO):
+                report.problems.append(
+                    f"account {account_id}: held {held} != pending holds "
+                    f"{pending.get(account_id, ZERO)}")
+            if kind == AccountKind.MERCHANT.value and balance - held < 0:
+                report.problems.append(
+                    f"account {account_id}: available {balance - held} is below zero")
+        for account_id in set(by_account) - known:
+            report.problems.append(f"entries for unknown account {account_id}")
+        return report

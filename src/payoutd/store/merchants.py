@@ -1,0 +1,209 @@
+"""Merchants and their API keys (stored as hashes; the key itself is shown once)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payoutd.domain.fees import ServiceFee
+from payoutd.ids import new_id
+from payoutd.store.dialect import insert
+from payoutd.store.tables import api_keys, merchant_addresses, merchants, service_fees
+
+
+@dataclass(frozen=True, slots=True)
+class Merchant:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    merchant_id: str | None
+    prefix: str
+    key_hash: str
+    scopes: frozenset[str]
+    name: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    ip_allowlist: list[str] | None = None
+    rate_limit_per_minute: int | None = None
+    signing_secret: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantPolicy:
+    """What the access rules need to know of a key's merchant on every request."""
+
+    payouts_forbidden_until: datetime | None
+    address_allowlist: bool
+    totp_enrolled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Totp:
+    secret: str | None
+    last_step: int | None
+
+
+def _key(row: object) -> ApiKey:
+    m = row._mapping  # type: ignore[attr-defined]
+    return ApiKey(m["id"], m["merchant_id"], m["prefix"], m["key_hash"],
+                  frozenset(m["scopes"].split()), m["name"], m["created_at"],
+                  m["last_used_at"], m["revoked_at"], m["ip_allowlist"],
+                  m["rate_limit_per_minute"], m["signing_secret"])
+
+
+class MerchantRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, merchant: Merchant) -> None:
+        await self.conn.execute(merchants.insert().values(
+            id=merchant.id, name=merchant.name, created_at=merchant.created_at))
+
+    async def get(self, merchant_id: str) -> Merchant | None:
+        row = (await self.conn.execute(select(merchants).where(merchants.c.id == merchant_id))
+               ).first()
+        return Merchant(row.id, row.name, row.created_at) if row else None
+
+    async def add_key(self, key: ApiKey) -> None:
+        await self.conn.execute(api_keys.insert().values(
+            id=key.id, merchant_id=key.merchant_id, prefix=key.prefix, key_hash=key.key_hash,
+            scopes=" ".join(sorted(key.scopes)), name=key.name, created_at=key.created_at,
+            ip_allowlist=key.ip_allowlist, rate_limit_per_minute=key.rate_limit_per_minute,
+            signing_secret=key.signing_secret))
+
+    async def webhook_secret(self, merchant_id: str) -> str | None:
+        return (await self.conn.execute(select(merchants.c.webhook_secret)
+                                        .where(merchants.c.id == merchant_id))).scalar()
+
+    async def set_webhook_secret(self, merchant_id: str, secret: str) -> None:
+        await self.conn.execute(update(merchants).where(merchants.c.id == merchant_id)
+                                .values(webhook_secret=secret))
+
+    async def key_by_prefix(self, prefix: str) -> ApiKey | None:
+        found = await self.key_and_policy(prefix)
+        return found[0] if found else None
+
+    async def key_and_policy(self, prefix: str) -> tuple[ApiKey, MerchantPolicy | None] | None:
+        """The key and its merchant's access policy in one round trip (every request)."""
+        stmt = (select(api_keys, merchants.c.payouts_forbidden_until,
+                       merchants.c.address_allowlist, merchants.c.totp_secret)
+                .select_from(api_keys.outerjoin(merchants,
+                                                merchants.c.id == api_keys.c.merchant_id))
+                .where(api_keys.c.prefix == prefix))
+        row = (await self.conn.execute(stmt)).first()
+        if row is None:
+            return None
+        m = row._mapping
+        policy = None if m["merchant_id"] is None else MerchantPolicy(
+            m["payouts_forbidden_until"], bool(m["address_allowlist"]),
+            m["totp_secret"] is not None)
+        return _key(row), policy
+
+    async def keys(self, merchant_id: str) -> list[ApiKey]:
+        rows = await self.conn.execute(
+            select(api_keys).where(api_keys.c.merchant_id == merchant_id,
+                                   api_keys.c.revoked_at.is_(None))
+            .order_by(api_keys.c.created_at))
+        return [_key(r) for r in rows]
+
+    async def key(self, merchant_id: str, key_id: str) -> ApiKey | None:
+        row = (await self.conn.execute(select(api_keys).where(
+            api_keys.c.id == key_id, api_keys.c.merchant_id == merchant_id,
+            api_keys.c.revoked_at.is_(None)))).first()
+        return _key(row) if row else None
+
+    async def revoke_key(self, key_id: str, now: datetime) -> None:
+        await self.conn.execute(update(api_keys).where(api_keys.c.id == key_id)
+                                .values(revoked_at=now))
+
+    async def totp(self, merchant_id: str, *, for_update: bool = False) -> Totp:
+        stmt = (select(merchants.c.totp_secret, merchants.c.totp_last_step)
+                .where(merchants.c.id == merchant_id))
+        if for_update and self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        row = (await self.conn.execute(stmt)).first()
+        return Totp(row[0], row[1]) if row else Totp(None, None)
+
+    async def set_totp(self, merchant_id: str, **values: object) -> None:
+        await self.conn.execute(update(merchants).where(merchants.c.id == merchant_id)
+                                .values(**values))
+
+    async def forbid_payouts_until(self, merchant_id: str, until: datetime) -> None:
+        await self.conn.execute(update(merchants).where(merchants.c.id == merchant_id)
+                                .values(payouts_forbidden_until=until))
+
+    async def set_address_allowlist(self, merchant_id: str, enabled: bool) -> None:
+        await self.conn.execute(update(merchants).where(merchants.c.id == merchant_id)
+                                .values(address_allowlist=enabled))
+
+    async def add_address(self, merchant_id: str, network: str, address: str,
+                          label: str | None, now: datetime) -> str | None:
+        """Save an address; None when it is saved already."""
+        address_id = new_id()
+        stmt = (insert(self.conn.dialect.name, merchant_addresses).values(
+            id=address_id, merchant_id=merchant_id, network=network, address=address,
+            label=label, created_at=now)
+            .on_conflict_do_nothing(index_elements=["merchant_id", "network", "address"])
+            .returning(merchant_addresses.c.id))
+        return address_id if (await self.conn.execute(stmt)).first() else None
+
+    async def addresses(self, merchant_id: str) -> list[dict[str, object]]:
+        rows = await self.conn.execute(select(merchant_addresses)
+                                       .where(merchant_addresses.c.merchant_id == merchant_id)
+                                       .order_by(merchant_addresses.c.created_at))
+        return [dict(r._mapping) for r in rows]
+
+    async def remove_address(self, merchant_id: str,
+                             address_id: str) -> dict[str, object] | None:
+        row = (await self.conn.execute(select(merchant_addresses).where(
+            merchant_addresses.c.id == address_id,
+            merchant_addresses.c.merchant_id == merchant_id))).first()
+        if row is None:
+            return None
+        await self.conn.execute(merchant_addresses.delete().where(
+            merchant_addresses.c.id == address_id))
+        return dict(row._mapping)
+
+    async def address_saved(self, merchant_id: str, network: str, address: str) -> bool:
+        row = (await self.conn.execute(select(merchant_addresses.c.id).where(
+            merchant_addresses.c.merchant_id == merchant_id,
+            merchant_addresses.c.network == network,
+            merchant_addresses.c.address == address))).first()
+        return row is not None
+
+    async def touch_key(self, key_id: str, now: datetime) -> None:
+        await self.conn.execute(update(api_keys).where(api_keys.c.id == key_id)
+                                .values(last_used_at=now))
+
+
+class ServiceFeeRepository:
+    """Per-merchant, per-currency service fees set by the operator."""
+
+    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    async def of(self, merchant_id: str) -> dict[str, ServiceFee]:
+        rows = await self.conn.execute(
+            select(service_fees.c.currency, service_fees.c.percent, service_fees.c.fixed)
+            .where(service_fees.c.merchant_id == merchant_id))
+        return {cur: ServiceFee(percent, fixed) for cur, percent, fixed in rows}
+
+    async def set(self, merchant_id: str, currency: str, fee: ServiceFee,
+                  now: datetime) -> None:
+        stmt = insert(self.dialect, service_fees).values(
+            merchant_id=merchant_id, currency=currency, percent=fee.percent, fixed=fee.fixed,
+            updated_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["merchant_id", "currency"],
+            set_={"percent": fee.percent, "fixed": fee.fixed, "updated_at": now})
+        await self.conn.execute(stmt)

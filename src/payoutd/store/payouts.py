@@ -1,0 +1,154 @@
+"""Payouts: rows to domain objects and back, compare-and-set on every change."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payoutd.domain.payout import Change, Payout, Status
+from payoutd.store.dialect import insert
+from payoutd.store.tables import payouts
+
+_FIELDS = [f.name for f in dataclasses.fields(Payout) if f.name != "extra"]
+
+
+class ConcurrentChange(Exception):
+    """Another process changed the payout first; the caller's transaction must roll back."""
+
+
+def to_row(p: Payout) -> dict[str, Any]:
+    row = {name: getattr(p, name) for name in _FIELDS}
+    row["status"] = p.status.value
+    return row
+
+
+def from_row(row: Any) -> Payout:
+    data = {name: row._mapping[name] for name in _FIELDS}
+    data["status"] = Status(data["status"])
+    data["metadata"] = data["metadata"] or {}
+    return Payout(**data)
+
+
+class PayoutRepository:
+    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    async def add(self, payout: Payout) -> bool:
+        """Insert unless the merchant already has a payout with this order_id (then False).
+
+        ON CONFLICT DO NOTHING waits for a concurrent insert of the same order_id to
+        commit, so of many simultaneous requests exactly one inserts."""
+        stmt = insert(self.dialect, payouts).values(**to_row(payout))
+        if payout.order_id is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["merchant_id", "order_id"])
+        result = await self.conn.execute(stmt.returning(payouts.c.id))
+        return result.first() is not None
+
+    async def get(self, merchant_id: str | None, payout_id: str, *,
+                  for_update: bool = False) -> Payout | None:
+        stmt = select(payouts).where(payouts.c.id == payout_id)
+        if merchant_id is not None:
+            stmt = stmt.where(payouts.c.merchant_id == merchant_id)
+        if for_update and self.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        row = (await self.conn.execute(stmt)).first()
+        return from_row(row) if row else None
+
+    async def by_order_id(self, merchant_id: str, order_id: str) -> Payout | None:
+        stmt = select(payouts).where(payouts.c.merchant_id == merchant_id,
+                                     payouts.c.order_id == order_id)
+        row = (await self.conn.execute(stmt)).first()
+        return from_row(row) if row else None
+
+    async def save(self, change: Change) -> None:
+        """Compare-and-set on the version the change was computed from."""
+        before, after = change.before, change.after
+        values = {k: v for k, v in to_row(after).items()
+                  if k not in ("id", "merchant_id", "created_at")
+                  and getattr(before, k) != getattr(after, k)}
+        values["status"] = after.status.value
+        values["version"] = after.version
+        stmt = (update(payouts)
+                .where(payouts.c.id == before.id, payouts.c.version == before.version)
+                .values(**values))
+        result = await self.conn.execute(stmt)
+        if result.rowcount != 1:
+            raise ConcurrentChange(before.id)
+
+    async def page(
+        self,
+        merchant_id: str,
+        *,
+        status: str | None = None,
+        currency: str | None = None,
+        network: str | None = None,
+        order_id: str | None = None,
+        batch_id: str | None = None,
+        before_id: str | None = None,
+        limit: int = 50,
+    ) -> list[Payout]:
+        """Newest first; `before_id` is the cursor (ids are time-ordered)."""
+        stmt: Select[Any] = select(payouts).where(payouts.c.merchant_id == merchant_id)
+        if status:
+            stmt = stmt.where(payouts.c.status == status)
+        if currency:
+            stmt = stmt.where(payouts.c.currency == currency)
+        if network:
+            stmt = stmt.where(payouts.c.network == network)
+        if order_id:
+            stmt = stmt.where(payouts.c.order_id == order_id)
+        if batch_id:
+            stmt = stmt.where(payouts.c.batch_id == batch_id)
+        if before_id:
+            stmt = stmt.where(payouts.c.id < before_id)
+        stmt = stmt.order_by(payouts.c.id.desc()).limit(limit)
+        return [from_row(r) for r in (await self.conn.execute(stmt))]
+
+    async def in_batch(self, batch_id: str) -> list[Payout]:
+        stmt = select(payouts).where(payouts.c.batch_id == batch_id).order_by(payouts.c.id)
+        return [from_row(r) for r in (await self.conn.execute(stmt))]
+
+    async def claim(self, status: Status, *, network: str | None = None,
+                    currency: str | None = None, due_before: datetime | None = None,
+                    expires_before: datetime | None = None,
+                    limit: int = 500, lock: bool = True) -> list[Payout]:
+        """Oldest payouts in `status`, locked for this worker. SKIP LOCKED lets several
+        workers take disjoint slices of one queue without waiting on each other."""
+        stmt = select(payouts).where(payouts.c.status == status.value)
+        if network:
+            stmt = stmt.where(payouts.c.network == network)
+        if currency:
+            stmt = stmt.where(payouts.c.payout_currency == currency)
+        if due_before is not None:
+            stmt = stmt.where(payouts.c.execute_at <= due_before)
+        if expires_before is not None:
+            stmt = stmt.where(payouts.c.expires_at <= expires_before)
+        stmt = stmt.order_by(payouts.c.id).limit(limit)
+        if lock and self.dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [from_row(r) for r in (await self.conn.execute(stmt))]
+
+    async def queues(self, status: Status) -> Sequence[tuple[str, str, datetime]]:
+        """(network, currency, oldest updated_at) of every non-empty queue in `status`."""
+        stmt = (select(payouts.c.network, payouts.c.payout_currency,
+                       func.min(payouts.c.updated_at))
+                .where(payouts.c.status == status.value)
+                .group_by(payouts.c.network, payouts.c.payout_currency))
+        return [(r[0], r[1], r[2]) for r in (await self.conn.execute(stmt))]
+
+    async def count_by_status(self) -> dict[str, int]:
+        stmt = select(payouts.c.status, func.count()).group_by(payouts.c.status)
+        return {r[0]: r[1] for r in (await self.conn.execute(stmt))}
+
+    async def set_confirmations(self, batch_id: str, confirmations: int, now: datetime) -> None:
+        """Progress of a mined transaction; not a status change."""
+        await self.conn.execute(
+            update(payouts).where(payouts.c.batch_id == batch_id,
+                                  payouts.c.status == Status.CONFIRMING.value)
+            .values(confirmations=confirmations, updated_at=now))

@@ -1,0 +1,338 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create exactly this
+(tests compare the two)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+
+from payoutd.store.types import Amount, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite needs INTEGER PRIMARY KEY for rowid autoincrement; BIGINT elsewhere.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+merchants = Table(
+    "merchants", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # signs deliveries to a payout's own callback_url (Standard Webhooks whsec_...)
+    Column("webhook_secret", String(100), nullable=True),
+    # two-factor: the TOTP secret, and the last time step a code was accepted for (a
+    # code is good once)
+    Column("totp_secret", String(64), nullable=True),
+    Column("totp_last_step", BigInteger, nullable=True),
+    # a new payout key blocks payouts until then (Spark, Cryptomus: "You are forbidden")
+    Column("payouts_forbidden_until", UTCDateTime(), nullable=True),
+    # when on, payouts go only to the merchant's saved addresses
+    Column("address_allowlist", Boolean, nullable=False, server_default=false()),
+)
+
+merchant_addresses = Table(
+    "merchant_addresses", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
+    Column("network", String(10), nullable=False),
+    Column("address", String(128), nullable=False),
+    Column("label", String(200), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("merchant_id", "network", "address"),
+)
+
+# The operator's service fee for one merchant and currency (Calypso's `calypsoFee`);
+# without a row the configured default applies.
+service_fees = Table(
+    "service_fees", metadata,
+    Column("merchant_id", String(36), ForeignKey("merchants.id"), primary_key=True),
+    Column("currency", String(10), primary_key=True),
+    Column("percent", Amount(), nullable=False),
+    Column("fixed", Amount(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(36), primary_key=True),
+    # NULL for operator keys (scope `admin`), which belong to no merchant
+    Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=True),
+    Column("prefix", String(32), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("scopes", String(100), nullable=False),
+    Column("name", String(200), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("ip_allowlist", JSON, nullable=True),  # CIDRs; NULL: any address
+    Column("rate_limit_per_minute", Integer, nullable=True),  # NULL: the default
+    # optional request signing: HMAC-SHA256 over method, path, timestamp and body
+    Column("signing_secret", String(100), nullable=True),
+)
+
+ledger_accounts = Table(
+    "ledger_accounts", metadata,
+    Column("id", String(120), primary_key=True),  # e.g. merchant:<id>:USDT, chain:BTC
+    Column("kind", String(20), nullable=False),
+    Column("merchant_id", String(36), nullable=True),
+    Column("currency", String(10), nullable=False),
+    # balance = sum of this account's entries; held = sum of its pending holds
+    Column("balance", Amount(), nullable=False),
+    Column("held", Amount(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "merchant_id"),
+)
+
+ledger_transactions = Table(
+    "ledger_transactions", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(30), nullable=False),  # deposit, payout, network_fee, reversal
+    Column("reference", String(64), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+ledger_entries = Table(
+    "ledger_entries", metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("transaction_id", String(36), ForeignKey("ledger_transactions.id"), nullable=False),
+    Column("account_id", String(120), ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("amount", Amount(), nullable=False),
+    Index(None, "transaction_id"),
+    Index(None, "account_id"),
+)
+
+holds = Table(
+    "holds", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_id", String(120), ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("amount", Amount(), nullable=False),
+    Column("status", String(10), nullable=False),  # pending, posted, voided
+    Column("payout_id", String(36), nullable=False, unique=True),
+    Column("transaction_id", String(36), nullable=True),  # the posting, once posted
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "account_id", "status"),
+)
+
+payouts = Table(
+    "payouts", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
+    Column("order_id", String(100), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("amount", Amount(), nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("payout_amount", Amount(), nullable=False),
+    Column("payout_currency", String(10), nullable=False),
+    Column("network", String(10), nullable=False),
+    Column("address", String(128), nullable=False),
+    Column("memo", String(64), nullable=True),
+    Column("fee_mode", String(12), nullable=False),
+    Column("priority", String(12), nullable=True),
+    Column("fee_network", Amount(), nullable=False),
+    Column("fee_service", Amount(), nullable=False),
+    Column("final_amount", Amount(), nullable=False),
+    Column("debit_amount", Amount(), nullable=False),
+    Column("debit_currency", String(10), nullable=False),
+    Column("rate_value", Amount(), nullable=True),
+    Column("rate_source", String(20), nullable=True),
+    Column("rate_expires_at", UTCDateTime(), nullable=True),
+    Column("approval", String(8), nullable=False),
+    Column("execute_at", UTCDateTime(), nullable=True),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("callback_url", String(2048), nullable=True),
+    Column("comment", String(1000), nullable=True),
+    Column("metadata", JSON, nullable=False),
+    Column("txid", String(128), nullable=True),
+    Column("confirmations", Integer, nullable=False),
+    Column("batch_id", String(36), nullable=True),
+    Column("failure_reason", String(500), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("merchant_id", "order_id"),
+    # the listing: newest first per merchant, ids are time-ordered
+    Index(None, "merchant_id", "id"),
+    Index(None, "merchant_id", "status", "id"),
+    # the executor's queue: work of one network and currency in arrival order
+    Index(None, "status", "network", "payout_currency", "id"),
+    Index(None, "batch_id"),
+)
+
+batches = Table(
+    "batches", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("network", String(10), nullable=False),
+    Column("currency", String(10), nullable=False),
+    # prepared (signed and recorded, maybe not broadcast), broadcast, confirmed,
+    # failed (definitively rejected), needs_review
+    Column("status", String(16), nullable=False),
+    Column("txid", String(128), nullable=True),
+    Column("raw_tx", Text, nullable=True),
+    Column("fee", Amount(), nullable=True),
+    Column("fee_currency", String(10), nullable=True),
+    # what the same payouts would have paid one transaction each, at the same fee rate
+    Column("unbatched_fee", Amount(), nullable=True),
+    Column("output_count", Integer, nullable=True),
+    Column("output_txids", JSON, nullable=True),  # account chains: one tx per output
+    Column("sequence_end", BigInteger, nullable=True),  # account chains: last nonce used
+    Column("payout_count", Integer, nullable=False),
+    Column("confirmations", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("broadcast_at", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "status"),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("seq", AutoId, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),  # the event's stable id
+    Column("merchant_id", String(36), nullable=True),
+    Column("type", String(40), nullable=False),
+    Column("subject_id", String(36), nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # set once the event was fanned out to webhook deliveries
+    Column("dispatched_at", UTCDateTime(), nullable=True),
+    Index(None, "merchant_id", "seq"),
+    Index(None, "dispatched_at", "seq"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("merchant_id", String(36), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", String(12), nullable=False),  # in_progress, completed
+    Column("response_status", Integer, nullable=True),
+    Column("response_body", JSON, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("locked_until", UTCDateTime(), nullable=False),
+)
+
+sandbox_transactions = Table(
+    "sandbox_transactions", metadata,
+    Column("seq", AutoId, primary_key=True, autoincrement=True),
+    Column("txid", String(128), nullable=False, unique=True),
+    Column("network", String(10), nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("fee", Amount(), nullable=False),
+    Column("outputs", JSON, nullable=False),
+    Column("status", String(12), nullable=False),  # mempool, mined, dropped
+    Column("block_height", Integer, nullable=True),
+    Column("release_height", Integer, nullable=False),  # not mined below this height (delay)
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "network", "status"),
+)
+
+sandbox_blocks = Table(
+    "sandbox_blocks", metadata,
+    Column("network", String(10), primary_key=True),
+    Column("height", Integer, primary_key=True),
+    Column("mined_at", UTCDateTime(), nullable=False),
+)
+
+sandbox_rules = Table(
+    "sandbox_rules", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("network", String(10), nullable=True),  # NULL: every network
+    Column("address", String(128), nullable=False),
+    Column("action", String(10), nullable=False),  # reject, drop, delay
+    Column("blocks", Integer, nullable=False),  # for delay
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Append-only record of who did what: operator deposits, review resolutions, key and
+# allowlist changes. Never updated, never deleted.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("seq", AutoId, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("actor", String(200), nullable=False),  # "operator:<name>", "key:<prefix>"
+    Column("action", String(60), nullable=False),
+    Column("merchant_id", String(36), nullable=True),
+    Column("subject_id", String(64), nullable=True),
+    Column("details", JSON, nullable=False),
+    Column("source", String(100), nullable=True),  # IP address, "cli@host"
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "merchant_id", "seq"),
+    Index(None, "subject_id"),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("event_types", JSON, nullable=False),  # e.g. ["payout.paid"]; ["*"]: all
+    Column("description", String(500), nullable=True),
+    Column("secret", String(100), nullable=False),
+    # during a rotation the previous secret signs too, until it expires
+    Column("previous_secret", String(100), nullable=True),
+    Column("previous_secret_expires_at", UTCDateTime(), nullable=True),
+    Column("status", String(10), nullable=False),  # enabled, disabled, deleted
+    Column("disabled_reason", String(500), nullable=True),
+    Column("failing_since", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "merchant_id", "status"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("merchant_id", String(36), nullable=False),
+    Column("endpoint_id", String(36), nullable=True),  # NULL: a payout's callback_url
+    Column("url", String(2048), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("event_type", String(40), nullable=False),
+    # pending (waiting for its next attempt), delivered, failed (retries exhausted),
+    # cancelled (its endpoint was disabled or deleted)
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("last_latency_ms", Integer, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("event_id", "endpoint_id", "url"),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "endpoint_id", "event_seq"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts", metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(36), ForeignKey("webhook_deliveries.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=True),
+    Column("error", String(500), nullable=True),
+    Index(None, "delivery_id"),
+)

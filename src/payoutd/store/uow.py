@@ -1,0 +1,30 @@
+"""One database transaction and the repositories that work inside it."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payoutd.store.audit import AuditRepository
+from payoutd.store.batches import BatchRepository
+from payoutd.store.idempotency import IdempotencyRepository
+from payoutd.store.ledger import LedgerRepository
+from payoutd.store.merchants import MerchantRepository, ServiceFeeRepository
+from payoutd.store.outbox import OutboxRepository
+from payoutd.store.payouts import PayoutRepository
+from payoutd.store.webhooks import WebhookRepository
+
+
+class UnitOfWork:
+    def __init__(self, conn: AsyncConnection, dialect: str, *, read_only: bool = False) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self.read_only = read_only
+        self.payouts = PayoutRepository(conn, dialect)
+        self.ledger = LedgerRepository(conn, dialect)
+        self.merchants = MerchantRepository(conn)
+        self.outbox = OutboxRepository(conn)
+        self.idempotency = IdempotencyRepository(conn, dialect)
+        self.batches = BatchRepository(conn, dialect)
+        self.service_fees = ServiceFeeRepository(conn, dialect)
+        self.audit = AuditRepository(conn)
+        self.webhooks = WebhookRepository(conn, dialect)

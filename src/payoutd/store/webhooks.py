@@ -1,0 +1,192 @@
+"""Webhook endpoints, deliveries and their attempts; fan-out from the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payoutd.store.tables import outbox, webhook_attempts, webhook_deliveries, webhook_endpoints
+
+E, D = webhook_endpoints, webhook_deliveries
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    id: str
+    merchant_id: str
+    url: str
+    event_types: list[str]
+    description: str | None
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+    status: str
+    disabled_reason: str | None
+    failing_since: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    def secrets_at(self, now: datetime) -> list[str]:
+        """The secrets that sign right now: the current one, and the previous one while
+        its rotation overlap lasts."""
+        found = [self.secret]
+        if (self.previous_secret and self.previous_secret_expires_at
+                and now < self.previous_secret_expires_at):
+            found.append(self.previous_secret)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: str
+    merchant_id: str
+    endpoint_id: str | None
+    url: str
+    event_id: str
+    event_seq: int
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    last_latency_ms: int | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+def _endpoint(row: Any) -> Endpoint:
+    m = row._mapping
+    return Endpoint(**{k: m[k] for k in Endpoint.__dataclass_fields__})
+
+
+def _delivery(row: Any) -> Delivery:
+    m = row._mapping
+    return Delivery(**{k: m[k] for k in Delivery.__dataclass_fields__})
+
+
+class WebhookRepository:
+    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+        self.conn = conn
+        self.pg = dialect == "postgresql"
+
+    # -- endpoints ------------------------------------------------------------------
+
+    async def add_endpoint(self, e: Endpoint) -> None:
+        await self.conn.execute(E.insert().values(
+            **{k: getattr(e, k) for k in Endpoint.__dataclass_fields__}))
+
+    async def endpoint(self, merchant_id: str | None, endpoint_id: str, *,
+                       for_update: bool = False) -> Endpoint | None:
+        stmt = select(E).where(E.c.id == endpoint_id, E.c.status != "deleted")
+        if merchant_id is not None:
+            stmt = stmt.where(E.c.merchant_id == merchant_id)
+        if for_update and self.pg:
+            stmt = stmt.with_for_update()
+        row = (await self.conn.execute(stmt)).first()
+        return _endpoint(row) if row else None
+
+    async def endpoints(self, merchant_id: str, *, before_id: str | None = None,
+                        limit: int = 50) -> list[Endpoint]:
+        stmt = select(E).where(E.c.merchant_id == merchant_id, E.c.status != "deleted")
+        if before_id:
+            stmt = stmt.where(E.c.id < before_id)
+        stmt = stmt.order_by(E.c.id.desc()).limit(limit)
+        return [_endpoint(r) for r in await self.conn.execute(stmt)]
+
+    async def enabled_endpoints(self, merchant_ids: set[str]) -> list[Endpoint]:
+        if not merchant_ids:
+            return []
+        stmt = select(E).where(E.c.merchant_id.in_(merchant_ids), E.c.status == "enabled")
+        return [_endpoint(r) for r in await self.conn.execute(stmt)]
+
+    async def update_endpoint(self, endpoint_id: str, now: datetime, **values: Any) -> None:
+        await self.conn.execute(update(E).where(E.c.id == endpoint_id)
+                                .values(updated_at=now, **values))
+
+    # -- the outbox -----------------------------------------------------------------
+
+    async def undispatched(self, limit: int) -> list[dict[str, Any]]:
+        """Events not fanned out yet, oldest first. SKIP LOCKED: several workers share
+        the work; each event is dispatched in the same transaction that marks it."""
+        stmt = (select(outbox).where(outbox.c.dispatched_at.is_(None))
+                .order_by(outbox.c.seq).limit(limit))
+        if self.pg:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [dict(r._mapping) for r in await self.conn.execute(stmt)]
+
+    async def mark_dispatched(self, seqs: list[int], now: datetime) -> None:
+        await self.conn.execute(update(outbox).where(outbox.c.seq.in_(seqs))
+                                .values(dispatched_at=now))
+
+    async def event(self, event_id: str) -> dict[str, Any] | None:
+        row = (await self.conn.execute(select(outbox).where(outbox.c.id == event_id))).first()
+        return dict(row._mapping) if row else None
+
+    # -- deliveries -----------------------------------------------------------------
+
+    async def add_deliveries(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.conn.execute(D.insert(), rows)
+
+    async def claim_due(self, now: datetime, lease_until: datetime,
+                        limit: int) -> list[Delivery]:
+        """Due deliveries, leased to this worker until `lease_until` (a worker that dies
+        mid-attempt leaves them to be retried when the lease runs out)."""
+        stmt = (select(D).where(D.c.status == "pending", D.c.next_attempt_at <= now)
+                .order_by(D.c.event_seq).limit(limit))
+        if self.pg:
+            stmt = stmt.with_for_update(skip_locked=True)
+        found = [_delivery(r) for r in await self.conn.execute(stmt)]
+        if found:
+            await self.conn.execute(update(D).where(D.c.id.in_([d.id for d in found]))
+                                    .values(next_attempt_at=lease_until))
+        return found
+
+    async def record(self, delivery: Delivery, *, at: datetime, status: str,
+                     next_attempt_at: datetime | None, status_code: int | None,
+                     latency_ms: int | None, error: str | None) -> None:
+        attempt = delivery.attempts + 1
+        await self.conn.execute(update(D).where(D.c.id == delivery.id).values(
+            status=status, attempts=attempt, next_attempt_at=next_attempt_at,
+            last_status_code=status_code, last_error=error, last_latency_ms=latency_ms,
+            delivered_at=at if status == "delivered" else None))
+        await self.conn.execute(webhook_attempts.insert().values(
+            delivery_id=delivery.id, attempt=attempt, at=at, status_code=status_code,
+            latency_ms=latency_ms, error=error))
+
+    async def cancel_pending(self, endpoint_id: str) -> None:
+        await self.conn.execute(update(D).where(D.c.endpoint_id == endpoint_id,
+                                                D.c.status == "pending")
+                                .values(status="cancelled", next_attempt_at=None))
+
+    async def deliveries(self, endpoint_id: str, *, before_id: str | None = None,
+                         limit: int = 50) -> list[Delivery]:
+        stmt = select(D).where(D.c.endpoint_id == endpoint_id)
+        if before_id:
+            stmt = stmt.where(D.c.id < before_id)
+        stmt = stmt.order_by(D.c.id.desc()).limit(limit)
+        return [_delivery(r) for r in await self.conn.execute(stmt)]
+
+    async def delivery(self, endpoint_id: str, delivery_id: str) -> Delivery | None:
+        row = (await self.conn.execute(select(D).where(
+            D.c.id == delivery_id, D.c.endpoint_id == endpoint_id))).first()
+        return _delivery(row) if row else None
+
+    async def attempts(self, delivery_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {d: [] for d in delivery_ids}
+        if delivery_ids:
+            rows = await self.conn.execute(
+                select(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(delivery_ids))
+                .order_by(webhook_attempts.c.id))
+            for r in rows:
+                found[r.delivery_id].append(dict(r._mapping))
+        return found
+
+    async def redeliver(self, delivery_id: str, now: datetime) -> None:
+        await self.conn.execute(update(D).where(D.c.id == delivery_id)
+                                .values(status="pending", next_attempt_at=now))

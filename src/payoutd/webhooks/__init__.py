@@ -1,0 +1,1 @@
+"""Webhooks: Standard Webhooks signatures, the retry policy, the SSRF guard, delivery."""

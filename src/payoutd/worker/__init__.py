@@ -1,0 +1,1 @@
+"""The background loops: release scheduled payouts, batch and send, confirm, mine."""

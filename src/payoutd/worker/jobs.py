@@ -1,0 +1,179 @@
+"""Worker jobs. Each job owns its database transactions; chain calls happen between
+them, never inside one (a broadcast must only ever follow a committed record)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import structlog
+
+from payoutd.services import execution, payouts, webhooks
+from payoutd.services.context import Context
+from payoutd.services.ports import ChainUnavailable, Rejected
+from payoutd.store.db import Database
+from payoutd.store.webhooks import Delivery
+from payoutd.webhooks import signing
+from payoutd.webhooks.delivery import Sender
+
+log = structlog.get_logger("payoutd.worker")
+
+
+async def expire_offers(db: Database, ctx: Context) -> int:
+    async with db.unit() as uow:
+        return await payouts.expire_offers(uow, ctx)
+
+
+async def release_scheduled(db: Database, ctx: Context) -> int:
+    async with db.unit() as uow:
+        return await execution.release_scheduled(uow, ctx)
+
+
+MAX_BATCHES_PER_QUEUE = 20  # per pass, so one long queue does not starve the others
+
+
+async def send_batches(db: Database, ctx: Context) -> list[str]:
+    """Open batches for every due queue, each recorded (committed) on its own, then
+    broadcast them, all while holding the hot wallet's lock."""
+    async with db.read() as uow:
+        queues = await execution.due_queues(uow, ctx)
+    opened = []
+    for network, currency in queues:
+        async with db.wallet_lock(network) as mine:
+            if not mine:
+                continue  # another worker is sending from this wallet
+            for _ in range(MAX_BATCHES_PER_QUEUE):
+                async with db.read() as uow:
+                    unsent = await uow.batches.unsent(network)
+                if unsent:
+                    # A recorded batch of this wallet is not out yet (its broadcast failed):
+                    # a new batch could be built from the same coins or nonces (a node
+                    # restart drops its coin locks), so the wallet waits for it.
+                    log.info("batch.waiting_for_recorded", network=network, batch_id=unsent)
+                    break
+                try:
+                    async with db.unit() as uow:
+                        batch_id = await execution.open_batch(uow, ctx, network, currency)
+                except execution.WalletShortfall as short:
+                    log.warning("wallet.shortfall", network=network, currency=currency,
+                                reason=short.reason)
+                    if ctx.metrics is not None:
+                        ctx.metrics.wallet_shortfall(network, currency)
+                    break
+                except ChainUnavailable as exc:
+                    # The node is down or would not build the batch: nothing was
+                    # recorded, the payouts wait, and the other queues still go.
+                    log.warning("batch.chain_unavailable", network=network,
+                                currency=currency, reason=str(exc))
+                    break
+                if batch_id is None:
+                    break
+                log.info("batch.recorded", batch_id=batch_id, network=network,
+                         currency=currency)
+                opened.append(batch_id)
+                await broadcast_recorded(db, ctx, only=batch_id)
+    return opened
+
+
+async def broadcast_recorded(db: Database, ctx: Context, *, only: str | None = None) -> int:
+    """Broadcast every recorded batch not yet known to be broadcast: new ones, and those
+    a crash interrupted. It is always the recorded transaction that goes out."""
+    async with db.read() as uow:
+        if only is not None:
+            one = await uow.batches.get(only)
+            recorded = [one] if one is not None and one.status == "prepared" else []
+        else:
+            recorded = await uow.batches.claim("prepared", limit=100)
+    for batch in recorded:
+        chain = ctx.chain(batch.network)
+        try:
+            await chain.broadcast(execution.recorded_tx(batch))
+        except Rejected as exc:
+            log.warning("batch.rejected", batch_id=batch.id, reason=str(exc))
+            async with db.unit() as uow:
+                await execution.fail_batch(uow, ctx, batch.id, "prepared", f"rejected: {exc}")
+            continue
+        except ChainUnavailable as exc:
+            log.warning("batch.broadcast_unknown", batch_id=batch.id, reason=str(exc))
+            continue  # the same transaction is broadcast again on the next pass
+        async with db.unit() as uow:
+            await execution.mark_broadcast(uow, ctx, batch.id)
+        log.info("batch.broadcast", batch_id=batch.id, txid=batch.txid)
+    return len(recorded)
+
+
+async def follow_broadcast(db: Database, ctx: Context) -> int:
+    async with db.read() as uow:
+        pending = await uow.batches.claim("broadcast", limit=200)
+    for batch in pending:
+        chain = ctx.chain(batch.network)
+        try:
+            state = await chain.status(execution.recorded_tx(batch))
+        except ChainUnavailable:
+            continue
+        if state.state == "unknown":
+            # The chain lost it (node restart, mempool eviction before we looked): the
+            # identical signed transaction may safely be sent again.
+            try:
+                await chain.broadcast(execution.recorded_tx(batch))
+            except (ChainUnavailable, Rejected) as exc:
+                log.warning("batch.rebroadcast_failed", batch_id=batch.id, reason=str(exc))
+            continue
+        async with db.unit() as uow:
+            status = await execution.follow(uow, ctx, batch.id, state)
+        if status != "broadcast":
+            log.info("batch.settled", batch_id=batch.id, status=status)
+    return len(pending)
+
+
+async def tick(db: Database, ctx: Context) -> None:
+    """One pass of every job, in the order a payout moves through them."""
+    await expire_offers(db, ctx)
+    await release_scheduled(db, ctx)
+    # Recorded batches a crash left behind go out before any new batch: on account
+    # chains a new run of nonces must not overtake an older recorded one.
+    await broadcast_recorded(db, ctx)
+    await send_batches(db, ctx)
+    await follow_broadcast(db, ctx)
+
+
+async def dispatch_events(db: Database, ctx: Context) -> int:
+    async with db.unit() as uow:
+        return await webhooks.dispatch(uow, ctx)
+
+
+async def deliver_webhooks(db: Database, ctx: Context, sender: Sender,
+                           limit: int = 200) -> int:
+    """Attempt every due delivery. One endpoint's deliveries go one after another in
+    event order; different endpoints are served concurrently."""
+    now = ctx.clock.now()
+    async with db.unit() as uow:
+        due = await uow.webhooks.claim_due(now, now + webhooks.LEASE, limit)
+        attempts = [(d, await webhooks.prepare_attempt(uow, d, now)) for d in due]
+        for d, prepared in attempts:
+            if prepared is None:  # its endpoint was disabled or deleted meanwhile
+                await uow.webhooks.record(d, at=now, status="cancelled", next_attempt_at=None,
+                                          status_code=None, latency_ms=None,
+                                          error="endpoint disabled or deleted")
+        lanes: dict[str, list[tuple[Delivery, tuple[list[str], str]]]] = {}
+        for d, prepared in attempts:
+            if prepared is not None:
+                lanes.setdefault(d.endpoint_id or d.url, []).append((d, prepared))
+    gate = asyncio.Semaphore(ctx.settings.webhook_concurrency)
+
+    async def lane(items: list[tuple[Delivery, tuple[list[str], str]]]) -> None:
+        for d, (secrets_in_use, body) in items:
+            async with gate:
+                # signed now, with the real time: a lane's last delivery may go out long
+                # after the pass began, and receivers refuse timestamps over 5 min old
+                headers = signing.headers(secrets_in_use, d.event_id, datetime.now(UTC), body)
+                result = await sender.send(d.url, headers, body)
+            async with db.unit() as uow:
+                status = await webhooks.record(uow, ctx, d, result)
+            log.info("webhook.attempt", delivery_id=d.id, event_type=d.event_type,
+                     status_code=result.status_code, outcome=status)
+            if status == "cancelled":
+                break  # the endpoint was just disabled; the rest of its lane went with it
+
+    await asyncio.gather(*(lane(items) for items in lanes.values()))
+    return len(attempts)
