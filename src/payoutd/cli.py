@@ -96,11 +96,14 @@ def serve(
     configure(settings.log_level, json=settings.log_json)
 
     async def main() -> None:
+        # A worker takes SIGTERM as "finish and exit 0" from its first moment: a supervisor
+        # may stop it while it is still migrating.
+        stop = _stop_on_signals() if role is Role.worker else None
         rt = build(settings)
-        await upgrade(rt.db.engine)
         try:
-            if role is Role.worker:
-                await _worker_only(rt)
+            await upgrade(rt.db.engine)
+            if stop is not None:
+                await _worker_only(rt, stop)
                 return
             # the API stack is imported only by processes that serve it
             import uvicorn
@@ -117,14 +120,20 @@ def serve(
     asyncio.run(main())
 
 
-async def _worker_only(rt: Runtime) -> None:
-    from payoutd.worker.runner import Worker
-
-    worker = Worker(rt.db, rt.ctx, rt.sender)
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _worker_only(rt: Runtime, stop: asyncio.Event) -> None:
+    from payoutd.worker.runner import Worker
+
+    if stop.is_set():
+        return
+    worker = Worker(rt.db, rt.ctx, rt.sender)
     worker.start()
     await stop.wait()
     await worker.stop()
