@@ -105,13 +105,34 @@ def memory_kb(pid: int) -> dict[str, int]:
     return found
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process, all its threads, from /proc."""
+def _stat(pid: int) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its live descendants (`serve --processes N` runs its API in children)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = int(fields[1])
+    tree, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        tree += frontier
+    return tree
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its descendants, every thread, from
+    /proc."""
+    total = 0
+    for member in process_tree(pid):
+        if (fields := _stat(member)) is not None:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -140,8 +161,10 @@ class Proc:
         return self.proc.pid
 
     def sample_memory(self) -> int:
+        """The peak resident set, summed over the process and its descendants."""
         if self.proc is not None and self.proc.poll() is None:
-            self.peak_rss_kb = max(self.peak_rss_kb, memory_kb(self.pid).get("VmHWM", 0))
+            peak = sum(memory_kb(p).get("VmHWM", 0) for p in process_tree(self.pid))
+            self.peak_rss_kb = max(self.peak_rss_kb, peak)
         return self.peak_rss_kb
 
     def stop(self, timeout: float = 20.0) -> None:
@@ -173,15 +196,7 @@ def server_env(port: int, *, data_dir: Path | None = None, database_url: str | N
     return env
 
 
-def uvloop_variant() -> bool:
-    """BENCH_UVLOOP=1 runs every payoutd server on uvloop (bench/serve_uvloop.py): an
-    experiment, labelled in the results, to size the gain before changing src/."""
-    return os.environ.get("BENCH_UVLOOP", "") == "1"
-
-
 def payoutd_argv(*args: str) -> list[str]:
-    if uvloop_variant() and args[:1] == ("serve",):
-        return [sys.executable, "-m", "bench.serve_uvloop", *args]
     return [str(PAYOUTD), *args]
 
 

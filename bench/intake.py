@@ -10,7 +10,7 @@ over currencies, networks and recipients (bench/wrk/payouts.lua).
   the work of accepting one payout, so pgbench's tps is the database's own ceiling.
 * intake_sqlite: the same load against the default configuration (SQLite in a data dir,
   WAL, synchronous=NORMAL), next to (a) the HTTP stack's ceiling: the same application and
-  server answering a route that touches no database (bench/ceiling_app.py), and (b) a plain
+  server answering GET /v1/ping, which touches no database, and (b) a plain
   Python sqlite3 loop committing one balance UPDATE and one INSERT per transaction with
   payoutd's journal and sync settings.
 
@@ -22,6 +22,7 @@ The HTTP ceiling is measured once per `bench.run` and serves both benchmarks.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sqlite3
 import subprocess
@@ -46,9 +47,15 @@ class Plan:
     @classmethod
     def make(cls, quick: bool) -> Plan:
         if quick:
-            return cls(connections=(8, 32), duration=2, warmup=1, merchants=8, pgbench_scale=4)
+            # BENCH_SECONDS lengthens a quick run's measurements (e.g. to profile a change)
+            seconds = float(os.environ.get("BENCH_SECONDS", "2"))
+            return cls(connections=(8, 32), duration=seconds, warmup=max(1.0, seconds / 2),
+                       merchants=8, pgbench_scale=4)
         return cls(connections=(8, 32, 128), duration=20, warmup=3, merchants=64,
                    pgbench_scale=128)
+
+
+PG_API_PROCESSES = os.cpu_count() or 1
 
 
 def _base(port: int) -> str:
@@ -58,22 +65,26 @@ def _base(port: int) -> str:
 # -- the HTTP ceiling ---------------------------------------------------------------------
 
 def measure_ceiling(plan: Plan, *, minimal: bool = True) -> dict[str, Any]:
-    """GET /_bench/ping on payoutd's own app and server (and, for context, a bare FastAPI
-    app on the same uvicorn settings), at every connection count."""
-    results: dict[str, Any] = {"endpoint": "GET /_bench/ping", "payoutd_app": {},
+    """GET /v1/ping on `payoutd serve --role api` (the intake's own application and
+    server, answering without touching the database) and, for context, on a bare FastAPI
+    app on the same uvicorn settings (bench/ceiling_app.py), at every connection count."""
+    results: dict[str, Any] = {"endpoint": "GET /v1/ping", "payoutd_app": {},
                                "bare_fastapi": {}}
     modes = ["payoutd"] + (["minimal"] if minimal else [])
     with c.temp_dir("ceiling") as tmp:
         for mode in modes:
             port = c.free_port()
-            env = c.server_env(port, data_dir=tmp / mode)
-            proc = c.Proc(f"ceiling-{mode}", [sys.executable, "-m", "bench.ceiling_app",
-                                              "--port", str(port), "--mode", mode],
-                          env, c.LOGS / f"ceiling-{mode}.log").start()
+            if mode == "payoutd":
+                proc = c.start_payoutd("ceiling-payoutd", "api",
+                                       c.server_env(port, data_dir=tmp / mode))
+            else:
+                proc = c.Proc("ceiling-minimal", [sys.executable, "-m", "bench.ceiling_app",
+                                                  "--port", str(port)],
+                              c.server_env(port, data_dir=tmp / mode),
+                              c.LOGS / "ceiling-minimal.log").start()
             try:
-                c.wait_http(f"{_base(port)}/_bench/ping", proc=proc.proc,
-                            log_path=proc.log_path)
-                url = f"{_base(port)}/_bench/ping"
+                url = f"{_base(port)}/v1/ping"
+                c.wait_http(url, proc=proc.proc, log_path=proc.log_path)
                 c.run_wrk(url, connections=plan.connections[0], duration=plan.warmup)
                 key = "payoutd_app" if mode == "payoutd" else "bare_fastapi"
                 for conns in plan.connections:
@@ -255,7 +266,7 @@ def run_sqlite(quick: bool, ceiling: dict[str, Any]) -> dict[str, Any]:
                      "ratio_sqlite3_loop": _ratio(run["rps"], ref["tps"])})
     return {"plan": plan.__dict__, "merchants": plan.merchants, "currencies": list(c.CURRENCIES),
             "payoutd_sqlite": pragmas, "sqlite3_loop": ref, "rows": rows,
-            "api_peak_rss_kb": rss, "uvloop": c.uvloop_variant()}
+            "api_peak_rss_kb": rss}
 
 
 def run_pg(quick: bool, ceiling: dict[str, Any]) -> dict[str, Any]:
@@ -274,8 +285,10 @@ def run_pg(quick: bool, ceiling: dict[str, Any]) -> dict[str, Any]:
             init_s = pgbench_init(bench_db, plan.pgbench_scale)
             c.log(f"pgbench -i took {init_s:.0f} s")
             port = c.free_port()
-            api = c.start_payoutd("intake-pg-api", "api",
-                                  c.server_env(port, data_dir=tmp / "data", database_url=url))
+            env = c.server_env(port, data_dir=tmp / "data", database_url=url)
+            # one API process per core: on PostgreSQL the processes share the database
+            env["PAYOUTD_API_PROCESSES"] = str(PG_API_PROCESSES)
+            api = c.start_payoutd("intake-pg-api", "api", env)
             try:
                 def created(tag: str) -> int:
                     return int(c.psql(f"SELECT count(*) FROM payouts WHERE order_id LIKE "
@@ -310,7 +323,7 @@ def run_pg(quick: bool, ceiling: dict[str, Any]) -> dict[str, Any]:
     return {"plan": plan.__dict__, "merchants": plan.merchants, "currencies": list(c.CURRENCIES),
             "postgres": settings, "pgbench_scale": plan.pgbench_scale,
             "pgbench_init_s": round(init_s, 1), "rows": rows, "api_peak_rss_kb": rss,
-            "uvloop": c.uvloop_variant()}
+            }
 
 
 def ceiling_table(ceiling: dict[str, Any]) -> str:
@@ -319,7 +332,7 @@ def ceiling_table(ceiling: dict[str, Any]) -> str:
         bare = ceiling["bare_fastapi"].get(conns, {})
         rows.append([conns, c.fmt_num(r["rps"]), f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}",
                      _cpu(r), c.fmt_num(bare.get("rps")), _cpu(bare)])
-    return c.md_table(["connections", "payoutd app, GET /_bench/ping (req/s)", "p50 (ms)",
+    return c.md_table(["connections", "payoutd app, GET /v1/ping (req/s)", "p50 (ms)",
                        "p99 (ms)", "server CPU ms/request", "bare FastAPI, same server (req/s)",
                        "its CPU ms/request"], rows)
 

@@ -204,7 +204,7 @@ def plot(results: dict[str, Any], path: Path) -> Path | None:
         pts = [(x, y) for x, y in pts if y]
         return [p[0] for p in pts], [float(p[1]) for p in pts]  # type: ignore[arg-type]
 
-    for key, label, style in (("payoutd_app", "HTTP ceiling: payoutd app, GET /_bench/ping",
+    for key, label, style in (("payoutd_app", "HTTP ceiling: payoutd app, GET /v1/ping",
                                {"color": "tab:gray", "marker": "s"}),
                               ("bare_fastapi", "bare FastAPI on the same server",
                                {"color": "tab:gray", "marker": "x", "linestyle": ":"})):
@@ -285,8 +285,7 @@ def report(results: dict[str, Any], plot_path: Path | None, link_base: str) -> s
     parts = [f"Run {meta['started']} ({'quick' if meta['quick'] else 'full'}), "
              f"{meta['wall_s']:.0f} s; {meta['cpus']} CPUs; load average "
              f"{meta['load_before']} before, {meta['load_after']} after; git "
-             f"{meta['git']}; payoutd serving on "
-             f"{'uvloop (BENCH_UVLOOP=1)' if meta['uvloop'] else 'the stdlib event loop'}.",
+             f"{meta['git']}.",
              "", "### Summary", "", summary_table(results["summary"])]
     if plot_path is not None:
         parts += ["", f"![throughput against concurrency]({link_base}{plot_path.name})"]
@@ -338,8 +337,7 @@ def meta(quick: bool, only: list[str]) -> dict[str, Any]:
             "only": only, "cpus": os.cpu_count(), "python": platform.python_version(),
             "platform": platform.platform(), "load_before": _load(),
             "git": (sh("git", "rev-parse", "--short", "HEAD") or "?") + ("+dirty" if dirty else ""),
-            "wrk": re.sub(r"\s+", " ", wrk.splitlines()[0]) if wrk else None,
-            "uvloop": c.uvloop_variant()}
+            "wrk": re.sub(r"\s+", " ", wrk.splitlines()[0]) if wrk else None}
 
 
 def _load() -> str:

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from payoutd.bootstrap import Runtime, build
-from payoutd.config import load_settings
+from payoutd.config import Settings, load_settings
 from payoutd.domain.errors import PayoutdError
 from payoutd.domain.money import fmt, parse_amount
 
@@ -82,6 +82,8 @@ def serve(
     role: Annotated[Role, typer.Option(help="all: API and worker; api; worker")] = Role.all,
     host: Annotated[str | None, typer.Option(help="Overrides PAYOUTD_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides PAYOUTD_PORT")] = None,
+    processes: Annotated[int | None, typer.Option(
+        min=1, help="API processes (--role api); overrides PAYOUTD_API_PROCESSES")] = None,
 ) -> None:
     """Run payoutd: migrations first, then the API and/or the worker loops."""
     from payoutd.logging import configure
@@ -92,8 +94,13 @@ def serve(
         overrides["host"] = host
     if port:
         overrides["port"] = port
+    if processes:
+        overrides["api_processes"] = processes
     settings = load_settings(**overrides)
     configure(settings.log_level, json=settings.log_json)
+    if settings.api_processes > 1:
+        _serve_processes(settings, role)
+        return
 
     async def main() -> None:
         # A worker takes SIGTERM as "finish and exit 0" from its first moment: a supervisor
@@ -117,7 +124,45 @@ def serve(
         finally:
             await rt.close()
 
-    asyncio.run(main())
+    # uvloop (a dependency through uvicorn[standard]): the event loop is most of a busy
+    # API process's own time
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
+
+
+def _serve_processes(settings: Settings, role: Role) -> None:
+    """The API in several processes sharing one listening socket (uvicorn's supervisor
+    restarts one that dies). Each builds its own runtime; the worker loops run apart."""
+    import os
+
+    import uvicorn
+
+    from payoutd.store.migrate import upgrade
+
+    if role is not Role.api:
+        err_console.print("[red]error[/red] validation_error: more than one process serves "
+                          "the API only: use --role api, and run --role worker beside it")
+        raise typer.Exit(2)
+    if not settings.url.startswith("postgresql"):
+        err_console.print("[red]error[/red] validation_error: several API processes need "
+                          "PostgreSQL (SQLite has one writer: one process serves it best)")
+        raise typer.Exit(2)
+
+    async def migrate() -> None:
+        rt = build(settings)
+        try:
+            await upgrade(rt.db.engine)
+        finally:
+            await rt.close()
+
+    asyncio.run(migrate())
+    # the processes read their settings from the environment, overrides included
+    os.environ["PAYOUTD_HOST"], os.environ["PAYOUTD_PORT"] = settings.host, str(settings.port)
+    uvicorn.run("payoutd.api.asgi:app", factory=True, host=settings.host, port=settings.port,
+                workers=settings.api_processes, log_level=settings.log_level,
+                access_log=False)
 
 
 def _stop_on_signals() -> asyncio.Event:

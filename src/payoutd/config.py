@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     sandbox_confirmations: int = 2
 
     db_pool_size: int = Field(default=20, ge=1)
+    # API processes of `serve --role api` (each with its own pool of db_pool_size); more
+    # than one needs PostgreSQL, where they scale the intake over the machine's cores
+    api_processes: int = Field(default=1, ge=1)
 
     @property
     def url(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 
 class Metrics:
@@ -18,6 +18,14 @@ class Metrics:
             "payoutd_wallet_shortfall_total",
             "Batches that waited because the hot wallet could not pay them",
             ["network", "currency"], registry=self.registry)
+
+        self._intake_batch = Histogram(
+            "payoutd_intake_batch_payouts",
+            "Payouts written per intake transaction (group commit)",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=self.registry)
+
+    def intake_batch(self, payouts: int) -> None:
+        self._intake_batch.observe(payouts)
 
     def transition(self, old: str, new: str) -> None:
         self._transitions.labels(old, new).inc()

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from payoutd import __version__
-from payoutd.api import errors, inputs
+from payoutd.api import errors, inputs, reads
 from payoutd.api.auth import RateLimiter, ReplayGuard
 from payoutd.api.v1 import (
     access,
@@ -25,6 +25,7 @@ from payoutd.api.v1 import (
     webhooks,
 )
 from payoutd.bootstrap import Runtime
+from payoutd.services.intake import Intake
 from payoutd.worker.runner import Worker
 
 DESCRIPTION = """Self-hosted crypto payouts. Amounts are decimal strings; every error is
@@ -33,8 +34,14 @@ DESCRIPTION = """Self-hosted crypto payouts. Amounts are decimal strings; every 
 """
 
 
-def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
+def create_app(runtime: Runtime, *, run_worker: bool = False,
+               owns_runtime: bool = False) -> FastAPI:
+    """The application on `runtime`; with `owns_runtime` it closes the runtime when it
+    shuts down (a process that serves only this application)."""
     worker = Worker(runtime.db, runtime.ctx, runtime.sender) if run_worker else None
+    # PostgreSQL takes a second transaction while one commits; SQLite has one writer.
+    intake = Intake(runtime.db.unit, runtime.ctx,
+                    lanes=2 if runtime.db.is_postgres else 1)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,13 +50,21 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
         try:
             yield
         finally:
+            await intake.drain()
             if worker:
                 await worker.stop()
+            if owns_runtime:
+                await runtime.close()
 
     app = FastAPI(title="payoutd", version=__version__, lifespan=lifespan,
                   description=DESCRIPTION + errors.catalogue_markdown(),
-                  dependencies=[Depends(inputs.storable_input)])
+                  dependencies=[Depends(inputs.storable_input)],
+                  # FastAPI's own OpenTelemetry hooks look up the global providers on
+                  # every request; payoutd reports through /metrics instead
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.runtime = runtime
+    app.state.intake = intake
+    reads.install(app, runtime)
     app.state.limiter = RateLimiter()
     app.state.replays = ReplayGuard()
     errors.install(app)
@@ -60,6 +75,13 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
                 for status, response in errors.responses("bad_request").items():
                     route.responses.setdefault(status, response)
         app.include_router(module.router)
+
+    @app.get("/v1/ping", tags=["operations"],
+             summary="200 from the API process itself; touches no database")
+    async def ping() -> dict[str, bool]:
+        """For load balancers' liveness checks (use /healthz for readiness), and the
+        benchmarks' HTTP ceiling: the same application answering without any work."""
+        return {"ok": True}
 
     @app.get("/healthz", tags=["operations"], summary="200 when the database answers")
     async def healthz(request: Request) -> Any:
@@ -73,3 +95,4 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
                         media_type=CONTENT_TYPE_LATEST)
 
     return app
+

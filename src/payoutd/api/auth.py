@@ -7,14 +7,16 @@ import hmac
 import ipaddress
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from fastapi import Request
 
+from payoutd.api import reads
 from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import PayoutdError
+from payoutd.domain.fees import ServiceFee
 from payoutd.services import merchants
 from payoutd.store.merchants import ApiKey, MerchantPolicy
 
@@ -28,6 +30,7 @@ class Principal:
     key: ApiKey
     policy: MerchantPolicy | None = None
     source: str | None = None  # the client's address, for the audit trail
+    fees: Mapping[str, ServiceFee] = field(default_factory=dict)  # the merchant's service fees
 
     @property
     def merchant_id(self) -> str:
@@ -110,8 +113,10 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
         if scheme.lower() != "bearer" or not token.strip():
             raise PayoutdError("unauthorized", "Missing API key: send Authorization: Bearer <key>")
         rt: Runtime = request.app.state.runtime
-        async with rt.db.read() as uow:
-            key, policy = await merchants.authenticate(uow, rt.ctx, token.strip())
+        prefix, secret = merchants.key_prefix(token.strip())
+        row = await reads.key_row(request, prefix) if secret else None
+        key, policy = merchants.verify_key(None if row is None else (row.key, row.policy),
+                                           secret)
         source = _client(request)
         if key.ip_allowlist:
             try:
@@ -132,6 +137,6 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
         if key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY:
             async with rt.db.unit() as uow:
                 await uow.merchants.touch_key(key.id, now)
-        return Principal(key, policy, source)
+        return Principal(key, policy, source, row.fees if row is not None else {})
 
     return dependency

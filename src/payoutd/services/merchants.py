@@ -79,14 +79,25 @@ async def create_operator_key(uow: UnitOfWork, ctx: Context, name: str | None) -
 
 async def authenticate(uow: UnitOfWork, ctx: Context,
                        presented: str) -> tuple[ApiKey, MerchantPolicy | None]:
-    """The key behind `presented`, or 401. The prefix finds the row; the secret is compared
-    in constant time."""
+    """The key behind `presented`, or 401."""
+    prefix, secret = key_prefix(presented)
+    found = await uow.merchants.key_and_policy(prefix) if secret else None
+    return verify_key(found, secret)
+
+
+def key_prefix(presented: str) -> tuple[str, str]:
+    """(prefix, secret) of a presented key: the prefix finds the row."""
     # pk_<12 hex>_<secret>; the secret itself may contain "_"
     head, _, rest = presented.partition("_")
     middle, _, secret = rest.partition("_")
-    prefix = f"{head}_{middle}"
-    found = await uow.merchants.key_and_policy(prefix) if middle and secret else None
-    if (found is None or found[0].revoked_at is not None
+    return f"{head}_{middle}", (secret if middle else "")
+
+
+def verify_key(found: tuple[ApiKey, MerchantPolicy | None] | None,
+               secret: str) -> tuple[ApiKey, MerchantPolicy | None]:
+    """The row the prefix found, if it is live and the secret matches (compared in
+    constant time); else 401."""
+    if (found is None or not secret or found[0].revoked_at is not None
             or not hmac.compare_digest(found[0].key_hash, hash_secret(secret))):
         raise PayoutdError("unauthorized", "Invalid or missing API key")
     return found

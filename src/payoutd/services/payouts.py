@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -41,8 +41,11 @@ from payoutd.domain.payout import (
 from payoutd.domain.quotes import CONVERSION_BALANCE, Plan
 from payoutd.domain.rates import RateError
 from payoutd.ids import new_id
+from payoutd.services import access
 from payoutd.services.context import Context
 from payoutd.services.views import payout_view
+from payoutd.store.ledger import HoldRequest
+from payoutd.store.merchants import MerchantPolicy
 from payoutd.store.uow import UnitOfWork
 
 
@@ -199,18 +202,101 @@ async def _check_worth(ctx: Context, amount: Decimal, currency: str, decimals: i
                           currency=currency)
 
 
-async def place(uow: UnitOfWork, ctx: Context, merchant_id: str, q: Quote) -> tuple[Payout, bool]:
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """One payout to store: who asks, what it costs, and the caller's access policy
+    (the cooldown and the address allowlist are checked when it is placed)."""
+
+    merchant_id: str
+    quote: Quote
+    policy: MerchantPolicy | None = None
+
+
+Placed = tuple[Payout, bool]  # the payout, and whether this placement created it
+
+
+async def place(uow: UnitOfWork, ctx: Context, merchant_id: str, q: Quote,
+                policy: MerchantPolicy | None = None) -> Placed:
     """Store the payout and hold its funds. Returns (payout, created); a repeated
     order_id returns the existing payout and changes nothing."""
-    req, now = q.request, ctx.clock.now()
+    answer = (await place_many(uow, ctx, [Placement(merchant_id, q, policy)]))[0]
+    if isinstance(answer, PayoutdError):
+        raise answer
+    return answer
+
+
+async def place_many(uow: UnitOfWork, ctx: Context,
+                     items: Sequence[Placement]) -> list[Placed | PayoutdError]:
+    """Store many payouts and hold their funds in the caller's one transaction (the API's
+    group commit, payoutd.services.intake), with the answer each would get alone: the
+    payout and whether it was created, or the refusal. A refused item writes nothing;
+    holds are granted in the order of `items`. No two items may share an order_id (the
+    caller puts repeats into a later call, where they find the first one stored)."""
+    now = ctx.clock.now()
+    answers: list[Placed | PayoutdError | None] = [None] * len(items)
+    fresh: list[tuple[int, Payout]] = []
+    for i, item in enumerate(items):
+        try:
+            fresh.append((i, await _new_payout(uow, ctx, item, now)))
+        except PayoutdError as err:
+            answers[i] = err
+    keys = [(p.merchant_id, p.order_id) for _, p in fresh if p.order_id is not None]
+    if len(set(keys)) != len(keys):
+        raise ValueError("place_many: two items share an order_id")
+    stored = await uow.payouts.by_order_ids(keys)
+    new: list[tuple[int, Payout]] = []
+    for i, p in fresh:
+        existing = stored.get((p.merchant_id, p.order_id or ""))
+        if p.order_id is not None and existing is not None:
+            answers[i] = (existing, False)
+        else:
+            new.append((i, p))
+
+    holding = [(i, p) for i, p in new if INITIAL[p.status] is Funds.HOLD]
+    verdicts = await uow.ledger.check_holds([_hold_request(p) for _, p in holding])
+    for (i, p), refusal in zip(holding, verdicts, strict=True):
+        if refusal is not None:
+            answers[i] = _hold_refusal(p, refusal)
+    new = [(i, p) for i, p in new if answers[i] is None]
+
+    inserted = await uow.payouts.add_many([p for _, p in new])
+    # What another transaction inserted first (committed while we waited on its order_id)
+    # is answered as a repeat; leaving its hold out only leaves more for the others.
+    raced = [(i, p) for i, p in new if p.id not in inserted]
+    if raced:
+        won = await uow.payouts.by_order_ids([(p.merchant_id, p.order_id or "")
+                                              for _, p in raced])
+        for i, p in raced:
+            answers[i] = (won[(p.merchant_id, p.order_id or "")], False)
+        new = [(i, p) for i, p in new if p.id in inserted]
+
+    await uow.ledger.add_holds(
+        [_hold_request(p) for _, p in new if INITIAL[p.status] is Funds.HOLD], now)
+    await uow.outbox.add_many([(events.PAYOUT_CREATED, p.merchant_id, p.id,
+                                {"payout": payout_view(p)}) for _, p in new], now)
+    for i, p in new:
+        answers[i] = (p, True)
+        if ctx.metrics is not None:
+            ctx.metrics.created(p.network, p.payout_currency)
+    assert all(a is not None for a in answers)
+    return [a for a in answers if a is not None]
+
+
+async def _new_payout(uow: UnitOfWork, ctx: Context, item: Placement, now: datetime) -> Payout:
+    q, req = item.quote, item.quote.request
+    # checked here, at placement: a retry of a payout made before a cooldown began gets
+    # that payout replayed by its Idempotency-Key, not a refusal that reads as "not paid"
+    access.ensure_payouts_allowed(item.policy, now)
     if q.address is None:
         raise field_error("validation_error", "address", "address is required")
+    await access.ensure_address_allowed(uow, item.policy, item.merchant_id, q.asset.network,
+                                        q.address)
     status = initial_status(approval=req.approval, execute_at=req.execute_at, now=now)
     # An offer keeps its rate, fees and amounts until it expires (Bitclear).
     expires_at = (now + timedelta(seconds=ctx.settings.quote_ttl_seconds)
                   if status is Status.PENDING_APPROVAL else None)
-    payout = Payout(
-        id=new_id(), merchant_id=merchant_id, order_id=req.order_id, status=status,
+    return Payout(
+        id=new_id(), merchant_id=item.merchant_id, order_id=req.order_id, status=status,
         amount=req.amount, currency=req.currency.upper(),
         payout_amount=q.pricing.payout_amount, payout_currency=q.asset.currency,
         network=q.asset.network, address=q.address, memo=q.memo, fee_mode=req.fee_mode,
@@ -223,30 +309,25 @@ async def place(uow: UnitOfWork, ctx: Context, merchant_id: str, q: Quote) -> tu
         callback_url=req.callback_url, comment=req.comment, metadata=dict(req.metadata),
         created_at=now, updated_at=now,
     )
-    if not await uow.payouts.add(payout):
-        assert req.order_id is not None
-        existing = await uow.payouts.by_order_id(merchant_id, req.order_id)
-        if existing is None:  # pragma: no cover - the conflicting row is committed
-            raise RuntimeError("order_id conflict without a row")
-        return existing, False
-    if INITIAL[status] is Funds.HOLD:
-        await _hold(uow, payout, now)
-    await uow.outbox.add(events.PAYOUT_CREATED, merchant_id, payout.id,
-                         {"payout": payout_view(payout)}, now)
-    if ctx.metrics is not None:
-        ctx.metrics.created(payout.network, payout.payout_currency)
-    return payout, True
+
+
+def _hold_request(p: Payout) -> HoldRequest:
+    return HoldRequest(p.merchant_id, p.debit_currency, p.debit_amount, p.id)
+
+
+def _hold_refusal(p: Payout, err: PayoutdError) -> PayoutdError:
+    if err.code == "insufficient_funds" and p.debit_currency != p.payout_currency:
+        return field_error("insufficient_funds", "amount",
+                           f"Not enough balance for convert {p.debit_currency} to "
+                           f"{p.payout_currency}")
+    return err
 
 
 async def _hold(uow: UnitOfWork, p: Payout, now: datetime) -> None:
     try:
         await uow.ledger.hold(p.merchant_id, p.debit_currency, p.debit_amount, p.id, now)
     except PayoutdError as err:
-        if err.code == "insufficient_funds" and p.debit_currency != p.payout_currency:
-            raise field_error("insufficient_funds", "amount",
-                              f"Not enough balance for convert {p.debit_currency} to "
-                              f"{p.payout_currency}") from err
-        raise
+        raise _hold_refusal(p, err) from err
 
 
 async def apply(uow: UnitOfWork, ctx: Context, change: Change, *,

@@ -9,22 +9,33 @@ floats); SQLite transactions are serialized, so read-modify-write is safe there.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.domain.errors import PayoutdError, field_error
 from payoutd.domain.ledger import AccountKind, Entry, HoldStatus, balanced, merchant_account
 from payoutd.ids import new_id
-from payoutd.store.dialect import insert
+from payoutd.store.dialect import insert, one_of
 from payoutd.store.tables import holds, ledger_accounts, ledger_entries, ledger_transactions
 
 ZERO = Decimal(0)
+
+# Prebuilt for executemany: one statement per call, however many accounts.
+_ADD_PG = (update(ledger_accounts).where(ledger_accounts.c.id == bindparam("b_id"))
+           .values(balance=ledger_accounts.c.balance
+                   + bindparam("b_balance", type_=ledger_accounts.c.balance.type),
+                   held=ledger_accounts.c.held
+                   + bindparam("b_held", type_=ledger_accounts.c.held.type)))
+# SQLite keeps amounts as TEXT: the sums are computed in Python, never by SQLite.
+_SET_SQLITE = (update(ledger_accounts).where(ledger_accounts.c.id == bindparam("b_id"))
+               .values(balance=bindparam("b_balance", type_=ledger_accounts.c.balance.type),
+                       held=bindparam("b_held", type_=ledger_accounts.c.held.type)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +47,14 @@ class Balance:
     @property
     def available(self) -> Decimal:
         return self.balance - self.held
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRequest:
+    merchant_id: str
+    currency: str
+    amount: Decimal
+    payout_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,30 +110,34 @@ class LedgerRepository:
                 index_elements=["id"])
             await self.conn.execute(stmt, rows)
 
-    async def _apply(self, deltas: dict[str, tuple[Decimal, Decimal]], now: datetime) -> None:
-        """Add (balance, held) deltas to accounts, creating missing ones.
+    async def _apply(self, deltas: dict[str, tuple[Decimal, Decimal]], now: datetime, *,
+                     create: bool = True) -> None:
+        """Add (balance, held) deltas to accounts, creating missing ones (unless the caller
+        knows they exist), in a fixed number of statements however many accounts.
 
         Accounts are updated in sorted id order: two transactions touching the same
         accounts then lock them in the same order and cannot deadlock."""
-        for account_id in sorted(deltas):
-            d_balance, d_held = deltas[account_id]
-            if self.pg:
-                stmt = (update(ledger_accounts).where(ledger_accounts.c.id == account_id)
-                        .values(balance=ledger_accounts.c.balance + d_balance,
-                                held=ledger_accounts.c.held + d_held))
-                if (await self.conn.execute(stmt)).rowcount == 0:
-                    await self._create_accounts([account_id], now)
-                    await self.conn.execute(stmt)
-            else:
-                row = (await self.conn.execute(
-                    select(ledger_accounts.c.balance, ledger_accounts.c.held)
-                    .where(ledger_accounts.c.id == account_id))).first()
-                balance, held = (row[0], row[1]) if row is not None else (ZERO, ZERO)
-                if row is None:
-                    await self._create_accounts([account_id], now)
-                await self.conn.execute(
-                    update(ledger_accounts).where(ledger_accounts.c.id == account_id)
-                    .values(balance=balance + d_balance, held=held + d_held))
+        ids = sorted(deltas)
+        if not ids:
+            return
+        if self.pg:
+            if create:
+                # DO NOTHING takes no lock on rows that exist; the UPDATE below locks them
+                await self._create_accounts(ids, now)
+            await self.conn.execute(_ADD_PG, [
+                {"b_id": i, "b_balance": deltas[i][0], "b_held": deltas[i][1]} for i in ids])
+            return
+        rows = {r[0]: (r[1], r[2]) for r in await self.conn.execute(
+            select(ledger_accounts.c.id, ledger_accounts.c.balance, ledger_accounts.c.held)
+            .where(one_of(self.dialect, ledger_accounts.c.id, ids)))}
+        if create:
+            await self._create_accounts([i for i in ids if i not in rows], now)
+        params = []
+        for i in ids:
+            balance, held = rows.get(i, (ZERO, ZERO))
+            params.append({"b_id": i, "b_balance": balance + deltas[i][0],
+                           "b_held": held + deltas[i][1]})
+        await self.conn.execute(_SET_SQLITE, params)
 
     async def balances(self, merchant_id: str) -> list[Balance]:
         stmt = (select(ledger_accounts.c.currency, ledger_accounts.c.balance,
@@ -156,38 +179,57 @@ class LedgerRepository:
 
     async def hold(self, merchant_id: str, currency: str, amount: Decimal, payout_id: str,
                    now: datetime, *, field_name: str = "amount") -> str:
-        """Reserve `amount` of the available balance, or refuse without changing anything.
+        """Reserve `amount` of the available balance, or refuse without changing anything."""
+        wanted = [HoldRequest(merchant_id, currency, amount, payout_id)]
+        refusal = (await self.check_holds(wanted, field_name=field_name))[0]
+        if refusal is not None:
+            raise refusal
+        return (await self.add_holds(wanted, now))[0]
 
-        On PostgreSQL the check and the reservation are one conditional UPDATE: the row
-        lock it takes makes concurrent holds on one balance queue up, and each sees the
-        balance the previous one left, so available never goes below zero."""
-        account_id = merchant_account(merchant_id, currency)
+    async def check_holds(self, wanted: Sequence[HoldRequest], *,
+                          field_name: str = "amount") -> list[PayoutdError | None]:
+        """Which of `wanted`, granted in order, fit the available balances (None) and
+        which are refused (the error). Writes nothing; `add_holds` writes the granted ones
+        in the same transaction.
+
+        On PostgreSQL the accounts are locked FOR UPDATE, in id order as everywhere else
+        an account is written (so two transactions cannot deadlock on them): the balances
+        read here stay true until the transaction ends, so available never goes below
+        zero. SQLite transactions are serialized (BEGIN IMMEDIATE)."""
+        ids = sorted({merchant_account(w.merchant_id, w.currency) for w in wanted})
+        stmt = (select(ledger_accounts.c.id, ledger_accounts.c.balance, ledger_accounts.c.held)
+                .where(one_of(self.dialect, ledger_accounts.c.id, ids))
+                .order_by(ledger_accounts.c.id))
         if self.pg:
-            stmt = (update(ledger_accounts)
-                    .where(ledger_accounts.c.id == account_id,
-                           ledger_accounts.c.balance - ledger_accounts.c.held >= amount)
-                    .values(held=ledger_accounts.c.held + amount)
-                    .returning(ledger_accounts.c.id))
-            if (await self.conn.execute(stmt)).first() is None:
-                exists = (await self.conn.execute(
-                    select(ledger_accounts.c.id).where(ledger_accounts.c.id == account_id)
-                )).first()
-                raise self._refusal(exists is not None, field_name)
-        else:
-            row = (await self.conn.execute(
-                select(ledger_accounts.c.balance, ledger_accounts.c.held)
-                .where(ledger_accounts.c.id == account_id))).first()
-            if row is None or row[0] - row[1] < amount:
-                raise self._refusal(row is not None, field_name)
-            await self.conn.execute(update(ledger_accounts)
-                                    .where(ledger_accounts.c.id == account_id)
-                                    .values(held=row[1] + amount))
-        hold_id = new_id()
-        await self.conn.execute(holds.insert().values(
-            id=hold_id, account_id=account_id, currency=currency, amount=amount,
-            status=HoldStatus.PENDING.value, payout_id=payout_id, created_at=now,
-            updated_at=now))
-        return hold_id
+            stmt = stmt.with_for_update()
+        available = {r[0]: r[1] - r[2] for r in await self.conn.execute(stmt)}
+        verdicts: list[PayoutdError | None] = []
+        for w in wanted:
+            account_id = merchant_account(w.merchant_id, w.currency)
+            left = available.get(account_id)
+            if left is None or left < w.amount:
+                verdicts.append(self._refusal(left is not None, field_name))
+            else:
+                available[account_id] = left - w.amount
+                verdicts.append(None)
+        return verdicts
+
+    async def add_holds(self, granted: Sequence[HoldRequest], now: datetime) -> list[str]:
+        """Write holds that `check_holds` granted in this transaction; their ids, in order."""
+        if not granted:
+            return []
+        held: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for g in granted:
+            held[merchant_account(g.merchant_id, g.currency)] += g.amount
+        await self._apply({account_id: (ZERO, amount) for account_id, amount in held.items()},
+                          now, create=False)
+        ids = [new_id() for _ in granted]
+        await self.conn.execute(holds.insert(), [
+            {"id": hold_id, "account_id": merchant_account(g.merchant_id, g.currency),
+             "currency": g.currency, "amount": g.amount, "status": HoldStatus.PENDING.value,
+             "payout_id": g.payout_id, "created_at": now, "updated_at": now}
+            for hold_id, g in zip(ids, granted, strict=True)])
+        return ids
 
     @staticmethod
     def _refusal(account_exists: bool, field_name: str) -> PayoutdError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.domain.fees import ServiceFee
 from payoutd.ids import new_id
-from payoutd.store.dialect import insert
+from payoutd.store.dialect import insert, one_of
 from payoutd.store.tables import api_keys, merchant_addresses, merchants, service_fees
 
 
@@ -94,19 +95,24 @@ class MerchantRepository:
 
     async def key_and_policy(self, prefix: str) -> tuple[ApiKey, MerchantPolicy | None] | None:
         """The key and its merchant's access policy in one round trip (every request)."""
+        return (await self.keys_and_policies([prefix])).get(prefix)
+
+    async def keys_and_policies(self, prefixes: Sequence[str]
+                                ) -> dict[str, tuple[ApiKey, MerchantPolicy | None]]:
+        """`key_and_policy` for many prefixes in one round trip."""
         stmt = (select(api_keys, merchants.c.payouts_forbidden_until,
                        merchants.c.address_allowlist, merchants.c.totp_secret)
                 .select_from(api_keys.outerjoin(merchants,
                                                 merchants.c.id == api_keys.c.merchant_id))
-                .where(api_keys.c.prefix == prefix))
-        row = (await self.conn.execute(stmt)).first()
-        if row is None:
-            return None
-        m = row._mapping
-        policy = None if m["merchant_id"] is None else MerchantPolicy(
-            m["payouts_forbidden_until"], bool(m["address_allowlist"]),
-            m["totp_secret"] is not None)
-        return _key(row), policy
+                .where(one_of(self.conn.dialect.name, api_keys.c.prefix, prefixes)))
+        found: dict[str, tuple[ApiKey, MerchantPolicy | None]] = {}
+        for row in await self.conn.execute(stmt):
+            m = row._mapping
+            policy = None if m["merchant_id"] is None else MerchantPolicy(
+                m["payouts_forbidden_until"], bool(m["address_allowlist"]),
+                m["totp_secret"] is not None)
+            found[m["prefix"]] = (_key(row), policy)
+        return found
 
     async def keys(self, merchant_id: str) -> list[ApiKey]:
         rows = await self.conn.execute(
@@ -193,10 +199,18 @@ class ServiceFeeRepository:
         self.dialect = dialect
 
     async def of(self, merchant_id: str) -> dict[str, ServiceFee]:
+        return (await self.of_many([merchant_id])).get(merchant_id, {})
+
+    async def of_many(self, merchant_ids: Sequence[str]) -> dict[str, dict[str, ServiceFee]]:
+        """Each merchant's fees by currency (merchants with none are left out)."""
         rows = await self.conn.execute(
-            select(service_fees.c.currency, service_fees.c.percent, service_fees.c.fixed)
-            .where(service_fees.c.merchant_id == merchant_id))
-        return {cur: ServiceFee(percent, fixed) for cur, percent, fixed in rows}
+            select(service_fees.c.merchant_id, service_fees.c.currency, service_fees.c.percent,
+                   service_fees.c.fixed)
+            .where(one_of(self.dialect, service_fees.c.merchant_id, merchant_ids)))
+        fees: dict[str, dict[str, ServiceFee]] = {}
+        for merchant_id, cur, percent, fixed in rows:
+            fees.setdefault(merchant_id, {})[cur] = ServiceFee(percent, fixed)
+        return fees
 
     async def set(self, merchant_id: str, currency: str, fee: ServiceFee,
                   now: datetime) -> None:

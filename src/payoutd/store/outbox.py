@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,18 @@ class OutboxRepository:
             id=event_id, merchant_id=merchant_id, type=type_, subject_id=subject_id,
             payload=payload, created_at=now))
         return event_id
+
+    async def add_many(self, events: Sequence[tuple[str, str | None, str | None, dict[str, Any]]],
+                       now: datetime) -> list[str]:
+        """(type, merchant_id, subject_id, payload) each; ids in order (the outbox's `seq`
+        keeps the order of the list)."""
+        ids = [new_id() for _ in events]
+        if ids:
+            await self.conn.execute(outbox.insert(), [
+                {"id": event_id, "merchant_id": m, "type": t, "subject_id": s,
+                 "payload": payload, "created_at": now}
+                for event_id, (t, m, s, payload) in zip(ids, events, strict=True)])
+        return ids
 
     async def for_subject(self, subject_id: str) -> list[dict[str, Any]]:
         rows = await self.conn.execute(

@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.domain.payout import Change, Payout, Status
-from payoutd.store.dialect import insert
+from payoutd.store.dialect import insert, one_of
 from payoutd.store.tables import payouts
 
 _FIELDS = [f.name for f in dataclasses.fields(Payout) if f.name != "extra"]
@@ -39,16 +39,35 @@ class PayoutRepository:
         self.conn = conn
         self.dialect = dialect
 
-    async def add(self, payout: Payout) -> bool:
-        """Insert unless the merchant already has a payout with this order_id (then False).
+    async def add_many(self, new: Sequence[Payout]) -> set[str]:
+        """Insert payouts; returns the ids inserted. A payout whose merchant already has
+        one with its order_id is left out.
 
         ON CONFLICT DO NOTHING waits for a concurrent insert of the same order_id to
-        commit, so of many simultaneous requests exactly one inserts."""
-        stmt = insert(self.dialect, payouts).values(**to_row(payout))
-        if payout.order_id is not None:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["merchant_id", "order_id"])
-        result = await self.conn.execute(stmt.returning(payouts.c.id))
-        return result.first() is not None
+        commit, so of many simultaneous requests exactly one inserts. Rows go in in
+        (merchant_id, order_id) order: two transactions inserting overlapping order_ids
+        then wait on each other in one direction only, never in a cycle."""
+        if not new:
+            return set()
+        ordered = sorted(new, key=lambda p: (p.merchant_id, p.order_id or "", p.id))
+        stmt = (insert(self.dialect, payouts)
+                .on_conflict_do_nothing(index_elements=["merchant_id", "order_id"])
+                .returning(payouts.c.id))
+        result = await self.conn.execute(stmt, [to_row(p) for p in ordered])
+        return set(result.scalars().all())
+
+    async def by_order_ids(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Payout]:
+        """The stored payouts with these (merchant_id, order_id) pairs."""
+        if not keys:
+            return {}
+        wanted = set(keys)
+        # each column against its own list (one statement text for any number of keys),
+        # then only the pairs asked for
+        stmt = select(payouts).where(
+            one_of(self.dialect, payouts.c.merchant_id, sorted({m for m, _ in wanted})),
+            one_of(self.dialect, payouts.c.order_id, sorted({o for _, o in wanted})))
+        found = (from_row(r) for r in await self.conn.execute(stmt))
+        return {key: p for p in found if (key := (p.merchant_id, p.order_id or "")) in wanted}
 
     async def get(self, merchant_id: str | None, payout_id: str, *,
                   for_update: bool = False) -> Payout | None:

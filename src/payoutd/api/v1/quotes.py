@@ -36,9 +36,7 @@ async def create_quote(body: QuoteCreate, request: Request,
     a price, create the payout with `approval: "manual"`: that offer is locked until its
     `expires_at`."""
     rt: Runtime = request.app.state.runtime
-    async with rt.db.read() as uow:
-        fees = await uow.service_fees.of(principal.merchant_id)
-    q = await payouts.quote(rt.ctx, fees, payouts.PayoutRequest(**body.model_dump()))
+    q = await payouts.quote(rt.ctx, principal.fees, payouts.PayoutRequest(**body.model_dump()))
     p = q.pricing
     pc, net = q.asset.currency, q.asset.network
     expires = q.quoted_at + timedelta(seconds=rt.settings.quote_ttl_seconds)

@@ -1,0 +1,150 @@
+"""Group commit for payout intake.
+
+Each accepted payout is a few small writes (the payout, its hold, the account's `held`,
+an outbox event); what costs is the transaction around them: a BEGIN, a COMMIT that
+waits for the disk, and a dozen round trips. Under load, requests that arrive while a
+transaction is being written wait for the next one, and that one carries them all
+(`place_many`, one statement per table), so the cost of a commit is shared by every
+payout in it. With one request at a time nothing waits: a lone request is written at
+once, as a batch of one.
+
+Nothing is given up for it: every payout still gets the answer it would get alone
+(`place_many` answers each item separately, a refused one writes nothing), a payout is
+acknowledged only after the transaction that holds it has committed, and a batch that
+fails for any other reason is retried one payout per transaction, so one bad item
+cannot fail the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+
+from payoutd.domain.errors import PayoutdError
+from payoutd.services.context import Context
+from payoutd.services.payouts import Placed, Placement, place_many
+from payoutd.store.uow import UnitOfWork
+
+Unit = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+
+
+@dataclass(slots=True)
+class _Waiting:
+    item: Placement
+    answer: asyncio.Future[Placed] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    @property
+    def order_key(self) -> tuple[str, str] | None:
+        order_id = self.item.quote.request.order_id
+        return None if order_id is None else (self.item.merchant_id, order_id)
+
+
+class Intake:
+    """Placements queue here; up to `lanes` transactions are written at a time, each
+    taking up to `max_batch` waiting placements."""
+
+    def __init__(self, unit: Unit, ctx: Context, *, max_batch: int = 256,
+                 lanes: int = 1) -> None:
+        self._unit = unit
+        self._ctx = ctx
+        self._max_batch = max_batch
+        self._lanes = lanes
+        self._waiting: list[_Waiting] = []
+        self._writers: set[asyncio.Task[None]] = set()
+
+    async def place(self, item: Placement) -> Placed:
+        """Store the payout and hold its funds, committed, or raise its refusal."""
+        waiting = _Waiting(item)
+        self._waiting.append(waiting)
+        if len(self._writers) < self._lanes:
+            task = asyncio.get_running_loop().create_task(self._write())
+            self._writers.add(task)
+            task.add_done_callback(self._writers.discard)
+        # The writer, not this request, owns the transaction: a client that goes away
+        # cancels its wait, never a commit under way for others.
+        return await asyncio.shield(waiting.answer)
+
+    async def drain(self) -> None:
+        """Wait until everything queued has been written (on shutdown)."""
+        while self._writers:
+            await asyncio.gather(*self._writers, return_exceptions=True)
+
+    def _next_batch(self) -> list[_Waiting]:
+        """The oldest waiting placements, at most one per order_id: a repeat waits for the
+        next batch, where it finds the first one stored and is answered as a repeat."""
+        batch: list[_Waiting] = []
+        keys: set[tuple[str, str]] = set()
+        rest: list[_Waiting] = []
+        for w in self._waiting:
+            key = w.order_key
+            if len(batch) >= self._max_batch or (key is not None and key in keys):
+                rest.append(w)
+                continue
+            if key is not None:
+                keys.add(key)
+            batch.append(w)
+        self._waiting = rest
+        return batch
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch = self._next_batch()
+            try:
+                await self._commit(batch)
+            except _RolledBack as failed:
+                if len(batch) == 1:
+                    _settle(batch[0], error=failed.cause)
+                    continue
+                # Something failed the whole transaction before its commit (a deadlock,
+                # a bug in one item): nothing of it was written. Each payout gets a
+                # transaction of its own, so only what fails alone fails.
+                for w in batch:
+                    try:
+                        await self._commit([w])
+                    except _RolledBack as alone:
+                        _settle(w, error=alone.cause)
+                    except Exception as exc:
+                        _settle(w, error=exc)
+            except Exception as exc:
+                # The commit itself failed (e.g. the connection dropped): whether it took
+                # effect is unknown, so nothing is retried here. The client's retry with
+                # its order_id or Idempotency-Key finds the payout if it was stored.
+                for w in batch:
+                    _settle(w, error=exc)
+
+    async def _commit(self, batch: list[_Waiting]) -> None:
+        if self._ctx.metrics is not None:
+            self._ctx.metrics.intake_batch(len(batch))
+        async with self._unit() as uow:
+            try:
+                answers = await place_many(uow, self._ctx, [w.item for w in batch])
+            except Exception as exc:
+                raise _RolledBack(exc) from exc
+        # committed: only now may anyone hear "created"
+        for w, answer in zip(batch, answers, strict=True):
+            if isinstance(answer, PayoutdError):
+                _settle(w, error=answer)
+            else:
+                _settle(w, answer=answer)
+
+
+class _RolledBack(Exception):
+    """The transaction failed before its commit, so it wrote nothing."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _settle(w: _Waiting, *, answer: Placed | None = None,
+            error: BaseException | None = None) -> None:
+    if w.answer.done():  # pragma: no cover - each placement is settled once
+        return
+    if error is not None:
+        w.answer.set_exception(error)
+    else:
+        assert answer is not None
+        w.answer.set_result(answer)
