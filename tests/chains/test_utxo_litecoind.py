@@ -15,7 +15,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -372,7 +372,9 @@ async def test_fees_follow_the_node_estimate_when_it_has_one(node: Litecoind) ->
     answer = await node.call("estimatesmartfee", chain.conf_target["recommended"])
     expected = (Decimal(answer["feerate"]) * 100_000 * 141 / 100_000_000
                 if "feerate" in answer else Decimal("0.00000282"))
-    assert await chain.estimate_fee(LTC, None) == expected.quantize(Decimal("0.00000001"))
+    # the adapter rounds a fee up to whole litoshi, never down
+    assert await chain.estimate_fee(LTC, None) == expected.quantize(Decimal("0.00000001"),
+                                                                    rounding=ROUND_UP)
     # 12.345 sat/vB as a busy node would say (LTC/kvB), rounded up to whole litoshi
     chain.node = Answering(node, estimatesmartfee={"feerate": Decimal("0.00012345"),
                                                    "blocks": 6})
