@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     payout_key_cooldown_hours: float = 24.0
     api_rate_limit_per_minute: int = 6000  # per key, unless the key sets its own
     request_signature_window_seconds: int = 300
+    # how long an API process keeps a key's row (key, merchant policy, fees) before it
+    # reads it again; changes made through this process's API apply at once (0: no cache)
+    auth_cache_seconds: float = Field(default=1.0, ge=0)
 
     # webhooks
     webhook_allow_private: bool = False  # true only for development and tests

@@ -67,6 +67,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
     reads.install(app, runtime)
     app.state.limiter = RateLimiter()
     app.state.replays = ReplayGuard()
+    app.state.touched = {}  # key id -> when this process last wrote its last_used_at
     errors.install(app)
     for module in (payouts, batches, quotes, accounts, webhooks, access, admin, sandbox):
         for route in module.router.routes:

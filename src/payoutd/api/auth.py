@@ -9,7 +9,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import Request
 
@@ -134,7 +134,11 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
         if scope not in key.scopes and not (scope == "read" and "payouts" in key.scopes):
             raise PayoutdError("forbidden_scope", f"This key lacks the `{scope}` scope")
         now = rt.ctx.clock.now()
-        if key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY:
+        # the row may be a cached one: remember this process's own touches too
+        touched: dict[str, datetime] = request.app.state.touched
+        last = max(filter(None, (key.last_used_at, touched.get(key.id))), default=None)
+        if last is None or now - last >= TOUCH_EVERY:
+            touched[key.id] = now
             async with rt.db.unit() as uow:
                 await uow.merchants.touch_key(key.id, now)
         return Principal(key, policy, source, row.fees if row is not None else {})

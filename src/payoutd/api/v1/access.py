@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from payoutd.api import reads
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import responses
 from payoutd.api.v1.schemas import (
@@ -26,7 +27,8 @@ from payoutd.services import access
 from payoutd.services.views import ts
 from payoutd.store.merchants import ApiKey
 
-router = APIRouter(prefix="/v1", tags=["access"])
+router = APIRouter(prefix="/v1", tags=["access"],
+                   dependencies=[Depends(reads.forget_after_changes)])
 READ = Depends(require("read"))
 WRITE = Depends(require("payouts"))
 

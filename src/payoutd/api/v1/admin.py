@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
+from payoutd.api import reads
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import responses
 from payoutd.api.v1.schemas import (
@@ -26,7 +27,8 @@ from payoutd.domain.money import fmt
 from payoutd.services import merchants, review
 from payoutd.services.views import payout_view
 
-router = APIRouter(prefix="/v1/admin", tags=["operator"])
+router = APIRouter(prefix="/v1/admin", tags=["operator"],
+                   dependencies=[Depends(reads.forget_after_changes)])
 
 
 @router.get("/ledger/check", response_model=LedgerCheck,
