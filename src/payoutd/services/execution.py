@@ -20,7 +20,7 @@ from payoutd.domain.ledger import network_fee_paid
 from payoutd.domain.payout import Payout, Status, transition
 from payoutd.ids import new_id
 from payoutd.services.context import Context
-from payoutd.services.payouts import apply
+from payoutd.services.payouts import apply, apply_many
 from payoutd.services.ports import Output, OutputRejected, PreparedTx, TxState
 from payoutd.services.views import payout_view
 from payoutd.store.batches import Batch
@@ -49,8 +49,7 @@ def output_index(payouts: list[Payout]) -> dict[str, int]:
 async def release_scheduled(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
     now = ctx.clock.now()
     due = await uow.payouts.claim(Status.SCHEDULED, due_before=now, limit=limit)
-    for p in due:
-        await apply(uow, ctx, transition(p, Status.QUEUED, now=now))
+    await apply_many(uow, ctx, [transition(p, Status.QUEUED, now=now) for p in due])
     return len(due)
 
 
@@ -134,9 +133,9 @@ async def open_batch(uow: UnitOfWork, ctx: Context, network: str, currency: str)
         updated_at=now))
     index = output_index(queued)
     settled = _fee_shares(queued, outputs, tx, index, subtract, asset)
-    for p in queued:
-        await apply(uow, ctx, transition(p, Status.SENDING, now=now, batch_id=batch_id,
-                                         txid=tx.txid_of(index[p.id]), **settled.get(p.id, {})))
+    await apply_many(uow, ctx, [
+        transition(p, Status.SENDING, now=now, batch_id=batch_id,
+                   txid=tx.txid_of(index[p.id]), **settled.get(p.id, {})) for p in queued])
     return batch_id
 
 
@@ -199,9 +198,9 @@ async def mark_broadcast(uow: UnitOfWork, ctx: Context, batch_id: str) -> None:
         return  # another worker got there first
     batch = await uow.batches.get(batch_id)
     assert batch is not None
-    for p in await uow.payouts.in_batch(batch_id):
-        if p.status is Status.SENDING:
-            await apply(uow, ctx, transition(p, Status.CONFIRMING, now=now))
+    await apply_many(uow, ctx, [transition(p, Status.CONFIRMING, now=now)
+                                for p in await uow.payouts.in_batch(batch_id)
+                                if p.status is Status.SENDING])
     await uow.outbox.add(events.BATCH_BROADCAST, None, batch_id,
                          {"batch_id": batch_id, "txid": batch.txid, "network": batch.network,
                           "currency": batch.currency}, now)
@@ -213,9 +212,9 @@ async def fail_batch(uow: UnitOfWork, ctx: Context, batch_id: str, expected: str
     now = ctx.clock.now()
     if not await uow.batches.set_status(batch_id, expected, "failed", now):
         return
-    for p in await uow.payouts.in_batch(batch_id):
-        if p.status in (Status.SENDING, Status.CONFIRMING):
-            await apply(uow, ctx, transition(p, Status.FAILED, now=now, failure_reason=reason))
+    await apply_many(uow, ctx, [transition(p, Status.FAILED, now=now, failure_reason=reason)
+                                for p in await uow.payouts.in_batch(batch_id)
+                                if p.status in (Status.SENDING, Status.CONFIRMING)])
 
 
 async def review_batch(uow: UnitOfWork, ctx: Context, batch_id: str, reason: str) -> None:
@@ -223,10 +222,9 @@ async def review_batch(uow: UnitOfWork, ctx: Context, batch_id: str, reason: str
     now = ctx.clock.now()
     if not await uow.batches.set_status(batch_id, "broadcast", "needs_review", now):
         return
-    for p in await uow.payouts.in_batch(batch_id):
-        if p.status in (Status.SENDING, Status.CONFIRMING):
-            await apply(uow, ctx, transition(p, Status.NEEDS_REVIEW, now=now,
-                                             failure_reason=reason))
+    await apply_many(uow, ctx, [transition(p, Status.NEEDS_REVIEW, now=now, failure_reason=reason)
+                                for p in await uow.payouts.in_batch(batch_id)
+                                if p.status in (Status.SENDING, Status.CONFIRMING)])
 
 
 async def follow(uow: UnitOfWork, ctx: Context, batch_id: str, state: TxState) -> str:
@@ -254,16 +252,12 @@ async def follow(uow: UnitOfWork, ctx: Context, batch_id: str, state: TxState) -
     await uow.batches.set_status(batch_id, "broadcast", "confirmed", now,
                                  confirmations=state.confirmations)
     index = output_index(members)
-    for p in members:
-        if p.status is not Status.CONFIRMING:
-            continue
-        if index[p.id] in state.failed_outputs:
-            # its own transaction reverted on chain: no money moved, the funds return
-            await apply(uow, ctx, transition(p, Status.FAILED, now=now,
-                                             failure_reason="transaction reverted"))
-        else:
-            await apply(uow, ctx, transition(p, Status.PAID, now=now,
-                                             confirmations=state.confirmations))
+    await apply_many(uow, ctx, [
+        # an output whose own transaction reverted on chain: no money moved, funds return
+        transition(p, Status.FAILED, now=now, failure_reason="transaction reverted")
+        if index[p.id] in state.failed_outputs else
+        transition(p, Status.PAID, now=now, confirmations=state.confirmations)
+        for p in members if p.status is Status.CONFIRMING])
     if batch.fee and batch.fee_currency:
         await uow.ledger.post("network_fee", batch_id,
                               network_fee_paid(batch.fee_currency, batch.fee), now)

@@ -323,34 +323,50 @@ def _hold_refusal(p: Payout, err: PayoutdError) -> PayoutdError:
     return err
 
 
-async def _hold(uow: UnitOfWork, p: Payout, now: datetime) -> None:
-    try:
-        await uow.ledger.hold(p.merchant_id, p.debit_currency, p.debit_amount, p.id, now)
-    except PayoutdError as err:
-        raise _hold_refusal(p, err) from err
-
-
 async def apply(uow: UnitOfWork, ctx: Context, change: Change, *,
                 ledger_kind: str = "payout") -> Payout:
     """Persist one transition with what it does to the money and the events it emits,
     all in the caller's transaction."""
-    now = change.after.updated_at
-    p = change.after
-    await uow.payouts.save(change)
-    if change.funds is Funds.HOLD:
-        await _hold(uow, p, now)
-    elif change.funds is Funds.POST:
-        await uow.ledger.post_hold(p.id, ledger_kind, payout_posting(p), now)
-    elif change.funds is Funds.VOID:
-        await uow.ledger.void_hold(p.id, now)
-    if ctx.metrics is not None:
-        ctx.metrics.transition(change.old.value, change.new.value)
-    view = payout_view(p)
-    for type_ in events.for_change(change):
-        await uow.outbox.add(type_, p.merchant_id, p.id,
-                             {"payout": view, "old_status": change.old.value,
-                              "new_status": change.new.value}, now)
-    return p
+    return (await apply_many(uow, ctx, [change], ledger_kind=ledger_kind))[0]
+
+
+async def apply_many(uow: UnitOfWork, ctx: Context, changes: Sequence[Change], *,
+                     ledger_kind: str = "payout") -> list[Payout]:
+    """`apply` for many transitions made at one moment (a batch's payouts moving
+    together): each payout's compare-and-set, then the money of all of them and their
+    events in a fixed number of statements."""
+    if len({c.after.updated_at for c in changes}) > 1:
+        return [p for c in changes for p in await apply_many(uow, ctx, [c],
+                                                            ledger_kind=ledger_kind)]
+    if not changes:
+        return []
+    now = changes[0].after.updated_at
+    for change in changes:
+        await uow.payouts.save(change)
+    holding = [c.after for c in changes if c.funds is Funds.HOLD]
+    if holding:
+        wanted = [_hold_request(p) for p in holding]
+        for p, refusal in zip(holding, await uow.ledger.check_holds(wanted), strict=True):
+            if refusal is not None:
+                raise _hold_refusal(p, refusal)
+        await uow.ledger.add_holds(wanted, now)
+    posting = [(c.after.id, payout_posting(c.after)) for c in changes if c.funds is Funds.POST]
+    if posting:
+        await uow.ledger.post_holds(posting, ledger_kind, now)
+    voiding = [c.after.id for c in changes if c.funds is Funds.VOID]
+    if voiding:
+        await uow.ledger.void_holds(voiding, now)
+    emitted: list[tuple[str, str | None, str | None, dict[str, Any]]] = []
+    for change in changes:
+        p = change.after
+        if ctx.metrics is not None:
+            ctx.metrics.transition(change.old.value, change.new.value)
+        view = payout_view(p)
+        emitted += [(type_, p.merchant_id, p.id,
+                     {"payout": view, "old_status": change.old.value,
+                      "new_status": change.new.value}) for type_ in events.for_change(change)]
+    await uow.outbox.add_many(emitted, now)
+    return [c.after for c in changes]
 
 
 async def get(uow: UnitOfWork, merchant_id: str, payout_id: str) -> Payout:
@@ -387,6 +403,5 @@ async def expire_offers(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
     """Offers nobody approved in time become `expired` (the worker's loop)."""
     now = ctx.clock.now()
     stale = await uow.payouts.claim(Status.PENDING_APPROVAL, expires_before=now, limit=limit)
-    for p in stale:
-        await apply(uow, ctx, transition(p, Status.EXPIRED, now=now))
+    await apply_many(uow, ctx, [transition(p, Status.EXPIRED, now=now) for p in stale])
     return len(stale)

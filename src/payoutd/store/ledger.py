@@ -158,22 +158,36 @@ class LedgerRepository:
                    now: datetime, *, release: dict[str, Decimal] | None = None) -> str:
         """Append one balanced transaction; `release` lowers `held` on accounts in the
         same step (posting a hold)."""
-        balanced(entries)
-        tx_id = new_id()
-        await self.conn.execute(ledger_transactions.insert().values(
-            id=tx_id, kind=kind, reference=reference, created_at=now))
+        return (await self._post_many([(kind, reference, entries, release or {})], now))[0]
+
+    async def _post_many(self, txs: Sequence[tuple[str, str | None, list[Entry],
+                                                   dict[str, Decimal]]],
+                         now: datetime) -> list[str]:
+        """Append balanced transactions (kind, reference, entries, release) in a fixed
+        number of statements: their rows, the accounts' summed deltas, their entries."""
+        tx_rows: list[dict[str, Any]] = []
+        entry_rows: list[dict[str, Any]] = []
         deltas: dict[str, tuple[Decimal, Decimal]] = defaultdict(lambda: (ZERO, ZERO))
-        for e in entries:
-            b, h = deltas[e.account]
-            deltas[e.account] = (b + e.amount, h)
-        for account_id, amount in (release or {}).items():
-            b, h = deltas[account_id]
-            deltas[account_id] = (b, h - amount)
+        for kind, reference, entries, release in txs:
+            balanced(entries)
+            tx_id = new_id()
+            tx_rows.append({"id": tx_id, "kind": kind, "reference": reference,
+                            "created_at": now})
+            for e in entries:
+                b, h = deltas[e.account]
+                deltas[e.account] = (b + e.amount, h)
+                entry_rows.append({"transaction_id": tx_id, "account_id": e.account,
+                                   "currency": e.currency, "amount": e.amount})
+            for account_id, amount in release.items():
+                b, h = deltas[account_id]
+                deltas[account_id] = (b, h - amount)
+        if not tx_rows:
+            return []
+        await self.conn.execute(ledger_transactions.insert(), tx_rows)
         await self._apply(dict(deltas), now)  # creates missing accounts before entries name them
-        await self.conn.execute(ledger_entries.insert(), [
-            {"transaction_id": tx_id, "account_id": e.account, "currency": e.currency,
-             "amount": e.amount} for e in entries])
-        return tx_id
+        if entry_rows:
+            await self.conn.execute(ledger_entries.insert(), entry_rows)
+        return [r["id"] for r in tx_rows]
 
     # -- holds --------------------------------------------------------------------
 
@@ -238,13 +252,15 @@ class LedgerRepository:
         return field_error("wallet_not_found", field_name)
 
     async def hold_of(self, payout_id: str) -> Hold | None:
-        row = (await self.conn.execute(select(holds).where(holds.c.payout_id == payout_id))
-               ).first()
-        if row is None:
-            return None
-        m = row._mapping
-        return Hold(m["id"], m["account_id"], m["currency"], m["amount"],
-                    HoldStatus(m["status"]), m["payout_id"])
+        found = await self.holds_of([payout_id])
+        return found[0] if found else None
+
+    async def holds_of(self, payout_ids: Sequence[str]) -> list[Hold]:
+        rows = await self.conn.execute(
+            select(holds).where(one_of(self.dialect, holds.c.payout_id, payout_ids)))
+        return [Hold(m["id"], m["account_id"], m["currency"], m["amount"],
+                     HoldStatus(m["status"]), m["payout_id"])
+                for m in (r._mapping for r in rows)]
 
     async def _settle(self, hold: Hold, status: HoldStatus, now: datetime,
                       tx_id: str | None) -> None:
@@ -257,25 +273,46 @@ class LedgerRepository:
 
     async def post_hold(self, payout_id: str, kind: str, entries: list[Entry],
                         now: datetime) -> str:
-        """Turn the payout's pending hold into ledger entries. What the entries take from
-        the held account may be less than the hold; the rest is simply released."""
-        hold = await self.hold_of(payout_id)
-        if hold is None or hold.status is not HoldStatus.PENDING:
-            raise RuntimeError(f"payout {payout_id} has no pending hold")
-        taken = -sum((e.amount for e in entries if e.account == hold.account_id), ZERO)
-        if taken > hold.amount:
-            raise RuntimeError(f"posting {taken} exceeds hold {hold.amount}")
-        tx_id = await self.post(kind, payout_id, entries, now,
-                                release={hold.account_id: hold.amount})
-        await self._settle(hold, HoldStatus.POSTED, now, tx_id)
-        return tx_id
+        return (await self.post_holds([(payout_id, entries)], kind, now))[0]
+
+    async def post_holds(self, posts: Sequence[tuple[str, list[Entry]]], kind: str,
+                         now: datetime) -> list[str]:
+        """Turn payouts' pending holds into ledger entries, one transaction each. What the
+        entries take from the held account may be less than the hold; the rest is simply
+        released."""
+        found = await self._pending_holds([payout_id for payout_id, _ in posts])
+        txs: list[tuple[str, str | None, list[Entry], dict[str, Decimal]]] = []
+        for payout_id, entries in posts:
+            hold = found[payout_id]
+            taken = -sum((e.amount for e in entries if e.account == hold.account_id), ZERO)
+            if taken > hold.amount:
+                raise RuntimeError(f"posting {taken} exceeds hold {hold.amount}")
+            txs.append((kind, payout_id, entries, {hold.account_id: hold.amount}))
+        tx_ids = await self._post_many(txs, now)
+        for (payout_id, _), tx_id in zip(posts, tx_ids, strict=True):
+            await self._settle(found[payout_id], HoldStatus.POSTED, now, tx_id)
+        return tx_ids
 
     async def void_hold(self, payout_id: str, now: datetime) -> None:
-        hold = await self.hold_of(payout_id)
-        if hold is None or hold.status is not HoldStatus.PENDING:
-            raise RuntimeError(f"payout {payout_id} has no pending hold")
-        await self._apply({hold.account_id: (ZERO, -hold.amount)}, now)
-        await self._settle(hold, HoldStatus.VOIDED, now, None)
+        await self.void_holds([payout_id], now)
+
+    async def void_holds(self, payout_ids: Sequence[str], now: datetime) -> None:
+        """Release payouts' pending holds: the funds are available again, no entries."""
+        found = await self._pending_holds(payout_ids)
+        released: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for hold in found.values():
+            released[hold.account_id] += hold.amount
+        await self._apply({a: (ZERO, -amount) for a, amount in released.items()}, now)
+        for hold in found.values():
+            await self._settle(hold, HoldStatus.VOIDED, now, None)
+
+    async def _pending_holds(self, payout_ids: Sequence[str]) -> dict[str, Hold]:
+        found = {h.payout_id: h for h in await self.holds_of(payout_ids)}
+        for payout_id in payout_ids:
+            hold = found.get(payout_id)
+            if hold is None or hold.status is not HoldStatus.PENDING:
+                raise RuntimeError(f"payout {payout_id} has no pending hold")
+        return found
 
     # -- the check ----------------------------------------------------------------
 
