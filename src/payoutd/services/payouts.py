@@ -341,8 +341,7 @@ async def apply_many(uow: UnitOfWork, ctx: Context, changes: Sequence[Change], *
     if not changes:
         return []
     now = changes[0].after.updated_at
-    for change in changes:
-        await uow.payouts.save(change)
+    await uow.payouts.save_many(changes)
     holding = [c.after for c in changes if c.funds is Funds.HOLD]
     if holding:
         wanted = [_hold_request(p) for p in holding]

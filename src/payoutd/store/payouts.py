@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Integer, Select, String, bindparam, column, func, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeEngine
 
 from payoutd.domain.payout import Change, Payout, Status
 from payoutd.store.dialect import insert, one_of
@@ -87,18 +89,53 @@ class PayoutRepository:
 
     async def save(self, change: Change) -> None:
         """Compare-and-set on the version the change was computed from."""
-        before, after = change.before, change.after
-        values = {k: v for k, v in to_row(after).items()
-                  if k not in ("id", "merchant_id", "created_at")
-                  and getattr(before, k) != getattr(after, k)}
-        values["status"] = after.status.value
-        values["version"] = after.version
-        stmt = (update(payouts)
-                .where(payouts.c.id == before.id, payouts.c.version == before.version)
-                .values(**values))
-        result = await self.conn.execute(stmt)
-        if result.rowcount != 1:
-            raise ConcurrentChange(before.id)
+        await self.save_many([change])
+
+    async def save_many(self, changes: Sequence[Change]) -> None:
+        """`save` for many changes, in one statement per set of changed columns (a batch's
+        payouts change the same columns together). Raises ConcurrentChange, for the
+        caller's transaction to roll back, unless every row was still at the version its
+        change was computed from."""
+        groups: dict[tuple[str, ...], list[tuple[Change, dict[str, Any]]]] = {}
+        for change in changes:
+            before, after = change.before, change.after
+            values = {k: v for k, v in to_row(after).items()
+                      if k not in ("id", "merchant_id", "created_at")
+                      and getattr(before, k) != getattr(after, k)}
+            values["status"] = after.status.value
+            values["version"] = after.version
+            groups.setdefault(tuple(sorted(values)), []).append((change, values))
+        for columns, members in groups.items():
+            if self.dialect == "postgresql":
+                # UPDATE .. FROM unnest(arrays): one statement whose text is the same for
+                # any number of rows (compiled and prepared once), and whose rowcount
+                # counts the rows that were still at their change's version
+                names = ["w_id", "w_version", *(f"b_{c}" for c in columns)]
+                types: list[TypeEngine[Any]] = [String(), Integer(),
+                                                *(payouts.c[c].type for c in columns)]
+                rows = [(ch.before.id, ch.before.version, *(vals[c] for c in columns))
+                        for ch, vals in members]
+                arrays = [bindparam(n, [row[i] for row in rows], type_=postgresql.ARRAY(t))
+                          for i, (n, t) in enumerate(zip(names, types, strict=True))]
+                v = func.unnest(*arrays).table_valued(
+                    *(column(n, t) for n, t in zip(names, types, strict=True))
+                ).render_derived(name="v")
+                stmt = (update(payouts)
+                        .where(payouts.c.id == v.c.w_id, payouts.c.version == v.c.w_version)
+                        .values({c: v.c[f"b_{c}"] for c in columns}))
+                result = await self.conn.execute(stmt)
+            else:
+                # executemany: SQLite reports the rows it changed over all of them
+                stmt = (update(payouts)
+                        .where(payouts.c.id == bindparam("w_id"),
+                               payouts.c.version == bindparam("w_version"))
+                        .values({c: bindparam(f"b_{c}", type_=payouts.c[c].type)
+                                 for c in columns}))
+                result = await self.conn.execute(stmt, [
+                    {"w_id": ch.before.id, "w_version": ch.before.version,
+                     **{f"b_{c}": vals[c] for c in columns}} for ch, vals in members])
+            if result.rowcount != len(members):
+                raise ConcurrentChange(", ".join(ch.before.id for ch, _ in members))
 
     async def page(
         self,

@@ -126,14 +126,22 @@ async def follow_broadcast(db: Database, ctx: Context) -> int:
     return len(pending)
 
 
-async def tick(db: Database, ctx: Context) -> None:
-    """One pass of every job, in the order a payout moves through them."""
+async def send_pass(db: Database, ctx: Context) -> None:
+    """Everything up to a broadcast: offers expire, scheduled payouts come due, queues
+    become batches and go out."""
     await expire_offers(db, ctx)
     await release_scheduled(db, ctx)
     # Recorded batches a crash left behind go out before any new batch: on account
     # chains a new run of nonces must not overtake an older recorded one.
     await broadcast_recorded(db, ctx)
     await send_batches(db, ctx)
+
+
+async def tick(db: Database, ctx: Context) -> None:
+    """One pass of every job, in the order a payout moves through them. The worker runs
+    `send_pass` and `follow_broadcast` as loops of their own, so a long queue being sent
+    never holds back the batches already on chain."""
+    await send_pass(db, ctx)
     await follow_broadcast(db, ctx)
 
 

@@ -16,7 +16,7 @@ from payoutd.chains.sandbox import SandboxChain
 from payoutd.services.context import Context
 from payoutd.store.db import Database
 from payoutd.webhooks.delivery import Sender
-from payoutd.worker.jobs import deliver_webhooks, dispatch_events, tick
+from payoutd.worker.jobs import deliver_webhooks, dispatch_events, follow_broadcast, send_pass
 
 log = structlog.get_logger("payoutd.worker")
 
@@ -73,7 +73,9 @@ class Worker:
         if not self.db.is_postgres:
             self._lock = claim_sqlite_worker(s.data_dir)
         self._tasks.append(asyncio.create_task(
-            _every(s.worker_interval_seconds, "tick", lambda: tick(self.db, self.ctx))))
+            _every(s.worker_interval_seconds, "send", lambda: send_pass(self.db, self.ctx))))
+        self._tasks.append(asyncio.create_task(_every(
+            s.worker_interval_seconds, "follow", lambda: follow_broadcast(self.db, self.ctx))))
 
         async def webhooks() -> None:
             await dispatch_events(self.db, self.ctx)
