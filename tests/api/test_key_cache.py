@@ -5,6 +5,7 @@ turns into a write per request."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,9 +83,17 @@ def test_a_read_that_began_before_a_clear_is_not_kept() -> None:
     key = ApiKey("k", "m", "pk_x", "h", frozenset({"read"}), None, datetime.now(UTC), None,
                  None)
     row = KeyRow(key, None)
-    began = cache.generation
+    began, read_at = cache.generation, time.monotonic()
     cache.clear()  # a change was answered while that read ran
-    cache.put("pk_x", row, began)
+    cache.put("pk_x", row, began, read_at)
     assert cache.get("pk_x") is None
-    cache.put("pk_x", row, cache.generation)
+    cache.put("pk_x", row, cache.generation, read_at)
     assert cache.get("pk_x") is row
+
+
+def test_a_row_s_age_counts_from_when_its_read_was_asked() -> None:
+    cache = KeyCache(ttl=60)
+    key = ApiKey("k", "m", "pk_x", "h", frozenset({"read"}), None, datetime.now(UTC), None,
+                 None)
+    cache.put("pk_x", KeyRow(key, None), cache.generation, time.monotonic() - 61)
+    assert cache.get("pk_x") is None  # the read waited: already older than the ttl

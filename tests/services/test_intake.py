@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -123,3 +124,67 @@ async def test_the_api_answers_through_the_intake_as_before(h: Harness, approval
     assert len({r.json()["id"] for r in first}) == 1
     status = {"auto": "queued", "manual": "pending_approval"}[approval]
     assert first[0].json()["status"] == status
+
+
+async def test_a_placement_arriving_as_the_last_writer_ends_is_still_written(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pure logic, with a stand-in for place_many: whatever the interleaving, every
+    placement is answered (a writer that has decided to stop must not count as running)."""
+    from contextlib import asynccontextmanager
+
+    from payoutd.services import intake as intake_module
+
+    async def fake_place_many(uow: Any, ctx: Any, items: list[Any]) -> list[Any]:
+        await asyncio.sleep(0)
+        return [(item, True) for item in items]
+
+    @asynccontextmanager
+    async def unit() -> Any:
+        yield None
+
+    def item(name: str) -> Any:
+        return SimpleNamespace(name=name, merchant_id="m",
+                               quote=SimpleNamespace(request=SimpleNamespace(order_id=None)))
+
+    monkeypatch.setattr(intake_module, "place_many", fake_place_many)
+    for delay in range(12):
+        intake = Intake(unit, SimpleNamespace(metrics=None))  # type: ignore[arg-type]
+
+        async def late(intake: Intake = intake, delay: int = delay) -> Any:
+            for _ in range(delay):
+                await asyncio.sleep(0)
+            return await intake.place(item("second"))
+
+        first = asyncio.create_task(intake.place(item("first")))
+        second = asyncio.create_task(late())
+        done = await asyncio.wait_for(asyncio.gather(first, second), timeout=2)
+        assert [i.name for i, _ in done] == ["first", "second"], delay
+
+
+@pytest.mark.postgres
+async def test_a_repeat_that_waited_on_the_first_one_s_locks_is_answered_as_a_repeat(
+        pg: Harness) -> None:
+    """Two transactions place one order_id at once (two lanes or two API processes): the
+    second does not see the first's uncommitted payout and waits on the account's lock.
+    When the first commits, the funds it held must not make the second a refusal: the
+    order_id now exists, so the answer is that payout."""
+    probe = await placement(pg, (await pg.merchant("Probe", BTC="1")).id)
+    m = await pg.merchant("Acme")
+    await pg.deposit(m, "BTC", str(probe.quote.plan.debit_amount * 3 / 2))  # room for one
+    first_item = await placement(pg, m.id, order_id="same")
+    again = await placement(pg, m.id, order_id="same")
+
+    async def place_alone() -> Any:
+        async with pg.rt.db.unit() as uow:
+            return (await payouts.place_many(uow, pg.rt.ctx, [again]))[0]
+
+    async with pg.rt.db.unit() as uow:
+        first = (await payouts.place_many(uow, pg.rt.ctx, [first_item]))[0]
+        assert isinstance(first, tuple) and first[1]
+        second = asyncio.create_task(place_alone())
+        await asyncio.sleep(0.3)
+        assert not second.done()  # waiting on the account row the first one locked
+    answer = await second
+    assert isinstance(answer, tuple), answer
+    assert answer[0].id == first[0].id and answer[1] is False
+    assert (await pg.ledger_check())["ok"]

@@ -49,11 +49,13 @@ class KeyCache:
             return None
         return found[1]
 
-    def put(self, prefix: str, row: KeyRow, generation: int) -> None:
+    def put(self, prefix: str, row: KeyRow, generation: int, read_at: float) -> None:
+        """Keep a row read at `read_at` (monotonic, taken before the read was asked for):
+        its age counts from then, so nothing older than `ttl` is ever served."""
         if self.ttl > 0 and generation == self.generation:
             if len(self._rows) > 100_000:  # a bound, not a policy: start over
                 self._rows.clear()
-            self._rows[prefix] = (time.monotonic() + self.ttl, row)
+            self._rows[prefix] = (read_at + self.ttl, row)
 
     def clear(self) -> None:
         self.generation += 1
@@ -69,16 +71,17 @@ async def key_row(request: Request, prefix: str) -> KeyRow | None:
     cache: KeyCache = request.app.state.key_cache
     row = cache.get(prefix)
     if row is None:
-        generation = cache.generation
+        generation, read_at = cache.generation, time.monotonic()
         row = await request.app.state.keys.get(prefix)
         if row is not None:
-            cache.put(prefix, row, generation)
+            cache.put(prefix, row, generation, read_at)
     return row
 
 
 async def forget_after_changes(request: Request) -> AsyncIterator[None]:
     """Router dependency for the calls that change keys, policies or fees: once such a
-    call has run, this process reads them afresh."""
+    call has run, and before it is answered, this process reads them afresh (installed
+    with scope="function" so it runs before the response goes out)."""
     try:
         yield
     finally:

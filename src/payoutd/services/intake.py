@@ -54,12 +54,16 @@ class Intake:
         self._lanes = lanes
         self._waiting: list[_Waiting] = []
         self._writers: set[asyncio.Task[None]] = set()
+        self._running = 0  # writers that have not yet decided to stop
 
     async def place(self, item: Placement) -> Placed:
         """Store the payout and hold its funds, committed, or raise its refusal."""
         waiting = _Waiting(item)
         self._waiting.append(waiting)
-        if len(self._writers) < self._lanes:
+        if self._running < self._lanes:
+            # counted here and uncounted by the writer in the very step it decides to stop:
+            # a placement queued in between always finds a writer (or starts one)
+            self._running += 1
             task = asyncio.get_running_loop().create_task(self._write())
             self._writers.add(task)
             task.add_done_callback(self._writers.discard)
@@ -90,6 +94,12 @@ class Intake:
         return batch
 
     async def _write(self) -> None:
+        try:
+            await self._write_all()
+        finally:
+            self._running -= 1
+
+    async def _write_all(self) -> None:
         while self._waiting:
             batch = self._next_batch()
             try:

@@ -254,6 +254,22 @@ async def place_many(uow: UnitOfWork, ctx: Context,
 
     holding = [(i, p) for i, p in new if INITIAL[p.status] is Funds.HOLD]
     verdicts = await uow.ledger.check_holds([_hold_request(p) for _, p in holding])
+    if any(v is not None and p.order_id is not None
+           for (_, p), v in zip(holding, verdicts, strict=True)):
+        # check_holds may have waited on the accounts' locks for another transaction
+        # that has since committed: if that one stored some of these order_ids, they are
+        # repeats (answered with the stored payout, not refused for the funds it holds),
+        # and the others' holds are decided again without them.
+        late = await uow.payouts.by_order_ids(
+            [(p.merchant_id, p.order_id) for _, p in holding if p.order_id is not None])
+        if late:
+            for i, p in holding:
+                existing = late.get((p.merchant_id, p.order_id or ""))
+                if p.order_id is not None and existing is not None:
+                    answers[i] = (existing, False)
+            new = [(i, p) for i, p in new if answers[i] is None]
+            holding = [(i, p) for i, p in holding if answers[i] is None]
+            verdicts = await uow.ledger.check_holds([_hold_request(p) for _, p in holding])
     for (i, p), refusal in zip(holding, verdicts, strict=True):
         if refusal is not None:
             answers[i] = _hold_refusal(p, refusal)
@@ -350,11 +366,9 @@ async def apply_many(uow: UnitOfWork, ctx: Context, changes: Sequence[Change], *
                 raise _hold_refusal(p, refusal)
         await uow.ledger.add_holds(wanted, now)
     posting = [(c.after.id, payout_posting(c.after)) for c in changes if c.funds is Funds.POST]
-    if posting:
-        await uow.ledger.post_holds(posting, ledger_kind, now)
     voiding = [c.after.id for c in changes if c.funds is Funds.VOID]
-    if voiding:
-        await uow.ledger.void_holds(voiding, now)
+    if posting or voiding:
+        await uow.ledger.settle_holds(posting, voiding, ledger_kind, now)
     emitted: list[tuple[str, str | None, str | None, dict[str, Any]]] = []
     for change in changes:
         p = change.after

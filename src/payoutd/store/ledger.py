@@ -162,13 +162,16 @@ class LedgerRepository:
 
     async def _post_many(self, txs: Sequence[tuple[str, str | None, list[Entry],
                                                    dict[str, Decimal]]],
-                         now: datetime) -> list[str]:
+                         now: datetime, *, release: dict[str, Decimal] | None = None
+                         ) -> list[str]:
         """Append balanced transactions (kind, reference, entries, release) in a fixed
-        number of statements: their rows, the accounts' summed deltas, their entries."""
+        number of statements: their rows, the accounts' summed deltas, their entries.
+        `release` lowers `held` on accounts in the same step, outside any transaction
+        (voided holds)."""
         tx_rows: list[dict[str, Any]] = []
         entry_rows: list[dict[str, Any]] = []
         deltas: dict[str, tuple[Decimal, Decimal]] = defaultdict(lambda: (ZERO, ZERO))
-        for kind, reference, entries, release in txs:
+        for kind, reference, entries, release_of_tx in txs:
             balanced(entries)
             tx_id = new_id()
             tx_rows.append({"id": tx_id, "kind": kind, "reference": reference,
@@ -178,12 +181,14 @@ class LedgerRepository:
                 deltas[e.account] = (b + e.amount, h)
                 entry_rows.append({"transaction_id": tx_id, "account_id": e.account,
                                    "currency": e.currency, "amount": e.amount})
-            for account_id, amount in release.items():
+            for account_id, amount in release_of_tx.items():
                 b, h = deltas[account_id]
                 deltas[account_id] = (b, h - amount)
-        if not tx_rows:
-            return []
-        await self.conn.execute(ledger_transactions.insert(), tx_rows)
+        for account_id, amount in (release or {}).items():
+            b, h = deltas[account_id]
+            deltas[account_id] = (b, h - amount)
+        if tx_rows:
+            await self.conn.execute(ledger_transactions.insert(), tx_rows)
         await self._apply(dict(deltas), now)  # creates missing accounts before entries name them
         if entry_rows:
             await self.conn.execute(ledger_entries.insert(), entry_rows)
@@ -273,14 +278,20 @@ class LedgerRepository:
 
     async def post_hold(self, payout_id: str, kind: str, entries: list[Entry],
                         now: datetime) -> str:
-        return (await self.post_holds([(payout_id, entries)], kind, now))[0]
+        return (await self.settle_holds([(payout_id, entries)], [], kind, now))[0]
 
-    async def post_holds(self, posts: Sequence[tuple[str, list[Entry]]], kind: str,
-                         now: datetime) -> list[str]:
-        """Turn payouts' pending holds into ledger entries, one transaction each. What the
-        entries take from the held account may be less than the hold; the rest is simply
-        released."""
-        found = await self._pending_holds([payout_id for payout_id, _ in posts])
+    async def void_hold(self, payout_id: str, now: datetime) -> None:
+        await self.settle_holds([], [payout_id], "payout", now)
+
+    async def settle_holds(self, posts: Sequence[tuple[str, list[Entry]]],
+                           voids: Sequence[str], kind: str, now: datetime) -> list[str]:
+        """Post payouts' pending holds (their entries, one ledger transaction each; what the
+        entries take from the held account may be less than the hold, the rest is simply
+        released) and void others (released, no entries), all in one step: every account
+        involved is locked at once, in id order, so a batch that pays some payouts and
+        fails others cannot deadlock against another transaction. Returns the posted
+        transactions' ids."""
+        found = await self._pending_holds([payout_id for payout_id, _ in posts] + list(voids))
         txs: list[tuple[str, str | None, list[Entry], dict[str, Decimal]]] = []
         for payout_id, entries in posts:
             hold = found[payout_id]
@@ -288,23 +299,15 @@ class LedgerRepository:
             if taken > hold.amount:
                 raise RuntimeError(f"posting {taken} exceeds hold {hold.amount}")
             txs.append((kind, payout_id, entries, {hold.account_id: hold.amount}))
-        tx_ids = await self._post_many(txs, now)
+        released: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for payout_id in voids:
+            released[found[payout_id].account_id] += found[payout_id].amount
+        tx_ids = await self._post_many(txs, now, release=released)
         for (payout_id, _), tx_id in zip(posts, tx_ids, strict=True):
             await self._settle(found[payout_id], HoldStatus.POSTED, now, tx_id)
+        for payout_id in voids:
+            await self._settle(found[payout_id], HoldStatus.VOIDED, now, None)
         return tx_ids
-
-    async def void_hold(self, payout_id: str, now: datetime) -> None:
-        await self.void_holds([payout_id], now)
-
-    async def void_holds(self, payout_ids: Sequence[str], now: datetime) -> None:
-        """Release payouts' pending holds: the funds are available again, no entries."""
-        found = await self._pending_holds(payout_ids)
-        released: dict[str, Decimal] = defaultdict(lambda: ZERO)
-        for hold in found.values():
-            released[hold.account_id] += hold.amount
-        await self._apply({a: (ZERO, -amount) for a, amount in released.items()}, now)
-        for hold in found.values():
-            await self._settle(hold, HoldStatus.VOIDED, now, None)
 
     async def _pending_holds(self, payout_ids: Sequence[str]) -> dict[str, Hold]:
         found = {h.payout_id: h for h in await self.holds_of(payout_ids)}

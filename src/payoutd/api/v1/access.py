@@ -28,7 +28,7 @@ from payoutd.services.views import ts
 from payoutd.store.merchants import ApiKey
 
 router = APIRouter(prefix="/v1", tags=["access"],
-                   dependencies=[Depends(reads.forget_after_changes)])
+                   dependencies=[Depends(reads.forget_after_changes, scope="function")])
 READ = Depends(require("read"))
 WRITE = Depends(require("payouts"))
 

@@ -28,7 +28,7 @@ from payoutd.services import merchants, review
 from payoutd.services.views import payout_view
 
 router = APIRouter(prefix="/v1/admin", tags=["operator"],
-                   dependencies=[Depends(reads.forget_after_changes)])
+                   dependencies=[Depends(reads.forget_after_changes, scope="function")])
 
 
 @router.get("/ledger/check", response_model=LedgerCheck,
