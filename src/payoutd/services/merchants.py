@@ -77,14 +77,6 @@ async def create_operator_key(uow: UnitOfWork, ctx: Context, name: str | None) -
     return issued
 
 
-async def authenticate(uow: UnitOfWork, ctx: Context,
-                       presented: str) -> tuple[ApiKey, MerchantPolicy | None]:
-    """The key behind `presented`, or 401."""
-    prefix, secret = key_prefix(presented)
-    found = await uow.merchants.key_and_policy(prefix) if secret else None
-    return verify_key(found, secret)
-
-
 def key_prefix(presented: str) -> tuple[str, str]:
     """(prefix, secret) of a presented key: the prefix finds the row."""
     # pk_<12 hex>_<secret>; the secret itself may contain "_"

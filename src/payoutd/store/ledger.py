@@ -196,15 +196,6 @@ class LedgerRepository:
 
     # -- holds --------------------------------------------------------------------
 
-    async def hold(self, merchant_id: str, currency: str, amount: Decimal, payout_id: str,
-                   now: datetime, *, field_name: str = "amount") -> str:
-        """Reserve `amount` of the available balance, or refuse without changing anything."""
-        wanted = [HoldRequest(merchant_id, currency, amount, payout_id)]
-        refusal = (await self.check_holds(wanted, field_name=field_name))[0]
-        if refusal is not None:
-            raise refusal
-        return (await self.add_holds(wanted, now))[0]
-
     async def check_holds(self, wanted: Sequence[HoldRequest], *,
                           field_name: str = "amount") -> list[PayoutdError | None]:
         """Which of `wanted`, granted in order, fit the available balances (None) and
@@ -275,13 +266,6 @@ class LedgerRepository:
             .values(status=status.value, updated_at=now, transaction_id=tx_id))
         if result.rowcount != 1:
             raise RuntimeError(f"hold {hold.id} is not pending")
-
-    async def post_hold(self, payout_id: str, kind: str, entries: list[Entry],
-                        now: datetime) -> str:
-        return (await self.settle_holds([(payout_id, entries)], [], kind, now))[0]
-
-    async def void_hold(self, payout_id: str, now: datetime) -> None:
-        await self.settle_holds([], [payout_id], "payout", now)
 
     async def settle_holds(self, posts: Sequence[tuple[str, list[Entry]]],
                            voids: Sequence[str], kind: str, now: datetime) -> list[str]:

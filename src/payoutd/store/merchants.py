@@ -198,9 +198,6 @@ class ServiceFeeRepository:
         self.conn = conn
         self.dialect = dialect
 
-    async def of(self, merchant_id: str) -> dict[str, ServiceFee]:
-        return (await self.of_many([merchant_id])).get(merchant_id, {})
-
     async def of_many(self, merchant_ids: Sequence[str]) -> dict[str, dict[str, ServiceFee]]:
         """Each merchant's fees by currency (merchants with none are left out)."""
         rows = await self.conn.execute(

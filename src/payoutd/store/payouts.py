@@ -81,12 +81,6 @@ class PayoutRepository:
         row = (await self.conn.execute(stmt)).first()
         return from_row(row) if row else None
 
-    async def by_order_id(self, merchant_id: str, order_id: str) -> Payout | None:
-        stmt = select(payouts).where(payouts.c.merchant_id == merchant_id,
-                                     payouts.c.order_id == order_id)
-        row = (await self.conn.execute(stmt)).first()
-        return from_row(row) if row else None
-
     async def save(self, change: Change) -> None:
         """Compare-and-set on the version the change was computed from."""
         await self.save_many([change])
