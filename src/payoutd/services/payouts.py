@@ -243,14 +243,8 @@ async def place_many(uow: UnitOfWork, ctx: Context,
     keys = [(p.merchant_id, p.order_id) for _, p in fresh if p.order_id is not None]
     if len(set(keys)) != len(keys):
         raise ValueError("place_many: two items share an order_id")
-    stored = await uow.payouts.by_order_ids(keys)
-    new: list[tuple[int, Payout]] = []
-    for i, p in fresh:
-        existing = stored.get((p.merchant_id, p.order_id or ""))
-        if p.order_id is not None and existing is not None:
-            answers[i] = (existing, False)
-        else:
-            new.append((i, p))
+    _answer_repeats(await uow.payouts.by_order_ids(keys), fresh, answers)
+    new = [(i, p) for i, p in fresh if answers[i] is None]
 
     holding = [(i, p) for i, p in new if INITIAL[p.status] is Funds.HOLD]
     verdicts = await uow.ledger.check_holds([_hold_request(p) for _, p in holding])
@@ -263,10 +257,7 @@ async def place_many(uow: UnitOfWork, ctx: Context,
         late = await uow.payouts.by_order_ids(
             [(p.merchant_id, p.order_id) for _, p in holding if p.order_id is not None])
         if late:
-            for i, p in holding:
-                existing = late.get((p.merchant_id, p.order_id or ""))
-                if p.order_id is not None and existing is not None:
-                    answers[i] = (existing, False)
+            _answer_repeats(late, holding, answers)
             new = [(i, p) for i, p in new if answers[i] is None]
             holding = [(i, p) for i, p in holding if answers[i] is None]
             verdicts = await uow.ledger.check_holds([_hold_request(p) for _, p in holding])
@@ -280,10 +271,8 @@ async def place_many(uow: UnitOfWork, ctx: Context,
     # is answered as a repeat; leaving its hold out only leaves more for the others.
     raced = [(i, p) for i, p in new if p.id not in inserted]
     if raced:
-        won = await uow.payouts.by_order_ids([(p.merchant_id, p.order_id or "")
-                                              for _, p in raced])
-        for i, p in raced:
-            answers[i] = (won[(p.merchant_id, p.order_id or "")], False)
+        _answer_repeats(await uow.payouts.by_order_ids(
+            [(p.merchant_id, p.order_id or "") for _, p in raced]), raced, answers)
         new = [(i, p) for i, p in new if p.id in inserted]
 
     await uow.ledger.add_holds(
@@ -325,6 +314,16 @@ async def _new_payout(uow: UnitOfWork, ctx: Context, item: Placement, now: datet
         callback_url=req.callback_url, comment=req.comment, metadata=dict(req.metadata),
         created_at=now, updated_at=now,
     )
+
+
+def _answer_repeats(stored: Mapping[tuple[str, str], Payout],
+                    candidates: Sequence[tuple[int, Payout]],
+                    answers: list[Placed | PayoutdError | None]) -> None:
+    """A candidate whose order_id is already stored is answered with that payout."""
+    for i, p in candidates:
+        existing = stored.get((p.merchant_id, p.order_id or ""))
+        if p.order_id is not None and existing is not None:
+            answers[i] = (existing, False)
 
 
 def _hold_request(p: Payout) -> HoldRequest:
