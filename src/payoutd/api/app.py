@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from payoutd import __version__
 from payoutd.api import errors, inputs, reads
+from payoutd.api.payout_lane import PayoutLane
 from payoutd.api.auth import RateLimiter, ReplayGuard
 from payoutd.api.v1 import (
     access,
@@ -69,6 +70,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
     app.state.replays = ReplayGuard()
     app.state.touched = {}  # key id -> when this process last wrote its last_used_at
     errors.install(app)
+    app.add_middleware(PayoutLane)
     for module in (payouts, batches, quotes, accounts, webhooks, access, admin, sandbox):
         for route in module.router.routes:
             # a JSON body that cannot be decoded at all is answered 400 `bad_request`

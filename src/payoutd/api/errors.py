@@ -3,6 +3,7 @@ from the catalogue in payoutd.domain.errors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -81,11 +82,26 @@ def _chain_unavailable(request: Request, exc: Exception) -> JSONResponse:
     return render(PayoutdError("network_unavailable"), {"Retry-After": "30"})
 
 
+HANDLERS: dict[type[Exception], Callable[[Request, Exception], JSONResponse]] = {
+    ChainUnavailable: _chain_unavailable,
+    RequestValidationError: _validation,
+    PayoutdError: _payoutd,
+    StarletteHTTPException: _http,
+}
+
+
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(ChainUnavailable, _chain_unavailable)
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(PayoutdError, _payoutd)
-    app.add_exception_handler(StarletteHTTPException, _http)
+    for kind, handler in HANDLERS.items():
+        app.add_exception_handler(kind, handler)
+
+
+def response_for(request: Request, exc: Exception) -> JSONResponse | None:
+    """The answer the installed handlers give `exc`, for code that runs outside FastAPI's
+    exception middleware (payoutd.api.payout_lane); None when it is no refusal."""
+    for kind, handler in HANDLERS.items():
+        if isinstance(exc, kind):
+            return handler(request, exc)
+    return None
 
 
 def responses(*codes: str) -> dict[int | str, dict[str, Any]]:
