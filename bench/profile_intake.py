@@ -127,7 +127,12 @@ class Sampler:
             self.idle += 1
             return
         self.by_library[_library(code.co_filename)] += 1
-        self.by_leaf[f"{_library(code.co_filename)}:{code.co_name}"] += 1
+        leaf = f"{_library(code.co_filename)}:{code.co_name}"
+        if code.co_filename == "<string>" and frame.f_back is not None:
+            # generated code (dataclasses' __init__): name who called it
+            back = frame.f_back.f_code
+            leaf += f" <- {_library(back.co_filename)}:{back.co_name}"
+        self.by_leaf[leaf] += 1
         seen = set()
         f: FrameType | None = frame
         while f is not None:

@@ -13,8 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from payoutd import __version__
 from payoutd.api import errors, inputs, reads
-from payoutd.api.payout_lane import PayoutLane
 from payoutd.api.auth import RateLimiter, ReplayGuard
+from payoutd.api.payout_lane import PayoutLane
 from payoutd.api.v1 import (
     access,
     accounts,

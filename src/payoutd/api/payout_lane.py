@@ -74,7 +74,7 @@ class PayoutLane:
         try:
             principal = await self.authenticate(request)
             status, view = await payouts.accept(request, principal, form)
-        except Exception as exc:  # noqa: BLE001 - rendered exactly as the route's handlers do
+        except Exception as exc:  # rendered exactly as the route's handlers render it
             response = errors.response_for(request, exc)
             if response is None:
                 raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from payoutd.ids import new_id
 from payoutd.services.context import Context
 from payoutd.services.views import ts
 from payoutd.store.uow import UnitOfWork
-from payoutd.store.webhooks import Delivery, Endpoint
+from payoutd.store.webhooks import Delivery, Endpoint, Outcome
 from payoutd.webhooks import policy, signing, ssrf
 from payoutd.webhooks.delivery import AttemptResult
 
@@ -152,37 +153,59 @@ def body(event: dict[str, Any]) -> str:
                       separators=(",", ":"), sort_keys=True)
 
 
-async def prepare_attempt(uow: UnitOfWork, d: Delivery,
-                          now: datetime) -> tuple[list[str], str] | None:
-    """The secrets that sign the next attempt (those in use at `now`, the engine's clock,
-    which also set the rotation's end) and its body; None when the delivery has no event
-    or its endpoint is gone (then it is cancelled). The worker signs right before
-    sending."""
-    event = await uow.webhooks.event(d.event_id)
-    if event is None:
-        return None
-    if d.endpoint_id is not None:
-        ep = await uow.webhooks.endpoint(None, d.endpoint_id)
-        if ep is None or ep.status != "enabled":
-            return None
-        secrets_in_use = ep.secrets_at(now)
-    else:
-        secrets_in_use = [await merchant_secret(uow, d.merchant_id)]
-    return secrets_in_use, body(event)
+async def prepare_attempts(uow: UnitOfWork, due: Sequence[Delivery],
+                           now: datetime) -> list[tuple[list[str], str] | None]:
+    """For each delivery, the secrets that sign its next attempt (those in use at `now`,
+    the engine's clock, which also set the rotation's end) and its body; None when the
+    delivery has no event or its endpoint is gone (then it is cancelled). The worker
+    signs right before sending. Reads each event and endpoint once for all of them."""
+    events = await uow.webhooks.events([d.event_id for d in due])
+    endpoints = await uow.webhooks.endpoints_by_id(
+        [d.endpoint_id for d in due if d.endpoint_id is not None])
+    merchant_secrets: dict[str, str] = {}
+    prepared: list[tuple[list[str], str] | None] = []
+    for d in due:
+        event = events.get(d.event_id)
+        ep = endpoints.get(d.endpoint_id) if d.endpoint_id is not None else None
+        if event is None or (d.endpoint_id is not None and (ep is None
+                                                             or ep.status != "enabled")):
+            prepared.append(None)
+            continue
+        if ep is not None:
+            secrets_in_use = ep.secrets_at(now)
+        else:
+            if d.merchant_id not in merchant_secrets:
+                merchant_secrets[d.merchant_id] = await merchant_secret(uow, d.merchant_id)
+            secrets_in_use = [merchant_secrets[d.merchant_id]]
+        prepared.append((secrets_in_use, body(event)))
+    return prepared
+
+
+async def record_delivered(uow: UnitOfWork, ctx: Context,
+                           delivered: Sequence[tuple[Delivery, AttemptResult, datetime]]) -> None:
+    """Successful attempts (each with when it was answered), recorded together: the
+    deliveries are done and their endpoints no longer failing."""
+    if not delivered:
+        return
+    await uow.webhooks.record_many([
+        Outcome(d, at, "delivered", None, result.status_code, result.latency_ms, None)
+        for d, result, at in delivered])
+    endpoints = await uow.webhooks.endpoints_by_id(
+        [d.endpoint_id for d, _, _ in delivered if d.endpoint_id is not None])
+    now = ctx.clock.now()
+    for ep in endpoints.values():
+        if ep.failing_since is not None:
+            await uow.webhooks.update_endpoint(ep.id, now, failing_since=None)
 
 
 async def record(uow: UnitOfWork, ctx: Context, d: Delivery, result: AttemptResult) -> str:
     """What one attempt means for the delivery and its endpoint. Returns the delivery's
     new status."""
     now = ctx.clock.now()
-    ep = await uow.webhooks.endpoint(None, d.endpoint_id) if d.endpoint_id else None
     if result.ok:
-        await uow.webhooks.record(d, at=now, status="delivered", next_attempt_at=None,
-                                  status_code=result.status_code,
-                                  latency_ms=result.latency_ms, error=None)
-        if ep is not None and ep.failing_since is not None:
-            await uow.webhooks.update_endpoint(ep.id, now, failing_since=None)
+        await record_delivered(uow, ctx, [(d, result, now)])
         return "delivered"
+    ep = await uow.webhooks.endpoint(None, d.endpoint_id) if d.endpoint_id else None
     if result.gone and ep is not None:
         await uow.webhooks.record(d, at=now, status="cancelled", next_attempt_at=None,
                                   status_code=result.status_code,

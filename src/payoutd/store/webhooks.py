@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.store.tables import outbox, webhook_attempts, webhook_deliveries, webhook_endpoints
@@ -59,6 +60,26 @@ class Delivery:
     delivered_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt of a delivery came to."""
+
+    delivery: Delivery
+    at: datetime
+    status: str
+    next_attempt_at: datetime | None
+    status_code: int | None
+    latency_ms: int | None
+    error: str | None
+
+
+_RECORD = update(D).where(D.c.id == bindparam("d_id")).values(
+    status=bindparam("d_status"), attempts=bindparam("d_attempts"),
+    next_attempt_at=bindparam("d_next"), last_status_code=bindparam("d_code"),
+    last_error=bindparam("d_error"), last_latency_ms=bindparam("d_latency"),
+    delivered_at=bindparam("d_delivered"))
+
+
 def _endpoint(row: Any) -> Endpoint:
     m = row._mapping
     return Endpoint(**{k: m[k] for k in Endpoint.__dataclass_fields__})
@@ -98,6 +119,13 @@ class WebhookRepository:
         stmt = stmt.order_by(E.c.id.desc()).limit(limit)
         return [_endpoint(r) for r in await self.conn.execute(stmt)]
 
+    async def endpoints_by_id(self, endpoint_ids: Sequence[str]) -> dict[str, Endpoint]:
+        """The endpoints with these ids that are not deleted, by id."""
+        if not endpoint_ids:
+            return {}
+        stmt = select(E).where(E.c.id.in_(set(endpoint_ids)), E.c.status != "deleted")
+        return {e.id: e for e in (_endpoint(r) for r in await self.conn.execute(stmt))}
+
     async def enabled_endpoints(self, merchant_ids: set[str]) -> list[Endpoint]:
         if not merchant_ids:
             return []
@@ -123,9 +151,12 @@ class WebhookRepository:
         await self.conn.execute(update(outbox).where(outbox.c.seq.in_(seqs))
                                 .values(dispatched_at=now))
 
-    async def event(self, event_id: str) -> dict[str, Any] | None:
-        row = (await self.conn.execute(select(outbox).where(outbox.c.id == event_id))).first()
-        return dict(row._mapping) if row else None
+    async def events(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The outbox events with these ids, by id."""
+        if not event_ids:
+            return {}
+        rows = await self.conn.execute(select(outbox).where(outbox.c.id.in_(set(event_ids))))
+        return {r.id: dict(r._mapping) for r in rows}
 
     # -- deliveries -----------------------------------------------------------------
 
@@ -150,14 +181,23 @@ class WebhookRepository:
     async def record(self, delivery: Delivery, *, at: datetime, status: str,
                      next_attempt_at: datetime | None, status_code: int | None,
                      latency_ms: int | None, error: str | None) -> None:
-        attempt = delivery.attempts + 1
-        await self.conn.execute(update(D).where(D.c.id == delivery.id).values(
-            status=status, attempts=attempt, next_attempt_at=next_attempt_at,
-            last_status_code=status_code, last_error=error, last_latency_ms=latency_ms,
-            delivered_at=at if status == "delivered" else None))
-        await self.conn.execute(webhook_attempts.insert().values(
-            delivery_id=delivery.id, attempt=attempt, at=at, status_code=status_code,
-            latency_ms=latency_ms, error=error))
+        await self.record_many([Outcome(delivery, at, status, next_attempt_at, status_code,
+                                        latency_ms, error)])
+
+    async def record_many(self, outcomes: Sequence[Outcome]) -> None:
+        """Attempts' outcomes: the deliveries' new state and one attempt row each, in two
+        statements however many."""
+        if not outcomes:
+            return
+        await self.conn.execute(_RECORD, [
+            {"d_id": o.delivery.id, "d_status": o.status, "d_attempts": o.delivery.attempts + 1,
+             "d_next": o.next_attempt_at, "d_code": o.status_code, "d_error": o.error,
+             "d_latency": o.latency_ms, "d_delivered": o.at if o.status == "delivered" else None}
+            for o in outcomes])
+        await self.conn.execute(webhook_attempts.insert(), [
+            {"delivery_id": o.delivery.id, "attempt": o.delivery.attempts + 1, "at": o.at,
+             "status_code": o.status_code, "latency_ms": o.latency_ms, "error": o.error}
+            for o in outcomes])
 
     async def cancel_pending(self, endpoint_id: str) -> None:
         await self.conn.execute(update(D).where(D.c.endpoint_id == endpoint_id,
