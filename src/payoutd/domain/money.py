@@ -17,7 +17,10 @@ MAX_DECIMALS = 18
 
 
 def quantum(decimals: int) -> Decimal:
-    return Decimal(1).scaleb(-decimals)
+    return _QUANTA[decimals] if 0 <= decimals < len(_QUANTA) else Decimal(1).scaleb(-decimals)
+
+
+_QUANTA = tuple(Decimal(1).scaleb(-d) for d in range(MAX_DECIMALS + 1))
 
 
 def quantize(value: Decimal, decimals: int, rounding: str) -> Decimal:

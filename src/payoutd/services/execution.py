@@ -242,7 +242,6 @@ async def follow(uow: UnitOfWork, ctx: Context, batch_id: str, state: TxState) -
     if state.state != "mined":
         return "broadcast"
     required = ctx.chain(batch.network).confirmations
-    members = await uow.payouts.in_batch(batch_id)
     if state.confirmations < required:
         if state.confirmations != batch.confirmations:
             await uow.batches.set_status(batch_id, "broadcast", "broadcast", now,
@@ -251,6 +250,7 @@ async def follow(uow: UnitOfWork, ctx: Context, batch_id: str, state: TxState) -
         return "broadcast"
     await uow.batches.set_status(batch_id, "broadcast", "confirmed", now,
                                  confirmations=state.confirmations)
+    members = await uow.payouts.in_batch(batch_id)
     index = output_index(members)
     await apply_many(uow, ctx, [
         # an output whose own transaction reverted on chain: no money moved, funds return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,12 +17,17 @@ def amount(value: Decimal | None, currency: str, network: str | None = None) -> 
     same on SQLite and PostgreSQL."""
     if value is None:
         return None
+    return fmt(quantize(value, _shown_decimals(currency, network), ROUND_CREDIT))
+
+
+@functools.cache
+def _shown_decimals(currency: str, network: str | None) -> int:
     asset = ASSETS.get((currency, network or ""))
     cur = CURRENCIES.get(currency)
     decimals = asset.decimals if asset else (cur.decimals if cur else 18)
     if cur:
         decimals = max(decimals, cur.decimals)
-    return fmt(quantize(value, decimals, ROUND_CREDIT))
+    return decimals
 
 
 def ts(value: datetime | None) -> str | None:

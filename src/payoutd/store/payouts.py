@@ -30,7 +30,8 @@ def to_row(p: Payout) -> dict[str, Any]:
 
 
 def from_row(row: Any) -> Payout:
-    data = {name: row._mapping[name] for name in _FIELDS}
+    mapping = row._mapping  # (a new RowMapping on every access)
+    data = {name: mapping[name] for name in _FIELDS}
     data["status"] = Status(data["status"])
     data["metadata"] = data["metadata"] or {}
     return Payout(**data)
