@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payoutd.domain.errors import PayoutdError, field_error
 from payoutd.domain.ledger import AccountKind, Entry, HoldStatus, balanced, merchant_account
 from payoutd.ids import new_id
-from payoutd.store.dialect import insert, one_of
+from payoutd.store.dialect import insert, one_of, update_rows
 from payoutd.store.tables import holds, ledger_accounts, ledger_entries, ledger_transactions
 
 ZERO = Decimal(0)
@@ -258,14 +258,16 @@ class LedgerRepository:
                      HoldStatus(m["status"]), m["payout_id"])
                 for m in (r._mapping for r in rows)]
 
-    async def _settle(self, hold: Hold, status: HoldStatus, now: datetime,
-                      tx_id: str | None) -> None:
-        result = await self.conn.execute(
-            update(holds).where(holds.c.id == hold.id,
-                                holds.c.status == HoldStatus.PENDING.value)
-            .values(status=status.value, updated_at=now, transaction_id=tx_id))
-        if result.rowcount != 1:
-            raise RuntimeError(f"hold {hold.id} is not pending")
+    async def _settle(self, settled: Sequence[tuple[Hold, HoldStatus, str | None]],
+                      now: datetime) -> None:
+        """Pending holds to their new status (and the ledger transaction that posted
+        them), in one statement; each must still be pending."""
+        changed = await update_rows(
+            self.conn, self.dialect, holds, ("id",), ("status", "updated_at", "transaction_id"),
+            [(h.id, status.value, now, tx_id) for h, status, tx_id in settled],
+            holds.c.status == HoldStatus.PENDING.value)
+        if changed != len(settled):
+            raise RuntimeError(f"holds not pending: {', '.join(h.id for h, _, _ in settled)}")
 
     async def settle_holds(self, posts: Sequence[tuple[str, list[Entry]]],
                            voids: Sequence[str], kind: str, now: datetime) -> list[str]:
@@ -287,10 +289,10 @@ class LedgerRepository:
         for payout_id in voids:
             released[found[payout_id].account_id] += found[payout_id].amount
         tx_ids = await self._post_many(txs, now, release=released)
-        for (payout_id, _), tx_id in zip(posts, tx_ids, strict=True):
-            await self._settle(found[payout_id], HoldStatus.POSTED, now, tx_id)
-        for payout_id in voids:
-            await self._settle(found[payout_id], HoldStatus.VOIDED, now, None)
+        await self._settle(
+            [(found[payout_id], HoldStatus.POSTED, tx_id)
+             for (payout_id, _), tx_id in zip(posts, tx_ids, strict=True)]
+            + [(found[payout_id], HoldStatus.VOIDED, None) for payout_id in voids], now)
         return tx_ids
 
     async def _pending_holds(self, payout_ids: Sequence[str]) -> dict[str, Hold]:

@@ -7,13 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, String, bindparam, column, func, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.types import TypeEngine
 
 from payoutd.domain.payout import Change, Payout, Status
-from payoutd.store.dialect import insert, one_of
+from payoutd.store.dialect import insert, one_of, update_rows
 from payoutd.store.tables import payouts
 
 _FIELDS = [f.name for f in dataclasses.fields(Payout) if f.name != "extra"]
@@ -101,35 +99,11 @@ class PayoutRepository:
             values["version"] = after.version
             groups.setdefault(tuple(sorted(values)), []).append((change, values))
         for columns, members in groups.items():
-            if self.dialect == "postgresql":
-                # UPDATE .. FROM unnest(arrays): one statement whose text is the same for
-                # any number of rows (compiled and prepared once), and whose rowcount
-                # counts the rows that were still at their change's version
-                names = ["w_id", "w_version", *(f"b_{c}" for c in columns)]
-                types: list[TypeEngine[Any]] = [String(), Integer(),
-                                                *(payouts.c[c].type for c in columns)]
-                rows = [(ch.before.id, ch.before.version, *(vals[c] for c in columns))
-                        for ch, vals in members]
-                arrays = [bindparam(n, [row[i] for row in rows], type_=postgresql.ARRAY(t))
-                          for i, (n, t) in enumerate(zip(names, types, strict=True))]
-                v = func.unnest(*arrays).table_valued(
-                    *(column(n, t) for n, t in zip(names, types, strict=True))
-                ).render_derived(name="v")
-                stmt = (update(payouts)
-                        .where(payouts.c.id == v.c.w_id, payouts.c.version == v.c.w_version)
-                        .values({c: v.c[f"b_{c}"] for c in columns}))
-                result = await self.conn.execute(stmt)
-            else:
-                # executemany: SQLite reports the rows it changed over all of them
-                stmt = (update(payouts)
-                        .where(payouts.c.id == bindparam("w_id"),
-                               payouts.c.version == bindparam("w_version"))
-                        .values({c: bindparam(f"b_{c}", type_=payouts.c[c].type)
-                                 for c in columns}))
-                result = await self.conn.execute(stmt, [
-                    {"w_id": ch.before.id, "w_version": ch.before.version,
-                     **{f"b_{c}": vals[c] for c in columns}} for ch, vals in members])
-            if result.rowcount != len(members):
+            changed = await update_rows(
+                self.conn, self.dialect, payouts, ("id", "version"), columns,
+                [(ch.before.id, ch.before.version, *(vals[c] for c in columns))
+                 for ch, vals in members])
+            if changed != len(members):
                 raise ConcurrentChange(", ".join(ch.before.id for ch, _ in members))
 
     async def page(
