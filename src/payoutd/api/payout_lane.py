@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from payoutd.api import errors, idempotency
 from payoutd.api.auth import SIGNATURE_HEADER, require
@@ -81,18 +81,22 @@ class PayoutLane:
             return (response.status_code, bytes(response.body),
                     [(k, v) for k, v in response.raw_headers
                      if k not in (b"content-type", b"content-length")])
-        return status, orjson.dumps(view), []
+        # rendered as the route renders it (JSONResponse), byte for byte
+        response = JSONResponse(view, status_code=status)
+        return status, bytes(response.body), []
 
 
 def _json_only(headers: list[tuple[bytes, bytes]]) -> bool:
     """The header set the lane takes: a JSON body and none of the route-only headers."""
-    json_body = False
+    content_types = []
     for name, value in headers:
         if name in ROUTE_HEADERS:
             return False
         if name == b"content-type":
-            json_body = value.split(b";", 1)[0].strip().lower() == b"application/json"
-    return json_body
+            content_types.append(value)
+    # (with several Content-Type headers, the route decides which one counts)
+    return (len(content_types) == 1
+            and content_types[0].split(b";", 1)[0].strip().lower() == b"application/json")
 
 
 async def _read_body(receive: Receive) -> bytes | None:

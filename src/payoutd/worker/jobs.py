@@ -4,6 +4,8 @@ them, never inside one (a broadcast must only ever follow a committed record).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -12,7 +14,8 @@ from payoutd.services import execution, payouts, webhooks
 from payoutd.services.context import Context
 from payoutd.services.ports import ChainUnavailable, Rejected
 from payoutd.store.db import Database
-from payoutd.store.webhooks import Delivery
+from payoutd.store.uow import UnitOfWork
+from payoutd.store.webhooks import Delivery, Outcome
 from payoutd.webhooks import signing
 from payoutd.webhooks.delivery import AttemptResult, Sender
 
@@ -150,37 +153,67 @@ async def dispatch_events(db: Database, ctx: Context) -> int:
         return await webhooks.dispatch(uow, ctx)
 
 
+RECORD_EVERY = 0.5  # seconds a successful delivery may wait to be recorded (lease: 60 s)
+
+
+class _Successes:
+    """Successful attempts waiting to be recorded together: a transaction per delivery
+    cost more than the delivery itself. They are recorded every RECORD_EVERY seconds,
+    well within their lease, and whatever a failed record took waits for the next."""
+
+    def __init__(self, db: Database, ctx: Context) -> None:
+        self.db = db
+        self.ctx = ctx
+        self.waiting: list[tuple[Delivery, AttemptResult, datetime]] = []
+
+    async def record(self, then: Callable[[UnitOfWork], Awaitable[str]] | None = None
+                     ) -> str | None:
+        """Record the waiting successes and then, in the same transaction, `then`."""
+        taken, self.waiting = self.waiting, []
+        if not taken and then is None:
+            return None
+        try:
+            async with self.db.unit() as uow:
+                await webhooks.record_delivered(uow, self.ctx, taken)
+                return await then(uow) if then is not None else None
+        except BaseException:
+            self.waiting[:0] = taken
+            raise
+
+    async def record_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.record()
+            except Exception:
+                log.exception("webhook.record_failed")  # they wait for the next try
+
+
 async def deliver_webhooks(db: Database, ctx: Context, sender: Sender,
                            limit: int = 200) -> int:
     """Attempt every due delivery. One endpoint's deliveries go one after another in
     event order; different endpoints are served concurrently.
 
-    Successes are recorded together, at the end of the pass, in one transaction: a
-    transaction per delivery cost more than the delivery itself. Nothing is given up: a
-    delivery stays leased until recorded, so a crash before the record only sends it
-    again (delivery is at least once; receivers dedupe on webhook-id). A failure is
-    recorded at once, after the successes before it, since it decides whether the
-    endpoint's lane goes on."""
+    Successes are recorded in groups (`_Successes`); a crash before their record only
+    sends them again (delivery is at least once; receivers dedupe on webhook-id). A
+    failure is recorded at once, after the successes before it, since it decides whether
+    the endpoint's lane goes on."""
     now = ctx.clock.now()
     async with db.unit() as uow:
         due = await uow.webhooks.claim_due(now, now + webhooks.LEASE, limit)
         attempts = list(zip(due, await webhooks.prepare_attempts(uow, due, now), strict=True))
-        for d, prepared in attempts:
-            if prepared is None:  # its endpoint was disabled or deleted meanwhile
-                await uow.webhooks.record(d, at=now, status="cancelled", next_attempt_at=None,
-                                          status_code=None, latency_ms=None,
-                                          error="endpoint disabled or deleted")
+        # their endpoint was disabled or deleted meanwhile
+        await uow.webhooks.record_many([
+            Outcome(d, now, "cancelled", None, None, None, "endpoint disabled or deleted")
+            for d, prepared in attempts if prepared is None])
         lanes: dict[str, list[tuple[Delivery, tuple[list[str], str]]]] = {}
         for d, prepared in attempts:
             if prepared is not None:
                 lanes.setdefault(d.endpoint_id or d.url, []).append((d, prepared))
+    if not lanes:
+        return len(attempts)
     gate = asyncio.Semaphore(ctx.settings.webhook_concurrency)
-    delivered: list[tuple[Delivery, AttemptResult, datetime]] = []
-
-    def take_delivered() -> list[tuple[Delivery, AttemptResult, datetime]]:
-        taken = delivered[:]
-        delivered.clear()
-        return taken
+    successes = _Successes(db, ctx)
 
     async def lane(items: list[tuple[Delivery, tuple[list[str], str]]]) -> None:
         for d, (secrets_in_use, body) in items:
@@ -190,21 +223,32 @@ async def deliver_webhooks(db: Database, ctx: Context, sender: Sender,
                 headers = signing.headers(secrets_in_use, d.event_id, datetime.now(UTC), body)
                 result = await sender.send(d.url, headers, body)
             if result.ok:
-                delivered.append((d, result, ctx.clock.now()))
+                successes.waiting.append((d, result, ctx.clock.now()))
                 status = "delivered"
             else:
-                async with db.unit() as uow:
-                    await webhooks.record_delivered(uow, ctx, take_delivered())
-                    status = await webhooks.record(uow, ctx, d, result)
+                async def failure(uow: UnitOfWork, d: Delivery = d,
+                                  result: AttemptResult = result) -> str:
+                    return await webhooks.record(uow, ctx, d, result)
+
+                status = await successes.record(failure) or "pending"
             log.info("webhook.attempt", delivery_id=d.id, event_type=d.event_type,
                      status_code=result.status_code, outcome=status)
             if status == "cancelled":
                 break  # the endpoint was just disabled; the rest of its lane went with it
 
+    recorder = asyncio.create_task(successes.record_every(RECORD_EVERY))
     try:
-        await asyncio.gather(*(lane(items) for items in lanes.values()))
+        # every lane runs to its end even when another fails, so that all their
+        # successes are recorded below
+        results = await asyncio.gather(*(lane(items) for items in lanes.values()),
+                                       return_exceptions=True)
     finally:
+        recorder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await recorder
         # what was delivered is recorded even when the pass is cut short (shutdown)
-        async with db.unit() as uow:
-            await webhooks.record_delivered(uow, ctx, take_delivered())
+        await successes.record()
+    for failed in results:
+        if isinstance(failed, BaseException):
+            raise failed
     return len(attempts)

@@ -75,8 +75,9 @@ async def accept(request: Request, principal: Principal,
                  body: PayoutCreate) -> tuple[int, dict[str, Any]]:
     """Price and place a payout through the intake's group commit: (status, view)."""
     rt = _rt(request)
+    merchant_id = principal.merchant_id
     quote = await payouts.quote(rt.ctx, principal.fees, payouts.PayoutRequest(**body.model_dump()))
-    placement = payouts.Placement(principal.merchant_id, quote, principal.policy)
+    placement = payouts.Placement(merchant_id, quote, principal.policy)
     payout, created = await request.app.state.intake.place(placement)
     return (201 if created else 200), payout_view(payout)
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from payoutd.domain.money import fmt, parse_amount
 
@@ -18,6 +27,20 @@ AmountIn = Annotated[
 ]
 
 ORDER_ID = r"^[A-Za-z0-9_\-]{1,100}$"
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or Infinity, but a body may still spell them (or 1e400): such a
+    number could be stored, yet never be shown again as JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("numbers must be finite")
+    for item in value.values() if isinstance(value, dict) else (
+            value if isinstance(value, list) else ()):
+        _finite(item)
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_finite)]
 
 
 class PayoutCreate(BaseModel):
@@ -38,7 +61,7 @@ class PayoutCreate(BaseModel):
     order_id: str | None = Field(default=None, pattern=ORDER_ID)
     callback_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
     comment: str | None = Field(default=None, max_length=1000)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
 
 class QuoteCreate(BaseModel):
