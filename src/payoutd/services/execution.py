@@ -227,11 +227,23 @@ async def review_batch(uow: UnitOfWork, ctx: Context, batch_id: str, reason: str
                                 if p.status in (Status.SENDING, Status.CONFIRMING)])
 
 
+def follow_changes(batch: Batch, state: TxState, required: int) -> bool:
+    """Whether what the chain says of a broadcast batch changes anything `follow` records
+    (most passes find a batch as they left it: in the mempool, or at the same depth)."""
+    if state.state in ("dropped", "conflicted", "reverted"):
+        return True
+    if state.state != "mined":
+        return False
+    return state.confirmations >= required or state.confirmations != batch.confirmations
+
+
 async def follow(uow: UnitOfWork, ctx: Context, batch_id: str, state: TxState) -> str:
     """Record what the chain says of a broadcast batch. Returns the batch's new status."""
     batch = await uow.batches.get(batch_id, for_update=True)
     if batch is None or batch.status != "broadcast":
         return batch.status if batch else "missing"
+    if not follow_changes(batch, state, ctx.chain(batch.network).confirmations):
+        return "broadcast"
     now = ctx.clock.now()
     if state.state in ("dropped", "conflicted"):
         await review_batch(uow, ctx, batch_id, f"transaction {state.state}")
@@ -239,14 +251,11 @@ async def follow(uow: UnitOfWork, ctx: Context, batch_id: str, state: TxState) -
     if state.state == "reverted":
         await fail_batch(uow, ctx, batch_id, "broadcast", "transaction reverted")
         return "failed"
-    if state.state != "mined":
-        return "broadcast"
     required = ctx.chain(batch.network).confirmations
     if state.confirmations < required:
-        if state.confirmations != batch.confirmations:
-            await uow.batches.set_status(batch_id, "broadcast", "broadcast", now,
-                                         confirmations=state.confirmations)
-            await uow.payouts.set_confirmations(batch_id, state.confirmations, now)
+        await uow.batches.set_status(batch_id, "broadcast", "broadcast", now,
+                                     confirmations=state.confirmations)
+        await uow.payouts.set_confirmations(batch_id, state.confirmations, now)
         return "broadcast"
     await uow.batches.set_status(batch_id, "broadcast", "confirmed", now,
                                  confirmations=state.confirmations)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from payoutd.domain.payout import Status
 from payoutd.services import execution, payouts, webhooks
 from payoutd.services.context import Context
 from payoutd.services.ports import ChainUnavailable, Rejected
@@ -22,12 +23,26 @@ from payoutd.webhooks.delivery import AttemptResult, Sender
 log = structlog.get_logger("payoutd.worker")
 
 
+async def _any(db: Database, status: Status, *, due_before: datetime | None = None,
+               expires_before: datetime | None = None) -> bool:
+    """Whether a payout waits in `status`, due or expired before the time given: most
+    passes find none, and a look needs no write transaction (on SQLite, no
+    turn of the write lock, which intake and the other jobs are waiting for)."""
+    async with db.read() as uow:
+        return bool(await uow.payouts.claim(status, due_before=due_before,
+                                            expires_before=expires_before, limit=1, lock=False))
+
+
 async def expire_offers(db: Database, ctx: Context) -> int:
+    if not await _any(db, Status.PENDING_APPROVAL, expires_before=ctx.clock.now()):
+        return 0
     async with db.unit() as uow:
         return await payouts.expire_offers(uow, ctx)
 
 
 async def release_scheduled(db: Database, ctx: Context) -> int:
+    if not await _any(db, Status.SCHEDULED, due_before=ctx.clock.now()):
+        return 0
     async with db.unit() as uow:
         return await execution.release_scheduled(uow, ctx)
 
@@ -122,6 +137,8 @@ async def follow_broadcast(db: Database, ctx: Context) -> int:
             except (ChainUnavailable, Rejected) as exc:
                 log.warning("batch.rebroadcast_failed", batch_id=batch.id, reason=str(exc))
             continue
+        if not execution.follow_changes(batch, state, chain.confirmations):
+            continue  # as it was: no write transaction (on SQLite, no write lock)
         async with db.unit() as uow:
             status = await execution.follow(uow, ctx, batch.id, state)
         if status != "broadcast":
