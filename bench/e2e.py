@@ -166,6 +166,16 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
             "hook_first": _when(one("SELECT min(delivered_at) FROM webhook_deliveries")),
             "hook_last": _when(one("SELECT max(delivered_at) FROM webhook_deliveries")),
         }
+        # the steady part of the run: from the 10% to the 90% payout, accepted and paid
+        # (the first-to-last rates also hold the pipeline's fill and drain: the first payout
+        # is paid on an idle engine, the last one behind a loaded pipeline)
+        low, high = int(0.1 * created), int(0.9 * created) - 1
+        for name, sql in (("created", "SELECT created_at FROM payouts ORDER BY created_at"),
+                          ("paid", "SELECT updated_at FROM payouts WHERE status = 'paid' "
+                                   "ORDER BY updated_at")):
+            for tag, k in (("p10", low), ("p90", high)):
+                stats[f"{name}_{tag}"] = _when(one(f"{sql} LIMIT 1 OFFSET {k}"))
+        steady_n = high - low
         statuses = {}
         for status in ("paid", "failed", "needs_review"):
             statuses[status] = count(f"SELECT count(*) FROM payouts WHERE status = '{status}'")
@@ -179,6 +189,8 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
 
     accepted_rate = (created - 1) / span("created_first", "created_last")
     paid_rate = (statuses["paid"] - 1) / span("paid_first", "paid_last")
+    steady_accepted = steady_n / span("created_p10", "created_p90")
+    steady_paid = steady_n / span("paid_p10", "paid_p90")
     hooks_rate = (deliveries - 1) / span("hook_first", "hook_last") if deliveries > 1 else 0.0
     backlog = max((s["accepted"] - s["paid"] for s in samples), default=0)
     result = {
@@ -191,6 +203,9 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
         "accept_s": round(span("created_first", "created_last"), 1),
         "accepted_per_s": round(accepted_rate, 1), "paid_per_s": round(paid_rate, 1),
         "paid_vs_accepted": round(paid_rate / accepted_rate, 3),
+        "steady_accepted_per_s": round(steady_accepted, 1),
+        "steady_paid_per_s": round(steady_paid, 1),
+        "steady_paid_vs_accepted": round(steady_paid / steady_accepted, 3),
         "last_paid_after_last_accepted_s": round(span("created_last", "paid_last"), 1),
         "webhooks_per_s": round(hooks_rate, 1),
         "last_webhook_after_last_paid_s": round(span("paid_last", "hook_last"), 1),
@@ -250,7 +265,10 @@ def table(res: dict[str, Any]) -> str:
          f"{res['total_s']:,.1f} s"],
         ["accepted per second", f"{res['accepted_per_s']:,.1f}"],
         ["paid per second", f"{res['paid_per_s']:,.1f}"],
-        ["paid ÷ accepted", f"{res['paid_vs_accepted']:.2f}"],
+        ["paid ÷ accepted (first to last)", f"{res['paid_vs_accepted']:.3f}"],
+        ["steady part, the 10% to the 90% payout: accepted / paid per second",
+         f"{res.get('steady_accepted_per_s', 0):,.1f} / {res.get('steady_paid_per_s', 0):,.1f}"],
+        ["steady part: paid ÷ accepted", f"{res.get('steady_paid_vs_accepted', 0):.3f}"],
         ["last paid after last accepted", f"{res['last_paid_after_last_accepted_s']:,.1f} s"],
         ["largest backlog (accepted, not yet paid)", f"{res['max_backlog']:,}"],
         [f"webhooks delivered ({', '.join(res['events_subscribed'])})",
