@@ -197,9 +197,14 @@ class _Successes:
             self.waiting[:0] = taken
             raise
 
-    async def record_every(self, seconds: float) -> None:
+    async def record_every(self, seconds: float, done: asyncio.Event) -> None:
+        """Until `done` is set. Never cancelled: a transaction cut short by cancellation
+        can leave its SQLite connection holding the database's write lock."""
         while True:
-            await asyncio.sleep(seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), seconds)
+            if done.is_set():
+                return
             try:
                 await self.record()
             except Exception:
@@ -253,16 +258,16 @@ async def deliver_webhooks(db: Database, ctx: Context, sender: Sender,
             if status == "cancelled":
                 break  # the endpoint was just disabled; the rest of its lane went with it
 
-    recorder = asyncio.create_task(successes.record_every(RECORD_EVERY))
+    done = asyncio.Event()
+    recorder = asyncio.create_task(successes.record_every(RECORD_EVERY, done))
     try:
         # every lane runs to its end even when another fails, so that all their
         # successes are recorded below
         results = await asyncio.gather(*(lane(items) for items in lanes.values()),
                                        return_exceptions=True)
     finally:
-        recorder.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await recorder
+        done.set()
+        await recorder
         # what was delivered is recorded even when the pass is cut short (shutdown)
         await successes.record()
     for failed in results:
