@@ -97,11 +97,13 @@ class Database:
                     await conn.commit()
 
     async def ping(self) -> bool:
+        """Whether the database answers. A read: on SQLite it must not queue for the
+        write lock behind the writers (nor take it from them)."""
         from sqlalchemy import text
 
         try:
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with self.read() as uow:
+                await uow.conn.execute(text("SELECT 1"))
             return True
         except Exception:
             return False
