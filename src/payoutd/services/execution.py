@@ -242,7 +242,8 @@ async def follow(uow: UnitOfWork, ctx: Context, batch_id: str, state: TxState) -
     batch = await uow.batches.get(batch_id, for_update=True)
     if batch is None or batch.status != "broadcast":
         return batch.status if batch else "missing"
-    if not follow_changes(batch, state, ctx.chain(batch.network).confirmations):
+    required = ctx.chain(batch.network).confirmations
+    if not follow_changes(batch, state, required):
         return "broadcast"
     now = ctx.clock.now()
     if state.state in ("dropped", "conflicted"):
@@ -251,7 +252,6 @@ async def follow(uow: UnitOfWork, ctx: Context, batch_id: str, state: TxState) -
     if state.state == "reverted":
         await fail_batch(uow, ctx, batch_id, "broadcast", "transaction reverted")
         return "failed"
-    required = ctx.chain(batch.network).confirmations
     if state.confirmations < required:
         await uow.batches.set_status(batch_id, "broadcast", "broadcast", now,
                                      confirmations=state.confirmations)

@@ -61,7 +61,7 @@ async def create_payout(
         return JSONResponse(view, status_code=status)
     rt = _rt(request)
     merchant_id = principal.merchant_id
-    quote = await payouts.quote(rt.ctx, principal.fees, payouts.PayoutRequest(**body.model_dump()))
+    quote = await _quote(rt, principal, body)
 
     async def work(uow: UnitOfWork) -> tuple[int, Any]:
         payout, created = await payouts.place(uow, rt.ctx, merchant_id, quote,
@@ -76,10 +76,14 @@ async def accept(request: Request, principal: Principal,
     """Price and place a payout through the intake's group commit: (status, view)."""
     rt = _rt(request)
     merchant_id = principal.merchant_id
-    quote = await payouts.quote(rt.ctx, principal.fees, payouts.PayoutRequest(**body.model_dump()))
+    quote = await _quote(rt, principal, body)
     placement = payouts.Placement(merchant_id, quote, principal.policy)
     payout, created = await request.app.state.intake.place(placement)
     return (201 if created else 200), payout_view(payout)
+
+
+async def _quote(rt: Runtime, principal: Principal, body: PayoutCreate) -> payouts.Quote:
+    return await payouts.quote(rt.ctx, principal.fees, payouts.PayoutRequest(**body.model_dump()))
 
 
 @router.get("", response_model=PayoutList, responses=responses(
