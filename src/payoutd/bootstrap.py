@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from payoutd.chains import config as chains_config
@@ -14,6 +16,7 @@ from payoutd.metrics import Metrics
 from payoutd.rates import RateSources
 from payoutd.services.context import Context
 from payoutd.services.ports import Chain, Clock, SystemClock
+from payoutd.store import pool_checks, sqlite_driver
 from payoutd.store.db import Database, tune_sqlite
 from payoutd.webhooks.delivery import Sender
 
@@ -38,11 +41,18 @@ def build_database(settings: Settings) -> Database:
     url = settings.url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=0)
+        path = make_url(url).database or ""
+        # payoutd's aiosqlite connection: a thread hop only for calls that can wait
+        # (payoutd.store.sqlite_driver)
+        engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=0,
+                                     async_creator=partial(sqlite_driver.connect, path))
         tune_sqlite(engine)
     else:
+        asyncpg = make_url(url).get_driver_name() == "asyncpg"
         engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=10,
-                                     pool_pre_ping=True)
+                                     pool_pre_ping=not asyncpg)
+        if asyncpg:
+            pool_checks.install(engine)  # a ping only where a connection may have died
     return Database(engine)
 
 

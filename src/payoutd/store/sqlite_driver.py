@@ -1,0 +1,115 @@
+"""SQLite through aiosqlite, with a thread hop only where a call can wait.
+
+aiosqlite runs every call of a connection on that connection's own thread, so the
+event loop never blocks on SQLite. Each call is a hop: a future, a queue, a thread
+wake-up and a wake-up of the loop, about 65 µs of CPU, and SQLAlchemy makes four calls
+per statement (cursor, execute, fetchall, close). The intake's group commit sends about
+a dozen statements per batch: some 40 hops, most of its CPU and of the time the write
+lock is held (bench/README.md, "Where the time goes").
+
+What can wait in SQLite with WAL is known: taking the write lock (`BEGIN IMMEDIATE`
+waits up to busy_timeout for another process's writer), a commit that checkpoints the
+WAL (fsyncs), and a read that scans much (a deep list page). Those keep their hop.
+Inside a write transaction that has begun the process already holds the write lock,
+and WAL readers never block a writer, so its statements cannot wait on anyone: they are
+microseconds of work, run on the loop's thread directly, cheaper than the hop that
+would carry them. So are the calls that never touch the database file: making and
+closing a cursor, a rollback (WAL discards the transaction's pages in memory), ending a
+read transaction.
+
+What this gives up: a long statement inside a write transaction (the worker reading a
+large batch) holds up the event loop for its duration, where before it held up only
+the other writers, which wait for the write lock anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import aiosqlite
+
+
+class Connection(aiosqlite.Connection):
+    """An aiosqlite connection that runs the calls that cannot wait on the loop."""
+
+    _writing = False  # inside a transaction opened by BEGIN IMMEDIATE (or EXCLUSIVE)
+    _sent = 0  # calls handed to the connection's thread, and of them
+    _done = 0  # those it has finished (a cancelled wait does not stop the call)
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        conn = self._connection
+        if conn is None or not self._running:
+            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]  # raises "closed"
+        try:
+            # never beside a call still running on the thread
+            if self._done == self._sent and self._on_loop(conn, fn, args, kwargs):
+                return fn(*args, **kwargs)
+            return await self._hop(fn, args, kwargs)
+        finally:
+            # whatever ended the transaction (COMMIT, ROLLBACK, an error) ends the writing
+            self._writing = conn.in_transaction and (self._writing or _takes_lock(fn, args))
+
+    async def _hop(self, fn: Callable[..., Any], args: tuple[Any, ...],
+                   kwargs: dict[str, Any]) -> Any:
+        """aiosqlite's own way: the call runs on the connection's thread."""
+        self._sent += 1
+
+        def call() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._done += 1  # only this thread writes it
+
+        future = asyncio.get_running_loop().create_future()
+        self._tx.put_nowait((future, call))
+        return await future
+
+    def _on_loop(self, conn: sqlite3.Connection, fn: Callable[..., Any],
+                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        owner = getattr(fn, "__self__", None)
+        name = getattr(fn, "__name__", "")
+        if owner is conn:
+            return name in ("cursor", "rollback") or (name == "commit" and not self._writing)
+        if isinstance(owner, sqlite3.Cursor):
+            if name in ("execute", "executemany"):
+                return self._statement_on_loop(str(args[0] if args else kwargs["sql"]))
+            return name == "close" or self._writing  # fetching rows, closing
+        return False
+
+    def _statement_on_loop(self, sql: str) -> bool:
+        words = sql.split(None, 2)
+        verb = words[0].upper() if words else ""
+        if verb == "BEGIN":  # a deferred BEGIN takes no lock; IMMEDIATE/EXCLUSIVE may wait
+            return len(words) < 2 or words[1].upper() in ("DEFERRED", "TRANSACTION")
+        if verb in ("COMMIT", "END"):
+            return not self._writing
+        if verb == "ROLLBACK":
+            return True
+        return self._writing and self._connection is not None and (
+            self._connection.in_transaction)
+
+
+def _takes_lock(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+    """Whether this call was a BEGIN IMMEDIATE or BEGIN EXCLUSIVE."""
+    if getattr(fn, "__name__", "") != "execute" or not args:
+        return False
+    words = str(args[0]).split(None, 2)
+    return (len(words) >= 2 and words[0].upper() == "BEGIN"
+            and words[1].upper() in ("IMMEDIATE", "EXCLUSIVE"))
+
+
+async def connect(path: str) -> Connection:
+    """Opened as aiosqlite.connect opens it; the loop may use the connection between its
+    thread's calls (never at the same time: SQLAlchemy runs one call at a time per
+    connection), hence check_same_thread=False."""
+
+    def connector() -> sqlite3.Connection:
+        return sqlite3.connect(path, check_same_thread=False)
+
+    connection = Connection(connector, iter_chunk_size=64)
+    connection._thread.daemon = True  # as SQLAlchemy's own aiosqlite dialect sets it
+    await connection
+    return connection
