@@ -100,3 +100,14 @@ async def test_a_failed_write_transaction_ends_on_the_loop_and_the_next_one_work
         await uow.conn.execute(text("INSERT INTO t (k, v) VALUES (1, 'c')"))
     async with db.read() as uow:
         assert (await uow.conn.execute(text("SELECT v FROM t"))).scalars().all() == ["c"]
+
+
+async def test_closing_connections_raises_nothing(db: Database,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Closing ends the sqlite3 connection on its thread; nothing may read the closed
+    connection afterwards (SQLAlchemy would log every dispose as an error)."""
+    async with db.read() as uow:
+        await uow.conn.execute(text("SELECT 1"))
+    with caplog.at_level("ERROR"):
+        await db.dispose()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text

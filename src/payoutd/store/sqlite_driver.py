@@ -50,7 +50,11 @@ class Connection(aiosqlite.Connection):
             return await self._hop(fn, args, kwargs)
         finally:
             # whatever ended the transaction (COMMIT, ROLLBACK, an error) ends the writing
-            self._writing = conn.in_transaction and (self._writing or _takes_lock(fn, args))
+            try:
+                self._writing = conn.in_transaction and (self._writing
+                                                         or _takes_lock(fn, args))
+            except sqlite3.ProgrammingError:  # the call closed the connection
+                self._writing = False
 
     async def _hop(self, fn: Callable[..., Any], args: tuple[Any, ...],
                    kwargs: dict[str, Any]) -> Any:
