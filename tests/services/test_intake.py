@@ -188,3 +188,65 @@ async def test_a_repeat_that_waited_on_the_first_one_s_locks_is_answered_as_a_re
     assert isinstance(answer, tuple), answer
     assert answer[0].id == first[0].id and answer[1] is False
     assert (await pg.ledger_check())["ok"]
+
+
+async def test_a_repeat_in_a_batch_takes_no_funds_from_a_new_payout(h: Harness) -> None:
+    """A batch holding a repeat of a stored order_id and a new payout (without an
+    order_id) that fits only if the repeat is not counted: the repeat is answered with the
+    stored payout, the new one is created. Repeats are found by the INSERT, not looked up
+    first, so the hold check counted the repeat: the refusal it caused is decided again."""
+    probe = await placement(h, (await h.merchant("Probe", BTC="1")).id)
+    debit = probe.quote.plan.debit_amount
+    m = await h.merchant("Acme")
+    await h.deposit(m, "BTC", str(debit * 3 / 2))  # room for one and a half
+    async with h.rt.db.unit() as uow:
+        first = (await payouts.place_many(uow, h.rt.ctx,
+                                          [await placement(h, m.id, order_id="a")]))[0]
+    assert isinstance(first, tuple) and first[1]
+    await h.deposit(m, "BTC", str(debit))  # now room for one more, not for two
+
+    repeat = await placement(h, m.id, order_id="a")
+    fresh = await placement(h, m.id)  # no order_id
+    async with h.rt.db.unit() as uow:
+        answers = await payouts.place_many(uow, h.rt.ctx, [repeat, fresh])
+
+    assert isinstance(answers[0], tuple), answers
+    assert answers[0][0].id == first[0].id and answers[0][1] is False
+    assert isinstance(answers[1], tuple) and answers[1][1] is True, answers
+    balances = await h.balances(m)
+    assert Decimal(balances["BTC"]["available"]) == debit / 2
+    assert (await h.ledger_check())["ok"]
+
+
+async def test_a_repeat_that_would_not_fit_now_is_still_answered_with_its_payout(
+        h: Harness) -> None:
+    probe = await placement(h, (await h.merchant("Probe", BTC="1")).id)
+    m = await h.merchant("Acme")
+    await h.deposit(m, "BTC", str(probe.quote.plan.debit_amount))  # room for exactly one
+    async with h.rt.db.unit() as uow:
+        first = (await payouts.place_many(uow, h.rt.ctx,
+                                          [await placement(h, m.id, order_id="a")]))[0]
+    async with h.rt.db.unit() as uow:
+        again = (await payouts.place_many(uow, h.rt.ctx,
+                                          [await placement(h, m.id, order_id="a")]))[0]
+    assert isinstance(first, tuple) and isinstance(again, tuple), again
+    assert again[0].id == first[0].id and again[1] is False
+
+
+async def test_an_overlong_value_is_refused_by_the_database_never_cut(h: Harness) -> None:
+    """The store must not shorten what it was given (PostgreSQL casts to VARCHAR(n)
+    truncate silently): an order_id over the column's 100 characters fails the write,
+    it is never stored cut. (The API refuses it before, with 422.)"""
+    m = await h.merchant("Acme", BTC="1")
+    item = await placement(h, m.id, order_id="x" * 101)
+    if h.rt.db.is_postgres:
+        with pytest.raises(Exception, match="too long"):
+            async with h.rt.db.unit() as uow:
+                await payouts.place_many(uow, h.rt.ctx, [item])
+    else:  # SQLite has no length limits: stored whole
+        async with h.rt.db.unit() as uow:
+            (p, created), = await payouts.place_many(uow, h.rt.ctx, [item])  # type: ignore[misc]
+        assert created and p.order_id == "x" * 101
+    async with h.rt.db.read() as uow:
+        stored = await uow.payouts.by_order_ids([(m.id, "x" * 100)])
+    assert not stored

@@ -4,9 +4,10 @@ Each accepted payout is a few small writes (the payout, its hold, the account's 
 an outbox event); what costs is the transaction around them: a BEGIN, a COMMIT that
 waits for the disk, and a dozen round trips. Under load, requests that arrive while a
 transaction is being written wait for the next one, and that one carries them all
-(`place_many`, one statement per table), so the cost of a commit is shared by every
-payout in it. With one request at a time nothing waits: a lone request is written at
-once, as a batch of one.
+(`place_many`: a statement per table on SQLite, a hold check and one statement for all
+the writes on PostgreSQL), so the cost of a commit is shared by every payout in it.
+With one request at a time nothing waits: a lone request is written at once, as a batch
+of one.
 
 Nothing is given up for it: every payout still gets the answer it would get alone
 (`place_many` answers each item separately, a refused one writes nothing), a payout is

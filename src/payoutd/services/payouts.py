@@ -243,21 +243,25 @@ async def place_many(uow: UnitOfWork, ctx: Context,
     keys = [(p.merchant_id, p.order_id) for _, p in fresh if p.order_id is not None]
     if len(set(keys)) != len(keys):
         raise ValueError("place_many: two items share an order_id")
-    _answer_repeats(await uow.payouts.by_order_ids(keys), fresh, answers)
-    new = [(i, p) for i, p in fresh if answers[i] is None]
+    # Repeats of a stored order_id are not looked up first: the INSERT below finds them
+    # (ON CONFLICT DO NOTHING) and they are answered then. Looking first cost a round
+    # trip per batch for what is rare, and on PostgreSQL that trip was the most
+    # expensive part of the batch (bench/README.md, "Where the time goes").
+    new = fresh
 
     holding = [(i, p) for i, p in new if INITIAL[p.status] is Funds.HOLD]
     verdicts = await uow.ledger.check_holds([_hold_request(p) for _, p in holding])
-    if any(v is not None and p.order_id is not None
-           for (_, p), v in zip(holding, verdicts, strict=True)):
-        # check_holds may have waited on the accounts' locks for another transaction
-        # that has since committed: if that one stored some of these order_ids, they are
-        # repeats (answered with the stored payout, not refused for the funds it holds),
-        # and the others' holds are decided again without them.
-        late = await uow.payouts.by_order_ids(
+    if any(v is not None for v in verdicts) and any(p.order_id is not None
+                                                     for _, p in holding):
+        # Something was refused, and some of these may be repeats: a repeat is answered
+        # with its stored payout, never refused (for funds its payout already holds), and
+        # the funds it was counted for here belong to the others. check_holds may also
+        # have waited on the accounts' locks for another transaction that has since
+        # stored some of these order_ids. So: repeats out, holds decided again.
+        stored = await uow.payouts.by_order_ids(
             [(p.merchant_id, p.order_id) for _, p in holding if p.order_id is not None])
-        if late:
-            _answer_repeats(late, holding, answers)
+        if stored:
+            _answer_repeats(stored, fresh, answers)
             new = [(i, p) for i, p in new if answers[i] is None]
             holding = [(i, p) for i, p in holding if answers[i] is None]
             verdicts = await uow.ledger.check_holds([_hold_request(p) for _, p in holding])
@@ -266,19 +270,19 @@ async def place_many(uow: UnitOfWork, ctx: Context,
             answers[i] = _hold_refusal(p, refusal)
     new = [(i, p) for i, p in new if answers[i] is None]
 
-    inserted = await uow.payouts.add_many([p for _, p in new])
-    # What another transaction inserted first (committed while we waited on its order_id)
-    # is answered as a repeat; leaving its hold out only leaves more for the others.
+    inserted = await uow.placements.add(
+        [p for _, p in new],
+        [_hold_request(p) for _, p in new if INITIAL[p.status] is Funds.HOLD],
+        [(events.PAYOUT_CREATED, p.merchant_id, p.id, {"payout": payout_view(p)})
+         for _, p in new], now)
+    # A repeat of a stored order_id, or of one another transaction inserted first
+    # (committed while we waited on it), is answered with the stored payout; leaving its
+    # hold out only leaves more for the others.
     raced = [(i, p) for i, p in new if p.id not in inserted]
     if raced:
         _answer_repeats(await uow.payouts.by_order_ids(
             [(p.merchant_id, p.order_id or "") for _, p in raced]), raced, answers)
         new = [(i, p) for i, p in new if p.id in inserted]
-
-    await uow.ledger.add_holds(
-        [_hold_request(p) for _, p in new if INITIAL[p.status] is Funds.HOLD], now)
-    await uow.outbox.add_many([(events.PAYOUT_CREATED, p.merchant_id, p.id,
-                                {"payout": payout_view(p)}) for _, p in new], now)
     for i, p in new:
         answers[i] = (p, True)
         if ctx.metrics is not None:

@@ -233,13 +233,18 @@ class LedgerRepository:
             held[merchant_account(g.merchant_id, g.currency)] += g.amount
         await self._apply({account_id: (ZERO, amount) for account_id, amount in held.items()},
                           now, create=False)
-        ids = [new_id() for _ in granted]
-        await self.conn.execute(holds.insert(), [
-            {"id": hold_id, "account_id": merchant_account(g.merchant_id, g.currency),
-             "currency": g.currency, "amount": g.amount, "status": HoldStatus.PENDING.value,
-             "payout_id": g.payout_id, "created_at": now, "updated_at": now}
-            for hold_id, g in zip(ids, granted, strict=True)])
-        return ids
+        rows = self.hold_rows(granted, now)
+        await self.conn.execute(holds.insert(), rows)
+        return [r["id"] for r in rows]
+
+    @staticmethod
+    def hold_rows(granted: Sequence[HoldRequest], now: datetime) -> list[dict[str, Any]]:
+        """The `holds` rows of granted holds, each with a new id, pending."""
+        return [{"id": new_id(), "account_id": merchant_account(g.merchant_id, g.currency),
+                 "currency": g.currency, "amount": g.amount,
+                 "status": HoldStatus.PENDING.value, "payout_id": g.payout_id,
+                 "created_at": now, "updated_at": now}
+                for g in granted]
 
     @staticmethod
     def _refusal(account_exists: bool, field_name: str) -> PayoutdError:

@@ -29,13 +29,18 @@ class OutboxRepository:
                        now: datetime) -> list[str]:
         """(type, merchant_id, subject_id, payload) each; ids in order (the outbox's `seq`
         keeps the order of the list)."""
-        ids = [new_id() for _ in events]
-        if ids:
-            await self.conn.execute(outbox.insert(), [
-                {"id": event_id, "merchant_id": m, "type": t, "subject_id": s,
+        rows = self.rows(events, now)
+        if rows:
+            await self.conn.execute(outbox.insert(), rows)
+        return [r["id"] for r in rows]
+
+    @staticmethod
+    def rows(events: Sequence[tuple[str, str | None, str | None, dict[str, Any]]],
+             now: datetime) -> list[dict[str, Any]]:
+        """The `outbox` rows of (type, merchant_id, subject_id, payload), each a new id."""
+        return [{"id": new_id(), "merchant_id": m, "type": t, "subject_id": s,
                  "payload": payload, "created_at": now}
-                for event_id, (t, m, s, payload) in zip(ids, events, strict=True)])
-        return ids
+                for t, m, s, payload in events]
 
     async def for_subject(self, subject_id: str) -> list[dict[str, Any]]:
         rows = await self.conn.execute(

@@ -11,6 +11,7 @@ from payoutd.store.ledger import LedgerRepository
 from payoutd.store.merchants import MerchantRepository, ServiceFeeRepository
 from payoutd.store.outbox import OutboxRepository
 from payoutd.store.payouts import PayoutRepository
+from payoutd.store.placements import PlacementRepository
 from payoutd.store.webhooks import WebhookRepository
 
 
@@ -28,3 +29,5 @@ class UnitOfWork:
         self.service_fees = ServiceFeeRepository(conn, dialect)
         self.audit = AuditRepository(conn)
         self.webhooks = WebhookRepository(conn, dialect)
+        self.placements = PlacementRepository(conn, dialect, self.payouts, self.ledger,
+                                              self.outbox)
