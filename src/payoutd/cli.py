@@ -160,6 +160,7 @@ def _serve_processes(settings: Settings, role: Role) -> None:
     asyncio.run(migrate())
     # the processes read their settings from the environment, overrides included
     os.environ["PAYOUTD_HOST"], os.environ["PAYOUTD_PORT"] = settings.host, str(settings.port)
+    os.environ["PAYOUTD_API_PROCESSES"] = str(settings.api_processes)
     uvicorn.run("payoutd.api.asgi:app", factory=True, host=settings.host, port=settings.port,
                 workers=settings.api_processes, log_level=settings.log_level,
                 access_log=False)

@@ -250,3 +250,16 @@ async def test_an_overlong_value_is_refused_by_the_database_never_cut(h: Harness
     async with h.rt.db.read() as uow:
         stored = await uow.payouts.by_order_ids([(m.id, "x" * 100)])
     assert not stored
+
+
+async def test_write_lanes_follow_the_database_and_the_api_processes(h: Harness) -> None:
+    """SQLite: one writer. PostgreSQL: two transactions at a time from a lone API
+    process, one per process when there are several (bench/README.md)."""
+    import dataclasses
+
+    from payoutd.api.app import create_app
+
+    for processes, on_pg in ((1, 2), (2, 1), (4, 1)):
+        settings = h.rt.settings.model_copy(update={"api_processes": processes})
+        app = create_app(dataclasses.replace(h.rt, settings=settings))
+        assert app.state.intake._lanes == (on_pg if h.rt.db.is_postgres else 1)

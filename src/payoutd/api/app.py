@@ -40,9 +40,11 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
     """The application on `runtime`; with `owns_runtime` it closes the runtime when it
     shuts down (a process that serves only this application)."""
     worker = Worker(runtime.db, runtime.ctx, runtime.sender) if run_worker else None
-    # PostgreSQL takes a second transaction while one commits; SQLite has one writer.
-    intake = Intake(runtime.db.unit, runtime.ctx,
-                    lanes=2 if runtime.db.is_postgres else 1)
+    # SQLite has one writer. PostgreSQL takes a second transaction while one commits: a
+    # lone API process writes two at a time; with several processes one each does better
+    # (larger batches, fewer lock waits; bench/README.md, "Where the time goes").
+    lanes = 2 if runtime.db.is_postgres and runtime.settings.api_processes == 1 else 1
+    intake = Intake(runtime.db.unit, runtime.ctx, lanes=lanes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
