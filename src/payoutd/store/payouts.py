@@ -35,6 +35,12 @@ def from_row(row: Any) -> Payout:
     return Payout(**data)
 
 
+def insert_order(new: Sequence[Payout]) -> list[Payout]:
+    """The order new payouts are inserted in, whatever the statement: two transactions
+    inserting overlapping order_ids then wait on each other in one direction only."""
+    return sorted(new, key=lambda p: (p.merchant_id, p.order_id or "", p.id))
+
+
 class PayoutRepository:
     def __init__(self, conn: AsyncConnection, dialect: str) -> None:
         self.conn = conn
@@ -50,7 +56,7 @@ class PayoutRepository:
         then wait on each other in one direction only, never in a cycle."""
         if not new:
             return set()
-        ordered = sorted(new, key=lambda p: (p.merchant_id, p.order_id or "", p.id))
+        ordered = insert_order(new)
         stmt = (insert(self.dialect, payouts)
                 .on_conflict_do_nothing(index_elements=["merchant_id", "order_id"])
                 .returning(payouts.c.id))

@@ -28,7 +28,7 @@ from payoutd.domain.ledger import HoldStatus
 from payoutd.domain.payout import Payout
 from payoutd.store.ledger import HoldRequest, LedgerRepository
 from payoutd.store.outbox import OutboxRepository
-from payoutd.store.payouts import PayoutRepository, to_row
+from payoutd.store.payouts import PayoutRepository, insert_order, to_row
 from payoutd.store.tables import holds, outbox, payouts
 
 Event = tuple[str, str | None, str | None, dict[str, Any]]
@@ -54,8 +54,7 @@ class PlacementRepository:
             await self.ledger.add_holds([h for h in held if h.payout_id in inserted], now)
             await self.outbox.add_many([e for e in created if e[2] in inserted], now)
             return inserted
-        ordered = sorted(new, key=lambda p: (p.merchant_id, p.order_id or "", p.id))
-        rows = [to_row(p) for p in ordered]
+        rows = [to_row(p) for p in insert_order(new)]
         params: dict[str, Any] = {"now": now, "pending": HoldStatus.PENDING.value}
         for c in payouts.columns:
             values = [r[c.name] for r in rows]
