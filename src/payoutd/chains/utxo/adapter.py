@@ -488,6 +488,22 @@ class UtxoChain:
 
     @_unknown_on_node_error
     async def status(self, tx: PreparedTx) -> TxState:
+        own = await self._own_state(tx)
+        if own is not None:
+            return own
+        state = await self._inputs_state(tx)
+        if state == "spent":
+            # The look at the transaction itself came first: if it was mined in between
+            # (it left the mempool for a block), it is what spent its inputs. Only if it
+            # is still nowhere was it another transaction.
+            return await self._own_state(tx) or TxState("conflicted")
+        # Its coins are still there (or its parents are missing): the chain does not have
+        # it, and the identical signed transaction may be sent again.
+        return TxState("unknown")
+
+    async def _own_state(self, tx: PreparedTx) -> TxState | None:
+        """What the wallet and the mempool say of the transaction itself; None when
+        neither has it."""
         wtx = await self._wallet_tx(tx.txid)
         if wtx is not None:
             confirmations = int(wtx["confirmations"])
@@ -499,12 +515,7 @@ class UtxoChain:
                 return TxState("dropped")  # the operator abandoned it: a human decides
         if await self._in_mempool(tx.txid):
             return TxState("mempool")
-        state = await self._inputs_state(tx)
-        if state == "spent":
-            return TxState("conflicted")
-        # Its coins are still there (or its parents are missing): the chain does not have
-        # it, and the identical signed transaction may be sent again.
-        return TxState("unknown")
+        return None
 
     async def _wallet_tx(self, txid: str) -> dict[str, Any] | None:
         try:
