@@ -43,16 +43,21 @@ class Connection(aiosqlite.Connection):
         conn = self._connection
         if conn is None or not self._running:
             return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]  # raises "closed"
+        owner = getattr(fn, "__self__", None)
+        name = getattr(fn, "__name__", "")
+        statement = (_kind(str(args[0] if args else kwargs["sql"]))
+                     if isinstance(owner, sqlite3.Cursor) and name in ("execute", "executemany")
+                     else None)
         try:
             # never beside a call still running on the thread
-            if self._done == self._sent and self._on_loop(conn, fn, args, kwargs):
+            if self._done == self._sent and self._on_loop(conn, owner, name, statement):
                 return fn(*args, **kwargs)
             return await self._hop(fn, args, kwargs)
         finally:
             # whatever ended the transaction (COMMIT, ROLLBACK, an error) ends the writing
             try:
                 self._writing = conn.in_transaction and (self._writing
-                                                         or _takes_lock(fn, args))
+                                                         or statement == _BEGIN_WRITE)
             except sqlite3.ProgrammingError:  # the call closed the connection
                 self._writing = False
 
@@ -71,38 +76,37 @@ class Connection(aiosqlite.Connection):
         self._tx.put_nowait((future, call))
         return await future
 
-    def _on_loop(self, conn: sqlite3.Connection, fn: Callable[..., Any],
-                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-        owner = getattr(fn, "__self__", None)
-        name = getattr(fn, "__name__", "")
+    def _on_loop(self, conn: sqlite3.Connection, owner: Any, name: str,
+                 statement: str | None) -> bool:
         if owner is conn:
             return name in ("cursor", "rollback") or (name == "commit" and not self._writing)
-        if isinstance(owner, sqlite3.Cursor):
-            if name in ("execute", "executemany"):
-                return self._statement_on_loop(str(args[0] if args else kwargs["sql"]))
-            return name == "close" or self._writing  # fetching rows, closing
-        return False
-
-    def _statement_on_loop(self, sql: str) -> bool:
-        words = sql.split(None, 2)
-        verb = words[0].upper() if words else ""
-        if verb == "BEGIN":  # a deferred BEGIN takes no lock; IMMEDIATE/EXCLUSIVE may wait
-            return len(words) < 2 or words[1].upper() in ("DEFERRED", "TRANSACTION")
-        if verb in ("COMMIT", "END"):
-            return not self._writing
-        if verb == "ROLLBACK":
+        if statement == _BEGIN_WRITE:  # may wait busy_timeout for another process's writer
+            return False
+        if statement in (_BEGIN_READ, _ROLLBACK):  # no lock taken; pages dropped in memory
             return True
-        return self._writing and self._connection is not None and (
-            self._connection.in_transaction)
-
-
-def _takes_lock(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
-    """Whether this call was a BEGIN IMMEDIATE or BEGIN EXCLUSIVE."""
-    if getattr(fn, "__name__", "") != "execute" or not args:
+        if statement == _END:  # a writing COMMIT may checkpoint the WAL
+            return not self._writing
+        if statement is not None or isinstance(owner, sqlite3.Cursor):
+            # a statement, or fetching its rows: on the loop inside a write transaction
+            return name == "close" or (self._writing and conn.in_transaction)
         return False
-    words = str(args[0]).split(None, 2)
-    return (len(words) >= 2 and words[0].upper() == "BEGIN"
-            and words[1].upper() in ("IMMEDIATE", "EXCLUSIVE"))
+
+
+_BEGIN_WRITE, _BEGIN_READ, _END, _ROLLBACK, _OTHER = (
+    "begin-write", "begin-read", "end", "rollback", "other")
+
+
+def _kind(sql: str) -> str:
+    """What a statement does to the transaction: BEGIN IMMEDIATE/EXCLUSIVE take the write
+    lock, a deferred BEGIN takes nothing; COMMIT/END, ROLLBACK; anything else."""
+    words = sql.split(None, 2)
+    verb = words[0].upper() if words else ""
+    if verb == "BEGIN":
+        mode = words[1].upper() if len(words) > 1 else ""
+        return _BEGIN_WRITE if mode in ("IMMEDIATE", "EXCLUSIVE") else _BEGIN_READ
+    if verb in ("COMMIT", "END"):
+        return _END
+    return _ROLLBACK if verb == "ROLLBACK" else _OTHER
 
 
 async def connect(path: str) -> Connection:
