@@ -15,12 +15,13 @@ The rows are the repositories' rows (`payouts.to_row`, `LedgerRepository.hold_ro
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, String, bindparam, text
+from sqlalchemy import JSON, Column, String, Table, bindparam, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -56,17 +57,9 @@ class PlacementRepository:
             return inserted
         rows = [to_row(p) for p in insert_order(new)]
         params: dict[str, Any] = {"now": now, "pending": HoldStatus.PENDING.value}
-        for c in payouts.columns:
-            values = [r[c.name] for r in rows]
-            params[f"p_{c.name}"] = ([json.dumps(v) for v in values]
-                                     if c.name == "metadata" else values)
-        hold_rows = self.ledger.hold_rows(held, now)
-        for name in _HOLD_COLUMNS:
-            params[f"h_{name}"] = [r[name] for r in hold_rows]
-        event_rows = self.outbox.rows(created, now)
-        for name in _EVENT_COLUMNS:
-            values = [r[name] for r in event_rows]
-            params[f"o_{name}"] = [json.dumps(v) for v in values] if name == "payload" else values
+        _columns_of(params, "p", payouts, [c.name for c in payouts.columns], rows)
+        _columns_of(params, "h", holds, _HOLD_COLUMNS, self.ledger.hold_rows(held, now))
+        _columns_of(params, "o", outbox, _EVENT_COLUMNS, self.outbox.rows(created, now))
         result = await self.conn.execute(_statement(), params)
         return set(result.scalars().all())
 
@@ -75,9 +68,22 @@ _HOLD_COLUMNS = ("id", "account_id", "currency", "amount", "payout_id")
 _EVENT_COLUMNS = ("id", "merchant_id", "type", "subject_id", "payload")
 
 
+def _columns_of(params: dict[str, Any], prefix: str, table: Table, names: Sequence[str],
+                rows: Sequence[dict[str, Any]]) -> None:
+    """The rows as one array parameter per column (JSON columns as text)."""
+    for name in names:
+        values = [r[name] for r in rows]
+        params[f"{prefix}_{name}"] = ([json.dumps(v) for v in values]
+                                      if _is_json(table.c[name]) else values)
+
+
+def _is_json(column: Column[Any]) -> bool:
+    return isinstance(column.type, JSON)
+
+
 def _array(name: str, column: Column[Any]) -> Any:
     item: Any = column.type
-    if column.name in ("metadata", "payload"):  # JSON travels as text, cast in SQL
+    if _is_json(column):  # JSON travels as text, cast in SQL
         item = postgresql.TEXT()
     elif isinstance(item, String):
         # Cast to VARCHAR(n)[], an overlong value would be cut to n silently; unbounded,
@@ -90,17 +96,12 @@ def _unnest(prefix: str, names: Sequence[str]) -> str:
     return "unnest(" + ", ".join(f":{prefix}_{n}" for n in names) + ")"
 
 
-_STATEMENT: Any = None
-
-
+@functools.cache
 def _statement() -> Any:
     """Built once, on first use (nothing is built at import time)."""
-    global _STATEMENT
-    if _STATEMENT is not None:
-        return _STATEMENT
     p_cols = [c.name for c in payouts.columns]
-    p_select = ", ".join(f"CAST(v.{n} AS JSON)" if n == "metadata" else f"v.{n}"
-                         for n in p_cols)
+    p_select = ", ".join(f"CAST(v.{c.name} AS JSON)" if _is_json(c) else f"v.{c.name}"
+                         for c in payouts.columns)
     sql = f"""
 WITH p AS (
     INSERT INTO payouts ({", ".join(p_cols)})
@@ -135,5 +136,4 @@ SELECT id FROM p"""
     binds += [_array(f"o_{n}", outbox.c[n]) for n in _EVENT_COLUMNS]
     binds += [bindparam("now", type_=payouts.c.created_at.type),
               bindparam("pending", type_=holds.c.status.type)]
-    _STATEMENT = text(sql).bindparams(*binds).columns(id=payouts.c.id.type)
-    return _STATEMENT
+    return text(sql).bindparams(*binds).columns(id=payouts.c.id.type)
