@@ -55,7 +55,7 @@ class Plan:
                    pgbench_scale=128)
 
 
-PG_API_PROCESSES = os.cpu_count() or 1
+PG_API_PROCESSES = int(os.environ.get("BENCH_PG_PROCESSES", 0)) or os.cpu_count() or 1
 
 
 def _base(port: int) -> str:

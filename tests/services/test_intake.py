@@ -21,15 +21,25 @@ ADDR = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
 
 
 class CountingUnits:
-    """The database's units, counted: how many transactions the intake opened."""
+    """The database's units, counted: how many transactions the intake opened (or, with
+    `autocommit`, how many one-statement attempts)."""
 
-    def __init__(self, h: Harness) -> None:
+    def __init__(self, h: Harness, *, autocommit: bool = False) -> None:
         self.h = h
+        self.autocommit = autocommit
         self.opened = 0
 
     def __call__(self) -> Any:
         self.opened += 1
-        return self.h.rt.db.unit()
+        return self.h.rt.db.autocommit() if self.autocommit else self.h.rt.db.unit()
+
+
+def api_intake(h: Harness, units: CountingUnits, **kw: Any) -> Intake:
+    """The intake as the API builds it: on PostgreSQL a batch is first tried as one
+    statement (counted in `units.at_once`)."""
+    at_once = CountingUnits(h, autocommit=True) if h.rt.db.is_postgres else None
+    units.at_once = at_once  # type: ignore[attr-defined]
+    return Intake(units, h.rt.ctx, at_once=at_once, **kw)
 
 
 async def placement(h: Harness, merchant_id: str, amount: str = "0.01", **extra: Any
@@ -49,7 +59,7 @@ async def test_many_at_once_share_transactions_and_never_overdraw(h: Harness) ->
     m = await h.merchant("Acme")
     await h.deposit(m, "BTC", str(debit * 40))  # room for exactly 40
     units = CountingUnits(h)
-    intake = Intake(units, h.rt.ctx, lanes=2 if h.rt.db.is_postgres else 1)
+    intake = api_intake(h, units, lanes=2 if h.rt.db.is_postgres else 1)
     items = [await placement(h, m.id, order_id=f"o-{i}") for i in range(100)]
 
     answers = await settle_all(intake, items)
@@ -66,7 +76,7 @@ async def test_many_at_once_share_transactions_and_never_overdraw(h: Harness) ->
 
 async def test_a_repeated_order_id_in_one_burst_makes_one_payout(h: Harness) -> None:
     m = await h.merchant("Acme", BTC="1")
-    intake = Intake(CountingUnits(h), h.rt.ctx)
+    intake = api_intake(h, CountingUnits(h))
     items = [await placement(h, m.id, order_id="same") for _ in range(30)]
     items += [await placement(h, m.id, order_id=f"other-{i}") for i in range(10)]
 
@@ -88,7 +98,7 @@ async def test_one_item_failing_the_transaction_does_not_fail_the_others(h: Harn
     rolls back, and each payout is then written alone."""
     m = await h.merchant("Acme", BTC="1")
     units = CountingUnits(h)
-    intake = Intake(units, h.rt.ctx)
+    intake = api_intake(h, units)
     good = [await placement(h, m.id, order_id=f"g-{i}") for i in range(8)]
     bad = await placement(h, new_id(), approval="manual")
 
@@ -263,3 +273,165 @@ async def test_write_lanes_follow_the_database_and_the_api_processes(h: Harness)
         settings = h.rt.settings.model_copy(update={"api_processes": processes})
         app = create_app(dataclasses.replace(h.rt, settings=settings))
         assert app.state.intake._lanes == (on_pg if h.rt.db.is_postgres else 1)
+        # PostgreSQL tries each batch as one statement first (place_at_once)
+        assert (app.state.intake._at_once is not None) == h.rt.db.is_postgres
+
+
+@pytest.mark.postgres
+async def test_a_batch_that_fits_is_one_statement_and_one_that_does_not_writes_nothing(
+        pg: Harness) -> None:
+    """place_at_once writes a batch whose holds all fit (no transaction opened), and
+    writes nothing at all when one does not fit, whichever it is."""
+    probe = await placement(pg, (await pg.merchant("Probe", BTC="1")).id)
+    debit = probe.quote.plan.debit_amount
+    m = await pg.merchant("Acme")
+    other = await pg.merchant("Other", BTC="1")
+    await pg.deposit(m, "BTC", str(debit * 3))  # room for exactly three
+    units = CountingUnits(pg)
+    intake = api_intake(pg, units)
+    fits = [await placement(pg, m.id, order_id=f"a-{i}") for i in range(2)]
+    fits.append(await placement(pg, other.id, order_id="b"))
+    fits.append(await placement(pg, m.id, order_id="c", approval="manual"))  # holds nothing
+
+    answers = await settle_all(intake, fits)
+
+    assert all(isinstance(a, tuple) and a[1] for a in answers), answers
+    assert units.opened == 0 and units.at_once.opened == 1  # type: ignore[attr-defined]
+    assert Decimal((await pg.balances(m))["BTC"]["available"]) == debit
+
+    # two more for m, with room for one: as one statement nothing is written...
+    more = [await placement(pg, m.id, order_id="d"), await placement(pg, other.id),
+            await placement(pg, m.id, order_id="e")]
+    async with pg.rt.db.autocommit() as uow:
+        assert await payouts.place_at_once(uow, pg.rt.ctx, more) is None
+    r = await pg.client.get("/v1/payouts", headers=m.headers, params={"limit": "100"})
+    assert len(r.json()["data"]) == 3
+    assert Decimal((await pg.balances(m))["BTC"]["available"]) == debit
+    # ...and through the intake each is decided in order, in a transaction
+    answers = await settle_all(intake, more)
+    assert [type(a).__name__ for a in answers] == ["tuple", "tuple", "PayoutdError"], answers
+    assert answers[2].code == "insufficient_funds"  # type: ignore[union-attr]
+    assert units.opened == 1
+    assert Decimal((await pg.balances(m))["BTC"]["available"]) == 0
+    assert (await pg.ledger_check())["ok"]
+
+
+@pytest.mark.postgres
+async def test_one_statement_batches_crossing_the_same_accounts_never_deadlock(
+        pg: Harness) -> None:
+    """Many one-statement batches at once, each holding from the same accounts listed in
+    a different order: the accounts are locked in id order, so PostgreSQL reports no
+    deadlock (a deadlock would be retried in a transaction and go unseen in the answers,
+    so the server's own count is read)."""
+    from sqlalchemy import text
+
+    ms = [await pg.merchant(f"M{i}", BTC="1") for i in range(6)]
+    items = [await placement(pg, m.id, amount="0.001") for m in ms]
+
+    async def deadlocks() -> int:
+        async with pg.rt.db.read() as uow:
+            return int((await uow.conn.execute(text(
+                "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+            ))).scalar_one())
+
+    async def batch(order: list[Placement]) -> Any:
+        async with pg.rt.db.autocommit() as uow:
+            return await payouts.place_at_once(uow, pg.rt.ctx, order)
+
+    before = await deadlocks()
+    orders = [items[k:] + items[:k] for k in range(6)] * 4
+    orders += [list(reversed(o)) for o in orders]
+    results = await asyncio.gather(*(batch(o) for o in orders))
+
+    assert all(r is not None and all(isinstance(a, tuple) and a[1] for a in r)
+               for r in results), results
+    assert await deadlocks() == before
+    assert (await pg.ledger_check())["ok"]
+
+
+def test_only_errors_raised_before_the_commit_count_as_not_applied() -> None:
+    """Pure logic: which database errors let the intake write a batch again. A data or
+    constraint error, or a deadlock, means the one statement was not applied; a lost
+    connection, or a backend ended by the administrator, may come after its commit."""
+    from sqlalchemy.exc import DBAPIError
+
+    from payoutd.store.placements import _not_applied
+
+    def error(sqlstate: str | None, *, invalidated: bool = False) -> DBAPIError:
+        orig = Exception("x")
+        orig.sqlstate = sqlstate  # type: ignore[attr-defined]
+        return DBAPIError("stmt", {}, orig, connection_invalidated=invalidated)
+
+    for applied_not in ("22001", "23503", "23505", "40P01", "40001", "42P01"):
+        assert _not_applied(error(applied_not)), applied_not
+    for unknown in ("57P01", "08006", "XX000", "53300", None):
+        assert not _not_applied(error(unknown)), unknown
+    assert not _not_applied(error("22001", invalidated=True))
+
+
+@pytest.mark.postgres
+async def test_one_statement_waits_for_a_transaction_holding_its_account_then_sees_its_holds(
+        pg: Harness) -> None:
+    """The statement's check reads the balances with the rows locked: behind a
+    transaction that holds the last funds it waits, then finds nothing left and writes
+    nothing (checked on balances read before the lock, it would overdraw)."""
+    probe = await placement(pg, (await pg.merchant("Probe", BTC="1")).id)
+    debit = probe.quote.plan.debit_amount
+    m = await pg.merchant("Acme")
+    await pg.deposit(m, "BTC", str(debit * 3 / 2))  # room for one
+    first_item, second_item = await placement(pg, m.id), await placement(pg, m.id)
+
+    async def at_once() -> Any:
+        async with pg.rt.db.autocommit() as uow:
+            return await payouts.place_at_once(uow, pg.rt.ctx, [second_item])
+
+    async with pg.rt.db.unit() as uow:
+        first = (await payouts.place_many(uow, pg.rt.ctx, [first_item]))[0]
+        assert isinstance(first, tuple) and first[1]
+        second = asyncio.create_task(at_once())
+        await asyncio.sleep(0.3)
+        assert not second.done()  # waiting on the account row the transaction locked
+    assert await second is None
+    assert Decimal((await pg.balances(m))["BTC"]["available"]) == debit / 2
+    assert (await pg.ledger_check())["ok"]
+
+
+async def test_an_error_of_unknown_outcome_is_never_written_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pure logic, with stand-ins: when the one statement fails in a way that may have
+    been applied, the batch is answered with the error and no transaction writes it again
+    (a payout without an order_id would be made twice); when the database refused it, the
+    batch is written in a transaction."""
+    from contextlib import asynccontextmanager
+
+    from payoutd.services import intake as intake_module
+    from payoutd.store.placements import StatementRefused
+
+    transactions: list[int] = []
+    failure: list[Exception] = []
+
+    async def fake_place_at_once(uow: Any, ctx: Any, items: list[Any]) -> Any:
+        raise failure[0]
+
+    async def fake_place_many(uow: Any, ctx: Any, items: list[Any]) -> list[Any]:
+        transactions.append(len(items))
+        return [(item, True) for item in items]
+
+    @asynccontextmanager
+    async def unit() -> Any:
+        yield None
+
+    monkeypatch.setattr(intake_module, "place_at_once", fake_place_at_once)
+    monkeypatch.setattr(intake_module, "place_many", fake_place_many)
+    item = SimpleNamespace(merchant_id="m",
+                           quote=SimpleNamespace(request=SimpleNamespace(order_id=None)))
+    ctx = SimpleNamespace(metrics=None)
+
+    failure[:] = [ConnectionResetError("lost")]
+    intake = Intake(unit, ctx, at_once=unit)  # type: ignore[arg-type]
+    answers = await settle_all(intake, [item, item])  # type: ignore[list-item]
+    assert all(isinstance(a, ConnectionResetError) for a in answers) and not transactions
+
+    failure[:] = [StatementRefused(ValueError("refused"))]
+    answers = await settle_all(intake, [item, item])  # type: ignore[list-item]
+    assert answers == [(item, True), (item, True)] and sum(transactions) == 2

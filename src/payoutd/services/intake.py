@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 from payoutd.domain.errors import PayoutdError
 from payoutd.services.context import Context
-from payoutd.services.payouts import Placed, Placement, place_many
+from payoutd.services.payouts import Placed, Placement, place_at_once, place_many
+from payoutd.store.placements import StatementRefused
 from payoutd.store.uow import UnitOfWork
 
 Unit = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
@@ -45,11 +46,14 @@ class _Waiting:
 
 class Intake:
     """Placements queue here; up to `lanes` transactions are written at a time, each
-    taking up to `max_batch` waiting placements."""
+    taking up to `max_batch` waiting placements. With `at_once` (PostgreSQL's units in
+    autocommit) a batch is first tried as one statement (`place_at_once`), and written in
+    a transaction of `unit` only when that one wrote nothing."""
 
     def __init__(self, unit: Unit, ctx: Context, *, max_batch: int = 256,
-                 lanes: int = 1) -> None:
+                 lanes: int = 1, at_once: Unit | None = None) -> None:
         self._unit = unit
+        self._at_once = at_once
         self._ctx = ctx
         self._max_batch = max_batch
         self._lanes = lanes
@@ -129,17 +133,32 @@ class Intake:
     async def _commit(self, batch: list[_Waiting]) -> None:
         if self._ctx.metrics is not None:
             self._ctx.metrics.intake_batch(len(batch))
-        async with self._unit() as uow:
-            try:
-                answers = await place_many(uow, self._ctx, [w.item for w in batch])
-            except Exception as exc:
-                raise _RolledBack(exc) from exc
+        items = [w.item for w in batch]
+        answers = await self._place_at_once(items) if self._at_once is not None else None
+        if answers is None:
+            async with self._unit() as uow:
+                try:
+                    answers = await place_many(uow, self._ctx, items)
+                except Exception as exc:
+                    raise _RolledBack(exc) from exc
         # committed: only now may anyone hear "created"
         for w, answer in zip(batch, answers, strict=True):
             if isinstance(answer, PayoutdError):
                 _settle(w, error=answer)
             else:
                 _settle(w, answer=answer)
+
+    async def _place_at_once(self, items: list[Placement]) -> list[Placed | PayoutdError] | None:
+        """The answers, or None when nothing was written: a hold did not fit (each is
+        then decided in order in a transaction) or the database refused the statement (a
+        transaction then finds the item at fault). Any other error propagates: the
+        statement may have been applied, so nothing may be written again."""
+        assert self._at_once is not None
+        async with self._at_once() as uow:
+            try:
+                return await place_at_once(uow, self._ctx, items)
+            except StatementRefused:
+                return None
 
 
 class _RolledBack(Exception):

@@ -46,6 +46,7 @@ from payoutd.services.context import Context
 from payoutd.services.views import payout_view
 from payoutd.store.ledger import HoldRequest
 from payoutd.store.merchants import MerchantPolicy
+from payoutd.store.placements import Event
 from payoutd.store.uow import UnitOfWork
 
 
@@ -233,22 +234,11 @@ async def place_many(uow: UnitOfWork, ctx: Context,
     holds are granted in the order of `items`. No two items may share an order_id (the
     caller puts repeats into a later call, where they find the first one stored)."""
     now = ctx.clock.now()
-    answers: list[Placed | PayoutdError | None] = [None] * len(items)
-    fresh: list[tuple[int, Payout]] = []
-    for i, item in enumerate(items):
-        try:
-            fresh.append((i, await _new_payout(uow, ctx, item, now)))
-        except PayoutdError as err:
-            answers[i] = err
-    keys = [(p.merchant_id, p.order_id) for _, p in fresh if p.order_id is not None]
-    if len(set(keys)) != len(keys):
-        raise ValueError("place_many: two items share an order_id")
+    answers, new = await _fresh(uow, ctx, items, now)
     # Repeats of a stored order_id are not looked up first: the INSERT below finds them
     # (ON CONFLICT DO NOTHING) and they are answered then. Looking first cost a round
     # trip per batch for what is rare, and on PostgreSQL that trip was the most
     # expensive part of the batch (bench/README.md, "Where the time goes").
-    new = fresh
-
     holding = [(i, p) for i, p in new if INITIAL[p.status] is Funds.HOLD]
     verdicts = await uow.ledger.check_holds([_hold_request(p) for _, p in holding])
     if any(v is not None for v in verdicts) and any(p.order_id is not None
@@ -261,7 +251,7 @@ async def place_many(uow: UnitOfWork, ctx: Context,
         stored = await uow.payouts.by_order_ids(
             [(p.merchant_id, p.order_id) for _, p in holding if p.order_id is not None])
         if stored:
-            _answer_repeats(stored, fresh, answers)
+            _answer_repeats(stored, new, answers)
             new = [(i, p) for i, p in new if answers[i] is None]
             holding = [(i, p) for i, p in holding if answers[i] is None]
             verdicts = await uow.ledger.check_holds([_hold_request(p) for _, p in holding])
@@ -269,12 +259,57 @@ async def place_many(uow: UnitOfWork, ctx: Context,
         if refusal is not None:
             answers[i] = _hold_refusal(p, refusal)
     new = [(i, p) for i, p in new if answers[i] is None]
+    inserted = await uow.placements.add(*_writes(new, now))
+    return await _answer_inserted(uow, ctx, new, inserted, answers)
 
-    inserted = await uow.placements.add(
-        [p for _, p in new],
-        [_hold_request(p) for _, p in new if INITIAL[p.status] is Funds.HOLD],
-        [(events.PAYOUT_CREATED, p.merchant_id, p.id, {"payout": payout_view(p)})
-         for _, p in new], now)
+
+async def place_at_once(uow: UnitOfWork, ctx: Context,
+                        items: Sequence[Placement]) -> list[Placed | PayoutdError] | None:
+    """`place_many` as one statement, on a PostgreSQL connection in autocommit: the
+    answers, when every hold fits the balances; otherwise None and nothing was written
+    (then `place_many` decides each item in a transaction). The same answers as
+    `place_many` whenever it answers: no hold is refused, and repeats are found by the
+    INSERT as there. Raises `StatementRefused` when the database refused the statement,
+    so nothing was written either."""
+    now = ctx.clock.now()
+    answers, new = await _fresh(uow, ctx, items, now)
+    inserted = await uow.placements.add_if_funded(*_writes(new, now))
+    if inserted is None:
+        return None
+    return await _answer_inserted(uow, ctx, new, inserted, answers)
+
+
+Answers = list[Placed | PayoutdError | None]
+
+
+async def _fresh(uow: UnitOfWork, ctx: Context, items: Sequence[Placement],
+                 now: datetime) -> tuple[Answers, list[tuple[int, Payout]]]:
+    """Each item's refusal, or its new payout (by item index)."""
+    answers: Answers = [None] * len(items)
+    fresh: list[tuple[int, Payout]] = []
+    for i, item in enumerate(items):
+        try:
+            fresh.append((i, await _new_payout(uow, ctx, item, now)))
+        except PayoutdError as err:
+            answers[i] = err
+    keys = [(p.merchant_id, p.order_id) for _, p in fresh if p.order_id is not None]
+    if len(set(keys)) != len(keys):
+        raise ValueError("place_many: two items share an order_id")
+    return answers, fresh
+
+
+def _writes(new: Sequence[tuple[int, Payout]], now: datetime) -> tuple[
+        list[Payout], list[HoldRequest], list[Event], datetime]:
+    """What storing `new` writes: the payouts, their holds, their `payout.created`."""
+    return ([p for _, p in new],
+            [_hold_request(p) for _, p in new if INITIAL[p.status] is Funds.HOLD],
+            [(events.PAYOUT_CREATED, p.merchant_id, p.id, {"payout": payout_view(p)})
+             for _, p in new], now)
+
+
+async def _answer_inserted(uow: UnitOfWork, ctx: Context, new: Sequence[tuple[int, Payout]],
+                           inserted: set[str], answers: Answers
+                           ) -> list[Placed | PayoutdError]:
     # A repeat of a stored order_id, or of one another transaction inserted first
     # (committed while we waited on it), is answered with the stored payout; leaving its
     # hold out only leaves more for the others.
@@ -322,7 +357,7 @@ async def _new_payout(uow: UnitOfWork, ctx: Context, item: Placement, now: datet
 
 def _answer_repeats(stored: Mapping[tuple[str, str], Payout],
                     candidates: Sequence[tuple[int, Payout]],
-                    answers: list[Placed | PayoutdError | None]) -> None:
+                    answers: Answers) -> None:
     """A candidate whose order_id is already stored is answered with that payout."""
     for i, p in candidates:
         existing = stored.get((p.merchant_id, p.order_id or ""))

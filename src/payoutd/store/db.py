@@ -63,6 +63,16 @@ class Database:
             yield UnitOfWork(conn, self.dialect)
 
     @contextlib.asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[UnitOfWork]:
+        """PostgreSQL only: a connection on which each statement is its own transaction
+        (no BEGIN, no COMMIT: one round trip for one statement). For work that is one
+        statement, such as `services.payouts.place_at_once`."""
+        assert self.is_postgres, "SQLite writes need BEGIN IMMEDIATE (see tune_sqlite)"
+        async with self.engine.connect() as raw:
+            conn = await raw.execution_options(isolation_level="AUTOCOMMIT")
+            yield UnitOfWork(conn, self.dialect)
+
+    @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[UnitOfWork]:
         """A read-only transaction: on SQLite it does not take the write lock."""
         async with self.engine.connect() as raw:

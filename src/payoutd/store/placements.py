@@ -9,6 +9,12 @@ waits for a turn of a busy event loop while the batch holds its accounts' row lo
 (taken by `LedgerRepository.check_holds`); four of them were the larger part of a
 batch's time (bench/README.md, "Where the time goes").
 
+Under load most batches fit their balances, so the intake first sends a batch as one
+statement on a connection in autocommit (`add_if_funded`): the hold check is folded in
+(the accounts locked and compared in SQL), and it writes everything or nothing. That is
+one round trip for a batch instead of four (BEGIN, the check, the writes, COMMIT), which
+took PostgreSQL intake at 32 connections from about 1,900 to 2,800 req/s (quick runs).
+
 The rows are the repositories' rows (`payouts.to_row`, `LedgerRepository.hold_rows`,
 `OutboxRepository.rows`); the statement's columns are the tables' columns.
 """
@@ -21,8 +27,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, String, Table, bindparam, text
+from sqlalchemy import JSON, Boolean, Column, String, Table, bindparam, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.domain.ledger import HoldStatus
@@ -55,13 +62,64 @@ class PlacementRepository:
             await self.ledger.add_holds([h for h in held if h.payout_id in inserted], now)
             await self.outbox.add_many([e for e in created if e[2] in inserted], now)
             return inserted
+        _, inserted = await self._write(new, held, created, now, check_funds=False)
+        return inserted
+
+    async def add_if_funded(self, new: Sequence[Payout], held: Sequence[HoldRequest],
+                            created: Sequence[Event], now: datetime) -> set[str] | None:
+        """`add` with the hold check folded in, for a connection in autocommit on
+        PostgreSQL: one statement, so one round trip and its own transaction. It locks the
+        holds' accounts (FOR UPDATE, in id order, as `LedgerRepository.check_holds`) and
+        writes only if every hold fits their available balances; otherwise it writes
+        nothing and returns None (the caller decides each item in a transaction).
+
+        Raises `StatementRefused` when the database refused the statement with an error
+        that means it was not applied (a constraint, a too-long value, a deadlock), so
+        the caller may write the items again; after any other error whether it was
+        applied is unknown."""
+        assert self.pg, "one-statement placement is PostgreSQL's"
+        if not new:
+            return set()
+        try:
+            funded, inserted = await self._write(new, held, created, now, check_funds=True)
+        except DBAPIError as exc:
+            if _not_applied(exc):
+                raise StatementRefused(exc) from exc
+            raise
+        return inserted if funded else None
+
+    async def _write(self, new: Sequence[Payout], held: Sequence[HoldRequest],
+                     created: Sequence[Event], now: datetime, *,
+                     check_funds: bool) -> tuple[bool, set[str]]:
         rows = [to_row(p) for p in insert_order(new)]
         params: dict[str, Any] = {"now": now, "pending": HoldStatus.PENDING.value}
         _columns_of(params, "p", payouts, [c.name for c in payouts.columns], rows)
         _columns_of(params, "h", holds, _HOLD_COLUMNS, self.ledger.hold_rows(held, now))
         _columns_of(params, "o", outbox, _EVENT_COLUMNS, self.outbox.rows(created, now))
-        result = await self.conn.execute(_statement(), params)
-        return set(result.scalars().all())
+        funded, ids = (await self.conn.execute(_statement(check_funds), params)).one()
+        return bool(funded), set(ids or ())
+
+
+class StatementRefused(Exception):
+    """The database refused the statement: it was not applied."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+# SQLSTATE classes of errors raised while a statement runs, before its implicit commit:
+# data exceptions (22: too long, bad value), integrity (23: a foreign key), transaction
+# rollback (40: a deadlock or serialization failure), syntax or access (42). Anything
+# else (a lost connection, a backend terminated around its commit) leaves the outcome
+# unknown.
+_NOT_APPLIED_CLASSES = frozenset({"22", "23", "40", "42"})
+
+
+def _not_applied(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return (not exc.connection_invalidated and isinstance(sqlstate, str)
+            and sqlstate[:2] in _NOT_APPLIED_CLASSES)
 
 
 _HOLD_COLUMNS = ("id", "account_id", "currency", "amount", "payout_id")
@@ -97,16 +155,37 @@ def _unnest(prefix: str, names: Sequence[str]) -> str:
 
 
 @functools.cache
-def _statement() -> Any:
-    """Built once, on first use (nothing is built at import time)."""
+def _statement(check_funds: bool) -> Any:
+    """Built once per variant, on first use (nothing is built at import time). It answers
+    one row: whether the holds fitted (always true without `check_funds`) and the ids of
+    the payouts inserted."""
     p_cols = [c.name for c in payouts.columns]
     p_select = ", ".join(f"CAST(v.{c.name} AS JSON)" if _is_json(c) else f"v.{c.name}"
                          for c in payouts.columns)
+    # The check: the batch's holds summed by account against the accounts' available
+    # balances, read with the rows locked. `locked` is materialized and ordered by id,
+    # so the locks are taken in id order like everywhere else an account is written (no
+    # deadlock between two batches), and `funded` is computed before any row is written:
+    # every write below depends on `p`, whose rows wait for `funded`.
+    funds = """
+want AS (
+    SELECT w.account_id, sum(w.amount) AS amount
+    FROM unnest(:h_account_id, :h_amount) AS w(account_id, amount)
+    GROUP BY w.account_id
+), locked AS MATERIALIZED (
+    SELECT id, balance - held AS available FROM ledger_accounts
+    WHERE id = ANY(:h_account_id) ORDER BY id FOR UPDATE
+), funded AS (
+    SELECT NOT EXISTS (
+        SELECT 1 FROM want LEFT JOIN locked ON locked.id = want.account_id
+        WHERE locked.id IS NULL OR locked.available < want.amount) AS ok
+),""" if check_funds else "funded AS (SELECT TRUE AS ok),"
     sql = f"""
-WITH p AS (
+WITH {funds} p AS (
     INSERT INTO payouts ({", ".join(p_cols)})
     SELECT {p_select}
     FROM {_unnest("p", p_cols)} WITH ORDINALITY AS v({", ".join(p_cols)}, n)
+    WHERE (SELECT ok FROM funded)
     ORDER BY v.n
     ON CONFLICT (merchant_id, order_id) DO NOTHING
     RETURNING id
@@ -130,10 +209,11 @@ WITH p AS (
     JOIN p ON p.id = ov.subject_id
     ORDER BY ov.n
 )
-SELECT id FROM p"""
+SELECT (SELECT ok FROM funded) AS funded, ARRAY(SELECT id FROM p) AS ids"""
     binds = [_array(f"p_{c.name}", c) for c in payouts.columns]
     binds += [_array(f"h_{n}", holds.c[n]) for n in _HOLD_COLUMNS]
     binds += [_array(f"o_{n}", outbox.c[n]) for n in _EVENT_COLUMNS]
     binds += [bindparam("now", type_=payouts.c.created_at.type),
               bindparam("pending", type_=holds.c.status.type)]
-    return text(sql).bindparams(*binds).columns(id=payouts.c.id.type)
+    return text(sql).bindparams(*binds).columns(
+        funded=Boolean(), ids=postgresql.ARRAY(payouts.c.id.type))
