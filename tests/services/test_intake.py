@@ -317,36 +317,115 @@ async def test_a_batch_that_fits_is_one_statement_and_one_that_does_not_writes_n
 
 
 @pytest.mark.postgres
-async def test_one_statement_batches_crossing_the_same_accounts_never_deadlock(
+async def test_one_statement_batches_crossing_the_same_accounts_are_all_written(
         pg: Harness) -> None:
     """Many one-statement batches at once, each holding from the same accounts listed in
-    a different order: the accounts are locked in id order, so PostgreSQL reports no
-    deadlock (a deadlock would be retried in a transaction and go unseen in the answers,
-    so the server's own count is read)."""
-    from sqlalchemy import text
-
+    a different order: every one is written (a deadlock would raise NotWritten here)."""
     ms = [await pg.merchant(f"M{i}", BTC="1") for i in range(6)]
     items = [await placement(pg, m.id, amount="0.001") for m in ms]
-
-    async def deadlocks() -> int:
-        async with pg.rt.db.read() as uow:
-            return int((await uow.conn.execute(text(
-                "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
-            ))).scalar_one())
 
     async def batch(order: list[Placement]) -> Any:
         async with pg.rt.db.autocommit() as uow:
             return await payouts.place_at_once(uow, pg.rt.ctx, order)
 
-    before = await deadlocks()
     orders = [items[k:] + items[:k] for k in range(6)] * 4
     orders += [list(reversed(o)) for o in orders]
     results = await asyncio.gather(*(batch(o) for o in orders))
 
     assert all(r is not None and all(isinstance(a, tuple) and a[1] for a in r)
                for r in results), results
-    assert await deadlocks() == before
     assert (await pg.ledger_check())["ok"]
+
+
+@pytest.mark.postgres
+async def test_one_statement_locks_its_accounts_in_id_order(pg: Harness) -> None:
+    """A transaction locks accounts A then B, in id order as check_holds and the worker
+    do, while the statement wants both. A's row was rewritten, so on disk it lies after
+    B: locking in the order it reads them, the statement would hold B and wait for A
+    while the transaction waits for B, a deadlock."""
+    from sqlalchemy import text
+
+    from payoutd.domain.ledger import merchant_account
+
+    m1, m2 = await pg.merchant("A", BTC="1"), await pg.merchant("B", BTC="1")
+    a_id, b_id = merchant_account(m1.id, "BTC"), merchant_account(m2.id, "BTC")
+    assert a_id < b_id
+    async with pg.rt.db.unit() as uow:  # A's new row version lands after B's
+        await uow.conn.execute(text("UPDATE ledger_accounts SET held = held WHERE id = :a"),
+                               {"a": a_id})
+    items = [await placement(pg, m2.id), await placement(pg, m1.id)]
+
+    async def at_once() -> Any:
+        async with pg.rt.db.autocommit() as uow:
+            return await payouts.place_at_once(uow, pg.rt.ctx, items)
+
+    lock = text("SELECT 1 FROM ledger_accounts WHERE id = :id FOR UPDATE")
+    async with pg.rt.db.unit() as uow:
+        await uow.conn.execute(lock, {"id": a_id})
+        statement = asyncio.create_task(at_once())
+        await asyncio.sleep(0.3)
+        assert not statement.done()  # waiting for A, holding nothing
+        await uow.conn.execute(lock, {"id": b_id})
+    answers = await statement
+    assert answers is not None and all(isinstance(a, tuple) and a[1] for a in answers)
+    assert (await pg.ledger_check())["ok"]
+
+
+@pytest.mark.postgres
+async def test_a_statement_cancelled_while_it_waits_is_of_unknown_outcome(pg: Harness) -> None:
+    """An error that does not prove the statement was not applied (here a cancel, which
+    could as well have come after its commit) is not NotWritten: the intake must not
+    write the batch again."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from payoutd.store.placements import NotWritten
+
+    m = await pg.merchant("Acme", BTC="1")
+    item = await placement(pg, m.id)
+
+    async def at_once() -> Any:
+        async with pg.rt.db.autocommit() as uow:
+            return await payouts.place_at_once(uow, pg.rt.ctx, [item])
+
+    async with pg.rt.db.unit() as uow:
+        await uow.conn.execute(text(
+            "SELECT 1 FROM ledger_accounts WHERE merchant_id = :m FOR UPDATE"), {"m": m.id})
+        task = asyncio.create_task(at_once())
+        await asyncio.sleep(0.3)
+        async with pg.rt.db.autocommit() as other:
+            await other.conn.execute(text(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"))
+        with pytest.raises(DBAPIError) as caught:
+            await task
+    assert not isinstance(caught.value, NotWritten)
+    assert caught.value.orig.sqlstate == "57014"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("one_statement", [False, True])
+async def test_one_item_raising_before_the_write_fails_alone(
+        h: Harness, monkeypatch: pytest.MonkeyPatch, one_statement: bool) -> None:
+    """An item that raises while its payout is built (a bug, a failed read) fails alone,
+    on both paths: before anything is sent the one statement falls back to a
+    transaction, which isolates it."""
+    m = await h.merchant("Acme", BTC="1")
+    items = [await placement(h, m.id, order_id=f"g-{i}") for i in range(6)]
+    bad = items[2]
+    real = payouts._new_payout
+
+    async def new_payout(uow: Any, ctx: Any, item: Any, now: Any) -> Any:
+        if item is bad:
+            raise RuntimeError("a bug in one item")
+        return await real(uow, ctx, item, now)
+
+    monkeypatch.setattr(payouts, "_new_payout", new_payout)
+    units = CountingUnits(h)
+    intake = api_intake(h, units) if one_statement else Intake(units, h.rt.ctx)
+    answers = await settle_all(intake, items)
+    assert [type(a).__name__ for a in answers] == ["tuple"] * 2 + ["RuntimeError"] + [
+        "tuple"] * 3, answers
+    assert (await h.ledger_check())["ok"]
 
 
 def test_only_errors_raised_before_the_commit_count_as_not_applied() -> None:
@@ -405,7 +484,7 @@ async def test_an_error_of_unknown_outcome_is_never_written_again(
     from contextlib import asynccontextmanager
 
     from payoutd.services import intake as intake_module
-    from payoutd.store.placements import StatementRefused
+    from payoutd.store.placements import NotWritten
 
     transactions: list[int] = []
     failure: list[Exception] = []
@@ -432,6 +511,6 @@ async def test_an_error_of_unknown_outcome_is_never_written_again(
     answers = await settle_all(intake, [item, item])  # type: ignore[list-item]
     assert all(isinstance(a, ConnectionResetError) for a in answers) and not transactions
 
-    failure[:] = [StatementRefused(ValueError("refused"))]
+    failure[:] = [NotWritten(ValueError("refused"))]
     answers = await settle_all(intake, [item, item])  # type: ignore[list-item]
     assert answers == [(item, True), (item, True)] and sum(transactions) == 2

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from payoutd.domain.errors import PayoutdError
 from payoutd.services.context import Context
 from payoutd.services.payouts import Placed, Placement, place_at_once, place_many
-from payoutd.store.placements import StatementRefused
+from payoutd.store.placements import NotWritten
 from payoutd.store.uow import UnitOfWork
 
 Unit = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
@@ -150,14 +150,15 @@ class Intake:
 
     async def _place_at_once(self, items: list[Placement]) -> list[Placed | PayoutdError] | None:
         """The answers, or None when nothing was written: a hold did not fit (each is
-        then decided in order in a transaction) or the database refused the statement (a
-        transaction then finds the item at fault). Any other error propagates: the
-        statement may have been applied, so nothing may be written again."""
+        then decided in order in a transaction), or the database refused the statement or
+        an item failed before it was sent (a transaction then finds the item at fault).
+        Any other error propagates: the statement may have been applied, so nothing may
+        be written again."""
         assert self._at_once is not None
         async with self._at_once() as uow:
             try:
                 return await place_at_once(uow, self._ctx, items)
-            except StatementRefused:
+            except NotWritten:
                 return None
 
 

@@ -46,7 +46,7 @@ from payoutd.services.context import Context
 from payoutd.services.views import payout_view
 from payoutd.store.ledger import HoldRequest
 from payoutd.store.merchants import MerchantPolicy
-from payoutd.store.placements import Event
+from payoutd.store.placements import Event, NotWritten
 from payoutd.store.uow import UnitOfWork
 
 
@@ -269,11 +269,16 @@ async def place_at_once(uow: UnitOfWork, ctx: Context,
     answers, when every hold fits the balances; otherwise None and nothing was written
     (then `place_many` decides each item in a transaction). The same answers as
     `place_many` whenever it answers: no hold is refused, and repeats are found by the
-    INSERT as there. Raises `StatementRefused` when the database refused the statement,
-    so nothing was written either."""
+    INSERT as there. Raises `NotWritten` when nothing was written for sure (the
+    statement was refused, or an item failed before it was sent), so the items may be
+    written again; any other error leaves the outcome unknown."""
     now = ctx.clock.now()
-    answers, new = await _fresh(uow, ctx, items, now)
-    inserted = await uow.placements.add_if_funded(*_writes(new, now))
+    try:
+        answers, new = await _fresh(uow, ctx, items, now)
+        writes = _writes(new, now)
+    except Exception as exc:  # nothing was sent: a transaction isolates the item at fault
+        raise NotWritten(exc) from exc
+    inserted = await uow.placements.add_if_funded(*writes)
     if inserted is None:
         return None
     return await _answer_inserted(uow, ctx, new, inserted, answers)

@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, Column, String, Table, bindparam, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.domain.ledger import HoldStatus
@@ -62,8 +62,10 @@ class PlacementRepository:
             await self.ledger.add_holds([h for h in held if h.payout_id in inserted], now)
             await self.outbox.add_many([e for e in created if e[2] in inserted], now)
             return inserted
-        _, inserted = await self._write(new, held, created, now, check_funds=False)
-        return inserted
+        result = await self.conn.execute(_statement(False),
+                                         self._params(new, held, created, now))
+        _, ids = result.one()
+        return set(ids or ())
 
     async def add_if_funded(self, new: Sequence[Payout], held: Sequence[HoldRequest],
                             created: Sequence[Event], now: datetime) -> set[str] | None:
@@ -73,53 +75,59 @@ class PlacementRepository:
         writes only if every hold fits their available balances; otherwise it writes
         nothing and returns None (the caller decides each item in a transaction).
 
-        Raises `StatementRefused` when the database refused the statement with an error
-        that means it was not applied (a constraint, a too-long value, a deadlock), so
-        the caller may write the items again; after any other error whether it was
-        applied is unknown."""
+        Raises `NotWritten` when nothing was applied for sure: the statement could not be
+        built or sent, or the database refused it with an error that means it was not
+        applied (a constraint, a too-long value, a deadlock); the caller may then write
+        the items again. After any other error whether it was applied is unknown."""
         assert self.pg, "one-statement placement is PostgreSQL's"
         if not new:
             return set()
         try:
-            funded, inserted = await self._write(new, held, created, now, check_funds=True)
-        except DBAPIError as exc:
+            params = self._params(new, held, created, now)
+        except Exception as exc:
+            raise NotWritten(exc) from exc
+        try:
+            result = await self.conn.execute(_statement(True), params)
+        except DBAPIError as exc:  # from the driver: perhaps sent, perhaps applied
             if _not_applied(exc):
-                raise StatementRefused(exc) from exc
+                raise NotWritten(exc) from exc
             raise
-        return inserted if funded else None
+        except StatementError as exc:  # SQLAlchemy could not bind a value: never sent
+            raise NotWritten(exc) from exc
+        funded, ids = result.one()
+        return set(ids or ()) if funded else None
 
-    async def _write(self, new: Sequence[Payout], held: Sequence[HoldRequest],
-                     created: Sequence[Event], now: datetime, *,
-                     check_funds: bool) -> tuple[bool, set[str]]:
+    def _params(self, new: Sequence[Payout], held: Sequence[HoldRequest],
+                created: Sequence[Event], now: datetime) -> dict[str, Any]:
         rows = [to_row(p) for p in insert_order(new)]
         params: dict[str, Any] = {"now": now, "pending": HoldStatus.PENDING.value}
         _columns_of(params, "p", payouts, [c.name for c in payouts.columns], rows)
         _columns_of(params, "h", holds, _HOLD_COLUMNS, self.ledger.hold_rows(held, now))
         _columns_of(params, "o", outbox, _EVENT_COLUMNS, self.outbox.rows(created, now))
-        funded, ids = (await self.conn.execute(_statement(check_funds), params)).one()
-        return bool(funded), set(ids or ())
+        return params
 
 
-class StatementRefused(Exception):
-    """The database refused the statement: it was not applied."""
+class NotWritten(Exception):
+    """Nothing of the batch was applied: the statement was refused, or never sent."""
 
     def __init__(self, cause: Exception) -> None:
         super().__init__(str(cause))
         self.cause = cause
 
 
-# SQLSTATE classes of errors raised while a statement runs, before its implicit commit:
-# data exceptions (22: too long, bad value), integrity (23: a foreign key), transaction
-# rollback (40: a deadlock or serialization failure), syntax or access (42). Anything
-# else (a lost connection, a backend terminated around its commit) leaves the outcome
-# unknown.
-_NOT_APPLIED_CLASSES = frozenset({"22", "23", "40", "42"})
+# Errors raised while a statement runs, before its implicit commit: data exceptions
+# (class 22: too long, bad value), integrity (23: a foreign key), syntax or access (42),
+# a serialization failure or a deadlock (40001, 40P01; not all of class 40: 40003 is
+# "statement completion unknown"). Anything else (a lost connection, a cancel, a backend
+# terminated around its commit) leaves the outcome unknown.
+_NOT_APPLIED_CLASSES = frozenset({"22", "23", "42"})
+_NOT_APPLIED_CODES = frozenset({"40001", "40P01"})
 
 
 def _not_applied(exc: DBAPIError) -> bool:
     sqlstate = getattr(exc.orig, "sqlstate", None)
     return (not exc.connection_invalidated and isinstance(sqlstate, str)
-            and sqlstate[:2] in _NOT_APPLIED_CLASSES)
+            and (sqlstate[:2] in _NOT_APPLIED_CLASSES or sqlstate in _NOT_APPLIED_CODES))
 
 
 _HOLD_COLUMNS = ("id", "account_id", "currency", "amount", "payout_id")
@@ -198,6 +206,9 @@ WITH {funds} p AS (
                        updated_at)
     SELECT id, account_id, currency, amount, :pending, payout_id, :now, :now FROM hv
 ), a AS (
+    -- (this UPDATE finds the rows of the statement's snapshot and applies to their latest
+    -- versions, locked above; a CHECK on balance - held would be evaluated on the
+    -- snapshot's values and could refuse a write that fits: NotWritten, a fallback)
     UPDATE ledger_accounts SET held = ledger_accounts.held + s.amount
     FROM (SELECT account_id, sum(amount) AS amount FROM hv GROUP BY account_id) AS s
     WHERE ledger_accounts.id = s.account_id
