@@ -63,6 +63,9 @@ class StaticRates:
         self.path = Path(path) if path is not None else SAMPLE_RATES_FILE
         self.legs = tuple(leg.upper() for leg in legs)
         self._rates: dict[tuple[str, str], Decimal] = {}
+        # every rate asked for, by pair: the file's rates only change on reload, and
+        # each payout asks for the same few pairs (the route is a search over them)
+        self._answers: dict[tuple[str, str], Rate | None] = {}
         self.as_of = datetime.now(UTC)
         self.reload()
 
@@ -77,6 +80,7 @@ class StaticRates:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"{self.path}: not valid TOML: {exc}") from exc
         self._rates = parse_rates(data, origin=str(self.path))
+        self._answers = {}
         self.as_of = datetime.fromtimestamp(mtime, UTC)
 
     @property
@@ -88,12 +92,18 @@ class StaticRates:
 
     async def rate(self, base: str, quote: str) -> Rate:
         base, quote = base.upper(), quote.upper()
-        found = route(self._direct, base, quote, legs=self.legs)
-        if found is None:
+        try:
+            answer = self._answers[(base, quote)]
+        except KeyError:
+            found = route(self._direct, base, quote, legs=self.legs)
+            answer = self._answers[(base, quote)] = (
+                None if found is None
+                else Rate(base, quote, found.value, self.name, self.as_of, found.path))
+        if answer is None:
             raise RateUnavailable(
                 f"No {base}/{quote} rate in the static rates file", base=base, quote=quote,
                 source=self.name)
-        return Rate(base, quote, found.value, self.name, self.as_of, found.path)
+        return answer
 
     async def aclose(self) -> None:
         return None

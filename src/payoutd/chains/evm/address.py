@@ -20,11 +20,14 @@ def validate(address: str) -> str:
         raise ValueError("wrong length")
     if not set(body) <= _HEX_DIGITS:
         raise ValueError("contains non-hex characters")
-    # Single-case hex carries no checksum (wallets and explorers still emit it), so it can
-    # only be accepted as is; mixed case is a claim of EIP-55 and must hold.
-    if body != body.lower() and body != body.upper() and not is_checksum_address(address):
-        raise ValueError("bad EIP-55 checksum")
     # Funds sent there are burnt; it is never a real recipient.
     if int(body, 16) == 0:
         raise ValueError("zero address")
+    # Single-case hex carries no checksum (wallets and explorers still emit it), so it can
+    # only be accepted as is; mixed case is a claim of EIP-55 and must hold (and is then
+    # the checksummed form already: one keccak, not two).
+    if body != body.lower() and body != body.upper():
+        if not is_checksum_address(address):
+            raise ValueError("bad EIP-55 checksum")
+        return address
     return str(to_checksum_address(address))
