@@ -516,3 +516,39 @@ async def test_an_error_of_unknown_outcome_is_never_written_again(
     failure[:] = [NotWritten(ValueError("refused"))]
     answers = await settle_all(intake, [item, item])  # type: ignore[list-item]
     assert answers == [(item, True), (item, True)] and sum(transactions) == 2
+
+
+@pytest.mark.postgres
+async def test_a_writer_keeps_its_connection_between_batches_and_replaces_a_closed_one(
+        pg: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches written one after another by one writer share its connection (one pool
+    checkout); when the server ends that connection between two batches, the next
+    batch takes a new one instead of failing."""
+    from sqlalchemy import text
+
+    from payoutd.services import intake as intake_module
+
+    m = await pg.merchant("Acme", BTC="1")
+    units = CountingUnits(pg)
+    intake = api_intake(pg, units, max_batch=5)
+    real = intake_module.place_at_once
+    pids: list[int] = []
+
+    async def spy(uow: Any, ctx: Any, items: list[Any]) -> Any:
+        pid = (await uow.conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        pids.append(pid)
+        answers = await real(uow, ctx, items)
+        if len(pids) == 2:  # the server ends this connection after the second batch
+            async with pg.rt.db.read() as other:
+                await other.conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            await asyncio.sleep(0.2)
+        return answers
+
+    monkeypatch.setattr(intake_module, "place_at_once", spy)
+    items = [await placement(pg, m.id, amount="0.001") for _ in range(20)]
+    answers = await settle_all(intake, items)
+
+    assert all(isinstance(a, tuple) and a[1] for a in answers), answers
+    assert len(pids) == 4 and pids[0] == pids[1] and pids[2] == pids[3] != pids[1], pids
+    assert units.at_once.opened == 2 and units.opened == 0  # type: ignore[attr-defined]
+    assert (await pg.ledger_check())["ok"]

@@ -105,10 +105,18 @@ class Intake:
             self._running -= 1
 
     async def _write_all(self) -> None:
+        held = _HeldUnit(self._at_once) if self._at_once is not None else None
+        try:
+            await self._write_batches(held)
+        finally:
+            if held is not None:
+                await held.release()
+
+    async def _write_batches(self, held: _HeldUnit | None) -> None:
         while self._waiting:
             batch = self._next_batch()
             try:
-                await self._commit(batch)
+                await self._commit(batch, held)
             except _RolledBack as failed:
                 if len(batch) == 1:
                     _settle(batch[0], error=failed.cause)
@@ -118,7 +126,7 @@ class Intake:
                 # transaction of its own, so only what fails alone fails.
                 for w in batch:
                     try:
-                        await self._commit([w])
+                        await self._commit([w], held)
                     except _RolledBack as alone:
                         _settle(w, error=alone.cause)
                     except Exception as exc:
@@ -130,11 +138,11 @@ class Intake:
                 for w in batch:
                     _settle(w, error=exc)
 
-    async def _commit(self, batch: list[_Waiting]) -> None:
+    async def _commit(self, batch: list[_Waiting], held: _HeldUnit | None) -> None:
         if self._ctx.metrics is not None:
             self._ctx.metrics.intake_batch(len(batch))
         items = [w.item for w in batch]
-        answers = await self._place_at_once(items) if self._at_once is not None else None
+        answers = await self._place_at_once(items, held) if held is not None else None
         if answers is None:
             async with self._unit() as uow:
                 try:
@@ -148,18 +156,49 @@ class Intake:
             else:
                 _settle(w, answer=answer)
 
-    async def _place_at_once(self, items: list[Placement]) -> list[Placed | PayoutdError] | None:
+    async def _place_at_once(self, items: list[Placement],
+                             held: _HeldUnit) -> list[Placed | PayoutdError] | None:
         """The answers, or None when nothing was written: a hold did not fit (each is
         then decided in order in a transaction), or the database refused the statement or
         an item failed before it was sent (a transaction then finds the item at fault).
         Any other error propagates: the statement may have been applied, so nothing may
         be written again."""
-        assert self._at_once is not None
-        async with self._at_once() as uow:
-            try:
-                return await place_at_once(uow, self._ctx, items)
-            except NotWritten:
-                return None
+        uow = await held.get()
+        try:
+            return await place_at_once(uow, self._ctx, items)
+        except NotWritten:
+            return None
+        except BaseException as exc:
+            await held.release(exc)  # the connection may be broken: not for the next batch
+            raise
+
+
+class _HeldUnit:
+    """A writer's autocommit unit, kept from one batch to the next for as long as it has
+    batches to write: a pool checkout and return per batch cost about as much CPU as
+    preparing the statement's values. A connection the server has closed (as asyncpg
+    saw) is given back and replaced before a batch, as a checkout would
+    (payoutd.store.pool_checks)."""
+
+    def __init__(self, open_unit: Unit) -> None:
+        self._open = open_unit
+        self._exit: AbstractAsyncContextManager[UnitOfWork] | None = None
+        self._uow: UnitOfWork | None = None
+
+    async def get(self) -> UnitOfWork:
+        if self._uow is not None and not await self._uow.connection_closed():
+            return self._uow
+        await self.release()
+        opened = self._open()
+        self._uow = await opened.__aenter__()
+        self._exit = opened
+        return self._uow
+
+    async def release(self, exc: BaseException | None = None) -> None:
+        opened, self._exit, self._uow = self._exit, None, None
+        if opened is not None:
+            await opened.__aexit__(type(exc) if exc else None, exc,
+                                   exc.__traceback__ if exc else None)
 
 
 class _RolledBack(Exception):

@@ -48,7 +48,7 @@ def install(engine: AsyncEngine, *, idle_seconds: float = IDLE_SECONDS) -> None:
             raise exc.InvalidatePoolError("the server closed the connection")
         since = record.info.get(_CHECKED_IN)
         if (since is not None and time.monotonic() - since < idle_seconds
-                and not _has_unread_input(driver)):
+                and not has_unread_input(driver)):
             return
         try:
             dialect.do_ping(dbapi_conn)
@@ -66,7 +66,7 @@ def install(engine: AsyncEngine, *, idle_seconds: float = IDLE_SECONDS) -> None:
         record.info[_CHECKED_IN] = time.monotonic()
 
 
-def _has_unread_input(driver: Any) -> bool:
+def has_unread_input(driver: Any) -> bool:
     """Whether the idle connection's socket holds bytes the event loop has not read yet.
 
     An idle connection receives nothing unless the server is saying goodbye (or, rarely,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payoutd.store import pool_checks
 from payoutd.store.audit import AuditRepository
 from payoutd.store.batches import BatchRepository
 from payoutd.store.idempotency import IdempotencyRepository
@@ -31,3 +32,13 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(conn, dialect)
         self.placements = PlacementRepository(conn, dialect, self.payouts, self.ledger,
                                               self.outbox)
+
+    async def connection_closed(self) -> bool:
+        """For a connection kept between uses (asyncpg): whether the server has ended it,
+        or may be ending it (unread input on an idle connection is most likely its
+        goodbye, as at a pool checkout, payoutd.store.pool_checks). Nothing is sent."""
+        driver = (await self.conn.get_raw_connection()).driver_connection
+        is_closed = getattr(driver, "is_closed", None)
+        if not callable(is_closed):
+            return False
+        return bool(is_closed()) or pool_checks.has_unread_input(driver)
