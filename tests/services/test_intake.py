@@ -37,7 +37,7 @@ class CountingUnits:
 def api_intake(h: Harness, units: CountingUnits, **kw: Any) -> Intake:
     """The intake as the API builds it: on PostgreSQL a batch is first tried as one
     statement (counted in `units.at_once`)."""
-    at_once = CountingUnits(h, autocommit=True) if h.rt.db.is_postgres else None
+    at_once = CountingUnits(h, autocommit=True) if h.rt.db.on_asyncpg else None
     units.at_once = at_once  # type: ignore[attr-defined]
     return Intake(units, h.rt.ctx, at_once=at_once, **kw)
 
@@ -273,7 +273,7 @@ async def test_write_lanes_follow_the_database_and_the_api_processes(h: Harness)
         settings = h.rt.settings.model_copy(update={"api_processes": processes})
         app = create_app(dataclasses.replace(h.rt, settings=settings))
         assert app.state.intake._lanes == (on_pg if h.rt.db.is_postgres else 1)
-        # PostgreSQL tries each batch as one statement first (place_at_once)
+        # PostgreSQL (asyncpg) tries each batch as one statement first (place_at_once)
         assert (app.state.intake._at_once is not None) == h.rt.db.is_postgres
 
 
@@ -444,7 +444,7 @@ def test_only_errors_raised_before_the_commit_count_as_not_applied() -> None:
         assert _not_applied(server(not_applied)), not_applied
     for unknown in ("57P01", "57014", "08006", "XX000", "53300", "40003"):
         assert not _not_applied(server(unknown)), unknown
-    assert _not_applied(asyncpg.exceptions._base.DataError("cannot encode"))
+    assert _not_applied(asyncpg.exceptions.DataError("cannot encode"))  # class 22
     assert not _not_applied(asyncpg.exceptions.InterfaceError("connection is closed"))
     assert not _not_applied(asyncpg.exceptions.ConnectionDoesNotExistError("lost"))
     assert not _not_applied(TimeoutError())
@@ -552,3 +552,95 @@ async def test_a_writer_keeps_its_connection_between_batches_and_replaces_a_clos
     assert len(pids) == 4 and pids[0] == pids[1] and pids[2] == pids[3] != pids[1], pids
     assert units.at_once.opened == 2 and units.opened == 0  # type: ignore[attr-defined]
     assert (await pg.ledger_check())["ok"]
+
+
+@pytest.mark.postgres
+async def test_a_held_connection_lost_during_a_read_is_replaced_for_the_next_batch(
+        pg: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server ends the writer's connection while a batch reads on it before its
+    statement (a merchant's address allowlist is read there): that batch falls back to
+    a transaction, and the next ones get a new connection, not the broken one."""
+    from sqlalchemy import text
+
+    m = await pg.merchant("Acme", BTC="1")
+    real = payouts._new_payout
+    calls: list[int] = []
+
+    async def new_payout(uow: Any, ctx: Any, item: Any, now: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            pid = (await uow.conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            async with pg.rt.db.autocommit() as other:
+                await other.conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            await asyncio.sleep(0.2)
+        await uow.conn.execute(text("SELECT 1 FROM merchants WHERE id = :m"),
+                               {"m": item.merchant_id})
+        return await real(uow, ctx, item, now)
+
+    monkeypatch.setattr(payouts, "_new_payout", new_payout)
+    units = CountingUnits(pg)
+    intake = api_intake(pg, units, max_batch=1)
+    items = [await placement(pg, m.id, amount="0.001") for _ in range(6)]
+    answers = await settle_all(intake, items)
+    await intake.drain()
+
+    assert all(isinstance(a, tuple) and a[1] for a in answers), answers
+    # only the first batch needed a transaction; the others went as one statement each,
+    # the first on the broken connection's replacement
+    assert units.opened == 1 and units.at_once.opened == 2  # type: ignore[attr-defined]
+    assert pg.rt.db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert (await pg.ledger_check())["ok"]
+
+
+@pytest.mark.postgres
+async def test_the_one_statement_stores_exactly_what_the_transaction_stores(
+        pg: Harness) -> None:
+    """The one statement binds its values itself (the columns' types, then asyncpg): the
+    rows it writes are the rows the transaction's statement writes, text for text
+    (a timestamp in another zone, JSON with non-ASCII and U+2028, NULLs, offers)."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import text
+
+    from payoutd.services.payouts import _fresh, _writes
+    from payoutd.store.placements import NotWritten
+
+    m = await pg.merchant("Acme", BTC="10")
+    items = []
+    for extra in (dict(metadata={"ü": "é\u2028x", "n": 1.5, "l": [1, None, True]},
+                       comment='čš "q"', order_id="o-1"),
+                  dict(approval="manual"),
+                  dict(execute_at=pg.clock.now() + timedelta(days=1, microseconds=7),
+                       callback_url="https://x.example/cb?a=1&b=2")):
+        items.append(await placement(pg, m.id, amount="0.00012345", **extra))
+    now = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone(timedelta(hours=2)))
+    rows = text("""SELECT (SELECT array_agg(p::text ORDER BY id) FROM payouts p),
+        (SELECT array_agg(row(account_id, currency, amount, status, payout_id, created_at,
+                              updated_at)::text ORDER BY payout_id) FROM holds),
+        (SELECT array_agg(row(merchant_id, type, subject_id, payload::text, created_at)::text
+                          ORDER BY subject_id) FROM outbox WHERE type = 'payout.created'),
+        (SELECT array_agg(row(id, balance, held)::text ORDER BY id) FROM ledger_accounts)""")
+
+    async def stored() -> Any:
+        async with pg.rt.db.read() as uow:
+            return tuple((await uow.conn.execute(rows)).one())
+
+    async with pg.rt.db.autocommit() as uow:
+        _, new = await _fresh(uow, pg.rt.ctx, items, now)
+        writes = _writes(new, now)
+        # the types' rules hold too: a naive timestamp is refused, before anything is sent
+        with pytest.raises(NotWritten, match="naive"):
+            await uow.placements.add_if_funded(*writes[:3], now.replace(tzinfo=None))
+        ids = await uow.placements.add_if_funded(*writes)
+    by_statement = await stored()
+    async with pg.rt.db.unit() as uow:  # undone, then written by the transaction's path
+        await uow.conn.execute(text(
+            "UPDATE ledger_accounts SET held = 0 WHERE merchant_id = :m"), {"m": m.id})
+        for table, column in (("holds", "payout_id"), ("outbox", "subject_id"),
+                              ("payouts", "id")):
+            await uow.conn.execute(text(f"DELETE FROM {table} WHERE {column} = ANY(:i)"),
+                                   {"i": sorted(ids or ())})
+    async with pg.rt.db.unit() as uow:
+        assert await uow.placements.add(*writes) == ids
+    assert await stored() == by_statement
+    assert len(by_statement[0]) == 3 and len(by_statement[1]) == 2

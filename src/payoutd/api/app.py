@@ -45,7 +45,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
     # (larger batches, fewer lock waits; bench/README.md, "Where the time goes").
     lanes = 2 if runtime.db.is_postgres and runtime.settings.api_processes == 1 else 1
     intake = Intake(runtime.db.unit, runtime.ctx, lanes=lanes,
-                    at_once=runtime.db.autocommit if runtime.db.is_postgres else None)
+                    at_once=runtime.db.autocommit if runtime.db.on_asyncpg else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

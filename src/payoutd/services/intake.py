@@ -163,7 +163,10 @@ class Intake:
         an item failed before it was sent (a transaction then finds the item at fault).
         Any other error propagates: the statement may have been applied, so nothing may
         be written again."""
-        uow = await held.get()
+        try:
+            uow = await held.get()
+        except Exception:  # no connection to send it on: nothing was sent
+            return None
         try:
             return await place_at_once(uow, self._ctx, items)
         except NotWritten:
@@ -186,8 +189,12 @@ class _HeldUnit:
         self._uow: UnitOfWork | None = None
 
     async def get(self) -> UnitOfWork:
-        if self._uow is not None and not await self._uow.connection_closed():
-            return self._uow
+        if self._uow is not None:
+            try:
+                if not await self._uow.connection_closed():
+                    return self._uow
+            except Exception:  # e.g. SQLAlchemy invalidated it after a failed read
+                pass
         await self.release()
         opened = self._open()
         self._uow = await opened.__aenter__()

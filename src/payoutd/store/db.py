@@ -55,6 +55,12 @@ class Database:
     def is_postgres(self) -> bool:
         return self.dialect == "postgresql"
 
+    @property
+    def on_asyncpg(self) -> bool:
+        """PostgreSQL through asyncpg, whose connection some writes use directly
+        (`store.placements.PlacementRepository.add_if_funded`)."""
+        return self.is_postgres and self.engine.dialect.driver == "asyncpg"
+
     @contextlib.asynccontextmanager
     async def unit(self) -> AsyncIterator[UnitOfWork]:
         """A read-write transaction, committed when the block ends without error."""

@@ -86,6 +86,9 @@ class PlacementRepository:
             sql, args = await self._driver_call(self._params(new, held, created, now))
             driver = (await self.conn.get_raw_connection()).driver_connection
             assert driver is not None
+            # Sent inside a transaction (one SQLAlchemy began, were the connection not in
+            # autocommit) it would be rolled back with it, silently.
+            assert not driver.is_in_transaction(), "add_if_funded needs autocommit"
         except Exception as exc:  # nothing was sent
             raise NotWritten(exc) from exc
         try:
@@ -135,14 +138,14 @@ _NOT_APPLIED_CODES = frozenset({"40001", "40P01"})
 
 
 def _not_applied(exc: Exception) -> bool:
-    """Whether an error from the driver (asyncpg) proves the statement was not applied."""
-    if isinstance(exc, asyncpg.exceptions.PostgresError):  # the server's answer
-        sqlstate = exc.sqlstate
-        return isinstance(sqlstate, str) and (sqlstate[:2] in _NOT_APPLIED_CLASSES
-                                              or sqlstate in _NOT_APPLIED_CODES)
-    # asyncpg could not encode an argument (its client-side DataError, an InterfaceError
-    # and a ValueError): it encodes them all before it sends the statement's Bind
-    return isinstance(exc, asyncpg.exceptions.InterfaceError) and isinstance(exc, ValueError)
+    """Whether an error from the driver (asyncpg) proves the statement was not applied.
+    (A value asyncpg cannot encode is its DataError, class 22, raised before the
+    statement's Bind is sent.)"""
+    if not isinstance(exc, asyncpg.exceptions.PostgresError):
+        return False
+    sqlstate = exc.sqlstate
+    return isinstance(sqlstate, str) and (sqlstate[:2] in _NOT_APPLIED_CLASSES
+                                          or sqlstate in _NOT_APPLIED_CODES)
 
 
 _HOLD_COLUMNS = ("id", "account_id", "currency", "amount", "payout_id")

@@ -78,7 +78,8 @@ def has_unread_input(driver: Any) -> bool:
     if sock is None:
         return True
     try:
-        readable, _, _ = select.select([sock.fileno()], [], [], 0)
+        poller = select.poll()  # (select.select refuses descriptors from 1024 up)
+        poller.register(sock.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)

@@ -37,6 +37,8 @@ class UnitOfWork:
         """For a connection kept between uses (asyncpg): whether the server has ended it,
         or may be ending it (unread input on an idle connection is most likely its
         goodbye, as at a pool checkout, payoutd.store.pool_checks). Nothing is sent."""
+        if self.conn.invalidated:  # a read on it failed and SQLAlchemy let it go
+            return True
         driver = (await self.conn.get_raw_connection()).driver_connection
         is_closed = getattr(driver, "is_closed", None)
         if not callable(is_closed):
