@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from functools import partial
 
@@ -122,3 +123,13 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     sender = Sender(allow_private=settings.webhook_allow_private,
                     timeout=settings.webhook_timeout_seconds)
     return Runtime(settings, db, ctx, rates, metrics, sender)
+
+
+def settle_heap() -> None:
+    """For a long-running process, once everything is built (imports, runtime, app):
+    collect, then move what survives out of the garbage collector's sight (gc.freeze).
+    Otherwise every full collection walks all of it, about 135,000 objects and 75 ms in
+    an API process on the benchmark machine, and every request in flight waits for it:
+    that pause was the intake's p99. Only objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()

@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from payoutd.bootstrap import Runtime, build
+from payoutd.bootstrap import Runtime, build, settle_heap
 from payoutd.config import Settings, load_settings
 from payoutd.domain.errors import PayoutdError
 from payoutd.domain.money import fmt, parse_amount
@@ -120,7 +120,9 @@ def serve(
             application = create_app(rt, run_worker=role is Role.all)
             config = uvicorn.Config(application, host=settings.host, port=settings.port,
                                     log_level=settings.log_level, access_log=False)
-            await uvicorn.Server(config).serve()
+            server = uvicorn.Server(config)
+            settle_heap()
+            await server.serve()
         finally:
             await rt.close()
 
@@ -180,6 +182,7 @@ async def _worker_only(rt: Runtime, stop: asyncio.Event) -> None:
     if stop.is_set():
         return
     worker = Worker(rt.db, rt.ctx, rt.sender)
+    settle_heap()
     worker.start()
     await stop.wait()
     await worker.stop()

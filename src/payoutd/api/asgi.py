@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from payoutd.api.app import create_app
-from payoutd.bootstrap import build
+from payoutd.bootstrap import build, settle_heap
 from payoutd.config import load_settings
 from payoutd.logging import configure
 
@@ -15,4 +15,6 @@ from payoutd.logging import configure
 def app() -> FastAPI:
     settings = load_settings()
     configure(settings.log_level, json=settings.log_json)
-    return create_app(build(settings), owns_runtime=True)
+    app = create_app(build(settings), owns_runtime=True)
+    settle_heap()
+    return app
