@@ -83,7 +83,7 @@ class PlacementRepository:
         if not new:
             return set()
         try:
-            sql, args = await self._driver_call(self._params(new, held, created, now))
+            sql, args = self._driver_call(self._params(new, held, created, now))
             driver = (await self.conn.get_raw_connection()).driver_connection
             assert driver is not None
             # Sent inside a transaction (one SQLAlchemy began, were the connection not in
@@ -99,7 +99,7 @@ class PlacementRepository:
             raise
         return set(ids or ()) if funded else None
 
-    async def _driver_call(self, params: dict[str, Any]) -> tuple[str, list[Any]]:
+    def _driver_call(self, params: dict[str, Any]) -> tuple[str, list[Any]]:
         """The one statement as the driver takes it: SQLAlchemy compiles it once (with
         its casts) and the columns' types bind each value (`store.types`), but it is
         sent on the asyncpg connection itself: SQLAlchemy's execution around a statement
