@@ -15,8 +15,15 @@ payout).
 Reported, from the database's own timestamps: payouts accepted per second (first to
 last created_at), payouts paid per second (first to last paid), how long after the last
 acceptance the last payout was paid, webhook deliveries per second, the total time until
-every payout was paid and every webhook delivered, the largest backlog seen, and the peak
-resident memory (VmHWM) of each payoutd process. `payoutd ledger check` must pass.
+every payout was paid and every webhook delivered, the largest backlog seen and how it
+grew over the steady part, and the peak resident memory (VmHWM) of each payoutd process.
+`payoutd ledger check` must pass.
+
+Then the worker's capacity (`_capacity`): 20,000 more payouts queued by an API process
+with no worker, and the run's server shape timed while it pays them. While the worker
+keeps up, paid/s is accepted/s (the worker can pay no faster than payouts arrive), so the
+main run cannot show the worker is not the bottleneck: its ratio lands either side of
+1.0 by noise. The capacity against the rate the API accepted at can.
 
     .venv/bin/python -m bench.run --only e2e [--e2e-payouts 100000]
 """
@@ -157,7 +164,6 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
         api_rss, worker_rss = api.sample_memory(), worker.sample_memory()
         api.stop()
         worker.stop()  # the same process on SQLite: stopping twice is a no-op
-        check = c.cli_json(env, "ledger", "check")
         stats = {
             "created_first": _when(one("SELECT min(created_at) FROM payouts")),
             "created_last": _when(one("SELECT max(created_at) FROM payouts")),
@@ -183,6 +189,10 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
         failed_deliveries = count("SELECT count(*) FROM webhook_deliveries "
                                   "WHERE status != 'delivered'")
         batch_count = count("SELECT count(*) FROM batches")
+        # after everything above is read: these payouts are not the run's
+        capacity = _capacity(env, port, targets, count, one, together,
+                             k=min(n, CAPACITY_PAYOUTS), timeout=timeout)
+        check = c.cli_json(env, "ledger", "check")
 
     def span(a: str, b: str) -> float:
         return max(1e-6, (stats[b] or 0) - (stats[a] or 0))
@@ -193,6 +203,8 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
     steady_paid = steady_n / span("paid_p10", "paid_p90")
     hooks_rate = (deliveries - 1) / span("hook_first", "hook_last") if deliveries > 1 else 0.0
     backlog = max((s["accepted"] - s["paid"] for s in samples), default=0)
+    growth = _backlog_growth(samples, (stats["created_p10"] or started) - started,
+                             (stats["created_p90"] or started) - started)
     result = {
         "db": db_kind, "payouts": created, "requested": n, "connections": connections,
         "events_subscribed": subscribed or ["*"], "worker_settings": WORKER_SETTINGS,
@@ -210,6 +222,9 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
         "webhooks_per_s": round(hooks_rate, 1),
         "last_webhook_after_last_paid_s": round(span("paid_last", "hook_last"), 1),
         "max_backlog": backlog,
+        "steady_backlog_growth_per_s": None if growth is None else round(growth, 2),
+        "capacity": capacity,
+        "capacity_vs_accepted": round(capacity["paid_per_s"] / steady_accepted, 3),
         "peak_rss_mb": {"api": round(api_rss / 1024, 1), "worker": round(worker_rss / 1024, 1),
                         "total": round((api_rss + (0 if together else worker_rss)) / 1024, 1),
                         "one_process": together},
@@ -221,6 +236,69 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
     if not check.get("ok"):
         raise RuntimeError(f"ledger check failed after e2e: {check}")
     return result
+
+
+CAPACITY_PAYOUTS = 20_000
+
+
+def _capacity(env: dict[str, str], port: int, targets: Path, count: Callable[[str], int],
+              one: Callable[[str], str], together: bool, *, k: int,
+              timeout: float) -> dict[str, Any]:
+    """The executor's own rate, in the same run: `k` payouts accepted by an API process
+    with no worker, then the run's server shape started (on SQLite the one process that
+    also serves the API, idle now) and timed while it pays that backlog. In the main run
+    paid/s and accepted/s are equal whenever the worker keeps up (each is the other's
+    limit), so their ratio falls either side of 1.0 by noise; this is the rate the
+    worker could pay at, to compare with the rate the API accepted at."""
+    tag = f"cap{uuid.uuid4().hex[:6]}"
+    api = c.start_payoutd("e2e-capacity-api", "api", env)
+    try:
+        c.log(f"e2e: queueing {k:,} payouts with no worker running ...")
+        c.run_wrk(f"http://127.0.0.1:{port}", connections=32, duration=timeout,
+                  script=c.WRK_DIR / "payouts.lua",
+                  script_args=[str(targets), tag, str(math.ceil(k / 2))],
+                  stop_after=_every(1.0, _done_or_stalled(
+                      lambda: count(f"SELECT count(*) FROM payouts WHERE order_id LIKE '{tag}-%'"),
+                      k)))
+    finally:
+        api.stop()
+    queued = count(f"SELECT count(*) FROM payouts WHERE order_id LIKE '{tag}-%'")
+    mine = f"order_id LIKE '{tag}-%' AND status = 'paid'"
+    server = c.start_payoutd("e2e-capacity", "all" if together else "worker", env)
+    # (after its API answers on SQLite; a lone worker is timed from its start, imports and
+    # all: either way the rate below is on the low side)
+    begun = time.time()
+    try:
+        deadline = time.monotonic() + timeout
+        while count(f"SELECT count(*) FROM payouts WHERE {mine}") < queued:
+            if server.proc is not None and server.proc.poll() is not None:
+                raise RuntimeError(f"capacity run: server exited: "
+                                   f"{server.log_path.read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"capacity run: not all {queued} paid after {timeout} s")
+            time.sleep(0.5)
+    finally:
+        server.stop()
+    # From the server's start, not from the first payout paid: a batch's payouts are paid
+    # at one moment, so a first-to-last span would leave out the first batch's whole cycle
+    # (the batch window, sending, the confirmations).
+    last = _when(one(f"SELECT max(updated_at) FROM payouts WHERE {mine}")) or 0.0
+    rate = queued / max(1e-6, last - begun)
+    c.log(f"e2e: the worker paid a backlog of {queued:,} at {rate:,.0f}/s")
+    return {"payouts": queued, "paid_per_s": round(rate, 1), "seconds": round(last - begun, 1)}
+
+
+def _backlog_growth(samples: list[dict[str, Any]], t0: float, t1: float) -> float | None:
+    """Least-squares slope of the backlog (accepted, not yet paid) over [t0, t1], in payouts
+    per second: about 0 when the worker keeps up (the backlog rises and falls with each
+    batch), the difference of the two rates when it does not."""
+    points = [(s["t"], s["accepted"] - s["paid"]) for s in samples if t0 <= s["t"] <= t1]
+    if len(points) < 3:
+        return None
+    mt = sum(t for t, _ in points) / len(points)
+    mb = sum(b for _, b in points) / len(points)
+    var = sum((t - mt) ** 2 for t, _ in points)
+    return sum((t - mt) * (b - mb) for t, b in points) / var if var else None
 
 
 def _done_or_stalled(counter: Callable[[], int], target: int,
@@ -271,6 +349,14 @@ def table(res: dict[str, Any]) -> str:
         ["steady part: paid ÷ accepted", f"{res.get('steady_paid_vs_accepted', 0):.3f}"],
         ["last paid after last accepted", f"{res['last_paid_after_last_accepted_s']:,.1f} s"],
         ["largest backlog (accepted, not yet paid)", f"{res['max_backlog']:,}"],
+        ["steady part: the backlog's growth (least squares)",
+         "-" if res.get("steady_backlog_growth_per_s") is None
+         else f"{res['steady_backlog_growth_per_s']:+,.2f} payouts/s"],
+        *([[f"the worker's capacity: a backlog of {res['capacity']['payouts']:,} paid, "
+            "from the server's start, no intake running (per second)",
+            f"{res['capacity']['paid_per_s']:,.1f}"],
+           ["capacity ÷ steady accepted per second", f"{res['capacity_vs_accepted']:.2f}"]]
+          if res.get("capacity") else []),
         [f"webhooks delivered ({', '.join(res['events_subscribed'])})",
          f"{res['webhooks_delivered']:,} (receiver saw {res['receiver_unique']:,})"],
         ["webhook deliveries per second", f"{res['webhooks_per_s']:,.1f}"],
