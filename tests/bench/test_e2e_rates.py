@@ -4,7 +4,6 @@ with each batch, the gap between the two rates for one that grows."""
 from __future__ import annotations
 
 import pytest
-
 from bench.e2e import _backlog_growth
 
 
