@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -39,4 +38,6 @@ def new_id() -> str:
         else:
             rand = int.from_bytes(os.urandom(10), "big") >> 6 >> 1  # 73 bits: room to grow
         _last_ms, _last_rand = ms, rand
-        return str(uuid.UUID(int=_layout(ms, rand)))
+        # uuid.UUID's canonical text, without building the object (a third of the cost)
+        h = f"{_layout(ms, rand):032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -244,7 +244,7 @@ async def place_wave(rt: Runtime, rng: random.Random, merchant_ids: list[str], s
     # merchants at once could deadlock with a worker paying a batch of them.
     for merchant_id, q in quoted:
         async with rt.db.unit() as uow:
-            _, created = await payouts.place(uow, rt.ctx, merchant_id, q)
+            created = (await payouts.place(uow, rt.ctx, merchant_id, q)).created
             assert created
 
 

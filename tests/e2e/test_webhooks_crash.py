@@ -131,7 +131,7 @@ async def place(rt: Runtime, rng: random.Random, merchant_id: str, callback_url:
             order_id=f"hook-{i}", callback_url=callback_url if i % 2 == 0 else None)
         q = await payouts.quote(rt.ctx, {}, req)
         async with rt.db.unit() as uow:
-            _, created = await payouts.place(uow, rt.ctx, merchant_id, q)
+            created = (await payouts.place(uow, rt.ctx, merchant_id, q)).created
             assert created
 
 

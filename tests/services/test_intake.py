@@ -66,7 +66,7 @@ async def test_many_at_once_share_transactions_and_never_overdraw(h: Harness) ->
 
     made = [a for a in answers if isinstance(a, tuple)]
     refused = [a for a in answers if isinstance(a, PayoutdError)]
-    assert len(made) == 40 and all(created for _, created in made)
+    assert len(made) == 40 and all(a.created for a in made)
     assert len(refused) == 60 and {e.code for e in refused} == {"insufficient_funds"}
     assert units.opened < 100 / 4, "payouts were not written together"
     balances = await h.balances(m)
@@ -84,9 +84,9 @@ async def test_a_repeated_order_id_in_one_burst_makes_one_payout(h: Harness) -> 
 
     assert not [a for a in answers if isinstance(a, BaseException)], answers
     same = answers[:30]
-    assert sum(created for _, created in same) == 1
-    assert len({p.id for p, _ in same}) == 1
-    assert all(created for _, created in answers[30:])
+    assert sum(a.created for a in same) == 1
+    assert len({a.payout.id for a in same}) == 1
+    assert all(a.created for a in answers[30:])
     r = await h.client.get("/v1/payouts", headers=m.headers, params={"limit": "100"})
     assert len(r.json()["data"]) == 11
     assert (await h.ledger_check())["ok"]
@@ -116,7 +116,7 @@ async def test_a_lone_request_is_written_at_once(h: Harness) -> None:
     units = CountingUnits(h)
     intake = Intake(units, h.rt.ctx)
     for i in range(3):
-        payout, created = await intake.place(await placement(h, m.id, order_id=f"o-{i}"))
+        payout, created, _ = await intake.place(await placement(h, m.id, order_id=f"o-{i}"))
         assert created
         async with h.rt.db.read() as uow:  # committed before the answer
             assert await uow.payouts.get(m.id, payout.id) is not None
@@ -255,7 +255,7 @@ async def test_an_overlong_value_is_refused_by_the_database_never_cut(h: Harness
                 await payouts.place_many(uow, h.rt.ctx, [item])
     else:  # SQLite has no length limits: stored whole
         async with h.rt.db.unit() as uow:
-            (p, created), = await payouts.place_many(uow, h.rt.ctx, [item])  # type: ignore[misc]
+            (p, created, _), = await payouts.place_many(uow, h.rt.ctx, [item])  # type: ignore[misc]
         assert created and p.order_id == "x" * 101
     async with h.rt.db.read() as uow:
         stored = await uow.payouts.by_order_ids([(m.id, "x" * 100)])
@@ -309,7 +309,7 @@ async def test_a_batch_that_fits_is_one_statement_and_one_that_does_not_writes_n
     assert Decimal((await pg.balances(m))["BTC"]["available"]) == debit
     # ...and through the intake each is decided in order, in a transaction
     answers = await settle_all(intake, more)
-    assert [type(a).__name__ for a in answers] == ["tuple", "tuple", "PayoutdError"], answers
+    assert [type(a).__name__ for a in answers] == ["Placed", "Placed", "PayoutdError"], answers
     assert answers[2].code == "insufficient_funds"  # type: ignore[union-attr]
     assert units.opened == 1
     assert Decimal((await pg.balances(m))["BTC"]["available"]) == 0
@@ -422,8 +422,8 @@ async def test_one_item_raising_before_the_write_fails_alone(
     units = CountingUnits(h)
     intake = api_intake(h, units) if one_statement else Intake(units, h.rt.ctx)
     answers = await settle_all(intake, items)
-    assert [type(a).__name__ for a in answers] == ["tuple"] * 2 + ["RuntimeError"] + [
-        "tuple"] * 3, answers
+    assert [type(a).__name__ for a in answers] == ["Placed"] * 2 + ["RuntimeError"] + [
+        "Placed"] * 3, answers
     assert (await h.ledger_check())["ok"]
 
 
@@ -644,3 +644,89 @@ async def test_the_one_statement_stores_exactly_what_the_transaction_stores(
         assert await uow.placements.add(*writes) == ids
     assert await stored() == by_statement
     assert len(by_statement[0]) == 3 and len(by_statement[1]) == 2
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+async def test_the_sqlite_batch_stores_exactly_what_the_repositories_store(h: Harness) -> None:
+    """On SQLite a batch's rows are bound once and sent on the sqlite3 connection itself
+    (store.placements): what it stores is what SQLAlchemy's statements with the same
+    column types store, text for text, and a stored order_id is left out with its hold
+    and event, as ON CONFLICT DO NOTHING leaves it out."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import text
+
+    from payoutd.services.payouts import _fresh, _writes
+    from payoutd.store.payouts import insert_order, to_row
+    from payoutd.store.tables import payouts as payouts_table
+
+    m = await h.merchant("Acme", BTC="10")
+    stored = await placement(h, m.id, amount="0.5", order_id="o-stored")
+    async with h.rt.db.unit() as uow:
+        await payouts.place_many(uow, h.rt.ctx, [stored])
+    items = [await placement(h, m.id, amount="0.5", order_id="o-stored")]
+    for extra in (dict(metadata={"ü": "é\u2028x", "n": 1.5, "l": [1, None, True]},
+                       comment='čš "q"', order_id="o-1"),
+                  dict(approval="manual"),
+                  dict(execute_at=h.clock.now() + timedelta(days=1, microseconds=7),
+                       callback_url="https://x.example/cb?a=1&b=2"),
+                  dict()):
+        items.append(await placement(h, m.id, amount="0.00012345", **extra))
+    now = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone(timedelta(hours=2)))
+    queries = ["SELECT * FROM payouts ORDER BY id",
+               "SELECT account_id, currency, amount, status, payout_id, created_at, "
+               "updated_at FROM holds ORDER BY payout_id",
+               "SELECT merchant_id, type, subject_id, payload, created_at FROM outbox "
+               "WHERE type = 'payout.created' ORDER BY seq",
+               "SELECT id, balance, held FROM ledger_accounts ORDER BY id"]
+
+    async def rows() -> list[Any]:
+        async with h.rt.db.read() as uow:
+            return [(await uow.conn.execute(text(q))).all() for q in queries]
+
+    held_before = (await rows())[3]
+    async with h.rt.db.unit() as uow:
+        _, new = await _fresh(uow, h.rt.ctx, items, now)
+        writes = _writes(new, now)
+        ids = await uow.placements.add(*writes)
+    by_batch = await rows()
+    assert len(ids) == 4 and [len(r) for r in by_batch[:3]] == [5, 4, 5]
+    assert by_batch[3] != held_before
+    async with h.rt.db.unit() as uow:  # undone, then written by SQLAlchemy's statements
+        for account_id, _, held_then in held_before:
+            await uow.conn.execute(text("UPDATE ledger_accounts SET held = :h WHERE id = :i"),
+                                   {"h": held_then, "i": account_id})
+        for table, column in (("holds", "payout_id"), ("outbox", "subject_id"),
+                              ("payouts", "id")):
+            await uow.conn.execute(text(f"DELETE FROM {table} WHERE {column} IN "
+                                        f"({', '.join(repr(i) for i in ids)})"))
+    new_payouts, held, created, _ = writes
+    async with h.rt.db.unit() as uow:
+        from sqlalchemy.dialects import sqlite
+
+        result = await uow.conn.execute(
+            sqlite.insert(payouts_table).on_conflict_do_nothing(
+                index_elements=["merchant_id", "order_id"]).returning(payouts_table.c.id),
+            [to_row(p) for p in insert_order(new_payouts)])
+        assert set(result.scalars()) == ids
+        await uow.ledger.add_holds([g for g in held if g.payout_id in ids], now)
+        await uow.outbox.add_many([e for e in created if e[2] in ids], now)
+    assert await rows() == by_batch
+    # the hold ids and event ids are new on each write, so they are left out above
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+async def test_a_created_payout_is_answered_with_the_view_its_event_carries(
+        h: Harness) -> None:
+    from payoutd.services.views import payout_view
+
+    m = await h.merchant("Acme", BTC="10")
+    item = await placement(h, m.id, order_id="o-1", metadata={"k": "v"})
+    async with h.rt.db.unit() as uow:
+        placed = (await payouts.place_many(uow, h.rt.ctx, [item]))[0]
+        events = await uow.outbox.for_subject(placed.payout.id)  # type: ignore[union-attr]
+    assert not isinstance(placed, PayoutdError) and placed.created
+    assert placed.view == events[0]["payload"]["payout"] == payout_view(placed.payout)
+    async with h.rt.db.unit() as uow:  # a repeat: the stored payout, no view of an event
+        again = (await payouts.place_many(uow, h.rt.ctx, [item]))[0]
+    assert again == payouts.Placed(placed.payout, False, None)

@@ -52,6 +52,27 @@ async def test_a_write_transaction_hops_only_to_begin_and_commit(db: Database) -
         assert (await uow.conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 5
 
 
+async def test_a_call_runs_on_the_loop_in_a_write_transaction_and_hops_elsewhere(
+        db: Database) -> None:
+    import threading
+
+    def insert(conn: sqlite3.Connection) -> str:
+        conn.executemany("INSERT INTO t (k, v) VALUES (?, 'c')", [(10,), (11,)])
+        return threading.current_thread().name
+
+    loop_thread = threading.current_thread().name
+    async with db.unit() as uow:
+        driver = await _driver(uow.conn)
+        sent = driver._sent
+        assert await driver.call(insert) == loop_thread
+        assert driver._sent == sent
+    async with db.read() as uow:
+        driver = await _driver(uow.conn)
+        assert await driver.call(lambda conn: threading.current_thread().name) != loop_thread
+        assert (await uow.conn.execute(text("SELECT count(*) FROM t WHERE v = 'c'"))
+                ).scalar_one() == 2
+
+
 async def test_reads_run_on_the_connections_thread(db: Database) -> None:
     async with db.read() as uow:
         driver = await _driver(uow.conn)

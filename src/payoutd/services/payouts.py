@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from payoutd.domain import events, quotes
 from payoutd.domain.assets import (
@@ -213,7 +213,14 @@ class Placement:
     policy: MerchantPolicy | None = None
 
 
-Placed = tuple[Payout, bool]  # the payout, and whether this placement created it
+class Placed(NamedTuple):
+    """A placement's answer: the payout, whether this placement created it, and for one
+    it created the view its `payout.created` event carries, for the API to answer with
+    (built once: it was about a tenth of an intake request's CPU, built twice)."""
+
+    payout: Payout
+    created: bool
+    view: dict[str, Any] | None = None
 
 
 async def place(uow: UnitOfWork, ctx: Context, merchant_id: str, q: Quote,
@@ -259,8 +266,9 @@ async def place_many(uow: UnitOfWork, ctx: Context,
         if refusal is not None:
             answers[i] = _hold_refusal(p, refusal)
     new = [(i, p) for i, p in new if answers[i] is None]
-    inserted = await uow.placements.add(*_writes(new, now))
-    return await _answer_inserted(uow, ctx, new, inserted, answers)
+    writes = _writes(new, now)
+    inserted = await uow.placements.add(*writes)
+    return await _answer_inserted(uow, ctx, new, inserted, answers, writes[2])
 
 
 async def place_at_once(uow: UnitOfWork, ctx: Context,
@@ -281,7 +289,7 @@ async def place_at_once(uow: UnitOfWork, ctx: Context,
     inserted = await uow.placements.add_if_funded(*writes)
     if inserted is None:
         return None
-    return await _answer_inserted(uow, ctx, new, inserted, answers)
+    return await _answer_inserted(uow, ctx, new, inserted, answers, writes[2])
 
 
 Answers = list[Placed | PayoutdError | None]
@@ -313,7 +321,7 @@ def _writes(new: Sequence[tuple[int, Payout]], now: datetime) -> tuple[
 
 
 async def _answer_inserted(uow: UnitOfWork, ctx: Context, new: Sequence[tuple[int, Payout]],
-                           inserted: set[str], answers: Answers
+                           inserted: set[str], answers: Answers, created: Sequence[Event]
                            ) -> list[Placed | PayoutdError]:
     # A repeat of a stored order_id, or of one another transaction inserted first
     # (committed while we waited on it), is answered with the stored payout; leaving its
@@ -323,8 +331,9 @@ async def _answer_inserted(uow: UnitOfWork, ctx: Context, new: Sequence[tuple[in
         _answer_repeats(await uow.payouts.by_order_ids(
             [(p.merchant_id, p.order_id or "") for _, p in raced]), raced, answers)
         new = [(i, p) for i, p in new if p.id in inserted]
+    views = {subject: payload["payout"] for _, _, subject, payload in created}
     for i, p in new:
-        answers[i] = (p, True)
+        answers[i] = Placed(p, True, views[p.id])
         if ctx.metrics is not None:
             ctx.metrics.created(p.network, p.payout_currency)
     assert all(a is not None for a in answers)
@@ -367,7 +376,7 @@ def _answer_repeats(stored: Mapping[tuple[str, str], Payout],
     for i, p in candidates:
         existing = stored.get((p.merchant_id, p.order_id or ""))
         if p.order_id is not None and existing is not None:
-            answers[i] = (existing, False)
+            answers[i] = Placed(existing, False)
 
 
 def _hold_request(p: Payout) -> HoldRequest:

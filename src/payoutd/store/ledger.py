@@ -228,14 +228,20 @@ class LedgerRepository:
         """Write holds that `check_holds` granted in this transaction; their ids, in order."""
         if not granted:
             return []
-        held: dict[str, Decimal] = defaultdict(lambda: ZERO)
-        for g in granted:
-            held[merchant_account(g.merchant_id, g.currency)] += g.amount
-        await self._apply({account_id: (ZERO, amount) for account_id, amount in held.items()},
+        await self._apply({account_id: (ZERO, amount)
+                           for account_id, amount in self.held_by_account(granted).items()},
                           now, create=False)
         rows = self.hold_rows(granted, now)
         await self.conn.execute(holds.insert(), rows)
         return [r["id"] for r in rows]
+
+    @staticmethod
+    def held_by_account(granted: Sequence[HoldRequest]) -> dict[str, Decimal]:
+        """What granting these holds adds to each account's `held`."""
+        held: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for g in granted:
+            held[merchant_account(g.merchant_id, g.currency)] += g.amount
+        return dict(held)
 
     @staticmethod
     def hold_rows(granted: Sequence[HoldRequest], now: datetime) -> list[dict[str, Any]]:

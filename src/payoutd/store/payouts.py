@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.domain.payout import Change, Payout, Status
-from payoutd.store.dialect import insert, one_of, update_rows
+from payoutd.store.dialect import one_of, update_rows
 from payoutd.store.tables import payouts
 
 _FIELDS = [f.name for f in dataclasses.fields(Payout) if f.name != "extra"]
@@ -45,23 +45,6 @@ class PayoutRepository:
     def __init__(self, conn: AsyncConnection, dialect: str) -> None:
         self.conn = conn
         self.dialect = dialect
-
-    async def add_many(self, new: Sequence[Payout]) -> set[str]:
-        """Insert payouts; returns the ids inserted. A payout whose merchant already has
-        one with its order_id is left out.
-
-        ON CONFLICT DO NOTHING waits for a concurrent insert of the same order_id to
-        commit, so of many simultaneous requests exactly one inserts. Rows go in in
-        (merchant_id, order_id) order: two transactions inserting overlapping order_ids
-        then wait on each other in one direction only, never in a cycle."""
-        if not new:
-            return set()
-        ordered = insert_order(new)
-        stmt = (insert(self.dialect, payouts)
-                .on_conflict_do_nothing(index_elements=["merchant_id", "order_id"])
-                .returning(payouts.c.id))
-        result = await self.conn.execute(stmt, [to_row(p) for p in ordered])
-        return set(result.scalars().all())
 
     async def by_order_ids(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Payout]:
         """The stored payouts with these (merchant_id, order_id) pairs."""

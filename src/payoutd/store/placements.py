@@ -1,10 +1,14 @@
 """New payouts written with their holds and `payout.created` events: the intake's writes.
 
-On SQLite these are the repositories' own statements one after another (they cost no
-round trip). On PostgreSQL they are one statement: data-modifying CTEs insert the
-payouts (ON CONFLICT DO NOTHING: a repeat of a stored order_id, or one a concurrent
-transaction inserted first, is left out), and only for the payouts inserted, their holds,
-the accounts' `held` and their events. Under load every round trip of the group commit
+On SQLite they are sent on the sqlite3 connection itself (`_write_on_sqlite`), the rows
+bound once by the columns' types: through SQLAlchemy's execution, with its parameter
+handling per row and per statement, the same statements were a fifth of the event
+loop's CPU under load (bench/README.md, "Where the time goes").
+
+On PostgreSQL they are one statement: data-modifying CTEs insert the payouts (ON
+CONFLICT DO NOTHING: a repeat of a stored order_id, or one a concurrent transaction
+inserted first, is left out), and only for the payouts inserted, their holds, the
+accounts' `held` and their events. Under load every round trip of the group commit
 waits for a turn of a busy event loop while the batch holds its accounts' row locks
 (taken by `LedgerRepository.check_holds`); four of them were the larger part of a
 batch's time (bench/README.md, "Where the time goes").
@@ -23,21 +27,24 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 from sqlalchemy import JSON, Boolean, Column, String, Table, bindparam, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.domain.ledger import HoldStatus
 from payoutd.domain.payout import Payout
+from payoutd.store import sqlite_driver
 from payoutd.store.ledger import HoldRequest, LedgerRepository
 from payoutd.store.outbox import OutboxRepository
 from payoutd.store.payouts import PayoutRepository, insert_order, to_row
-from payoutd.store.tables import holds, outbox, payouts
+from payoutd.store.tables import holds, ledger_accounts, outbox, payouts
 
 Event = tuple[str, str | None, str | None, dict[str, Any]]
 
@@ -58,10 +65,11 @@ class PlacementRepository:
         if not new:
             return set()
         if not self.pg:
-            inserted = await self.payouts.add_many(new)
-            await self.ledger.add_holds([h for h in held if h.payout_id in inserted], now)
-            await self.outbox.add_many([e for e in created if e[2] in inserted], now)
-            return inserted
+            driver = (await self.conn.get_raw_connection()).driver_connection
+            assert isinstance(driver, sqlite_driver.Connection), "payoutd's sqlite_driver"
+            batch = _SqliteBatch.of(self.conn.dialect, new, held,
+                                    self.outbox.rows(created, now), now)
+            return await driver.call(functools.partial(_write_on_sqlite, batch))
         result = await self.conn.execute(_statement(False),
                                          self._params(new, held, created, now))
         _, ids = result.one()
@@ -118,6 +126,125 @@ class PlacementRepository:
         _columns_of(params, "h", holds, _HOLD_COLUMNS, self.ledger.hold_rows(held, now))
         _columns_of(params, "o", outbox, _EVENT_COLUMNS, self.outbox.rows(created, now))
         return params
+
+
+@dataclass(frozen=True, slots=True)
+class _SqliteBatch:
+    """A batch's rows, bound for sqlite3 (each value through its column's type, as
+    SQLAlchemy binds it), keyed by the payout they belong to."""
+
+    payouts: list[tuple[str, tuple[Any, ...]]]  # (id, row), in insert order
+    holds: list[tuple[HoldRequest, tuple[Any, ...]]]
+    events: list[tuple[str | None, tuple[Any, ...]]]  # (subject_id, row)
+    sql: _SqliteSql
+
+    @classmethod
+    def of(cls, dialect: Any, new: Sequence[Payout], held: Sequence[HoldRequest],
+           events: Sequence[dict[str, Any]], now: datetime) -> _SqliteBatch:
+        sql = _sqlite_sql(dialect)
+        ordered = insert_order(new)
+        hold_rows = LedgerRepository.hold_rows(held, now)
+        return cls(
+            [(p.id, row) for p, row in zip(ordered, sql.payout.bind(map(to_row, ordered)),
+                                           strict=True)],
+            list(zip(held, sql.hold.bind(hold_rows), strict=True)),
+            [(e["subject_id"], row) for e, row in zip(events, sql.event.bind(events),
+                                                      strict=True)],
+            sql)
+
+
+def _write_on_sqlite(batch: _SqliteBatch, conn: sqlite3.Connection) -> set[str]:
+    """The batch's statements, inside the caller's write
+    transaction (so nothing else writes between them): the payouts (a stored order_id
+    is left out, as by ON CONFLICT DO NOTHING on PostgreSQL), then for those inserted
+    their holds, their accounts' `held` and their events. Returns the ids inserted."""
+    sql = batch.sql
+    cur = conn.cursor()
+    try:
+        inserted: set[str] = set()
+        for payout_id, row in batch.payouts:
+            cur.execute(sql.payout.text, row)
+            if cur.rowcount == 1:
+                inserted.add(payout_id)
+        granted = [(h, row) for h, row in batch.holds if h.payout_id in inserted]
+        adding = LedgerRepository.held_by_account([h for h, _ in granted])
+        for account_id in sorted(adding):  # (the id order every account write keeps)
+            found = cur.execute(sql.held, (account_id,)).fetchone()
+            if found is None:  # check_holds found it in this transaction
+                raise RuntimeError(f"no ledger account {account_id}")
+            cur.execute(sql.set_held, (sql.amount_in(sql.amount_out(found[0])
+                                                     + adding[account_id]), account_id))
+        if granted:
+            cur.executemany(sql.hold.text, [row for _, row in granted])
+        events = [row for subject, row in batch.events if subject in inserted]
+        if events:
+            cur.executemany(sql.event.text, events)
+    finally:
+        cur.close()
+    return inserted
+
+
+@dataclass(frozen=True, slots=True)
+class _Insert:
+    text: str
+    binds: tuple[tuple[str, Any], ...]  # (column, bind processor or None), in order
+
+    def bind(self, rows: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        """Each row's values through their columns' processors. A column holding the
+        same object as in the row before (a batch's rows share their timestamps) reuses
+        that row's bound value: the processors are pure, and binding was half the
+        batch's CPU."""
+        binds = self.binds
+        last: list[tuple[Any, Any]] = [(_UNSEEN, None)] * len(binds)
+        bound = []
+        for r in rows:
+            values = []
+            for i, (name, process) in enumerate(binds):
+                value = r[name]
+                if process is not None:
+                    seen, done = last[i]
+                    if value is not seen:
+                        done = process(value)
+                        last[i] = (value, done)
+                    value = done
+                values.append(value)
+            bound.append(tuple(values))
+        return bound
+
+
+_UNSEEN = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _SqliteSql:
+    payout: _Insert
+    hold: _Insert
+    event: _Insert
+    held: str
+    set_held: str
+    amount_out: Any  # an account's stored amount to a Decimal, and back
+    amount_in: Any
+
+
+@functools.cache
+def _sqlite_sql(dialect: Any) -> _SqliteSql:
+    """The statements compiled once for `dialect`, with each column's bind processor."""
+
+    def compiled(stmt: Any, names: Sequence[str]) -> _Insert:
+        c = stmt.compile(dialect=dialect, column_keys=list(names))
+        return _Insert(str(c), tuple((name, c.binds[name].type._cached_bind_processor(dialect))
+                                     for name in c.positiontup or ()))
+
+    held = ledger_accounts.c.held.type
+    return _SqliteSql(
+        payout=compiled(sqlite.insert(payouts).on_conflict_do_nothing(
+            index_elements=["merchant_id", "order_id"]), [c.name for c in payouts.columns]),
+        hold=compiled(holds.insert(), [*_HOLD_COLUMNS, "status", "created_at", "updated_at"]),
+        event=compiled(outbox.insert(), [*_EVENT_COLUMNS, "created_at"]),
+        held="SELECT held FROM ledger_accounts WHERE id = ?",
+        set_held="UPDATE ledger_accounts SET held = ? WHERE id = ?",
+        amount_out=held._cached_result_processor(dialect, None),
+        amount_in=held._cached_bind_processor(dialect))
 
 
 class NotWritten(Exception):

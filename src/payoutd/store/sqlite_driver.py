@@ -27,9 +27,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
+
+T = TypeVar("T")
 
 
 class Connection(aiosqlite.Connection):
@@ -60,6 +62,27 @@ class Connection(aiosqlite.Connection):
                                                          or statement == _BEGIN_WRITE)
             except sqlite3.ProgrammingError:  # the call closed the connection
                 self._writing = False
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn(connection)`: several statements at once on the sqlite3 connection itself
+        (the intake's batch, `store.placements`), without SQLAlchemy's execution around
+        each. Inside a write transaction on the loop's thread, as any statement there;
+        otherwise on the connection's thread.
+
+        Not on the thread inside a write transaction, though its C work would then run
+        beside the loop: sqlite3 releases the GIL for every step of a statement, and each
+        time the thread waits to take it back from a busy loop (up to the interpreter's
+        5 ms switch interval). A batch of payouts was a few dozen such waits, and the
+        intake's throughput fell with its write lane's latency (bench/README.md)."""
+        conn = self._connection
+        assert conn is not None, "connection closed"
+        if self._done == self._sent and self._writing and conn.in_transaction:
+            try:
+                return fn(conn)
+            finally:
+                self._writing = conn.in_transaction
+        result: T = await self._execute(fn, conn)
+        return result
 
     async def _hop(self, fn: Callable[..., Any], args: tuple[Any, ...],
                    kwargs: dict[str, Any]) -> Any:

@@ -64,9 +64,7 @@ async def create_payout(
     quote = await _quote(rt, principal, body)
 
     async def work(uow: UnitOfWork) -> tuple[int, Any]:
-        payout, created = await payouts.place(uow, rt.ctx, merchant_id, quote,
-                                              principal.policy)
-        return (201 if created else 200), payout_view(payout)
+        return _answer(await payouts.place(uow, rt.ctx, merchant_id, quote, principal.policy))
 
     return await idempotency.run(request, rt, merchant_id, work)
 
@@ -78,8 +76,14 @@ async def accept(request: Request, principal: Principal,
     merchant_id = principal.merchant_id
     quote = await _quote(rt, principal, body)
     placement = payouts.Placement(merchant_id, quote, principal.policy)
-    payout, created = await request.app.state.intake.place(placement)
-    return (201 if created else 200), payout_view(payout)
+    return _answer(await request.app.state.intake.place(placement))
+
+
+def _answer(placed: payouts.Placed) -> tuple[int, dict[str, Any]]:
+    """201 and the new payout, or 200 and the one already stored with its order_id."""
+    if placed.view is not None:  # the view its payout.created event carries
+        return 201 if placed.created else 200, placed.view
+    return (201 if placed.created else 200), payout_view(placed.payout)
 
 
 async def _quote(rt: Runtime, principal: Principal, body: PayoutCreate) -> payouts.Quote:
