@@ -18,12 +18,15 @@ def validate(address: str) -> str:
     # Checked here because base58.b58decode silently strips trailing whitespace.
     if not set(address) <= _ALPHABET:
         raise ValueError("contains characters outside the base58 alphabet")
-    if len(base58.b58decode(address)) != _PAYLOAD_LENGTH + _CHECKSUM_LENGTH:
-        raise ValueError("wrong length")
+    # decoded once on the way that succeeds; the length is told apart from the checksum after
     try:
         payload = base58.b58decode_check(address)
     except ValueError:
+        if len(base58.b58decode(address)) != _PAYLOAD_LENGTH + _CHECKSUM_LENGTH:
+            raise ValueError("wrong length") from None
         raise ValueError("bad checksum") from None
+    if len(payload) != _PAYLOAD_LENGTH:
+        raise ValueError("wrong length")
     # A Bitcoin P2PKH address is also 25-byte base58check; only the prefix tells them apart.
     if payload[0] != _PREFIX:
         raise ValueError(f"prefix byte 0x{payload[0]:02x} is not TRON's 0x41")

@@ -63,12 +63,16 @@ def _looks_like_segwit(address: str) -> bool:
 def _validate_base58(address: str, versions: frozenset[int]) -> str:
     if not set(address) <= _BASE58_ALPHABET:
         raise ValueError("contains characters outside the base58 alphabet")
-    if len(base58.decode(address)) != _BASE58CHECK_LENGTH:
-        raise ValueError("wrong length")
+    # decoded once on the way that succeeds (base58 here is pure Python, the larger part
+    # of a payout's address check); the length is told apart from the checksum after
     try:
         payload: bytes = base58.decode_check(address)
     except ValueError:
+        if len(base58.decode(address)) != _BASE58CHECK_LENGTH:
+            raise ValueError("wrong length") from None
         raise ValueError("bad checksum") from None
+    if len(payload) != _BASE58CHECK_LENGTH - 4:
+        raise ValueError("wrong length")
     if payload[0] not in versions:
         raise ValueError(f"version byte 0x{payload[0]:02x} belongs to another coin or network")
     return address
