@@ -215,12 +215,14 @@ def pgbench_init(db: str, scale: int) -> float:
 
 
 def settle_disk() -> None:
-    """After `pgbench -i` (about 2 GB written at scale 128): a CHECKPOINT, then the
-    kernel's dirty pages written out, before anything is measured. Without it the
-    checkpoints that the initialisation's WAL requests, and the kernel's writeback of its
-    files, ran during payoutd's first measured runs (which came right after it) and not
-    during pgbench's: requests stalled 50-150 ms behind the disk (p99 140 ms at 8
-    connections where quick runs, at scale 4, had 31 ms)."""
+    """A CHECKPOINT, then the kernel's dirty pages written out: before each measured run
+    (and after `pgbench -i`, about 2 GB at scale 128), so that no run pays for the one
+    before it. A checkpoint that one run's WAL requested is spread over the next run and
+    ends with an fsync; TPC-B's random updates on a 2 GB table write a full page image
+    per first touch of a page after a checkpoint (about 1 GB of WAL in 20 s here), so
+    pgbench's runs left their checkpoints to payoutd's next run, and the initialisation
+    left its own to payoutd's first: p99 140 ms at 8 connections where quick runs, at
+    scale 4, had 31 ms."""
     c.psql("CHECKPOINT")
     os.sync()
 
@@ -312,10 +314,12 @@ def run_pg(quick: bool, ceiling: dict[str, Any]) -> dict[str, Any]:
                 runs: dict[str, Any] = {}
                 pgb: dict[str, Any] = {}
                 for conns in plan.connections:
+                    settle_disk()
                     runs[str(conns)] = drive_once(port, targets, plan, conns, "pg intake",
                                                   created, api.pid)
                     free = c.pg_free_connections() - 5
                     clients = max(1, min(conns, free))
+                    settle_disk()
                     r = pgbench_run(bench_db, clients, plan.duration)
                     r["requested_clients"] = conns
                     r["capped_by_max_connections"] = clients < conns
