@@ -602,8 +602,14 @@ async def test_the_one_statement_stores_exactly_what_the_transaction_stores(
 
     from sqlalchemy import text
 
+    import dataclasses
+
+    from sqlalchemy.dialects import postgresql
+
     from payoutd.services.payouts import _fresh, _writes
+    from payoutd.store.payouts import insert_order, to_row
     from payoutd.store.placements import NotWritten
+    from payoutd.store.tables import payouts as payouts_table
 
     m = await pg.merchant("Acme", BTC="10")
     items = []
@@ -631,19 +637,37 @@ async def test_the_one_statement_stores_exactly_what_the_transaction_stores(
         # the types' rules hold too: a naive timestamp is refused, before anything is sent
         with pytest.raises(NotWritten, match="naive"):
             await uow.placements.add_if_funded(*writes[:3], now.replace(tzinfo=None))
+        naive = [dataclasses.replace(writes[0][0], created_at=now.replace(tzinfo=None)),
+                 *writes[0][1:]]
+        with pytest.raises(NotWritten, match="naive"):
+            await uow.placements.add_if_funded(naive, *writes[1:])
         ids = await uow.placements.add_if_funded(*writes)
     by_statement = await stored()
-    async with pg.rt.db.unit() as uow:  # undone, then written by the transaction's path
-        await uow.conn.execute(text(
-            "UPDATE ledger_accounts SET held = 0 WHERE merchant_id = :m"), {"m": m.id})
-        for table, column in (("holds", "payout_id"), ("outbox", "subject_id"),
-                              ("payouts", "id")):
-            await uow.conn.execute(text(f"DELETE FROM {table} WHERE {column} = ANY(:i)"),
-                                   {"i": sorted(ids or ())})
+    assert ids is not None and len(by_statement[0]) == 3 and len(by_statement[1]) == 2
+
+    async def undo() -> None:
+        async with pg.rt.db.unit() as uow:
+            await uow.conn.execute(text(
+                "UPDATE ledger_accounts SET held = 0 WHERE merchant_id = :m"), {"m": m.id})
+            for table, column in (("holds", "payout_id"), ("outbox", "subject_id"),
+                                  ("payouts", "id")):
+                await uow.conn.execute(text(f"DELETE FROM {table} WHERE {column} = ANY(:i)"),
+                                       {"i": sorted(ids)})
+
+    await undo()  # then written by SQLAlchemy's own statements, binding each value itself
+    async with pg.rt.db.unit() as uow:
+        result = await uow.conn.execute(
+            postgresql.insert(payouts_table).on_conflict_do_nothing(
+                index_elements=["merchant_id", "order_id"]).returning(payouts_table.c.id),
+            [to_row(p) for p in insert_order(writes[0])])
+        assert set(result.scalars()) == ids
+        await uow.ledger.add_holds(writes[1], now)
+        await uow.outbox.add_many(writes[2], now)
+    assert await stored() == by_statement
+    await undo()  # and by the transaction's path (the statement without the funds check)
     async with pg.rt.db.unit() as uow:
         assert await uow.placements.add(*writes) == ids
     assert await stored() == by_statement
-    assert len(by_statement[0]) == 3 and len(by_statement[1]) == 2
 
 
 @pytest.mark.parametrize("db_kind", ["sqlite"])
