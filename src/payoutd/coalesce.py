@@ -26,12 +26,20 @@ class Coalescer(Generic[K, V]):
 
     async def get(self, key: K) -> V | None:
         """The value for `key`, or None when there is none."""
+        return await self._ask(key)
+
+    async def get_many(self, keys: list[K]) -> dict[K, V | None]:
+        """`get` for several keys, in the same query."""
+        answers = [self._ask(key) for key in keys]
+        return dict(zip(keys, await asyncio.gather(*answers), strict=True))
+
+    def _ask(self, key: K) -> asyncio.Future[V | None]:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[V | None] = loop.create_future()
         self._asked.setdefault(key, []).append(answer)
         if self._running is None:
             self._running = loop.create_task(self._run())
-        return await answer
+        return answer
 
     async def _run(self) -> None:
         try:

@@ -97,3 +97,49 @@ def test_a_row_s_age_counts_from_when_its_read_was_asked() -> None:
                  None)
     cache.put("pk_x", KeyRow(key, None), cache.generation, time.monotonic() - 61)
     assert cache.get("pk_x") is None  # the read waited: already older than the ttl
+
+
+def _row(prefix: str) -> KeyRow:
+    return KeyRow(ApiKey("k-" + prefix, "m", prefix, "h", frozenset({"read"}), None,
+                         datetime.now(UTC), None, None), None)
+
+
+def test_rows_in_use_past_half_their_life_are_renewed_with_an_expired_one() -> None:
+    cache = KeyCache(ttl=1.0)
+    now = time.monotonic()
+    cache.put("pk_old", _row("pk_old"), cache.generation, now - 0.8)  # past half its life
+    cache.put("pk_new", _row("pk_new"), cache.generation, now - 0.1)  # young
+    cache.put("pk_idle", _row("pk_idle"), cache.generation, now - 0.8)  # never found
+    assert cache.get("pk_old") and cache.get("pk_new")
+    assert cache.renewable(time.monotonic(), besides="pk_gone") == ["pk_old"]
+    assert cache.renewable(time.monotonic(), besides="pk_old") == []
+    cache.clear()
+    assert cache.renewable(time.monotonic(), besides="pk_x") == []
+
+
+async def test_many_keys_in_use_are_read_together_not_one_by_one(
+        tmp_path: Path, database_url: str | None) -> None:
+    """64 keys used over and over for three lifetimes of their rows: the first expiry
+    renews the others in use that are about to expire, so the keys are read once each
+    and then together, not once each per lifetime (three times each)."""
+    settings = support.test_settings(tmp_path, database_url, auth_cache_seconds=0.5)
+    async with support.harness(settings, truncate=database_url is not None) as h:
+        ms = [await h.merchant(f"M{i}") for i in range(64)]
+        reads = 0
+
+        def count(conn: object, cursor: object, statement: str, *rest: object) -> None:
+            nonlocal reads
+            if "FROM api_keys" in statement and "JOIN" in statement.upper():
+                reads += 1
+
+        engine = h.rt.db.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            started = time.monotonic()
+            while time.monotonic() - started < 1.6:
+                for m in ms:
+                    r = await h.client.get("/v1/balances", headers=m.headers)
+                    assert r.status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert 64 <= reads < 64 + 16, reads

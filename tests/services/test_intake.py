@@ -598,12 +598,10 @@ async def test_the_one_statement_stores_exactly_what_the_transaction_stores(
     """The one statement binds its values itself (the columns' types, then asyncpg): the
     rows it writes are the rows the transaction's statement writes, text for text
     (a timestamp in another zone, JSON with non-ASCII and U+2028, NULLs, offers)."""
+    import dataclasses
     from datetime import datetime, timedelta, timezone
 
     from sqlalchemy import text
-
-    import dataclasses
-
     from sqlalchemy.dialects import postgresql
 
     from payoutd.services.payouts import _fresh, _writes
