@@ -139,6 +139,7 @@ class Harness:
     client: httpx.AsyncClient
     clock: FakeClock
     operator_key: str
+    app: Any = None  # the FastAPI application the client talks to
 
     @property
     def admin(self) -> dict[str, str]:
@@ -195,7 +196,7 @@ async def harness(settings: Settings, *, truncate: bool = False) -> AsyncIterato
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
     async with httpx.AsyncClient(transport=transport, base_url="http://payoutd.test") as client:
         try:
-            yield Harness(rt, client, clock, operator.plaintext)
+            yield Harness(rt, client, clock, operator.plaintext, app)
         finally:
             await rt.close()
 

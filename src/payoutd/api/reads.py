@@ -14,7 +14,7 @@ life, so many keys in use cost a read now and then, not one per key per lifetime
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -40,8 +40,9 @@ class KeyCache:
     # How many other rows one read may renew (`renewable`): a bound on that read's size.
     RENEW_AT_MOST = 256
 
-    def __init__(self, ttl: float) -> None:
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
+        self.clock = clock  # monotonic seconds
         self.generation = 0
         self._rows: dict[str, tuple[float, KeyRow]] = {}
         self._used: dict[str, float] = {}  # prefix -> when a request last found it here
@@ -50,7 +51,7 @@ class KeyCache:
         found = self._rows.get(prefix)
         if found is None:
             return None
-        now = time.monotonic()
+        now = self.clock()
         if now >= found[0]:
             del self._rows[prefix]
             return None
@@ -63,20 +64,35 @@ class KeyCache:
         by one later, each a read of its own. With many keys in use (64 merchants in the
         benchmarks) those reads were a transaction per key per second in each process."""
         if len(self._rows) > 4 * self.RENEW_AT_MOST:  # a scan per read stays small
-            return []
+            self._forget_before(now)
+            if len(self._rows) > 4 * self.RENEW_AT_MOST:
+                return []
         half = self.ttl / 2
         return [prefix for prefix, (expires, _) in self._rows.items()
                 if prefix != besides and expires - now < half
                 and now - self._used.get(prefix, -half * 4) < self.ttl][:self.RENEW_AT_MOST]
 
-    def put(self, prefix: str, row: KeyRow, generation: int, read_at: float) -> None:
+    def put(self, prefix: str, row: KeyRow, generation: int, read_at: float, *,
+            used: bool = True) -> None:
         """Keep a row read at `read_at` (monotonic, taken before the read was asked for):
-        its age counts from then, so nothing older than `ttl` is ever served."""
+        its age counts from then, so nothing older than `ttl` is ever served. `used`: a
+        request asked for it (not only renewed with another)."""
         if self.ttl > 0 and generation == self.generation:
             if len(self._rows) > 100_000:  # a bound, not a policy: start over
                 self._rows.clear()
                 self._used.clear()
             self._rows[prefix] = (read_at + self.ttl, row)
+            if used:
+                self._used[prefix] = read_at
+
+    def drop(self, prefix: str) -> None:
+        """A key a read did not find (deleted): not served from here any longer."""
+        self._rows.pop(prefix, None)
+        self._used.pop(prefix, None)
+
+    def _forget_before(self, now: float) -> None:
+        self._rows = {p: v for p, v in self._rows.items() if v[0] > now}
+        self._used = {p: t for p, t in self._used.items() if now - t < self.ttl}
 
     def clear(self) -> None:
         self.generation += 1
@@ -93,12 +109,14 @@ async def key_row(request: Request, prefix: str) -> KeyRow | None:
     cache: KeyCache = request.app.state.key_cache
     row = cache.get(prefix)
     if row is None:
-        generation, read_at = cache.generation, time.monotonic()
+        generation, read_at = cache.generation, cache.clock()
         keys: Coalescer[str, KeyRow] = request.app.state.keys
         found = await keys.get_many([prefix, *cache.renewable(read_at, prefix)])
         for each, got in found.items():
             if got is not None:
-                cache.put(each, got, generation, read_at)
+                cache.put(each, got, generation, read_at, used=each == prefix)
+            else:
+                cache.drop(each)
         row = found[prefix]
     return row
 
