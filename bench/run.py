@@ -142,12 +142,14 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
         elif "with_backlog" in e2e:
             b = e2e["with_backlog"]
             v = b["paid_vs_accepted"]
+            # (quick runs span too few batch cycles for a verdict: reported only)
             checks.append(_check(
                 f"End to end ({e2e['payouts']:,} payouts): paid/s ÷ accepted/s while both run, "
                 f"with a backlog of {b['backlog']:,} queued first", v,
-                v >= t["e2e_paid_vs_accepted"],
-                f"{v:.3f} ({b['paid_per_s']:,.1f} vs {b['accepted_per_s']:,.1f}/s)",
-                f"≥ {t['e2e_paid_vs_accepted']:.1f}"))
+                None if b.get("quick") else v >= t["e2e_paid_vs_accepted"],
+                f"{v:.3f} ({b['paid_per_s']:,.1f} vs {b['accepted_per_s']:,.1f}/s over "
+                f"{b['seconds']:.0f} s; {b['backlog_left']:,} of the backlog left)",
+                "(reported)" if b.get("quick") else f"≥ {t['e2e_paid_vs_accepted']:.1f}"))
         if "steady_paid_vs_accepted" in e2e:
             v = e2e["steady_paid_vs_accepted"]
             growth = e2e.get("steady_backlog_growth_per_s")
