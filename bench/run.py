@@ -290,8 +290,13 @@ def _plot_e2e(results: dict[str, Any], out_dir: Path, plt: Any) -> None:
         ax1.set_ylabel("payouts / webhooks")
         ax1.legend(fontsize=8)
         ax1.grid(True, alpha=0.3)
-        ax2.plot(t, [s["api_rss_kb"] / 1024 for s in e2e["samples"]], label="api RSS")
-        ax2.plot(t, [s["worker_rss_kb"] / 1024 for s in e2e["samples"]], label="worker RSS")
+        if (e2e.get("peak_rss_mb") or {}).get("one_process"):
+            ax2.plot(t, [s["api_rss_kb"] / 1024 for s in e2e["samples"]],
+                     label="RSS, one process (API and worker)")
+        else:
+            ax2.plot(t, [s["api_rss_kb"] / 1024 for s in e2e["samples"]], label="api RSS")
+            ax2.plot(t, [s["worker_rss_kb"] / 1024 for s in e2e["samples"]],
+                     label="worker RSS")
         ax2.set_ylabel("MB")
         ax2.set_xlabel("seconds")
         ax2.legend(fontsize=8)
