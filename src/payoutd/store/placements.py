@@ -156,10 +156,10 @@ class _SqliteBatch:
 
 
 def _write_on_sqlite(batch: _SqliteBatch, conn: sqlite3.Connection) -> set[str]:
-    """The batch's statements, inside the caller's write
-    transaction (so nothing else writes between them): the payouts (a stored order_id
-    is left out, as by ON CONFLICT DO NOTHING on PostgreSQL), then for those inserted
-    their holds, their accounts' `held` and their events. Returns the ids inserted."""
+    """The batch's statements, inside the caller's write transaction (so nothing else
+    writes between them): the payouts (a stored order_id is left out, as by ON CONFLICT
+    DO NOTHING on PostgreSQL), then for those inserted their holds, their accounts'
+    `held` and their events. Returns the ids inserted."""
     # (sqlite3 is in autocommit here, payoutd issues BEGIN itself: outside a transaction
     # each statement would commit alone, payouts without their holds)
     assert conn.in_transaction, "a batch is written inside the caller's write transaction"

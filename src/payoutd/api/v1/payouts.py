@@ -81,9 +81,9 @@ async def accept(request: Request, principal: Principal,
 
 def _answer(placed: payouts.Placed) -> tuple[int, dict[str, Any]]:
     """201 and the new payout, or 200 and the one already stored with its order_id."""
-    if placed.view is not None:  # the view its payout.created event carries
-        return 201 if placed.created else 200, placed.view
-    return (201 if placed.created else 200), payout_view(placed.payout)
+    # a new payout's view is the one its payout.created event carries
+    view = placed.view if placed.view is not None else payout_view(placed.payout)
+    return (201 if placed.created else 200), view
 
 
 async def _quote(rt: Runtime, principal: Principal, body: PayoutCreate) -> payouts.Quote:
