@@ -67,10 +67,10 @@ class KeyCache:
             self._forget_before(now)
             if len(self._rows) > 4 * self.RENEW_AT_MOST:
                 return []
-        half = self.ttl / 2
+        used = self._used
         return [prefix for prefix, (expires, _) in self._rows.items()
-                if prefix != besides and expires - now < half
-                and now - self._used.get(prefix, -half * 4) < self.ttl][:self.RENEW_AT_MOST]
+                if prefix != besides and expires - now < self.ttl / 2
+                and prefix in used and now - used[prefix] < self.ttl][:self.RENEW_AT_MOST]
 
     def put(self, prefix: str, row: KeyRow, generation: int, read_at: float, *,
             used: bool = True) -> None:

@@ -45,18 +45,17 @@ from payoutd.domain.payout import Payout
 from payoutd.store import sqlite_driver
 from payoutd.store.ledger import HoldRequest, LedgerRepository
 from payoutd.store.outbox import OutboxRepository
-from payoutd.store.payouts import PayoutRepository, insert_order, to_row
+from payoutd.store.payouts import insert_order, to_row
 from payoutd.store.tables import holds, ledger_accounts, outbox, payouts
 
 Event = tuple[str, str | None, str | None, dict[str, Any]]
 
 
 class PlacementRepository:
-    def __init__(self, conn: AsyncConnection, dialect: str, payout_repo: PayoutRepository,
-                 ledger: LedgerRepository, outbox_repo: OutboxRepository) -> None:
+    def __init__(self, conn: AsyncConnection, dialect: str, ledger: LedgerRepository,
+                 outbox_repo: OutboxRepository) -> None:
         self.conn = conn
         self.pg = dialect == "postgresql"
-        self.payouts = payout_repo
         self.ledger = ledger
         self.outbox = outbox_repo
 

@@ -30,8 +30,7 @@ class UnitOfWork:
         self.service_fees = ServiceFeeRepository(conn, dialect)
         self.audit = AuditRepository(conn)
         self.webhooks = WebhookRepository(conn, dialect)
-        self.placements = PlacementRepository(conn, dialect, self.payouts, self.ledger,
-                                              self.outbox)
+        self.placements = PlacementRepository(conn, dialect, self.ledger, self.outbox)
 
     async def connection_closed(self) -> bool:
         """For a connection kept between uses (asyncpg): whether the server has ended it,
