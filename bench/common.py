@@ -432,6 +432,22 @@ def seed(*, data_dir: Path | None = None, database_url: str | None = None, merch
     return asyncio.run(_seed(settings, merchants, currencies, endpoint_url, endpoint_events))
 
 
+def seeded_in_process(stack: contextlib.ExitStack, name: str, db: str, merchants: int,
+                      port: int) -> tuple[list[Merchant], Path, str | None]:
+    """For a tool that serves payoutd in its own process: a fresh seeded database (a data
+    dir, or a PostgreSQL database with `db` "postgres") removed when `stack` closes, the
+    wrk targets file, and this process's PAYOUTD_* environment pointing at them.
+    Returns (merchants, targets file, database URL or None)."""
+    tmp = stack.enter_context(temp_dir(name))
+    url = None
+    if db == "postgres":
+        url = pg_url(stack.enter_context(pg_database(name.replace("-", "_"))))
+    seeded = seed(data_dir=tmp / "data", database_url=url, merchants=merchants)
+    targets = write_wrk_targets(tmp / "targets.txt", seeded)
+    os.environ.update(server_env(port, data_dir=tmp / "data", database_url=url))
+    return seeded, targets, url
+
+
 def write_wrk_targets(path: Path, merchants: Sequence[Merchant], *,
                       per_network: int = 16) -> Path:
     """The data file bench/wrk/payouts.lua reads: API keys and (currency, network, amount,

@@ -193,14 +193,8 @@ def main() -> None:
     c.quiet_logging()
 
     with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(c.temp_dir("profile"))
-        url = None
-        if args.db == "postgres":
-            url = c.pg_url(stack.enter_context(c.pg_database("profile")))
-        merchants = c.seed(data_dir=tmp / "data", database_url=url, merchants=args.merchants)
-        targets = c.write_wrk_targets(tmp / "targets.txt", merchants)
         port = c.free_port()
-        os.environ.update(c.server_env(port, data_dir=tmp / "data", database_url=url))
+        _, targets, _ = c.seeded_in_process(stack, "profile", args.db, args.merchants, port)
         profiler = cProfile.Profile()
         ready = threading.Event()
         loops: list[asyncio.AbstractEventLoop] = []

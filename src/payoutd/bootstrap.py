@@ -9,6 +9,7 @@ from functools import partial
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from payoutd import json_text
 from payoutd.chains import config as chains_config
 from payoutd.chains.sandbox import SandboxChain
 from payoutd.config import Settings
@@ -46,12 +47,14 @@ def build_database(settings: Settings) -> Database:
         # payoutd's aiosqlite connection: a thread hop only for calls that can wait
         # (payoutd.store.sqlite_driver)
         engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=0,
-                                     async_creator=partial(sqlite_driver.connect, path))
+                                     async_creator=partial(sqlite_driver.connect, path),
+                                     json_serializer=json_text.dumps_text)
         tune_sqlite(engine)
     else:
         asyncpg = make_url(url).get_driver_name() == "asyncpg"
         engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=10,
-                                     pool_pre_ping=not asyncpg)
+                                     pool_pre_ping=not asyncpg,
+                                     json_serializer=json_text.dumps_text)
         if asyncpg:
             pool_checks.install(engine)  # a ping only where a connection may have died
     return Database(engine)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -15,6 +15,7 @@ from payoutd import __version__
 from payoutd.api import errors, inputs, reads
 from payoutd.api.auth import RateLimiter, ReplayGuard
 from payoutd.api.payout_lane import PayoutLane
+from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import (
     access,
     accounts,
@@ -63,6 +64,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
     app = FastAPI(title="payoutd", version=__version__, lifespan=lifespan,
                   description=DESCRIPTION + errors.catalogue_markdown(),
                   dependencies=[Depends(inputs.storable_input)],
+                  default_response_class=JSONResponse,
                   # FastAPI's own OpenTelemetry hooks look up the global providers on
                   # every request; payoutd reports through /metrics instead
                   telemetry={"tracing": False, "metrics": False, "logs": False})

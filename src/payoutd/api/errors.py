@@ -9,10 +9,10 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from payoutd.api.responses import JSONResponse
 from payoutd.domain.errors import CATALOGUE, PayoutdError
 from payoutd.services.ports import ChainUnavailable
 

@@ -12,9 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
 
 from payoutd.api.errors import error_json
+from payoutd.api.responses import JSONResponse
 from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import PayoutdError, field_error
 from payoutd.store.uow import UnitOfWork

@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 
 from payoutd.api import errors, idempotency
 from payoutd.api.auth import SIGNATURE_HEADER, require
+from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import payouts
 from payoutd.api.v1.schemas import PayoutCreate
 

@@ -8,6 +8,8 @@ floats); SQLite transactions are serialized, so read-modify-write is safe there.
 
 from __future__ import annotations
 
+import functools
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payoutd.domain.errors import PayoutdError, field_error
 from payoutd.domain.ledger import AccountKind, Entry, HoldStatus, balanced, merchant_account
 from payoutd.ids import new_id
+from payoutd.store import sqlite_driver
 from payoutd.store.dialect import insert, one_of, update_rows
 from payoutd.store.tables import holds, ledger_accounts, ledger_entries, ledger_transactions
 
@@ -88,6 +91,12 @@ def _parse_account(account_id: str) -> tuple[str, str | None, str]:
     if parts[0] == AccountKind.MERCHANT.value:
         return parts[0], parts[1], parts[2]
     return parts[0], None, parts[1]
+
+
+@functools.cache
+def _sqlite_amount(dialect: Any) -> Any:
+    """A stored amount to its Decimal, as SQLAlchemy reads the column."""
+    return ledger_accounts.c.balance.type._cached_result_processor(dialect, None)
 
 
 class LedgerRepository:
@@ -207,12 +216,14 @@ class LedgerRepository:
         read here stay true until the transaction ends, so available never goes below
         zero. SQLite transactions are serialized (BEGIN IMMEDIATE)."""
         ids = sorted({merchant_account(w.merchant_id, w.currency) for w in wanted})
-        stmt = (select(ledger_accounts.c.id, ledger_accounts.c.balance, ledger_accounts.c.held)
-                .where(one_of(self.dialect, ledger_accounts.c.id, ids))
-                .order_by(ledger_accounts.c.id))
         if self.pg:
-            stmt = stmt.with_for_update()
-        available = {r[0]: r[1] - r[2] for r in await self.conn.execute(stmt)}
+            stmt = (select(ledger_accounts.c.id, ledger_accounts.c.balance,
+                           ledger_accounts.c.held)
+                    .where(one_of(self.dialect, ledger_accounts.c.id, ids))
+                    .order_by(ledger_accounts.c.id).with_for_update())
+            available = {r[0]: r[1] - r[2] for r in await self.conn.execute(stmt)}
+        else:
+            available = await self._sqlite_available(ids)
         verdicts: list[PayoutdError | None] = []
         for w in wanted:
             account_id = merchant_account(w.merchant_id, w.currency)
@@ -223,6 +234,23 @@ class LedgerRepository:
                 available[account_id] = left - w.amount
                 verdicts.append(None)
         return verdicts
+
+    async def _sqlite_available(self, ids: list[str]) -> dict[str, Decimal]:
+        """The accounts' available balances, read on the sqlite3 connection itself: through
+        SQLAlchemy's execution this one read was about a twentieth of an intake request's
+        CPU (the group commit's only read)."""
+        driver = await sqlite_driver.of(self.conn)
+        rows = await driver.call(functools.partial(self.sqlite_accounts, ids=ids))
+        amount = _sqlite_amount(self.conn.dialect)
+        return {account_id: amount(balance) - amount(held) for account_id, balance, held in rows}
+
+    @staticmethod
+    def sqlite_accounts(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Any]:
+        """(id, balance, held) of these accounts as SQLite stores them (amounts as text),
+        read on the sqlite3 connection."""
+        marks = ", ".join("?" * len(ids))
+        return conn.execute(f"SELECT id, balance, held FROM ledger_accounts WHERE id IN ({marks})",
+                            ids).fetchall()
 
     async def add_holds(self, granted: Sequence[HoldRequest], now: datetime) -> list[str]:
         """Write holds that `check_holds` granted in this transaction; their ids, in order."""

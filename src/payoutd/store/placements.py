@@ -26,7 +26,6 @@ The rows are the repositories' rows (`payouts.to_row`, `LedgerRepository.hold_ro
 from __future__ import annotations
 
 import functools
-import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from sqlalchemy import JSON, Boolean, Column, String, Table, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payoutd import json_text
 from payoutd.domain.ledger import HoldStatus
 from payoutd.domain.money import fmt
 from payoutd.domain.payout import Payout
@@ -66,8 +66,7 @@ class PlacementRepository:
         if not new:
             return set()
         if not self.pg:
-            driver = (await self.conn.get_raw_connection()).driver_connection
-            assert isinstance(driver, sqlite_driver.Connection), "payoutd's sqlite_driver"
+            driver = await sqlite_driver.of(self.conn)
             batch = _SqliteBatch.of(self.conn.dialect, new, held,
                                     self.outbox.rows(created, now), now)
             return await driver.call(functools.partial(_write_on_sqlite, batch))
@@ -158,33 +157,42 @@ def _write_on_sqlite(batch: _SqliteBatch, conn: sqlite3.Connection) -> set[str]:
     """The batch's statements, inside the caller's write transaction (so nothing else
     writes between them): the payouts (a stored order_id is left out, as by ON CONFLICT
     DO NOTHING on PostgreSQL), then for those inserted their holds, their accounts'
-    `held` and their events. Returns the ids inserted."""
+    `held` and their events. Returns the ids inserted.
+
+    The accounts' `held` are one read and one executemany (two statements per account
+    were most of sqlite3's calls in a batch). The payouts are one executemany too: its
+    rowcount tells whether all were inserted, as they are unless an order_id repeats a
+    stored one; then the rows found by their new ids are the ones inserted. (A
+    multi-row INSERT .. RETURNING id was slower in SQLite than either.)"""
     # (sqlite3 is in autocommit here, payoutd issues BEGIN itself: outside a transaction
     # each statement would commit alone, payouts without their holds)
     assert conn.in_transaction, "a batch is written inside the caller's write transaction"
     sql = batch.sql
     cur = conn.cursor()
     try:
-        inserted: set[str] = set()
-        for payout_id, row in batch.payouts:
-            cur.execute(sql.payout.text, row)
-            if cur.rowcount == 1:
-                inserted.add(payout_id)
-        granted = [(h, row) for h, row in batch.holds if h.payout_id in inserted]
-        adding = LedgerRepository.held_by_account([h for h, _ in granted])
-        for account_id in sorted(adding):  # (the id order every account write keeps)
-            found = cur.execute(sql.held, (account_id,)).fetchone()
-            if found is None:  # check_holds found it in this transaction
-                raise RuntimeError(f"no ledger account {account_id}")
-            cur.execute(sql.set_held, (sql.amount_in(sql.amount_out(found[0])
-                                                     + adding[account_id]), account_id))
-        if granted:
-            cur.executemany(sql.hold.text, [row for _, row in granted])
-        events = [row for subject, row in batch.events if subject in inserted]
-        if events:
-            cur.executemany(sql.event.text, events)
+        cur.executemany(sql.payout.text, [row for _, row in batch.payouts])
+        inserted = {payout_id for payout_id, _ in batch.payouts}
+        if cur.rowcount != len(inserted):
+            marks = ", ".join("?" * len(inserted))
+            inserted = {found for found, in cur.execute(
+                f"SELECT id FROM payouts WHERE id IN ({marks})", sorted(inserted))}
     finally:
         cur.close()
+    granted = [(h, row) for h, row in batch.holds if h.payout_id in inserted]
+    adding = LedgerRepository.held_by_account([h for h, _ in granted])
+    if adding:
+        ids = sorted(adding)  # (the id order every account write keeps)
+        held = {a: h for a, _, h in LedgerRepository.sqlite_accounts(conn, ids)}
+        missing = [a for a in ids if a not in held]
+        if missing:  # check_holds found them in this transaction
+            raise RuntimeError(f"no ledger account {', '.join(missing)}")
+        conn.executemany(sql.set_held, [
+            (sql.amount_in(sql.amount_out(held[a]) + adding[a]), a) for a in ids])
+    if granted:
+        conn.executemany(sql.hold.text, [row for _, row in granted])
+    events = [row for subject, row in batch.events if subject in inserted]
+    if events:
+        conn.executemany(sql.event.text, events)
     return inserted
 
 
@@ -224,7 +232,6 @@ class _SqliteSql:
     payout: _Insert
     hold: _Insert
     event: _Insert
-    held: str
     set_held: str
     amount_out: Any  # an account's stored amount to a Decimal, and back
     amount_in: Any
@@ -245,7 +252,6 @@ def _sqlite_sql(dialect: Any) -> _SqliteSql:
             index_elements=["merchant_id", "order_id"]), [c.name for c in payouts.columns]),
         hold=compiled(holds.insert(), [*_HOLD_COLUMNS, "status", "created_at", "updated_at"]),
         event=compiled(outbox.insert(), [*_EVENT_COLUMNS, "created_at"]),
-        held="SELECT held FROM ledger_accounts WHERE id = ?",
         set_held="UPDATE ledger_accounts SET held = ? WHERE id = ?",
         amount_out=held._cached_result_processor(dialect, None),
         amount_in=held._cached_bind_processor(dialect))
@@ -291,10 +297,12 @@ def _rows_json(dialect: Any, rows: Sequence[dict[str, Any]]) -> str:
     value goes through its column's type first (a naive timestamp is refused there);
     amounts travel as decimal text and timestamps with their offset, both read back
     exactly. A JSON column's value is nested as it is, and a `json` column keeps the
-    text it is given: the same text as json.dumps of the value alone."""
+    text it is given: the same text as the engine's serializer (`json_text`) writes for the
+    value alone."""
     binds = _payout_binds(dialect)
-    return json.dumps([{name: _json_value(r[name] if process is None else process(r[name]))
-                        for name, process in binds} for r in rows])
+    return json_text.dumps_text([
+        {name: _json_value(r[name] if process is None else process(r[name]))
+         for name, process in binds} for r in rows])
 
 
 def _json_value(value: Any) -> Any:
@@ -318,7 +326,8 @@ def _columns_of(params: dict[str, Any], prefix: str, table: Table, names: Sequen
     """The rows as one array parameter per column (JSON columns as text)."""
     for name, is_json in _layout(table, tuple(names)):
         values = [r[name] for r in rows]
-        params[f"{prefix}_{name}"] = [json.dumps(v) for v in values] if is_json else values
+        params[f"{prefix}_{name}"] = ([json_text.dumps_text(v) for v in values] if is_json
+                                      else values)
 
 
 @functools.cache

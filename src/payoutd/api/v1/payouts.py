@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
 
 from payoutd.api import idempotency
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import error_json, responses
+from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import pagination
 from payoutd.api.v1.schemas import PayoutCreate, PayoutList, PayoutOut
 from payoutd.bootstrap import Runtime
