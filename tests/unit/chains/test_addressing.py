@@ -454,3 +454,22 @@ def test_eip55_only_checks_letter_case() -> None:
     # No validator can catch it; payouts to new EVM addresses need another safeguard.
     typo = "0xB5d398326f99059fF775485246999027B3197955"
     assert validate_address("BSC", typo) == typo
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.binary(min_size=20, max_size=20).filter(any), flip=st.integers(0, 39))
+def test_eip55_checksum_matches_eth_utils(body: bytes, flip: int) -> None:
+    # payoutd computes EIP-55 over safe-pysha3's keccak; eth_utils is the reference
+    from eth_utils.address import to_checksum_address
+
+    from payoutd.chains.evm.address import checksum
+
+    expected = to_checksum_address("0x" + body.hex())
+    assert checksum(body.hex()) == expected == _eip55(expected)
+    assert validate_address("ETH", "0x" + body.hex()) == expected
+    assert validate_address("ETH", expected) == expected
+    letter = expected[2 + flip]
+    wrong = expected[: 2 + flip] + letter.swapcase() + expected[3 + flip:]
+    if letter.isalpha() and wrong[2:] not in (wrong[2:].lower(), wrong[2:].upper()):
+        with pytest.raises(AddressError, match="EIP-55"):
+            validate_address("ETH", wrong)

@@ -5,7 +5,7 @@ Raises ValueError with a short reason; payoutd.chains.addressing adds the networ
 
 from typing import Final
 
-from eth_utils.address import is_checksum_address, to_checksum_address
+import sha3  # safe-pysha3, eth-hash's pysha3 backend
 
 _HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
 _BODY_LENGTH: Final = 40
@@ -26,8 +26,21 @@ def validate(address: str) -> str:
     # Single-case hex carries no checksum (wallets and explorers still emit it), so it can
     # only be accepted as is; mixed case is a claim of EIP-55 and must hold (and is then
     # the checksummed form already: one keccak, not two).
-    if body != body.lower() and body != body.upper():
-        if not is_checksum_address(address):
-            raise ValueError("bad EIP-55 checksum")
-        return address
-    return str(to_checksum_address(address))
+    checksummed = checksum(body)
+    if body != body.lower() and body != body.upper() and address != checksummed:
+        raise ValueError("bad EIP-55 checksum")
+    return checksummed
+
+
+def checksum(body: str) -> str:
+    """EIP-55: each letter of the 40 hex digits upper case where the keccak-256 of the
+    lower-case digits has a nibble of 8 or more. Written here over safe-pysha3's C
+    keccak: eth_utils' to_checksum_address (over pycryptodome) took 50 µs, a sixth of
+    an intake request's CPU when the payout was to an EVM address."""
+    lower = body.lower()
+    digest = sha3.keccak_256(lower.encode("ascii")).hexdigest()
+    return "0x" + "".join(c.upper() if d in _HIGH_NIBBLES else c
+                          for c, d in zip(lower, digest, strict=False))
+
+
+_HIGH_NIBBLES: Final = frozenset("89abcdef")
