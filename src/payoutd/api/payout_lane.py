@@ -19,9 +19,9 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 
+from payoutd import json_text
 from payoutd.api import errors, idempotency
 from payoutd.api.auth import SIGNATURE_HEADER, require
-from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import payouts
 from payoutd.api.v1.schemas import PayoutCreate
 
@@ -81,9 +81,9 @@ class PayoutLane:
             return (response.status_code, bytes(response.body),
                     [(k, v) for k, v in response.raw_headers
                      if k not in (b"content-type", b"content-length")])
-        # rendered as the route renders it (JSONResponse), byte for byte
-        response = JSONResponse(view, status_code=status)
-        return status, bytes(response.body), []
+        # rendered as the route renders it (payoutd.api.responses.JSONResponse), byte for
+        # byte, without building the response object
+        return status, json_text.dumps(view), []
 
 
 def _json_only(headers: list[tuple[bytes, bytes]]) -> bool:

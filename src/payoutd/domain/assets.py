@@ -147,8 +147,8 @@ def resolve_asset(currency_code: str, network: str | None, *,
     cur = currency(currency_code, field=currency_field)
     if cur.fiat:
         raise field_error("service_not_found", currency_field)
-    options = networks_of(cur.code)
     if network is None:
+        options = networks_of(cur.code)
         if len(options) == 1:
             return ASSETS[(cur.code, options[0])]
         raise field_error("network_required", "network",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,9 +16,19 @@ from payoutd.domain.payout import Payout
 def amount(value: Decimal | None, currency: str, network: str | None = None) -> str | None:
     """Shown at the precision of what it is denominated in, so the same payout reads the
     same on SQLite and PostgreSQL."""
-    if value is None:
-        return None
-    return fmt(quantize(value, _shown_decimals(currency, network), ROUND_CREDIT))
+    return _shown(currency, network)(value)
+
+
+@functools.cache
+def _shown(currency: str, network: str | None) -> Callable[[Decimal | None], str | None]:
+    """`amount` for one currency and network, its precision looked up once (a payout's
+    view shows seven amounts: it was most of an intake request's view)."""
+    decimals = _shown_decimals(currency, network)
+
+    def show(value: Decimal | None) -> str | None:
+        return None if value is None else fmt(quantize(value, decimals, ROUND_CREDIT))
+
+    return show
 
 
 @functools.cache
@@ -36,6 +47,7 @@ def ts(value: datetime | None) -> str | None:
 
 def payout_view(p: Payout) -> dict[str, Any]:
     pc, net = p.payout_currency, p.network
+    shown = _shown(pc, net)
     return {
         "id": p.id,
         "object": "payout",
@@ -44,7 +56,7 @@ def payout_view(p: Payout) -> dict[str, Any]:
         "is_final": p.is_final,
         "amount": amount(p.amount, p.currency, net),
         "currency": p.currency,
-        "payout_amount": amount(p.payout_amount, pc, net),
+        "payout_amount": shown(p.payout_amount),
         "payout_currency": pc,
         "network": net,
         "address": p.address,
@@ -52,12 +64,12 @@ def payout_view(p: Payout) -> dict[str, Any]:
         "priority": p.priority,
         "fee_mode": p.fee_mode,
         "fees": {
-            "network": amount(p.fee_network, pc, net),
-            "service": amount(p.fee_service, pc, net),
-            "total": amount(p.fee_total, pc, net),
+            "network": shown(p.fee_network),
+            "service": shown(p.fee_service),
+            "total": shown(p.fee_total),
             "currency": pc,
         },
-        "final_amount": amount(p.final_amount, pc, net),
+        "final_amount": shown(p.final_amount),
         "debit": {"amount": amount(p.debit_amount, p.debit_currency), "currency": p.debit_currency},
         "rate": {
             "value": fmt(p.rate_value.normalize()) if p.rate_value is not None else None,

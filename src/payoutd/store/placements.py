@@ -26,6 +26,7 @@ The rows are the repositories' rows (`payouts.to_row`, `LedgerRepository.hold_ro
 from __future__ import annotations
 
 import functools
+import operator
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from payoutd.domain.payout import Payout
 from payoutd.store import sqlite_driver
 from payoutd.store.ledger import HoldRequest, LedgerRepository
 from payoutd.store.outbox import OutboxRepository
-from payoutd.store.payouts import insert_order, to_row
+from payoutd.store.payouts import insert_order, row_values, to_row
 from payoutd.store.tables import holds, ledger_accounts, outbox, payouts
 
 Event = tuple[str, str | None, str | None, dict[str, Any]]
@@ -144,11 +145,12 @@ class _SqliteBatch:
         sql = _sqlite_sql(dialect)
         ordered = insert_order(new)
         hold_rows = LedgerRepository.hold_rows(held, now)
+        values = row_values(sql.payout.columns)
         return cls(
-            [(p.id, row) for p, row in zip(ordered, sql.payout.bind(map(to_row, ordered)),
+            [(p.id, row) for p, row in zip(ordered, sql.payout.bind(map(values, ordered)),
                                            strict=True)],
-            list(zip(held, sql.hold.bind(hold_rows), strict=True)),
-            [(e["subject_id"], row) for e, row in zip(events, sql.event.bind(events),
+            list(zip(held, sql.hold.bind_dicts(hold_rows), strict=True)),
+            [(e["subject_id"], row) for e, row in zip(events, sql.event.bind_dicts(events),
                                                       strict=True)],
             sql)
 
@@ -199,29 +201,31 @@ def _write_on_sqlite(batch: _SqliteBatch, conn: sqlite3.Connection) -> set[str]:
 @dataclass(frozen=True, slots=True)
 class _Insert:
     text: str
-    binds: tuple[tuple[str, Any], ...]  # (column, bind processor or None), in order
+    columns: tuple[str, ...]  # in the order of the statement's parameters
+    processed: tuple[tuple[int, Any], ...]  # (position, bind processor) where there is one
 
-    def bind(self, rows: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
-        """Each row's values through their columns' processors. A column holding the
-        same object as in the row before (a batch's rows share their timestamps) reuses
-        that row's bound value: the processors are pure, and binding was half the
-        batch's CPU."""
-        binds = self.binds
-        last: list[tuple[Any, Any]] = [(_UNSEEN, None)] * len(binds)
+    def bind(self, rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        """Each row's values (in `columns` order) through their columns' processors. A
+        column holding the same object as in the row before (a batch's rows share their
+        timestamps) reuses that row's bound value: the processors are pure, and binding
+        was half the batch's CPU. Only the columns that have a processor are visited."""
+        processed = self.processed
+        last: list[tuple[Any, Any]] = [(_UNSEEN, None)] * len(processed)
         bound = []
-        for r in rows:
-            values = []
-            for i, (name, process) in enumerate(binds):
-                value = r[name]
-                if process is not None:
-                    seen, done = last[i]
-                    if value is not seen:
-                        done = process(value)
-                        last[i] = (value, done)
-                    value = done
-                values.append(value)
+        for row in rows:
+            values = list(row)
+            for j, (i, process) in enumerate(processed):
+                value = values[i]
+                seen, done = last[j]
+                if value is not seen:
+                    done = process(value)
+                    last[j] = (value, done)
+                values[i] = done
             bound.append(tuple(values))
         return bound
+
+    def bind_dicts(self, rows: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return self.bind(map(operator.itemgetter(*self.columns), rows))
 
 
 _UNSEEN = object()
@@ -243,8 +247,10 @@ def _sqlite_sql(dialect: Any) -> _SqliteSql:
 
     def compiled(stmt: Any, names: Sequence[str]) -> _Insert:
         c = stmt.compile(dialect=dialect, column_keys=list(names))
-        return _Insert(str(c), tuple((name, c.binds[name].type._cached_bind_processor(dialect))
-                                     for name in c.positiontup or ()))
+        columns = tuple(c.positiontup or ())
+        processors = [c.binds[name].type._cached_bind_processor(dialect) for name in columns]
+        return _Insert(str(c), columns, tuple((i, process) for i, process
+                                              in enumerate(processors) if process is not None))
 
     held = ledger_accounts.c.held.type
     return _SqliteSql(
