@@ -5,9 +5,8 @@ Raises ValueError with a short reason; payoutd.chains.addressing adds the networ
 
 from typing import Final
 
-import base58
+from payoutd.chains import base58check
 
-_ALPHABET: Final = frozenset(base58.BITCOIN_ALPHABET.decode("ascii"))
 _PREFIX: Final = 0x41
 _PAYLOAD_LENGTH: Final = 21  # prefix byte + 20-byte account
 _CHECKSUM_LENGTH: Final = 4
@@ -15,18 +14,7 @@ _CHECKSUM_LENGTH: Final = 4
 
 def validate(address: str) -> str:
     """Return the address unchanged, or raise ValueError."""
-    # Checked here because base58.b58decode silently strips trailing whitespace.
-    if not set(address) <= _ALPHABET:
-        raise ValueError("contains characters outside the base58 alphabet")
-    # decoded once on the way that succeeds; the length is told apart from the checksum after
-    try:
-        payload = base58.b58decode_check(address)
-    except ValueError:
-        if len(base58.b58decode(address)) != _PAYLOAD_LENGTH + _CHECKSUM_LENGTH:
-            raise ValueError("wrong length") from None
-        raise ValueError("bad checksum") from None
-    if len(payload) != _PAYLOAD_LENGTH:
-        raise ValueError("wrong length")
+    payload = base58check.decode_check(address, _PAYLOAD_LENGTH + _CHECKSUM_LENGTH)
     # A Bitcoin P2PKH address is also 25-byte base58check; only the prefix tells them apart.
     if payload[0] != _PREFIX:
         raise ValueError(f"prefix byte 0x{payload[0]:02x} is not TRON's 0x41")

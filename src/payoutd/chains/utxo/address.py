@@ -6,7 +6,9 @@ Raises ValueError with a short reason; payoutd.chains.addressing adds the networ
 from dataclasses import dataclass
 from typing import Final
 
-from embit import base58, bech32
+from embit import bech32
+
+from payoutd.chains import base58check
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,6 @@ _PARAMS: Final[dict[tuple[str, str], _Params]] = {
 # segwit problem instead of as "not base58".
 _KNOWN_HRPS: Final = frozenset({"bc", "tb", "bcrt", "ltc", "tltc", "rltc"})
 
-_BASE58_ALPHABET: Final = frozenset(base58.B58_DIGITS)
 _BECH32_ALPHABET: Final = frozenset(bech32.CHARSET)
 _BASE58CHECK_LENGTH: Final = 25  # version byte + 20-byte hash + 4-byte checksum
 _BECH32_MAX_LENGTH: Final = 90  # BIP-173
@@ -61,18 +62,7 @@ def _looks_like_segwit(address: str) -> bool:
 
 
 def _validate_base58(address: str, versions: frozenset[int]) -> str:
-    if not set(address) <= _BASE58_ALPHABET:
-        raise ValueError("contains characters outside the base58 alphabet")
-    # decoded once on the way that succeeds (base58 here is pure Python, the larger part
-    # of a payout's address check); the length is told apart from the checksum after
-    try:
-        payload: bytes = base58.decode_check(address)
-    except ValueError:
-        if len(base58.decode(address)) != _BASE58CHECK_LENGTH:
-            raise ValueError("wrong length") from None
-        raise ValueError("bad checksum") from None
-    if len(payload) != _BASE58CHECK_LENGTH - 4:
-        raise ValueError("wrong length")
+    payload = base58check.decode_check(address, _BASE58CHECK_LENGTH)
     if payload[0] not in versions:
         raise ValueError(f"version byte 0x{payload[0]:02x} belongs to another coin or network")
     return address
