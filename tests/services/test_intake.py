@@ -752,3 +752,27 @@ async def test_a_created_payout_is_answered_with_the_view_its_event_carries(
     async with h.rt.db.unit() as uow:  # a repeat: the stored payout, no view of an event
         again = (await payouts.place_many(uow, h.rt.ctx, [item]))[0]
     assert again == payouts.Placed(placed.payout, False, None)
+
+
+async def test_a_client_that_goes_away_cancels_only_its_own_wait(h: Harness) -> None:
+    """A request cancelled while its batch is being written (the client hung up) stops
+    waiting; the writer still commits the batch, its payout included (a retry with the
+    order_id finds it), and every other placement gets its answer."""
+    m = await h.merchant("Acme", BTC="1")
+    intake = api_intake(h, CountingUnits(h))
+    items = [await placement(h, m.id, order_id=f"o-{i}") for i in range(20)]
+    tasks = [asyncio.create_task(intake.place(i)) for i in items]
+    await asyncio.sleep(0)  # every placement queued; the writer has begun the first batch
+    tasks[5].cancel()
+    tasks[12].cancel()
+    answers = await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert isinstance(answers[5], asyncio.CancelledError)
+    assert isinstance(answers[12], asyncio.CancelledError)
+    others = [a for i, a in enumerate(answers) if i not in (5, 12)]
+    assert all(isinstance(a, tuple) and a.created for a in others), others
+    await intake.drain()
+    async with h.rt.db.read() as uow:
+        stored = await uow.payouts.by_order_ids([(m.id, f"o-{i}") for i in range(20)])
+    assert len(stored) == 20
+    assert (await h.ledger_check())["ok"]

@@ -73,8 +73,9 @@ class Intake:
             self._writers.add(task)
             task.add_done_callback(self._writers.discard)
         # The writer, not this request, owns the transaction: a client that goes away
-        # cancels its wait, never a commit under way for others.
-        return await asyncio.shield(waiting.answer)
+        # cancels its wait (this future, which `_settle` then skips), never the writer's
+        # task nor a commit under way for others.
+        return await waiting.answer
 
     async def drain(self) -> None:
         """Wait until everything queued has been written (on shutdown)."""
@@ -218,7 +219,7 @@ class _RolledBack(Exception):
 
 def _settle(w: _Waiting, *, answer: Placed | None = None,
             error: BaseException | None = None) -> None:
-    if w.answer.done():  # pragma: no cover - each placement is settled once
+    if w.answer.done():  # its wait was cancelled (the client went away)
         return
     if error is not None:
         w.answer.set_exception(error)
