@@ -87,7 +87,8 @@ def _answer(placed: payouts.Placed) -> tuple[int, dict[str, Any]]:
 
 
 async def _quote(rt: Runtime, principal: Principal, body: PayoutCreate) -> payouts.Quote:
-    return await payouts.quote(rt.ctx, principal.fees, payouts.PayoutRequest(**body.model_dump()))
+    # the fields as validated (a shallow dict: model_dump would copy and walk them again)
+    return await payouts.quote(rt.ctx, principal.fees, payouts.PayoutRequest(**dict(body)))
 
 
 @router.get("", response_model=PayoutList, responses=responses(
