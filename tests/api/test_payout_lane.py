@@ -38,6 +38,8 @@ CASES: dict[str, tuple[str | bytes, list[tuple[str, str]]]] = {
     "created": (payout(), JSON),
     "charset": (payout(), [("content-type", "application/json; charset=utf-8")]),
     "metadata": (payout(metadata={"n": 2**70, "f": 0.5, "s": ["x", {"y": None}]}), JSON),
+    # floats that orjson spells otherwise than json.dumps (payoutd.json_text)
+    "metadata floats": (payout(metadata={"f": 1e-05, "g": 2.5e-08, "h": 1e16}), JSON),
     "metadata NaN": (payout()[:-1] + ', "metadata": {"x": NaN}}', JSON),
     "metadata 1e400": (payout()[:-1] + ', "metadata": {"x": [1e400]}}', JSON),
     "float amount": (json.dumps({"amount": 0.01, "currency": "BTC", "address": BTC_ADDR}), JSON),

@@ -4,6 +4,7 @@ per transaction, each answered as it would be alone, no invariant given up."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -755,21 +756,30 @@ async def test_a_created_payout_is_answered_with_the_view_its_event_carries(
 
 
 async def test_a_client_that_goes_away_cancels_only_its_own_wait(h: Harness) -> None:
-    """A request cancelled while its batch is being written (the client hung up) stops
-    waiting; the writer still commits the batch, its payout included (a retry with the
-    order_id finds it), and every other placement gets its answer."""
+    """A request cancelled while its batch's transaction is open (the client hung up)
+    stops waiting; the writer still commits the batch, its payout included (a retry with
+    the order_id finds it), and every other placement gets its answer."""
     m = await h.merchant("Acme", BTC="1")
-    intake = api_intake(h, CountingUnits(h))
+    began = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def unit() -> Any:
+        async with h.rt.db.unit() as uow:
+            began.set()
+            await asyncio.sleep(0.05)  # the transaction is open while the clients go
+            yield uow
+
+    intake = Intake(unit, h.rt.ctx)
     items = [await placement(h, m.id, order_id=f"o-{i}") for i in range(20)]
     tasks = [asyncio.create_task(intake.place(i)) for i in items]
-    await asyncio.sleep(0)  # every placement queued; the writer has begun the first batch
-    tasks[5].cancel()
+    await asyncio.wait_for(began.wait(), 10)
+    tasks[0].cancel()  # in the batch being written
     tasks[12].cancel()
-    answers = await asyncio.gather(*tasks, return_exceptions=True)
+    answers = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
 
-    assert isinstance(answers[5], asyncio.CancelledError)
+    assert isinstance(answers[0], asyncio.CancelledError)
     assert isinstance(answers[12], asyncio.CancelledError)
-    others = [a for i, a in enumerate(answers) if i not in (5, 12)]
+    others = [a for i, a in enumerate(answers) if i not in (0, 12)]
     assert all(isinstance(a, tuple) and a.created for a in others), others
     await intake.drain()
     async with h.rt.db.read() as uow:

@@ -64,7 +64,6 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
     app = FastAPI(title="payoutd", version=__version__, lifespan=lifespan,
                   description=DESCRIPTION + errors.catalogue_markdown(),
                   dependencies=[Depends(inputs.storable_input)],
-                  default_response_class=JSONResponse,
                   # FastAPI's own OpenTelemetry hooks look up the global providers on
                   # every request; payoutd reports through /metrics instead
                   telemetry={"tracing": False, "metrics": False, "logs": False})

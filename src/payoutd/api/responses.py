@@ -1,5 +1,8 @@
-"""The API's JSON answers, written by `payoutd.json_text` (the same text Starlette's
-JSONResponse writes, in a fraction of its CPU)."""
+"""The API's JSON answers that payoutd renders itself (`JSONResponse(...)` in a route, the
+error handlers, idempotent replays, the payout lane), written by `payoutd.json_text`:
+Starlette's JSONResponse text (but for the spelling of some floats) in a fraction of its
+CPU. Routes that return a value keep FastAPI's own serialization through their
+response model."""
 
 from __future__ import annotations
 

@@ -94,8 +94,8 @@ def _parse_account(account_id: str) -> tuple[str, str | None, str]:
 
 
 @functools.cache
-def _sqlite_amount(dialect: Any) -> Any:
-    """A stored amount to its Decimal, as SQLAlchemy reads the column."""
+def sqlite_amount(dialect: Any) -> Any:
+    """A stored amount (SQLite's text) to its Decimal, as SQLAlchemy reads the column."""
     return ledger_accounts.c.balance.type._cached_result_processor(dialect, None)
 
 
@@ -241,16 +241,17 @@ class LedgerRepository:
         CPU (the group commit's only read)."""
         driver = await sqlite_driver.of(self.conn)
         rows = await driver.call(functools.partial(self.sqlite_accounts, ids=ids))
-        amount = _sqlite_amount(self.conn.dialect)
+        amount = sqlite_amount(self.conn.dialect)
         return {account_id: amount(balance) - amount(held) for account_id, balance, held in rows}
 
     @staticmethod
     def sqlite_accounts(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Any]:
         """(id, balance, held) of these accounts as SQLite stores them (amounts as text),
-        read on the sqlite3 connection."""
-        marks = ", ".join("?" * len(ids))
-        return conn.execute(f"SELECT id, balance, held FROM ledger_accounts WHERE id IN ({marks})",
-                            ids).fetchall()
+        read on the sqlite3 connection inside the caller's write transaction (BEGIN
+        IMMEDIATE: they stay true until it ends)."""
+        assert conn.in_transaction, "accounts are read inside the write transaction"
+        return conn.execute("SELECT id, balance, held FROM ledger_accounts WHERE id IN "
+                            f"({sqlite_driver.marks(len(ids))})", ids).fetchall()
 
     async def add_holds(self, granted: Sequence[HoldRequest], now: datetime) -> list[str]:
         """Write holds that `check_holds` granted in this transaction; their ids, in order."""

@@ -33,6 +33,7 @@ def row_values(columns: tuple[str, ...]) -> Callable[[Payout], tuple[Any, ...]]:
     attrgetter (C) instead of a dict per payout (the SQLite intake binds rows by
     position)."""
     assert set(columns) <= set(_FIELDS), "payouts columns"
+    assert len(columns) > 1, "attrgetter of one name gives the value, not a tuple"
     # the status is stored as its value
     return operator.attrgetter(*("status.value" if c == "status" else c for c in columns))
 

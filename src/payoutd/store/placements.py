@@ -44,7 +44,7 @@ from payoutd.domain.ledger import HoldStatus
 from payoutd.domain.money import fmt
 from payoutd.domain.payout import Payout
 from payoutd.store import sqlite_driver
-from payoutd.store.ledger import HoldRequest, LedgerRepository
+from payoutd.store.ledger import HoldRequest, LedgerRepository, sqlite_amount
 from payoutd.store.outbox import OutboxRepository
 from payoutd.store.payouts import insert_order, row_values, to_row
 from payoutd.store.tables import holds, ledger_accounts, outbox, payouts
@@ -175,9 +175,9 @@ def _write_on_sqlite(batch: _SqliteBatch, conn: sqlite3.Connection) -> set[str]:
         cur.executemany(sql.payout.text, [row for _, row in batch.payouts])
         inserted = {payout_id for payout_id, _ in batch.payouts}
         if cur.rowcount != len(inserted):
-            marks = ", ".join("?" * len(inserted))
             inserted = {found for found, in cur.execute(
-                f"SELECT id FROM payouts WHERE id IN ({marks})", sorted(inserted))}
+                f"SELECT id FROM payouts WHERE id IN ({sqlite_driver.marks(len(inserted))})",
+                sorted(inserted))}
     finally:
         cur.close()
     granted = [(h, row) for h, row in batch.holds if h.payout_id in inserted]
@@ -225,6 +225,7 @@ class _Insert:
         return bound
 
     def bind_dicts(self, rows: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        assert len(self.columns) > 1, "itemgetter of one name gives the value, not a tuple"
         return self.bind(map(operator.itemgetter(*self.columns), rows))
 
 
@@ -259,7 +260,7 @@ def _sqlite_sql(dialect: Any) -> _SqliteSql:
         hold=compiled(holds.insert(), [*_HOLD_COLUMNS, "status", "created_at", "updated_at"]),
         event=compiled(outbox.insert(), [*_EVENT_COLUMNS, "created_at"]),
         set_held="UPDATE ledger_accounts SET held = ? WHERE id = ?",
-        amount_out=held._cached_result_processor(dialect, None),
+        amount_out=sqlite_amount(dialect),
         amount_in=held._cached_bind_processor(dialect))
 
 

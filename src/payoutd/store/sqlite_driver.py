@@ -140,6 +140,11 @@ async def of(conn: AsyncConnection) -> Connection:
     return driver
 
 
+def marks(count: int) -> str:
+    """`count` parameter marks for an IN list."""
+    return ", ".join("?" * count)
+
+
 def _null(value: None) -> None:
     return value
 
