@@ -786,3 +786,32 @@ async def test_a_client_that_goes_away_cancels_only_its_own_wait(h: Harness) -> 
         stored = await uow.payouts.by_order_ids([(m.id, f"o-{i}") for i in range(20)])
     assert len(stored) == 20
     assert (await h.ledger_check())["ok"]
+
+
+@pytest.mark.postgres
+async def test_a_placement_queued_while_the_writer_gives_back_its_connection_is_written(
+        pg: Harness) -> None:
+    """On PostgreSQL a writer keeps its autocommit connection across batches and gives it
+    back after the last one: an await after its queue looked empty. A placement queued
+    during that await must still be written (it found the writer counted, so it started
+    none) rather than wait for some later placement to start one."""
+    m = await pg.merchant("Acme", BTC="1")
+    first, late = (await placement(pg, m.id, order_id="first"),
+                   await placement(pg, m.id, order_id="late"))
+    arrivals: list[asyncio.Task[Any]] = []
+
+    @contextlib.asynccontextmanager
+    async def at_once() -> Any:
+        async with pg.rt.db.autocommit() as uow:
+            yield uow
+        if not arrivals:  # the connection is being given back: a request arrives
+            arrivals.append(asyncio.create_task(intake.place(late)))
+            await asyncio.sleep(0.05)
+
+    intake = Intake(pg.rt.db.unit, pg.rt.ctx, at_once=at_once)
+    assert (await asyncio.wait_for(intake.place(first), 10)).created
+    for _ in range(200):  # the writer gives its connection back after answering
+        if arrivals:
+            break
+        await asyncio.sleep(0.01)
+    assert (await asyncio.wait_for(arrivals[0], 10)).created

@@ -101,7 +101,14 @@ class Intake:
 
     async def _write(self) -> None:
         try:
-            await self._write_all()
+            while True:
+                await self._write_all()
+                # Giving back a kept connection (`_HeldUnit.release`) is an await after
+                # the last batch: placements queued meanwhile found this writer still
+                # counted and started none. Stopping is decided here, in the same step
+                # as the uncounting below, so none is left without a writer.
+                if not self._waiting:
+                    return
         finally:
             self._running -= 1
 
