@@ -31,7 +31,6 @@ def _shown(currency: str, network: str | None) -> Callable[[Decimal | None], str
     return show
 
 
-@functools.cache
 def _shown_decimals(currency: str, network: str | None) -> int:
     asset = ASSETS.get((currency, network or ""))
     cur = CURRENCIES.get(currency)
