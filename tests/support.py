@@ -22,6 +22,7 @@ from payoutd.api.app import create_app
 from payoutd.bootstrap import Runtime, build
 from payoutd.config import Settings
 from payoutd.services import merchants
+from payoutd.store import sqlite_driver
 from payoutd.store.migrate import upgrade
 from payoutd.store.tables import metadata
 from payoutd.worker import jobs
@@ -204,3 +205,10 @@ async def harness(settings: Settings, *, truncate: bool = False) -> AsyncIterato
 def copy_template(template: Path, target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy(template, target / "payoutd.db")
+
+
+async def driver_of(conn: Any) -> sqlite_driver.Connection:
+    """payoutd's aiosqlite connection under a SQLAlchemy connection."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert isinstance(driver, sqlite_driver.Connection)
+    return driver

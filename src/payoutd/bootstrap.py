@@ -46,7 +46,9 @@ def build_database(settings: Settings) -> Database:
         path = make_url(url).database or ""
         # payoutd's aiosqlite connection: a thread hop only for calls that can wait
         # (payoutd.store.sqlite_driver)
-        engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=0,
+        # (one more than asked for: the process's write connection is kept out of the
+        # pool's use, payoutd.store.sqlite_writer)
+        engine = create_async_engine(url, pool_size=settings.db_pool_size + 1, max_overflow=0,
                                      async_creator=partial(sqlite_driver.connect, path),
                                      json_serializer=json_text.dumps_text)
         tune_sqlite(engine)

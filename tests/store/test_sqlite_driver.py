@@ -6,54 +6,51 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from payoutd.bootstrap import build_database
 from payoutd.store.db import Database
-from payoutd.store.migrate import upgrade
-from payoutd.store.sqlite_driver import Connection
-from tests.support import test_settings as settings_for
+from tests.support import driver_of
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = build_database(settings_for(tmp_path, None))
-    await upgrade(database.engine)
-    async with database.unit() as uow:
-        await uow.conn.execute(text("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)"))
-    yield database
-    await database.dispose()
-
-
-async def _driver(conn: object) -> Connection:
-    raw = await conn.get_raw_connection()  # type: ignore[attr-defined]
-    driver = raw.driver_connection
-    assert isinstance(driver, Connection)
-    return driver
-
-
-async def test_a_write_transaction_hops_only_to_begin_and_commit(db: Database) -> None:
-    async with db.unit() as uow:
-        driver = await _driver(uow.conn)
-        sent = driver._sent
-        assert sent >= 1  # BEGIN IMMEDIATE went to the thread
+async def test_a_write_transaction_on_the_write_connection_makes_no_hop(
+        sqlite_db: Database, tmp_path: Path) -> None:
+    """The process's write connection begins, writes and commits on the loop (its WAL
+    checkpoint is asked for separately), and what it committed is on disk for others."""
+    async with sqlite_db.unit() as uow:
+        driver = await driver_of(uow.conn)
+    sent = driver._sent
+    async with sqlite_db.unit() as uow:
+        assert await driver_of(uow.conn) is driver  # the same connection, kept
         for k in range(5):
             await uow.conn.execute(text("INSERT INTO t (k, v) VALUES (:k, 'x')"), {"k": k})
         await uow.conn.execute(text("UPDATE t SET v = 'y' WHERE k < 3"))
         rows = (await uow.conn.execute(text("SELECT k, v FROM t ORDER BY k"))).all()
         assert [tuple(r) for r in rows] == [(0, "y"), (1, "y"), (2, "y"), (3, "x"), (4, "x")]
-        assert driver._sent == sent  # seven statements, no hop
-    assert driver._sent == sent + 1  # the COMMIT did hop
-    async with db.read() as uow:
-        assert (await uow.conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 5
+    assert driver._sent == sent  # BEGIN IMMEDIATE, seven statements and COMMIT: no hop
+    other = sqlite3.connect(tmp_path / "payoutd.db")
+    try:
+        assert other.execute("SELECT count(*) FROM t").fetchone() == (5,)
+    finally:
+        other.close()
+
+
+async def test_with_synchronous_full_the_commit_keeps_its_hop(sqlite_db: Database) -> None:
+    """A COMMIT that fsyncs the WAL must not hold the loop."""
+    async with sqlite_db.engine.connect() as conn:  # (no transaction: synchronous is fixed in one)
+        driver = await driver_of(conn)
+        await driver.call(lambda conn: conn.execute("PRAGMA synchronous=FULL").close())
+        await driver.hold_for_writes()
+        assert not driver._commit_on_loop
+    async with sqlite_db.unit() as uow:
+        driver = await driver_of(uow.conn)
+        assert driver._commit_on_loop  # payoutd's own: synchronous=NORMAL
 
 
 async def test_a_call_runs_on_the_loop_in_a_write_transaction_and_hops_elsewhere(
-        db: Database) -> None:
+        sqlite_db: Database) -> None:
     import threading
 
     def insert(conn: sqlite3.Connection) -> str:
@@ -61,28 +58,28 @@ async def test_a_call_runs_on_the_loop_in_a_write_transaction_and_hops_elsewhere
         return threading.current_thread().name
 
     loop_thread = threading.current_thread().name
-    async with db.unit() as uow:
-        driver = await _driver(uow.conn)
+    async with sqlite_db.unit() as uow:
+        driver = await driver_of(uow.conn)
         sent = driver._sent
         assert await driver.call(insert) == loop_thread
         assert driver._sent == sent
-    async with db.read() as uow:
-        driver = await _driver(uow.conn)
+    async with sqlite_db.read() as uow:
+        driver = await driver_of(uow.conn)
         assert await driver.call(lambda conn: threading.current_thread().name) != loop_thread
         assert (await uow.conn.execute(text("SELECT count(*) FROM t WHERE v = 'c'"))
                 ).scalar_one() == 2
 
 
-async def test_reads_run_on_the_connections_thread(db: Database) -> None:
-    async with db.read() as uow:
-        driver = await _driver(uow.conn)
+async def test_reads_run_on_the_connections_thread(sqlite_db: Database) -> None:
+    async with sqlite_db.read() as uow:
+        driver = await driver_of(uow.conn)
         sent = driver._sent
         await uow.conn.execute(text("SELECT count(*) FROM t"))
         assert driver._sent > sent
 
 
 async def test_waiting_for_another_writer_leaves_the_loop_running(
-        db: Database, tmp_path: Path) -> None:
+        sqlite_db: Database, tmp_path: Path) -> None:
     """BEGIN IMMEDIATE waits (busy_timeout) while another connection writes: it must
     wait on the connection's thread. Run on the loop, it would hold the loop, and the
     other writer here (released by the loop) could never finish."""
@@ -91,7 +88,7 @@ async def test_waiting_for_another_writer_leaves_the_loop_running(
     other.execute("BEGIN IMMEDIATE")
 
     async def write() -> None:
-        async with db.unit() as uow:
+        async with sqlite_db.unit() as uow:
             await uow.conn.execute(text("INSERT INTO t (k, v) VALUES (100, 'late')"))
 
     task = asyncio.create_task(write())
@@ -104,31 +101,31 @@ async def test_waiting_for_another_writer_leaves_the_loop_running(
         other.execute("COMMIT")
         await task
     other.close()
-    async with db.read() as uow:
+    async with sqlite_db.read() as uow:
         assert (await uow.conn.execute(text("SELECT v FROM t WHERE k = 100"))).scalar_one() \
             == "late"
 
 
 async def test_a_failed_write_transaction_ends_on_the_loop_and_the_next_one_works(
-        db: Database) -> None:
+        sqlite_db: Database) -> None:
     with pytest.raises(Exception, match="UNIQUE"):
-        async with db.unit() as uow:
-            driver = await _driver(uow.conn)
+        async with sqlite_db.unit() as uow:
+            driver = await driver_of(uow.conn)
             await uow.conn.execute(text("INSERT INTO t (k, v) VALUES (1, 'a')"))
             await uow.conn.execute(text("INSERT INTO t (k, v) VALUES (1, 'b')"))
     assert not driver._writing
-    async with db.unit() as uow:
+    async with sqlite_db.unit() as uow:
         await uow.conn.execute(text("INSERT INTO t (k, v) VALUES (1, 'c')"))
-    async with db.read() as uow:
+    async with sqlite_db.read() as uow:
         assert (await uow.conn.execute(text("SELECT v FROM t"))).scalars().all() == ["c"]
 
 
-async def test_closing_connections_raises_nothing(db: Database,
+async def test_closing_connections_raises_nothing(sqlite_db: Database,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     """Closing ends the sqlite3 connection on its thread; nothing may read the closed
     connection afterwards (SQLAlchemy would log every dispose as an error)."""
-    async with db.read() as uow:
+    async with sqlite_db.read() as uow:
         await uow.conn.execute(text("SELECT 1"))
     with caplog.at_level("ERROR"):
-        await db.dispose()
+        await sqlite_db.dispose()
     assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text

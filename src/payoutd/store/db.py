@@ -6,7 +6,6 @@ commit; leaving the block commits, an exception rolls everything back.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator
@@ -15,6 +14,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from payoutd.store.sqlite_writer import SqliteWriter
 from payoutd.store.uow import UnitOfWork
 
 READ_ONLY = "payoutd_read_only"
@@ -45,10 +45,11 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        # SQLite has one writer at a time anyway; queueing writers of this process
-        # on a lock is cheaper than letting them spin on busy_timeout.
-        self._write_lock: asyncio.Lock | None = (
-            asyncio.Lock() if self.dialect == "sqlite" else None
+        # SQLite has one writer at a time anyway: this process's writers queue on one
+        # lock and share one connection (payoutd.store.sqlite_writer) instead of
+        # spinning on busy_timeout with a connection each.
+        self._writer: SqliteWriter | None = (
+            SqliteWriter(engine) if self.dialect == "sqlite" else None
         )
 
     @property
@@ -64,8 +65,11 @@ class Database:
     @contextlib.asynccontextmanager
     async def unit(self) -> AsyncIterator[UnitOfWork]:
         """A read-write transaction, committed when the block ends without error."""
-        lock = self._write_lock if self._write_lock is not None else contextlib.nullcontext()
-        async with lock, self.engine.connect() as conn, conn.begin():
+        if self._writer is not None:
+            async with self._writer.transaction() as conn:
+                yield UnitOfWork(conn, self.dialect)
+            return
+        async with self.engine.connect() as conn, conn.begin():
             yield UnitOfWork(conn, self.dialect)
 
     @contextlib.asynccontextmanager
@@ -125,4 +129,6 @@ class Database:
             return False
 
     async def dispose(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
         await self.engine.dispose()
