@@ -76,7 +76,8 @@ def build_chains(settings: Settings, db: Database) -> dict[str, Chain]:
                                else settings.sandbox_confirmations),
                 batch_window_seconds=(cfg.batch_window_seconds if cfg
                                       and cfg.batch_window_seconds is not None
-                                      else settings.sandbox_batch_window_seconds))
+                                      else settings.sandbox_batch_window_seconds),
+                broadcast_seconds=settings.sandbox_broadcast_seconds)
         else:
             chains[code] = live_chain(cfg)
     return chains

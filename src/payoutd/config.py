@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     sandbox_block_seconds: float = 2.0
     sandbox_batch_window_seconds: float = 2.0
     sandbox_confirmations: int = 2
+    # how long the sandbox takes to answer a broadcast, as a node's RPC call does (half
+    # before the transaction is in its mempool, half after)
+    sandbox_broadcast_seconds: float = Field(default=0.0, ge=0)
 
     db_pool_size: int = Field(default=20, ge=1)
     # API processes of `serve --role api` (each with its own pool of db_pool_size); more

@@ -100,6 +100,9 @@ WORKER_ENV = {
     "PAYOUTD_SANDBOX_BLOCK_SECONDS": "0.1",
     "PAYOUTD_SANDBOX_BATCH_WINDOW_SECONDS": "0.2",
     "PAYOUTD_SANDBOX_CONFIRMATIONS": "2",
+    # a node's answer takes a few ms; the sandbox's, a local write, well under one, and
+    # the kills would seldom land between recording a batch and marking it broadcast
+    "PAYOUTD_SANDBOX_BROADCAST_SECONDS": "0.02",
     "PAYOUTD_BATCH_MAX_OUTPUTS": "7",
     "PAYOUTD_DB_POOL_SIZE": "5",
     "PAYOUTD_LOG_JSON": "true",

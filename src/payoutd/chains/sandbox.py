@@ -8,6 +8,7 @@ Addresses are still checked with each network's real mainnet rules.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -55,11 +56,12 @@ class SandboxChain:
     mode = "sandbox"
 
     def __init__(self, network: str, db: Database, *, confirmations: int,
-                 batch_window_seconds: float | None) -> None:
+                 batch_window_seconds: float | None, broadcast_seconds: float = 0.0) -> None:
         self.network = network
         self.db = db
         self.confirmations = confirmations
         self.batch_window_seconds = batch_window_seconds
+        self.broadcast_seconds = broadcast_seconds
         self.native = NETWORKS[network].native
 
     def validate_address(self, address: str) -> str:
@@ -134,6 +136,13 @@ class SandboxChain:
         body = json.loads(tx.raw)
         if hashlib.sha256(tx.raw.encode()).hexdigest() != tx.txid:
             raise Rejected("txid does not match the transaction")
+        if self.broadcast_seconds:
+            await asyncio.sleep(self.broadcast_seconds / 2)
+        await self._accept(tx, body)
+        if self.broadcast_seconds:
+            await asyncio.sleep(self.broadcast_seconds / 2)
+
+    async def _accept(self, tx: PreparedTx, body: dict[str, Any]) -> None:
         async with self.db.unit() as uow:
             conn = uow.conn
             known = (await conn.execute(select(sandbox_transactions.c.txid)
