@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.store.db import Database
 from tests.support import driver_of
@@ -37,16 +38,42 @@ async def test_a_write_transaction_on_the_write_connection_makes_no_hop(
         other.close()
 
 
-async def test_with_synchronous_full_the_commit_keeps_its_hop(sqlite_db: Database) -> None:
-    """A COMMIT that fsyncs the WAL must not hold the loop."""
+async def test_a_commit_that_syncs_keeps_its_hop(sqlite_db: Database) -> None:
+    """A COMMIT that fsyncs the WAL must not hold the loop: with synchronous=FULL every
+    one does, with NORMAL the first after a RESTART checkpoint (it writes the WAL's new
+    header and syncs it)."""
+    async def commits_hop(conn: AsyncConnection) -> bool:
+        driver = await driver_of(conn)
+        async with conn.begin():
+            await conn.execute(text("INSERT INTO t (v) VALUES ('x')"))
+            sent = driver._sent
+        return driver._sent == sent + 1
+
     async with sqlite_db.engine.connect() as conn:  # (no transaction: synchronous is fixed in one)
         driver = await driver_of(conn)
         await driver.call(lambda conn: conn.execute("PRAGMA synchronous=FULL").close())
         await driver.hold_for_writes()
-        assert not driver._commit_on_loop
+        assert await commits_hop(conn)
+        assert await commits_hop(conn)
+        await conn.invalidate()  # (not back to the pool as a write connection)
     async with sqlite_db.unit() as uow:
-        driver = await driver_of(uow.conn)
-        assert driver._commit_on_loop  # payoutd's own: synchronous=NORMAL
+        driver = await driver_of(uow.conn)  # payoutd's own, synchronous=NORMAL
+    async with sqlite_db.engine.connect() as conn:
+        assert await driver_of(conn) is not driver
+        await (await driver_of(conn)).checkpoint()  # PASSIVE
+    async with sqlite_db._writer.lock:  # type: ignore[union-attr]
+        assert await driver.checkpoint(restart_within_ms=50)
+    unit = sqlite_db.unit()
+    uow = await unit.__aenter__()
+    assert await driver_of(uow.conn) is driver
+    await uow.conn.execute(text("INSERT INTO t (v) VALUES ('y')"))
+    sent = driver._sent
+    await unit.__aexit__(None, None, None)
+    assert driver._sent == sent + 1  # the first commit after the RESTART hopped
+    async with sqlite_db.unit() as uow:
+        await uow.conn.execute(text("INSERT INTO t (v) VALUES ('z')"))
+        sent = driver._sent
+    assert driver._sent == sent  # and the next did not
 
 
 async def test_a_call_runs_on_the_loop_in_a_write_transaction_and_hops_elsewhere(

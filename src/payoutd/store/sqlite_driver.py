@@ -112,16 +112,29 @@ class Connection(aiosqlite.Connection):
         self._held = True
         self._commit_on_loop = sync <= _SYNCHRONOUS_NORMAL
 
-    async def checkpoint(self) -> tuple[int, int, int]:
-        """A PASSIVE checkpoint on the connection's thread: (busy, frames in the WAL,
-        frames checkpointed). It waits for no one and no one waits for it but the
-        caller; after a complete one the next write starts the WAL from its beginning."""
-        def run(conn: sqlite3.Connection) -> tuple[int, int, int]:
-            row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            return int(row[0]), int(row[1]), int(row[2])
+    async def checkpoint(self, *, restart_within_ms: int | None = None) -> bool:
+        """A checkpoint on the connection's thread; whether it completed. PASSIVE waits
+        for no one (frames a reader's snapshot still needs stay in the WAL). With
+        `restart_within_ms` it is a RESTART, which also waits that long at most for the
+        readers of the WAL, so that the next write starts the WAL from its beginning:
+        SQLite starts it over only when no reader is still on it."""
+        mode = "PASSIVE" if restart_within_ms is None else "RESTART"
 
-        result: tuple[int, int, int] = await self._hop(run, (self._connection,), {})
-        return result
+        def run(conn: sqlite3.Connection) -> bool:
+            if restart_within_ms is not None:
+                conn.execute(f"PRAGMA busy_timeout={restart_within_ms}").close()
+            try:
+                busy, frames, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+            finally:
+                if restart_within_ms is not None:
+                    conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}").close()
+            return bool(busy == 0 and copied == frames)
+
+        done: bool = await self._hop(run, (self._connection,), {})
+        if done and restart_within_ms is not None:
+            # the write that starts the WAL over writes its header and syncs it
+            self._sync_next_commit = True
+        return done
 
     def _begin_now(self, conn: sqlite3.Connection, fn: Callable[..., Any],
                    args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -168,19 +181,27 @@ class Connection(aiosqlite.Connection):
         self._tx.put_nowait((future, call))
         return await future
 
-    _commit_on_loop = False  # a writing COMMIT neither checkpoints nor syncs
+    _commit_on_loop = False  # a writing COMMIT neither checkpoints nor syncs, unless
+    _sync_next_commit = False  # it is the first after a RESTART checkpoint
+
+    def _commits_on_loop(self) -> bool:
+        """Whether this writing COMMIT only appends to the WAL (asked just before it)."""
+        if self._sync_next_commit:
+            self._sync_next_commit = False
+            return False
+        return self._commit_on_loop
 
     def _on_loop(self, conn: sqlite3.Connection, owner: Any, name: str,
                  statement: str | None) -> bool:
         if owner is conn:
             return name in ("cursor", "rollback") or (
-                name == "commit" and (not self._writing or self._commit_on_loop))
+                name == "commit" and (not self._writing or self._commits_on_loop()))
         if statement == _BEGIN_WRITE:  # may wait busy_timeout for another process's writer
             return False
         if statement in (_BEGIN_READ, _ROLLBACK):  # no lock taken; pages dropped in memory
             return True
         if statement == _END:  # a writing COMMIT may checkpoint the WAL, or sync it
-            return not self._writing or self._commit_on_loop
+            return not self._writing or self._commits_on_loop()
         if statement is not None or isinstance(owner, sqlite3.Cursor):
             # a statement, or fetching its rows: on the loop inside a write transaction
             return name == "close" or (self._writing and conn.in_transaction)

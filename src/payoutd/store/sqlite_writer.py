@@ -14,11 +14,14 @@ next instead of a pool checkout each:
 * BEGIN IMMEDIATE and COMMIT run on the event loop (`sqlite_driver.hold_for_writes`):
   the WAL's automatic checkpoint is off for this connection, so a COMMIT only appends
   its pages to the WAL. The checkpoint that copies them into the database file is
-  asked for here, on the connection's thread, once `checkpoint_rows` rows were written
-  since the last one, after the transaction that crossed it has answered its callers.
-  It holds the write lock meanwhile, so it completes and the next transaction starts
-  the WAL from its beginning: the WAL stays about as large as those rows' pages, as
-  with SQLite's own automatic checkpoint, while the loop goes on serving requests.
+  asked for here once `checkpoint_rows` rows were written since the last one, after
+  the transaction that crossed it has answered its callers: PASSIVE on a pooled
+  connection's thread beside the writers, then a RESTART under the write lock, which
+  copies what they wrote meanwhile and waits (`RESTART_WITHIN_MS` at most) for the
+  readers still on the WAL, so that the next write starts it from its beginning. The WAL
+  stays about as large as those rows' pages, as with SQLite's own automatic checkpoint,
+  while the loop goes on serving requests. One that could not finish (a long read) is
+  tried again a few hundred rows later.
 
 A transaction that fails leaves the connection kept when the rollback left it idle;
 otherwise (a call still on its thread, a transaction left open) it is closed and the
@@ -43,6 +46,9 @@ log = structlog.get_logger(__name__)
 # indexes: 4,000 rows are some 8,000 pages, 32 MB, copied in one checkpoint. Larger
 # gaps copy each hot index page once for more of the transactions that rewrote it.
 CHECKPOINT_ROWS = 4000
+# How long a checkpoint's RESTART waits for readers of the WAL, the process's writers
+# waiting meanwhile; one that gives up is tried again after an eighth of CHECKPOINT_ROWS.
+RESTART_WITHIN_MS = 50
 
 
 class SqliteWriter:
@@ -52,16 +58,20 @@ class SqliteWriter:
         self.lock = asyncio.Lock()
         self._conn: AsyncConnection | None = None
         self._driver: sqlite_driver.Connection | None = None
-        self._checkpointed = 0  # the connection's total_changes at the last checkpoint
+        self._unchecked = 0  # rows written since the last complete checkpoint
         self._checkpoint: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """The write connection inside BEGIN IMMEDIATE, committed when the block ends
         without error; the process's other writers wait until then."""
         async with self.lock:
+            if self._closed:
+                raise RuntimeError("the database was closed")
             conn, driver = await self._connection()
+            before = driver.total_changes
             try:
                 async with conn.begin():
                     yield conn
@@ -69,17 +79,21 @@ class SqliteWriter:
                 if conn.invalidated or not driver.idle:
                     self._drop()
                 raise
-            written = driver.total_changes - self._checkpointed
-        if written >= self._checkpoint_rows and self._checkpoint is None:
+            self._unchecked += driver.total_changes - before
+            if not driver.idle:  # (the block committed by itself and began again)
+                self._drop()
+        if self._unchecked >= self._checkpoint_rows and self._checkpoint is None:
             self._checkpoint = asyncio.get_running_loop().create_task(self._run_checkpoint())
 
     async def close(self) -> None:
-        """On shutdown: after a checkpoint under way, the connection goes back to the pool
-        (whose disposal closes it; the last connection to close checkpoints the WAL)."""
+        """On shutdown, after the transaction under way: the connection is closed (the
+        last connection to the database checkpoints the WAL as it closes), and so is a
+        checkpoint under way; no transaction starts after this."""
+        async with self.lock:
+            self._closed = True
+            await self._close()
         if self._checkpoint is not None:
             await asyncio.gather(self._checkpoint, return_exceptions=True)
-        async with self.lock:
-            await self._close()
         await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def _connection(self) -> tuple[AsyncConnection, sqlite_driver.Connection]:
@@ -89,10 +103,9 @@ class SqliteWriter:
                 driver = await sqlite_driver.of(conn)
                 await driver.hold_for_writes()
             except BaseException:
-                await conn.close()
+                await _discard(conn)
                 raise
             self._conn, self._driver = conn, driver
-            self._checkpointed = driver.total_changes
         return self._conn, self._driver
 
     async def _close(self) -> None:
@@ -112,23 +125,28 @@ class SqliteWriter:
 
     async def _run_checkpoint(self) -> None:
         try:
-            # the bulk beside the writers, on a connection of its own (PASSIVE waits for
-            # no one)...
+            # the bulk beside the writers (PASSIVE waits for no one)...
             async with self._engine.connect() as conn:
                 await (await sqlite_driver.of(conn)).checkpoint()
-            # ...then what they wrote meanwhile, with the writers held, so that it
-            # completes and the next transaction starts the WAL from its beginning
+            # ...then what they wrote meanwhile, with the writers held, and the readers
+            # of the WAL waited for, so that the next write starts it over
             async with self.lock:
-                if self._driver is None:
+                if self._driver is None or self._closed:
                     return
-                self._checkpointed = self._driver.total_changes
-                busy, frames, copied = await self._driver.checkpoint()
-                if busy or copied < frames:  # a reader's snapshot kept some frames back
-                    log.debug("wal_checkpoint_partial", frames=frames, copied=copied)
-        except Exception as exc:  # the next one tries again; SQLite loses nothing
+                if await self._driver.checkpoint(restart_within_ms=RESTART_WITHIN_MS):
+                    self._unchecked = 0  # (no one writes while the lock is held)
+                else:
+                    self._retry_soon()
+                    log.info("wal_checkpoint_waits_for_readers")
+        except Exception as exc:  # SQLite loses nothing: the WAL keeps it meanwhile
+            self._retry_soon()
             log.warning("wal_checkpoint_failed", error=str(exc))
         finally:
             self._checkpoint = None
+
+    def _retry_soon(self) -> None:
+        self._unchecked = min(self._unchecked,
+                              self._checkpoint_rows - self._checkpoint_rows // 8)
 
 
 async def _discard(conn: AsyncConnection) -> None:
