@@ -112,6 +112,27 @@ async def test_one_item_failing_the_transaction_does_not_fail_the_others(h: Harn
     assert (await h.ledger_check())["ok"]
 
 
+async def test_placements_arriving_a_few_turns_later_join_the_batch(h: Harness) -> None:
+    """Requests that reach their placement within a few turns of the loop after a writer
+    started (the next requests of clients just answered) are written with the first
+    one, not in a commit of their own each; a turn that brings none ends the wait."""
+    m = await h.merchant("Acme", BTC="1")
+    units = CountingUnits(h)
+    intake = api_intake(h, units)
+    items = [await placement(h, m.id, order_id=f"o-{i}") for i in range(6)]
+
+    async def later(turns: int, item: Placement) -> Any:
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        return await intake.place(item)
+
+    answers = await asyncio.gather(*(later(turn, item) for turn, item in enumerate(items)))
+
+    assert all(a.created for a in answers)
+    written = units.opened + (units.at_once.opened if units.at_once else 0)  # type: ignore[attr-defined]
+    assert written == 1, "the placements were not gathered into one batch"
+
+
 async def test_a_lone_request_is_written_at_once(h: Harness) -> None:
     m = await h.merchant("Acme", BTC="1")
     units = CountingUnits(h)

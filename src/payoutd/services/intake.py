@@ -31,6 +31,11 @@ from payoutd.store.uow import UnitOfWork
 
 Unit = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
+# Turns of the event loop a writer lets pass, while they bring placements, before it
+# takes a batch (Intake._gather). Quick runs at 32 connections, 64 merchants: none,
+# 4,100-4,300 req/s on SQLite; 1-8 turns, 5,000-5,600.
+GATHER_TURNS = 8
+
 
 @dataclass(slots=True)
 class _Waiting:
@@ -122,6 +127,7 @@ class Intake:
 
     async def _write_batches(self, held: _HeldUnit | None) -> None:
         while self._waiting:
+            await self._gather()
             batch = self._next_batch()
             try:
                 await self._commit(batch, held)
@@ -145,6 +151,20 @@ class Intake:
                 # its order_id or Idempotency-Key finds the payout if it was stored.
                 for w in batch:
                     _settle(w, error=exc)
+
+    async def _gather(self) -> None:
+        """Let the requests the loop already holds reach their placement before a batch
+        is taken: a turn of the loop at a time, for as long as each turn brings more (at
+        most GATHER_TURNS). Under load the answers of the last batch have just gone out
+        and their clients' next requests are being read: a batch taken at once carried
+        a few of them and left the rest to another commit, each with its fixed cost
+        (about 0.3 ms of an on-loop COMMIT on SQLite, a round trip on PostgreSQL).
+        Alone, a request waits one turn of an idle loop: microseconds."""
+        for _ in range(GATHER_TURNS):
+            queued = len(self._waiting)
+            await asyncio.sleep(0)
+            if len(self._waiting) == queued or len(self._waiting) >= self._max_batch:
+                return
 
     async def _commit(self, batch: list[_Waiting], held: _HeldUnit | None) -> None:
         if self._ctx.metrics is not None:
