@@ -21,15 +21,17 @@ What this gives up: a long statement inside a write transaction (the worker read
 large batch) holds up the event loop for its duration, where before it held up only
 the other writers, which wait for the write lock anyway.
 
-The process's write connection (`store.db.Database` keeps one on SQLite, see
-`hold_for_writes`) goes further: BEGIN IMMEDIATE is tried on the loop without waiting
-(busy_timeout 0) and hops only when another process holds the lock, and its COMMIT,
-which with the WAL's automatic checkpoint off and synchronous=NORMAL only appends the
-transaction's pages to the WAL (no fsync), runs on the loop too; the checkpoint is
-asked for separately (`checkpoint`) and hops. A hop is not only its own CPU: the loop
-takes up the answer only after everything queued before it, at 32 connections some
-2 ms of other requests' work, and the group commit's throughput follows its
-cycle (bench/README.md, "Where the time goes").
+The process's write connection (`store.sqlite_writer` keeps one, see `hold_for_writes`)
+goes further: BEGIN IMMEDIATE is tried on the loop without waiting (busy_timeout 0) and
+hops only when another process holds the lock, and its COMMIT, which with the WAL's
+automatic checkpoint off and synchronous=NORMAL only appends the transaction's pages to
+the WAL (no fsync), runs on the loop too; the checkpoint is asked for separately
+(`checkpoint`) and hops, and so does the first COMMIT after it started the WAL over
+(which syncs the WAL's new header). A hop is not only its own CPU: the loop takes up
+the answer only after everything queued before it, at 32 connections some 2 ms of
+other requests' work, and the group commit's throughput follows its cycle
+(bench/README.md, "Where the time goes"). What busy_timeout does not bound: the first
+BEGIN after another process crashed rebuilds the WAL's index from the WAL, on the loop.
 """
 
 from __future__ import annotations
