@@ -19,7 +19,8 @@ from tests.support import driver_of
 async def test_a_write_transaction_on_the_write_connection_makes_no_hop(
         sqlite_db: Database, tmp_path: Path) -> None:
     """The process's write connection begins, writes and commits on the loop (its WAL
-    checkpoint is asked for separately), and what it committed is on disk for others."""
+    checkpoint is asked for separately), and what it committed is there for another
+    connection to read."""
     async with sqlite_db.unit() as uow:
         driver = await driver_of(uow.conn)
     sent = driver._sent
