@@ -6,8 +6,8 @@ waits for the disk, and a dozen round trips. Under load, requests that arrive wh
 transaction is being written wait for the next one, and that one carries them all
 (`place_many`: a statement per table on SQLite, a hold check and one statement for all
 the writes on PostgreSQL), so the cost of a commit is shared by every payout in it.
-With one request at a time nothing waits: a lone request is written at once, as a batch
-of one.
+With one request at a time nothing waits: a lone request is written after one turn of an
+idle loop (`Intake._gather`), as a batch of one.
 
 Nothing is given up for it: every payout still gets the answer it would get alone
 (`place_many` answers each item separately, a refused one writes nothing), a payout is

@@ -37,8 +37,9 @@ BEGIN after another process crashed rebuilds the WAL's index from the WAL, on th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -123,13 +124,10 @@ class Connection(aiosqlite.Connection):
         mode = "PASSIVE" if restart_within_ms is None else "RESTART"
 
         def run(conn: sqlite3.Connection) -> bool:
-            if restart_within_ms is not None:
-                conn.execute(f"PRAGMA busy_timeout={restart_within_ms}").close()
-            try:
+            waiting = (contextlib.nullcontext() if restart_within_ms is None
+                       else self._busy_timeout(conn, restart_within_ms))
+            with waiting:
                 busy, frames, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
-            finally:
-                if restart_within_ms is not None:
-                    conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}").close()
             return bool(busy == 0 and copied == frames)
 
         done: bool = await self._hop(run, (self._connection,), {})
@@ -141,9 +139,15 @@ class Connection(aiosqlite.Connection):
     def _begin_now(self, conn: sqlite3.Connection, fn: Callable[..., Any],
                    args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """BEGIN IMMEDIATE on the loop, refused at once (SQLITE_BUSY) if the lock is taken."""
-        conn.execute("PRAGMA busy_timeout=0").close()
-        try:
+        with self._busy_timeout(conn, 0):
             return fn(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def _busy_timeout(self, conn: sqlite3.Connection, ms: int) -> Iterator[None]:
+        """The connection's busy_timeout at `ms` for one call, then as it was."""
+        conn.execute(f"PRAGMA busy_timeout={ms}").close()
+        try:
+            yield
         finally:
             conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}").close()
 
