@@ -17,6 +17,7 @@ from payoutd.domain.assets import CURRENCIES, NETWORKS
 from payoutd.metrics import Metrics
 from payoutd.rates import RateSources
 from payoutd.services.context import Context
+from payoutd.services.network_fees import NetworkFees
 from payoutd.services.ports import Chain, Clock, SystemClock
 from payoutd.store import pool_checks, sqlite_driver
 from payoutd.store.db import Database, tune_sqlite
@@ -77,7 +78,8 @@ def build_chains(settings: Settings, db: Database) -> dict[str, Chain]:
                 batch_window_seconds=(cfg.batch_window_seconds if cfg
                                       and cfg.batch_window_seconds is not None
                                       else settings.sandbox_batch_window_seconds),
-                broadcast_seconds=settings.sandbox_broadcast_seconds)
+                broadcast_seconds=settings.sandbox_broadcast_seconds,
+                fee_estimate_seconds=settings.sandbox_fee_estimate_seconds)
         else:
             chains[code] = live_chain(cfg)
     return chains
@@ -125,7 +127,9 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     rates = build_rates(settings, clock)
     metrics = Metrics()
     ctx = Context(clock=clock, chains=build_chains(settings, db), settings=settings,
-                  rates=rates, extra_fiat=extra_fiat(rates), metrics=metrics)
+                  rates=rates, extra_fiat=extra_fiat(rates), metrics=metrics,
+                  network_fees=NetworkFees(settings.network_fee_ttl_seconds,
+                                           settings.network_fee_max_age_seconds))
     sender = Sender(allow_private=settings.webhook_allow_private,
                     timeout=settings.webhook_timeout_seconds)
     return Runtime(settings, db, ctx, rates, metrics, sender)

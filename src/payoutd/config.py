@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     rate_max_age_seconds: float = 300.0
     rate_api_urls: dict[str, str] = {}
 
+    # how long a quote's network fee estimate is kept before the chain is asked again
+    # (meanwhile quotes use it); one older than the max age is never used
+    network_fee_ttl_seconds: float = Field(default=10.0, ge=0)
+    network_fee_max_age_seconds: float = Field(default=300.0, ge=0)
+
     # the worker
     worker_interval_seconds: float = 1.0
     idempotency_lock_seconds: int = 60
@@ -71,6 +76,9 @@ class Settings(BaseSettings):
     # how long the sandbox takes to answer a broadcast, as a node's RPC call does (half
     # before the transaction is in its mempool, half after)
     sandbox_broadcast_seconds: float = Field(default=0.0, ge=0)
+    # how long the sandbox takes to estimate a fee (a quote's, and a batch's when it is
+    # prepared), as a node's estimatesmartfee does
+    sandbox_fee_estimate_seconds: float = Field(default=0.0, ge=0)
 
     db_pool_size: int = Field(default=20, ge=1)
     # API processes of `serve --role api` (each with its own pool of db_pool_size); more

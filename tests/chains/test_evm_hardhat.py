@@ -23,10 +23,10 @@ from sqlalchemy import select
 from payoutd.chains import config as chains_config
 from payoutd.chains.evm.adapter import EvmChain
 from payoutd.domain.assets import ASSETS
-from payoutd.services import execution
 from payoutd.services.ports import ChainUnavailable, Output
 from payoutd.store.batches import Batch
 from payoutd.store.tables import holds
+from payoutd.worker import jobs
 from tests import support
 from tests.chains.hardhat import HardhatNode
 from tests.chains.hardhat import hardhat as hardhat  # the session fixture
@@ -162,8 +162,7 @@ async def test_a_crash_after_signing_sends_the_recorded_nonce_and_hash(
         p = await pay(h, m, "0.01", "ETH", r)
         # The worker records the batch (signed run and nonces) and dies before it
         # broadcasts: nothing leaves payoutd.
-        async with h.rt.db.unit() as uow:
-            batch_id = await execution.open_batch(uow, h.rt.ctx, "ETH", "ETH")
+        batch_id = await jobs.open_batch(h.rt.db, h.rt.ctx, "ETH", "ETH")
         assert batch_id is not None
         recorded = await batch(h, batch_id)
     [signed] = run_of(recorded)

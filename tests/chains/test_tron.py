@@ -37,6 +37,7 @@ from payoutd.services.ports import (
     TxState,
 )
 from payoutd.store.tables import metadata
+from payoutd.worker import jobs
 from tests import support
 from tests.chains.trongrid import (
     TronGrid,
@@ -566,8 +567,8 @@ async def test_after_a_crash_the_recorded_transaction_goes_out_unchanged(
     async with payoutd(grid, tmp_path, database_url) as h:
         m = await h.merchant(TRX="100")
         p = await create(h, m, currency="TRX", amount="3", address=R1)
-        async with h.rt.db.unit() as uow:  # recorded and committed, then the process dies
-            batch_id = await execution.open_batch(uow, h.rt.ctx, "TRON", "TRX")
+        # recorded and committed, then the process dies
+        batch_id = await jobs.open_batch(h.rt.db, h.rt.ctx, "TRON", "TRX")
         assert batch_id is not None
         async with h.rt.db.read() as uow:
             batch = await uow.batches.get(batch_id)
@@ -595,11 +596,9 @@ async def test_a_recorded_transaction_that_expired_unsent_fails_but_a_mined_one_
     async with payoutd(grid, tmp_path, database_url) as h:
         m = await h.merchant(TRX="100")
         unsent = await create(h, m, currency="TRX", amount="3", address=R1)
-        async with h.rt.db.unit() as uow:
-            assert await execution.open_batch(uow, h.rt.ctx, "TRON", "TRX")
+        assert await jobs.open_batch(h.rt.db, h.rt.ctx, "TRON", "TRX")
         mined = await create(h, m, currency="TRX", amount="4", address=R2)
-        async with h.rt.db.unit() as uow:
-            second = await execution.open_batch(uow, h.rt.ctx, "TRON", "TRX")
+        second = await jobs.open_batch(h.rt.db, h.rt.ctx, "TRON", "TRX")
         async with h.rt.db.read() as uow:
             batch = await uow.batches.get(second or "")
         assert batch is not None

@@ -26,8 +26,8 @@ import structlog
 from payoutd.chains.utxo.adapter import UtxoChain
 from payoutd.chains.utxo.rpc import RpcClient, RpcError
 from payoutd.domain.assets import ASSETS
-from payoutd.services import execution
 from payoutd.services.ports import ChainUnavailable, Output, OutputRejected
+from payoutd.worker import jobs
 from tests import support
 from tests.chains.litecoind import PASSWORD, PASSWORD_ENV, USER, Litecoind, free_port
 from tests.chains.litecoind import litecoind as litecoind  # the session's node (fixture)
@@ -181,8 +181,7 @@ async def test_a_worker_killed_after_recording_sends_the_same_transaction(
     async with payoutd(node, tmp_path, database_url, wallet) as h:
         m = await h.merchant(LTC="10")
         ids = [(await create(h, m, amount="0.4", address=x))["id"] for x in (a, b)]
-        async with h.rt.db.unit() as uow:
-            batch_id = await execution.open_batch(uow, h.rt.ctx, "LTC", "LTC")
+        batch_id = await jobs.open_batch(h.rt.db, h.rt.ctx, "LTC", "LTC")
         assert batch_id is not None
         recorded = (await get(h, m, ids[0]))["txid"]
         assert (await get(h, m, ids[0]))["status"] == "sending"

@@ -56,12 +56,14 @@ class SandboxChain:
     mode = "sandbox"
 
     def __init__(self, network: str, db: Database, *, confirmations: int,
-                 batch_window_seconds: float | None, broadcast_seconds: float = 0.0) -> None:
+                 batch_window_seconds: float | None, broadcast_seconds: float = 0.0,
+                 fee_estimate_seconds: float = 0.0) -> None:
         self.network = network
         self.db = db
         self.confirmations = confirmations
         self.batch_window_seconds = batch_window_seconds
         self.broadcast_seconds = broadcast_seconds
+        self.fee_estimate_seconds = fee_estimate_seconds
         self.native = NETWORKS[network].native
 
     def validate_address(self, address: str) -> str:
@@ -71,6 +73,8 @@ class SandboxChain:
         return PRIORITY_FACTOR.get(priority or "recommended", Decimal(1))
 
     async def estimate_fee(self, asset: Asset, priority: str | None) -> Decimal:
+        if self.fee_estimate_seconds:
+            await asyncio.sleep(self.fee_estimate_seconds)
         base = TOKEN_FEE if asset.contract is not None or asset.currency != self.native \
             else BASE_FEE[self.network]
         return base * self._factor(priority)
@@ -87,6 +91,8 @@ class SandboxChain:
     async def prepare(self, batch_id: str, asset: Asset, outputs: list[Output],
                       priority: str | None, *, payout_count: int,
                       next_sequence: int | None = None) -> PreparedTx:
+        if self.fee_estimate_seconds:  # a node estimates the batch's fee rate first
+            await asyncio.sleep(self.fee_estimate_seconds)
         fee = self.batch_fee(len(outputs), priority)
         amounts = [quantize(o.amount, asset.decimals, ROUND_CREDIT) for o in outputs]
         subtracting = [i for i, o in enumerate(outputs) if o.subtract_fee]

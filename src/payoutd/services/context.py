@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from payoutd.config import Settings
 from payoutd.domain.assets import CURRENCIES, Currency
 from payoutd.domain.errors import field_error
 from payoutd.domain.fees import ServiceFee
+from payoutd.services.network_fees import NetworkFees
 from payoutd.services.ports import Chain, Clock, MetricsSink, Rates
 
 
@@ -21,6 +22,8 @@ class Context:
     # fiat currencies the rates file prices beyond USD and EUR (e.g. GBP), 2 decimals
     extra_fiat: frozenset[str] = frozenset()
     metrics: MetricsSink | None = None
+    # quotes' network fees, kept a few seconds (ttl 0: asked of the chain every time)
+    network_fees: NetworkFees = field(default_factory=lambda: NetworkFees(0, 0))
 
     def currency(self, code: str, *, field: str = "currency") -> Currency:
         code = code.upper()

@@ -10,6 +10,7 @@ recorded transaction. Nothing that reached `sending` is ever rebuilt or requeued
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
@@ -87,11 +88,39 @@ def build_outputs(payouts: list[Payout], subtract: bool) -> list[Output]:
             for (address, memo), amount in merged.items()]
 
 
-async def open_batch(uow: UnitOfWork, ctx: Context, network: str, currency: str) -> str | None:
-    """Gather a queue into one batch, determine its transaction and record it. The caller
-    commits; only then may the batch be broadcast."""
+@dataclass
+class PricedBatch:
+    """A batch determined outside any database transaction: its payouts as they were
+    read (their versions are what `record_batch` compares and sets), the chain's prepared
+    transaction for them, and the payouts whose outputs the chain would not take."""
+
+    id: str
+    network: str
+    currency: str
+    payouts: list[Payout]
+    outputs: list[Output]
+    subtract: bool
+    tx: PreparedTx | None
+    refused: list[tuple[Payout, str]] = field(default_factory=list)
+
+
+async def queued_for_batch(uow: UnitOfWork, ctx: Context, network: str,
+                           currency: str) -> tuple[list[Payout], int | None]:
+    """The queue a batch is gathered from, read without locking (the caller holds the hot
+    wallet's lock, so no other batch of this wallet is being built), and the wallet's next
+    sequence (nonce) after its recorded batches."""
     queued = await uow.payouts.claim(Status.QUEUED, network=network, currency=currency,
-                                     limit=ctx.settings.batch_max_outputs)
+                                     limit=ctx.settings.batch_max_outputs, lock=False)
+    if not queued:
+        return [], None
+    return queued, await uow.batches.next_sequence(network)
+
+
+async def price_batch(ctx: Context, network: str, currency: str, queued: list[Payout],
+                      next_sequence: int | None) -> PricedBatch | None:
+    """Ask the chain for the batch's transaction. Only chain calls, no database
+    transaction: a node may take seconds to answer, and on SQLite a write transaction
+    held meanwhile would hold the process's one write lock, which intake waits for."""
     if not queued:
         return None
     chain = ctx.chain(network)
@@ -104,39 +133,58 @@ async def open_batch(uow: UnitOfWork, ctx: Context, network: str, currency: str)
     reason = await chain.shortfall(asset, build_outputs(queued, subtract))
     if reason is not None:
         raise WalletShortfall(network, currency, reason)
-    batch_id = new_id()
+    batch = PricedBatch(new_id(), network, currency, queued, [], subtract, None)
     max_fee = ctx.settings.batch_max_fee.get(network)
-    next_sequence = await uow.batches.next_sequence(network)
     while True:
-        outputs = build_outputs(queued, subtract)
+        batch.outputs = build_outputs(batch.payouts, subtract)
         try:
-            tx = await chain.prepare(batch_id, asset, outputs, _batch_priority(queued),
-                                     payout_count=len(queued), next_sequence=next_sequence)
+            tx = await chain.prepare(batch.id, asset, batch.outputs,
+                                     _batch_priority(batch.payouts),
+                                     payout_count=len(batch.payouts),
+                                     next_sequence=next_sequence)
         except OutputRejected as exc:
-            queued = await _refuse(uow, ctx, queued, exc)
-            if not queued:
-                return None
+            index = output_index(batch.payouts)
+            batch.refused += [(p, exc.reason) for p in batch.payouts
+                              if index[p.id] in exc.indices]
+            batch.payouts = [p for p in batch.payouts if index[p.id] not in exc.indices]
+            if not batch.payouts:
+                return batch
             continue
-        if max_fee is None or tx.fee <= max_fee or len(queued) == 1:
-            break
+        if max_fee is None or tx.fee <= max_fee or len(batch.payouts) == 1:
+            batch.tx = tx
+            return batch
         # Over the fee cap: send the older half now; the rest stays queued for the next
-        # batch (its rows were only locked, never changed).
+        # batch (its rows were only read, never changed).
         await chain.release(tx)
-        queued = queued[: len(queued) // 2]
+        batch.payouts = batch.payouts[: len(batch.payouts) // 2]
+
+
+async def record_batch(uow: UnitOfWork, ctx: Context, batch: PricedBatch) -> str | None:
+    """Record a priced batch: its transaction, and its payouts moved to `sending`, each
+    by a compare-and-set on the version it was read at (ConcurrentChange when one was
+    cancelled meanwhile: the caller rolls back and releases the transaction). The
+    refused payouts fail in the same transaction. The caller commits; only then may the
+    batch be broadcast."""
+    await _refuse(uow, ctx, batch.refused)
+    tx = batch.tx
+    if tx is None or not batch.payouts:
+        return None
     now = ctx.clock.now()
+    queued, outputs = batch.payouts, batch.outputs
     await uow.batches.add(Batch(
-        id=batch_id, network=network, currency=currency, status="prepared", txid=tx.txid,
-        raw_tx=tx.raw, fee=tx.fee, fee_currency=tx.fee_currency,
+        id=batch.id, network=batch.network, currency=batch.currency, status="prepared",
+        txid=tx.txid, raw_tx=tx.raw, fee=tx.fee, fee_currency=tx.fee_currency,
         unbatched_fee=tx.unbatched_fee, output_count=len(outputs),
         output_txids=list(tx.output_txids) or None, sequence_end=tx.sequence_end,
         payout_count=len(queued), confirmations=0, created_at=now, broadcast_at=None,
         updated_at=now))
     index = output_index(queued)
-    settled = _fee_shares(queued, outputs, tx, index, subtract, asset)
+    asset = ASSETS[(batch.currency, batch.network)]
+    settled = _fee_shares(queued, outputs, tx, index, batch.subtract, asset)
     await apply_many(uow, ctx, [
-        transition(p, Status.SENDING, now=now, batch_id=batch_id,
+        transition(p, Status.SENDING, now=now, batch_id=batch.id,
                    txid=tx.txid_of(index[p.id]), **settled.get(p.id, {})) for p in queued])
-    return batch_id
+    return batch.id
 
 
 def _fee_shares(payouts: list[Payout], outputs: list[Output], tx: PreparedTx,
@@ -159,22 +207,15 @@ def _fee_shares(payouts: list[Payout], outputs: list[Output], tx: PreparedTx,
     return found
 
 
-async def _refuse(uow: UnitOfWork, ctx: Context, payouts: list[Payout],
-                  exc: OutputRejected) -> list[Payout]:
-    """Fail the payouts of the outputs the chain will not take (nothing was signed, so
-    their funds return); the rest can still go."""
+async def _refuse(uow: UnitOfWork, ctx: Context, refused: list[tuple[Payout, str]]) -> None:
+    """Fail the payouts of the outputs the chain would not take (nothing was signed, so
+    their funds return)."""
     now = ctx.clock.now()
-    index = output_index(payouts)
-    keep = []
-    for p in payouts:
-        if index[p.id] in exc.indices:
-            after = await apply(uow, ctx, transition(p, Status.FAILED, now=now,
-                                                     failure_reason=exc.reason))
-            await uow.outbox.add(events.PAYOUT_VALIDATION_ERROR, p.merchant_id, p.id,
-                                 {"payout": payout_view(after), "reason": exc.reason}, now)
-        else:
-            keep.append(p)
-    return keep
+    for p, reason in refused:
+        after = await apply(uow, ctx, transition(p, Status.FAILED, now=now,
+                                                 failure_reason=reason))
+        await uow.outbox.add(events.PAYOUT_VALIDATION_ERROR, p.merchant_id, p.id,
+                             {"payout": payout_view(after), "reason": reason}, now)
 
 
 def _batch_priority(payouts: list[Payout]) -> str | None:

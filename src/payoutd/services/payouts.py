@@ -161,7 +161,7 @@ async def quote(ctx: Context, merchant_fees: Mapping[str, ServiceFee],
                     if cur.code != payout_code else None)
     debit_price = (await _price(ctx, payout_code, debit_code, source, "balance_currency")
                    if debit_code != payout_code else None)
-    network_fee = await chain.estimate_fee(asset, priority)
+    network_fee = await ctx.network_fees.estimate(chain, asset, priority)
     plan = quotes.plan(
         req.amount, payout_currency=payout_code, payout_decimals=precision,
         payout_price=payout_price, debit_currency=debit_code,

@@ -85,6 +85,11 @@ class TxState:
     failed_outputs: frozenset[int] = frozenset()
 
 
+class ConcurrentChange(Exception):
+    """Another process changed the payout first (its version moved on); the caller's
+    transaction must roll back."""
+
+
 class Rejected(Exception):
     """The chain definitively refused the transaction: nothing was sent."""
 

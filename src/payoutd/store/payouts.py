@@ -13,14 +13,11 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.domain.payout import Change, Payout, Status
+from payoutd.services.ports import ConcurrentChange
 from payoutd.store.dialect import one_of, update_rows
 from payoutd.store.tables import payouts
 
 _FIELDS = [f.name for f in dataclasses.fields(Payout) if f.name != "extra"]
-
-
-class ConcurrentChange(Exception):
-    """Another process changed the payout first; the caller's transaction must roll back."""
 
 
 def to_row(p: Payout) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import structlog
 from payoutd.domain.payout import Status
 from payoutd.services import execution, payouts, webhooks
 from payoutd.services.context import Context
-from payoutd.services.ports import ChainUnavailable, Rejected
+from payoutd.services.ports import ChainUnavailable, ConcurrentChange, Rejected
 from payoutd.store.db import Database
 from payoutd.store.uow import UnitOfWork
 from payoutd.store.webhooks import Delivery, Outcome
@@ -70,8 +70,7 @@ async def send_batches(db: Database, ctx: Context) -> list[str]:
                     log.info("batch.waiting_for_recorded", network=network, batch_id=unsent)
                     break
                 try:
-                    async with db.unit() as uow:
-                        batch_id = await execution.open_batch(uow, ctx, network, currency)
+                    batch_id = await open_batch(db, ctx, network, currency)
                 except execution.WalletShortfall as short:
                     log.warning("wallet.shortfall", network=network, currency=currency,
                                 reason=short.reason)
@@ -91,6 +90,36 @@ async def send_batches(db: Database, ctx: Context) -> list[str]:
                 opened.append(batch_id)
                 await broadcast_recorded(db, ctx, only=batch_id)
     return opened
+
+
+async def open_batch(db: Database, ctx: Context, network: str, currency: str) -> str | None:
+    """Gather a queue into one batch and record its transaction (committed when this
+    returns; only then may it be broadcast). The caller holds the hot wallet's lock.
+
+    The queue is read, the chain prices and prepares the transaction, and only then is
+    it recorded in a transaction of its own, with a compare-and-set on every payout: no
+    node call runs inside a write transaction. A payout cancelled between the read and
+    the record makes the record roll back; the prepared transaction is released (it was
+    never sent) and the queue is read again."""
+    for _ in range(3):
+        async with db.read() as uow:
+            queued, next_sequence = await execution.queued_for_batch(uow, ctx, network,
+                                                                     currency)
+        batch = await execution.price_batch(ctx, network, currency, queued, next_sequence)
+        if batch is None:
+            return None
+        try:
+            async with db.unit() as uow:
+                return await execution.record_batch(uow, ctx, batch)
+        except ConcurrentChange:
+            log.info("batch.queue_changed", network=network, currency=currency)
+        except BaseException:
+            if batch.tx is not None:
+                await ctx.chain(network).release(batch.tx)
+            raise
+        if batch.tx is not None:
+            await ctx.chain(network).release(batch.tx)
+    return None  # the queue kept changing under it: the next pass tries again
 
 
 async def broadcast_recorded(db: Database, ctx: Context, *, only: str | None = None) -> int:
