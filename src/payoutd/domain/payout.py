@@ -171,6 +171,10 @@ def transition(payout: Payout, to: Status, *, now: datetime, **changes: Any) -> 
     """The only way a payout changes status. `changes` sets other fields in the same step
     (txid, batch_id, failure_reason...)."""
     funds = TRANSITIONS.get((payout.status, to))
+    if to is S.CANCELLED and payout.status is S.QUEUED and payout.batch_id is not None:
+        # a batch has taken it (`reserve`) and its transaction is being priced: the
+        # batch either records it as `sending` or gives it back to the queue
+        funds = None
     if funds is None:
         if to is S.CANCELLED:
             raise PayoutdError(
@@ -181,3 +185,16 @@ def transition(payout: Payout, to: Status, *, now: datetime, **changes: Any) -> 
     after = dataclasses.replace(payout, status=to, updated_at=now, version=payout.version + 1,
                                 **changes)
     return Change(before=payout, after=after, funds=funds)
+
+
+def reserve(payout: Payout, batch_id: str) -> Change:
+    """A queued payout taken into a batch whose transaction is being priced, outside any
+    database transaction: it stays `queued` (its funds held as before) and can no longer
+    be cancelled, so the batch recorded afterwards still holds every payout it priced.
+    The batch then moves it to `sending`, fails it (the chain refused its output), or
+    gives it back (`batch_id` cleared) when the batch was not recorded."""
+    if payout.status is not S.QUEUED or payout.batch_id is not None:
+        raise PayoutdError("invalid_transition",
+                           f"A {payout.status.value} payout cannot join a batch")
+    after = dataclasses.replace(payout, batch_id=batch_id, version=payout.version + 1)
+    return Change(before=payout, after=after, funds=Funds.NONE)

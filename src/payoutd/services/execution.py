@@ -18,7 +18,7 @@ from payoutd.domain import events
 from payoutd.domain.assets import ASSETS, NETWORKS, Asset
 from payoutd.domain.fees import split_fee
 from payoutd.domain.ledger import network_fee_paid
-from payoutd.domain.payout import Payout, Status, transition
+from payoutd.domain.payout import Payout, Status, reserve, transition
 from payoutd.ids import new_id
 from payoutd.services.context import Context
 from payoutd.services.payouts import apply, apply_many
@@ -90,101 +90,109 @@ def build_outputs(payouts: list[Payout], subtract: bool) -> list[Output]:
 
 @dataclass
 class PricedBatch:
-    """A batch determined outside any database transaction: its payouts as they were
-    read (their versions are what `record_batch` compares and sets), the chain's prepared
-    transaction for them, and the payouts whose outputs the chain would not take."""
+    """A batch being determined: the payouts it took (`reserve`), then, once the chain
+    has priced and prepared its transaction outside any database transaction, the
+    payouts it carries, the outputs, the transaction, and the payouts whose outputs the
+    chain would not take."""
 
     id: str
     network: str
     currency: str
     payouts: list[Payout]
-    outputs: list[Output]
     subtract: bool
-    tx: PreparedTx | None
+    next_sequence: int | None
+    outputs: list[Output] = field(default_factory=list)
+    tx: PreparedTx | None = None
     refused: list[tuple[Payout, str]] = field(default_factory=list)
 
 
-async def queued_for_batch(uow: UnitOfWork, ctx: Context, network: str,
-                           currency: str) -> tuple[list[Payout], int | None]:
-    """The queue a batch is gathered from, read without locking (the caller holds the hot
-    wallet's lock, so no other batch of this wallet is being built), and the wallet's next
-    sequence (nonce) after its recorded batches."""
+async def reserve_batch(uow: UnitOfWork, ctx: Context, network: str,
+                        currency: str) -> PricedBatch | None:
+    """Take the oldest queued payouts into a new batch (`reserve`: from now on they
+    cannot be cancelled), in a short transaction of their own: the chain is asked for
+    the transaction only after it commits."""
     queued = await uow.payouts.claim(Status.QUEUED, network=network, currency=currency,
-                                     limit=ctx.settings.batch_max_outputs, lock=False)
-    if not queued:
-        return [], None
-    return queued, await uow.batches.next_sequence(network)
-
-
-async def price_batch(ctx: Context, network: str, currency: str, queued: list[Payout],
-                      next_sequence: int | None) -> PricedBatch | None:
-    """Ask the chain for the batch's transaction. Only chain calls, no database
-    transaction: a node may take seconds to answer, and on SQLite a write transaction
-    held meanwhile would hold the process's one write lock, which intake waits for."""
+                                     limit=ctx.settings.batch_max_outputs, unbatched=True)
     if not queued:
         return None
-    chain = ctx.chain(network)
     asset = ASSETS[(currency, network)]
     native = NETWORKS[network].native
     # One batch either subtracts fees from all its outputs or from none (a node takes one
     # output per address); the other kind goes in the next batch, right after.
     subtract = subtracts_fee(queued[0], asset, native)
-    queued = [p for p in queued if subtracts_fee(p, asset, native) == subtract]
-    reason = await chain.shortfall(asset, build_outputs(queued, subtract))
+    batch_id = new_id()
+    taken = [reserve(p, batch_id) for p in queued
+             if subtracts_fee(p, asset, native) == subtract]
+    await uow.payouts.save_many(taken)
+    return PricedBatch(batch_id, network, currency, [c.after for c in taken], subtract,
+                       await uow.batches.next_sequence(network))
+
+
+async def price_batch(ctx: Context, batch: PricedBatch) -> PricedBatch:
+    """Ask the chain for the batch's transaction. Only chain calls, no database
+    transaction: a node may take seconds to answer, and on SQLite a write transaction
+    held meanwhile would hold the process's one write lock, which intake waits for."""
+    chain = ctx.chain(batch.network)
+    asset = ASSETS[(batch.currency, batch.network)]
+    reason = await chain.shortfall(asset, build_outputs(batch.payouts, batch.subtract))
     if reason is not None:
-        raise WalletShortfall(network, currency, reason)
-    batch = PricedBatch(new_id(), network, currency, queued, [], subtract, None)
-    max_fee = ctx.settings.batch_max_fee.get(network)
-    while True:
-        batch.outputs = build_outputs(batch.payouts, subtract)
+        raise WalletShortfall(batch.network, batch.currency, reason)
+    max_fee = ctx.settings.batch_max_fee.get(batch.network)
+    while batch.payouts:
+        batch.outputs = build_outputs(batch.payouts, batch.subtract)
         try:
             tx = await chain.prepare(batch.id, asset, batch.outputs,
                                      _batch_priority(batch.payouts),
                                      payout_count=len(batch.payouts),
-                                     next_sequence=next_sequence)
+                                     next_sequence=batch.next_sequence)
         except OutputRejected as exc:
             index = output_index(batch.payouts)
             batch.refused += [(p, exc.reason) for p in batch.payouts
                               if index[p.id] in exc.indices]
             batch.payouts = [p for p in batch.payouts if index[p.id] not in exc.indices]
-            if not batch.payouts:
-                return batch
             continue
         if max_fee is None or tx.fee <= max_fee or len(batch.payouts) == 1:
             batch.tx = tx
-            return batch
-        # Over the fee cap: send the older half now; the rest stays queued for the next
-        # batch (its rows were only read, never changed).
+            break
+        # Over the fee cap: send the older half now; the rest goes back to the queue for
+        # the next batch when this one is recorded.
         await chain.release(tx)
         batch.payouts = batch.payouts[: len(batch.payouts) // 2]
+    return batch
 
 
 async def record_batch(uow: UnitOfWork, ctx: Context, batch: PricedBatch) -> str | None:
-    """Record a priced batch: its transaction, and its payouts moved to `sending`, each
-    by a compare-and-set on the version it was read at (ConcurrentChange when one was
-    cancelled meanwhile: the caller rolls back and releases the transaction). The
-    refused payouts fail in the same transaction. The caller commits; only then may the
-    batch be broadcast."""
+    """Record a priced batch: its transaction, and its payouts moved to `sending` (each
+    a compare-and-set on the version it was reserved at); the refused payouts fail, and
+    those the fee cap left out go back to the queue, in the same transaction. The
+    caller commits; only then may the batch be broadcast."""
     await _refuse(uow, ctx, batch.refused)
     tx = batch.tx
-    if tx is None or not batch.payouts:
-        return None
-    now = ctx.clock.now()
-    queued, outputs = batch.payouts, batch.outputs
-    await uow.batches.add(Batch(
-        id=batch.id, network=batch.network, currency=batch.currency, status="prepared",
-        txid=tx.txid, raw_tx=tx.raw, fee=tx.fee, fee_currency=tx.fee_currency,
-        unbatched_fee=tx.unbatched_fee, output_count=len(outputs),
-        output_txids=list(tx.output_txids) or None, sequence_end=tx.sequence_end,
-        payout_count=len(queued), confirmations=0, created_at=now, broadcast_at=None,
-        updated_at=now))
-    index = output_index(queued)
-    asset = ASSETS[(batch.currency, batch.network)]
-    settled = _fee_shares(queued, outputs, tx, index, batch.subtract, asset)
-    await apply_many(uow, ctx, [
-        transition(p, Status.SENDING, now=now, batch_id=batch.id,
-                   txid=tx.txid_of(index[p.id]), **settled.get(p.id, {})) for p in queued])
-    return batch.id
+    if tx is not None and batch.payouts:
+        now = ctx.clock.now()
+        queued, outputs = batch.payouts, batch.outputs
+        await uow.batches.add(Batch(
+            id=batch.id, network=batch.network, currency=batch.currency, status="prepared",
+            txid=tx.txid, raw_tx=tx.raw, fee=tx.fee, fee_currency=tx.fee_currency,
+            unbatched_fee=tx.unbatched_fee, output_count=len(outputs),
+            output_txids=list(tx.output_txids) or None, sequence_end=tx.sequence_end,
+            payout_count=len(queued), confirmations=0, created_at=now, broadcast_at=None,
+            updated_at=now))
+        index = output_index(queued)
+        asset = ASSETS[(batch.currency, batch.network)]
+        settled = _fee_shares(queued, outputs, tx, index, batch.subtract, asset)
+        await apply_many(uow, ctx, [
+            transition(p, Status.SENDING, now=now, txid=tx.txid_of(index[p.id]),
+                       **settled.get(p.id, {})) for p in queued])
+    await release_batch(uow, batch.network, batch.id)
+    return batch.id if tx is not None and batch.payouts else None
+
+
+async def release_batch(uow: UnitOfWork, network: str, batch_id: str | None = None) -> int:
+    """Give the payouts a batch took and did not record back to their queue (with no
+    `batch_id`: every such payout of the network, which only a crash between reserving
+    and recording leaves; the caller holds the hot wallet's lock)."""
+    return await uow.payouts.release_reserved(network, batch_id)
 
 
 def _fee_shares(payouts: list[Payout], outputs: list[Output], tx: PreparedTx,
@@ -212,7 +220,7 @@ async def _refuse(uow: UnitOfWork, ctx: Context, refused: list[tuple[Payout, str
     their funds return)."""
     now = ctx.clock.now()
     for p, reason in refused:
-        after = await apply(uow, ctx, transition(p, Status.FAILED, now=now,
+        after = await apply(uow, ctx, transition(p, Status.FAILED, now=now, batch_id=None,
                                                  failure_reason=reason))
         await uow.outbox.add(events.PAYOUT_VALIDATION_ERROR, p.merchant_id, p.id,
                              {"payout": payout_view(after), "reason": reason}, now)

@@ -142,10 +142,14 @@ class PayoutRepository:
     async def claim(self, status: Status, *, network: str | None = None,
                     currency: str | None = None, due_before: datetime | None = None,
                     expires_before: datetime | None = None,
-                    limit: int = 500, lock: bool = True) -> list[Payout]:
+                    limit: int = 500, lock: bool = True,
+                    unbatched: bool = False) -> list[Payout]:
         """Oldest payouts in `status`, locked for this worker. SKIP LOCKED lets several
-        workers take disjoint slices of one queue without waiting on each other."""
+        workers take disjoint slices of one queue without waiting on each other.
+        `unbatched`: only those no batch has taken."""
         stmt = select(payouts).where(payouts.c.status == status.value)
+        if unbatched:
+            stmt = stmt.where(payouts.c.batch_id.is_(None))
         if network:
             stmt = stmt.where(payouts.c.network == network)
         if currency:
@@ -158,6 +162,27 @@ class PayoutRepository:
         if lock and self.dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         return [from_row(r) for r in (await self.conn.execute(stmt))]
+
+    async def any_reserved(self, network: str) -> bool:
+        """Whether a batch has taken queued payouts of the network without recording
+        them yet."""
+        stmt = (select(payouts.c.id)
+                .where(payouts.c.status == Status.QUEUED.value,
+                       payouts.c.network == network, payouts.c.batch_id.is_not(None))
+                .limit(1))
+        return (await self.conn.execute(stmt)).first() is not None
+
+    async def release_reserved(self, network: str, batch_id: str | None = None) -> int:
+        """Give queued payouts a batch had taken back to their queue: those of one batch
+        that was not recorded, or (no `batch_id`) every one of the network's, which only
+        a batch cut short by a crash leaves behind (the caller holds the wallet's lock)."""
+        stmt = (update(payouts)
+                .where(payouts.c.status == Status.QUEUED.value,
+                       payouts.c.network == network, payouts.c.batch_id.is_not(None))
+                .values(batch_id=None, version=payouts.c.version + 1))
+        if batch_id is not None:
+            stmt = stmt.where(payouts.c.batch_id == batch_id)
+        return (await self.conn.execute(stmt)).rowcount or 0
 
     async def queues(self, status: Status) -> Sequence[tuple[str, str, datetime]]:
         """(network, currency, oldest updated_at) of every non-empty queue in `status`."""

@@ -13,7 +13,7 @@ import structlog
 from payoutd.domain.payout import Status
 from payoutd.services import execution, payouts, webhooks
 from payoutd.services.context import Context
-from payoutd.services.ports import ChainUnavailable, ConcurrentChange, Rejected
+from payoutd.services.ports import ChainUnavailable, Rejected
 from payoutd.store.db import Database
 from payoutd.store.uow import UnitOfWork
 from payoutd.store.webhooks import Delivery, Outcome
@@ -60,6 +60,12 @@ async def send_batches(db: Database, ctx: Context) -> list[str]:
         async with db.wallet_lock(network) as mine:
             if not mine:
                 continue  # another worker is sending from this wallet
+            async with db.read() as uow:
+                cut_short = await uow.payouts.any_reserved(network)
+            if cut_short:
+                # payouts a batch took before a crash cut it short, before its record
+                async with db.unit() as uow:
+                    await execution.release_batch(uow, network)
             for _ in range(MAX_BATCHES_PER_QUEUE):
                 async with db.read() as uow:
                     unsent = await uow.batches.unsent(network)
@@ -96,30 +102,25 @@ async def open_batch(db: Database, ctx: Context, network: str, currency: str) ->
     """Gather a queue into one batch and record its transaction (committed when this
     returns; only then may it be broadcast). The caller holds the hot wallet's lock.
 
-    The queue is read, the chain prices and prepares the transaction, and only then is
-    it recorded in a transaction of its own, with a compare-and-set on every payout: no
-    node call runs inside a write transaction. A payout cancelled between the read and
-    the record makes the record roll back; the prepared transaction is released (it was
-    never sent) and the queue is read again."""
-    for _ in range(3):
-        async with db.read() as uow:
-            queued, next_sequence = await execution.queued_for_batch(uow, ctx, network,
-                                                                     currency)
-        batch = await execution.price_batch(ctx, network, currency, queued, next_sequence)
-        if batch is None:
-            return None
-        try:
-            async with db.unit() as uow:
-                return await execution.record_batch(uow, ctx, batch)
-        except ConcurrentChange:
-            log.info("batch.queue_changed", network=network, currency=currency)
-        except BaseException:
-            if batch.tx is not None:
-                await ctx.chain(network).release(batch.tx)
-            raise
+    No node call runs inside a write transaction: the batch takes its payouts in one
+    short transaction (from then on they cannot be cancelled), the chain prices and
+    prepares the transaction, and a second short transaction records it. When anything
+    fails in between, the prepared transaction is released (it was never sent) and the
+    payouts go back to their queue."""
+    async with db.unit() as uow:
+        batch = await execution.reserve_batch(uow, ctx, network, currency)
+    if batch is None:
+        return None
+    try:
+        await execution.price_batch(ctx, batch)
+        async with db.unit() as uow:
+            return await execution.record_batch(uow, ctx, batch)
+    except Exception:
         if batch.tx is not None:
             await ctx.chain(network).release(batch.tx)
-    return None  # the queue kept changing under it: the next pass tries again
+        async with db.unit() as uow:
+            await execution.release_batch(uow, network, batch.id)
+        raise
 
 
 async def broadcast_recorded(db: Database, ctx: Context, *, only: str | None = None) -> int:
