@@ -1,4 +1,5 @@
-"""What the services are given: the clock, the chains, the operator's settings."""
+"""What the services are given: the clock, the chains, the secret box, the operator's
+settings."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from payoutd.config import Settings
 from payoutd.domain.assets import CURRENCIES, Currency
 from payoutd.domain.errors import field_error
 from payoutd.domain.fees import ServiceFee
-from payoutd.services.ports import Chain, Clock, MetricsSink, Rates
+from payoutd.services.ports import Chain, Clock, MetricsSink, Rates, Secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,7 @@ class Context:
     chains: Mapping[str, Chain]
     settings: Settings
     rates: Rates
+    secrets: Secrets
     # fiat currencies the rates file prices beyond USD and EUR (e.g. GBP), 2 decimals
     extra_fiat: frozenset[str] = frozenset()
     metrics: MetricsSink | None = None
