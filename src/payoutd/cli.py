@@ -51,7 +51,7 @@ def _run(job: Callable[[Runtime], Awaitable[T]], *, migrate: bool = True) -> T:
         try:
             if migrate:
                 from payoutd.store.migrate import upgrade
-                await upgrade(rt.db.engine)
+                await upgrade(rt.db.engine, secrets=rt.secrets)
             return await job(rt)
         finally:
             await rt.close()
@@ -108,7 +108,7 @@ def serve(
         stop = _stop_on_signals() if role is Role.worker else None
         rt = build(settings)
         try:
-            await upgrade(rt.db.engine)
+            await upgrade(rt.db.engine, secrets=rt.secrets)
             if stop is not None:
                 await _worker_only(rt, stop)
                 return
@@ -155,7 +155,7 @@ def _serve_processes(settings: Settings, role: Role) -> None:
     async def migrate() -> None:
         rt = build(settings)
         try:
-            await upgrade(rt.db.engine)
+            await upgrade(rt.db.engine, secrets=rt.secrets)
         finally:
             await rt.close()
 
