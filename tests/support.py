@@ -59,8 +59,8 @@ def pg_available() -> bool:
     return asyncio.run(probe())
 
 
-def create_pg_database() -> str:
-    """A fresh database for this test session, migrated to head."""
+def create_pg_database(revision: str = "head") -> str:
+    """A fresh database for this test session, migrated to `revision`."""
     name = f"payoutd_test_{uuid.uuid4().hex[:10]}"
 
     async def run() -> None:
@@ -69,7 +69,7 @@ def create_pg_database() -> str:
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
         await admin.dispose()
         engine = create_async_engine(pg_url(name))
-        await upgrade(engine)
+        await upgrade(engine, revision)
         await engine.dispose()
 
     asyncio.run(run())

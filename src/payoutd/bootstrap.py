@@ -16,6 +16,7 @@ from payoutd.config import Settings
 from payoutd.domain.assets import CURRENCIES, NETWORKS
 from payoutd.metrics import Metrics
 from payoutd.rates import RateSources
+from payoutd.secretbox import KEY_FILE, KeyFile, SecretBox, parse_keys
 from payoutd.services.context import Context
 from payoutd.services.network_fees import NetworkFees
 from payoutd.services.ports import Chain, Clock, SystemClock
@@ -33,6 +34,7 @@ class Runtime:
     rates: RateSources
     metrics: Metrics
     sender: Sender
+    secrets: SecretBox
 
     async def close(self) -> None:
         await self.sender.aclose()
@@ -61,6 +63,14 @@ def build_database(settings: Settings) -> Database:
         if asyncpg:
             pool_checks.install(engine)  # a ping only where a connection may have died
     return Database(engine)
+
+
+def build_secrets(settings: Settings) -> SecretBox:
+    """The master keys: PAYOUTD_SECRET_KEY, else the data directory's key file (made on
+    first start; with PostgreSQL too, so every process of one deployment must share it)."""
+    if settings.secret_key is not None:
+        return SecretBox(parse_keys(settings.secret_key.get_secret_value()))
+    return SecretBox.from_file(KeyFile(settings.data_dir / KEY_FILE))
 
 
 def build_chains(settings: Settings, db: Database) -> dict[str, Chain]:
@@ -126,13 +136,14 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     db = build_database(settings)
     rates = build_rates(settings, clock)
     metrics = Metrics()
+    secrets = build_secrets(settings)
     ctx = Context(clock=clock, chains=build_chains(settings, db), settings=settings,
-                  rates=rates, extra_fiat=extra_fiat(rates), metrics=metrics,
+                  rates=rates, secrets=secrets, extra_fiat=extra_fiat(rates), metrics=metrics,
                   network_fees=NetworkFees(settings.network_fee_ttl_seconds,
                                            settings.network_fee_max_age_seconds))
     sender = Sender(allow_private=settings.webhook_allow_private,
                     timeout=settings.webhook_timeout_seconds)
-    return Runtime(settings, db, ctx, rates, metrics, sender)
+    return Runtime(settings, db, ctx, rates, metrics, sender, secrets)
 
 
 def settle_heap() -> None:

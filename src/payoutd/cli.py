@@ -29,6 +29,9 @@ operator_app = typer.Typer(help="Operator API keys (scope admin).", no_args_is_h
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(operator_app, name="operator-key")
+secrets_app = typer.Typer(help="The master keys that seal stored secrets.",
+                          no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 review_app = typer.Typer(help="Payouts whose chain outcome needs a human (needs_review).",
                          no_args_is_help=True)
 app.add_typer(review_app, name="review")
@@ -51,7 +54,7 @@ def _run(job: Callable[[Runtime], Awaitable[T]], *, migrate: bool = True) -> T:
         try:
             if migrate:
                 from payoutd.store.migrate import upgrade
-                await upgrade(rt.db.engine)
+                await upgrade(rt.db.engine, secrets=rt.secrets)
             return await job(rt)
         finally:
             await rt.close()
@@ -108,7 +111,7 @@ def serve(
         stop = _stop_on_signals() if role is Role.worker else None
         rt = build(settings)
         try:
-            await upgrade(rt.db.engine)
+            await upgrade(rt.db.engine, secrets=rt.secrets)
             if stop is not None:
                 await _worker_only(rt, stop)
                 return
@@ -155,7 +158,7 @@ def _serve_processes(settings: Settings, role: Role) -> None:
     async def migrate() -> None:
         rt = build(settings)
         try:
-            await upgrade(rt.db.engine)
+            await upgrade(rt.db.engine, secrets=rt.secrets)
         finally:
             await rt.close()
 
@@ -315,6 +318,40 @@ def review_resolve(
 
     out = _run(job)
     _print(out, as_json, f"{out['id']} is now {out['status']}")
+
+
+@secrets_app.command("rotate")
+def secrets_rotate(
+    operator: Annotated[str, typer.Option(help="Who rotates, for the audit trail")]
+    = os.environ.get("USER", "operator"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Reseal every stored secret under a new master key. With the key file: a new key is
+    put first, everything resealed under it, and only it and the key it replaced are kept
+    (the next rotation retires that one). With PAYOUTD_SECRET_KEY: put the new key first
+    there, rotate, then drop the old one from it and restart."""
+    from payoutd.services.sealing import reseal_all
+
+    async def job(rt: Runtime) -> dict[str, Any]:
+        if rt.secrets.key_file is not None:
+            rt.secrets.add_key()
+        async with rt.db.unit() as uow:
+            count = await reseal_all(uow, rt.ctx, actor=f"{operator} (cli)",
+                                     source=f"cli@{socket.gethostname()}")
+        rt.secrets.retire_old_keys()
+        return {"resealed": count, "keys": len(rt.secrets.keys)}
+
+    out = _run(job)
+    _print(out, as_json, f"{out['resealed']} secrets resealed under the new key "
+                         f"({out['keys']} keys kept)")
+
+
+@secrets_app.command("new-key")
+def secrets_new_key() -> None:
+    """Print a new master key, for PAYOUTD_SECRET_KEY."""
+    from payoutd.secretbox import new_key
+
+    typer.echo(new_key())
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # how long an API process keeps a key's row (key, merchant policy, fees) before it
     # reads it again; changes made through this process's API apply at once (0: no cache)
     auth_cache_seconds: float = Field(default=1.0, ge=0)
+    # the master keys that seal stored secrets (payoutd.secretbox): Fernet keys,
+    # comma-separated, newest first; unset: the key file `secret.key` in data_dir
+    secret_key: SecretStr | None = None
 
     # webhooks
     webhook_allow_private: bool = False  # true only for development and tests

@@ -11,6 +11,7 @@ patched in (the TOTP secret, logged at debug) must be caught."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -327,3 +329,162 @@ def test_the_scan_sees_a_secret_logged_at_debug(tmp_path: Path) -> None:
         receiver.close()
     run.output.append(log.read_text(errors="replace"))
     assert leaks("\n".join(run.output), run.secrets) == ["TOTP secret"]
+
+
+# -- at rest: what a database dump (or a copy of the SQLite file) reveals ---------------
+
+def readable_forms(value: str) -> dict[str, bytes]:
+    """The ways a stored secret could be read back out of a dump: as given, without its
+    prefix, and its random bytes raw, in hex and in each base64/base32 alphabet."""
+    core = value.split("_", 2)[2] if value.startswith("pk_") else value.removeprefix("whsec_")
+    if value.startswith("whsec_"):
+        raw = base64.b64decode(core)
+    elif core.isupper() and len(core) == 32:  # a TOTP seed (base32)
+        raw = base64.b32decode(core)
+    else:  # secrets.token_urlsafe
+        raw = base64.urlsafe_b64decode(core + "=" * (-len(core) % 4))
+    assert len(raw) >= 20, value
+    return {"as given": value.encode(), "without prefix": core.encode(), "raw": raw,
+            "hex": raw.hex().encode(), "base64": base64.b64encode(raw).rstrip(b"="),
+            "base64url": base64.urlsafe_b64encode(raw).rstrip(b"="),
+            "base32": base64.b32encode(raw).rstrip(b"=")}
+
+
+def readable_in(dump: bytes, secrets: dict[str, str]) -> list[str]:
+    lowered = dump.lower()  # hex and base32 may be stored in either case
+    return sorted(f"{name} ({form})" for name, value in secrets.items()
+                  for form, data in readable_forms(value).items()
+                  if data in dump or (form in ("hex", "base32") and data.lower() in lowered))
+
+
+def dump_of(target: Target) -> bytes:
+    """Everything a thief who copies the database gets: pg_dump's output, or the SQLite
+    file and its WAL read as bytes (the server is running: recent writes are in the WAL)."""
+    if target.url is not None:
+        name = target.url.rsplit("/", 1)[1]
+        done = subprocess.run(["pg_dump", "-h", "127.0.0.1", "-U", "postgres", name],
+                              capture_output=True, timeout=120, check=True)
+        return done.stdout
+    files = sorted(target.data_dir.glob("payoutd.db*"))
+    assert target.data_dir / "payoutd.db-wal" in files, files
+    return b"".join(f.read_bytes() for f in files)
+
+
+@dataclass
+class Kept:
+    """What the merchant of the at-rest test holds, to use its secrets after restarts."""
+
+    headers: dict[str, str]
+    signing_key: str
+    signing_secret: str
+    totp_secret: str
+    totp_steps: list[int] = field(default_factory=list)
+
+    def fresh_code(self) -> str:
+        """A TOTP code of a time step not used yet (a used step is refused): the next
+        step's code when this one is used, accepted as clock drift."""
+        totp = pyotp.TOTP(self.totp_secret)
+        step = totp.timecode(datetime.now(UTC))
+        while self.totp_steps and step <= self.totp_steps[-1]:
+            if step + 1 > self.totp_steps[-1]:
+                step += 1
+                break
+            time.sleep(1)
+            step = totp.timecode(datetime.now(UTC))
+        self.totp_steps.append(step)
+        return totp.generate_otp(step)
+
+
+def call_api(run: Run, method: str, path: str, headers: dict[str, str], expect: int = 200,
+             **kwargs: Any) -> Any:
+    r = httpx.request(method, f"{run.base}{path}", headers=headers, timeout=30, **kwargs)
+    assert r.status_code == expect, (method, path, r.status_code, r.text)
+    return r.json() if r.content else None
+
+
+def stock(run: Run, receiver: Receiver) -> Kept:
+    """A merchant with every kind of stored secret: the callback secret, an endpoint whose
+    secret was rotated (the previous one still signs), a request-signing key, TOTP."""
+    made = json.loads(run.cli("merchant", "create", "Acme", "--json", secret_output=True))
+    a = {"Authorization": f"Bearer {run.keep('merchant key', made['api_key'])}"}
+    run.cli("deposit", made["merchant_id"], "BTC", "1")
+    receiver.trust("/callback", run.keep("merchant webhook secret", call_api(
+        run, "POST", "/v1/webhook-secret", a)["secret"]))
+    ep = call_api(run, "POST", "/v1/webhook-endpoints", a, 201,
+                  json={"url": receiver.url("/hooks")})
+    first = run.keep("previous webhook secret", ep["secret"])
+    rotated = call_api(run, "POST", f"/v1/webhook-endpoints/{ep['id']}/rotate-secret", a,
+                       json={"overlap_seconds": 3600})
+    receiver.trust("/hooks", first, run.keep("webhook secret", rotated["secret"]))
+    signer = call_api(run, "POST", "/v1/api-keys", a, 201,
+                      json={"scopes": ["read"], "signed_requests": True})
+    return Kept(a, run.keep("signing key", signer["key"]),
+                run.keep("signing secret", signer["signing_secret"]),
+                run.keep("TOTP secret", call_api(run, "POST", "/v1/totp", a, 201)["secret"]))
+
+
+def uses_its_secrets(run: Run, receiver: Receiver, kept: Kept) -> None:
+    """Each stored secret still does its job: a signed request is let in (a wrong
+    signature is not), a TOTP code is accepted (a wrong one is not), and a payout's
+    webhooks arrive signed with the endpoint's two secrets and the callback secret."""
+    stamp = str(int(time.time()))
+    good = signature(kept.signing_secret, stamp, "GET", "/v1/balances", b"")
+    signed = {"Authorization": f"Bearer {kept.signing_key}", TIMESTAMP_HEADER: stamp}
+    call_api(run, "GET", "/v1/balances", {**signed, SIGNATURE_HEADER: f"v1={good}"})
+    call_api(run, "GET", "/v1/balances", {**signed, SIGNATURE_HEADER: "v1=00"}, 401)
+    call_api(run, "PUT", "/v1/address-allowlist", kept.headers, 422,
+             json={"enabled": False, "totp_code": "000000"
+                   if pyotp.TOTP(kept.totp_secret).now() != "000000" else "111111"})
+    call_api(run, "PUT", "/v1/address-allowlist", kept.headers,
+             json={"enabled": False, "totp_code": kept.fresh_code()})
+    payout = call_api(run, "POST", "/v1/payouts", kept.headers, 201,
+                      json={"amount": "0.001", "currency": "BTC", "address": BTC_ADDR,
+                            "callback_url": receiver.url("/callback")})["id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        arrived = [x for x in receiver.delivered() if x.payout_id == payout
+                   and x.payout_status == "paid"]
+        if {"/hooks", "/callback"} <= {x.path for x in arrived}:
+            break
+        time.sleep(0.3)
+    else:
+        pytest.fail(f"payout {payout}'s webhooks did not arrive within 60 s")
+    assert receiver.unverified == []
+    # the endpoint's delivery is signed with both of its secrets, each verifying it
+    assert {len(x.verified_by) for x in arrived if x.path == "/hooks"} == {2}
+
+
+def test_a_dump_reveals_no_secret_and_they_work_after_restart_and_rotation(
+        target: Target, tmp_path: Path) -> None:
+    run = start(target, tmp_path)
+    receiver = Receiver()
+    receiver.up()
+    proc = serve(run, tmp_path / "serve-1.log")
+    try:
+        kept = stock(run, receiver)
+        uses_its_secrets(run, receiver, kept)
+        dump = dump_of(target)
+        assert b"Acme" in dump  # the dump holds the data
+        assert readable_in(dump, run.secrets) == []
+        stop(proc)
+        proc = serve(run, tmp_path / "serve-2.log")
+        uses_its_secrets(run, receiver, kept)
+        stop(proc)
+
+        key_file = target.data_dir / "secret.key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        before = key_file.read_text().split()
+        rotated = json.loads(run.cli("secrets", "rotate", "--json"))
+        after = key_file.read_text().split()
+        # the new key first; the one it replaced kept until the next rotation
+        assert len(after) == 2 and after[1] == before[0] and after[0] != before[0]
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        assert rotated["resealed"] >= 6
+        proc = serve(run, tmp_path / "serve-3.log")
+        uses_its_secrets(run, receiver, kept)
+        dump = dump_of(target)
+        assert readable_in(dump, run.secrets) == []
+        assert b"secrets.rotated" in dump  # the audit trail has it
+    finally:
+        stop(proc)
+        receiver.close()

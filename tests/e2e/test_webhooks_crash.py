@@ -164,8 +164,8 @@ async def test_sigkill_while_deliveries_are_pending_loses_no_event(target: Targe
             ep = await webhooks.create_endpoint(uow, rt.ctx, m.id, rx.url("/hooks"),
                                                 event_types=None, services=None,
                                                 description="crash test")
-            default_secret = await webhooks.merchant_secret(uow, m.id)
-        rx.trust("/hooks", ep.secret)
+            default_secret = await webhooks.merchant_secret(uow, rt.ctx, m.id)
+        rx.trust("/hooks", rt.ctx.secrets.open(ep.secret))
         rx.trust("/cb", default_secret)
         callback = rx.url("/cb")
 

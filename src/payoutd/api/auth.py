@@ -98,7 +98,7 @@ async def _check_signature(request: Request, rt: Runtime, key: ApiKey) -> None:
     if abs(rt.ctx.clock.now().timestamp() - int(stamp)) > window:
         raise PayoutdError("signature_invalid", "The request timestamp is outside the window")
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    expected = signature(key.signing_secret, stamp, request.method, path,
+    expected = signature(rt.ctx.secrets.open(key.signing_secret), stamp, request.method, path,
                          await request.body())
     if not hmac.compare_digest(expected, given):
         raise PayoutdError("signature_invalid")

@@ -32,7 +32,8 @@ async def enrol_totp(uow: UnitOfWork, ctx: Context, merchant_id: str, *, actor: 
     if current.secret is not None:
         raise PayoutdError("totp_already_enrolled")
     secret = pyotp.random_base32()
-    await uow.merchants.set_totp(merchant_id, totp_secret=secret, totp_last_step=None)
+    await uow.merchants.set_totp(merchant_id, totp_secret=ctx.secrets.seal(secret),
+                                 totp_last_step=None)
     await uow.audit.record(actor=actor, action="totp.enrolled", now=ctx.clock.now(),
                            merchant_id=merchant_id, subject_id=merchant_id, source=source)
     uri = pyotp.TOTP(secret).provisioning_uri(name=merchant_id, issuer_name=TOTP_ISSUER)
@@ -53,7 +54,7 @@ async def verify_totp(uow: UnitOfWork, ctx: Context, merchant_id: str,
     if not (given.isascii() and given.isdigit()):
         # compare_digest refuses non-ASCII str (TypeError): such a code is simply wrong
         raise field_error("totp_invalid", "totp_code")
-    totp = pyotp.TOTP(current.secret)
+    totp = pyotp.TOTP(ctx.secrets.open(current.secret))
     now = ctx.clock.now()
     step_now = totp.timecode(now)
     matched = None

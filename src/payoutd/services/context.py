@@ -1,4 +1,5 @@
-"""What the services are given: the clock, the chains, the operator's settings."""
+"""What the services are given: the clock, the chains, the secret box, the operator's
+settings."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from payoutd.domain.assets import CURRENCIES, Currency
 from payoutd.domain.errors import field_error
 from payoutd.domain.fees import ServiceFee
 from payoutd.services.network_fees import NetworkFees
-from payoutd.services.ports import Chain, Clock, MetricsSink, Rates
+from payoutd.services.ports import Chain, Clock, MetricsSink, Rates, Secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class Context:
     chains: Mapping[str, Chain]
     settings: Settings
     rates: Rates
+    secrets: Secrets
     # fiat currencies the rates file prices beyond USD and EUR (e.g. GBP), 2 decimals
     extra_fiat: frozenset[str] = frozenset()
     metrics: MetricsSink | None = None

@@ -31,7 +31,8 @@ def hash_secret(secret: str) -> str:
 @dataclass(frozen=True, slots=True)
 class IssuedKey:
     key: ApiKey
-    plaintext: str  # shown once, never stored
+    plaintext: str  # shown once, stored only sealed
+    signing_secret: str | None = None  # likewise
 
 
 def issue_key(merchant_id: str | None, scopes: frozenset[str], name: str | None,
@@ -56,8 +57,15 @@ def issue_key(merchant_id: str | None, scopes: frozenset[str], name: str | None,
                  key_hash=hash_secret(secret), scopes=scopes, name=name,
                  created_at=ctx.clock.now(), last_used_at=None, revoked_at=None,
                  ip_allowlist=networks or None, rate_limit_per_minute=rate_limit_per_minute,
-                 signing_secret=signing_secret)
-    return IssuedKey(key, f"{prefix}_{secret}")
+                 signing_secret=signing_secret and ctx.secrets.seal(signing_secret),
+                 secret_sealed=ctx.secrets.seal(secret))
+    return IssuedKey(key, f"{prefix}_{secret}", signing_secret)
+
+
+def key_secret(ctx: Context, key: ApiKey) -> str | None:
+    """The secret part of a key, for checking signatures made with it (provider dialects);
+    None for a key made before payoutd kept a sealed copy (migration 0007)."""
+    return None if key.secret_sealed is None else ctx.secrets.open(key.secret_sealed)
 
 
 async def create_merchant(uow: UnitOfWork, ctx: Context, name: str) -> tuple[Merchant, IssuedKey]:

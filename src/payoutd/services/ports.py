@@ -1,4 +1,4 @@
-"""The small interfaces services need from the edges (chains, clock)."""
+"""The small interfaces services need from the edges (chains, clock, secrets)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,19 @@ class MetricsSink(Protocol):
     def wallet_shortfall(self, network: str, currency: str) -> None: ...
 
     def intake_batch(self, payouts: int) -> None: ...
+
+
+class Secrets(Protocol):
+    """Seals secrets for storage and opens them where they are used (payoutd.secretbox):
+    what the database holds is never a usable secret."""
+
+    def seal(self, plaintext: str) -> str: ...
+
+    def open(self, sealed: str) -> str: ...
+
+    def reseal(self, sealed: str) -> str:
+        """The same secret sealed under the newest master key."""
+        ...
 
 
 class Clock(Protocol):

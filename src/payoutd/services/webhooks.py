@@ -56,7 +56,7 @@ async def create_endpoint(uow: UnitOfWork, ctx: Context, merchant_id: str, url: 
     endpoint = Endpoint(id=new_id(), merchant_id=merchant_id,
                         url=check_url(url, allow_private=ctx.settings.webhook_allow_private),
                         event_types=subscription, description=description,
-                        secret=signing.new_secret(), previous_secret=None,
+                        secret=ctx.secrets.seal(signing.new_secret()), previous_secret=None,
                         previous_secret_expires_at=None, status="enabled",
                         disabled_reason=None, failing_since=None, created_at=now, updated_at=now)
     await uow.webhooks.add_endpoint(endpoint)
@@ -85,7 +85,7 @@ async def rotate_secret(uow: UnitOfWork, ctx: Context, merchant_id: str, endpoin
     now = ctx.clock.now()
     overlap = timedelta(seconds=ctx.settings.webhook_rotation_overlap_seconds
                         if overlap_seconds is None else overlap_seconds)
-    secret = signing.new_secret()
+    secret = ctx.secrets.seal(signing.new_secret())
     await uow.webhooks.update_endpoint(endpoint_id, now, secret=secret,
                                        previous_secret=current.secret,
                                        previous_secret_expires_at=now + overlap)
@@ -101,12 +101,15 @@ async def enable(uow: UnitOfWork, ctx: Context, merchant_id: str, endpoint_id: s
     return replace(current, status="enabled", disabled_reason=None, failing_since=None)
 
 
-async def merchant_secret(uow: UnitOfWork, merchant_id: str, *, rotate: bool = False) -> str:
-    """The secret that signs deliveries to payouts' own callback_url."""
-    secret = await uow.merchants.webhook_secret(merchant_id)
-    if secret is None or rotate:
-        secret = signing.new_secret()
-        await uow.merchants.set_webhook_secret(merchant_id, secret)
+async def merchant_secret(uow: UnitOfWork, ctx: Context, merchant_id: str, *,
+                          rotate: bool = False) -> str:
+    """The secret that signs deliveries to payouts' own callback_url (made when first
+    needed)."""
+    sealed = await uow.merchants.webhook_secret(merchant_id)
+    if sealed is not None and not rotate:
+        return ctx.secrets.open(sealed)
+    secret = signing.new_secret()
+    await uow.merchants.set_webhook_secret(merchant_id, ctx.secrets.seal(secret))
     return secret
 
 
@@ -153,7 +156,7 @@ def body(event: dict[str, Any]) -> str:
                       separators=(",", ":"), sort_keys=True)
 
 
-async def prepare_attempts(uow: UnitOfWork, due: Sequence[Delivery],
+async def prepare_attempts(uow: UnitOfWork, ctx: Context, due: Sequence[Delivery],
                            now: datetime) -> list[tuple[list[str], str] | None]:
     """For each delivery, the secrets that sign its next attempt (those in use at `now`,
     the engine's clock, which also set the rotation's end) and its body; None when the
@@ -172,10 +175,10 @@ async def prepare_attempts(uow: UnitOfWork, due: Sequence[Delivery],
             prepared.append(None)
             continue
         if ep is not None:
-            secrets_in_use = ep.secrets_at(now)
+            secrets_in_use = [ctx.secrets.open(s) for s in ep.secrets_at(now)]
         else:
             if d.merchant_id not in merchant_secrets:
-                merchant_secrets[d.merchant_id] = await merchant_secret(uow, d.merchant_id)
+                merchant_secrets[d.merchant_id] = await merchant_secret(uow, ctx, d.merchant_id)
             secrets_in_use = [merchant_secrets[d.merchant_id]]
         prepared.append((secrets_in_use, body(event)))
     return prepared

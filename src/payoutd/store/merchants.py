@@ -1,4 +1,5 @@
-"""Merchants and their API keys (stored as hashes; the key itself is shown once)."""
+"""Merchants and their API keys (found by hash; the key itself is shown once). Secrets
+come and go sealed (payoutd.secretbox): the services open them where they are used."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ class ApiKey:
     revoked_at: datetime | None
     ip_allowlist: list[str] | None = None
     rate_limit_per_minute: int | None = None
-    signing_secret: str | None = None
+    signing_secret: str | None = None  # sealed
+    secret_sealed: str | None = None  # the key's own secret, sealed; None before 0007
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,7 @@ class MerchantPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Totp:
-    secret: str | None
+    secret: str | None  # sealed
     last_step: int | None
 
 
@@ -58,7 +60,7 @@ def _key(row: object) -> ApiKey:
     return ApiKey(m["id"], m["merchant_id"], m["prefix"], m["key_hash"],
                   frozenset(m["scopes"].split()), m["name"], m["created_at"],
                   m["last_used_at"], m["revoked_at"], m["ip_allowlist"],
-                  m["rate_limit_per_minute"], m["signing_secret"])
+                  m["rate_limit_per_minute"], m["signing_secret"], m["secret_sealed"])
 
 
 class MerchantRepository:
@@ -79,7 +81,7 @@ class MerchantRepository:
             id=key.id, merchant_id=key.merchant_id, prefix=key.prefix, key_hash=key.key_hash,
             scopes=" ".join(sorted(key.scopes)), name=key.name, created_at=key.created_at,
             ip_allowlist=key.ip_allowlist, rate_limit_per_minute=key.rate_limit_per_minute,
-            signing_secret=key.signing_secret))
+            signing_secret=key.signing_secret, secret_sealed=key.secret_sealed))
 
     async def webhook_secret(self, merchant_id: str) -> str | None:
         return (await self.conn.execute(select(merchants.c.webhook_secret)

@@ -21,6 +21,9 @@ from sqlalchemy import (
 
 from payoutd.store.types import Amount, UTCDateTime
 
+# a Fernet token of a secret of up to 100 characters (payoutd.secretbox)
+SEALED = 255
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -38,11 +41,12 @@ merchants = Table(
     Column("id", String(36), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    # the secret columns hold values sealed by payoutd.secretbox, never plaintext
     # signs deliveries to a payout's own callback_url (Standard Webhooks whsec_...)
-    Column("webhook_secret", String(100), nullable=True),
+    Column("webhook_secret", String(SEALED), nullable=True),
     # two-factor: the TOTP secret, and the last time step a code was accepted for (a
     # code is good once)
-    Column("totp_secret", String(64), nullable=True),
+    Column("totp_secret", String(SEALED), nullable=True),
     Column("totp_last_step", BigInteger, nullable=True),
     # a new payout key blocks payouts until then (Spark, Cryptomus: "You are forbidden")
     Column("payouts_forbidden_until", UTCDateTime(), nullable=True),
@@ -87,7 +91,10 @@ api_keys = Table(
     Column("ip_allowlist", JSON, nullable=True),  # CIDRs; NULL: any address
     Column("rate_limit_per_minute", Integer, nullable=True),  # NULL: the default
     # optional request signing: HMAC-SHA256 over method, path, timestamp and body
-    Column("signing_secret", String(100), nullable=True),
+    Column("signing_secret", String(SEALED), nullable=True),
+    # the key's secret, sealed: provider dialects verify md5/HMAC signatures made with it
+    # (key_hash finds the key). NULL for keys made before it was kept (migration 0007)
+    Column("secret_sealed", String(SEALED), nullable=True),
 )
 
 ledger_accounts = Table(
@@ -290,9 +297,9 @@ webhook_endpoints = Table(
     Column("url", String(2048), nullable=False),
     Column("event_types", JSON, nullable=False),  # e.g. ["payout.paid"]; ["*"]: all
     Column("description", String(500), nullable=True),
-    Column("secret", String(100), nullable=False),
+    Column("secret", String(SEALED), nullable=False),
     # during a rotation the previous secret signs too, until it expires
-    Column("previous_secret", String(100), nullable=True),
+    Column("previous_secret", String(SEALED), nullable=True),
     Column("previous_secret_expires_at", UTCDateTime(), nullable=True),
     Column("status", String(10), nullable=False),  # enabled, disabled, deleted
     Column("disabled_reason", String(500), nullable=True),

@@ -13,6 +13,7 @@ from payoutd.store.merchants import MerchantRepository, ServiceFeeRepository
 from payoutd.store.outbox import OutboxRepository
 from payoutd.store.payouts import PayoutRepository
 from payoutd.store.placements import PlacementRepository
+from payoutd.store.sealed import SealedRepository
 from payoutd.store.webhooks import WebhookRepository
 
 
@@ -30,6 +31,7 @@ class UnitOfWork:
         self.service_fees = ServiceFeeRepository(conn, dialect)
         self.audit = AuditRepository(conn)
         self.webhooks = WebhookRepository(conn, dialect)
+        self.sealed = SealedRepository(conn, dialect)
         self.placements = PlacementRepository(conn, dialect, self.ledger, self.outbox)
 
     async def connection_closed(self) -> bool:

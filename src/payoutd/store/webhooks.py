@@ -22,7 +22,7 @@ class Endpoint:
     url: str
     event_types: list[str]
     description: str | None
-    secret: str
+    secret: str  # sealed, as previous_secret (payoutd.secretbox)
     previous_secret: str | None
     previous_secret_expires_at: datetime | None
     status: str

@@ -253,7 +253,7 @@ async def deliver_webhooks(db: Database, ctx: Context, sender: Sender,
     now = ctx.clock.now()
     async with db.unit() as uow:
         due = await uow.webhooks.claim_due(now, now + webhooks.LEASE, limit)
-        attempts = list(zip(due, await webhooks.prepare_attempts(uow, due, now), strict=True))
+        attempts = list(zip(due, await webhooks.prepare_attempts(uow, ctx, due, now), strict=True))
         # their endpoint was disabled or deleted meanwhile
         await uow.webhooks.record_many([
             Outcome(d, now, "cancelled", None, None, None, "endpoint disabled or deleted")

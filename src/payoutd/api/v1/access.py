@@ -63,7 +63,7 @@ async def create_key(body: ApiKeyCreate, request: Request,
             source=principal.source)
     view = key_view(issued.key)
     view["key"] = issued.plaintext
-    view["signing_secret"] = issued.key.signing_secret
+    view["signing_secret"] = issued.signing_secret
     if "payouts" in issued.key.scopes:
         view["payouts_blocked_until"] = ts(issued.key.created_at + timedelta(
             hours=rt.settings.payout_key_cooldown_hours))

@@ -29,11 +29,11 @@ READ = Depends(require("read"))
 WRITE = Depends(require("payouts"))
 
 
-def endpoint_view(e: Endpoint, *, with_secret: bool = False) -> dict[str, Any]:
+def endpoint_view(e: Endpoint, *, secret: str | None = None) -> dict[str, Any]:
     return {"id": e.id, "object": "webhook_endpoint", "url": e.url,
             "event_types": e.event_types, "description": e.description, "status": e.status,
             "disabled_reason": e.disabled_reason, "failing_since": ts(e.failing_since),
-            "created_at": ts(e.created_at), "secret": e.secret if with_secret else None,
+            "created_at": ts(e.created_at), "secret": secret,
             "previous_secret_expires_at": ts(e.previous_secret_expires_at)}
 
 
@@ -67,7 +67,7 @@ async def create(body: WebhookEndpointCreate, request: Request,
                                            event_types=body.event_types,
                                            services=body.services,
                                            description=body.description)
-    return endpoint_view(e, with_secret=True)
+    return endpoint_view(e, secret=rt.ctx.secrets.open(e.secret))
 
 
 @router.get("/webhook-endpoints", response_model=WebhookEndpointList,
@@ -116,7 +116,7 @@ async def rotate(endpoint_id: str, body: SecretRotate, request: Request,
     async with rt.db.unit() as uow:
         e = await webhooks.rotate_secret(uow, rt.ctx, principal.merchant_id, endpoint_id,
                                          body.overlap_seconds)
-    return endpoint_view(e, with_secret=True)
+    return endpoint_view(e, secret=rt.ctx.secrets.open(e.secret))
 
 
 @router.post("/webhook-endpoints/{endpoint_id}/enable", response_model=WebhookEndpointOut,
@@ -168,7 +168,7 @@ async def merchant_secret(request: Request,
                           principal: Annotated[Principal, WRITE]) -> dict[str, Any]:
     rt = _rt(request)
     async with rt.db.unit() as uow:
-        return {"secret": await webhooks.merchant_secret(uow, principal.merchant_id,
+        return {"secret": await webhooks.merchant_secret(uow, rt.ctx, principal.merchant_id,
                                                          rotate=True)}
 
 
@@ -180,4 +180,4 @@ async def get_merchant_secret(request: Request,
     """Needs a `payouts` key: a read-only key cannot learn a signing secret."""
     rt = _rt(request)
     async with rt.db.unit() as uow:
-        return {"secret": await webhooks.merchant_secret(uow, principal.merchant_id)}
+        return {"secret": await webhooks.merchant_secret(uow, rt.ctx, principal.merchant_id)}
