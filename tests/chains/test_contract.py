@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from payoutd.services.ports import Output, PreparedTx
+from payoutd.domain.batching import Output
+from payoutd.services.ports import PreparedTx
 from tests.chains.contract_support import FACTORIES, ChainUnderTest
 
 PRIORITIES = ("economy", "recommended", "high", "highest")

@@ -23,7 +23,8 @@ from sqlalchemy import select
 from payoutd.chains import config as chains_config
 from payoutd.chains.evm.adapter import EvmChain
 from payoutd.domain.assets import ASSETS
-from payoutd.services.ports import ChainUnavailable, Output
+from payoutd.domain.batching import Output
+from payoutd.services.ports import ChainUnavailable
 from payoutd.store.batches import Batch
 from payoutd.store.tables import holds
 from payoutd.worker import jobs

@@ -28,14 +28,9 @@ from payoutd.chains.tron import transaction as codec
 from payoutd.chains.tron.adapter import TronChain
 from payoutd.chains.tron.wallet import HotWallet
 from payoutd.domain.assets import ASSETS
+from payoutd.domain.batching import Output
 from payoutd.services import execution
-from payoutd.services.ports import (
-    ChainUnavailable,
-    Output,
-    OutputRejected,
-    Rejected,
-    TxState,
-)
+from payoutd.services.ports import ChainUnavailable, OutputRejected, Rejected, TxState
 from payoutd.store.tables import metadata
 from payoutd.worker import jobs
 from tests import support

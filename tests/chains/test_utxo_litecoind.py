@@ -26,7 +26,8 @@ import structlog
 from payoutd.chains.utxo.adapter import UtxoChain
 from payoutd.chains.utxo.rpc import RpcClient, RpcError
 from payoutd.domain.assets import ASSETS
-from payoutd.services.ports import ChainUnavailable, Output, OutputRejected
+from payoutd.domain.batching import Output
+from payoutd.services.ports import ChainUnavailable, OutputRejected
 from payoutd.worker import jobs
 from tests import support
 from tests.chains.litecoind import PASSWORD, PASSWORD_ENV, USER, Litecoind, free_port

@@ -19,9 +19,10 @@ from sqlalchemy import func, select, update
 
 from payoutd.chains.addressing import validate_address
 from payoutd.domain.assets import NETWORKS, Asset
+from payoutd.domain.batching import Output
 from payoutd.domain.money import ROUND_CREDIT, ROUND_DEBIT, fmt, quantize, quantum
 from payoutd.ids import new_id
-from payoutd.services.ports import Output, OutputRejected, PreparedTx, Rejected, TxState
+from payoutd.services.ports import OutputRejected, PreparedTx, Rejected, TxState
 from payoutd.store.db import Database
 from payoutd.store.dialect import insert
 from payoutd.store.tables import sandbox_blocks, sandbox_rules, sandbox_transactions

@@ -9,20 +9,25 @@ recorded transaction. Nothing that reached `sending` is ever rebuilt or requeued
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 
 from payoutd.domain import events
-from payoutd.domain.assets import ASSETS, NETWORKS, Asset
-from payoutd.domain.fees import split_fee
+from payoutd.domain.assets import ASSETS, NETWORKS
+from payoutd.domain.batching import (
+    Output,
+    batch_priority,
+    build_outputs,
+    fee_shares,
+    output_index,
+    subtracts_fee,
+)
 from payoutd.domain.ledger import network_fee_paid
 from payoutd.domain.payout import Payout, Status, reserve, transition
 from payoutd.ids import new_id
 from payoutd.services.context import Context
 from payoutd.services.payouts import apply, apply_many
-from payoutd.services.ports import Output, OutputRejected, PreparedTx, TxState
+from payoutd.services.ports import OutputRejected, PreparedTx, TxState
 from payoutd.services.views import payout_view
 from payoutd.store.batches import Batch
 from payoutd.store.uow import UnitOfWork
@@ -36,15 +41,6 @@ class WalletShortfall(Exception):
         self.network = network
         self.currency = currency
         self.reason = reason
-
-
-def output_index(payouts: list[Payout]) -> dict[str, int]:
-    """Which output of `build_outputs(payouts, ...)` carries each payout."""
-    keys: dict[tuple[str, str | None], int] = {}
-    found = {}
-    for p in payouts:
-        found[p.id] = keys.setdefault((p.address, p.memo), len(keys))
-    return found
 
 
 async def release_scheduled(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
@@ -62,30 +58,6 @@ async def due_queues(uow: UnitOfWork, ctx: Context) -> list[tuple[str, str]]:
         if network in ctx.chains and oldest + timedelta(seconds=ctx.batch_window(network)) <= now:
             due.append((network, currency))
     return due
-
-
-def subtracts_fee(p: Payout, asset: Asset, native: str) -> bool:
-    """A from_amount payout of the network's own coin pays its real share of the network
-    fee out of its output; a token cannot pay the fee in the native coin, so a token
-    payout keeps the estimate it was charged (DESIGN §4)."""
-    return p.fee_mode == "from_amount" and asset.contract is None and asset.currency == native
-
-
-def gross(p: Payout, subtract: bool) -> Decimal:
-    """What a payout puts into its output before the chain takes its fee share."""
-    return p.final_amount + p.fee_network if subtract else p.final_amount
-
-
-def build_outputs(payouts: list[Payout], subtract: bool) -> list[Output]:
-    """One output per destination: payouts to the same address (and memo) are merged,
-    as Bitclear does (1 BTC + 2 BTC to A1 is one 3 BTC output). Outputs keep the order
-    of their first payout, so the same payouts always give the same outputs."""
-    merged: OrderedDict[tuple[str, str | None], Decimal] = OrderedDict()
-    for p in payouts:
-        key = (p.address, p.memo)
-        merged[key] = merged.get(key, Decimal(0)) + gross(p, subtract)
-    return [Output(address, amount, memo, subtract_fee=subtract)
-            for (address, memo), amount in merged.items()]
 
 
 @dataclass
@@ -142,7 +114,7 @@ async def price_batch(ctx: Context, batch: PricedBatch) -> PricedBatch:
         batch.outputs = build_outputs(batch.payouts, batch.subtract)
         try:
             tx = await chain.prepare(batch.id, asset, batch.outputs,
-                                     _batch_priority(batch.payouts),
+                                     batch_priority(batch.payouts),
                                      payout_count=len(batch.payouts),
                                      next_sequence=batch.next_sequence)
         except OutputRejected as exc:
@@ -179,8 +151,9 @@ async def record_batch(uow: UnitOfWork, ctx: Context, batch: PricedBatch) -> str
             payout_count=len(queued), confirmations=0, created_at=now, broadcast_at=None,
             updated_at=now))
         index = output_index(queued)
-        asset = ASSETS[(batch.currency, batch.network)]
-        settled = _fee_shares(queued, outputs, tx, index, batch.subtract, asset)
+        decimals = ASSETS[(batch.currency, batch.network)].decimals
+        settled = fee_shares(queued, outputs, tx.output_amounts, index, batch.subtract,
+                             decimals)
         await apply_many(uow, ctx, [
             transition(p, Status.SENDING, now=now, txid=tx.txid_of(index[p.id]),
                        **settled.get(p.id, {})) for p in queued])
@@ -195,26 +168,6 @@ async def release_batch(uow: UnitOfWork, network: str, batch_id: str | None = No
     return await uow.payouts.release_reserved(network, batch_id)
 
 
-def _fee_shares(payouts: list[Payout], outputs: list[Output], tx: PreparedTx,
-                index: dict[str, int], subtract: bool,
-                asset: Asset) -> dict[str, dict[str, Decimal]]:
-    """For outputs that paid their own fee: each payout's real network fee and what its
-    recipient gets, shared within a merged output by gross amount."""
-    if not subtract or not tx.output_amounts:
-        return {}
-    found: dict[str, dict[str, Decimal]] = {}
-    for o, output in enumerate(outputs):
-        members = [p for p in payouts if index[p.id] == o]
-        share = output.amount - tx.output_amounts[o]
-        if share < 0:
-            raise RuntimeError(f"output {o} pays more than it was given")
-        grosses = [gross(p, True) for p in members]
-        for p, g, s in zip(members, grosses, split_fee(grosses, share, asset.decimals),
-                           strict=True):
-            found[p.id] = {"fee_network": s, "final_amount": g - s}
-    return found
-
-
 async def _refuse(uow: UnitOfWork, ctx: Context, refused: list[tuple[Payout, str]]) -> None:
     """Fail the payouts of the outputs the chain would not take (nothing was signed, so
     their funds return)."""
@@ -224,13 +177,6 @@ async def _refuse(uow: UnitOfWork, ctx: Context, refused: list[tuple[Payout, str
                                                  failure_reason=reason))
         await uow.outbox.add(events.PAYOUT_VALIDATION_ERROR, p.merchant_id, p.id,
                              {"payout": payout_view(after), "reason": reason}, now)
-
-
-def _batch_priority(payouts: list[Payout]) -> str | None:
-    """A batch goes at the highest priority any of its payouts paid for."""
-    order = ["economy", "recommended", "high", "highest"]
-    given = [p.priority for p in payouts if p.priority]
-    return max(given, key=order.index) if given else None
 
 
 def recorded_tx(batch: Batch) -> PreparedTx:

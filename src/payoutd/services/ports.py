@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from payoutd.domain.assets import Asset
+from payoutd.domain.batching import Output
 from payoutd.domain.rates import Rate
 
 
@@ -52,16 +53,6 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Output:
-    address: str
-    amount: Decimal
-    memo: str | None = None
-    # the recipient pays its share of the network fee out of this output (Bitcoin Core's
-    # subtractFeeFromOutputs): payouts with fee_mode from_amount on a native coin
-    subtract_fee: bool = False
 
 
 @dataclass(frozen=True, slots=True)

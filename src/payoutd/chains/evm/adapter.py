@@ -69,15 +69,9 @@ from web3.types import BlockIdentifier, TxParams
 from payoutd.chains.addressing import validate_address
 from payoutd.chains.config import ChainsFileError, NetworkConfig
 from payoutd.domain.assets import NETWORKS, Asset
+from payoutd.domain.batching import Output
 from payoutd.domain.money import ROUND_CREDIT, ROUND_DEBIT, fmt, quantize
-from payoutd.services.ports import (
-    ChainUnavailable,
-    Output,
-    OutputRejected,
-    PreparedTx,
-    Rejected,
-    TxState,
-)
+from payoutd.services.ports import ChainUnavailable, OutputRejected, PreparedTx, Rejected, TxState
 
 log = structlog.get_logger("payoutd.chains.evm")
 

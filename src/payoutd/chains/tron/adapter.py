@@ -43,15 +43,9 @@ from payoutd.chains.config import ChainsFileError, NetworkConfig
 from payoutd.chains.tron import transaction as tx_codec
 from payoutd.chains.tron.wallet import HotWallet
 from payoutd.domain.assets import NETWORKS, Asset
+from payoutd.domain.batching import Output
 from payoutd.domain.money import ROUND_CREDIT, fmt, quantize
-from payoutd.services.ports import (
-    ChainUnavailable,
-    Output,
-    OutputRejected,
-    PreparedTx,
-    Rejected,
-    TxState,
-)
+from payoutd.services.ports import ChainUnavailable, OutputRejected, PreparedTx, Rejected, TxState
 
 log = structlog.get_logger("payoutd.chains.tron")
 

@@ -47,15 +47,9 @@ from payoutd.chains.config import ChainsFileError, NetworkConfig
 from payoutd.chains.utxo import rpc
 from payoutd.chains.utxo.rpc import RpcClient, RpcError
 from payoutd.domain.assets import NETWORKS, Asset
+from payoutd.domain.batching import Output
 from payoutd.domain.money import ROUND_CREDIT, ROUND_DEBIT, fmt, quantize
-from payoutd.services.ports import (
-    ChainUnavailable,
-    Output,
-    OutputRejected,
-    PreparedTx,
-    Rejected,
-    TxState,
-)
+from payoutd.services.ports import ChainUnavailable, OutputRejected, PreparedTx, Rejected, TxState
 
 PRIORITIES = ("economy", "recommended", "high", "highest")
 # sat/vB when the node has no estimate. Dogecoin prices by the kB, a hundred times
