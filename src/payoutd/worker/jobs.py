@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -211,6 +212,22 @@ class _Successes:
                 log.exception("webhook.record_failed")  # they wait for the next try
 
 
+async def attempt(sender: Sender, d: Delivery, secrets_in_use: list[str],
+                  body: str) -> AttemptResult:
+    """One attempt; whatever goes wrong in it is its failure (recorded, retried, counted
+    toward disabling the endpoint), never the job's."""
+    started = time.monotonic()
+    try:
+        # signed now, with the real time: a lane's last delivery may go out long after
+        # the pass began, and receivers refuse timestamps over 5 min old
+        headers = signing.headers(secrets_in_use, d.event_id, datetime.now(UTC), body)
+        return await sender.send(d.url, headers, body)
+    except Exception as exc:
+        log.warning("webhook.attempt_raised", delivery_id=d.id, error=repr(exc))
+        return AttemptResult(None, int((time.monotonic() - started) * 1000),
+                             error=f"{type(exc).__name__}: {exc}"[:500])
+
+
 async def deliver_webhooks(db: Database, ctx: Context, sender: Sender,
                            limit: int = 200) -> int:
     """Attempt every due delivery. One endpoint's deliveries go one after another in
@@ -240,10 +257,7 @@ async def deliver_webhooks(db: Database, ctx: Context, sender: Sender,
     async def lane(items: list[tuple[Delivery, tuple[list[str], str]]]) -> None:
         for d, (secrets_in_use, body) in items:
             async with gate:
-                # signed now, with the real time: a lane's last delivery may go out long
-                # after the pass began, and receivers refuse timestamps over 5 min old
-                headers = signing.headers(secrets_in_use, d.event_id, datetime.now(UTC), body)
-                result = await sender.send(d.url, headers, body)
+                result = await attempt(sender, d, secrets_in_use, body)
             if result.ok:
                 successes.waiting.append((d, result, ctx.clock.now()))
                 status = "delivered"
