@@ -24,7 +24,9 @@ from payoutd.store.webhooks import Delivery, Endpoint, Outcome
 from payoutd.webhooks import policy, signing, ssrf
 from payoutd.webhooks.delivery import AttemptResult
 
-LEASE = timedelta(seconds=60)  # longer than one attempt's timeout
+# A claimed delivery's lease: longer than one attempt's timeout, and renewed while the
+# worker holds it (worker.jobs.Deliveries), so a queue may outlive it.
+LEASE = timedelta(seconds=60)
 
 
 MAX_URL_LENGTH = 2048  # the column's size
