@@ -20,7 +20,7 @@ from payoutd.ids import new_id
 from payoutd.services.context import Context
 from payoutd.services.views import ts
 from payoutd.store.uow import UnitOfWork
-from payoutd.store.webhooks import Delivery, Endpoint, Outcome
+from payoutd.store.webhooks import Delivery, Endpoint, Lane, Outcome
 from payoutd.webhooks import policy, signing, ssrf
 from payoutd.webhooks.delivery import AttemptResult
 
@@ -169,9 +169,11 @@ async def dispatch(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
         by_merchant.setdefault(ep.merchant_id, []).append(ep)
     rows: list[dict[str, Any]] = []
 
-    def add(event: dict[str, Any], url: str, endpoint_id: str | None) -> None:
+    def add(event: dict[str, Any], url: str, endpoint_id: str | None,
+            payout_id: str | None = None) -> None:
         rows.append({"id": new_id(), "merchant_id": event["merchant_id"],
-                     "endpoint_id": endpoint_id, "url": url, "event_id": event["id"],
+                     "endpoint_id": endpoint_id, "payout_id": payout_id, "url": url,
+                     "event_id": event["id"],
                      "event_seq": event["seq"], "event_type": event["type"],
                      "status": "pending", "attempts": 0, "next_attempt_at": now,
                      "created_at": now})
@@ -184,7 +186,7 @@ async def dispatch(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
                 add(event, ep.url, ep.id)
         callback = (event["payload"].get("payout") or {}).get("callback_url")
         if callback:
-            add(event, callback, None)
+            add(event, callback, None, event["subject_id"])  # the subject: the payout
     await uow.webhooks.add_deliveries(rows)
     await uow.webhooks.mark_dispatched([e["seq"] for e in events], now)
     return len(rows)
@@ -278,10 +280,20 @@ async def _disable(uow: UnitOfWork, ep: Endpoint, now: datetime, reason: str) ->
     await uow.webhooks.cancel_pending(ep.id)
 
 
-async def redeliver(uow: UnitOfWork, ctx: Context, merchant_id: str, endpoint_id: str,
+async def own_lane(uow: UnitOfWork, merchant_id: str, lane: Lane) -> None:
+    """not_found unless the endpoint, or the payout, whose deliveries these are is the
+    merchant's."""
+    if lane.endpoint_id is not None:
+        await endpoint(uow, merchant_id, lane.endpoint_id)
+    elif lane.payout_id is None or await uow.payouts.get(merchant_id, lane.payout_id) is None:
+        raise PayoutdError("not_found", "Payout not found")
+
+
+async def redeliver(uow: UnitOfWork, ctx: Context, merchant_id: str, lane: Lane,
                     delivery_id: str) -> Delivery:
-    await endpoint(uow, merchant_id, endpoint_id)
-    d = await uow.webhooks.delivery(endpoint_id, delivery_id)
+    """Send a delivery again now: one of an endpoint's, or of a payout's callback_url."""
+    await own_lane(uow, merchant_id, lane)
+    d = await uow.webhooks.delivery(lane, delivery_id)
     if d is None:
         raise PayoutdError("not_found", "Delivery not found")
     now = ctx.clock.now()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.store.tables import outbox, webhook_attempts, webhook_deliveries, webhook_endpoints
@@ -46,6 +46,7 @@ class Delivery:
     id: str
     merchant_id: str
     endpoint_id: str | None
+    payout_id: str | None  # set for a payout's callback_url
     url: str
     event_id: str
     event_seq: int
@@ -78,6 +79,20 @@ _RECORD = update(D).where(D.c.id == bindparam("d_id")).values(
     next_attempt_at=bindparam("d_next"), last_status_code=bindparam("d_code"),
     last_error=bindparam("d_error"), last_latency_ms=bindparam("d_latency"),
     delivered_at=bindparam("d_delivered"))
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """Whose deliveries: an endpoint's, or those to a payout's callback_url."""
+
+    endpoint_id: str | None = None
+    payout_id: str | None = None
+
+
+def _in_lane(lane: Lane) -> Any:
+    if lane.endpoint_id is not None:
+        return D.c.endpoint_id == lane.endpoint_id
+    return and_(D.c.payout_id == lane.payout_id, D.c.endpoint_id.is_(None))
 
 
 def _endpoint(row: Any) -> Endpoint:
@@ -226,17 +241,17 @@ class WebhookRepository:
                                                 D.c.status == "pending")
                                 .values(status="cancelled", next_attempt_at=None))
 
-    async def deliveries(self, endpoint_id: str, *, before_id: str | None = None,
+    async def deliveries(self, lane: Lane, *, before_id: str | None = None,
                          limit: int = 50) -> list[Delivery]:
-        stmt = select(D).where(D.c.endpoint_id == endpoint_id)
+        stmt = select(D).where(_in_lane(lane))
         if before_id:
             stmt = stmt.where(D.c.id < before_id)
         stmt = stmt.order_by(D.c.id.desc()).limit(limit)
         return [_delivery(r) for r in await self.conn.execute(stmt)]
 
-    async def delivery(self, endpoint_id: str, delivery_id: str) -> Delivery | None:
+    async def delivery(self, lane: Lane, delivery_id: str) -> Delivery | None:
         row = (await self.conn.execute(select(D).where(
-            D.c.id == delivery_id, D.c.endpoint_id == endpoint_id))).first()
+            D.c.id == delivery_id, _in_lane(lane)))).first()
         return _delivery(row) if row else None
 
     async def attempts(self, delivery_ids: list[str]) -> dict[str, list[dict[str, Any]]]:

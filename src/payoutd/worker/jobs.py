@@ -257,7 +257,7 @@ class Deliveries:
         self.queues: dict[str, deque[tuple[Delivery, Prepared]]] = {}
         self.lanes: dict[str, asyncio.Task[None]] = {}
         self.held: dict[str, datetime] = {}  # delivery id: the end of the lease it holds
-        self.failures: list[BaseException] = []
+        self.first_failure: Exception | None = None  # of a lane, for `drain` to raise
         self._done = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
 
@@ -313,7 +313,7 @@ class Deliveries:
         except Exception as exc:
             # what it still holds is tried again once its lease runs out
             log.exception("webhook.lane_failed", lane=key)
-            self.failures.append(exc)
+            self.first_failure = self.first_failure or exc
         finally:
             for d, _ in queue:
                 self.held.pop(d.id, None)
@@ -346,8 +346,8 @@ class Deliveries:
         raised (the others still ran to their end)."""
         while self.lanes:
             await asyncio.wait(list(self.lanes.values()))
-        if self.failures:
-            raise self.failures[0]
+        if self.first_failure is not None:
+            raise self.first_failure
 
     async def close(self) -> None:
         """Stop: lanes still sending are cut short (what they hold is retried once its
