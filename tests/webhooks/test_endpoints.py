@@ -407,3 +407,83 @@ async def test_a_refused_payout_sends_failed_and_validation_error(h: Harness,
     assert {a.payout_id for a in rx.delivered("/failures")} == {refused["id"]}
     assert ("payout.paid", "paid") in kinds(
         [a for a in rx.delivered("/hooks") if a.payout_id == fine["id"]])
+
+
+# -- a payout's callback_url: its delivery log and redelivery -----------------------------
+
+async def callback_log(h: Harness, m: Merchant, payout_id: str,
+                       **params: Any) -> dict[str, Any]:
+    r = await h.client.get(f"/v1/payouts/{payout_id}/deliveries", headers=m.headers,
+                           params=params)
+    assert r.status_code == 200, r.text
+    page: dict[str, Any] = r.json()
+    return page
+
+
+async def test_the_callback_delivery_log_and_redeliver(h: Harness, rx: Receiver) -> None:
+    m = await h.merchant(BTC="1")
+    secret = (await h.client.post("/v1/webhook-secret", headers=m.headers)).json()["secret"]
+    rx.trust("/callback", secret)
+    ep = await subscribe(h, m, rx, event_types=["payout.created"])  # not in the log below
+    payout = await pay(h, m, callback_url=rx.url("/callback"))
+    other_payout = await pay(h, m, "0.02", BTC_ADDR_2, callback_url=rx.url("/callback"))
+    rx.set("503", path="/callback")
+    assert await pump(h) == 4
+    page = await callback_log(h, m, payout["id"])
+    assert page["next_cursor"] is None
+    [d] = page["data"]
+    assert d["event_type"] == "payout.created" and d["status"] == "pending"
+    assert (d["attempts"], d["last_status_code"], d["last_error"]) == (1, 503, "HTTP 503")
+    assert at(d["next_attempt_at"]) == h.clock.now() + timedelta(seconds=5)
+    assert [a["status_code"] for a in d["attempt_log"]] == [503]
+    assert len(await log(h, m, ep["id"])) == 2  # the endpoint's own log is apart
+
+    rx.set("ok", path="/callback")
+    h.clock.advance(5)
+    await pump(h)
+    [d] = (await callback_log(h, m, payout["id"]))["data"]
+    assert (d["status"], d["attempts"]) == ("delivered", 2)
+
+    # the merchant asks for it again
+    r = await h.client.post(f"/v1/payouts/{payout['id']}/deliveries/{d['id']}/redeliver",
+                            headers=m.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "pending" and at(r.json()["next_attempt_at"]) == h.clock.now()
+    assert await pump(h) == 1
+    got = [a for a in rx.delivered("/callback") if a.payout_id == payout["id"]]
+    assert len(got) == 2 and got[0].webhook_id == got[1].webhook_id == d["event_id"]
+    [d] = (await callback_log(h, m, payout["id"]))["data"]
+    assert (d["status"], d["attempts"]) == ("delivered", 3)
+
+    # paginated like the other lists: more events, two pages of one
+    await drive(h)
+    full = (await callback_log(h, m, payout["id"]))["data"]
+    assert [x["event_type"] for x in reversed(full)] == [
+        "payout.created", "payout.status_changed", "payout.status_changed",
+        "payout.status_changed", "payout.paid"]
+    first = await callback_log(h, m, payout["id"], limit=2)
+    assert [x["id"] for x in first["data"]] == [x["id"] for x in full[:2]]
+    second = await callback_log(h, m, payout["id"], limit=2, cursor=first["next_cursor"])
+    assert [x["id"] for x in second["data"]] == [x["id"] for x in full[2:4]]
+
+    # another payout's delivery, someone else's payout, an unknown delivery: not found
+    [other_d, *_] = (await callback_log(h, m, other_payout["id"]))["data"]
+    r = await h.client.post(
+        f"/v1/payouts/{payout['id']}/deliveries/{other_d['id']}/redeliver", headers=m.headers)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    endpoint_delivery = (await log(h, m, ep["id"]))[0]
+    r = await h.client.post(
+        f"/v1/payouts/{payout['id']}/deliveries/{endpoint_delivery['id']}/redeliver",
+        headers=m.headers)
+    assert r.status_code == 404
+    other = await h.merchant("Other")
+    r = await h.client.get(f"/v1/payouts/{payout['id']}/deliveries", headers=other.headers)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = await h.client.post(f"/v1/payouts/{payout['id']}/deliveries/{d['id']}/redeliver",
+                            headers=other.headers)
+    assert r.status_code == 404
+    r = await h.client.get("/v1/payouts/nope/deliveries", headers=m.headers)
+    assert r.status_code == 404
+    r = await h.client.get(f"/v1/payouts/{payout['id']}/deliveries", headers=m.headers,
+                           params={"cursor": "!!"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_cursor"

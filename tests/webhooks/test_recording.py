@@ -7,6 +7,7 @@ receiver in test_delivery.py."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -82,18 +83,25 @@ async def test_a_success_is_recorded_while_other_lanes_still_work(h: Harness) ->
     assert sorted(a for (a,) in attempts) == [1, 1]  # each recorded once
 
 
-async def test_a_lane_that_raises_leaves_the_others_recorded(h: Harness) -> None:
+async def test_an_attempt_that_raises_is_a_failed_attempt(h: Harness) -> None:
+    """The pass goes on: the raising attempt is recorded as a failure with its error and
+    retried on the schedule, and the other lane's success is recorded."""
     await one_event_per_endpoint(h, "broken", "slow")
     receivers = Receivers()
     delivering = asyncio.create_task(jobs.deliver_webhooks(h.rt.db, h.rt.ctx, receivers))
     await receivers.slow_entered.wait()
-    await asyncio.sleep(0.1)  # the broken lane has raised by now
+    await asyncio.sleep(0.1)  # the broken attempt has raised by now
     receivers.release.set()
-    with pytest.raises(RuntimeError, match="not an HTTP error"):
-        await delivering
-    # the slow lane ran to its end and its success was recorded; the broken one stays
-    # leased, to be tried again
+    assert await delivering == 2
     assert await statuses(h) == {"broken": "pending", "slow": "delivered"}
+    async with h.rt.db.read() as uow:
+        [row] = (await uow.conn.execute(
+            select(webhook_deliveries).where(webhook_deliveries.c.url.like("%/broken")))).all()
+        [attempt] = (await uow.conn.execute(select(webhook_attempts).where(
+            webhook_attempts.c.delivery_id == row.id))).all()
+    assert row.attempts == 1 and row.last_error == "RuntimeError: not an HTTP error"
+    assert attempt.error == row.last_error and attempt.status_code is None
+    assert row.next_attempt_at == h.clock.now() + timedelta(seconds=5)
 
 
 async def test_the_pass_ends_without_cutting_a_record_short(

@@ -20,7 +20,7 @@ import pytest
 
 from payoutd.webhooks.delivery import Sender
 from tests.support import Harness
-from tests.webhooks.receiver import Receiver, open_harness, pump, running
+from tests.webhooks.receiver import BTC_ADDR, Receiver, open_harness, pump, running
 
 HEADERS = {"webhook-id": "msg_1", "webhook-timestamp": "1700000000",
            "webhook-signature": "v1,AAAA", "content-type": "application/json"}
@@ -127,6 +127,29 @@ REFUSED = [
      "private"),
     ("https://mixed6.merchant.test/", {"mixed6.merchant.test": [PUBLIC_2, "::1"]},
      "loopback"),
+    # IPv4 addresses carried inside IPv6 ones are judged as the IPv4 address: 6to4,
+    # Teredo (server and client), IPv4-compatible and NAT64
+    ("http://[2002:7f00:1::]/", {}, "loopback"),
+    ("http://[2002:a9fe:a9fe::]/", {}, "metadata"),
+    ("http://[2002:a00:1::1]/", {}, "private"),
+    ("https://sixtofour.merchant.test/", {"sixtofour.merchant.test": ["2002:7f00:1::"]},
+     "loopback"),
+    ("http://[2001:0:7f00:1:8000:63bf:a2e5:2831]/", {}, "loopback"),  # Teredo server
+    ("http://[2001:0:5db8:d70e:8000:63bf:f5ff:fffe]/", {}, "private"),  # client 10.0.0.1
+    ("http://[::7f00:1]/", {}, "loopback"),
+    ("http://[::a9fe:a9fe]/", {}, "metadata"),
+    ("http://[64:ff9b::7f00:1]/", {}, "loopback"),
+    ("http://[64:ff9b::a00:1]/", {}, "private"),
+    ("https://nat64.merchant.test/", {"nat64.merchant.test": ["64:ff9b::a9fe:a9fe"]},
+     "metadata"),
+    # not globally routable, though Python's is_private does not say so
+    ("http://[fec0::1]/", {}, "site-local"),
+    ("https://site.merchant.test/", {"site.merchant.test": ["fec0::1"]}, "site-local"),
+    ("http://[64:ff9b:1::1]/", {}, "local use"),  # NAT64 for local use (RFC 8215)
+    ("http://[ff0e::1]/", {}, "multicast"),
+    ("http://239.1.2.3/", {}, "multicast"),
+    ("http://192.0.2.1/", {}, ""),  # documentation
+    ("http://[2001:db8::1]/", {}, ""),
 ]
 
 
@@ -142,6 +165,23 @@ async def test_private_destinations_are_refused(make: Any, url: str,
     assert why.lower() in result.error.lower(), result.error
     # a literal address is never looked up; a name is looked up once
     assert len(dns.asked) == (1 if answers else 0)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1/hooks", "http://10.0.0.1/",
+                                 "http://[2002:7f00:1::]/", "http://[fec0::1]/"])
+async def test_a_refusal_names_the_development_setting(make: Any, url: str) -> None:
+    sender, _, _ = make()
+    result = await sender.send(url, HEADERS, BODY)
+    assert result.error is not None and "PAYOUTD_WEBHOOK_ALLOW_PRIVATE" in result.error
+
+
+async def test_6to4_of_a_public_address_goes_out_pinned(make: Any) -> None:
+    """6to4 and NAT64 addresses of public IPv4 addresses are public: not refused."""
+    six_to_four, nat64 = "2002:5db8:d70e::1", "64:ff9b::5db8:d70e"
+    sender, _, guarded = make(expected={six_to_four, nat64})
+    assert (await sender.send(f"http://[{six_to_four}]/h", HEADERS, BODY)).ok
+    assert (await sender.send(f"http://[{nat64}]/h", HEADERS, BODY)).ok
+    assert [r.url.host for r in guarded.requests] == [six_to_four, nat64]
 
 
 @pytest.mark.parametrize("url", [
@@ -212,15 +252,26 @@ async def test_allow_private_lets_loopback_through(make: Any) -> None:
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/hooks", "http://10.0.0.1/hooks",
                                  "http://169.254.169.254/latest", "http://localhost/hooks",
-                                 "http://[::1]/hooks"])
+                                 "http://[::1]/hooks", "http://[2002:7f00:1::]/hooks",
+                                 "http://[2002:a9fe:a9fe::]/", "http://[fec0::1]/hooks",
+                                 "http://[64:ff9b::7f00:1]/", "http://[::ffff:10.0.0.1]/"])
 async def test_an_address_written_into_the_url_is_refused_at_creation(
         database_url: str | None, tmp_path: Path, url: str) -> None:
     async with open_harness(database_url, tmp_path, webhook_allow_private=False) as h:
-        m = await h.merchant()
+        m = await h.merchant(BTC="1")
         r = await h.client.post("/v1/webhook-endpoints", headers=m.headers, json={"url": url})
         assert r.status_code == 422, r.text
-        assert r.json()["error"]["fields"]["url"][0].startswith("webhooks cannot go to")
+        [message] = r.json()["error"]["fields"]["url"]
+        assert message.startswith("webhooks cannot go to"), message
+        assert "PAYOUTD_WEBHOOK_ALLOW_PRIVATE" in message
         listed = await h.client.get("/v1/webhook-endpoints", headers=m.headers)
+        assert listed.json()["data"] == []
+        # a payout's callback_url is held to the same rule
+        r = await h.client.post("/v1/payouts", headers=m.headers, json={
+            "amount": "0.01", "currency": "BTC", "address": BTC_ADDR, "callback_url": url})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["fields"]["callback_url"] == [message]
+        listed = await h.client.get("/v1/payouts", headers=m.headers)
         assert listed.json()["data"] == []
 
 

@@ -41,7 +41,7 @@ from payoutd.domain.payout import (
 from payoutd.domain.quotes import CONVERSION_BALANCE, Plan
 from payoutd.domain.rates import RateError
 from payoutd.ids import new_id
-from payoutd.services import access
+from payoutd.services import access, webhooks
 from payoutd.services.context import Context
 from payoutd.services.views import payout_view
 from payoutd.store.ledger import HoldRequest
@@ -145,6 +145,9 @@ async def quote(ctx: Context, merchant_fees: Mapping[str, ServiceFee],
     if req.fee_mode not in FEE_MODES:
         raise field_error("validation_error", "fee_mode",
                           f"fee_mode must be one of {', '.join(FEE_MODES)}")
+    if req.callback_url is not None:
+        webhooks.check_url(req.callback_url, field="callback_url",
+                           allow_private=ctx.settings.webhook_allow_private)
     chain = ctx.chain(asset.network)
     address = None
     if req.address is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -19,30 +20,73 @@ from payoutd.ids import new_id
 from payoutd.services.context import Context
 from payoutd.services.views import ts
 from payoutd.store.uow import UnitOfWork
-from payoutd.store.webhooks import Delivery, Endpoint, Outcome
+from payoutd.store.webhooks import Delivery, Endpoint, Lane, Outcome
 from payoutd.webhooks import policy, signing, ssrf
 from payoutd.webhooks.delivery import AttemptResult
 
-LEASE = timedelta(seconds=60)  # longer than one attempt's timeout
+# A claimed delivery's lease: longer than one attempt's timeout, and renewed while the
+# worker holds it (worker.jobs.Deliveries), so a queue may outlive it.
+LEASE = timedelta(seconds=60)
 
 
-def check_url(url: str, *, allow_private: bool) -> str:
-    """Syntax, and an address written into the URL itself: refused at once rather than at
-    every attempt (host names are checked by the guard when each attempt resolves them)."""
-    parts = urlsplit(url)
+MAX_URL_LENGTH = 2048  # the column's size
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+_UNSAFE_CHARACTERS = re.compile(r"[\x00-\x20\x7f]")
+
+
+def check_url(url: str, *, allow_private: bool, field: str = "url") -> str:
+    """The one rule for every URL payoutd sends webhooks to (endpoints' and payouts'
+    callback_url): syntax, host, port, no credentials, length, and an address written
+    into the URL itself, refused at once rather than at every attempt (host names are
+    checked by the guard when each attempt resolves them)."""
+
+    def refuse(message: str) -> PayoutdError:
+        return field_error("validation_error", field, f"{field} {message}")
+
+    if len(url) > MAX_URL_LENGTH:
+        raise refuse(f"must be at most {MAX_URL_LENGTH} characters")
+    if _UNSAFE_CHARACTERS.search(url):
+        raise refuse("must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        if "port" in str(exc).lower():
+            raise refuse("port must be a number from 1 to 65535") from exc
+        raise refuse(f"is not a valid URL ({exc})") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise field_error("validation_error", "url", "url must be an http(s) URL with a host")
-    if parts.username or parts.password:
-        raise field_error("validation_error", "url", "url must not carry credentials")
+        raise refuse("must be an http(s) URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise refuse("must not carry credentials")
+    if port == 0:
+        raise refuse("port must be a number from 1 to 65535")
+    host = parts.hostname
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = (
+            ipaddress.ip_address(host))
+    except ValueError:
+        address = None
+        if not _valid_name(host):
+            raise refuse(f"has an invalid host name {host!r}") from None
     if not allow_private:
-        try:
-            reason = ssrf.forbidden(ipaddress.ip_address(parts.hostname))
-        except ValueError:
-            reason = None
-        if reason or parts.hostname.lower() in ("localhost", "localhost.localdomain"):
-            raise field_error("validation_error", "url",
-                              f"webhooks cannot go to {reason or 'localhost'}")
+        reason = ssrf.forbidden(address) if address is not None else None
+        if reason or host.lower() in ("localhost", "localhost.localdomain"):
+            raise field_error("validation_error", field,
+                              f"webhooks cannot go to {reason or 'localhost'}; "
+                              f"{ssrf.ALLOW_PRIVATE_HINT}")
     return url
+
+
+def _valid_name(host: str) -> bool:
+    """A DNS name (an internationalized one in its ASCII form), not a malformed IPv4
+    address such as 999.1.1.1."""
+    try:
+        ascii_host = host.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_host.split(".")
+    return (len(ascii_host) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
+            and not labels[-1].isdigit())
 
 
 async def create_endpoint(uow: UnitOfWork, ctx: Context, merchant_id: str, url: str, *,
@@ -128,9 +172,11 @@ async def dispatch(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
         by_merchant.setdefault(ep.merchant_id, []).append(ep)
     rows: list[dict[str, Any]] = []
 
-    def add(event: dict[str, Any], url: str, endpoint_id: str | None) -> None:
+    def add(event: dict[str, Any], url: str, endpoint_id: str | None,
+            payout_id: str | None = None) -> None:
         rows.append({"id": new_id(), "merchant_id": event["merchant_id"],
-                     "endpoint_id": endpoint_id, "url": url, "event_id": event["id"],
+                     "endpoint_id": endpoint_id, "payout_id": payout_id, "url": url,
+                     "event_id": event["id"],
                      "event_seq": event["seq"], "event_type": event["type"],
                      "status": "pending", "attempts": 0, "next_attempt_at": now,
                      "created_at": now})
@@ -143,7 +189,7 @@ async def dispatch(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
                 add(event, ep.url, ep.id)
         callback = (event["payload"].get("payout") or {}).get("callback_url")
         if callback:
-            add(event, callback, None)
+            add(event, callback, None, event["subject_id"])  # the subject: the payout
     await uow.webhooks.add_deliveries(rows)
     await uow.webhooks.mark_dispatched([e["seq"] for e in events], now)
     return len(rows)
@@ -237,10 +283,20 @@ async def _disable(uow: UnitOfWork, ep: Endpoint, now: datetime, reason: str) ->
     await uow.webhooks.cancel_pending(ep.id)
 
 
-async def redeliver(uow: UnitOfWork, ctx: Context, merchant_id: str, endpoint_id: str,
+async def own_lane(uow: UnitOfWork, merchant_id: str, lane: Lane) -> None:
+    """not_found unless the endpoint, or the payout, whose deliveries these are is the
+    merchant's."""
+    if lane.endpoint_id is not None:
+        await endpoint(uow, merchant_id, lane.endpoint_id)
+    elif lane.payout_id is None or await uow.payouts.get(merchant_id, lane.payout_id) is None:
+        raise PayoutdError("not_found", "Payout not found")
+
+
+async def redeliver(uow: UnitOfWork, ctx: Context, merchant_id: str, lane: Lane,
                     delivery_id: str) -> Delivery:
-    await endpoint(uow, merchant_id, endpoint_id)
-    d = await uow.webhooks.delivery(endpoint_id, delivery_id)
+    """Send a delivery again now: one of an endpoint's, or of a payout's callback_url."""
+    await own_lane(uow, merchant_id, lane)
+    d = await uow.webhooks.delivery(lane, delivery_id)
     if d is None:
         raise PayoutdError("not_found", "Delivery not found")
     now = ctx.clock.now()

@@ -314,6 +314,7 @@ webhook_deliveries = Table(
     Column("id", String(36), primary_key=True),
     Column("merchant_id", String(36), nullable=False),
     Column("endpoint_id", String(36), nullable=True),  # NULL: a payout's callback_url
+    Column("payout_id", String(36), nullable=True),  # the payout, for its callback_url
     Column("url", String(2048), nullable=False),
     Column("event_id", String(36), nullable=False),
     Column("event_seq", BigInteger, nullable=False),
@@ -331,6 +332,7 @@ webhook_deliveries = Table(
     UniqueConstraint("event_id", "endpoint_id", "url"),
     Index(None, "status", "next_attempt_at"),
     Index(None, "endpoint_id", "event_seq"),
+    Index(None, "payout_id"),
 )
 
 webhook_attempts = Table(

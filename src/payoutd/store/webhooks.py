@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.store.tables import outbox, webhook_attempts, webhook_deliveries, webhook_endpoints
@@ -46,6 +46,7 @@ class Delivery:
     id: str
     merchant_id: str
     endpoint_id: str | None
+    payout_id: str | None  # set for a payout's callback_url
     url: str
     event_id: str
     event_seq: int
@@ -78,6 +79,20 @@ _RECORD = update(D).where(D.c.id == bindparam("d_id")).values(
     next_attempt_at=bindparam("d_next"), last_status_code=bindparam("d_code"),
     last_error=bindparam("d_error"), last_latency_ms=bindparam("d_latency"),
     delivered_at=bindparam("d_delivered"))
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """Whose deliveries: an endpoint's, or those to a payout's callback_url."""
+
+    endpoint_id: str | None = None
+    payout_id: str | None = None
+
+
+def _in_lane(lane: Lane) -> Any:
+    if lane.endpoint_id is not None:
+        return D.c.endpoint_id == lane.endpoint_id
+    return and_(D.c.payout_id == lane.payout_id, D.c.endpoint_id.is_(None))
 
 
 def _endpoint(row: Any) -> Endpoint:
@@ -164,12 +179,16 @@ class WebhookRepository:
         if rows:
             await self.conn.execute(D.insert(), rows)
 
-    async def claim_due(self, now: datetime, lease_until: datetime,
-                        limit: int) -> list[Delivery]:
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int, *,
+                        skip_lanes: Sequence[str] = ()) -> list[Delivery]:
         """Due deliveries, leased to this worker until `lease_until` (a worker that dies
-        mid-attempt leaves them to be retried when the lease runs out)."""
+        mid-attempt leaves them to be retried when the lease runs out). `skip_lanes`:
+        endpoint ids, and callback URLs, whose deliveries are left for later."""
         stmt = (select(D).where(D.c.status == "pending", D.c.next_attempt_at <= now)
                 .order_by(D.c.event_seq).limit(limit))
+        if skip_lanes:
+            stmt = stmt.where(or_(D.c.endpoint_id.is_(None), D.c.endpoint_id.not_in(skip_lanes)),
+                              or_(D.c.endpoint_id.is_not(None), D.c.url.not_in(skip_lanes)))
         if self.pg:
             stmt = stmt.with_for_update(skip_locked=True)
         found = [_delivery(r) for r in await self.conn.execute(stmt)]
@@ -177,6 +196,24 @@ class WebhookRepository:
             await self.conn.execute(update(D).where(D.c.id.in_([d.id for d in found]))
                                     .values(next_attempt_at=lease_until))
         return found
+
+    async def renew_leases(self, held: dict[str, datetime], until: datetime) -> list[str]:
+        """Extend to `until` the leases of these deliveries (id: the end of the lease
+        this worker holds) that are still this worker's: pending, and leased until the
+        time it was given (a delivery already recorded, redelivered or claimed by
+        another worker after its lease ran out is left alone). Returns the renewed."""
+        by_lease: dict[datetime, list[str]] = {}
+        for delivery_id, lease in held.items():
+            by_lease.setdefault(lease, []).append(delivery_id)
+        renewed: list[str] = []
+        for lease, ids in by_lease.items():
+            for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+                rows = await self.conn.execute(
+                    update(D).where(D.c.id.in_(chunk), D.c.status == "pending",
+                                    D.c.next_attempt_at == lease)
+                    .values(next_attempt_at=until).returning(D.c.id))
+                renewed.extend(r.id for r in rows)
+        return renewed
 
     async def record(self, delivery: Delivery, *, at: datetime, status: str,
                      next_attempt_at: datetime | None, status_code: int | None,
@@ -204,17 +241,17 @@ class WebhookRepository:
                                                 D.c.status == "pending")
                                 .values(status="cancelled", next_attempt_at=None))
 
-    async def deliveries(self, endpoint_id: str, *, before_id: str | None = None,
+    async def deliveries(self, lane: Lane, *, before_id: str | None = None,
                          limit: int = 50) -> list[Delivery]:
-        stmt = select(D).where(D.c.endpoint_id == endpoint_id)
+        stmt = select(D).where(_in_lane(lane))
         if before_id:
             stmt = stmt.where(D.c.id < before_id)
         stmt = stmt.order_by(D.c.id.desc()).limit(limit)
         return [_delivery(r) for r in await self.conn.execute(stmt)]
 
-    async def delivery(self, endpoint_id: str, delivery_id: str) -> Delivery | None:
+    async def delivery(self, lane: Lane, delivery_id: str) -> Delivery | None:
         row = (await self.conn.execute(select(D).where(
-            D.c.id == delivery_id, D.c.endpoint_id == endpoint_id))).first()
+            D.c.id == delivery_id, _in_lane(lane)))).first()
         return _delivery(row) if row else None
 
     async def attempts(self, delivery_ids: list[str]) -> dict[str, list[dict[str, Any]]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -241,66 +243,169 @@ class _Successes:
                 log.exception("webhook.record_failed")  # they wait for the next try
 
 
+async def attempt(sender: Sender, d: Delivery, secrets_in_use: list[str],
+                  body: str) -> AttemptResult:
+    """One attempt; whatever goes wrong in it is its failure (recorded, retried, counted
+    toward disabling the endpoint), never the job's."""
+    started = time.monotonic()
+    try:
+        # signed now, with the real time: a lane's last delivery may go out long after
+        # the pass began, and receivers refuse timestamps over 5 min old
+        headers = signing.headers(secrets_in_use, d.event_id, datetime.now(UTC), body)
+        return await sender.send(d.url, headers, body)
+    except Exception as exc:
+        log.warning("webhook.attempt_raised", delivery_id=d.id, error=repr(exc))
+        return AttemptResult(None, int((time.monotonic() - started) * 1000),
+                             error=f"{type(exc).__name__}: {exc}"[:500])
+
+
+Prepared = tuple[list[str], str]  # the secrets that sign an attempt, and its body
+MAX_QUEUED = 100  # a lane holding this many waits for them before it takes more
+
+
+class Deliveries:
+    """The worker's webhook deliveries. Each endpoint (a payout's callback_url: each
+    URL) has a lane that sends its deliveries one after another, in the order they were
+    claimed; lanes run on their own, so a receiver that is slow or hangs holds back its
+    own lane only, and at most `webhook_concurrency` attempts are in flight at once.
+
+    `poll` claims what is due and hands it to the lanes without waiting for any attempt.
+    A claimed delivery is leased (webhooks.LEASE); the lease of everything a lane still
+    holds is renewed every third of it, so a long queue behind a slow receiver is never
+    taken by a second worker. Successes are recorded in groups (`_Successes`); a crash
+    before their record only sends them again (delivery is at least once; receivers
+    dedupe on webhook-id). A failure is recorded at once, after the successes before it,
+    since it decides whether the endpoint's lane goes on."""
+
+    def __init__(self, db: Database, ctx: Context, sender: Sender) -> None:
+        self.db = db
+        self.ctx = ctx
+        self.sender = sender
+        self.lease = webhooks.LEASE
+        self.gate = asyncio.Semaphore(ctx.settings.webhook_concurrency)
+        self.successes = _Successes(db, ctx)
+        self.queues: dict[str, deque[tuple[Delivery, Prepared]]] = {}
+        self.lanes: dict[str, asyncio.Task[None]] = {}
+        self.held: dict[str, datetime] = {}  # delivery id: the end of the lease it holds
+        self.first_failure: Exception | None = None  # of a lane, for `drain` to raise
+        self._done = asyncio.Event()
+        self._background: list[asyncio.Task[None]] = []
+
+    async def poll(self, limit: int = 200) -> int:
+        """Claim the due deliveries and start them. Returns how many were claimed."""
+        now = self.ctx.clock.now()
+        until = now + self.lease
+        full = [key for key, queue in self.queues.items() if len(queue) >= MAX_QUEUED]
+        async with self.db.unit() as uow:
+            due = await uow.webhooks.claim_due(now, until, limit, skip_lanes=full)
+            attempts = list(zip(due, await webhooks.prepare_attempts(uow, self.ctx, due, now),
+                                strict=True))
+            # their endpoint was disabled or deleted meanwhile
+            await uow.webhooks.record_many([
+                Outcome(d, now, "cancelled", None, None, None, "endpoint disabled or deleted")
+                for d, prepared in attempts if prepared is None])
+        for d, prepared in attempts:
+            if prepared is None:
+                continue
+            self.held[d.id] = until
+            key = lane_key(d)
+            self.queues.setdefault(key, deque()).append((d, prepared))
+            if key not in self.lanes:
+                self.lanes[key] = asyncio.create_task(self._lane(key))
+        if self.lanes and not self._background:
+            self._background = [
+                asyncio.create_task(self.successes.record_every(RECORD_EVERY, self._done)),
+                asyncio.create_task(self._renew_every(self._done))]
+        return len(attempts)
+
+    async def _lane(self, key: str) -> None:
+        queue = self.queues[key]
+        try:
+            while queue:
+                d, (secrets_in_use, body) = queue[0]
+                async with self.gate:
+                    result = await attempt(self.sender, d, secrets_in_use, body)
+                if result.ok:
+                    self.successes.waiting.append((d, result, self.ctx.clock.now()))
+                    status = "delivered"
+                else:
+                    async def failure(uow: UnitOfWork, d: Delivery = d,
+                                      result: AttemptResult = result) -> str:
+                        return await webhooks.record(uow, self.ctx, d, result)
+
+                    status = await self.successes.record(failure) or "pending"
+                queue.popleft()
+                self.held.pop(d.id, None)
+                log.info("webhook.attempt", delivery_id=d.id, event_type=d.event_type,
+                         status_code=result.status_code, outcome=status)
+                if status == "cancelled":
+                    break  # the endpoint was just disabled; the rest of its lane went with it
+        except Exception as exc:
+            # what it still holds is tried again once its lease runs out
+            log.exception("webhook.lane_failed", lane=key)
+            self.first_failure = self.first_failure or exc
+        finally:
+            for d, _ in queue:
+                self.held.pop(d.id, None)
+            del self.queues[key], self.lanes[key]
+
+    async def _renew_every(self, done: asyncio.Event) -> None:
+        """Until `done` is set. Never cancelled, as `_Successes.record_every`."""
+        every = self.lease.total_seconds() / 3
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), every)
+            if done.is_set():
+                return
+            if not self.held:
+                continue
+            held = dict(self.held)
+            until = self.ctx.clock.now() + self.lease
+            try:
+                async with self.db.unit() as uow:
+                    renewed = await uow.webhooks.renew_leases(held, until)
+            except Exception:
+                log.exception("webhook.lease_renewal_failed")  # the next try may do it
+                continue
+            for delivery_id in renewed:
+                if delivery_id in self.held:
+                    self.held[delivery_id] = until
+
+    async def drain(self) -> None:
+        """Wait for every lane to run to its end; raises what the first lane that failed
+        raised (the others still ran to their end)."""
+        while self.lanes:
+            await asyncio.wait(list(self.lanes.values()))
+        if self.first_failure is not None:
+            raise self.first_failure
+
+    async def close(self) -> None:
+        """Stop: lanes still sending are cut short (what they hold is retried once its
+        lease runs out); what was delivered is recorded."""
+        lanes = list(self.lanes.values())
+        for task in lanes:
+            task.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
+        self._done.set()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background = []
+        self._done = asyncio.Event()
+        await self.successes.record()
+
+
+def lane_key(d: Delivery) -> str:
+    return d.endpoint_id or d.url
+
+
 async def deliver_webhooks(db: Database, ctx: Context, sender: Sender,
                            limit: int = 200) -> int:
-    """Attempt every due delivery. One endpoint's deliveries go one after another in
-    event order; different endpoints are served concurrently.
-
-    Successes are recorded in groups (`_Successes`); a crash before their record only
-    sends them again (delivery is at least once; receivers dedupe on webhook-id). A
-    failure is recorded at once, after the successes before it, since it decides whether
-    the endpoint's lane goes on."""
-    now = ctx.clock.now()
-    async with db.unit() as uow:
-        due = await uow.webhooks.claim_due(now, now + webhooks.LEASE, limit)
-        attempts = list(zip(due, await webhooks.prepare_attempts(uow, ctx, due, now), strict=True))
-        # their endpoint was disabled or deleted meanwhile
-        await uow.webhooks.record_many([
-            Outcome(d, now, "cancelled", None, None, None, "endpoint disabled or deleted")
-            for d, prepared in attempts if prepared is None])
-        lanes: dict[str, list[tuple[Delivery, tuple[list[str], str]]]] = {}
-        for d, prepared in attempts:
-            if prepared is not None:
-                lanes.setdefault(d.endpoint_id or d.url, []).append((d, prepared))
-    if not lanes:
-        return len(attempts)
-    gate = asyncio.Semaphore(ctx.settings.webhook_concurrency)
-    successes = _Successes(db, ctx)
-
-    async def lane(items: list[tuple[Delivery, tuple[list[str], str]]]) -> None:
-        for d, (secrets_in_use, body) in items:
-            async with gate:
-                # signed now, with the real time: a lane's last delivery may go out long
-                # after the pass began, and receivers refuse timestamps over 5 min old
-                headers = signing.headers(secrets_in_use, d.event_id, datetime.now(UTC), body)
-                result = await sender.send(d.url, headers, body)
-            if result.ok:
-                successes.waiting.append((d, result, ctx.clock.now()))
-                status = "delivered"
-            else:
-                async def failure(uow: UnitOfWork, d: Delivery = d,
-                                  result: AttemptResult = result) -> str:
-                    return await webhooks.record(uow, ctx, d, result)
-
-                status = await successes.record(failure) or "pending"
-            log.info("webhook.attempt", delivery_id=d.id, event_type=d.event_type,
-                     status_code=result.status_code, outcome=status)
-            if status == "cancelled":
-                break  # the endpoint was just disabled; the rest of its lane went with it
-
-    done = asyncio.Event()
-    recorder = asyncio.create_task(successes.record_every(RECORD_EVERY, done))
+    """One pass: attempt every due delivery and wait for the attempts. Returns how many
+    were claimed. (The worker runs `Deliveries` instead, which does not wait.)"""
+    deliveries = Deliveries(db, ctx, sender)
     try:
-        # every lane runs to its end even when another fails, so that all their
-        # successes are recorded below
-        results = await asyncio.gather(*(lane(items) for items in lanes.values()),
-                                       return_exceptions=True)
+        claimed = await deliveries.poll(limit)
+        await deliveries.drain()
     finally:
-        done.set()
-        await recorder
         # what was delivered is recorded even when the pass is cut short (shutdown)
-        await successes.record()
-    for failed in results:
-        if isinstance(failed, BaseException):
-            raise failed
-    return len(attempts)
+        await deliveries.close()
+    return claimed

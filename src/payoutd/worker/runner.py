@@ -16,7 +16,7 @@ from payoutd.chains.sandbox import SandboxChain
 from payoutd.services.context import Context
 from payoutd.store.db import Database
 from payoutd.webhooks.delivery import Sender
-from payoutd.worker.jobs import deliver_webhooks, dispatch_events, follow_broadcast, send_pass
+from payoutd.worker.jobs import Deliveries, dispatch_events, follow_broadcast, send_pass
 
 log = structlog.get_logger("payoutd.worker")
 
@@ -65,6 +65,7 @@ class Worker:
         self.db = db
         self.ctx = ctx
         self.sender = sender
+        self.deliveries = Deliveries(db, ctx, sender)
         self._tasks: list[asyncio.Task[None]] = []
         self._lock: IO[str] | None = None
 
@@ -79,7 +80,7 @@ class Worker:
 
         async def webhooks() -> None:
             await dispatch_events(self.db, self.ctx)
-            await deliver_webhooks(self.db, self.ctx, self.sender)
+            await self.deliveries.poll()  # does not wait for the attempts
 
         self._tasks.append(asyncio.create_task(
             _every(s.worker_interval_seconds, "webhooks", webhooks)))
@@ -98,6 +99,7 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.deliveries.close()
         if self._lock is not None:
             self._lock.close()
             self._lock = None

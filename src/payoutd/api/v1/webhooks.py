@@ -22,7 +22,7 @@ from payoutd.bootstrap import Runtime
 from payoutd.services import webhooks
 from payoutd.services.views import ts
 from payoutd.store.uow import UnitOfWork
-from payoutd.store.webhooks import Delivery, Endpoint
+from payoutd.store.webhooks import Delivery, Endpoint, Lane
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 READ = Depends(require("read"))
@@ -130,22 +130,35 @@ async def enable(endpoint_id: str, request: Request,
                                                    endpoint_id))
 
 
+Limit = Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)]
+
+
+async def _deliveries(request: Request, principal: Principal, lane: Lane, cursor: str | None,
+                      limit: int) -> dict[str, Any]:
+    rt = _rt(request)
+    async with rt.db.read() as uow:
+        await webhooks.own_lane(uow, principal.merchant_id, lane)
+        page = await uow.webhooks.deliveries(lane, before_id=pagination.decode(cursor),
+                                             limit=limit + 1)
+        page, next_cursor = pagination.cut(page, limit, lambda d: d.id)
+        return {"data": await delivery_views(uow, page), "next_cursor": next_cursor}
+
+
+async def _redeliver(request: Request, principal: Principal, lane: Lane,
+                     delivery_id: str) -> dict[str, Any]:
+    rt = _rt(request)
+    async with rt.db.unit() as uow:
+        d = await webhooks.redeliver(uow, rt.ctx, principal.merchant_id, lane, delivery_id)
+        return (await delivery_views(uow, [d]))[0]
+
+
 @router.get("/webhook-endpoints/{endpoint_id}/deliveries", response_model=WebhookDeliveryList,
             responses=responses("unauthorized", "forbidden_scope", "not_found",
                                 "invalid_cursor"),
             summary="The delivery log: attempts, status codes, latency, next retry")
 async def deliveries(endpoint_id: str, request: Request, principal: Annotated[Principal, READ],
-                     cursor: str | None = None,
-                     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
-                     ) -> dict[str, Any]:
-    rt = _rt(request)
-    async with rt.db.read() as uow:
-        await webhooks.endpoint(uow, principal.merchant_id, endpoint_id)
-        page = await uow.webhooks.deliveries(endpoint_id, before_id=pagination.decode(cursor),
-                                             limit=limit + 1)
-        page, next_cursor = pagination.cut(page, limit, lambda d: d.id)
-        data = await delivery_views(uow, page)
-    return {"data": data, "next_cursor": next_cursor}
+                     cursor: str | None = None, limit: Limit = 50) -> dict[str, Any]:
+    return await _deliveries(request, principal, Lane(endpoint_id=endpoint_id), cursor, limit)
 
 
 @router.post("/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver",
@@ -154,11 +167,26 @@ async def deliveries(endpoint_id: str, request: Request, principal: Annotated[Pr
              summary="Send a delivery again now")
 async def redeliver(endpoint_id: str, delivery_id: str, request: Request,
                     principal: Annotated[Principal, WRITE]) -> dict[str, Any]:
-    rt = _rt(request)
-    async with rt.db.unit() as uow:
-        d = await webhooks.redeliver(uow, rt.ctx, principal.merchant_id, endpoint_id,
-                                     delivery_id)
-        return (await delivery_views(uow, [d]))[0]
+    return await _redeliver(request, principal, Lane(endpoint_id=endpoint_id), delivery_id)
+
+
+@router.get("/payouts/{payout_id}/deliveries", response_model=WebhookDeliveryList,
+            responses=responses("unauthorized", "forbidden_scope", "not_found",
+                                "invalid_cursor"),
+            summary="The delivery log of the payout's own callback_url")
+async def callback_deliveries(payout_id: str, request: Request,
+                              principal: Annotated[Principal, READ],
+                              cursor: str | None = None, limit: Limit = 50) -> dict[str, Any]:
+    return await _deliveries(request, principal, Lane(payout_id=payout_id), cursor, limit)
+
+
+@router.post("/payouts/{payout_id}/deliveries/{delivery_id}/redeliver",
+             response_model=WebhookDeliveryOut,
+             responses=responses("unauthorized", "forbidden_scope", "not_found"),
+             summary="Send a delivery to the payout's callback_url again now")
+async def redeliver_callback(payout_id: str, delivery_id: str, request: Request,
+                             principal: Annotated[Principal, WRITE]) -> dict[str, Any]:
+    return await _redeliver(request, principal, Lane(payout_id=payout_id), delivery_id)
 
 
 @router.post("/webhook-secret", response_model=MerchantSecretOut,
