@@ -15,6 +15,7 @@ from payoutd.chains.sandbox import SandboxChain
 from payoutd.config import Settings
 from payoutd.domain.assets import CURRENCIES, NETWORKS
 from payoutd.metrics import Metrics
+from payoutd.rate_limits import RateLimits
 from payoutd.rates import RateSources
 from payoutd.services.context import Context
 from payoutd.services.ports import Chain, Clock, SystemClock
@@ -32,6 +33,7 @@ class Runtime:
     rates: RateSources
     metrics: Metrics
     sender: Sender
+    rate_limits: RateLimits
 
     async def close(self) -> None:
         await self.sender.aclose()
@@ -128,7 +130,8 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
                   rates=rates, extra_fiat=extra_fiat(rates), metrics=metrics)
     sender = Sender(allow_private=settings.webhook_allow_private,
                     timeout=settings.webhook_timeout_seconds)
-    return Runtime(settings, db, ctx, rates, metrics, sender)
+    return Runtime(settings, db, ctx, rates, metrics, sender,
+                   RateLimits(settings.rate_limit_storage_url))
 
 
 def settle_heap() -> None:
