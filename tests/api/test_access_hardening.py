@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from payoutd.api.app import create_app
@@ -317,3 +318,16 @@ async def test_the_operator_lifts_a_cooldown_and_it_is_audited(h: Harness) -> No
     r = await h.client.post("/v1/admin/merchants/no-such/cooldown/lift", headers=h.admin)
     assert (r.status_code, error(r)) == (404, "merchant_not_found"), r.text
 
+
+
+async def test_an_unreachable_rate_limit_storage_lets_requests_through(
+        database_url: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Redis down is no reason to answer every request with a 500: the limits wait, the
+    API goes on, and the log says why."""
+    closed = "redis://127.0.0.1:9"  # the discard port: nothing listens
+    settings = support.test_settings(tmp_path, database_url, rate_limit_storage_url=closed)
+    async with support.harness(settings, truncate=database_url is not None) as h:
+        m = await h.merchant()
+        r = await h.client.get("/v1/balances", headers=m.headers)
+        assert r.status_code == 200, r.text
+    assert "rate_limit.storage_unavailable" in capsys.readouterr().out
