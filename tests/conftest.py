@@ -5,6 +5,7 @@ where they fail instead: CI must prove both databases."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -61,3 +62,17 @@ async def pg(pg_url: str, tmp_path: Path) -> AsyncIterator[support.Harness]:
     settings = support.test_settings(tmp_path, pg_url, db_pool_size=40)
     async with support.harness(settings, truncate=True) as harness:
         yield harness
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """Redis on 127.0.0.1:6379, for limits shared by several API processes; skips (fails
+    under CI=true) when none answers."""
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            pass
+    except OSError:
+        if support.IN_CI:
+            pytest.fail("Redis is required in CI (127.0.0.1:6379) but did not answer")
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    return "redis://127.0.0.1:6379"

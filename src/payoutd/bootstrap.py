@@ -15,6 +15,7 @@ from payoutd.chains.sandbox import SandboxChain
 from payoutd.config import Settings
 from payoutd.domain.assets import CURRENCIES, NETWORKS
 from payoutd.metrics import Metrics
+from payoutd.rate_limits import RateLimits
 from payoutd.rates import RateSources
 from payoutd.secretbox import KEY_FILE, KeyFile, SecretBox, parse_keys
 from payoutd.services.context import Context
@@ -35,6 +36,7 @@ class Runtime:
     metrics: Metrics
     sender: Sender
     secrets: SecretBox
+    rate_limits: RateLimits
 
     async def close(self) -> None:
         await self.sender.aclose()
@@ -143,7 +145,8 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
                                            settings.network_fee_max_age_seconds))
     sender = Sender(allow_private=settings.webhook_allow_private,
                     timeout=settings.webhook_timeout_seconds)
-    return Runtime(settings, db, ctx, rates, metrics, sender, secrets)
+    return Runtime(settings, db, ctx, rates, metrics, sender, secrets,
+                   RateLimits(settings.rate_limit_storage_url))
 
 
 def settle_heap() -> None:

@@ -1,5 +1,6 @@
-"""The operator's command line: `payoutd serve`, `migrate`, `merchant create`, `deposit`,
-`ledger check`. `--json` prints machine-readable output."""
+"""The operator's command line: `payoutd serve`, `migrate`, `merchant create`,
+`merchant totp enrol|reset`, `merchant cooldown lift`, `deposit`, `ledger check`. `--json`
+prints machine-readable output."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ merchant_app = typer.Typer(help="Merchants and their first API key.", no_args_is
 ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 operator_app = typer.Typer(help="Operator API keys (scope admin).", no_args_is_help=True)
 app.add_typer(merchant_app, name="merchant")
+totp_app = typer.Typer(help="A merchant's two-factor authentication (the operator's, never "
+                            "an API key's).", no_args_is_help=True)
+cooldown_app = typer.Typer(help="The payout cooldown a new payout key starts.",
+                           no_args_is_help=True)
+merchant_app.add_typer(totp_app, name="totp")
+merchant_app.add_typer(cooldown_app, name="cooldown")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(operator_app, name="operator-key")
 secrets_app = typer.Typer(help="The master keys that seal stored secrets.",
@@ -122,7 +129,8 @@ def serve(
 
             application = create_app(rt, run_worker=role is Role.all)
             config = uvicorn.Config(application, host=settings.host, port=settings.port,
-                                    log_level=settings.log_level, access_log=False)
+                                    log_level=settings.log_level, access_log=False,
+                                    **_proxy_options(settings))
             server = uvicorn.Server(config)
             settle_heap()
             await server.serve()
@@ -168,7 +176,16 @@ def _serve_processes(settings: Settings, role: Role) -> None:
     os.environ["PAYOUTD_API_PROCESSES"] = str(settings.api_processes)
     uvicorn.run("payoutd.api.asgi:app", factory=True, host=settings.host, port=settings.port,
                 workers=settings.api_processes, log_level=settings.log_level,
-                access_log=False)
+                access_log=False, **_proxy_options(settings))
+
+
+def _proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise, and the
+    client's address decides IP allowlists and the audit trail's `source`: forwarded
+    headers count only from the proxies PAYOUTD_FORWARDED_ALLOW_IPS names (none by
+    default)."""
+    allowed = settings.forwarded_allow_ips.strip()
+    return {"proxy_headers": bool(allowed), "forwarded_allow_ips": allowed or None}
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -206,6 +223,56 @@ def merchant_create(name: str, as_json: JsonOpt = False) -> None:
                          "(the key is shown only once)")
 
 
+def _cli_actor() -> dict[str, str]:
+    """Who acts, for the audit trail, when the operator runs a command."""
+    return {"actor": f"operator:{os.environ.get('USER', 'cli')} (cli)",
+            "source": f"cli@{socket.gethostname()}"}
+
+
+def _totp_command(change: str, merchant: str, as_json: bool) -> None:
+    from payoutd.services import access
+
+    act = access.enrol_totp if change == "enrol" else access.reset_totp
+
+    async def job(rt: Runtime) -> dict[str, Any]:
+        async with rt.db.unit() as uow:
+            secret, uri = await act(uow, rt.ctx, merchant, **_cli_actor())
+        return {"merchant_id": merchant, "secret": secret, "otpauth_uri": uri}
+
+    out = _run(job)
+    _print(out, as_json, f"secret:      {out['secret']}\notpauth_uri: {out['otpauth_uri']}\n"
+                         "(shown only once: give it to the account's owner)")
+
+
+@totp_app.command("enrol")
+def totp_enrol(merchant: str, as_json: JsonOpt = False) -> None:
+    """Bind two-factor authentication to MERCHANT (once); prints the secret once."""
+    _totp_command("enrol", merchant, as_json)
+
+
+@totp_app.command("reset")
+def totp_reset(merchant: str, as_json: JsonOpt = False) -> None:
+    """Replace MERCHANT's TOTP secret (a lost device, a lockout); prints it once."""
+    _totp_command("reset", merchant, as_json)
+
+
+@cooldown_app.command("lift")
+def cooldown_lift(merchant: str, as_json: JsonOpt = False) -> None:
+    """End MERCHANT's payout cooldown now (audited)."""
+    from payoutd.services import access
+    from payoutd.services.views import ts
+
+    async def job(rt: Runtime) -> dict[str, Any]:
+        async with rt.db.unit() as uow:
+            was = await access.lift_cooldown(uow, rt.ctx, merchant, **_cli_actor())
+        return {"merchant_id": merchant, "payouts_blocked_until": None,
+                "lifted_until": ts(was)}
+
+    out = _run(job)
+    _print(out, as_json, f"cooldown lifted (it ran until {out['lifted_until']})"
+           if out["lifted_until"] else "no cooldown was running; none is now")
+
+
 @operator_app.command("create")
 def operator_key_create(name: Annotated[str, typer.Option()] = "operator",
                         as_json: JsonOpt = False) -> None:
@@ -234,9 +301,7 @@ def deposit(merchant: str, currency: str, amount: str, as_json: JsonOpt = False)
 
     async def job(rt: Runtime) -> dict[str, Any]:
         async with rt.db.unit() as uow:
-            tx_id = await credit(uow, rt.ctx, merchant, currency, value,
-                                 actor=f"operator:{os.environ.get('USER', 'cli')} (cli)",
-                                 source=f"cli@{socket.gethostname()}")
+            tx_id = await credit(uow, rt.ctx, merchant, currency, value, **_cli_actor())
             balance = await uow.ledger.balance(merchant, currency.upper())
         assert balance is not None
         return {"transaction_id": tx_id, "merchant_id": merchant, "currency": currency.upper(),

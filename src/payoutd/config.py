@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     payout_key_cooldown_hours: float = 24.0
     api_rate_limit_per_minute: int = 6000  # per key, unless the key sets its own
     request_signature_window_seconds: int = 300
+    # where per-key request counts live: memory:// holds for one API process only; with
+    # several, shared storage such as redis://127.0.0.1:6379 (the `limits` library's URLs)
+    rate_limit_storage_url: str = "memory://"
+    # wrong TOTP codes a merchant may send within the window before every code is refused
+    totp_max_failures: int = Field(default=5, ge=1)
+    totp_failure_window_seconds: int = Field(default=900, ge=1)
+    # proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs
+    # or networks, "*" for any); empty: none, the client is the connection's peer
+    forwarded_allow_ips: str = ""
     # how long an API process keeps a key's row (key, merchant policy, fees) before it
     # reads it again; changes made through this process's API apply at once (0: no cache)
     auth_cache_seconds: float = Field(default=1.0, ge=0)

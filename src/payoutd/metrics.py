@@ -18,6 +18,13 @@ class Metrics:
             "payoutd_wallet_shortfall_total",
             "Batches that waited because the hot wallet could not pay them",
             ["network", "currency"], registry=self.registry)
+        self._totp_failures = Counter(
+            "payoutd_totp_failures_total",
+            "TOTP codes refused: invalid (counted towards the lockout) or locked (any code "
+            "during a lockout)", ["reason"], registry=self.registry)
+        self._totp_lockouts = Counter(
+            "payoutd_totp_lockouts_total", "Merchants locked out by wrong TOTP codes",
+            registry=self.registry)
 
         self._intake_batch = Histogram(
             "payoutd_intake_batch_payouts",
@@ -45,3 +52,9 @@ class Metrics:
 
     def wallet_shortfall(self, network: str, currency: str) -> None:
         self._child(self._shortfall, network, currency).inc()
+
+    def totp_failure(self, reason: str) -> None:
+        self._totp_failures.labels(reason).inc()
+
+    def totp_lockout(self) -> None:
+        self._totp_lockouts.inc()

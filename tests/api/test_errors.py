@@ -278,7 +278,14 @@ CASES: list[Case] = [
     Case("payout-key-expired-code", "totp_invalid", "POST", "/v1/api-keys",
          {"scopes": ["payouts"], "totp_code": "{expired_code}"}, setup=("totp",),
          field="totp_code"),
-    Case("totp-enrolled-twice", "totp_already_enrolled", "POST", "/v1/totp", setup=("totp",)),
+    Case("totp-enrolled-twice", "totp_already_enrolled", "POST",
+         "/v1/admin/merchants/{merchant}/totp", setup=("totp",), auth="admin"),
+    Case("totp-locked", "totp_locked", "POST", "/v1/api-keys",
+         {"scopes": ["payouts"], "totp_code": "{code}"}, setup=("totp_locked",),
+         field="totp_code", expect_headers=("Retry-After",)),
+    Case("totp-by-merchant-key", "totp_enrolment_by_operator", "POST", "/v1/totp"),
+    Case("key-delete-no-code", "totp_required", "DELETE", "/v1/api-keys/{key}",
+         setup=("totp", "read_key"), field="totp_code"),
     Case("address-not-saved", "address_not_allowed", "POST", CREATE, USDT_TRON,
          setup=("allowlist",), field="address"),
     # -- the one 5xx that is no bug: the chain node is out of reach
@@ -418,9 +425,10 @@ async def _fresh_offer(w: World, case: Case) -> None:
 
 
 async def _totp(w: World, case: Case) -> None:
-    r = await w.h.client.post("/v1/totp", headers=w.m.headers)
+    r = await w.h.client.post(f"/v1/admin/merchants/{w.m.id}/totp", headers=w.h.admin)
     assert r.status_code == 201, r.text
-    totp = pyotp.TOTP(r.json()["secret"])
+    w.ids["secret"] = r.json()["secret"]
+    totp = pyotp.TOTP(w.ids["secret"])
     now = w.h.clock.now()
     window = {totp.at(now, counter_offset=step) for step in (-1, 0, 1)}
     w.ids["wrong_code"] = next(c for c in ("000000", "111111", "222222") if c not in window)
@@ -435,6 +443,24 @@ async def _payout_key(w: World, case: Case) -> None:
     r = await w.h.client.post("/v1/api-keys", headers=w.m.headers,
                               json={"scopes": ["payouts"], "totp_code": w.ids["code"]})
     assert r.status_code == 201 and r.json()["payouts_blocked_until"], r.text
+
+
+async def _read_key(w: World, case: Case) -> None:
+    r = await w.h.client.post("/v1/api-keys", headers=w.m.headers, json={"scopes": ["read"]})
+    assert r.status_code == 201, r.text
+    w.ids["key"] = r.json()["id"]
+
+
+async def _totp_locked(w: World, case: Case) -> None:
+    """As many wrong codes as the window allows: every code is refused for a while."""
+    await _totp(w, case)
+    totp = pyotp.TOTP(w.ids["secret"])
+    near = {totp.at(w.h.clock.now(), counter_offset=step) for step in (-1, 0, 1)}
+    wrong = [c for c in (f"{n}" * 6 for n in range(10)) if c not in near]
+    for code in wrong[:w.h.rt.settings.totp_max_failures]:
+        r = await w.h.client.post("/v1/api-keys", headers=w.m.headers,
+                                  json={"scopes": ["payouts"], "totp_code": code})
+        assert r.status_code == 422, r.text
 
 
 async def _allowlist(w: World, case: Case) -> None:
@@ -456,7 +482,8 @@ SETUPS: dict[str, Setup] = {"queued": _queued, "paid": _paid, "other": _other,
                             "keyed": _keyed, "in_flight": _in_flight,
                             "stale_offer": _stale_offer, "fresh_offer": _fresh_offer,
                             "totp": _totp, "payout_key": _payout_key,
-                            "allowlist": _allowlist, "node_down": _node_down}
+                            "allowlist": _allowlist, "node_down": _node_down,
+                            "read_key": _read_key, "totp_locked": _totp_locked}
 
 
 async def restricted_key(h: Harness, merchant: Merchant, **restrictions: Any) -> dict[str, str]:

@@ -38,7 +38,8 @@ async def test_another_process_s_change_is_seen_within_the_cache_time(
         assert (await h.client.get("/v1/balances", headers=m.headers)).status_code == 200
         async with h.rt.db.unit() as uow:  # as another API process or host would
             key = (await uow.merchants.keys(m.id))[0]
-            await access.delete_key(uow, h.rt.ctx, m.id, key.id, actor="test", source=None)
+            await access.delete_key(uow, h.rt.ctx, m.id, key.id, None, actor="test",
+                                    source=None)
         # at most auth_cache_seconds later, refused
         await asyncio.sleep(0.35)
         assert (await h.client.get("/v1/balances", headers=m.headers)).status_code == 401
@@ -51,7 +52,8 @@ async def test_no_cache_reads_every_time(tmp_path: Path, database_url: str | Non
         assert (await h.client.get("/v1/balances", headers=m.headers)).status_code == 200
         async with h.rt.db.unit() as uow:
             key = (await uow.merchants.keys(m.id))[0]
-            await access.delete_key(uow, h.rt.ctx, m.id, key.id, actor="test", source=None)
+            await access.delete_key(uow, h.rt.ctx, m.id, key.id, None, actor="test",
+                                    source=None)
         assert (await h.client.get("/v1/balances", headers=m.headers)).status_code == 401
 
 
@@ -169,7 +171,8 @@ async def test_a_key_deleted_elsewhere_is_refused_after_a_renewal_read_it(h: Har
         assert (await h.client.get("/v1/balances", headers=headers)).status_code == 200
     async with h.rt.db.unit() as uow:  # deleted as another process would
         key = next(k for k in await uow.merchants.keys(m.id) if k.name == "spare")
-        await access.delete_key(uow, h.rt.ctx, m.id, key.id, actor="test", source=None)
+        await access.delete_key(uow, h.rt.ctx, m.id, key.id, None, actor="test",
+                                    source=None)
     now[0] += 45  # the spare key's row is past half its life, still cached
     other = await h.merchant("Other", BTC="1")  # a miss: its read renews the spare key's
     assert (await h.client.get("/v1/balances", headers=other.headers)).status_code == 200

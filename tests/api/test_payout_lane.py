@@ -75,8 +75,11 @@ async def test_lane_answers_repeats_and_refusals_as_the_route(h: Harness) -> Non
         assert (first[0], again[0]) == (201, 200)
         assert first[1] == again[1]
     other = await h.merchant(BTC="1")
-    h.client._transport.app.state.limiter.take = (  # type: ignore[attr-defined]
-        lambda key_id, per_minute: 7.2)
+
+    async def limited(key_id: str, per_minute: int) -> float:
+        return 7.2
+
+    h.rt.rate_limits.take = limited  # type: ignore[method-assign]
     assert (await answer(h, other, payout(), JSON, route=False)
             == await answer(h, other, payout(), JSON, route=True)
             == (429, await _body_of(h, other), "application/json", "8"))

@@ -48,6 +48,19 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def wait_until_serving(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    """Until the server answers /v1/ping (60 s at the most; its log if it died)."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        try:
+            if httpx.get(f"{base}/v1/ping", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+
+
 @pytest.mark.postgres
 def test_several_api_processes_serve_one_port_and_stop_together(tmp_path: Path,
                                                                 pg_url: str) -> None:
@@ -63,15 +76,7 @@ def test_several_api_processes_serve_one_port_and_stop_together(tmp_path: Path,
                               capture_output=True, text=True, timeout=60)
         assert made.returncode == 0, made.stderr
         key = json.loads(made.stdout)["api_key"]
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/ping", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_until_serving(proc, f"http://127.0.0.1:{port}", log)
         workers = {p for p in children(proc.pid)
                    if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()}
         assert len(workers) == 2

@@ -206,7 +206,8 @@ def scenario(run: Run, receiver: Receiver, *, short: bool = False) -> None:
         return r.json() if r.content else None
 
     if short:
-        run.keep("TOTP secret", call("POST", "/v1/totp", a, 201)["secret"])
+        run.keep("TOTP secret", call("POST", f"/v1/admin/merchants/{made['merchant_id']}/totp",
+                                     admin, 201)["secret"])
         return
 
     run.cli("deposit", made["merchant_id"], "BTC", "1")
@@ -260,8 +261,9 @@ def scenario(run: Run, receiver: Receiver, *, short: bool = False) -> None:
     call("PUT", "/v1/address-allowlist", a, json={"enabled": True})
     call("POST", "/v1/addresses", a, 201, json={"network": "BTC", "address": BTC_ADDR})
     call("PUT", "/v1/address-allowlist", a, json={"enabled": False})
-    totp_secret = run.keep("TOTP secret", call("POST", "/v1/totp", a, 201)["secret"])
-    call("POST", "/v1/totp", a, 409)
+    enrol = f"/v1/admin/merchants/{made['merchant_id']}/totp"
+    totp_secret = run.keep("TOTP secret", call("POST", enrol, admin, 201)["secret"])
+    call("POST", enrol, admin, 409)
     call("POST", "/v1/api-keys", a, 422, json={"scopes": ["payouts"], "totp_code": "12345x"})
     code = pyotp.TOTP(totp_secret).now()
     payer = call("POST", "/v1/api-keys", a, 201,

@@ -13,7 +13,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from payoutd import __version__
 from payoutd.api import errors, inputs, reads
-from payoutd.api.auth import RateLimiter, ReplayGuard
 from payoutd.api.payout_lane import PayoutLane
 from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import (
@@ -70,8 +69,6 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
     app.state.runtime = runtime
     app.state.intake = intake
     reads.install(app, runtime)
-    app.state.limiter = RateLimiter()
-    app.state.replays = ReplayGuard()
     app.state.touched = {}  # key id -> when this process last wrote its last_used_at
     errors.install(app)
     app.add_middleware(PayoutLane)

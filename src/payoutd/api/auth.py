@@ -6,10 +6,9 @@ import hashlib
 import hmac
 import ipaddress
 import math
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi import Request
 
@@ -43,40 +42,6 @@ class Principal:
         return f"key:{self.key.prefix}"
 
 
-@dataclass
-class RateLimiter:
-    """A token bucket per key, in this process (each API process limits on its own)."""
-
-    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-    def take(self, key_id: str, per_minute: int) -> float | None:
-        """None when allowed; else the seconds until the next request would be."""
-        now = time.monotonic()
-        tokens, last = self.buckets.get(key_id, (float(per_minute), now))
-        tokens = min(float(per_minute), tokens + (now - last) * per_minute / 60.0)
-        if tokens >= 1:
-            self.buckets[key_id] = (tokens - 1, now)
-            return None
-        self.buckets[key_id] = (tokens, now)
-        return (1 - tokens) * 60.0 / per_minute
-
-
-@dataclass
-class ReplayGuard:
-    """Signatures seen within the time window: a signed request is accepted once."""
-
-    seen: dict[str, float] = field(default_factory=dict)
-
-    def first_time(self, signature: str, window: float) -> bool:
-        now = time.monotonic()
-        if len(self.seen) > 10_000:
-            self.seen = {s: t for s, t in self.seen.items() if now - t < 2 * window}
-        if signature in self.seen and now - self.seen[signature] < 2 * window:
-            return False
-        self.seen[signature] = now
-        return True
-
-
 def signature(secret: str, timestamp: str, method: str, path: str, body: bytes) -> str:
     """HMAC-SHA256 over timestamp, method, path (with query) and body, hex."""
     message = b"\n".join([timestamp.encode(), method.upper().encode(), path.encode(), body])
@@ -102,7 +67,13 @@ async def _check_signature(request: Request, rt: Runtime, key: ApiKey) -> None:
                          await request.body())
     if not hmac.compare_digest(expected, given):
         raise PayoutdError("signature_invalid")
-    if not request.app.state.replays.first_time(f"{key.id}:{given}", window):
+    # in the database, not this process: another API process, or this one after a
+    # restart, must refuse the same request too
+    async with rt.db.unit() as uow:
+        first = await uow.signatures.first_use(
+            key.id, given, expires_at=datetime.fromtimestamp(int(stamp) + window, UTC),
+            now=rt.ctx.clock.now())
+    if not first:
         raise PayoutdError("signature_invalid", "This signed request was already used")
 
 
@@ -125,7 +96,7 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
                 ip = None
             if ip is None or not any(ip in ipaddress.ip_network(n) for n in key.ip_allowlist):
                 raise PayoutdError("ip_not_allowed")
-        wait = request.app.state.limiter.take(
+        wait = await rt.rate_limits.take(
             key.id, key.rate_limit_per_minute or rt.settings.api_rate_limit_per_minute)
         if wait is not None:
             raise PayoutdError("rate_limited", headers={"Retry-After": str(math.ceil(wait))})

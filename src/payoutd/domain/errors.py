@@ -69,11 +69,19 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("rate_limited", 429, "Too many requests",
               "The key's request rate limit was reached; see Retry-After."),
     ErrorSpec("totp_required", 422, "A two-factor code is required",
-              "This change needs a current TOTP code (`totp_code`); enrol first."),
+              "This change needs a current TOTP code (`totp_code`); the operator enrols it."),
     ErrorSpec("totp_invalid", 422, "The two-factor code is not valid",
               "Wrong, expired or already used TOTP code."),
+    ErrorSpec("totp_locked", 429, "Too many wrong two-factor codes; try again later",
+              "Too many wrong TOTP codes for this merchant lately: every code, even a right "
+              "one, is refused until Retry-After."),
     ErrorSpec("totp_already_enrolled", 409, "Two-factor authentication is already enrolled",
-              "A merchant enrols one TOTP secret, once."),
+              "The merchant has a TOTP secret: the operator resets it "
+              "(`payoutd merchant totp reset`)."),
+    ErrorSpec("totp_enrolment_by_operator", 403,
+              "Two-factor authentication is enrolled and reset by the operator",
+              "An API key cannot enrol or reset TOTP; the operator does "
+              "(`payoutd merchant totp enrol|reset`, or the admin API)."),
     ErrorSpec("address_not_allowed", 422, "The address is not in the allowlist",
               "The merchant's address allowlist is on and this address is not saved."),
     ErrorSpec("not_found", 404, "Not found",

@@ -32,6 +32,10 @@ class MetricsSink(Protocol):
 
     def intake_batch(self, payouts: int) -> None: ...
 
+    def totp_failure(self, reason: str) -> None: ...
+
+    def totp_lockout(self) -> None: ...
+
 
 class Secrets(Protocol):
     """Seals secrets for storage and opens them where they are used (payoutd.secretbox):

@@ -7,13 +7,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import case, delete, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.domain.fees import ServiceFee
 from payoutd.ids import new_id
 from payoutd.store.dialect import insert, one_of
-from payoutd.store.tables import api_keys, merchant_addresses, merchants, service_fees
+from payoutd.store.tables import (
+    api_keys,
+    merchant_addresses,
+    merchants,
+    service_fees,
+    totp_failures,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +151,51 @@ class MerchantRepository:
         await self.conn.execute(update(merchants).where(merchants.c.id == merchant_id)
                                 .values(**values))
 
-    async def forbid_payouts_until(self, merchant_id: str, until: datetime) -> None:
+    async def totp_failures(self, merchant_id: str, *, since: datetime) -> list[datetime]:
+        """When the merchant's wrong TOTP codes after `since` came, oldest first."""
+        rows = await self.conn.execute(
+            select(totp_failures.c.failed_at)
+            .where(totp_failures.c.merchant_id == merchant_id,
+                   totp_failures.c.failed_at > since)
+            .order_by(totp_failures.c.failed_at))
+        return [r[0] for r in rows]
+
+    async def add_totp_failure(self, merchant_id: str, at: datetime, *,
+                               forget_before: datetime) -> None:
+        """Count a wrong code; the merchant's failures before `forget_before`, which no
+        longer count, are deleted."""
+        await self.conn.execute(delete(totp_failures).where(
+            totp_failures.c.merchant_id == merchant_id,
+            totp_failures.c.failed_at < forget_before))
+        await self.conn.execute(totp_failures.insert().values(merchant_id=merchant_id,
+                                                             failed_at=at))
+
+    async def clear_totp_failures(self, merchant_id: str) -> None:
+        await self.conn.execute(delete(totp_failures)
+                                .where(totp_failures.c.merchant_id == merchant_id))
+
+    async def forbid_payouts_until(self, merchant_id: str, until: datetime) -> datetime:
+        """Block payouts until `until` or a later end already set: a new cooldown never
+        shortens a running one (e.g. after the operator lowered the setting). Returns the
+        end that holds."""
+        current = merchants.c.payouts_forbidden_until
+        later = literal(until, type_=current.type)
+        ends: datetime = (await self.conn.execute(
+            update(merchants).where(merchants.c.id == merchant_id)
+            .values(payouts_forbidden_until=case(
+                (or_(current.is_(None), current < later), later), else_=current))
+            .returning(current))).scalar_one()
+        return ends
+
+    async def lift_cooldown(self, merchant_id: str) -> datetime | None:
+        """End the merchant's cooldown; the end it had (None when none was set)."""
+        stmt = select(merchants.c.payouts_forbidden_until).where(merchants.c.id == merchant_id)
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        was: datetime | None = (await self.conn.execute(stmt)).scalar()
         await self.conn.execute(update(merchants).where(merchants.c.id == merchant_id)
-                                .values(payouts_forbidden_until=until))
+                                .values(payouts_forbidden_until=None))
+        return was
 
     async def set_address_allowlist(self, merchant_id: str, enabled: bool) -> None:
         await self.conn.execute(update(merchants).where(merchants.c.id == merchant_id)

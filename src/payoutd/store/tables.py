@@ -65,6 +65,27 @@ merchant_addresses = Table(
     UniqueConstraint("merchant_id", "network", "address"),
 )
 
+# Wrong TOTP codes, per merchant, for the limit on guessing: counted in the database so it
+# holds across API processes and restarts. Rows older than the window go as new ones come.
+totp_failures = Table(
+    "totp_failures", metadata,
+    Column("seq", AutoId, primary_key=True, autoincrement=True),
+    Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
+    Column("failed_at", UTCDateTime(), nullable=False),
+    Index(None, "merchant_id", "failed_at"),
+)
+
+# Signatures of accepted signed requests, kept until their timestamp leaves the window
+# (after that the timestamp alone refuses them): a signed request is used once, by every
+# API process, also after a restart.
+used_signatures = Table(
+    "used_signatures", metadata,
+    Column("key_id", String(36), primary_key=True),
+    Column("signature", String(64), primary_key=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index(None, "expires_at"),
+)
+
 # The operator's service fee for one merchant and currency (Calypso's `calypsoFee`);
 # without a row the configured default applies.
 service_fees = Table(

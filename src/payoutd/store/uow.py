@@ -14,6 +14,7 @@ from payoutd.store.outbox import OutboxRepository
 from payoutd.store.payouts import PayoutRepository
 from payoutd.store.placements import PlacementRepository
 from payoutd.store.sealed import SealedRepository
+from payoutd.store.signatures import SignatureRepository
 from payoutd.store.webhooks import WebhookRepository
 
 
@@ -30,6 +31,7 @@ class UnitOfWork:
         self.batches = BatchRepository(conn, dialect)
         self.service_fees = ServiceFeeRepository(conn, dialect)
         self.audit = AuditRepository(conn)
+        self.signatures = SignatureRepository(conn, dialect)
         self.webhooks = WebhookRepository(conn, dialect)
         self.sealed = SealedRepository(conn, dialect)
         self.placements = PlacementRepository(conn, dialect, self.ledger, self.outbox)

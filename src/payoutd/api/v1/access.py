@@ -1,8 +1,10 @@
-"""/v1/api-keys, /v1/totp, /v1/addresses, /v1/address-allowlist, /v1/audit-log."""
+"""/v1/api-keys, /v1/totp (refused: the operator enrols), /v1/addresses,
+/v1/address-allowlist, /v1/audit-log."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -17,15 +19,18 @@ from payoutd.api.v1.schemas import (
     AllowlistOut,
     AllowlistSet,
     ApiKeyCreate,
+    ApiKeyDelete,
     ApiKeyList,
     ApiKeyOut,
     AuditList,
     TotpOut,
 )
 from payoutd.bootstrap import Runtime
+from payoutd.domain.errors import PayoutdError
 from payoutd.services import access
 from payoutd.services.views import ts
 from payoutd.store.merchants import ApiKey
+from payoutd.store.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["access"],
                    dependencies=[Depends(reads.forget_after_changes, scope="function")])
@@ -46,16 +51,34 @@ def _rt(request: Request) -> Runtime:
     return rt
 
 
+@contextlib.asynccontextmanager
+async def _unit_checking_totp(rt: Runtime, principal: Principal) -> AsyncIterator[UnitOfWork]:
+    """The request's transaction, for a change that may check a TOTP code. A refused code
+    rolls it back; the refusal is then recorded in a transaction of its own (the lockout
+    counts it) and answered as that records it."""
+    try:
+        async with rt.db.unit() as uow:
+            yield uow
+    except PayoutdError as err:
+        if not access.is_totp_refusal(err):
+            raise
+        async with rt.db.unit() as uow:
+            answer = await access.record_totp_refusal(
+                uow, rt.ctx, principal.merchant_id, err, actor=principal.actor,
+                source=principal.source)
+        raise answer from None
+
+
 @router.post("/api-keys", status_code=201, response_model=ApiKeyOut,
              responses=responses("unauthorized", "forbidden_scope", "validation_error",
-                                 "totp_required", "totp_invalid"),
+                                 "totp_required", "totp_invalid", "totp_locked"),
              summary="Create an API key; a `payouts` key needs a TOTP code and starts the "
                      "payout cooldown")
 async def create_key(body: ApiKeyCreate, request: Request,
                      principal: Annotated[Principal, WRITE]) -> dict[str, Any]:
     rt = _rt(request)
-    async with rt.db.unit() as uow:
-        issued = await access.create_key(
+    async with _unit_checking_totp(rt, principal) as uow:
+        issued, blocked_until = await access.create_key(
             uow, rt.ctx, principal.merchant_id, scopes=frozenset(body.scopes), name=body.name,
             totp_code=body.totp_code, ip_allowlist=body.ip_allowlist,
             rate_limit_per_minute=body.rate_limit_per_minute,
@@ -64,9 +87,8 @@ async def create_key(body: ApiKeyCreate, request: Request,
     view = key_view(issued.key)
     view["key"] = issued.plaintext
     view["signing_secret"] = issued.signing_secret
-    if "payouts" in issued.key.scopes:
-        view["payouts_blocked_until"] = ts(issued.key.created_at + timedelta(
-            hours=rt.settings.payout_key_cooldown_hours))
+    if blocked_until is not None:
+        view["payouts_blocked_until"] = ts(blocked_until)
     return view
 
 
@@ -81,36 +103,36 @@ async def list_keys(request: Request, principal: Annotated[Principal, READ]) -> 
 
 
 @router.delete("/api-keys/{key_id}", status_code=204,
-               responses=responses("unauthorized", "forbidden_scope", "not_found"),
-               summary="Revoke a key")
-async def delete_key(key_id: str, request: Request,
-                     principal: Annotated[Principal, WRITE]) -> Response:
+               responses=responses("unauthorized", "forbidden_scope", "not_found",
+                                   "totp_required", "totp_invalid", "totp_locked"),
+               summary="Revoke a key (with a TOTP code in the body once enrolled)")
+async def delete_key(key_id: str, request: Request, principal: Annotated[Principal, WRITE],
+                     body: ApiKeyDelete | None = None) -> Response:
     rt = _rt(request)
-    async with rt.db.unit() as uow:
+    async with _unit_checking_totp(rt, principal) as uow:
         await access.delete_key(uow, rt.ctx, principal.merchant_id, key_id,
-                                actor=principal.actor, source=principal.source)
+                                body.totp_code if body else None, actor=principal.actor,
+                                source=principal.source)
     return Response(status_code=204)
 
 
-@router.post("/totp", status_code=201, response_model=TotpOut,
-             responses=responses("unauthorized", "forbidden_scope", "totp_already_enrolled"),
-             summary="Enrol two-factor authentication (once); the secret is shown once")
+@router.post("/totp", status_code=201, response_model=TotpOut, deprecated=True,
+             responses=responses("unauthorized", "forbidden_scope",
+                                 "totp_enrolment_by_operator"),
+             summary="Refused: the operator enrols and resets two-factor authentication "
+                     "(`payoutd merchant totp enrol|reset`, or the admin API)")
 async def enrol_totp(request: Request, principal: Annotated[Principal, WRITE]) -> dict[str, Any]:
-    rt = _rt(request)
-    async with rt.db.unit() as uow:
-        secret, uri = await access.enrol_totp(uow, rt.ctx, principal.merchant_id,
-                                              actor=principal.actor, source=principal.source)
-    return {"secret": secret, "otpauth_uri": uri}
+    raise PayoutdError("totp_enrolment_by_operator")
 
 
 @router.put("/address-allowlist", response_model=AllowlistOut,
             responses=responses("unauthorized", "forbidden_scope", "totp_required",
-                                "totp_invalid", "validation_error"),
+                                "totp_invalid", "totp_locked", "validation_error"),
             summary="Turn the address allowlist on or off (TOTP when enrolled)")
 async def set_allowlist(body: AllowlistSet, request: Request,
                         principal: Annotated[Principal, WRITE]) -> dict[str, Any]:
     rt = _rt(request)
-    async with rt.db.unit() as uow:
+    async with _unit_checking_totp(rt, principal) as uow:
         await access.set_address_allowlist(uow, rt.ctx, principal.merchant_id, body.enabled,
                                            body.totp_code, actor=principal.actor,
                                            source=principal.source)
@@ -120,12 +142,12 @@ async def set_allowlist(body: AllowlistSet, request: Request,
 @router.post("/addresses", status_code=201, response_model=AddressOut,
              responses=responses("unauthorized", "forbidden_scope", "validation_error",
                                  "invalid_address", "service_not_found", "totp_required",
-                                 "totp_invalid"),
+                                 "totp_invalid", "totp_locked"),
              summary="Save a payout address (TOTP when enrolled)")
 async def add_address(body: AddressCreate, request: Request,
                       principal: Annotated[Principal, WRITE]) -> dict[str, Any]:
     rt = _rt(request)
-    async with rt.db.unit() as uow:
+    async with _unit_checking_totp(rt, principal) as uow:
         address_id = await access.add_address(
             uow, rt.ctx, principal.merchant_id, body.network, body.address, body.label,
             body.totp_code, actor=principal.actor, source=principal.source)

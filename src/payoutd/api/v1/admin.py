@@ -1,7 +1,9 @@
-"""Operator calls (scope `admin`): merchants, deposits, the ledger check."""
+"""Operator calls (scope `admin`): merchants, deposits, the ledger check, two-factor
+enrolment and reset, lifting a payout cooldown."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -10,6 +12,7 @@ from payoutd.api import reads
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import responses
 from payoutd.api.v1.schemas import (
+    CooldownLifted,
     DepositCreate,
     DepositOut,
     LedgerCheck,
@@ -19,13 +22,14 @@ from payoutd.api.v1.schemas import (
     ReviewResolve,
     ServiceFeeOut,
     ServiceFeeSet,
+    TotpOut,
 )
 from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import PayoutdError
 from payoutd.domain.fees import ServiceFee
 from payoutd.domain.money import fmt
-from payoutd.services import merchants, review
-from payoutd.services.views import payout_view
+from payoutd.services import access, merchants, review
+from payoutd.services.views import payout_view, ts
 
 router = APIRouter(prefix="/v1/admin", tags=["operator"],
                    dependencies=[Depends(reads.forget_after_changes, scope="function")])
@@ -65,7 +69,7 @@ async def deposit(body: DepositCreate, request: Request,
     rt = request.app.state.runtime
     async with rt.db.unit() as uow:
         tx_id = await merchants.deposit(uow, rt.ctx, body.merchant_id, body.currency,
-                                        body.amount, actor=f"operator:{principal.key.prefix}",
+                                        body.amount, actor=_operator(principal),
                                         source=principal.source)
     return {"transaction_id": tx_id, "merchant_id": body.merchant_id,
             "currency": body.currency.upper(), "amount": fmt(body.amount)}
@@ -115,3 +119,49 @@ async def resolve_review(payout_id: str, body: ReviewResolve, request: Request,
             actor=f"{body.operator} (key {principal.key.prefix})",
             source=request.client.host if request.client else None)
     return payout_view(resolved)
+
+
+def _operator(principal: Principal) -> str:
+    return f"operator:{principal.key.prefix}"
+
+
+@router.post("/merchants/{merchant_id}/totp", status_code=201, response_model=TotpOut,
+             responses=responses("unauthorized", "forbidden_scope", "merchant_not_found",
+                                 "totp_already_enrolled"),
+             summary="Enrol a merchant's two-factor authentication; the secret is shown once")
+async def enrol_totp(merchant_id: str, request: Request,
+                     principal: Annotated[Principal, Depends(require("admin"))]
+                     ) -> dict[str, Any]:
+    return await _new_totp(access.enrol_totp, merchant_id, request, principal)
+
+
+@router.post("/merchants/{merchant_id}/totp/reset", response_model=TotpOut,
+             responses=responses("unauthorized", "forbidden_scope", "merchant_not_found"),
+             summary="Replace a merchant's TOTP secret (ends a lockout); shown once")
+async def reset_totp(merchant_id: str, request: Request,
+                     principal: Annotated[Principal, Depends(require("admin"))]
+                     ) -> dict[str, Any]:
+    return await _new_totp(access.reset_totp, merchant_id, request, principal)
+
+
+async def _new_totp(change: Callable[..., Awaitable[tuple[str, str]]], merchant_id: str,
+                    request: Request, principal: Principal) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    async with rt.db.unit() as uow:
+        secret, uri = await change(uow, rt.ctx, merchant_id, actor=_operator(principal),
+                                   source=principal.source)
+    return {"secret": secret, "otpauth_uri": uri}
+
+
+@router.post("/merchants/{merchant_id}/cooldown/lift", response_model=CooldownLifted,
+             responses=responses("unauthorized", "forbidden_scope", "merchant_not_found"),
+             summary="End a merchant's payout cooldown now")
+async def lift_cooldown(merchant_id: str, request: Request,
+                        principal: Annotated[Principal, Depends(require("admin"))]
+                        ) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    async with rt.db.unit() as uow:
+        was = await access.lift_cooldown(uow, rt.ctx, merchant_id, actor=_operator(principal),
+                                         source=principal.source)
+    return {"merchant_id": merchant_id, "payouts_blocked_until": None,
+            "lifted_until": ts(was)}

@@ -425,9 +425,22 @@ class ApiKeyList(BaseModel):
     next_cursor: str | None = None
 
 
+class ApiKeyDelete(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    totp_code: str | None = Field(default=None, max_length=10,
+                                  description="Required once two-factor is enrolled")
+
+
 class TotpOut(BaseModel):
     secret: str
     otpauth_uri: str
+
+
+class CooldownLifted(BaseModel):
+    merchant_id: str
+    payouts_blocked_until: None = None
+    lifted_until: str | None = Field(description="The end the lifted cooldown had; null "
+                                                 "when none was running")
 
 
 class AllowlistSet(BaseModel):
