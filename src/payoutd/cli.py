@@ -249,7 +249,7 @@ def ledger_check(as_json: JsonOpt = False) -> None:
     """Verify the ledger; exits 0 when clean, 1 otherwise."""
 
     async def job(rt: Runtime) -> dict[str, Any]:
-        async with rt.db.read() as uow:
+        async with rt.db.snapshot() as uow:
             return (await uow.ledger.check()).as_dict()
 
     report = _run(job)

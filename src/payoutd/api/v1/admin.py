@@ -39,7 +39,7 @@ async def ledger_check(
     request: Request, principal: Annotated[Principal, Depends(require("admin"))]
 ) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    async with rt.db.read() as uow:
+    async with rt.db.snapshot() as uow:
         return (await uow.ledger.check()).as_dict()
 
 
