@@ -18,6 +18,7 @@ from tests.support import Harness
 A1 = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
 A2 = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"
 A3 = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+TON_ADDR = "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs"
 
 
 @pytest.fixture
@@ -245,3 +246,25 @@ async def test_outputs_the_node_refuses_fail_before_signing(h: Harness) -> None:
     assert types == ["payout.created", "payout.status_changed", "payout.failed",
                      "payout.validation_error"]
     assert (await h.ledger_check())["ok"]
+
+
+async def test_network_fees_show_the_native_coins_decimals(h: Harness) -> None:
+    """TON has 9 decimals, BTC 8: a batch's fee and the sandbox transaction's fee read at
+    the fee coin's precision, the same on both databases."""
+    m = await h.merchant(TON="10", BTC="1")
+    ton = await h.client.post("/v1/payouts", headers=m.headers, json={
+        "amount": "1.5", "currency": "TON", "address": TON_ADDR, "memo": "invoice-7"})
+    assert ton.status_code == 201, ton.text
+    btc = await pay(h, m, "0.1")
+    await h.settle()
+    for payout, decimals in ((ton.json(), 9), (btc, 8)):
+        paid = await status(h, m, payout["id"])
+        assert paid["status"] == "paid", paid
+        batch = (await h.client.get(f"/v1/batches/{paid['batch_id']}", headers=m.headers)).json()
+        for key in ("fee", "unbatched_fee", "fee_saved"):
+            assert len(batch[key].split(".")[1]) == decimals, (key, batch)
+        [tx] = [t for t in (await h.client.get("/v1/sandbox/transactions",
+                                               headers=m.headers)).json()["data"]
+                if t["txid"] == paid["txid"]]
+        assert len(tx["fee"].split(".")[1]) == decimals, tx
+        assert Decimal(tx["fee"]) == Decimal(batch["fee"])

@@ -18,13 +18,19 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from payoutd.chains.addressing import validate_address
-from payoutd.domain.assets import NETWORKS, Asset
+from payoutd.domain.assets import CURRENCIES, NETWORKS, Asset
 from payoutd.domain.money import ROUND_CREDIT, ROUND_DEBIT, fmt, quantize, quantum
 from payoutd.ids import new_id
 from payoutd.services.ports import Output, OutputRejected, PreparedTx, Rejected, TxState
 from payoutd.store.db import Database
 from payoutd.store.dialect import insert
-from payoutd.store.tables import sandbox_blocks, sandbox_rules, sandbox_transactions
+from payoutd.store.tables import (
+    batches,
+    payouts,
+    sandbox_blocks,
+    sandbox_rules,
+    sandbox_transactions,
+)
 
 # What one payout is charged for the network, in the asset's own currency, at
 # `recommended`; other priorities scale it. Roughly what each network costs.
@@ -78,7 +84,8 @@ class SandboxChain:
     def batch_fee(self, outputs: int, priority: str | None) -> Decimal:
         unit = BASE_FEE[self.network] * self._factor(priority)
         vbytes = TX_FIXED_VBYTES + OUTPUT_VBYTES * outputs
-        return quantize(unit * vbytes / (TX_FIXED_VBYTES + OUTPUT_VBYTES), 8, ROUND_DEBIT)
+        return quantize(unit * vbytes / (TX_FIXED_VBYTES + OUTPUT_VBYTES),
+                        CURRENCIES[self.native].decimals, ROUND_DEBIT)
 
     async def shortfall(self, asset: Asset, outputs: list[Output]) -> str | None:
         """The sandbox's hot wallet never runs dry."""
@@ -244,9 +251,11 @@ async def add_rule(db: Database, *, address: str, action: str, network: str | No
 
 
 async def transactions(db: Database, *, network: str | None = None,
-                       before_seq: int | None = None,
-                       limit: int = 50) -> list[dict[str, Any]]:
-    """What the sandbox mined (and holds in its mempool), newest first."""
+                       before_seq: int | None = None, limit: int = 50,
+                       merchant_id: str | None = None) -> list[dict[str, Any]]:
+    """What the sandbox mined (and holds in its mempool), newest first; with
+    `merchant_id`, only the transactions that carry that merchant's payouts (whole:
+    the caller shows the merchant its own part, payoutd.services.shares)."""
     async with db.read() as uow:
         tips = {n: h for n, h in await uow.conn.execute(
             select(sandbox_blocks.c.network, func.max(sandbox_blocks.c.height))
@@ -257,6 +266,10 @@ async def transactions(db: Database, *, network: str | None = None,
             stmt = stmt.where(sandbox_transactions.c.seq < before_seq)
         if network:
             stmt = stmt.where(sandbox_transactions.c.network == network)
+        if merchant_id is not None:
+            stmt = stmt.where(sandbox_transactions.c.txid.in_(
+                select(batches.c.txid).join(payouts, payouts.c.batch_id == batches.c.id)
+                .where(payouts.c.merchant_id == merchant_id)))
         rows = (await uow.conn.execute(stmt)).all()
     out = []
     for r in rows:
@@ -264,11 +277,12 @@ async def transactions(db: Database, *, network: str | None = None,
         height = m["block_height"]
         confirmations = (tips.get(m["network"], 0) - height + 1) if height else 0
         out.append({"seq": m["seq"], "txid": m["txid"], "network": m["network"],
-                    "currency": m["currency"], "status": m["status"], "fee": fmt(m["fee"]),
+                    "currency": m["currency"], "status": m["status"], "fee": m["fee"],
+                    "fee_currency": NETWORKS[m["network"]].native,
                     "block_height": height,
                     "confirmations": confirmations,
                     "outputs": [{"address": o["address"], "amount": o["amount"],
-                                 **({"memo": o["memo"]} if o.get("memo") else {})}
+                                 "memo": o.get("memo") or None}
                                 for o in m["outputs"]],
                     "created_at": m["created_at"].isoformat().replace("+00:00", "Z")})
     return out
