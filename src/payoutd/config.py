@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # how long an API process keeps a key's row (key, merchant policy, fees) before it
     # reads it again; changes made through this process's API apply at once (0: no cache)
     auth_cache_seconds: float = Field(default=1.0, ge=0)
+
+    # when set, GET /metrics needs `Authorization: Bearer <token>` (the port may be reachable
+    # by more than the Prometheus server)
+    metrics_token: SecretStr | None = None
 
     # webhooks
     webhook_allow_private: bool = False  # true only for development and tests
