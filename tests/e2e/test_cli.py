@@ -144,3 +144,29 @@ def test_the_cli_prints_amounts_at_their_currencys_precision(tmp_path: Path,
         text = run_env(tmp_path, env, "deposit", merchant, currency, given)
         assert text.stdout.split() == ["deposited", shown, f"{currency};", "available",
                                        twice], text.stdout
+
+
+async def test_review_resolve_checks_the_txid_by_the_networks_rule(h: Any, tmp_path: Path,
+                                                                   database_url: str | None
+                                                                   ) -> None:
+    from payoutd.chains import sandbox
+
+    env = ({"PAYOUTD_DATABASE_URL": database_url} if database_url
+           else {"PAYOUTD_DATA_DIR": str(tmp_path)})
+    m = await h.merchant(BTC="1")
+    address = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"
+    await sandbox.add_rule(h.rt.db, address=address, action="drop")
+    r = await h.client.post("/v1/payouts", headers=m.headers,
+                            json={"amount": "0.1", "currency": "BTC", "address": address})
+    payout_id = r.json()["id"]
+    await h.settle()
+    assert (await h.client.get(f"/v1/payouts/{payout_id}", headers=m.headers)
+            ).json()["status"] == "needs_review"
+    for bad in ("0x" + "ab" * 32, "ab" * 31):
+        done = run_env(tmp_path, env, "review", "resolve", payout_id, "--paid", "--txid", bad)
+        assert done.returncode == 2 and "invalid_txid" in done.stderr, done.stderr
+    done = run_env(tmp_path, env, "review", "resolve", payout_id, "--paid", "--txid",
+                   "cd" * 32, "--json")
+    assert done.returncode == 0, done.stderr
+    assert (json.loads(done.stdout)["status"], json.loads(done.stdout)["txid"]) == (
+        "paid", "cd" * 32)

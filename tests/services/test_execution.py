@@ -268,3 +268,25 @@ async def test_network_fees_show_the_native_coins_decimals(h: Harness) -> None:
                 if t["txid"] == paid["txid"]]
         assert len(tx["fee"].split(".")[1]) == decimals, tx
         assert Decimal(tx["fee"]) == Decimal(batch["fee"])
+
+
+async def test_a_paid_resolution_needs_a_txid_of_the_payouts_network(h: Harness) -> None:
+    """The operator's txid is checked by the network family's rule (as addresses are):
+    a BTC payout cannot be marked paid by an EVM hash or a truncated id. The admin API
+    and `payoutd review resolve` share the rule (tests/e2e/test_cli.py)."""
+    m = await h.merchant(BTC="1")
+    await sandbox.add_rule(h.rt.db, address=A2, action="drop")
+    dropped = await pay(h, m, "0.1", address=A2)
+    await h.settle()
+    assert (await status(h, m, dropped["id"]))["status"] == "needs_review"
+    for bad in ("0x" + "ab" * 32, "ab" * 31, "not-a-txid", "AB" * 32 + "\n"):
+        r = await h.client.post(f"/v1/admin/payouts/{dropped['id']}/resolve", headers=h.admin,
+                                json={"outcome": "paid", "txid": bad, "operator": "alice"})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "invalid_txid"
+        assert list(r.json()["error"]["fields"]) == ["txid"]
+        assert (await status(h, m, dropped["id"]))["status"] == "needs_review"
+    # a txid as an explorer may show it (upper case) is kept in the network's own form
+    r = await h.client.post(f"/v1/admin/payouts/{dropped['id']}/resolve", headers=h.admin,
+                            json={"outcome": "paid", "txid": "AB" * 32, "operator": "alice"})
+    assert r.status_code == 200 and r.json()["txid"] == "ab" * 32, r.text

@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+import base58
 from sqlalchemy import func, select, update
 
-from payoutd.chains.addressing import validate_address
+from payoutd.chains.addressing import validate_address, validate_txid
 from payoutd.domain.assets import CURRENCIES, NETWORKS, Asset
 from payoutd.domain.money import ROUND_CREDIT, ROUND_DEBIT, fmt, quantize, quantum
 from payoutd.ids import new_id
@@ -58,6 +59,16 @@ ACTIONS = ("reject", "drop", "delay", "refuse")
 DUST: dict[str, Decimal] = {"utxo": Decimal("0.00000546")}
 
 
+def sandbox_txid(network: str, raw: str) -> str:
+    """The sandbox's id of a transaction, a hash of it in the form its network's ids take
+    (so an operator's txid is checked by the same rule as a real chain's)."""
+    family = NETWORKS[network].family
+    if family == "solana":  # a signature: 64 bytes, base58
+        return base58.b58encode(hashlib.sha512(raw.encode()).digest()).decode()
+    digest = hashlib.sha256(raw.encode()).hexdigest()
+    return "0x" + digest if family == "evm" else digest
+
+
 class SandboxChain:
     mode = "sandbox"
 
@@ -72,6 +83,9 @@ class SandboxChain:
 
     def validate_address(self, address: str) -> str:
         return validate_address(self.network, address)
+
+    def validate_txid(self, txid: str) -> str:
+        return validate_txid(self.network, txid)
 
     def _factor(self, priority: str | None) -> Decimal:
         return PRIORITY_FACTOR.get(priority or "recommended", Decimal(1))
@@ -114,7 +128,7 @@ class SandboxChain:
                 "outputs": [{"address": o.address, "amount": fmt(a), "memo": o.memo}
                             for o, a in zip(outputs, amounts, strict=True)]}
         raw = json.dumps(body, sort_keys=True, separators=(",", ":"))
-        txid = hashlib.sha256(raw.encode()).hexdigest()
+        txid = sandbox_txid(self.network, raw)
         return PreparedTx(txid=txid, raw=raw, fee=fee, fee_currency=self.native,
                           unbatched_fee=self.batch_fee(1, priority) * payout_count,
                           output_amounts=tuple(amounts) if subtracting else ())
@@ -141,7 +155,7 @@ class SandboxChain:
 
     async def broadcast(self, tx: PreparedTx) -> None:
         body = json.loads(tx.raw)
-        if hashlib.sha256(tx.raw.encode()).hexdigest() != tx.txid:
+        if sandbox_txid(self.network, tx.raw) != tx.txid:
             raise Rejected("txid does not match the transaction")
         if self.broadcast_seconds:
             await asyncio.sleep(self.broadcast_seconds / 2)

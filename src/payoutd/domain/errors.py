@@ -81,6 +81,10 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "No such object for this merchant."),
     ErrorSpec("payout_not_cancellable", 409, "The payout can no longer be cancelled",
               "Only payouts that were not yet sent can be cancelled."),
+    ErrorSpec("invalid_txid", 422, "The txid is not valid for the network",
+              "A paid resolution's txid is not in the payout network's form (64 hex digits "
+              "on UTXO chains and TRON, 0x and 64 hex on EVM chains, a base58 signature on "
+              "Solana, a 32-byte hash on TON)."),
     ErrorSpec("invalid_transition", 409, "The payout is not in a state that allows this",
               "The payout's status does not allow the requested change."),
     ErrorSpec("quote_expired", 409, "The offer has expired",

@@ -103,7 +103,7 @@ async def list_reviews(request: Request,
 
 @router.post("/payouts/{payout_id}/resolve", response_model=PayoutOut,
              responses=responses("unauthorized", "forbidden_scope", "validation_error",
-                                 "not_found", "invalid_transition"),
+                                 "invalid_txid", "not_found", "invalid_transition"),
              summary="Resolve a needs_review payout as paid (with its txid) or failed")
 async def resolve_review(payout_id: str, body: ReviewResolve, request: Request,
                          principal: Annotated[Principal, Depends(require("admin"))]
