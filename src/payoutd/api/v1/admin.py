@@ -25,7 +25,7 @@ from payoutd.domain.errors import PayoutdError
 from payoutd.domain.fees import ServiceFee
 from payoutd.domain.money import fmt
 from payoutd.services import merchants, review
-from payoutd.services.views import payout_view
+from payoutd.services.views import amount, payout_view
 
 router = APIRouter(prefix="/v1/admin", tags=["operator"],
                    dependencies=[Depends(reads.forget_after_changes, scope="function")])
@@ -68,7 +68,8 @@ async def deposit(body: DepositCreate, request: Request,
                                         body.amount, actor=f"operator:{principal.key.prefix}",
                                         source=principal.source)
     return {"transaction_id": tx_id, "merchant_id": body.merchant_id,
-            "currency": body.currency.upper(), "amount": fmt(body.amount)}
+            "currency": body.currency.upper(),
+            "amount": amount(body.amount, body.currency.upper())}
 
 
 @router.put("/merchants/{merchant_id}/fees/{currency}", response_model=ServiceFeeOut,
