@@ -27,9 +27,13 @@ async def _view(uow: UnitOfWork, b: Batch, merchant_id: str | None) -> dict[str,
     # A batch may carry several merchants' payouts: each sees only its own, and its own
     # share of the counts and the fees (payoutd.services.shares).
     mine = [p for p in members if merchant_id is None or p.merchant_id == merchant_id]
-    output_count = b.output_count
+    output_count, txid = b.output_count, b.txid
     if merchant_id is not None:
         output_count = len({(p.address, p.memo) for p in mine})
+        if b.output_txids:
+            # an account chain's batch is a run of transactions, one per output: the
+            # run's first may be another merchant's (its recipient and amount, on chain)
+            txid = mine[0].txid if mine else None
         if b.fee_currency is not None:
             fee, unbatched_fee = (
                 None if v is None else shares.fee_share(members, merchant_id, v, b.fee_currency)
@@ -38,7 +42,7 @@ async def _view(uow: UnitOfWork, b: Batch, merchant_id: str | None) -> dict[str,
     shown = functools.partial(amount, currency=b.fee_currency or b.currency)
     return {
         "id": b.id, "object": "batch", "network": b.network, "currency": b.currency,
-        "status": b.status, "txid": b.txid,
+        "status": b.status, "txid": txid,
         "fee": shown(fee), "fee_currency": b.fee_currency,
         "unbatched_fee": shown(unbatched_fee), "fee_saved": shown(saved),
         "output_count": output_count,
