@@ -176,7 +176,7 @@ class Harness:
         await self.tick()
 
     async def ledger_check(self) -> dict[str, Any]:
-        async with self.rt.db.read() as uow:
+        async with self.rt.db.snapshot() as uow:
             return (await uow.ledger.check()).as_dict()
 
     async def balances(self, merchant: Merchant) -> dict[str, dict[str, str]]:

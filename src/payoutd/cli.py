@@ -12,15 +12,17 @@ import socket
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy import make_url
 
 from payoutd.bootstrap import Runtime, build, settle_heap
 from payoutd.config import Settings, load_settings
 from payoutd.domain.errors import PayoutdError
-from payoutd.domain.money import fmt, parse_amount
+from payoutd.domain.money import parse_amount
 
 app = typer.Typer(help="payoutd: a self-hosted crypto payout engine.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -55,22 +57,61 @@ class Role(StrEnum):
     worker = "worker"
 
 
-def _run(job: Callable[[Runtime], Awaitable[T]], *, migrate: bool = True) -> T:
+class NoDatabase(Exception):
+    """The command would open a database that is not there."""
+
+
+def _run(job: Callable[[Runtime], Awaitable[T]], *, create: bool = False) -> T:
+    """Run `job` on the configured database, migrated first. Only `create` (migrate) may
+    make a database: any other command run from another directory, or without the
+    server's PAYOUTD_DATA_DIR, would otherwise make a second, empty one whose keys the
+    server then refuses."""
+    settings = load_settings()
+
     async def main() -> T:
-        rt = build(load_settings())
+        rt = build(settings)
         try:
-            if migrate:
-                from payoutd.store.migrate import upgrade
-                await upgrade(rt.db.engine, secrets=rt.secrets)
+            if not create:
+                await _ensure_database(rt, settings)
+            from payoutd.store.migrate import upgrade
+            await upgrade(rt.db.engine, secrets=rt.secrets)
             return await job(rt)
         finally:
             await rt.close()
 
     try:
+        if not create:
+            _ensure_sqlite_file(settings)
         return asyncio.run(main())
     except PayoutdError as err:
         err_console.print(f"[red]error[/red] {err.code}: {err.message}")
         raise typer.Exit(2) from None
+    except NoDatabase as err:
+        err_console.print(f"[red]error[/red] {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+_WHERE = ("run `payoutd migrate` to create one, or point PAYOUTD_DATA_DIR (or "
+          "PAYOUTD_DATABASE_URL) at the server's database")
+
+
+def _ensure_sqlite_file(settings: Settings) -> None:
+    """SQLite makes a missing file on connect: look before anything connects."""
+    url = make_url(settings.url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        raise NoDatabase(f"no payoutd database at {url.database}: {_WHERE}")
+
+
+async def _ensure_database(rt: Runtime, settings: Settings) -> None:
+    """PostgreSQL never makes a database on connect, but say which one is missing."""
+    if not rt.db.is_postgres:
+        return
+    try:
+        async with rt.db.engine.connect():
+            pass
+    except Exception as exc:
+        shown = make_url(settings.url).render_as_string(hide_password=True)
+        raise NoDatabase(f"cannot open the database {shown} ({exc}): {_WHERE}") from exc
 
 
 def _print(data: dict[str, Any], as_json: bool, text: str) -> None:
@@ -83,7 +124,7 @@ def _print(data: dict[str, Any], as_json: bool, text: str) -> None:
 @app.command()
 def migrate() -> None:
     """Apply the database migrations."""
-    _run(lambda rt: asyncio.sleep(0))
+    _run(lambda rt: asyncio.sleep(0), create=True)
     console.print("migrations applied")
 
 
@@ -292,6 +333,7 @@ def operator_key_create(name: Annotated[str, typer.Option()] = "operator",
 def deposit(merchant: str, currency: str, amount: str, as_json: JsonOpt = False) -> None:
     """Credit MERCHANT's CURRENCY balance with AMOUNT through the ledger."""
     from payoutd.services.merchants import deposit as credit
+    from payoutd.services.views import amount as shown
 
     try:
         value: Decimal = parse_amount(amount)
@@ -304,8 +346,10 @@ def deposit(merchant: str, currency: str, amount: str, as_json: JsonOpt = False)
             tx_id = await credit(uow, rt.ctx, merchant, currency, value, **_cli_actor())
             balance = await uow.ledger.balance(merchant, currency.upper())
         assert balance is not None
-        return {"transaction_id": tx_id, "merchant_id": merchant, "currency": currency.upper(),
-                "amount": fmt(value), "available": fmt(balance.available)}
+        code = currency.upper()
+        # at the currency's precision, as the API shows balances (PostgreSQL gives 18 places)
+        return {"transaction_id": tx_id, "merchant_id": merchant, "currency": code,
+                "amount": shown(value, code), "available": shown(balance.available, code)}
 
     out = _run(job)
     _print(out, as_json, f"deposited {out['amount']} {out['currency']}; "
@@ -317,7 +361,7 @@ def ledger_check(as_json: JsonOpt = False) -> None:
     """Verify the ledger; exits 0 when clean, 1 otherwise."""
 
     async def job(rt: Runtime) -> dict[str, Any]:
-        async with rt.db.read() as uow:
+        async with rt.db.snapshot() as uow:
             return (await uow.ledger.check()).as_dict()
 
     report = _run(job)

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # comma-separated, newest first; unset: the key file `secret.key` in data_dir
     secret_key: SecretStr | None = None
 
+    # when set, GET /metrics needs `Authorization: Bearer <token>` (the port may be reachable
+    # by more than the Prometheus server)
+    metrics_token: SecretStr | None = None
+
     # webhooks
     webhook_allow_private: bool = False  # true only for development and tests
     webhook_timeout_seconds: float = 15.0

@@ -18,6 +18,7 @@ import pytest
 from starlette.requests import Request
 
 from payoutd.api import idempotency
+from payoutd.chains import sandbox
 from payoutd.domain.errors import CATALOGUE
 from payoutd.rates.static import SAMPLE_RATES_FILE
 from payoutd.services import merchants
@@ -26,6 +27,7 @@ from tests import support
 from tests.support import Harness, Merchant
 
 BTC_ADDR = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
+REVIEW_ADDR = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"  # the sandbox drops what pays it
 TRON_ADDR = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 ETH_ADDR = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
 TON_ADDR = "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs"
@@ -246,6 +248,9 @@ CASES: list[Case] = [
          setup=("queued",)),
     Case("approve-paid", "invalid_transition", "POST", "/v1/payouts/{paid}/approve",
          setup=("paid",)),
+    Case("resolve-with-another-networks-txid", "invalid_txid", "POST",
+         "/v1/admin/payouts/{review}/resolve", {"outcome": "paid", "txid": "0x" + "ab" * 32},
+         auth="admin", setup=("review",), field="txid"),
     # the refusal is a result: the offer is committed as `expired`
     Case("approve-stale-offer", "quote_expired", "POST", "/v1/payouts/{offer}/approve",
          setup=("stale_offer",), expires="offer"),
@@ -392,6 +397,16 @@ async def _paid(w: World, case: Case) -> None:
     w.ids["paid"] = payout["id"]
 
 
+async def _review(w: World, case: Case) -> None:
+    """A payout whose transaction the chain dropped: it waits for an operator."""
+    await sandbox.add_rule(w.h.rt.db, address=REVIEW_ADDR, action="drop")
+    payout = await create(w.h, w.m, {**BTC_PAYOUT, "address": REVIEW_ADDR})
+    await w.h.settle()
+    r = await w.h.client.get(f"/v1/payouts/{payout['id']}", headers=w.m.headers)
+    assert r.json()["status"] == "needs_review", r.text
+    w.ids["review"] = payout["id"]
+
+
 async def _other(w: World, case: Case) -> None:
     w.ids["other"] = (await create(w.h, w.other, BTC_PAYOUT))["id"]
 
@@ -479,6 +494,7 @@ async def _node_down(w: World, case: Case) -> None:
 
 
 SETUPS: dict[str, Setup] = {"queued": _queued, "paid": _paid, "other": _other,
+                            "review": _review,
                             "keyed": _keyed, "in_flight": _in_flight,
                             "stale_offer": _stale_offer, "fresh_offer": _fresh_offer,
                             "totp": _totp, "payout_key": _payout_key,

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from payoutd.chains.addressing import validate_address
+from payoutd.domain.assets import NETWORKS
 from tests.support import Harness, Merchant
 
 BTC_ADDR = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
@@ -380,3 +382,14 @@ async def test_assets_lists_every_currency_and_network(api: Harness) -> None:
         assert 0 < Decimal(a["min_amount"]) < Decimal(a["max_amount"]), a
     usdt_tron = next(a for a in data if (a["currency"], a["network"]) == ("USDT", "TRON"))
     assert (usdt_tron["min_amount"], usdt_tron["max_amount"]) == ("0.5", "10000000")
+    contracts = {(a["currency"], a["network"]): a["contract"] for a in data}
+    assert contracts[("USDC", "SOL")] == "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+    assert contracts[("USDT", "SOL")] == "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB"
+    for (currency, network), contract in contracts.items():
+        # a token names its contract (mint, jetton master), valid by its network's rules;
+        # a network's own coin has none
+        if currency == NETWORKS[network].native:
+            assert contract is None, (currency, network)
+        else:
+            assert contract is not None, (currency, network)
+            assert validate_address(network, contract) == contract, (currency, network)

@@ -31,3 +31,13 @@ async def test_payout_is_paid_on_the_sandbox_chain(h: Harness) -> None:
     assert [t["txid"] for t in txs] == [paid["txid"]]
     assert txs[0]["outputs"] == [{"address": ADDR, "amount": "0.10000000", "memo": None}]
     assert (await h.ledger_check())["ok"]
+
+
+async def test_an_operator_deposit_reads_at_its_currencys_precision(h: Harness) -> None:
+    """As the balances (and the CLI's deposit) show it, on both databases."""
+    m = await h.merchant()
+    r = await h.client.post("/v1/admin/deposits", headers=h.admin,
+                            json={"merchant_id": m.id, "currency": "usdt", "amount": "2"})
+    assert r.status_code == 201, r.text
+    assert (r.json()["currency"], r.json()["amount"]) == ("USDT", "2.000000")
+    assert (await h.balances(m))["USDT"]["available"] == "2.000000"

@@ -688,3 +688,33 @@ async def test_the_hot_wallet_key_is_never_logged_nor_stored(
     for secret in (KEY, KEY.upper(), passphrase, API_KEY):  # ... but no secret, anywhere
         assert secret not in logged
         assert secret not in stored
+
+
+@pytest.mark.usefixtures("secrets")
+async def test_a_shared_batch_shows_each_merchant_only_its_own_transactions(
+        grid: TronGrid, tmp_path: Path, database_url: str | None) -> None:
+    """On an account chain a batch is a run of transactions, one per output: a merchant
+    reading the batch sees its own transaction's id, never another merchant's (which
+    would show that merchant's recipient and amount on any explorer)."""
+    async with payoutd(grid, tmp_path, database_url) as h:
+        a = await h.merchant("Alpha", USDT="100")
+        b = await h.merchant("Beta", USDT="100")
+        first = await create(h, a, currency="USDT", amount="10", address=R1)
+        second = await create(h, a, currency="USDT", amount="11", address=R2)
+        mine = await create(h, b, currency="USDT", amount="12", address=R3)
+        await h.tick()
+        a_sent = [await get(h, a, p["id"]) for p in (first, second)]
+        b_sent = await get(h, b, mine["id"])
+        assert len({p["batch_id"] for p in [*a_sent, b_sent]}) == 1
+        r = await h.client.get(f"/v1/batches/{b_sent['batch_id']}", headers=b.headers)
+        assert r.status_code == 200, r.text
+        batch = r.json()
+        assert batch["txid"] == b_sent["txid"]
+        for p in a_sent:
+            assert p["txid"] not in r.text
+        listed = (await h.client.get("/v1/batches", headers=b.headers)).json()["data"]
+        assert [x["txid"] for x in listed] == [b_sent["txid"]]
+        # the operator sees the run's first transaction, as recorded
+        whole = (await h.client.get(f"/v1/batches/{b_sent['batch_id']}", headers=h.admin)
+                 ).json()
+        assert whole["txid"] == a_sent[0]["txid"] and whole["payout_count"] == 3

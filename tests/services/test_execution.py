@@ -18,6 +18,7 @@ from tests.support import Harness
 A1 = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
 A2 = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"
 A3 = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+TON_ADDR = "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs"
 
 
 @pytest.fixture
@@ -245,3 +246,47 @@ async def test_outputs_the_node_refuses_fail_before_signing(h: Harness) -> None:
     assert types == ["payout.created", "payout.status_changed", "payout.failed",
                      "payout.validation_error"]
     assert (await h.ledger_check())["ok"]
+
+
+async def test_network_fees_show_the_native_coins_decimals(h: Harness) -> None:
+    """TON has 9 decimals, BTC 8: a batch's fee and the sandbox transaction's fee read at
+    the fee coin's precision, the same on both databases."""
+    m = await h.merchant(TON="10", BTC="1")
+    ton = await h.client.post("/v1/payouts", headers=m.headers, json={
+        "amount": "1.5", "currency": "TON", "address": TON_ADDR, "memo": "invoice-7"})
+    assert ton.status_code == 201, ton.text
+    btc = await pay(h, m, "0.1")
+    await h.settle()
+    for payout, decimals in ((ton.json(), 9), (btc, 8)):
+        paid = await status(h, m, payout["id"])
+        assert paid["status"] == "paid", paid
+        batch = (await h.client.get(f"/v1/batches/{paid['batch_id']}", headers=m.headers)).json()
+        for key in ("fee", "unbatched_fee", "fee_saved"):
+            assert len(batch[key].split(".")[1]) == decimals, (key, batch)
+        [tx] = [t for t in (await h.client.get("/v1/sandbox/transactions",
+                                               headers=m.headers)).json()["data"]
+                if t["txid"] == paid["txid"]]
+        assert len(tx["fee"].split(".")[1]) == decimals, tx
+        assert Decimal(tx["fee"]) == Decimal(batch["fee"])
+
+
+async def test_a_paid_resolution_needs_a_txid_of_the_payouts_network(h: Harness) -> None:
+    """The operator's txid is checked by the network family's rule (as addresses are):
+    a BTC payout cannot be marked paid by an EVM hash or a truncated id. The admin API
+    and `payoutd review resolve` share the rule (tests/e2e/test_cli.py)."""
+    m = await h.merchant(BTC="1")
+    await sandbox.add_rule(h.rt.db, address=A2, action="drop")
+    dropped = await pay(h, m, "0.1", address=A2)
+    await h.settle()
+    assert (await status(h, m, dropped["id"]))["status"] == "needs_review"
+    for bad in ("0x" + "ab" * 32, "ab" * 31, "not-a-txid", "AB" * 32 + "\n"):
+        r = await h.client.post(f"/v1/admin/payouts/{dropped['id']}/resolve", headers=h.admin,
+                                json={"outcome": "paid", "txid": bad, "operator": "alice"})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "invalid_txid"
+        assert list(r.json()["error"]["fields"]) == ["txid"]
+        assert (await status(h, m, dropped["id"]))["status"] == "needs_review"
+    # a txid as an explorer may show it (upper case) is kept in the network's own form
+    r = await h.client.post(f"/v1/admin/payouts/{dropped['id']}/resolve", headers=h.admin,
+                            json={"outcome": "paid", "txid": "AB" * 32, "operator": "alice"})
+    assert r.status_code == 200 and r.json()["txid"] == "ab" * 32, r.text

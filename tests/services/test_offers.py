@@ -174,9 +174,10 @@ async def test_an_offer_approved_after_expiry_is_refused_and_never_held(oh: Harn
     assert await h.balances(m) == before
     assert await hold_rows(h, offer["id"]) == []
 
-    # it stays refused, and still holds nothing
+    # it stays refused with the same answer, and still holds nothing
     r = await h.client.post(f"/v1/payouts/{offer['id']}/approve", headers=m.headers)
-    assert r.status_code == 409 and r.json()["error"]["code"] == "invalid_transition"
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "quote_expired"), r.text
+    assert offer["expires_at"] in r.json()["error"]["message"]
     await h.settle()
     assert (await get(h, m, offer["id"]))["status"] == "expired"
     assert await h.balances(m) == before
@@ -224,8 +225,11 @@ async def test_the_worker_expires_offers_nobody_approved(oh: Harness) -> None:
     await h.tick()
     assert (await get(h, m, fresh["id"]))["status"] == "expired"
     assert await h.balances(m) == before
+    # expired by the worker, not by the approval itself: the same answer (README)
     r = await h.client.post(f"/v1/payouts/{fresh['id']}/approve", headers=m.headers)
-    assert r.status_code == 409 and r.json()["error"]["code"] == "invalid_transition"
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "quote_expired"), r.text
+    assert fresh["expires_at"] in r.json()["error"]["message"]
+    assert (await get(h, m, fresh["id"]))["status"] == "expired"
 
 
 @pytest.mark.postgres

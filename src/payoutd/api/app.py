@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from payoutd.api.v1 import (
     webhooks,
 )
 from payoutd.bootstrap import Runtime
+from payoutd.domain.errors import PayoutdError
 from payoutd.services.intake import Intake
 from payoutd.worker.runner import Worker
 
@@ -93,8 +95,17 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
             return {"status": "ok"}
         return JSONResponse({"status": "unavailable"}, status_code=503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
-    async def metrics() -> Response:
+    @app.get("/metrics", tags=["operations"], responses=errors.responses("unauthorized"),
+             summary="Prometheus metrics (with PAYOUTD_METRICS_TOKEN set: send it as "
+                     "`Authorization: Bearer <token>`)")
+    async def metrics(request: Request) -> Response:
+        token = runtime.settings.metrics_token
+        if token is not None:
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                    given.strip().encode(), token.get_secret_value().encode()):
+                raise PayoutdError("unauthorized",
+                                   "Send the metrics token: Authorization: Bearer <token>")
         return Response(generate_latest(runtime.metrics.registry),
                         media_type=CONTENT_TYPE_LATEST)
 

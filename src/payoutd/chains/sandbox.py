@@ -15,17 +15,24 @@ from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+import base58
 from sqlalchemy import func, select, update
 
-from payoutd.chains.addressing import validate_address
-from payoutd.domain.assets import NETWORKS, Asset
+from payoutd.chains.addressing import validate_address, validate_txid
+from payoutd.domain.assets import CURRENCIES, NETWORKS, Asset
 from payoutd.domain.batching import Output
 from payoutd.domain.money import ROUND_CREDIT, ROUND_DEBIT, fmt, quantize, quantum
 from payoutd.ids import new_id
 from payoutd.services.ports import OutputRejected, PreparedTx, Rejected, TxState
 from payoutd.store.db import Database
 from payoutd.store.dialect import insert
-from payoutd.store.tables import sandbox_blocks, sandbox_rules, sandbox_transactions
+from payoutd.store.tables import (
+    batches,
+    payouts,
+    sandbox_blocks,
+    sandbox_rules,
+    sandbox_transactions,
+)
 
 # What one payout is charged for the network, in the asset's own currency, at
 # `recommended`; other priorities scale it. Roughly what each network costs.
@@ -53,6 +60,16 @@ ACTIONS = ("reject", "drop", "delay", "refuse")
 DUST: dict[str, Decimal] = {"utxo": Decimal("0.00000546")}
 
 
+def sandbox_txid(network: str, raw: str) -> str:
+    """The sandbox's id of a transaction, a hash of it in the form its network's ids take
+    (so an operator's txid is checked by the same rule as a real chain's)."""
+    family = NETWORKS[network].family
+    if family == "solana":  # a signature: 64 bytes, base58
+        return base58.b58encode(hashlib.sha512(raw.encode()).digest()).decode()
+    digest = hashlib.sha256(raw.encode()).hexdigest()
+    return "0x" + digest if family == "evm" else digest
+
+
 class SandboxChain:
     mode = "sandbox"
 
@@ -70,6 +87,9 @@ class SandboxChain:
     def validate_address(self, address: str) -> str:
         return validate_address(self.network, address)
 
+    def validate_txid(self, txid: str) -> str:
+        return validate_txid(self.network, txid)
+
     def _factor(self, priority: str | None) -> Decimal:
         return PRIORITY_FACTOR.get(priority or "recommended", Decimal(1))
 
@@ -83,7 +103,8 @@ class SandboxChain:
     def batch_fee(self, outputs: int, priority: str | None) -> Decimal:
         unit = BASE_FEE[self.network] * self._factor(priority)
         vbytes = TX_FIXED_VBYTES + OUTPUT_VBYTES * outputs
-        return quantize(unit * vbytes / (TX_FIXED_VBYTES + OUTPUT_VBYTES), 8, ROUND_DEBIT)
+        return quantize(unit * vbytes / (TX_FIXED_VBYTES + OUTPUT_VBYTES),
+                        CURRENCIES[self.native].decimals, ROUND_DEBIT)
 
     async def shortfall(self, asset: Asset, outputs: list[Output]) -> str | None:
         """The sandbox's hot wallet never runs dry."""
@@ -114,7 +135,7 @@ class SandboxChain:
                 "outputs": [{"address": o.address, "amount": fmt(a), "memo": o.memo}
                             for o, a in zip(outputs, amounts, strict=True)]}
         raw = json.dumps(body, sort_keys=True, separators=(",", ":"))
-        txid = hashlib.sha256(raw.encode()).hexdigest()
+        txid = sandbox_txid(self.network, raw)
         return PreparedTx(txid=txid, raw=raw, fee=fee, fee_currency=self.native,
                           unbatched_fee=self.batch_fee(1, priority) * payout_count,
                           output_amounts=tuple(amounts) if subtracting else ())
@@ -141,7 +162,7 @@ class SandboxChain:
 
     async def broadcast(self, tx: PreparedTx) -> None:
         body = json.loads(tx.raw)
-        if hashlib.sha256(tx.raw.encode()).hexdigest() != tx.txid:
+        if sandbox_txid(self.network, tx.raw) != tx.txid:
             raise Rejected("txid does not match the transaction")
         if self.broadcast_seconds:
             await asyncio.sleep(self.broadcast_seconds / 2)
@@ -251,9 +272,11 @@ async def add_rule(db: Database, *, address: str, action: str, network: str | No
 
 
 async def transactions(db: Database, *, network: str | None = None,
-                       before_seq: int | None = None,
-                       limit: int = 50) -> list[dict[str, Any]]:
-    """What the sandbox mined (and holds in its mempool), newest first."""
+                       before_seq: int | None = None, limit: int = 50,
+                       merchant_id: str | None = None) -> list[dict[str, Any]]:
+    """What the sandbox mined (and holds in its mempool), newest first; with
+    `merchant_id`, only the transactions that carry that merchant's payouts (whole:
+    the caller shows the merchant its own part, payoutd.services.shares)."""
     async with db.read() as uow:
         tips = {n: h for n, h in await uow.conn.execute(
             select(sandbox_blocks.c.network, func.max(sandbox_blocks.c.height))
@@ -264,6 +287,10 @@ async def transactions(db: Database, *, network: str | None = None,
             stmt = stmt.where(sandbox_transactions.c.seq < before_seq)
         if network:
             stmt = stmt.where(sandbox_transactions.c.network == network)
+        if merchant_id is not None:
+            stmt = stmt.where(sandbox_transactions.c.txid.in_(
+                select(batches.c.txid).join(payouts, payouts.c.batch_id == batches.c.id)
+                .where(payouts.c.merchant_id == merchant_id)))
         rows = (await uow.conn.execute(stmt)).all()
     out = []
     for r in rows:
@@ -271,11 +298,12 @@ async def transactions(db: Database, *, network: str | None = None,
         height = m["block_height"]
         confirmations = (tips.get(m["network"], 0) - height + 1) if height else 0
         out.append({"seq": m["seq"], "txid": m["txid"], "network": m["network"],
-                    "currency": m["currency"], "status": m["status"], "fee": fmt(m["fee"]),
+                    "currency": m["currency"], "status": m["status"], "fee": m["fee"],
+                    "fee_currency": NETWORKS[m["network"]].native,
                     "block_height": height,
                     "confirmations": confirmations,
                     "outputs": [{"address": o["address"], "amount": o["amount"],
-                                 **({"memo": o["memo"]} if o.get("memo") else {})}
+                                 "memo": o.get("memo") or None}
                                 for o in m["outputs"]],
                     "created_at": m["created_at"].isoformat().replace("+00:00", "Z")})
     return out

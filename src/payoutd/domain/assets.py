@@ -116,7 +116,7 @@ ASSETS: Mapping[tuple[str, str], Asset] = {
            "0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359"),
         _a("SOL", "SOL", 9, "0.005", "1000000"),
         _a("USDT", "SOL", 6, "0.5", "10000000", "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB"),
-        _a("USDC", "SOL", 6, "0.5", "10000000"),
+        _a("USDC", "SOL", 6, "0.5", "10000000", "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"),
         _a("TON", "TON", 9, "0.1", "10000000"),
         _a("USDT", "TON", 6, "0.5", "10000000",
            "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs"),

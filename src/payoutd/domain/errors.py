@@ -56,7 +56,8 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("invalid_cursor", 422, "The cursor is not valid",
               "The pagination cursor was not issued by this API."),
     ErrorSpec("unauthorized", 401, "Unauthorized",
-              "No API key, or a key that is unknown or revoked."),
+              "No API key, or a key that is unknown or revoked; `GET /metrics` without "
+              "`PAYOUTD_METRICS_TOKEN` as its bearer token (when one is set)."),
     ErrorSpec("forbidden_scope", 403, "This key may not do that",
               "The key lacks the scope this call needs."),
     ErrorSpec("payouts_forbidden", 403, "You are forbidden",
@@ -88,10 +89,16 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "No such object for this merchant."),
     ErrorSpec("payout_not_cancellable", 409, "The payout can no longer be cancelled",
               "Only payouts that were not yet sent can be cancelled."),
+    ErrorSpec("invalid_txid", 422, "The txid is not valid for the network",
+              "A paid resolution's txid is not in the payout network's form (64 hex digits "
+              "on UTXO chains and TRON, 0x and 64 hex on EVM chains, a base58 signature on "
+              "Solana, a 32-byte hash on TON)."),
     ErrorSpec("invalid_transition", 409, "The payout is not in a state that allows this",
               "The payout's status does not allow the requested change."),
     ErrorSpec("quote_expired", 409, "The offer has expired",
-              "The offer was approved after `expires_at`; it is now `expired`."),
+              "The offer was approved after `expires_at`; it is now `expired` (the same "
+              "answer whether this approval or the worker expired it, and on every later "
+              "approval)."),
     ErrorSpec("idempotency_conflict", 409, "This Idempotency-Key was used with another request",
               "The same `Idempotency-Key` was sent with a different method, path or body."),
     ErrorSpec("idempotency_in_progress", 409, "A request with this Idempotency-Key is in progress",

@@ -455,11 +455,15 @@ async def approve(uow: UnitOfWork, ctx: Context, merchant_id: str,
                   payout_id: str) -> tuple[Payout, bool]:
     """Approve an offer at its quoted amounts. Returns (payout, approved): an offer past
     its `expires_at` becomes `expired` instead, holds nothing, and the caller answers
-    409 `quote_expired` after committing that. The row lock (PostgreSQL) and the
-    compare-and-set on the version make two approvals of one offer take effect once."""
+    409 `quote_expired` after committing that. An offer already `expired` (by an earlier
+    approval or by the worker) gets the same answer: which of them noticed first is
+    not the merchant's business. The row lock (PostgreSQL) and the compare-and-set on
+    the version make two approvals of one offer take effect once."""
     payout = await uow.payouts.get(merchant_id, payout_id, for_update=True)
     if payout is None:
         raise PayoutdError("not_found", "Payout not found")
+    if payout.status is Status.EXPIRED:
+        return payout, False
     now = ctx.clock.now()
     if (payout.status is Status.PENDING_APPROVAL and payout.expires_at is not None
             and now >= payout.expires_at):

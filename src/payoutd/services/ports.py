@@ -124,6 +124,10 @@ class Chain(Protocol):
 
     def validate_address(self, address: str) -> str: ...
 
+    def validate_txid(self, txid: str) -> str:
+        """`txid` in this network's form, or ValueError (the family's rule)."""
+        ...
+
     async def estimate_fee(self, asset: Asset, priority: str | None) -> Decimal:
         """The network fee one payout of `asset` is charged, in the asset's currency."""
         ...

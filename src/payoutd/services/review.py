@@ -36,6 +36,10 @@ async def resolve(uow: UnitOfWork, ctx: Context, payout_id: str, outcome: str, *
     if outcome == "paid":
         if not txid:
             raise field_error("validation_error", "txid", "a paid resolution needs the txid")
+        try:
+            txid = ctx.chain(payout.network).validate_txid(txid)
+        except ValueError as exc:
+            raise field_error("invalid_txid", "txid", str(exc)) from exc
         after = await apply(uow, ctx, transition(payout, Status.PAID, now=now, txid=txid,
                                                  failure_reason=None))
         await _settle_batch_fee(uow, ctx, payout)

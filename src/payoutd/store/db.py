@@ -93,6 +93,23 @@ class Database:
                 yield UnitOfWork(conn, self.dialect, read_only=True)
 
     @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[UnitOfWork]:
+        """A read-only transaction whose every statement sees the database at one moment,
+        for reads that compare several tables (the ledger check): under READ COMMITTED
+        each statement would see what committed before it, so rows written between two
+        statements would look like damage. On SQLite a read transaction already reads
+        one snapshot (WAL); on PostgreSQL that takes REPEATABLE READ."""
+        if not self.is_postgres:
+            async with self.read() as uow:
+                yield uow
+            return
+        async with self.engine.connect() as raw:
+            conn = await raw.execution_options(isolation_level="REPEATABLE READ",
+                                               postgresql_readonly=True)
+            async with conn.begin():
+                yield UnitOfWork(conn, self.dialect, read_only=True)
+
+    @contextlib.asynccontextmanager
     async def wallet_lock(self, wallet: str) -> AsyncIterator[bool]:
         """One sender per hot wallet at a time, across every worker process.
 

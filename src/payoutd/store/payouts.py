@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payoutd.domain.payout import Change, Payout, Status
 from payoutd.services.ports import ConcurrentChange
 from payoutd.store.dialect import one_of, update_rows
-from payoutd.store.tables import payouts
+from payoutd.store.tables import batches, payouts
 
 _FIELDS = [f.name for f in dataclasses.fields(Payout) if f.name != "extra"]
 
@@ -138,6 +138,18 @@ class PayoutRepository:
     async def in_batch(self, batch_id: str) -> list[Payout]:
         stmt = select(payouts).where(payouts.c.batch_id == batch_id).order_by(payouts.c.id)
         return [from_row(r) for r in (await self.conn.execute(stmt))]
+
+    async def in_transactions(self, txids: Sequence[str]) -> dict[str, list[Payout]]:
+        """The payouts each of these chain transactions carries (by its batch), by txid."""
+        if not txids:
+            return {}
+        stmt = (select(batches.c.txid.label("batch_txid"), payouts)
+                .join(batches, batches.c.id == payouts.c.batch_id)
+                .where(batches.c.txid.in_(txids)).order_by(payouts.c.id))
+        found: dict[str, list[Payout]] = {}
+        for row in await self.conn.execute(stmt):
+            found.setdefault(row[0], []).append(from_row(row))
+        return found
 
     async def claim(self, status: Status, *, network: str | None = None,
                     currency: str | None = None, due_before: datetime | None = None,

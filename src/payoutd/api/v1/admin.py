@@ -29,7 +29,7 @@ from payoutd.domain.errors import PayoutdError
 from payoutd.domain.fees import ServiceFee
 from payoutd.domain.money import fmt
 from payoutd.services import access, merchants, review
-from payoutd.services.views import payout_view, ts
+from payoutd.services.views import amount, payout_view, ts
 
 router = APIRouter(prefix="/v1/admin", tags=["operator"],
                    dependencies=[Depends(reads.forget_after_changes, scope="function")])
@@ -43,7 +43,7 @@ async def ledger_check(
     request: Request, principal: Annotated[Principal, Depends(require("admin"))]
 ) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    async with rt.db.read() as uow:
+    async with rt.db.snapshot() as uow:
         return (await uow.ledger.check()).as_dict()
 
 
@@ -72,7 +72,8 @@ async def deposit(body: DepositCreate, request: Request,
                                         body.amount, actor=_operator(principal),
                                         source=principal.source)
     return {"transaction_id": tx_id, "merchant_id": body.merchant_id,
-            "currency": body.currency.upper(), "amount": fmt(body.amount)}
+            "currency": body.currency.upper(),
+            "amount": amount(body.amount, body.currency.upper())}
 
 
 @router.put("/merchants/{merchant_id}/fees/{currency}", response_model=ServiceFeeOut,
@@ -107,7 +108,7 @@ async def list_reviews(request: Request,
 
 @router.post("/payouts/{payout_id}/resolve", response_model=PayoutOut,
              responses=responses("unauthorized", "forbidden_scope", "validation_error",
-                                 "not_found", "invalid_transition"),
+                                 "invalid_txid", "not_found", "invalid_transition"),
              summary="Resolve a needs_review payout as paid (with its txid) or failed")
 async def resolve_review(payout_id: str, body: ReviewResolve, request: Request,
                          principal: Annotated[Principal, Depends(require("admin"))]

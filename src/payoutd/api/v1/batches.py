@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,7 +13,7 @@ from payoutd.api.v1 import pagination
 from payoutd.api.v1.schemas import BatchList, BatchOut
 from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import PayoutdError
-from payoutd.domain.money import fmt
+from payoutd.services import shares
 from payoutd.services.views import amount, ts
 from payoutd.store.batches import Batch
 from payoutd.store.uow import UnitOfWork
@@ -22,17 +23,30 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
 async def _view(uow: UnitOfWork, b: Batch, merchant_id: str | None) -> dict[str, Any]:
     members = await uow.payouts.in_batch(b.id)
-    # A batch may carry several merchants' payouts: each sees only its own.
+    fee, unbatched_fee = b.fee, b.unbatched_fee
+    # A batch may carry several merchants' payouts: each sees only its own, and its own
+    # share of the counts and the fees (payoutd.services.shares).
     mine = [p for p in members if merchant_id is None or p.merchant_id == merchant_id]
-    saved = (b.unbatched_fee - b.fee) if b.unbatched_fee is not None and b.fee is not None \
-        else None
+    output_count, txid = b.output_count, b.txid
+    if merchant_id is not None:
+        output_count = len({(p.address, p.memo) for p in mine})
+        if b.output_txids:
+            # an account chain's batch is a run of transactions, one per output: the
+            # run's first may be another merchant's (its recipient and amount, on chain)
+            txid = mine[0].txid if mine else None
+        if b.fee_currency is not None:
+            fee, unbatched_fee = (
+                None if v is None else shares.fee_share(members, merchant_id, v, b.fee_currency)
+                for v in (b.fee, b.unbatched_fee))
+    saved = (unbatched_fee - fee) if unbatched_fee is not None and fee is not None else None
+    shown = functools.partial(amount, currency=b.fee_currency or b.currency)
     return {
         "id": b.id, "object": "batch", "network": b.network, "currency": b.currency,
-        "status": b.status, "txid": b.txid,
-        "fee": fmt(b.fee) if b.fee is not None else None, "fee_currency": b.fee_currency,
-        "unbatched_fee": fmt(b.unbatched_fee) if b.unbatched_fee is not None else None,
-        "fee_saved": fmt(saved) if saved is not None else None,
-        "output_count": b.output_count, "payout_count": b.payout_count,
+        "status": b.status, "txid": txid,
+        "fee": shown(fee), "fee_currency": b.fee_currency,
+        "unbatched_fee": shown(unbatched_fee), "fee_saved": shown(saved),
+        "output_count": output_count,
+        "payout_count": b.payout_count if merchant_id is None else len(mine),
         "confirmations": b.confirmations, "created_at": ts(b.created_at),
         "broadcast_at": ts(b.broadcast_at),
         "payouts": [{"id": p.id, "status": p.status.value, "address": p.address,

@@ -13,27 +13,45 @@ from payoutd.api.v1.schemas import SandboxRuleCreate, SandboxRuleOut, SandboxTxL
 from payoutd.chains import sandbox
 from payoutd.domain.assets import NETWORKS
 from payoutd.domain.errors import field_error
+from payoutd.domain.payout import Payout
+from payoutd.services import shares
+from payoutd.services.views import amount
 
 router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
 
 
 @router.get("/transactions", response_model=SandboxTxList,
             responses=responses("unauthorized", "invalid_cursor"),
-            summary="Transactions the sandbox chain received, newest first")
+            summary="Transactions the sandbox chain received, newest first (for a merchant: "
+                    "those carrying its payouts, its own outputs and fee share only)")
 async def transactions(request: Request,
                        principal: Annotated[Principal, Depends(require("read"))],
                        network: str | None = None, cursor: str | None = None,
                        limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
                        ) -> dict[str, Any]:
     rt = request.app.state.runtime
+    merchant_id = principal.key.merchant_id  # None for an operator key: every transaction
     position = pagination.decode(cursor)
     if position is not None and not position.isdigit():
         raise field_error("invalid_cursor", "cursor")
     rows = await sandbox.transactions(rt.db, network=network and network.upper(),
                                       before_seq=int(position) if position else None,
-                                      limit=limit + 1)
+                                      limit=limit + 1, merchant_id=merchant_id)
     rows, next_cursor = pagination.cut(rows, limit, lambda r: str(r["seq"]))
-    return {"data": rows, "next_cursor": next_cursor}
+    members: dict[str, list[Payout]] = {}
+    if merchant_id is not None:
+        async with rt.db.read() as uow:
+            members = await uow.payouts.in_transactions([r["txid"] for r in rows])
+    data = []
+    for row in rows:
+        fee = row["fee"]
+        if merchant_id is not None:
+            carried = members.get(row["txid"], [])
+            fee = shares.fee_share(carried, merchant_id, fee, row["fee_currency"])
+            row = {**row, "outputs": shares.own_outputs(row["outputs"], carried, merchant_id,
+                                                        row["currency"], row["network"])}
+        data.append({**row, "fee": amount(fee, row["fee_currency"])})
+    return {"data": data, "next_cursor": next_cursor}
 
 
 @router.post("/rules", status_code=201, response_model=SandboxRuleOut,

@@ -66,7 +66,7 @@ from web3.exceptions import (
 )
 from web3.types import BlockIdentifier, TxParams
 
-from payoutd.chains.addressing import validate_address
+from payoutd.chains.addressing import validate_address, validate_txid
 from payoutd.chains.config import ChainsFileError, NetworkConfig
 from payoutd.domain.assets import NETWORKS, Asset
 from payoutd.domain.batching import Output
@@ -314,6 +314,9 @@ class EvmChain:
 
     def validate_address(self, address: str) -> str:
         return validate_address(self.network, address)
+
+    def validate_txid(self, txid: str) -> str:
+        return validate_txid(self.network, txid)
 
     def _contract(self, asset: Asset) -> str | None:
         """The asset's token contract on this node; None for the native coin. On

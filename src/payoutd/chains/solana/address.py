@@ -19,15 +19,21 @@ _MAX_CHARS: Final = 44
 
 def validate(address: str) -> str:
     """Return the address unchanged, or raise ValueError."""
-    # Checked here because base58.b58decode silently strips trailing whitespace.
-    if not set(address) <= _ALPHABET:
-        raise ValueError("contains characters outside the base58 alphabet")
-    if not _MIN_CHARS <= len(address) <= _MAX_CHARS:
-        raise ValueError("wrong length")
-    key = base58.b58decode(address)
-    if len(key) != _KEY_LENGTH:
-        raise ValueError("wrong length")
+    key = decode(address, _MIN_CHARS, _MAX_CHARS, _KEY_LENGTH)
     # The System Program id 11111111111111111111111111111111: not a wallet, funds are lost.
     if not any(key):
         raise ValueError("zero address")
     return address
+
+
+def decode(value: str, min_chars: int, max_chars: int, length: int) -> bytes:
+    """The `length` bytes `value` encodes in base58, or ValueError."""
+    # Checked here because base58.b58decode silently strips trailing whitespace.
+    if not set(value) <= _ALPHABET:
+        raise ValueError("contains characters outside the base58 alphabet")
+    if not min_chars <= len(value) <= max_chars:
+        raise ValueError("wrong length")
+    decoded = base58.b58decode(value)
+    if len(decoded) != length:
+        raise ValueError("wrong length")
+    return decoded

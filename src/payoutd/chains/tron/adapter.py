@@ -38,7 +38,7 @@ import certifi
 import httpx
 import structlog
 
-from payoutd.chains.addressing import validate_address
+from payoutd.chains.addressing import validate_address, validate_txid
 from payoutd.chains.config import ChainsFileError, NetworkConfig
 from payoutd.chains.tron import transaction as tx_codec
 from payoutd.chains.tron.wallet import HotWallet
@@ -169,6 +169,9 @@ class TronChain:
 
     def validate_address(self, address: str) -> str:
         return validate_address(self.network, address)
+
+    def validate_txid(self, txid: str) -> str:
+        return validate_txid(self.network, txid)
 
     async def estimate_fee(self, asset: Asset, priority: str | None) -> Decimal:
         """TRON has no fee market: priority changes nothing."""

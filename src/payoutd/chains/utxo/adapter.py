@@ -42,7 +42,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from embit.transaction import Transaction
 
-from payoutd.chains.addressing import validate_address
+from payoutd.chains.addressing import validate_address, validate_txid
 from payoutd.chains.config import ChainsFileError, NetworkConfig
 from payoutd.chains.utxo import rpc
 from payoutd.chains.utxo.rpc import RpcClient, RpcError
@@ -185,6 +185,9 @@ class UtxoChain:
 
     def validate_address(self, address: str) -> str:
         return validate_address(self.network, address, net=self.net)
+
+    def validate_txid(self, txid: str) -> str:
+        return validate_txid(self.network, txid)
 
     # --- fees --------------------------------------------------------------------------
 
