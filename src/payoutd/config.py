@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     # how long an API process keeps a key's row (key, merchant policy, fees) before it
     # reads it again; changes made through this process's API apply at once (0: no cache)
     auth_cache_seconds: float = Field(default=1.0, ge=0)
+    # a request body over this is answered 413 payload_too_large, unread
+    request_body_max_bytes: int = Field(default=64 * 1024, ge=1024)
 
     # webhooks
     webhook_allow_private: bool = False  # true only for development and tests

@@ -26,11 +26,8 @@ async def transactions(request: Request,
                        limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
                        ) -> dict[str, Any]:
     rt = request.app.state.runtime
-    position = pagination.decode(cursor)
-    if position is not None and not position.isdigit():
-        raise field_error("invalid_cursor", "cursor")
     rows = await sandbox.transactions(rt.db, network=network and network.upper(),
-                                      before_seq=int(position) if position else None,
+                                      before_seq=pagination.decode_seq(cursor),
                                       limit=limit + 1)
     rows, next_cursor = pagination.cut(rows, limit, lambda r: str(r["seq"]))
     return {"data": rows, "next_cursor": next_cursor}
