@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # by more than the Prometheus server)
     metrics_token: SecretStr | None = None
 
+    # a request body over this is answered 413 payload_too_large, unread
+    request_body_max_bytes: int = Field(default=64 * 1024, ge=1024)
+
     # webhooks
     webhook_allow_private: bool = False  # true only for development and tests
     webhook_timeout_seconds: float = 15.0

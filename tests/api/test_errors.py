@@ -5,6 +5,7 @@ nothing (balances and payouts are the same before and after)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -75,6 +76,13 @@ class Case:
 
 
 CREATE = "/v1/payouts"
+ANY_ID = "01a1f000-0000-7000-8000-000000000000"
+
+
+def _cursor(position: str) -> str:
+    """A cursor as payoutd spells one, for a position of the caller's choosing."""
+    return base64.urlsafe_b64encode(f"v1:{position}".encode()).decode().rstrip("=")
+
 
 CASES: list[Case] = [
     # -- validation_error: the request's shape
@@ -95,8 +103,40 @@ CASES: list[Case] = [
     Case("callback-not-http", "validation_error", "POST", CREATE,
          usdt(callback_url="ftp://x.example"), field="callback_url"),
     Case("body-not-object", "validation_error", "POST", CREATE, [USDT_TRON], field="body"),
-    Case("malformed-json", "validation_error", "POST", CREATE, raw=b'{"amount": "1",',
-         field="body"),
+    # an instant without its offset, or a year no payout waits for (500s before: naive and
+    # aware datetimes compared in the domain)
+    Case("execute-at-no-offset", "validation_error", "POST", CREATE,
+         usdt(execute_at="2030-01-01T00:00:00"), field="execute_at"),
+    Case("execute-at-bare-date", "validation_error", "POST", CREATE,
+         usdt(execute_at="2030-01-01"), field="execute_at"),
+    Case("execute-at-year-1", "validation_error", "POST", CREATE,
+         usdt(execute_at="0001-01-01T00:00:00Z"), field="execute_at"),
+    Case("execute-at-year-9999", "validation_error", "POST", CREATE,
+         usdt(execute_at="9999-12-31T23:59:59+00:00"), field="execute_at"),
+    Case("execute-at-unix-time", "validation_error", "POST", CREATE,
+         usdt(execute_at=1893456000), field="execute_at"),
+    # metadata: flat pairs of strings, Stripe's limits (a value nested 300 deep was stored,
+    # then every read of it answered 500)
+    Case("metadata-nested", "validation_error", "POST", CREATE,
+         usdt(metadata={"a": json.loads('{"b": ' * 300 + '"x"' + '}' * 300)}),
+         field="metadata.a"),
+    Case("metadata-number", "validation_error", "POST", CREATE, usdt(metadata={"n": 1}),
+         field="metadata.n"),
+    Case("metadata-51-keys", "validation_error", "POST", CREATE,
+         usdt(metadata={f"k{i}": "v" for i in range(51)}), field="metadata"),
+    Case("metadata-long-key", "validation_error", "POST", CREATE,
+         usdt(metadata={"k" * 41: "v"}), field=f"metadata.{'k' * 41}.[key]"),
+    Case("metadata-long-value", "validation_error", "POST", CREATE,
+         usdt(metadata={"k": "v" * 501}), field="metadata.k"),
+    # booleans are not numbers, numbers are not booleans
+    Case("rotation-overlap-boolean", "validation_error", "POST",
+         "/v1/webhook-endpoints/{endpoint}/rotate-secret", {"overlap_seconds": False},
+         setup=("endpoint",), field="overlap_seconds"),
+    Case("sandbox-rule-blocks-boolean", "validation_error", "POST", "/v1/sandbox/rules",
+         {"address": BTC_ADDR, "action": "delay", "blocks": True}, auth="admin",
+         field="blocks"),
+    Case("allowlist-enabled-number", "validation_error", "PUT", "/v1/address-allowlist",
+         {"enabled": 1}, field="enabled"),
     Case("limit-zero", "validation_error", "GET", CREATE, params={"limit": 0}, field="limit"),
     Case("limit-too-big", "validation_error", "GET", CREATE, params={"limit": 201},
          field="limit"),
@@ -121,6 +161,13 @@ CASES: list[Case] = [
     Case("service-fee-overflows", "validation_error", "PUT",
          "/v1/admin/merchants/{merchant}/fees/BTC", {"fixed": "1" + "0" * 30}, auth="admin",
          field="fixed"),
+    # fees are decimal strings as amounts are
+    Case("service-fee-number", "validation_error", "PUT",
+         "/v1/admin/merchants/{merchant}/fees/BTC", {"percent": 1}, auth="admin",
+         field="percent"),
+    Case("service-fee-trailing-point", "validation_error", "PUT",
+         "/v1/admin/merchants/{merchant}/fees/BTC", {"fixed": "1."}, auth="admin",
+         field="fixed"),
     # -- invalid_amount: present, but not a positive decimal string the asset can express
     Case("float-amount", "invalid_amount", "POST", CREATE, usdt(amount=0.1), field="amount"),
     Case("float-integral-amount", "invalid_amount", "POST", CREATE, usdt(amount=5.0),
@@ -133,6 +180,21 @@ CASES: list[Case] = [
     Case("exponent-amount", "invalid_amount", "POST", CREATE, usdt(amount="1e3"),
          field="amount"),
     Case("empty-amount", "invalid_amount", "POST", CREATE, usdt(amount=""), field="amount"),
+    # only the canonical spelling: the OpenAPI pattern, the README and the API agree
+    Case("integer-amount", "invalid_amount", "POST", CREATE, usdt(amount=30), field="amount"),
+    Case("padded-amount", "invalid_amount", "POST", CREATE, usdt(amount=" 0.3 "),
+         field="amount"),
+    Case("trailing-point-amount", "invalid_amount", "POST", CREATE, usdt(amount="1."),
+         field="amount"),
+    Case("leading-point-amount", "invalid_amount", "POST", CREATE, usdt(amount=".5"),
+         field="amount"),
+    Case("leading-zeros-amount", "invalid_amount", "POST", CREATE, usdt(amount="00000.3"),
+         field="amount"),
+    Case("quote-integer-amount", "invalid_amount", "POST", "/v1/quotes", usdt(amount=30),
+         field="amount"),
+    Case("deposit-leading-zeros", "invalid_amount", "POST", "/v1/admin/deposits",
+         {"merchant_id": "{merchant}", "currency": "BTC", "amount": "01"}, auth="admin",
+         field="amount"),
     Case("boolean-amount", "invalid_amount", "POST", CREATE, usdt(amount=True),
          field="amount"),
     Case("usdt-7-decimals", "invalid_amount", "POST", CREATE, usdt(amount="1.1234567"),
@@ -217,6 +279,24 @@ CASES: list[Case] = [
          params={"cursor": "djI6eHl6"}, field="cursor"),  # base64 of "v2:xyz"
     Case("sandbox-cursor-not-a-position", "invalid_cursor", "GET", "/v1/sandbox/transactions",
          params={"cursor": "djE6eHl6"}, field="cursor"),  # base64 of "v1:xyz"
+    # forged positions: beyond a BIGINT (500 before), not an id, text no database stores
+    Case("sandbox-cursor-beyond-bigint", "invalid_cursor", "GET", "/v1/sandbox/transactions",
+         params={"cursor": _cursor("9223372036854775808")}, field="cursor"),
+    Case("sandbox-cursor-padded", "invalid_cursor", "GET", "/v1/sandbox/transactions",
+         params={"cursor": _cursor("007")}, field="cursor"),
+    Case("payouts-cursor-number", "invalid_cursor", "GET", CREATE,
+         params={"cursor": _cursor("9223372036854775808")}, field="cursor"),
+    Case("payouts-cursor-nul", "invalid_cursor", "GET", CREATE,
+         params={"cursor": _cursor("\x00")}, field="cursor"),
+    Case("payouts-cursor-padding", "invalid_cursor", "GET", CREATE,
+         params={"cursor": _cursor(ANY_ID) + "=="}, field="cursor"),
+    Case("batches-cursor-number", "invalid_cursor", "GET", "/v1/batches",
+         params={"cursor": _cursor("9223372036854775808")}, field="cursor"),
+    Case("endpoints-cursor-number", "invalid_cursor", "GET", "/v1/webhook-endpoints",
+         params={"cursor": _cursor("1")}, field="cursor"),
+    Case("deliveries-cursor-number", "invalid_cursor", "GET",
+         "/v1/webhook-endpoints/{endpoint}/deliveries", params={"cursor": _cursor("1")},
+         setup=("endpoint",), field="cursor"),
     # -- keys and scopes
     Case("no-key", "unauthorized", "POST", CREATE, USDT_TRON, auth="none"),
     Case("no-key-read", "unauthorized", "GET", "/v1/balances", auth="none"),
@@ -229,14 +309,20 @@ CASES: list[Case] = [
          {"merchant_id": "{merchant}", "currency": "BTC", "amount": "1"}),
     Case("operator-key-creates", "forbidden_scope", "POST", CREATE, USDT_TRON, auth="admin"),
     # -- another merchant's payout does not exist for this one (404, never 403)
-    Case("unknown-payout", "not_found", "GET", "/v1/payouts/01a1f000-0000-7000-8000-000000000000"),
+    Case("unknown-payout", "not_found", "GET", f"/v1/payouts/{ANY_ID}"),
     Case("other-merchant-get", "not_found", "GET", "/v1/payouts/{other}", setup=("other",)),
     Case("other-merchant-cancel", "not_found", "POST", "/v1/payouts/{other}/cancel",
          setup=("other",)),
     Case("other-merchant-approve", "not_found", "POST", "/v1/payouts/{other}/approve",
          setup=("other",)),
     # -- HTTP itself
-    Case("wrong-method", "method_not_allowed", "DELETE", CREATE),
+    Case("wrong-method", "method_not_allowed", "DELETE", CREATE, expect_headers=("Allow",)),
+    Case("options", "method_not_allowed", "OPTIONS", "/v1/webhook-endpoints/{endpoint}",
+         setup=("endpoint",), expect_headers=("Allow",)),
+    Case("malformed-json", "bad_request", "POST", CREATE, raw=b'{"amount": "1",'),
+    Case("not-json", "bad_request", "POST", CREATE, raw=b"not json",
+         headers={"Content-Type": "application/json"}),
+    Case("body-too-large", "payload_too_large", "POST", CREATE, usdt(comment="c" * 70_000)),
     Case("status-filter-unknown", "validation_error", "GET", CREATE, params={"status": "bogus"},
          field="status"),
     Case("undecodable-body", "bad_request", "POST", CREATE, raw=b'{"amount": "\xff\xfe"}',
@@ -484,6 +570,13 @@ async def _allowlist(w: World, case: Case) -> None:
     assert r.status_code == 200, r.text
 
 
+async def _endpoint(w: World, case: Case) -> None:
+    r = await w.h.client.post("/v1/webhook-endpoints", headers=w.m.headers,
+                              json={"url": "https://merchant.example/hooks"})
+    assert r.status_code == 201, r.text
+    w.ids["endpoint"] = r.json()["id"]
+
+
 async def _node_down(w: World, case: Case) -> None:
     """The BTC node stops answering: pricing a payout cannot get the network fee."""
 
@@ -499,7 +592,8 @@ SETUPS: dict[str, Setup] = {"queued": _queued, "paid": _paid, "other": _other,
                             "stale_offer": _stale_offer, "fresh_offer": _fresh_offer,
                             "totp": _totp, "payout_key": _payout_key,
                             "allowlist": _allowlist, "node_down": _node_down,
-                            "read_key": _read_key, "totp_locked": _totp_locked}
+                            "read_key": _read_key, "totp_locked": _totp_locked,
+                            "endpoint": _endpoint}
 
 
 async def restricted_key(h: Harness, merchant: Merchant, **restrictions: Any) -> dict[str, str]:

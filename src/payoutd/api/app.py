@@ -13,7 +13,8 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from payoutd import __version__
-from payoutd.api import errors, inputs, reads
+from payoutd.api import docs, errors, inputs, reads
+from payoutd.api.body_limit import BodyLimit
 from payoutd.api.payout_lane import PayoutLane
 from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import (
@@ -31,8 +32,12 @@ from payoutd.domain.errors import PayoutdError
 from payoutd.services.intake import Intake
 from payoutd.worker.runner import Worker
 
-DESCRIPTION = """Self-hosted crypto payouts. Amounts are decimal strings; every error is
-`{"error": {"code", "message", "fields"}}` with a stable code:
+DESCRIPTION = """Self-hosted crypto payouts. Amounts are decimal strings in one spelling
+(digits and an optional fraction: no JSON number, sign, exponent, spaces or leading zeros);
+`execute_at` is an RFC 3339 date-time with its offset; `metadata` is at most 50 pairs of
+strings (keys up to 40 characters, values up to 500); a body is JSON of at most
+{max_bytes} bytes (else 413). Every error is `{{"error": {{"code", "message", "fields"}}}}`
+with a stable code:
 
 """
 
@@ -63,8 +68,12 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
                 await runtime.close()
 
     app = FastAPI(title="payoutd", version=__version__, lifespan=lifespan,
-                  description=DESCRIPTION + errors.catalogue_markdown(),
+                  description=DESCRIPTION.format(
+                      max_bytes=runtime.settings.request_body_max_bytes)
+                  + errors.catalogue_markdown(),
                   dependencies=[Depends(inputs.storable_input)],
+                  # served by payoutd.api.docs, without a CDN
+                  docs_url=None, redoc_url=None,
                   # FastAPI's own OpenTelemetry hooks look up the global providers on
                   # every request; payoutd reports through /metrics instead
                   telemetry={"tracing": False, "metrics": False, "logs": False})
@@ -73,12 +82,17 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
     reads.install(app, runtime)
     app.state.touched = {}  # key id -> when this process last wrote its last_used_at
     errors.install(app)
+    docs.install(app)
     app.add_middleware(PayoutLane)
+    # outermost: the lane and the routes only ever see a body within the limit
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.request_body_max_bytes)
     for module in (payouts, batches, quotes, accounts, webhooks, access, admin, sandbox):
         for route in module.router.routes:
-            # a JSON body that cannot be decoded at all is answered 400 `bad_request`
+            # a JSON body that cannot be decoded at all is answered 400 `bad_request`, one
+            # over the size limit 413 `payload_too_large`
             if isinstance(route, APIRoute) and route.body_field is not None:
-                for status, response in errors.responses("bad_request").items():
+                for status, response in errors.responses("bad_request",
+                                                         "payload_too_large").items():
                     route.responses.setdefault(status, response)
         app.include_router(module.router)
 
@@ -95,7 +109,10 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
             return {"status": "ok"}
         return JSONResponse({"status": "unavailable"}, status_code=503)
 
-    @app.get("/metrics", tags=["operations"], responses=errors.responses("unauthorized"),
+    @app.get("/metrics", tags=["operations"], response_class=Response,
+             responses={200: {"description": "The Prometheus text format",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}},
+                        **errors.responses("unauthorized")},
              summary="Prometheus metrics (with PAYOUTD_METRICS_TOKEN set: send it as "
                      "`Authorization: Bearer <token>`)")
     async def metrics(request: Request) -> Response:

@@ -3,7 +3,7 @@ from the catalogue in payoutd.domain.errors."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from payoutd.api.responses import JSONResponse
 from payoutd.domain.errors import CATALOGUE, PayoutdError
@@ -44,16 +45,19 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(item.get("type") == "json_invalid" for item in errors):
+        # not JSON at all: the request itself cannot be read (docs/errors.md)
+        return render(PayoutdError("bad_request", "The request body is not valid JSON"))
     fields: dict[str, list[str]] = {}
     only_bad_amounts = True
-    for item in exc.errors():
+    for item in errors:
         msg = str(item.get("msg", "invalid"))
         msg = msg.removeprefix("Value error, ")
         loc = tuple(item.get("loc", ()))
-        # a JSON decode error's loc ends in a character offset, which names no field
-        path = "body" if item.get("type") == "json_invalid" else _field_path(loc)
+        path = _field_path(loc)
         fields.setdefault(path, []).append(msg)
-        # an amount that is present but not a positive decimal string (a float, "-1",
+        # an amount that is present but not a positive decimal string (a number, "-1",
         # "0") is the catalogue's `invalid_amount`; a missing one stays validation_error
         if not (item.get("type") == "value_error" and loc[-1:] == ("amount",)):
             only_bad_amounts = False
@@ -71,10 +75,28 @@ def _payoutd(request: Request, exc: Exception) -> JSONResponse:
 
 def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
-        exc.status_code, "bad_request")
+    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
+            413: "payload_too_large"}.get(exc.status_code, "bad_request")
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        # RFC 9110: a 405 lists every method the path takes. Starlette names only those
+        # of the first route that matched the path, and several routes may share it.
+        headers["Allow"] = allowed_methods(request.app.router.routes, request.scope)
     return JSONResponse({"error": {"code": code, "message": str(exc.detail), "fields": {}}},
-                        status_code=exc.status_code, headers=getattr(exc, "headers", None))
+                        status_code=exc.status_code, headers=headers or None)
+
+
+# the methods an `Allow` header may name: those a route can take (none takes OPTIONS)
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(routes: list[BaseRoute], scope: MutableMapping[str, Any]) -> str:
+    """The methods the routes take at the scope's path, for an `Allow` header: each one
+    that some route (or included router) would take in full."""
+    allowed = [method for method in METHODS
+               if any(route.matches({**scope, "method": method})[0] is Match.FULL
+                      for route in routes)]
+    return ", ".join(allowed)
 
 
 def _chain_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -8,7 +8,10 @@ answers exactly that shape with the same parts the route uses (the key check of
 `auth.require`, `payouts.accept`, the error renderer) and hands every other request to
 FastAPI unchanged, so there is one behaviour: anything it does not take (another
 header, a body that does not validate, text that needs the storable check) is
-answered by the route, which produces the canonical error.
+answered by the route, which produces the canonical error. The body is validated by the
+route's own model (`PayoutCreate`, payoutd.api.v1.schemas): the lane only decides
+whether it may answer, never what is valid. Bodies over the size limit never reach it
+(payoutd.api.body_limit runs first).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from starlette.requests import Request
 from payoutd import json_text
 from payoutd.api import errors, idempotency
 from payoutd.api.auth import SIGNATURE_HEADER, require
+from payoutd.api.body_limit import replay
 from payoutd.api.v1 import payouts
 from payoutd.api.v1.schemas import PayoutCreate
 
@@ -52,7 +56,7 @@ class PayoutLane:
             return
         answered = await self._answer(scope, receive, body)
         if answered is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay(body, receive), send)
             return
         status, content, headers = answered
         await send({"type": "http.response.start", "status": status,
@@ -70,7 +74,7 @@ class PayoutLane:
             form = PayoutCreate.model_validate_json(body)
         except ValidationError:
             return None  # the route words the validation error
-        request = Request(scope, _replay(body, receive))
+        request = Request(scope, replay(body, receive))
         try:
             principal = await self.authenticate(request)
             status, view = await payouts.accept(request, principal, form)
@@ -108,17 +112,3 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that gives the body already read, then the connection's own messages."""
-    sent = False
-
-    async def again() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return again

@@ -53,8 +53,9 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "The available balance does not cover the debit."),
     ErrorSpec("wallet_not_found", 422, "Wallet not found",
               "The merchant has no balance in this currency."),
-    ErrorSpec("invalid_cursor", 422, "The cursor is not valid",
-              "The pagination cursor was not issued by this API."),
+    ErrorSpec("invalid_cursor", 400, "The cursor is not valid",
+              "The pagination cursor was not issued by this API (pass `next_cursor` as "
+              "it came)."),
     ErrorSpec("unauthorized", 401, "Unauthorized",
               "No API key, or a key that is unknown or revoked; `GET /metrics` without "
               "`PAYOUTD_METRICS_TOKEN` as its bearer token (when one is set)."),
@@ -104,7 +105,10 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("idempotency_in_progress", 409, "A request with this Idempotency-Key is in progress",
               "The first request with this key has not finished; retry later."),
     ErrorSpec("bad_request", 400, "The request could not be read",
-              "The HTTP request itself is malformed."),
+              "The HTTP request itself is malformed, e.g. a body that is not JSON."),
+    ErrorSpec("payload_too_large", 413, "The request body is too large",
+              "The body is longer than the server takes (`PAYOUTD_REQUEST_BODY_MAX_BYTES`, "
+              "64 KiB unless the operator changed it)."),
     ErrorSpec("method_not_allowed", 405, "Method not allowed",
               "The path exists but not with this HTTP method."),
     # The one answer above 499 that is not a bug: a node payoutd needs to price a payout

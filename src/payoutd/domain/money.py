@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, InvalidOperation
+import re
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 
 # 38 significant digits fits NUMERIC(38, 18) and anything a chain can express.
 CONTEXT = Context(prec=60)
@@ -27,33 +28,36 @@ def quantize(value: Decimal, decimals: int, rounding: str) -> Decimal:
     return value.quantize(quantum(decimals), rounding=rounding, context=CONTEXT)
 
 
-def parse_amount(raw: object) -> Decimal:
-    """A positive, finite decimal from a JSON string or integer; floats are refused.
+# The one spelling of an amount payoutd reads: digits, then an optional fraction. No sign,
+# exponent, spaces, leading zeros (but a lone 0) or bare point; at most 20 digits before
+# the point and 18 after it (what NUMERIC(38, 18) holds). The OpenAPI document publishes
+# this pattern; `parse_decimal` enforces exactly it.
+INTEGER_DIGITS = MAX_DIGITS - MAX_DECIMALS
+DECIMAL_PATTERN = rf"^(0|[1-9][0-9]{{0,{INTEGER_DIGITS - 1}}})(\.[0-9]{{1,{MAX_DECIMALS}}})?$"
+_SHAPE = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]+))?")  # the same, of any length
+NOT_A_DECIMAL = 'must be a decimal string such as "0.5" (digits, an optional fraction)'
+
+
+def parse_decimal(raw: object) -> Decimal:
+    """A non-negative decimal from its canonical string (`DECIMAL_PATTERN`); a JSON
+    number, a bool or any other spelling is refused.
 
     Raises ValueError with a message meant for the client.
     """
-    if isinstance(raw, bool | float):
-        raise ValueError("must be a decimal string, e.g. \"0.5\"")
-    if isinstance(raw, int):
-        value = Decimal(raw)
-    elif isinstance(raw, str):
-        text = raw.strip()
-        if not text or any(c not in "0123456789." for c in text) or text.count(".") > 1:
-            raise ValueError("must be a decimal string, e.g. \"0.5\"")
-        try:
-            value = Decimal(text)
-        except InvalidOperation as exc:  # pragma: no cover - filtered above
-            raise ValueError("must be a decimal string") from exc
-    elif isinstance(raw, Decimal):
-        value = raw
-    else:
-        raise ValueError("must be a decimal string, e.g. \"0.5\"")
-    if not value.is_finite() or value <= 0:
-        raise ValueError("must be greater than zero")
-    exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)
-    if -exponent > MAX_DECIMALS or value.adjusted() >= MAX_DIGITS - MAX_DECIMALS:
+    shape = _SHAPE.fullmatch(raw) if isinstance(raw, str) else None
+    if shape is None:
+        raise ValueError(NOT_A_DECIMAL)
+    integer, fraction = shape.group(1), shape.group(2) or ""
+    if len(integer) > INTEGER_DIGITS or len(fraction) > MAX_DECIMALS:
         raise ValueError("is out of range")
+    return Decimal(shape.group(0))
+
+
+def parse_amount(raw: object) -> Decimal:
+    """A positive amount from its canonical decimal string (`parse_decimal`)."""
+    value = parse_decimal(raw)
+    if value <= 0:
+        raise ValueError("must be greater than zero")
     return value
 
 
@@ -71,12 +75,14 @@ def fmt(value: Decimal) -> str:
 
 __all__ = [
     "CONTEXT",
+    "DECIMAL_PATTERN",
     "MAX_DECIMALS",
     "ROUND_CREDIT",
     "ROUND_DEBIT",
     "decimals_of",
     "fmt",
     "parse_amount",
+    "parse_decimal",
     "quantize",
     "quantum",
 ]

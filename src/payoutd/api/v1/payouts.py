@@ -21,7 +21,8 @@ from payoutd.store.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1/payouts", tags=["payouts"])
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key",
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1,
+                                              max_length=255,
                                               description="Makes a retry safe (Stripe semantics)")]
 
 CREATE_ERRORS = (

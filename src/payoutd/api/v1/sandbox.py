@@ -31,11 +31,8 @@ async def transactions(request: Request,
                        ) -> dict[str, Any]:
     rt = request.app.state.runtime
     merchant_id = principal.key.merchant_id  # None for an operator key: every transaction
-    position = pagination.decode(cursor)
-    if position is not None and not position.isdigit():
-        raise field_error("invalid_cursor", "cursor")
     rows = await sandbox.transactions(rt.db, network=network and network.upper(),
-                                      before_seq=int(position) if position else None,
+                                      before_seq=pagination.decode_seq(cursor),
                                       limit=limit + 1, merchant_id=merchant_id)
     rows, next_cursor = pagination.cut(rows, limit, lambda r: str(r["seq"]))
     members: dict[str, list[Payout]] = {}

@@ -1,9 +1,12 @@
-"""Request and response models of the native API. Amounts travel as strings."""
+"""Request and response models of the native API. Amounts travel as strings.
+
+Every request model here is the one validation of its body: the FastAPI routes and the
+payout lane (payoutd.api.payout_lane, `PayoutCreate.model_validate_json`) both use them,
+so a body is refused or taken the same way on either path."""
 
 from __future__ import annotations
 
-import math
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -14,33 +17,88 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
     WithJsonSchema,
 )
 
-from payoutd.domain.money import fmt, parse_amount
+from payoutd.domain.money import DECIMAL_PATTERN, fmt, parse_amount, parse_decimal
 
+_DECIMAL_DOC = ("A decimal string: digits and an optional fraction (at most 20 digits before "
+                "the point, 18 after it). No JSON number, sign, exponent, spaces or leading "
+                "zeros.")
+
+# a positive amount
 AmountIn = Annotated[
     Decimal,
     BeforeValidator(parse_amount),
     PlainSerializer(fmt, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "example": "0.5"}),
+    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "example": "0.5",
+                    "description": _DECIMAL_DOC + " Greater than zero."}),
+]
+# zero or more (fees)
+DecimalIn = Annotated[
+    Decimal,
+    BeforeValidator(parse_decimal),
+    PlainSerializer(fmt, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "example": "0.5",
+                    "description": _DECIMAL_DOC}),
+]
+
+# when a scheduled payout is released: an instant, so its offset must be said, and within
+# years a payout can sensibly wait for (a year 1 or 9999 is a typo, or a probe)
+EXECUTE_AT_YEARS = (2000, 2200)
+_INSTANT_DOC = (f"An RFC 3339 date-time with its UTC offset or `Z`, e.g. "
+                f"`2030-01-01T09:00:00Z` or `2030-01-01T10:00:00+01:00`; a time without an "
+                f"offset or a bare date is refused. Years {EXECUTE_AT_YEARS[0]} to "
+                f"{EXECUTE_AT_YEARS[1]}. Shown back in UTC.")
+
+
+def _text_only(value: Any) -> Any:
+    """An instant arrives as text: pydantic would also read a number as Unix time."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be a date-time string with its UTC offset, e.g. "
+                         "2030-01-01T09:00:00Z")
+    return value
+
+
+def _instant(value: datetime) -> datetime:
+    """The instant in UTC, as it is stored and shown (the answer to the create, the
+    payout.created event and every later read say the same)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must carry its UTC offset or Z, e.g. 2030-01-01T09:00:00Z")
+    low, high = EXECUTE_AT_YEARS
+    if not low <= value.year <= high:
+        raise ValueError(f"must be in the years {low} to {high}")
+    return value.astimezone(UTC)
+
+
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_text_only),
+    AfterValidator(_instant),
+    WithJsonSchema({"type": "string", "format": "date-time", "example": "2030-01-01T09:00:00Z",
+                    "description": _INSTANT_DOC}),
 ]
 
 ORDER_ID = r"^[A-Za-z0-9_\-]{1,100}$"
 
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or Infinity, but a body may still spell them (or 1e400): such a
-    number could be stored, yet never be shown again as JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("numbers must be finite")
-    for item in value.values() if isinstance(value, dict) else (
-            value if isinstance(value, list) else ()):
-        _finite(item)
-    return value
-
-
-JsonObject = Annotated[dict[str, Any], AfterValidator(_finite)]
+# A payout's metadata: Stripe's limits. Flat pairs of strings, so that what a merchant
+# stores can always be shown again (a value nested hundreds of levels deep could be
+# stored, then never rendered as JSON).
+METADATA_MAX_KEYS = 50
+METADATA_KEY_MAX = 40
+METADATA_VALUE_MAX = 500
+Metadata = Annotated[
+    dict[Annotated[str, StringConstraints(min_length=1, max_length=METADATA_KEY_MAX)],
+         Annotated[str, StringConstraints(max_length=METADATA_VALUE_MAX)]],
+    Field(max_length=METADATA_MAX_KEYS,
+          description=f"Your own key-value pairs, returned as given: at most "
+                      f"{METADATA_MAX_KEYS} keys, each key 1 to {METADATA_KEY_MAX} "
+                      f"characters, each value a string of at most {METADATA_VALUE_MAX} "
+                      f"characters (no numbers, booleans, nulls, lists or objects)."),
+]
 
 
 class PayoutCreate(BaseModel):
@@ -57,12 +115,12 @@ class PayoutCreate(BaseModel):
     priority: Literal["economy", "recommended", "high", "highest"] | None = None
     rate_source: str | None = Field(default=None, max_length=20)
     approval: Literal["auto", "manual"] = "auto"
-    execute_at: datetime | None = None
+    execute_at: Instant | None = None
     order_id: str | None = Field(default=None, pattern=ORDER_ID)
     # checked by services.webhooks.check_url, the rule for every webhook URL
     callback_url: str | None = Field(default=None, max_length=2048)
     comment: str | None = Field(default=None, max_length=1000)
-    metadata: JsonObject = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class QuoteCreate(BaseModel):
@@ -172,9 +230,8 @@ class LimitsOut(BaseModel):
 class ServiceFeeSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # what the store's NUMERIC(38, 18) holds: a larger `fixed` overflowed it (a 500)
-    percent: Annotated[Decimal, Field(ge=0, le=100, max_digits=38, decimal_places=18)] = \
-        Decimal(0)
-    fixed: Annotated[Decimal, Field(ge=0, max_digits=38, decimal_places=18)] = Decimal(0)
+    percent: Annotated[DecimalIn, Field(le=100)] = Decimal(0)
+    fixed: DecimalIn = Decimal(0)
 
 
 class ServiceFeeOut(BaseModel):
@@ -280,7 +337,7 @@ class SandboxRuleCreate(BaseModel):
     address: str = Field(min_length=1, max_length=128)
     action: Literal["reject", "drop", "delay", "refuse"]
     network: str | None = Field(default=None, max_length=10)
-    blocks: int = Field(default=0, ge=0, le=1000)
+    blocks: StrictInt = Field(default=0, ge=0, le=1000)
 
 
 class SandboxRuleOut(BaseModel):
@@ -357,7 +414,7 @@ class WebhookEndpointList(BaseModel):
 
 class SecretRotate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    overlap_seconds: int | None = Field(default=None, ge=0, le=7 * 86400)
+    overlap_seconds: StrictInt | None = Field(default=None, ge=0, le=7 * 86400)
 
 
 class WebhookAttemptOut(BaseModel):
@@ -399,8 +456,8 @@ class ApiKeyCreate(BaseModel):
     totp_code: str | None = Field(default=None, max_length=10,
                                   description="Required for a `payouts` key")
     ip_allowlist: list[str] | None = Field(default=None, max_length=100)
-    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
-    signed_requests: bool = False
+    rate_limit_per_minute: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
+    signed_requests: StrictBool = False
 
 
 class ApiKeyOut(BaseModel):
@@ -445,7 +502,7 @@ class CooldownLifted(BaseModel):
 
 class AllowlistSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    enabled: bool
+    enabled: StrictBool
     totp_code: str | None = Field(default=None, max_length=10)
 
 
