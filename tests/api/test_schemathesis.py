@@ -83,6 +83,7 @@ MAY_REFUSE: dict[str, list[str]] = {
     "GET /v1/batches": CURSOR,
     "GET /v1/webhook-endpoints": CURSOR,
     "GET /v1/webhook-endpoints/{endpoint_id}/deliveries": CURSOR,
+    "GET /v1/payouts/{payout_id}/deliveries": CURSOR,
     "GET /v1/sandbox/transactions": CURSOR,
     # 422: a currency, network or address the chain's rules refuse, an amount beyond the
     # asset's limits or decimals or the balance, a missing TOTP code, an unknown event
@@ -296,3 +297,15 @@ def test_generated_requests_get_documented_answers(database_url: str | None,
         assert result["exit_code"] == 0, result["output"][-5000:]
     assert "Traceback" not in log, log[-5000:]
     assert cases >= MIN_CASES, [(run.name, result["test_cases"]) for run, result in results]
+
+
+def test_every_list_that_takes_a_cursor_may_refuse_a_made_up_one(tmp_path: Path) -> None:
+    """A new paginated route is listed in MAY_REFUSE, or the fuzzer's first made-up cursor
+    fails the run above with a 400 it was not told about."""
+    rt = build(support.test_settings(tmp_path, None))
+    paths = create_app(rt).openapi()["paths"]
+    paged = {f"{method.upper()} {path}" for path, item in paths.items()
+             for method, op in item.items()
+             if any(p.get("name") == "cursor" for p in op.get("parameters", []))}
+    assert paged
+    assert {name for name in paged if MAY_REFUSE.get(name) != CURSOR} == set()

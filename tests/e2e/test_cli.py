@@ -80,7 +80,9 @@ def database_commands() -> list[list[str]]:
             for name, sub in command.commands.items():
                 walk(sub, [*path, name])
             return
-        if path in (["migrate"], ["serve"]):
+        # migrate and serve make the database; `secrets new-key` only prints a new
+        # master key and touches none
+        if path in (["migrate"], ["serve"], ["secrets", "new-key"]):
             return
         args = list(path)
         for param in command.params:

@@ -29,7 +29,8 @@ async def test_a_new_key_keeps_its_secret_sealed_and_retrievable(h: Harness) -> 
 
 async def test_rotation_reseals_every_stored_secret_under_the_new_key(h: Harness) -> None:
     m = await h.merchant()
-    assert (await h.client.post("/v1/totp", headers=m.headers)).status_code == 201
+    enrolled = await h.client.post(f"/v1/admin/merchants/{m.id}/totp", headers=h.admin)
+    assert enrolled.status_code == 201, enrolled.text
     assert (await h.client.post("/v1/webhook-secret", headers=m.headers)).status_code == 200
     box = h.rt.secrets
     old = box.keys[0]
