@@ -21,9 +21,20 @@ import pyotp
 import pytest
 
 from payoutd.api.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
-from tests.e2e.test_api_processes import PAYOUTD, env_for, free_port, wait_until_serving
+from tests.e2e import test_api_processes
+from tests.e2e.test_api_processes import PAYOUTD, free_port, wait_until_serving
 
 pytestmark = pytest.mark.e2e
+
+
+def env_for(tmp_path: Path, database_url: str | None, port: int) -> dict[str, str]:
+    """A process environment on a migrated database: the CLI commands these tests run
+    first never create one (only `migrate` and `serve` do)."""
+    env = test_api_processes.env_for(tmp_path, database_url, port)
+    done = subprocess.run([str(PAYOUTD), "migrate"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return env
 
 BTC_PAYOUT = {"amount": "0.01", "currency": "BTC", "address": "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"}
 
