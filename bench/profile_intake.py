@@ -6,8 +6,9 @@ Two views, stdlib only (no profiler to install):
 * a sampling profiler (default): a thread samples every thread's stack 500 times a
   second; for the event loop's thread it reports, over the samples where the loop was
   busy, the share of each library (by the innermost frame) and of each payoutd function
-  (inclusive); for the other threads (aiosqlite runs one per connection) what they were
-  doing. The process's CPU seconds per request come from /proc.
+  (inclusive); for the other threads (each SQLite connection has one,
+  payoutd.store.sqlite_driver) what they were doing. The process's CPU seconds per
+  request come from /proc.
 * `--cprofile`: cProfile on the event loop's thread, dumped to --out for pstats/snakeviz.
   Coroutine frames make its cumulative column hard to read; the sampler is the one to
   trust for proportions.

@@ -208,7 +208,7 @@ def copy_template(template: Path, target: Path) -> None:
 
 
 async def driver_of(conn: Any) -> sqlite_driver.Connection:
-    """payoutd's aiosqlite connection under a SQLAlchemy connection."""
+    """payoutd's SQLite connection under a SQLAlchemy connection."""
     driver = (await conn.get_raw_connection()).driver_connection
     assert isinstance(driver, sqlite_driver.Connection)
     return driver

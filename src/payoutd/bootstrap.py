@@ -49,8 +49,8 @@ def build_database(settings: Settings) -> Database:
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         path = make_url(url).database or ""
-        # payoutd's aiosqlite connection: a thread hop only for calls that can wait
-        # (payoutd.store.sqlite_driver)
+        # payoutd's own SQLite connection under SQLAlchemy's aiosqlite dialect: a thread
+        # hop only for calls that can wait (payoutd.store.sqlite_driver)
         # (one more than asked for: the process's write connection is kept out of the
         # pool's use, payoutd.store.sqlite_writer)
         engine = create_async_engine(url, pool_size=settings.db_pool_size + 1, max_overflow=0,

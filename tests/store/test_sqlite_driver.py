@@ -1,4 +1,4 @@
-"""payoutd's aiosqlite connection (payoutd.store.sqlite_driver): a write transaction's
+"""payoutd's SQLite connection (payoutd.store.sqlite_driver): a write transaction's
 statements run on the event loop, everything that can wait runs on the connection's
 thread, and the loop never waits for another process's lock."""
 

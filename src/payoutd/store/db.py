@@ -27,7 +27,9 @@ def tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        # sqlite3 begins no transaction by itself (store.sqlite_driver.connect opens it
+        # so): the BEGIN comes from below
+        assert dbapi_conn.isolation_level is None, "opened by payoutd.store.sqlite_driver"
         cur = dbapi_conn.cursor()
         # first: journal_mode waits for a lock too, and would wait only sqlite3's default
         # 5 s for another connection's long write transaction (a bulk load)

@@ -26,6 +26,7 @@ from payoutd.ids import new_id
 from payoutd.store import sqlite_driver
 from payoutd.store.dialect import insert, one_of, update_rows
 from payoutd.store.tables import holds, ledger_accounts, ledger_entries, ledger_transactions
+from payoutd.store.types import result_processor
 
 ZERO = Decimal(0)
 
@@ -96,7 +97,7 @@ def _parse_account(account_id: str) -> tuple[str, str | None, str]:
 @functools.cache
 def sqlite_amount(dialect: Any) -> Any:
     """A stored amount (SQLite's text) to its Decimal, as SQLAlchemy reads the column."""
-    return ledger_accounts.c.balance.type._cached_result_processor(dialect, None)
+    return result_processor(ledger_accounts.c.balance.type, dialect)
 
 
 class LedgerRepository:

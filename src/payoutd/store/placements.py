@@ -48,6 +48,7 @@ from payoutd.store.ledger import HoldRequest, LedgerRepository, sqlite_amount
 from payoutd.store.outbox import OutboxRepository
 from payoutd.store.payouts import insert_order, row_values, to_row
 from payoutd.store.tables import holds, ledger_accounts, outbox, payouts
+from payoutd.store.types import bind_processor
 
 Event = tuple[str, str | None, str | None, dict[str, Any]]
 
@@ -249,7 +250,7 @@ def _sqlite_sql(dialect: Any) -> _SqliteSql:
     def compiled(stmt: Any, names: Sequence[str]) -> _Insert:
         c = stmt.compile(dialect=dialect, column_keys=list(names))
         columns = tuple(c.positiontup or ())
-        processors = [c.binds[name].type._cached_bind_processor(dialect) for name in columns]
+        processors = [bind_processor(c.binds[name].type, dialect) for name in columns]
         return _Insert(str(c), columns, tuple((i, process) for i, process
                                               in enumerate(processors) if process is not None))
 
@@ -261,7 +262,7 @@ def _sqlite_sql(dialect: Any) -> _SqliteSql:
         event=compiled(outbox.insert(), [*_EVENT_COLUMNS, "created_at"]),
         set_held="UPDATE ledger_accounts SET held = ? WHERE id = ?",
         amount_out=sqlite_amount(dialect),
-        amount_in=held._cached_bind_processor(dialect))
+        amount_in=bind_processor(held, dialect))
 
 
 class NotWritten(Exception):
@@ -324,7 +325,7 @@ def _json_value(value: Any) -> Any:
 def _payout_binds(dialect: Any) -> tuple[tuple[str, Any], ...]:
     """Each payouts column with its bind processor, JSON columns
     left as they are (nested in the document, not text)."""
-    return tuple((c.name, None if _is_json(c) else c.type._cached_bind_processor(dialect))
+    return tuple((c.name, None if _is_json(c) else bind_processor(c.type, dialect))
                  for c in payouts.columns)
 
 
@@ -349,7 +350,7 @@ def _compiled(dialect: Any) -> tuple[str, tuple[tuple[str, Any], ...]]:
     compiled = _statement(True).compile(dialect=dialect)
     order = compiled.positiontup or ()
     return str(compiled), tuple(
-        (name, compiled.binds[name].type._cached_bind_processor(dialect)) for name in order)
+        (name, bind_processor(compiled.binds[name].type, dialect)) for name in order)
 
 
 def _is_json(column: Column[Any]) -> bool:

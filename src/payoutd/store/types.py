@@ -60,3 +60,17 @@ class UTCDateTime(TypeDecorator[datetime]):
             value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Any:
+    """The function that turns a value into what `dialect`'s driver binds for `type_`, or
+    None when the value goes as it is: what SQLAlchemy applies when it executes. For
+    statements payoutd sends to the driver itself; callers keep it (it is the same for
+    the life of the dialect)."""
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Any:
+    """The function that turns what `dialect`'s driver returns for `type_` into its Python
+    value, or None when the value is used as it is (see `bind_processor`)."""
+    return type_.dialect_impl(dialect).result_processor(dialect, None)
