@@ -14,10 +14,10 @@ from fastapi import Request
 
 from payoutd.api import reads
 from payoutd.bootstrap import Runtime
+from payoutd.domain.access import ApiKey, MerchantPolicy
 from payoutd.domain.errors import PayoutdError
 from payoutd.domain.fees import ServiceFee
 from payoutd.services import merchants
-from payoutd.store.merchants import ApiKey, MerchantPolicy
 
 SIGNATURE_HEADER = "x-payoutd-signature"
 TIMESTAMP_HEADER = "x-payoutd-timestamp"

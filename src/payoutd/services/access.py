@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 
 import pyotp
 
+from payoutd.domain.access import ApiKey, MerchantPolicy, Totp
 from payoutd.domain.assets import NETWORKS
 from payoutd.domain.errors import PayoutdError, field_error
 from payoutd.services.context import Context
 from payoutd.services.merchants import IssuedKey, issue_key
-from payoutd.store.merchants import ApiKey, MerchantPolicy, Totp
-from payoutd.store.uow import UnitOfWork
+from payoutd.services.ports import UnitOfWork
 
 TOTP_ISSUER = "payoutd"
 TOTP_WINDOW = 1  # one 30 s step either side, for clock drift

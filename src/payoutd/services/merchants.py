@@ -9,14 +9,14 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
+from payoutd.domain.access import ApiKey, Merchant, MerchantPolicy
 from payoutd.domain.assets import currency as find_currency
 from payoutd.domain.errors import PayoutdError, field_error
 from payoutd.domain.ledger import deposit as deposit_entries
 from payoutd.domain.money import decimals_of
 from payoutd.ids import new_id
 from payoutd.services.context import Context
-from payoutd.store.merchants import ApiKey, Merchant, MerchantPolicy
-from payoutd.store.uow import UnitOfWork
+from payoutd.services.ports import UnitOfWork
 
 SCOPES = frozenset({"read", "payouts", "admin"})
 KEY_PREFIX = "pk"

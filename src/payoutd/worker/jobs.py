@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 import structlog
 
 from payoutd.domain.payout import Status
+from payoutd.domain.webhooks import AttemptResult, Delivery, Outcome
 from payoutd.services import execution, payouts, webhooks
 from payoutd.services.context import Context
 from payoutd.services.ports import ChainUnavailable, Rejected
 from payoutd.store.db import Database
 from payoutd.store.uow import UnitOfWork
-from payoutd.store.webhooks import Delivery, Outcome
 from payoutd.webhooks import signing
-from payoutd.webhooks.delivery import AttemptResult, Sender
+from payoutd.webhooks.delivery import Sender
 
 log = structlog.get_logger("payoutd.worker")
 
