@@ -24,6 +24,13 @@ TOTP_ISSUER = "payoutd"
 TOTP_WINDOW = 1  # one 30 s step either side, for clock drift
 
 
+async def first_use_of_signature(uow: UnitOfWork, key_id: str, signature: str, *,
+                                 expires_at: datetime, now: datetime) -> bool:
+    """Whether this signed request is new; it is remembered in the database until
+    `expires_at`, so another API process, or this one after a restart, refuses it too."""
+    return await uow.signatures.first_use(key_id, signature, expires_at=expires_at, now=now)
+
+
 def ensure_payouts_allowed(policy: MerchantPolicy | None, now: datetime) -> None:
     """Creating or approving a payout is refused during a new payout key's cooldown."""
     if policy and policy.payouts_forbidden_until and now < policy.payouts_forbidden_until:

@@ -229,6 +229,25 @@ async def prepare_attempts(uow: UnitOfWork, ctx: Context, due: Sequence[Delivery
     return prepared
 
 
+async def claim_due(uow: UnitOfWork, ctx: Context, now: datetime, until: datetime, limit: int,
+                    *, skip_lanes: Sequence[str] = ()
+                    ) -> list[tuple[Delivery, tuple[list[str], str] | None]]:
+    """The due deliveries, leased until `until`, each with what its attempt needs
+    (`prepare_attempts`); None for those cancelled here, their endpoint disabled or
+    deleted meanwhile."""
+    due = await uow.webhooks.claim_due(now, until, limit, skip_lanes=skip_lanes)
+    attempts = list(zip(due, await prepare_attempts(uow, ctx, due, now), strict=True))
+    await uow.webhooks.record_many([
+        Outcome(d, now, "cancelled", None, None, None, "endpoint disabled or deleted")
+        for d, prepared in attempts if prepared is None])
+    return attempts
+
+
+async def renew_leases(uow: UnitOfWork, held: dict[str, datetime], until: datetime) -> list[str]:
+    """Extend to `until` the leases this worker still holds; returns their deliveries."""
+    return await uow.webhooks.renew_leases(held, until)
+
+
 async def record_delivered(uow: UnitOfWork, ctx: Context,
                            delivered: Sequence[tuple[Delivery, AttemptResult, datetime]]) -> None:
     """Successful attempts (each with when it was answered), recorded together: the
