@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy import event
 
 from payoutd.api.reads import KeyCache, KeyRow
+from payoutd.domain.access import ApiKey
 from payoutd.services import access
-from payoutd.store.merchants import ApiKey
 from tests import support
 from tests.support import Harness
 

@@ -23,9 +23,9 @@ from sqlalchemy import select
 from payoutd.chains import config as chains_config
 from payoutd.chains.evm.adapter import EvmChain
 from payoutd.domain.assets import ASSETS
+from payoutd.domain.batches import Batch
 from payoutd.domain.batching import Output
 from payoutd.services.ports import ChainUnavailable
-from payoutd.store.batches import Batch
 from payoutd.store.tables import holds
 from payoutd.worker import jobs
 from tests import support

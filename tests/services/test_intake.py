@@ -400,7 +400,7 @@ async def test_a_statement_cancelled_while_it_waits_is_of_unknown_outcome(pg: Ha
     write the batch again."""
     from sqlalchemy import text
 
-    from payoutd.store.placements import NotWritten
+    from payoutd.services.ports import NotWritten
 
     m = await pg.merchant("Acme", BTC="1")
     item = await placement(pg, m.id)
@@ -508,7 +508,7 @@ async def test_an_error_of_unknown_outcome_is_never_written_again(
     from contextlib import asynccontextmanager
 
     from payoutd.services import intake as intake_module
-    from payoutd.store.placements import NotWritten
+    from payoutd.services.ports import NotWritten
 
     transactions: list[int] = []
     failure: list[Exception] = []
@@ -627,8 +627,8 @@ async def test_the_one_statement_stores_exactly_what_the_transaction_stores(
     from sqlalchemy.dialects import postgresql
 
     from payoutd.services.payouts import _fresh, _writes
+    from payoutd.services.ports import NotWritten
     from payoutd.store.payouts import insert_order, to_row
-    from payoutd.store.placements import NotWritten
     from payoutd.store.tables import payouts as payouts_table
 
     m = await pg.merchant("Acme", BTC="10")

@@ -16,10 +16,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from payoutd.domain.webhooks import new_secret
 from payoutd.secretbox import KeyFile, SecretBox, is_sealed
 from payoutd.store.migrate import downgrade, upgrade
 from payoutd.store.tables import api_keys, merchants, metadata, webhook_endpoints
-from payoutd.webhooks import signing
 from tests import support
 
 
@@ -75,8 +75,8 @@ async def _stored(engine: AsyncEngine) -> list[str]:
 
 async def test_0007_seals_the_secrets_stored_before_it_and_0006_gets_them_back(
         at_0006: str, tmp_path: Path) -> None:
-    plain = [signing.new_secret(), pyotp.random_base32(), secrets.token_urlsafe(32),
-             signing.new_secret(), signing.new_secret()]
+    plain = [new_secret(), pyotp.random_base32(), secrets.token_urlsafe(32),
+             new_secret(), new_secret()]
     now = datetime.now(UTC)
     engine = create_async_engine(at_0006)
     box = SecretBox.from_file(KeyFile(tmp_path / "secret.key"))

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
+from payoutd.domain.webhooks import AttemptResult
 from payoutd.store.tables import webhook_attempts, webhook_deliveries
-from payoutd.webhooks.delivery import AttemptResult
 from payoutd.worker import jobs
 from tests.support import Harness
 

@@ -14,10 +14,10 @@ from fastapi import Request
 
 from payoutd.api import reads
 from payoutd.bootstrap import Runtime
+from payoutd.domain.access import ApiKey, MerchantPolicy
 from payoutd.domain.errors import PayoutdError
 from payoutd.domain.fees import ServiceFee
-from payoutd.services import merchants
-from payoutd.store.merchants import ApiKey, MerchantPolicy
+from payoutd.services import access, merchants
 
 SIGNATURE_HEADER = "x-payoutd-signature"
 TIMESTAMP_HEADER = "x-payoutd-timestamp"
@@ -67,11 +67,9 @@ async def _check_signature(request: Request, rt: Runtime, key: ApiKey) -> None:
                          await request.body())
     if not hmac.compare_digest(expected, given):
         raise PayoutdError("signature_invalid")
-    # in the database, not this process: another API process, or this one after a
-    # restart, must refuse the same request too
     async with rt.db.unit() as uow:
-        first = await uow.signatures.first_use(
-            key.id, given, expires_at=datetime.fromtimestamp(int(stamp) + window, UTC),
+        first = await access.first_use_of_signature(
+            uow, key.id, given, expires_at=datetime.fromtimestamp(int(stamp) + window, UTC),
             now=rt.ctx.clock.now())
     if not first:
         raise PayoutdError("signature_invalid", "This signed request was already used")
@@ -111,7 +109,7 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
         if last is None or now - last >= TOUCH_EVERY:
             touched[key.id] = now
             async with rt.db.unit() as uow:
-                await uow.merchants.touch_key(key.id, now)
+                await merchants.touch_key(uow, key.id, now)
         return Principal(key, policy, source, row.fees if row is not None else {})
 
     return dependency

@@ -22,8 +22,8 @@ from fastapi import FastAPI, Request
 
 from payoutd.bootstrap import Runtime
 from payoutd.coalesce import Coalescer
+from payoutd.domain.access import ApiKey, MerchantPolicy
 from payoutd.domain.fees import ServiceFee
-from payoutd.store.merchants import ApiKey, MerchantPolicy
 
 
 @dataclass(frozen=True, slots=True)

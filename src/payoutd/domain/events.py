@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from payoutd.domain.payout import Change, Status
+
+# One outbox event: (type, merchant_id, subject_id, payload)
+Event = tuple[str, str | None, str | None, dict[str, Any]]
 
 PAYOUT_CREATED = "payout.created"
 PAYOUT_STATUS_CHANGED = "payout.status_changed"

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from payoutd.domain.payout import Payout
 
@@ -109,3 +110,51 @@ def network_fee_paid(currency: str, fee: Decimal) -> list[Entry]:
         Entry(system_account(AccountKind.NETWORK_FEES, currency), currency, -fee),
         Entry(system_account(AccountKind.CHAIN, currency), currency, fee),
     ])
+
+
+# Records of the ledger as stored (payoutd.store.ledger keeps them).
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    currency: str
+    balance: Decimal
+    held: Decimal
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.held
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRequest:
+    merchant_id: str
+    currency: str
+    amount: Decimal
+    payout_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    id: str
+    account_id: str
+    currency: str
+    amount: Decimal
+    status: HoldStatus
+    payout_id: str
+
+
+@dataclass
+class LedgerReport:
+    transactions: int = 0
+    entries: int = 0
+    accounts: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "transactions": self.transactions, "entries": self.entries,
+                "accounts": self.accounts, "problems": self.problems}

@@ -13,15 +13,22 @@ from datetime import datetime, timedelta
 
 import pyotp
 
+from payoutd.domain.access import ApiKey, MerchantPolicy, Totp
 from payoutd.domain.assets import NETWORKS
 from payoutd.domain.errors import PayoutdError, field_error
 from payoutd.services.context import Context
 from payoutd.services.merchants import IssuedKey, issue_key
-from payoutd.store.merchants import ApiKey, MerchantPolicy, Totp
-from payoutd.store.uow import UnitOfWork
+from payoutd.services.ports import UnitOfWork
 
 TOTP_ISSUER = "payoutd"
 TOTP_WINDOW = 1  # one 30 s step either side, for clock drift
+
+
+async def first_use_of_signature(uow: UnitOfWork, key_id: str, signature: str, *,
+                                 expires_at: datetime, now: datetime) -> bool:
+    """Whether this signed request is new; it is remembered in the database until
+    `expires_at`, so another API process, or this one after a restart, refuses it too."""
+    return await uow.signatures.first_use(key_id, signature, expires_at=expires_at, now=now)
 
 
 def ensure_payouts_allowed(policy: MerchantPolicy | None, now: datetime) -> None:

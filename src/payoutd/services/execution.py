@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from payoutd.domain import events
 from payoutd.domain.assets import ASSETS, NETWORKS
+from payoutd.domain.batches import Batch
 from payoutd.domain.batching import (
     Output,
     batch_priority,
@@ -27,10 +28,8 @@ from payoutd.domain.payout import Payout, Status, reserve, transition
 from payoutd.ids import new_id
 from payoutd.services.context import Context
 from payoutd.services.payouts import apply, apply_many
-from payoutd.services.ports import OutputRejected, PreparedTx, TxState
+from payoutd.services.ports import OutputRejected, PreparedTx, TxState, UnitOfWork
 from payoutd.services.views import payout_view
-from payoutd.store.batches import Batch
-from payoutd.store.uow import UnitOfWork
 
 
 class WalletShortfall(Exception):

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from payoutd.domain.errors import PayoutdError
 from payoutd.services.context import Context
 from payoutd.services.payouts import Placed, Placement, place_at_once, place_many
-from payoutd.store.placements import NotWritten
-from payoutd.store.uow import UnitOfWork
+from payoutd.services.ports import NotWritten, UnitOfWork
 
 Unit = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
@@ -208,8 +207,7 @@ class _HeldUnit:
     """A writer's autocommit unit, kept from one batch to the next for as long as it has
     batches to write: a pool checkout and return per batch cost about as much CPU as
     preparing the statement's values. A connection the server has closed (as asyncpg
-    saw) is given back and replaced before a batch, as a checkout would
-    (payoutd.store.pool_checks)."""
+    saw) is given back and replaced before a batch, as a checkout would."""
 
     def __init__(self, open_unit: Unit) -> None:
         self._open = open_unit

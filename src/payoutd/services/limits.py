@@ -7,12 +7,12 @@ from decimal import Decimal
 
 from payoutd.domain.assets import ASSETS
 from payoutd.domain.errors import field_error
+from payoutd.domain.ledger import Balance
 from payoutd.domain.money import CONTEXT, ROUND_CREDIT, ROUND_DEBIT, quantize
 from payoutd.domain.quotes import CONVERSION_BALANCE
 from payoutd.domain.rates import RateError
 from payoutd.services.context import Context
 from payoutd.services.payouts import min_payout_amount
-from payoutd.store.ledger import Balance
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,16 +7,18 @@ import hmac
 import ipaddress
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
+from payoutd.domain.access import ApiKey, Merchant, MerchantPolicy
 from payoutd.domain.assets import currency as find_currency
 from payoutd.domain.errors import PayoutdError, field_error
+from payoutd.domain.fees import ServiceFee
 from payoutd.domain.ledger import deposit as deposit_entries
 from payoutd.domain.money import decimals_of
 from payoutd.ids import new_id
 from payoutd.services.context import Context
-from payoutd.store.merchants import ApiKey, Merchant, MerchantPolicy
-from payoutd.store.uow import UnitOfWork
+from payoutd.services.ports import UnitOfWork
 
 SCOPES = frozenset({"read", "payouts", "admin"})
 KEY_PREFIX = "pk"
@@ -101,6 +103,22 @@ def verify_key(found: tuple[ApiKey, MerchantPolicy | None] | None,
             or not hmac.compare_digest(found[0].key_hash, hash_secret(secret))):
         raise PayoutdError("unauthorized", "Invalid or missing API key")
     return found
+
+
+async def set_service_fee(uow: UnitOfWork, ctx: Context, merchant_id: str, currency_code: str,
+                          fee: ServiceFee) -> str:
+    """The merchant's own fee for one currency, in place of the operator's default.
+    Returns the currency's code."""
+    code = ctx.currency(currency_code).code
+    if await uow.merchants.get(merchant_id) is None:
+        raise PayoutdError("merchant_not_found")
+    await uow.service_fees.set(merchant_id, code, fee, ctx.clock.now())
+    return code
+
+
+async def touch_key(uow: UnitOfWork, key_id: str, now: datetime) -> None:
+    """Remember when the key was last used (shown with the key)."""
+    await uow.merchants.touch_key(key_id, now)
 
 
 async def deposit(uow: UnitOfWork, ctx: Context, merchant_id: str, currency_code: str,

@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, NamedTuple
 
 from payoutd.domain import events, quotes
+from payoutd.domain.access import MerchantPolicy
 from payoutd.domain.assets import (
     CURRENCIES,
     Asset,
@@ -18,8 +19,9 @@ from payoutd.domain.assets import (
     resolve_asset,
 )
 from payoutd.domain.errors import PayoutdError, field_error
+from payoutd.domain.events import Event
 from payoutd.domain.fees import FEE_MODES, Pricing, ServiceFee
-from payoutd.domain.ledger import payout_posting
+from payoutd.domain.ledger import HoldRequest, payout_posting
 from payoutd.domain.money import (
     CONTEXT,
     MAX_DECIMALS,
@@ -43,11 +45,8 @@ from payoutd.domain.rates import RateError
 from payoutd.ids import new_id
 from payoutd.services import access, webhooks
 from payoutd.services.context import Context
+from payoutd.services.ports import NotWritten, UnitOfWork
 from payoutd.services.views import payout_view
-from payoutd.store.ledger import HoldRequest
-from payoutd.store.merchants import MerchantPolicy
-from payoutd.store.placements import Event, NotWritten
-from payoutd.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)

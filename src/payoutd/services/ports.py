@@ -1,15 +1,234 @@
-"""The small interfaces services need from the edges (chains, clock, secrets)."""
+"""What the services need from the edges: the unit of work and its repositories
+(the database's adapter), the chains, the rates, the clock, the secrets. Services know these
+Protocols, never their implementations, and the records they pass around live in
+payoutd.domain."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
+from payoutd.domain.access import ApiKey, Merchant, Totp
 from payoutd.domain.assets import Asset
+from payoutd.domain.batches import Batch
 from payoutd.domain.batching import Output
+from payoutd.domain.errors import PayoutdError
+from payoutd.domain.events import Event
+from payoutd.domain.fees import ServiceFee
+from payoutd.domain.ledger import Entry, HoldRequest
+from payoutd.domain.payout import Change, Payout, Status
 from payoutd.domain.rates import Rate
+from payoutd.domain.webhooks import Delivery, Endpoint, Lane, Outcome
+
+
+class Payouts(Protocol):
+    async def get(self, merchant_id: str | None, payout_id: str, *,
+                  for_update: bool = False) -> Payout | None: ...
+
+    async def by_order_ids(self, keys: Sequence[tuple[str, str]]
+                           ) -> dict[tuple[str, str], Payout]: ...
+
+    async def claim(self, status: Status, *, network: str | None = None,
+                    currency: str | None = None, due_before: datetime | None = None,
+                    expires_before: datetime | None = None,
+                    limit: int = 500, lock: bool = True,
+                    unbatched: bool = False) -> list[Payout]: ...
+
+    async def save_many(self, changes: Sequence[Change]) -> None: ...
+
+    async def in_batch(self, batch_id: str) -> list[Payout]: ...
+
+    async def queues(self, status: Status) -> Sequence[tuple[str, str, datetime]]: ...
+
+    async def release_reserved(self, network: str, batch_id: str | None = None) -> int: ...
+
+    async def set_confirmations(self, batch_id: str, confirmations: int,
+                                now: datetime) -> None: ...
+
+
+class Placements(Protocol):
+    """New payouts written with their holds and `payout.created` events."""
+
+    async def add(self, new: Sequence[Payout], held: Sequence[HoldRequest],
+                  created: Sequence[Event], now: datetime) -> set[str]: ...
+
+    async def add_if_funded(self, new: Sequence[Payout], held: Sequence[HoldRequest],
+                            created: Sequence[Event], now: datetime) -> set[str] | None: ...
+
+
+class Ledger(Protocol):
+    async def post(self, kind: str, reference: str | None, entries: list[Entry],
+                   now: datetime, *, release: dict[str, Decimal] | None = None) -> str: ...
+
+    async def check_holds(self, wanted: Sequence[HoldRequest], *,
+                          field_name: str = "amount") -> list[PayoutdError | None]: ...
+
+    async def add_holds(self, granted: Sequence[HoldRequest], now: datetime) -> list[str]: ...
+
+    async def settle_holds(self, posts: Sequence[tuple[str, list[Entry]]],
+                           voids: Sequence[str], kind: str, now: datetime) -> list[str]: ...
+
+
+class Merchants(Protocol):
+    async def add(self, merchant: Merchant) -> None: ...
+
+    async def get(self, merchant_id: str) -> Merchant | None: ...
+
+    async def add_key(self, key: ApiKey) -> None: ...
+
+    async def key(self, merchant_id: str, key_id: str) -> ApiKey | None: ...
+
+    async def revoke_key(self, key_id: str, now: datetime) -> None: ...
+
+    async def touch_key(self, key_id: str, now: datetime) -> None: ...
+
+    async def webhook_secret(self, merchant_id: str) -> str | None: ...
+
+    async def set_webhook_secret(self, merchant_id: str, secret: str) -> None: ...
+
+    async def totp(self, merchant_id: str, *, for_update: bool = False) -> Totp: ...
+
+    async def set_totp(self, merchant_id: str, **values: object) -> None: ...
+
+    async def totp_failures(self, merchant_id: str, *, since: datetime) -> list[datetime]: ...
+
+    async def add_totp_failure(self, merchant_id: str, at: datetime, *,
+                               forget_before: datetime) -> None: ...
+
+    async def clear_totp_failures(self, merchant_id: str) -> None: ...
+
+    async def forbid_payouts_until(self, merchant_id: str, until: datetime) -> datetime: ...
+
+    async def lift_cooldown(self, merchant_id: str) -> datetime | None: ...
+
+    async def set_address_allowlist(self, merchant_id: str, enabled: bool) -> None: ...
+
+    async def add_address(self, merchant_id: str, network: str, address: str,
+                          label: str | None, now: datetime) -> str | None: ...
+
+    async def remove_address(self, merchant_id: str,
+                             address_id: str) -> dict[str, object] | None: ...
+
+    async def address_saved(self, merchant_id: str, network: str, address: str) -> bool: ...
+
+
+class ServiceFees(Protocol):
+    async def set(self, merchant_id: str, currency: str, fee: ServiceFee,
+                  now: datetime) -> None: ...
+
+
+class Signatures(Protocol):
+    async def first_use(self, key_id: str, signature: str, *, expires_at: datetime,
+                        now: datetime) -> bool: ...
+
+
+class Outbox(Protocol):
+    async def add(self, type_: str, merchant_id: str | None, subject_id: str | None,
+                  payload: dict[str, Any], now: datetime) -> str: ...
+
+    async def add_many(self, events: Sequence[Event], now: datetime) -> list[str]: ...
+
+
+class Batches(Protocol):
+    async def add(self, batch: Batch) -> None: ...
+
+    async def get(self, batch_id: str, *, for_update: bool = False) -> Batch | None: ...
+
+    async def set_status(self, batch_id: str, expected: str, status: str, now: datetime,
+                         **values: Any) -> bool: ...
+
+    async def next_sequence(self, network: str) -> int | None: ...
+
+
+class Audit(Protocol):
+    async def record(self, *, actor: str, action: str, now: datetime,
+                     merchant_id: str | None = None, subject_id: str | None = None,
+                     details: dict[str, Any] | None = None, source: str | None = None) -> str: ...
+
+
+class Webhooks(Protocol):
+    async def add_endpoint(self, e: Endpoint) -> None: ...
+
+    async def endpoint(self, merchant_id: str | None, endpoint_id: str, *,
+                       for_update: bool = False) -> Endpoint | None: ...
+
+    async def endpoints_by_id(self, endpoint_ids: Sequence[str]) -> dict[str, Endpoint]: ...
+
+    async def enabled_endpoints(self, merchant_ids: set[str]) -> list[Endpoint]: ...
+
+    async def update_endpoint(self, endpoint_id: str, now: datetime, **values: Any) -> None: ...
+
+    async def cancel_pending(self, endpoint_id: str) -> None: ...
+
+    async def undispatched(self, limit: int) -> list[dict[str, Any]]: ...
+
+    async def mark_dispatched(self, seqs: list[int], now: datetime) -> None: ...
+
+    async def events(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+    async def add_deliveries(self, rows: list[dict[str, Any]]) -> None: ...
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int, *,
+                        skip_lanes: Sequence[str] = ()) -> list[Delivery]: ...
+
+    async def renew_leases(self, held: dict[str, datetime], until: datetime) -> list[str]: ...
+
+    async def record(self, delivery: Delivery, *, at: datetime, status: str,
+                     next_attempt_at: datetime | None, status_code: int | None,
+                     latency_ms: int | None, error: str | None) -> None: ...
+
+    async def record_many(self, outcomes: Sequence[Outcome]) -> None: ...
+
+    async def delivery(self, lane: Lane, delivery_id: str) -> Delivery | None: ...
+
+    async def redeliver(self, delivery_id: str, now: datetime) -> None: ...
+
+
+class Sealed(Protocol):
+    async def reseal(self, change: Callable[[str], str]) -> int: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction, opened and committed by the request
+    or the job; services only read and write through its repositories."""
+
+    @property
+    def payouts(self) -> Payouts: ...
+
+    @property
+    def placements(self) -> Placements: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    @property
+    def merchants(self) -> Merchants: ...
+
+    @property
+    def service_fees(self) -> ServiceFees: ...
+
+    @property
+    def signatures(self) -> Signatures: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def batches(self) -> Batches: ...
+
+    @property
+    def audit(self) -> Audit: ...
+
+    @property
+    def webhooks(self) -> Webhooks: ...
+
+    @property
+    def sealed(self) -> Sealed: ...
+
+    async def connection_closed(self) -> bool: ...
 
 
 class Rates(Protocol):
@@ -91,6 +310,14 @@ class TxState:
     confirmations: int = 0  # of the least confirmed transaction of the batch
     # account chains: outputs whose own transaction reverted (they moved no money)
     failed_outputs: frozenset[int] = frozenset()
+
+
+class NotWritten(Exception):
+    """Nothing of the batch was applied: the statement was refused, or never sent."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class ConcurrentChange(Exception):

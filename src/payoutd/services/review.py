@@ -9,7 +9,7 @@ from payoutd.domain.ledger import network_fee_paid
 from payoutd.domain.payout import Payout, Status, transition
 from payoutd.services.context import Context
 from payoutd.services.payouts import apply
-from payoutd.store.uow import UnitOfWork
+from payoutd.services.ports import UnitOfWork
 
 OUTCOMES = ("paid", "failed")
 

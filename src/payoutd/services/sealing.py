@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from payoutd.services.context import Context
-from payoutd.store.uow import UnitOfWork
+from payoutd.services.ports import UnitOfWork
 
 
 async def reseal_all(uow: UnitOfWork, ctx: Context, *, actor: str,

@@ -15,14 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from payoutd.domain import webhook_policy
 from payoutd.domain.errors import PayoutdError, field_error
+from payoutd.domain.webhooks import AttemptResult, Delivery, Endpoint, Lane, Outcome, new_secret
 from payoutd.ids import new_id
 from payoutd.services.context import Context
+from payoutd.services.ports import UnitOfWork
 from payoutd.services.views import ts
-from payoutd.store.uow import UnitOfWork
-from payoutd.store.webhooks import Delivery, Endpoint, Lane, Outcome
-from payoutd.webhooks import policy, signing, ssrf
-from payoutd.webhooks.delivery import AttemptResult
 
 # A claimed delivery's lease: longer than one attempt's timeout, and renewed while the
 # worker holds it (worker.jobs.Deliveries), so a queue may outlive it.
@@ -69,11 +68,11 @@ def check_url(url: str, *, allow_private: bool, field: str = "url") -> str:
         if not _valid_name(host):
             raise refuse(f"has an invalid host name {host!r}") from None
     if not allow_private:
-        reason = ssrf.forbidden(address) if address is not None else None
+        reason = webhook_policy.forbidden(address) if address is not None else None
         if reason or host.lower() in ("localhost", "localhost.localdomain"):
             raise field_error("validation_error", field,
                               f"webhooks cannot go to {reason or 'localhost'}; "
-                              f"{ssrf.ALLOW_PRIVATE_HINT}")
+                              f"{webhook_policy.ALLOW_PRIVATE_HINT}")
     return url
 
 
@@ -93,14 +92,14 @@ async def create_endpoint(uow: UnitOfWork, ctx: Context, merchant_id: str, url: 
                           event_types: list[str] | None, services: list[str] | None,
                           description: str | None) -> Endpoint:
     try:
-        subscription = policy.expand(event_types, services)
+        subscription = webhook_policy.expand(event_types, services)
     except ValueError as exc:
         raise field_error("validation_error", "event_types", str(exc)) from exc
     now = ctx.clock.now()
     endpoint = Endpoint(id=new_id(), merchant_id=merchant_id,
                         url=check_url(url, allow_private=ctx.settings.webhook_allow_private),
                         event_types=subscription, description=description,
-                        secret=ctx.secrets.seal(signing.new_secret()), previous_secret=None,
+                        secret=ctx.secrets.seal(new_secret()), previous_secret=None,
                         previous_secret_expires_at=None, status="enabled",
                         disabled_reason=None, failing_since=None, created_at=now, updated_at=now)
     await uow.webhooks.add_endpoint(endpoint)
@@ -129,7 +128,7 @@ async def rotate_secret(uow: UnitOfWork, ctx: Context, merchant_id: str, endpoin
     now = ctx.clock.now()
     overlap = timedelta(seconds=ctx.settings.webhook_rotation_overlap_seconds
                         if overlap_seconds is None else overlap_seconds)
-    secret = ctx.secrets.seal(signing.new_secret())
+    secret = ctx.secrets.seal(new_secret())
     await uow.webhooks.update_endpoint(endpoint_id, now, secret=secret,
                                        previous_secret=current.secret,
                                        previous_secret_expires_at=now + overlap)
@@ -152,7 +151,7 @@ async def merchant_secret(uow: UnitOfWork, ctx: Context, merchant_id: str, *,
     sealed = await uow.merchants.webhook_secret(merchant_id)
     if sealed is not None and not rotate:
         return ctx.secrets.open(sealed)
-    secret = signing.new_secret()
+    secret = new_secret()
     await uow.merchants.set_webhook_secret(merchant_id, ctx.secrets.seal(secret))
     return secret
 
@@ -185,7 +184,7 @@ async def dispatch(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
         if not event["merchant_id"]:
             continue  # operator events (batch.broadcast) reach no merchant
         for ep in by_merchant.get(event["merchant_id"], []):
-            if policy.wants(ep.event_types, event["type"]):
+            if webhook_policy.wants(ep.event_types, event["type"]):
                 add(event, ep.url, ep.id)
         callback = (event["payload"].get("payout") or {}).get("callback_url")
         if callback:
@@ -230,6 +229,25 @@ async def prepare_attempts(uow: UnitOfWork, ctx: Context, due: Sequence[Delivery
     return prepared
 
 
+async def claim_due(uow: UnitOfWork, ctx: Context, now: datetime, until: datetime, limit: int,
+                    *, skip_lanes: Sequence[str] = ()
+                    ) -> list[tuple[Delivery, tuple[list[str], str] | None]]:
+    """The due deliveries, leased until `until`, each with what its attempt needs
+    (`prepare_attempts`); None for those cancelled here, their endpoint disabled or
+    deleted meanwhile."""
+    due = await uow.webhooks.claim_due(now, until, limit, skip_lanes=skip_lanes)
+    attempts = list(zip(due, await prepare_attempts(uow, ctx, due, now), strict=True))
+    await uow.webhooks.record_many([
+        Outcome(d, now, "cancelled", None, None, None, "endpoint disabled or deleted")
+        for d, prepared in attempts if prepared is None])
+    return attempts
+
+
+async def renew_leases(uow: UnitOfWork, held: dict[str, datetime], until: datetime) -> list[str]:
+    """Extend to `until` the leases this worker still holds; returns their deliveries."""
+    return await uow.webhooks.renew_leases(held, until)
+
+
 async def record_delivered(uow: UnitOfWork, ctx: Context,
                            delivered: Sequence[tuple[Delivery, AttemptResult, datetime]]) -> None:
     """Successful attempts (each with when it was answered), recorded together: the
@@ -261,7 +279,7 @@ async def record(uow: UnitOfWork, ctx: Context, d: Delivery, result: AttemptResu
                                   latency_ms=result.latency_ms, error="410 Gone")
         await _disable(uow, ep, now, "the receiver answered 410 Gone")
         return "cancelled"
-    retry = policy.next_attempt(d.attempts + 1, now, result.retry_after)
+    retry = webhook_policy.next_attempt(d.attempts + 1, now, result.retry_after)
     status = "pending" if retry is not None else "failed"
     error = result.error or f"HTTP {result.status_code}"
     await uow.webhooks.record(d, at=now, status=status, next_attempt_at=retry,

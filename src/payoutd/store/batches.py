@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payoutd.domain.batches import Batch
 from payoutd.store.tables import batches as t
 from payoutd.store.tables import payouts
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    id: str
-    network: str
-    currency: str
-    status: str
-    txid: str | None
-    raw_tx: str | None
-    fee: Decimal | None
-    fee_currency: str | None
-    unbatched_fee: Decimal | None
-    output_count: int | None
-    output_txids: list[str] | None
-    sequence_end: int | None
-    payout_count: int
-    confirmations: int
-    created_at: datetime
-    broadcast_at: datetime | None
-    updated_at: datetime
 
 
 def _batch(row: Any) -> Batch:

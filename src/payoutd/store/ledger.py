@@ -12,7 +12,6 @@ import functools
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,7 +20,17 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.domain.errors import PayoutdError, field_error
-from payoutd.domain.ledger import AccountKind, Entry, HoldStatus, balanced, merchant_account
+from payoutd.domain.ledger import (
+    AccountKind,
+    Balance,
+    Entry,
+    Hold,
+    HoldRequest,
+    HoldStatus,
+    LedgerReport,
+    balanced,
+    merchant_account,
+)
 from payoutd.ids import new_id
 from payoutd.store import sqlite_driver
 from payoutd.store.dialect import insert, one_of, update_rows
@@ -40,51 +49,6 @@ _ADD_PG = (update(ledger_accounts).where(ledger_accounts.c.id == bindparam("b_id
 _SET_SQLITE = (update(ledger_accounts).where(ledger_accounts.c.id == bindparam("b_id"))
                .values(balance=bindparam("b_balance", type_=ledger_accounts.c.balance.type),
                        held=bindparam("b_held", type_=ledger_accounts.c.held.type)))
-
-
-@dataclass(frozen=True, slots=True)
-class Balance:
-    currency: str
-    balance: Decimal
-    held: Decimal
-
-    @property
-    def available(self) -> Decimal:
-        return self.balance - self.held
-
-
-@dataclass(frozen=True, slots=True)
-class HoldRequest:
-    merchant_id: str
-    currency: str
-    amount: Decimal
-    payout_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Hold:
-    id: str
-    account_id: str
-    currency: str
-    amount: Decimal
-    status: HoldStatus
-    payout_id: str
-
-
-@dataclass
-class LedgerReport:
-    transactions: int = 0
-    entries: int = 0
-    accounts: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "transactions": self.transactions, "entries": self.entries,
-                "accounts": self.accounts, "problems": self.problems}
 
 
 def _parse_account(account_id: str) -> tuple[str, str | None, str]:

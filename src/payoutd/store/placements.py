@@ -40,17 +40,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd import json_text
-from payoutd.domain.ledger import HoldStatus
+from payoutd.domain.events import Event
+from payoutd.domain.ledger import HoldRequest, HoldStatus
 from payoutd.domain.money import fmt
 from payoutd.domain.payout import Payout
+from payoutd.services.ports import NotWritten
 from payoutd.store import sqlite_driver
-from payoutd.store.ledger import HoldRequest, LedgerRepository, sqlite_amount
+from payoutd.store.ledger import LedgerRepository, sqlite_amount
 from payoutd.store.outbox import OutboxRepository
 from payoutd.store.payouts import insert_order, row_values, to_row
 from payoutd.store.tables import holds, ledger_accounts, outbox, payouts
 from payoutd.store.types import bind_processor
-
-Event = tuple[str, str | None, str | None, dict[str, Any]]
 
 
 class PlacementRepository:
@@ -263,14 +263,6 @@ def _sqlite_sql(dialect: Any) -> _SqliteSql:
         set_held="UPDATE ledger_accounts SET held = ? WHERE id = ?",
         amount_out=sqlite_amount(dialect),
         amount_in=bind_processor(held, dialect))
-
-
-class NotWritten(Exception):
-    """Nothing of the batch was applied: the statement was refused, or never sent."""
-
-    def __init__(self, cause: Exception) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
 
 
 # Errors raised while a statement runs, before its implicit commit: data exceptions

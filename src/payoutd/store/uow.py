@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.store import pool_checks
@@ -47,3 +49,10 @@ class UnitOfWork:
         if not callable(is_closed):
             return False
         return bool(is_closed()) or pool_checks.has_unread_input(driver)
+
+
+if TYPE_CHECKING:
+    from payoutd.services import ports
+
+    def _is_the_port(uow: UnitOfWork) -> ports.UnitOfWork:
+        return uow  # mypy checks here that this unit implements the services' port

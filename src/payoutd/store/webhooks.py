@@ -3,75 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payoutd.domain.webhooks import Delivery, Endpoint, Lane, Outcome
 from payoutd.store.tables import outbox, webhook_attempts, webhook_deliveries, webhook_endpoints
 
 E, D = webhook_endpoints, webhook_deliveries
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    id: str
-    merchant_id: str
-    url: str
-    event_types: list[str]
-    description: str | None
-    secret: str  # sealed, as previous_secret (payoutd.secretbox)
-    previous_secret: str | None
-    previous_secret_expires_at: datetime | None
-    status: str
-    disabled_reason: str | None
-    failing_since: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-    def secrets_at(self, now: datetime) -> list[str]:
-        """The secrets that sign right now: the current one, and the previous one while
-        its rotation overlap lasts."""
-        found = [self.secret]
-        if (self.previous_secret and self.previous_secret_expires_at
-                and now < self.previous_secret_expires_at):
-            found.append(self.previous_secret)
-        return found
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    id: str
-    merchant_id: str
-    endpoint_id: str | None
-    payout_id: str | None  # set for a payout's callback_url
-    url: str
-    event_id: str
-    event_seq: int
-    event_type: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    last_latency_ms: int | None
-    created_at: datetime
-    delivered_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one attempt of a delivery came to."""
-
-    delivery: Delivery
-    at: datetime
-    status: str
-    next_attempt_at: datetime | None
-    status_code: int | None
-    latency_ms: int | None
-    error: str | None
 
 
 _RECORD = update(D).where(D.c.id == bindparam("d_id")).values(
@@ -79,14 +20,6 @@ _RECORD = update(D).where(D.c.id == bindparam("d_id")).values(
     next_attempt_at=bindparam("d_next"), last_status_code=bindparam("d_code"),
     last_error=bindparam("d_error"), last_latency_ms=bindparam("d_latency"),
     delivered_at=bindparam("d_delivered"))
-
-
-@dataclass(frozen=True, slots=True)
-class Lane:
-    """Whose deliveries: an endpoint's, or those to a payout's callback_url."""
-
-    endpoint_id: str | None = None
-    payout_id: str | None = None
 
 
 def _in_lane(lane: Lane) -> Any:

@@ -4,32 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from payoutd.webhooks.policy import TIMEOUT_SECONDS
+from payoutd.domain.webhook_policy import TIMEOUT_SECONDS
+from payoutd.domain.webhooks import AttemptResult
 from payoutd.webhooks.ssrf import Resolver, UnsafeDestination, resolve_checked, system_resolver
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptResult:
-    status_code: int | None
-    latency_ms: int
-    retry_after: timedelta | None = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-    @property
-    def gone(self) -> bool:
-        """410 Gone: the receiver asks for the endpoint to be disabled."""
-        return self.status_code == 410
 
 
 def retry_after(value: str | None, now: datetime) -> timedelta | None:

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import secrets
 from datetime import datetime
 
 from standardwebhooks.webhooks import Webhook
-
-PREFIX = "whsec_"
-
-
-def new_secret() -> str:
-    return PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def headers(secrets_in_use: list[str], msg_id: str, at: datetime, body: str) -> dict[str, str]:

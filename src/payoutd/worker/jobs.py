@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 import structlog
 
 from payoutd.domain.payout import Status
+from payoutd.domain.webhooks import AttemptResult, Delivery
 from payoutd.services import execution, payouts, webhooks
 from payoutd.services.context import Context
 from payoutd.services.ports import ChainUnavailable, Rejected
 from payoutd.store.db import Database
 from payoutd.store.uow import UnitOfWork
-from payoutd.store.webhooks import Delivery, Outcome
 from payoutd.webhooks import signing
-from payoutd.webhooks.delivery import AttemptResult, Sender
+from payoutd.webhooks.delivery import Sender
 
 log = structlog.get_logger("payoutd.worker")
 
@@ -297,13 +297,8 @@ class Deliveries:
         until = now + self.lease
         full = [key for key, queue in self.queues.items() if len(queue) >= MAX_QUEUED]
         async with self.db.unit() as uow:
-            due = await uow.webhooks.claim_due(now, until, limit, skip_lanes=full)
-            attempts = list(zip(due, await webhooks.prepare_attempts(uow, self.ctx, due, now),
-                                strict=True))
-            # their endpoint was disabled or deleted meanwhile
-            await uow.webhooks.record_many([
-                Outcome(d, now, "cancelled", None, None, None, "endpoint disabled or deleted")
-                for d, prepared in attempts if prepared is None])
+            attempts = await webhooks.claim_due(uow, self.ctx, now, until, limit,
+                                                skip_lanes=full)
         for d, prepared in attempts:
             if prepared is None:
                 continue
@@ -363,7 +358,7 @@ class Deliveries:
             until = self.ctx.clock.now() + self.lease
             try:
                 async with self.db.unit() as uow:
-                    renewed = await uow.webhooks.renew_leases(held, until)
+                    renewed = await webhooks.renew_leases(uow, held, until)
             except Exception:
                 log.exception("webhook.lease_renewal_failed")  # the next try may do it
                 continue

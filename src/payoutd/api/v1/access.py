@@ -26,10 +26,10 @@ from payoutd.api.v1.schemas import (
     TotpOut,
 )
 from payoutd.bootstrap import Runtime
+from payoutd.domain.access import ApiKey
 from payoutd.domain.errors import PayoutdError
 from payoutd.services import access
 from payoutd.services.views import ts
-from payoutd.store.merchants import ApiKey
 from payoutd.store.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["access"],

@@ -25,7 +25,6 @@ from payoutd.api.v1.schemas import (
     TotpOut,
 )
 from payoutd.bootstrap import Runtime
-from payoutd.domain.errors import PayoutdError
 from payoutd.domain.fees import ServiceFee
 from payoutd.domain.money import fmt
 from payoutd.services import access, merchants, review
@@ -85,13 +84,10 @@ async def set_service_fee(merchant_id: str, currency: str, body: ServiceFeeSet,
                           principal: Annotated[Principal, Depends(require("admin"))]
                           ) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    cur = rt.ctx.currency(currency)
     async with rt.db.unit() as uow:
-        if await uow.merchants.get(merchant_id) is None:
-            raise PayoutdError("merchant_not_found")
-        await uow.service_fees.set(merchant_id, cur.code, ServiceFee(body.percent, body.fixed),
-                                   rt.ctx.clock.now())
-    return {"merchant_id": merchant_id, "currency": cur.code, "percent": fmt(body.percent),
+        code = await merchants.set_service_fee(uow, rt.ctx, merchant_id, currency,
+                                               ServiceFee(body.percent, body.fixed))
+    return {"merchant_id": merchant_id, "currency": code, "percent": fmt(body.percent),
             "fixed": fmt(body.fixed)}
 
 

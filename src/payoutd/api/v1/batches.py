@@ -12,10 +12,10 @@ from payoutd.api.errors import responses
 from payoutd.api.v1 import pagination
 from payoutd.api.v1.schemas import BatchList, BatchOut
 from payoutd.bootstrap import Runtime
+from payoutd.domain.batches import Batch
 from payoutd.domain.errors import PayoutdError
 from payoutd.services import shares
 from payoutd.services.views import amount, ts
-from payoutd.store.batches import Batch
 from payoutd.store.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])

@@ -19,10 +19,10 @@ from payoutd.api.v1.schemas import (
     WebhookEndpointOut,
 )
 from payoutd.bootstrap import Runtime
+from payoutd.domain.webhooks import Delivery, Endpoint, Lane
 from payoutd.services import webhooks
 from payoutd.services.views import ts
 from payoutd.store.uow import UnitOfWork
-from payoutd.store.webhooks import Delivery, Endpoint, Lane
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 READ = Depends(require("read"))
