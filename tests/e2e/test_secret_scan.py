@@ -422,7 +422,10 @@ def stock(run: Run, receiver: Receiver) -> Kept:
                       json={"scopes": ["read"], "signed_requests": True})
     return Kept(a, run.keep("signing key", signer["key"]),
                 run.keep("signing secret", signer["signing_secret"]),
-                run.keep("TOTP secret", call_api(run, "POST", "/v1/totp", a, 201)["secret"]))
+                # two-factor is enrolled by the operator, never through a merchant's key
+                run.keep("TOTP secret", json.loads(run.cli(
+                    "merchant", "totp", "enrol", made["merchant_id"], "--json",
+                    secret_output=True))["secret"]))
 
 
 def uses_its_secrets(run: Run, receiver: Receiver, kept: Kept) -> None:

@@ -486,4 +486,4 @@ async def test_the_callback_delivery_log_and_redeliver(h: Harness, rx: Receiver)
     assert r.status_code == 404
     r = await h.client.get(f"/v1/payouts/{payout['id']}/deliveries", headers=m.headers,
                            params={"cursor": "!!"})
-    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_cursor"
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
