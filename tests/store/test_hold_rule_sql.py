@@ -11,7 +11,7 @@ import pytest
 
 from payoutd.domain.ledger import all_holds_fit, merchant_account
 from payoutd.services import payouts
-from tests.services.test_intake import placement
+from tests.api.test_intake import placement
 from tests.support import Harness
 
 CASES = 40
@@ -48,7 +48,7 @@ async def test_the_one_statement_funds_a_batch_exactly_when_the_rule_says_so(
         expected = all_holds_fit(available, [(merchant_account(m.id, "BTC"), d)
                                              for m, d in zip(chosen, debits, strict=True)])
         async with pg.rt.db.autocommit() as uow:
-            answers = await payouts.place_at_once(uow, pg.rt.ctx, items)
+            answers = await payouts.place_many(uow, pg.rt.ctx, items, all_or_none=True)
         assert (answers is not None) == expected, (case, rooms, chosen)
         seen[expected] += 1
         for m, room in zip(ms[:2], rooms, strict=True):
