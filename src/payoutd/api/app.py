@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from payoutd import __version__
 from payoutd.api import docs, errors, inputs, reads
 from payoutd.api.body_limit import BodyLimit
+from payoutd.api.intake import Intake
 from payoutd.api.payout_lane import PayoutLane
 from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import (
@@ -29,7 +30,6 @@ from payoutd.api.v1 import (
 )
 from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import PayoutdError
-from payoutd.services.intake import Intake
 from payoutd.worker.runner import Worker
 
 DESCRIPTION = """Self-hosted crypto payouts. Amounts are decimal strings in one spelling
@@ -50,9 +50,9 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
     # SQLite has one writer. PostgreSQL takes a second transaction while one commits: a
     # lone API process writes two at a time; with several processes one each does better
     # (larger batches, fewer lock waits; bench/README.md, "Where the time goes").
-    lanes = 2 if runtime.db.is_postgres and runtime.settings.api_processes == 1 else 1
-    intake = Intake(runtime.db.unit, runtime.ctx, lanes=lanes,
-                    at_once=runtime.db.autocommit if runtime.db.on_asyncpg else None)
+    writers = 2 if runtime.db.is_postgres and runtime.settings.api_processes == 1 else 1
+    intake = Intake(runtime.db.unit, runtime.ctx, writers=writers,
+                    autocommit=runtime.db.autocommit if runtime.db.on_asyncpg else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -8,7 +8,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -17,7 +17,8 @@ from payoutd.api.errors import error_json
 from payoutd.api.responses import JSONResponse
 from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import PayoutdError, field_error
-from payoutd.store.uow import UnitOfWork
+from payoutd.services import idempotency
+from payoutd.services.ports import UnitOfWork
 
 Work = Callable[[UnitOfWork], Awaitable[tuple[int, Any]]]
 HEADER = "Idempotency-Key"
@@ -36,41 +37,58 @@ async def request_hash(request: Request) -> str:
     return digest.hexdigest()
 
 
-async def run(request: Request, rt: Runtime, merchant_id: str, work: Work) -> JSONResponse:
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A request that owns its Idempotency-Key: its answer is completed under the key in
+    the transaction of its effect."""
+
+    merchant_id: str
+    key: str
+
+
+async def claim(request: Request, rt: Runtime,
+                merchant_id: str) -> tuple[Claimed | None, idempotency.Replay | None]:
+    """(the claim, None) when the request carries a key and now owns it; (None, the
+    stored answer) for a repeat; (None, None) without a key."""
     key = request.headers.get(HEADER)
     if key is None:
-        async with rt.db.unit() as uow:
-            status, body = await work(uow)
-        return JSONResponse(body, status_code=status)
+        return None, None
     if not 1 <= len(key) <= 255:
         raise field_error("validation_error", HEADER, "Idempotency-Key must be 1-255 characters")
     fingerprint = await request_hash(request)
-    now = rt.ctx.clock.now()
-    lock = now + timedelta(seconds=rt.settings.idempotency_lock_seconds)
     async with rt.db.unit() as uow:
-        owned = await uow.idempotency.claim(merchant_id, key, fingerprint, now, lock)
-        if not owned:
-            stored = await uow.idempotency.get(merchant_id, key)
-            assert stored is not None
-            if stored.request_hash != fingerprint:
-                raise PayoutdError("idempotency_conflict")
-            if stored.status == "completed":
-                return JSONResponse(stored.response_body, status_code=stored.response_status or 200,
-                                    headers={"Idempotent-Replayed": "true"})
-            # the first request died without finishing: after its lock lapses, take over
-            if not await uow.idempotency.retake(merchant_id, key, now, lock):
-                raise PayoutdError("idempotency_in_progress")
+        replay = await idempotency.claim(uow, rt.ctx, merchant_id, key, fingerprint)
+    if replay is not None:
+        return None, replay
+    return Claimed(merchant_id, key), None
+
+
+async def release(rt: Runtime, claimed: Claimed) -> None:
+    async with rt.db.unit() as uow:
+        await idempotency.release(uow, claimed.merchant_id, claimed.key)
+
+
+async def run(request: Request, rt: Runtime, merchant_id: str, work: Work) -> JSONResponse:
+    """`work` in a transaction of its own, its answer kept under the request's
+    Idempotency-Key (if it has one) in that same transaction."""
+    claimed, replay = await claim(request, rt, merchant_id)
+    if replay is not None:
+        return JSONResponse(replay.body, status_code=replay.status,
+                            headers={"Idempotent-Replayed": "true"})
     try:
         async with rt.db.unit() as uow:
             status, body = await work(uow)
-            await uow.idempotency.complete(merchant_id, key, status, body)
+            if claimed is not None:
+                await idempotency.complete(uow, merchant_id, claimed.key, status, body)
         return JSONResponse(body, status_code=status)
     except PayoutdError as err:
-        # A refusal is a result too: the same request gets the same answer.
-        async with rt.db.unit() as uow:
-            await uow.idempotency.complete(merchant_id, key, err.status, error_json(err))
+        if claimed is not None:
+            # A refusal is a result too: the same request gets the same answer.
+            async with rt.db.unit() as uow:
+                await idempotency.complete(uow, merchant_id, claimed.key, err.status,
+                                           error_json(err))
         raise
     except BaseException:
-        async with rt.db.unit() as uow:
-            await uow.idempotency.release(merchant_id, key)
+        if claimed is not None:
+            await release(rt, claimed)
         raise

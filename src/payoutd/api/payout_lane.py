@@ -77,7 +77,7 @@ class PayoutLane:
         request = Request(scope, replay(body, receive))
         try:
             principal = await self.authenticate(request)
-            status, view = await payouts.accept(request, principal, form)
+            status, view, _ = await payouts.accept(request, principal, form)
         except Exception as exc:  # rendered exactly as the route's handlers render it
             response = errors.response_for(request, exc)
             if response is None:

@@ -9,7 +9,7 @@ voided (nothing written).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -112,6 +112,50 @@ def network_fee_paid(currency: str, fee: Decimal) -> list[Entry]:
     ])
 
 
+class HoldRefusal(StrEnum):
+    """Why a hold was not granted."""
+
+    NO_ACCOUNT = "wallet_not_found"  # the merchant has no balance in the currency
+    SHORT = "insufficient_funds"  # the available balance does not cover it
+
+
+def grant_holds(available: Mapping[str, Decimal],
+                wanted: Sequence[tuple[str, Decimal]]) -> list[HoldRefusal | None]:
+    """The hold rule (DESIGN §1.2), the one definition: holds (account, amount) are
+    granted in the order given, each against what the accounts have available after the
+    holds granted before it; one that does not fit is refused and takes nothing, so a
+    later, smaller one may still fit. None is granted."""
+    left = dict(available)
+    verdicts: list[HoldRefusal | None] = []
+    for account_id, amount in wanted:
+        have = left.get(account_id)
+        if have is None:
+            verdicts.append(HoldRefusal.NO_ACCOUNT)
+        elif have < amount:
+            verdicts.append(HoldRefusal.SHORT)
+        else:
+            left[account_id] = have - amount
+            verdicts.append(None)
+    return verdicts
+
+
+def all_holds_fit(available: Mapping[str, Decimal],
+                  wanted: Sequence[tuple[str, Decimal]]) -> bool:
+    """Whether `grant_holds` grants every one of `wanted` (amounts are positive): every
+    account exists and covers the sum wanted of it. This form is what the PostgreSQL
+    intake's one statement computes in SQL (payoutd.store.placements, `funded`), and a
+    test holds that statement to this function."""
+    return all(v is None for v in grant_holds(available, wanted))
+
+
+def held_by_account(wanted: Iterable[tuple[str, Decimal]]) -> dict[str, Decimal]:
+    """What granting these holds adds to each account's `held`."""
+    held: dict[str, Decimal] = {}
+    for account_id, amount in wanted:
+        held[account_id] = held.get(account_id, ZERO) + amount
+    return held
+
+
 # Records of the ledger as stored (payoutd.store.ledger keeps them).
 
 
@@ -132,6 +176,11 @@ class HoldRequest:
     currency: str
     amount: Decimal
     payout_id: str
+
+    @property
+    def wanted(self) -> tuple[str, Decimal]:
+        """(the merchant's account, the amount): what the hold rule decides on."""
+        return merchant_account(self.merchant_id, self.currency), self.amount
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 from payoutd.domain import events, quotes
 from payoutd.domain.access import MerchantPolicy
@@ -235,14 +235,44 @@ async def place(uow: UnitOfWork, ctx: Context, merchant_id: str, q: Quote,
     return answer
 
 
-async def place_many(uow: UnitOfWork, ctx: Context,
-                     items: Sequence[Placement]) -> list[Placed | PayoutdError]:
-    """Store many payouts and hold their funds in the caller's one transaction (the API's
-    group commit, payoutd.services.intake), with the answer each would get alone: the
-    payout and whether it was created, or the refusal. A refused item writes nothing;
-    holds are granted in the order of `items`. No two items may share an order_id (the
-    caller puts repeats into a later call, where they find the first one stored)."""
+@overload
+async def place_many(uow: UnitOfWork, ctx: Context, items: Sequence[Placement], *,
+                     all_or_none: Literal[False] = False) -> list[Placed | PayoutdError]: ...
+
+
+@overload
+async def place_many(uow: UnitOfWork, ctx: Context, items: Sequence[Placement], *,
+                     all_or_none: Literal[True]) -> list[Placed | PayoutdError] | None: ...
+
+
+async def place_many(uow: UnitOfWork, ctx: Context, items: Sequence[Placement], *,
+                     all_or_none: bool = False) -> list[Placed | PayoutdError] | None:
+    """Creating payouts: the one entry point every caller goes through (the API's
+    routes, its fast lane and every way it grows). Stores the payouts and holds their
+    funds in the caller's transaction, with the answer each would get alone: the payout
+    and whether it was created (a repeated order_id answers the stored payout and
+    creates nothing), or the refusal. A refused item writes nothing; holds are granted
+    in the order of `items` (domain.ledger.grant_holds). No two items may share an
+    order_id (the caller puts repeats into a later call, where they find the first one
+    stored).
+
+    `all_or_none`: write every item or none, deciding every hold at once (the store may
+    do it in one statement): None when a hold does not fit, and then nothing was
+    written; the items are decided one by one in another call. Raises
+    `services.ports.NotWritten` when nothing was written for sure (an item failed before
+    anything was sent, or the store refused the statement), so the items may be placed
+    again; any other error leaves the outcome unknown."""
     now = ctx.clock.now()
+    if all_or_none:
+        try:
+            answers, new = await _fresh(uow, ctx, items, now)
+            writes = _writes(new, now)
+        except Exception as exc:  # nothing was sent: the caller may try them one by one
+            raise NotWritten(exc) from exc
+        inserted = await uow.placements.add_if_funded(*writes)
+        if inserted is None:
+            return None
+        return await _answer_inserted(uow, ctx, new, inserted, answers, writes[2])
     answers, new = await _fresh(uow, ctx, items, now)
     # Repeats of a stored order_id are not looked up first: the INSERT below finds them
     # (ON CONFLICT DO NOTHING) and they are answered then. Looking first cost a round
@@ -273,25 +303,6 @@ async def place_many(uow: UnitOfWork, ctx: Context,
     return await _answer_inserted(uow, ctx, new, inserted, answers, writes[2])
 
 
-async def place_at_once(uow: UnitOfWork, ctx: Context,
-                        items: Sequence[Placement]) -> list[Placed | PayoutdError] | None:
-    """`place_many` as one statement, on a PostgreSQL connection in autocommit: the
-    answers, when every hold fits the balances; otherwise None and nothing was written
-    (then `place_many` decides each item in a transaction). The same answers as
-    `place_many` whenever it answers: no hold is refused, and repeats are found by the
-    INSERT as there. Raises `NotWritten` when nothing was written for sure (the
-    statement was refused, or an item failed before it was sent), so the items may be
-    written again; any other error leaves the outcome unknown."""
-    now = ctx.clock.now()
-    try:
-        answers, new = await _fresh(uow, ctx, items, now)
-        writes = _writes(new, now)
-    except Exception as exc:  # nothing was sent: a transaction isolates the item at fault
-        raise NotWritten(exc) from exc
-    inserted = await uow.placements.add_if_funded(*writes)
-    if inserted is None:
-        return None
-    return await _answer_inserted(uow, ctx, new, inserted, answers, writes[2])
 
 
 Answers = list[Placed | PayoutdError | None]

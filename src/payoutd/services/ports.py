@@ -18,6 +18,7 @@ from payoutd.domain.batching import Output
 from payoutd.domain.errors import PayoutdError
 from payoutd.domain.events import Event
 from payoutd.domain.fees import ServiceFee
+from payoutd.domain.idempotency import StoredRequest
 from payoutd.domain.ledger import Entry, HoldRequest
 from payoutd.domain.payout import Change, Payout, Status
 from payoutd.domain.rates import Rate
@@ -187,6 +188,20 @@ class Webhooks(Protocol):
     async def redeliver(self, delivery_id: str, now: datetime) -> None: ...
 
 
+class Idempotency(Protocol):
+    async def claim(self, merchant_id: str, key: str, request_hash: str, now: datetime,
+                    locked_until: datetime) -> bool: ...
+
+    async def get(self, merchant_id: str, key: str) -> StoredRequest | None: ...
+
+    async def retake(self, merchant_id: str, key: str, now: datetime,
+                     locked_until: datetime) -> bool: ...
+
+    async def complete(self, merchant_id: str, key: str, status: int, body: Any) -> None: ...
+
+    async def release(self, merchant_id: str, key: str) -> None: ...
+
+
 class Sealed(Protocol):
     async def reseal(self, change: Callable[[str], str]) -> int: ...
 
@@ -227,6 +242,9 @@ class UnitOfWork(Protocol):
 
     @property
     def sealed(self) -> Sealed: ...
+
+    @property
+    def idempotency(self) -> Idempotency: ...
 
     async def connection_closed(self) -> bool: ...
 

@@ -80,7 +80,7 @@ class Database:
     async def autocommit(self) -> AsyncIterator[UnitOfWork]:
         """PostgreSQL only: a connection on which each statement is its own transaction
         (no BEGIN, no COMMIT: one round trip for one statement). For work that is one
-        statement, such as `services.payouts.place_at_once`."""
+        statement, such as `services.payouts.place_many(all_or_none=True)`."""
         assert self.is_postgres, "SQLite writes need BEGIN IMMEDIATE (see tune_sqlite)"
         async with self.engine.connect() as raw:
             conn = await raw.execution_options(isolation_level="AUTOCOMMIT")

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payoutd.domain.idempotency import StoredRequest
 from payoutd.store.dialect import insert
 from payoutd.store.tables import idempotency_keys as t
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRequest:
-    request_hash: str
-    status: str  # in_progress | completed
-    response_status: int | None
-    response_body: Any
-    locked_until: datetime
 
 
 class IdempotencyRepository:

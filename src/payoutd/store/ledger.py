@@ -29,6 +29,8 @@ from payoutd.domain.ledger import (
     HoldStatus,
     LedgerReport,
     balanced,
+    grant_holds,
+    held_by_account,
     merchant_account,
 )
 from payoutd.ids import new_id
@@ -189,16 +191,8 @@ class LedgerRepository:
             available = {r[0]: r[1] - r[2] for r in await self.conn.execute(stmt)}
         else:
             available = await self._sqlite_available(ids)
-        verdicts: list[PayoutdError | None] = []
-        for w in wanted:
-            account_id = merchant_account(w.merchant_id, w.currency)
-            left = available.get(account_id)
-            if left is None or left < w.amount:
-                verdicts.append(self._refusal(left is not None, field_name))
-            else:
-                available[account_id] = left - w.amount
-                verdicts.append(None)
-        return verdicts
+        return [None if refusal is None else field_error(refusal.value, field_name)
+                for refusal in grant_holds(available, [w.wanted for w in wanted])]
 
     async def _sqlite_available(self, ids: list[str]) -> dict[str, Decimal]:
         """The accounts' available balances, read on the sqlite3 connection itself: through
@@ -232,10 +226,7 @@ class LedgerRepository:
     @staticmethod
     def held_by_account(granted: Sequence[HoldRequest]) -> dict[str, Decimal]:
         """What granting these holds adds to each account's `held`."""
-        held: dict[str, Decimal] = defaultdict(lambda: ZERO)
-        for g in granted:
-            held[merchant_account(g.merchant_id, g.currency)] += g.amount
-        return dict(held)
+        return held_by_account(g.wanted for g in granted)
 
     @staticmethod
     def hold_rows(granted: Sequence[HoldRequest], now: datetime) -> list[dict[str, Any]]:
@@ -245,12 +236,6 @@ class LedgerRepository:
                  "status": HoldStatus.PENDING.value, "payout_id": g.payout_id,
                  "created_at": now, "updated_at": now}
                 for g in granted]
-
-    @staticmethod
-    def _refusal(account_exists: bool, field_name: str) -> PayoutdError:
-        if account_exists:
-            return field_error("insufficient_funds", field_name)
-        return field_error("wallet_not_found", field_name)
 
     async def hold_of(self, payout_id: str) -> Hold | None:
         found = await self.holds_of([payout_id])

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 
-from payoutd.api import idempotency
+from payoutd.api import creation, idempotency
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import error_json, responses
 from payoutd.api.responses import JSONResponse
@@ -16,8 +16,8 @@ from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import PayoutdError
 from payoutd.domain.payout import Status
 from payoutd.services import access, payouts
+from payoutd.services.ports import UnitOfWork
 from payoutd.services.views import payout_view, ts
-from payoutd.store.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1/payouts", tags=["payouts"])
 
@@ -55,41 +55,37 @@ async def create_payout(
 ) -> JSONResponse:
     """Holds the funds (unless `approval` is `manual`) and queues the payout. Repeating an
     `order_id` returns the existing payout with 200 and creates nothing."""
-    if request.headers.get(idempotency.HEADER) is None:
-        # (without an Idempotency-Key or a signature, payoutd.api.payout_lane answers
-        # before this route is reached; the tests of both run through it)
-        status, view = await accept(request, principal, body)
-        return JSONResponse(view, status_code=status)
-    rt = _rt(request)
-    merchant_id = principal.merchant_id
-    quote = await _quote(rt, principal, body)
-
-    async def work(uow: UnitOfWork) -> tuple[int, Any]:
-        return _answer(await payouts.place(uow, rt.ctx, merchant_id, quote, principal.policy))
-
-    return await idempotency.run(request, rt, merchant_id, work)
+    status, view, replayed = await accept(request, principal, body)
+    return JSONResponse(view, status_code=status,
+                        headers={"Idempotent-Replayed": "true"} if replayed else None)
 
 
 async def accept(request: Request, principal: Principal,
-                 body: PayoutCreate) -> tuple[int, dict[str, Any]]:
-    """Price and place a payout through the intake's group commit: (status, view)."""
+                 body: PayoutCreate) -> tuple[int, Any, bool]:
+    """(status, body, replayed) of `POST /v1/payouts`, for the route and its fast lane
+    (payoutd.api.payout_lane), through the one way payouts are created
+    (payoutd.api.creation). A repeat of a completed Idempotency-Key answers its stored
+    response (replayed)."""
     rt = _rt(request)
-    merchant_id = principal.merchant_id
-    quote = await _quote(rt, principal, body)
-    placement = payouts.Placement(merchant_id, quote, principal.policy)
-    return _answer(await request.app.state.intake.place(placement))
-
-
-def _answer(placed: payouts.Placed) -> tuple[int, dict[str, Any]]:
-    """201 and the new payout, or 200 and the one already stored with its order_id."""
-    # a new payout's view is the one its payout.created event carries
-    view = placed.view if placed.view is not None else payout_view(placed.payout)
-    return (201 if placed.created else 200), view
-
-
-async def _quote(rt: Runtime, principal: Principal, body: PayoutCreate) -> payouts.Quote:
+    intake = request.app.state.intake
     # the fields as validated (a shallow dict: model_dump would copy and walk them again)
-    return await payouts.quote(rt.ctx, principal.fees, payouts.PayoutRequest(**dict(body)))
+    quote = await creation.price(rt, principal, payouts.PayoutRequest(**dict(body)))
+    claimed, replay = await idempotency.claim(request, rt, principal.merchant_id)
+    if replay is not None:
+        return replay.status, replay.body, True
+    if claimed is None:
+        return *await creation.place(intake, principal, quote), False
+    owner = creation.IdempotentRequest(claimed.merchant_id, claimed.key)
+    try:
+        return *await creation.place(intake, principal, quote, idempotent=owner), False
+    except PayoutdError as err:
+        if owner.kept and owner.kept[-1] is err:
+            raise  # a refusal is an answer, kept in the transaction that gave it
+        await idempotency.release(rt, claimed)
+        raise
+    except BaseException:
+        await idempotency.release(rt, claimed)
+        raise
 
 
 @router.get("", response_model=PayoutList, responses=responses(

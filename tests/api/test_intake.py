@@ -1,4 +1,4 @@
-"""Group commit (payoutd.services.intake) on SQLite and PostgreSQL: many payouts written
+"""Group commit (payoutd.api.intake) on SQLite and PostgreSQL: many payouts written
 per transaction, each answered as it would be alone, no invariant given up."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from payoutd.api.intake import Intake
 from payoutd.domain.errors import PayoutdError
 from payoutd.ids import new_id
 from payoutd.services import payouts
-from payoutd.services.intake import Intake
 from payoutd.services.payouts import Placement
 from tests.support import Harness
 
@@ -40,7 +40,7 @@ def api_intake(h: Harness, units: CountingUnits, **kw: Any) -> Intake:
     statement (counted in `units.at_once`)."""
     at_once = CountingUnits(h, autocommit=True) if h.rt.db.on_asyncpg else None
     units.at_once = at_once  # type: ignore[attr-defined]
-    return Intake(units, h.rt.ctx, at_once=at_once, **kw)
+    return Intake(units, h.rt.ctx, autocommit=at_once, **kw)
 
 
 async def placement(h: Harness, merchant_id: str, amount: str = "0.01", **extra: Any
@@ -60,7 +60,7 @@ async def test_many_at_once_share_transactions_and_never_overdraw(h: Harness) ->
     m = await h.merchant("Acme")
     await h.deposit(m, "BTC", str(debit * 40))  # room for exactly 40
     units = CountingUnits(h)
-    intake = api_intake(h, units, lanes=2 if h.rt.db.is_postgres else 1)
+    intake = api_intake(h, units, writers=2 if h.rt.db.is_postgres else 1)
     items = [await placement(h, m.id, order_id=f"o-{i}") for i in range(100)]
 
     answers = await settle_all(intake, items)
@@ -164,9 +164,10 @@ async def test_a_placement_arriving_as_the_last_writer_ends_is_still_written(
     placement is answered (a writer that has decided to stop must not count as running)."""
     from contextlib import asynccontextmanager
 
-    from payoutd.services import intake as intake_module
+    from payoutd.api import intake as intake_module
 
-    async def fake_place_many(uow: Any, ctx: Any, items: list[Any]) -> list[Any]:
+    async def fake_place_many(uow: Any, ctx: Any, items: list[Any],
+                              all_or_none: bool = False) -> list[Any]:
         await asyncio.sleep(0)
         return [(item, True) for item in items]
 
@@ -294,15 +295,15 @@ async def test_write_lanes_follow_the_database_and_the_api_processes(h: Harness)
     for processes, on_pg in ((1, 2), (2, 1), (4, 1)):
         settings = h.rt.settings.model_copy(update={"api_processes": processes})
         app = create_app(dataclasses.replace(h.rt, settings=settings))
-        assert app.state.intake._lanes == (on_pg if h.rt.db.is_postgres else 1)
-        # PostgreSQL (asyncpg) tries each batch as one statement first (place_at_once)
-        assert (app.state.intake._at_once is not None) == h.rt.db.is_postgres
+        assert app.state.intake._writers_max == (on_pg if h.rt.db.is_postgres else 1)
+        # PostgreSQL (asyncpg) tries each batch as one statement first (all or none)
+        assert (app.state.intake._autocommit is not None) == h.rt.db.is_postgres
 
 
 @pytest.mark.postgres
 async def test_a_batch_that_fits_is_one_statement_and_one_that_does_not_writes_nothing(
         pg: Harness) -> None:
-    """place_at_once writes a batch whose holds all fit (no transaction opened), and
+    """place_many(all_or_none=True) writes a batch whose holds all fit (no transaction opened), and
     writes nothing at all when one does not fit, whichever it is."""
     probe = await placement(pg, (await pg.merchant("Probe", BTC="1")).id)
     debit = probe.quote.plan.debit_amount
@@ -325,7 +326,7 @@ async def test_a_batch_that_fits_is_one_statement_and_one_that_does_not_writes_n
     more = [await placement(pg, m.id, order_id="d"), await placement(pg, other.id),
             await placement(pg, m.id, order_id="e")]
     async with pg.rt.db.autocommit() as uow:
-        assert await payouts.place_at_once(uow, pg.rt.ctx, more) is None
+        assert await payouts.place_many(uow, pg.rt.ctx, more, all_or_none=True) is None
     r = await pg.client.get("/v1/payouts", headers=m.headers, params={"limit": "100"})
     assert len(r.json()["data"]) == 3
     assert Decimal((await pg.balances(m))["BTC"]["available"]) == debit
@@ -348,7 +349,7 @@ async def test_one_statement_batches_crossing_the_same_accounts_are_all_written(
 
     async def batch(order: list[Placement]) -> Any:
         async with pg.rt.db.autocommit() as uow:
-            return await payouts.place_at_once(uow, pg.rt.ctx, order)
+            return await payouts.place_many(uow, pg.rt.ctx, order, all_or_none=True)
 
     orders = [items[k:] + items[:k] for k in range(6)] * 4
     orders += [list(reversed(o)) for o in orders]
@@ -379,7 +380,7 @@ async def test_one_statement_locks_its_accounts_in_id_order(pg: Harness) -> None
 
     async def at_once() -> Any:
         async with pg.rt.db.autocommit() as uow:
-            return await payouts.place_at_once(uow, pg.rt.ctx, items)
+            return await payouts.place_many(uow, pg.rt.ctx, items, all_or_none=True)
 
     lock = text("SELECT 1 FROM ledger_accounts WHERE id = :id FOR UPDATE")
     async with pg.rt.db.unit() as uow:
@@ -407,7 +408,7 @@ async def test_a_statement_cancelled_while_it_waits_is_of_unknown_outcome(pg: Ha
 
     async def at_once() -> Any:
         async with pg.rt.db.autocommit() as uow:
-            return await payouts.place_at_once(uow, pg.rt.ctx, [item])
+            return await payouts.place_many(uow, pg.rt.ctx, [item], all_or_none=True)
 
     async with pg.rt.db.unit() as uow:
         await uow.conn.execute(text(
@@ -486,7 +487,7 @@ async def test_one_statement_waits_for_a_transaction_holding_its_account_then_se
 
     async def at_once() -> Any:
         async with pg.rt.db.autocommit() as uow:
-            return await payouts.place_at_once(uow, pg.rt.ctx, [second_item])
+            return await payouts.place_many(uow, pg.rt.ctx, [second_item], all_or_none=True)
 
     async with pg.rt.db.unit() as uow:
         first = (await payouts.place_many(uow, pg.rt.ctx, [first_item]))[0]
@@ -507,16 +508,16 @@ async def test_an_error_of_unknown_outcome_is_never_written_again(
     batch is written in a transaction."""
     from contextlib import asynccontextmanager
 
-    from payoutd.services import intake as intake_module
+    from payoutd.api import intake as intake_module
     from payoutd.services.ports import NotWritten
 
     transactions: list[int] = []
     failure: list[Exception] = []
 
-    async def fake_place_at_once(uow: Any, ctx: Any, items: list[Any]) -> Any:
-        raise failure[0]
-
-    async def fake_place_many(uow: Any, ctx: Any, items: list[Any]) -> list[Any]:
+    async def fake_place_many(uow: Any, ctx: Any, items: list[Any],
+                              all_or_none: bool = False) -> list[Any]:
+        if all_or_none:
+            raise failure[0]
         transactions.append(len(items))
         return [(item, True) for item in items]
 
@@ -524,14 +525,13 @@ async def test_an_error_of_unknown_outcome_is_never_written_again(
     async def unit() -> Any:
         yield None
 
-    monkeypatch.setattr(intake_module, "place_at_once", fake_place_at_once)
     monkeypatch.setattr(intake_module, "place_many", fake_place_many)
     item = SimpleNamespace(merchant_id="m",
                            quote=SimpleNamespace(request=SimpleNamespace(order_id=None)))
     ctx = SimpleNamespace(metrics=None)
 
     failure[:] = [ConnectionResetError("lost")]
-    intake = Intake(unit, ctx, at_once=unit)  # type: ignore[arg-type]
+    intake = Intake(unit, ctx, autocommit=unit)  # type: ignore[arg-type]
     answers = await settle_all(intake, [item, item])  # type: ignore[list-item]
     assert all(isinstance(a, ConnectionResetError) for a in answers) and not transactions
 
@@ -548,25 +548,26 @@ async def test_a_writer_keeps_its_connection_between_batches_and_replaces_a_clos
     batch takes a new one instead of failing."""
     from sqlalchemy import text
 
-    from payoutd.services import intake as intake_module
+    from payoutd.api import intake as intake_module
 
     m = await pg.merchant("Acme", BTC="1")
     units = CountingUnits(pg)
     intake = api_intake(pg, units, max_batch=5)
-    real = intake_module.place_at_once
+    real = intake_module.place_many
     pids: list[int] = []
 
-    async def spy(uow: Any, ctx: Any, items: list[Any]) -> Any:
+    async def spy(uow: Any, ctx: Any, items: list[Any], all_or_none: bool = False) -> Any:
+        assert all_or_none
         pid = (await uow.conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         pids.append(pid)
-        answers = await real(uow, ctx, items)
+        answers = await real(uow, ctx, items, all_or_none=True)
         if len(pids) == 2:  # the server ends this connection after the second batch
             async with pg.rt.db.read() as other:
                 await other.conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
             await asyncio.sleep(0.2)
         return answers
 
-    monkeypatch.setattr(intake_module, "place_at_once", spy)
+    monkeypatch.setattr(intake_module, "place_many", spy)
     items = [await placement(pg, m.id, amount="0.001") for _ in range(20)]
     answers = await settle_all(intake, items)
 
@@ -829,7 +830,7 @@ async def test_a_placement_queued_while_the_writer_gives_back_its_connection_is_
             arrivals.append(asyncio.create_task(intake.place(late)))
             await asyncio.sleep(0.05)
 
-    intake = Intake(pg.rt.db.unit, pg.rt.ctx, at_once=at_once)
+    intake = Intake(pg.rt.db.unit, pg.rt.ctx, autocommit=at_once)
     assert (await asyncio.wait_for(intake.place(first), 10)).created
     for _ in range(200):  # the writer gives its connection back after answering
         if arrivals:

@@ -1,4 +1,7 @@
-"""Group commit for payout intake.
+"""Group commit: the request side's transaction runner for creating payouts (as
+payoutd.worker.jobs is the job side's). Every caller that creates payouts at the edge
+places them here; the one service function, `services.payouts.place_many`, runs in the
+transactions this runner opens and commits.
 
 Each accepted payout is a few small writes (the payout, its hold, the account's `held`,
 an outbox event); what costs is the transaction around them: a BEGIN, a COMMIT that
@@ -19,16 +22,19 @@ cannot fail the others.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from payoutd.domain.errors import PayoutdError
 from payoutd.services.context import Context
-from payoutd.services.payouts import Placed, Placement, place_at_once, place_many
+from payoutd.services.payouts import Placed, Placement, place_many
 from payoutd.services.ports import NotWritten, UnitOfWork
 
 Unit = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+# what a placement's caller writes in the transaction that places it, given its answer
+# (an Idempotency-Key's stored response): committed together, or not at all
+InTransaction = Callable[[UnitOfWork, "Placed | PayoutdError"], Awaitable[None]]
 
 # Turns of the event loop a writer lets pass, while they bring placements, before it
 # takes a batch (Intake._gather). Quick runs at 32 connections, 64 merchants: none,
@@ -39,6 +45,7 @@ GATHER_TURNS = 8
 @dataclass(slots=True)
 class _Waiting:
     item: Placement
+    then: InTransaction | None = None
     answer: asyncio.Future[Placed] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -49,27 +56,32 @@ class _Waiting:
 
 
 class Intake:
-    """Placements queue here; up to `lanes` transactions are written at a time, each
-    taking up to `max_batch` waiting placements. With `at_once` (PostgreSQL's units in
-    autocommit) a batch is first tried as one statement (`place_at_once`), and written in
-    a transaction of `unit` only when that one wrote nothing."""
+    """Placements queue here; up to `writers` transactions are written at a time, each
+    taking up to `max_batch` waiting placements. With `autocommit` (PostgreSQL's units in
+    autocommit, where one statement is a transaction of its own) a batch is first placed
+    all or none (`place_many(all_or_none=True)`, one statement), and placed in a
+    transaction of `unit` only when that wrote nothing, or when a placement has work of
+    its own to do in the transaction (`in_transaction`)."""
 
     def __init__(self, unit: Unit, ctx: Context, *, max_batch: int = 256,
-                 lanes: int = 1, at_once: Unit | None = None) -> None:
+                 writers: int = 1, autocommit: Unit | None = None) -> None:
         self._unit = unit
-        self._at_once = at_once
+        self._autocommit = autocommit
         self._ctx = ctx
         self._max_batch = max_batch
-        self._lanes = lanes
+        self._writers_max = writers
         self._waiting: list[_Waiting] = []
         self._writers: set[asyncio.Task[None]] = set()
         self._running = 0  # writers that have not yet decided to stop
 
-    async def place(self, item: Placement) -> Placed:
-        """Store the payout and hold its funds, committed, or raise its refusal."""
-        waiting = _Waiting(item)
+    async def place(self, item: Placement, *,
+                    in_transaction: InTransaction | None = None) -> Placed:
+        """Store the payout and hold its funds, committed, or raise its refusal.
+        `in_transaction` runs in the same transaction, after the placement, with its
+        answer (the refusal included)."""
+        waiting = _Waiting(item, in_transaction)
         self._waiting.append(waiting)
-        if self._running < self._lanes:
+        if self._running < self._writers_max:
             # counted here and uncounted by the writer in the very step it decides to stop:
             # a placement queued in between always finds a writer (or starts one)
             self._running += 1
@@ -107,7 +119,7 @@ class Intake:
         try:
             while True:
                 await self._write_all()
-                # Giving back a kept connection (`_HeldUnit.release`) is an await after
+                # Giving back a kept connection (`_KeptUnit.release`) is an await after
                 # the last batch: placements queued meanwhile found this writer still
                 # counted and started none. Stopping is decided here, in the same step
                 # as the uncounting below, so none is left without a writer.
@@ -117,14 +129,14 @@ class Intake:
             self._running -= 1
 
     async def _write_all(self) -> None:
-        held = _HeldUnit(self._at_once) if self._at_once is not None else None
+        held = _KeptUnit(self._autocommit) if self._autocommit is not None else None
         try:
             await self._write_batches(held)
         finally:
             if held is not None:
                 await held.release()
 
-    async def _write_batches(self, held: _HeldUnit | None) -> None:
+    async def _write_batches(self, held: _KeptUnit | None) -> None:
         while self._waiting:
             await self._gather()
             batch = self._next_batch()
@@ -165,15 +177,20 @@ class Intake:
             if len(self._waiting) == queued or len(self._waiting) >= self._max_batch:
                 return
 
-    async def _commit(self, batch: list[_Waiting], held: _HeldUnit | None) -> None:
+    async def _commit(self, batch: list[_Waiting], held: _KeptUnit | None) -> None:
         if self._ctx.metrics is not None:
             self._ctx.metrics.intake_batch(len(batch))
         items = [w.item for w in batch]
-        answers = await self._place_at_once(items, held) if held is not None else None
+        answers = None
+        if held is not None and all(w.then is None for w in batch):
+            answers = await self._place_all_or_none(items, held)
         if answers is None:
             async with self._unit() as uow:
                 try:
                     answers = await place_many(uow, self._ctx, items)
+                    for w, answer in zip(batch, answers, strict=True):
+                        if w.then is not None:
+                            await w.then(uow, answer)
                 except Exception as exc:
                     raise _RolledBack(exc) from exc
         # committed: only now may anyone hear "created"
@@ -183,8 +200,8 @@ class Intake:
             else:
                 _settle(w, answer=answer)
 
-    async def _place_at_once(self, items: list[Placement],
-                             held: _HeldUnit) -> list[Placed | PayoutdError] | None:
+    async def _place_all_or_none(self, items: list[Placement],
+                             held: _KeptUnit) -> list[Placed | PayoutdError] | None:
         """The answers, or None when nothing was written: a hold did not fit (each is
         then decided in order in a transaction), or the database refused the statement or
         an item failed before it was sent (a transaction then finds the item at fault).
@@ -195,7 +212,7 @@ class Intake:
         except Exception:  # no connection to send it on: nothing was sent
             return None
         try:
-            return await place_at_once(uow, self._ctx, items)
+            return await place_many(uow, self._ctx, items, all_or_none=True)
         except NotWritten:
             return None
         except BaseException as exc:
@@ -203,7 +220,7 @@ class Intake:
             raise
 
 
-class _HeldUnit:
+class _KeptUnit:
     """A writer's autocommit unit, kept from one batch to the next for as long as it has
     batches to write: a pool checkout and return per batch cost about as much CPU as
     preparing the statement's values. A connection the server has closed (as asyncpg

@@ -1,0 +1,70 @@
+"""Creating a payout at the edge: the one way every caller takes (the route, its fast
+lane, and each way in that comes later: a provider dialect, the dashboard, an import).
+It prices the request (`services.payouts.quote`) and places it through the request
+side's transaction runner (payoutd.api.intake), which runs the one service function,
+`services.payouts.place_many`. An Idempotency-Key's answer is kept in the same
+transaction as the payout it answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from payoutd.api.auth import Principal
+from payoutd.api.errors import error_json
+from payoutd.api.intake import Intake
+from payoutd.bootstrap import Runtime
+from payoutd.domain.errors import PayoutdError
+from payoutd.services import idempotency, payouts
+from payoutd.services.ports import UnitOfWork
+from payoutd.services.views import payout_view
+
+
+@dataclass(slots=True)
+class IdempotentRequest:
+    """The request owns this Idempotency-Key (payoutd.api.idempotency.claim)."""
+
+    merchant_id: str
+    key: str
+    # the answers kept under the key by transactions that ran (the last one committed,
+    # when the placement was answered with it)
+    kept: list[payouts.Placed | PayoutdError] = field(default_factory=list)
+
+
+async def create(rt: Runtime, intake: Intake, principal: Principal,
+                 request: payouts.PayoutRequest) -> tuple[int, dict[str, Any]]:
+    """(201 and the new payout) or (200 and the one stored with its order_id); a refusal
+    raises."""
+    return await place(intake, principal, await price(rt, principal, request))
+
+
+async def price(rt: Runtime, principal: Principal,
+                request: payouts.PayoutRequest) -> payouts.Quote:
+    return await payouts.quote(rt.ctx, principal.fees, request)
+
+
+async def place(intake: Intake, principal: Principal, quote: payouts.Quote, *,
+                idempotent: IdempotentRequest | None = None) -> tuple[int, dict[str, Any]]:
+    """Place a priced payout. With `idempotent`, its answer (a refusal too) is kept under
+    the key in the transaction that places the payout; any other failure leaves the key
+    to the caller (`IdempotentRequest.kept` says whether the answer was kept)."""
+    placement = payouts.Placement(principal.merchant_id, quote, principal.policy)
+    if idempotent is None:
+        return answer(await intake.place(placement))
+
+    async def keep(uow: UnitOfWork, placed: payouts.Placed | PayoutdError) -> None:
+        if isinstance(placed, PayoutdError):
+            status, body = placed.status, error_json(placed)
+        else:
+            status, body = answer(placed)
+        await idempotency.complete(uow, idempotent.merchant_id, idempotent.key, status, body)
+        idempotent.kept.append(placed)
+
+    return answer(await intake.place(placement, in_transaction=keep))
+
+
+def answer(placed: payouts.Placed) -> tuple[int, dict[str, Any]]:
+    """201 and the new payout, or 200 and the one already stored with its order_id."""
+    # a new payout's view is the one its payout.created event carries
+    view = placed.view if placed.view is not None else payout_view(placed.payout)
+    return (201 if placed.created else 200), view
