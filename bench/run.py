@@ -249,15 +249,14 @@ def plot(results: dict[str, Any], path: Path) -> Path | None:
         series.append(("pgbench TPC-B on the same PostgreSQL (tps)", x, y,
                        {"color": "tab:green", "marker": "^", "linestyle": "--"}))
     if not series:
-        plt.close(fig)
-        path = None  # nothing measured against concurrency in this run: keep the last plot
-    for label, x, y, style in series:
-        ax.plot(x, y, label=label, **style)
+        plt.close(fig)  # nothing measured against concurrency in this run: keep the last plot
+        _plot_e2e(results, out_dir, plt)
+        return None
+    for label, x, y, line_style in series:
+        ax.plot(x, y, label=label, **line_style)
     if sq.get("sqlite3_loop"):
         ax.axhline(sq["sqlite3_loop"]["tps"], color="tab:blue", linestyle="--",
                    label="plain sqlite3 loop, WAL + NORMAL (tx/s, one writer)")
-    if path is None:
-        return _plot_e2e(results, out_dir, plt)
     ax.set_xscale("log", base=2)
     xs = sorted({x for _, xs_, _, _ in series for x in xs_})
     if xs:

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -45,6 +46,12 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(when - now, timedelta(0))
+
+
+class WebhookSender(Protocol):
+    """What the worker needs to deliver: one attempt at a URL (Sender in production)."""
+
+    async def send(self, url: str, headers: dict[str, str], body: str) -> AttemptResult: ...
 
 
 class Sender:
