@@ -31,8 +31,8 @@ async def _any(db: Database, status: Status, *, due_before: datetime | None = No
     passes find none, and a look needs no write transaction (on SQLite, no
     turn of the write lock, which intake and the other jobs are waiting for)."""
     async with db.read() as uow:
-        return bool(await uow.payouts.claim(status, due_before=due_before,
-                                            expires_before=expires_before, limit=1, lock=False))
+        return bool(await uow.payouts.in_status(status, due_before=due_before,
+                                                expires_before=expires_before, limit=1))
 
 
 async def expire_offers(db: Database, ctx: Context) -> int:
