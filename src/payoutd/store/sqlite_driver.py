@@ -2,7 +2,7 @@
 
 aiosqlite runs every call of a connection on that connection's own thread, so the
 event loop never blocks on SQLite. Each call is a hop: a future, a queue, a thread
-wake-up and a wake-up of the loop, about 65 µs of CPU, and SQLAlchemy makes four calls
+wake-up and a wake-up of the loop, and SQLAlchemy makes four calls
 per statement (cursor, execute, fetchall, close). The intake's group commit sends about
 a dozen statements per batch: some 40 hops, most of its CPU and of the time the write
 lock is held (bench/README.md, "Where the time goes").
@@ -28,8 +28,8 @@ automatic checkpoint off and synchronous=NORMAL only appends the transaction's p
 the WAL (no fsync), runs on the loop too; the checkpoint is asked for separately
 (`checkpoint`) and hops, and so does the first COMMIT after it started the WAL over
 (which syncs the WAL's new header). A hop is not only its own CPU: the loop takes up
-the answer only after everything queued before it, at 32 connections some 2 ms of
-other requests' work, and the group commit's throughput follows its cycle
+the answer only after everything queued before it, other requests' work under load,
+and the group commit's throughput follows its cycle
 (bench/README.md, "Where the time goes"). What busy_timeout does not bound: the first
 BEGIN after another process crashed rebuilds the WAL's index from the WAL, on the loop.
 """
@@ -160,8 +160,9 @@ class Connection(aiosqlite.Connection):
         Not on the thread inside a write transaction, though its C work would then run
         beside the loop: sqlite3 releases the GIL for every step of a statement, and each
         time the thread waits to take it back from a busy loop (up to the interpreter's
-        5 ms switch interval). A batch of payouts was a few dozen such waits, and the
-        intake's throughput fell with its write lane's latency (bench/README.md)."""
+        switch interval, `sys.getswitchinterval()`). A batch of payouts was a few dozen
+        such waits, and the intake's throughput fell with its write lane's latency
+        (bench/README.md)."""
         conn = self._connection
         assert conn is not None, "connection closed"
         if self._done == self._sent and self._writing and conn.in_transaction:
@@ -256,8 +257,8 @@ async def connect(path: str) -> Connection:
     # sqlite3 binds int, float and str as they are, but looks every other value up in
     # its adapters, and on a miss asks the value and the protocol for __conform__ and
     # __adapt__: two AttributeErrors raised and dropped for every NULL bound, a dozen
-    # per payout row (about 3% of an intake request's instructions under callgrind).
-    # Found in the adapters, None is bound at the cost of one call.
+    # per payout row (its share of an intake request: bench/README.md, "Where the time
+    # goes"). Found in the adapters, None is bound at the cost of one call.
     sqlite3.register_adapter(type(None), _null)
 
     def connector() -> sqlite3.Connection:
