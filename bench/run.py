@@ -226,9 +226,8 @@ def plot(results: dict[str, Any], path: Path) -> Path | None:
 
     def xy(rows: list[dict[str, Any]], get: Callable[[dict[str, Any]], float | None]
            ) -> tuple[list[int], list[float]]:
-        pts = [(r["connections"], get(r)) for r in rows]
-        pts = [(x, y) for x, y in pts if y]
-        return [p[0] for p in pts], [float(p[1]) for p in pts]  # type: ignore[arg-type]
+        pts = [(int(r["connections"]), y) for r in rows if (y := get(r))]
+        return [p[0] for p in pts], [float(p[1]) for p in pts]
 
     for key, label, style in (("payoutd_app", "HTTP ceiling: payoutd app, GET /v1/ping",
                                {"color": "tab:gray", "marker": "s"}),

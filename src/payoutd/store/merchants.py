@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy import Row, case, delete, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.domain.fees import ServiceFee
@@ -61,8 +62,8 @@ class Totp:
     last_step: int | None
 
 
-def _key(row: object) -> ApiKey:
-    m = row._mapping  # type: ignore[attr-defined]
+def _key(row: Row[Any]) -> ApiKey:
+    m = row._mapping
     return ApiKey(m["id"], m["merchant_id"], m["prefix"], m["key_hash"],
                   frozenset(m["scopes"].split()), m["name"], m["created_at"],
                   m["last_used_at"], m["revoked_at"], m["ip_allowlist"],

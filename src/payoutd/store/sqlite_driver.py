@@ -60,7 +60,8 @@ class Connection(aiosqlite.Connection):
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         conn = self._connection
         if conn is None or not self._running:
-            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]  # raises "closed"
+            # raises "closed"; aiosqlite does not annotate _execute
+            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
         owner = getattr(fn, "__self__", None)
         name = getattr(fn, "__name__", "")
         statement = (_kind(str(args[0] if args else kwargs["sql"]))
