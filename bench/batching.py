@@ -50,7 +50,7 @@ async def engine_batch(n: int, workdir: Path) -> tuple[Decimal, Decimal]:
     from payoutd.store.tables import batches
     from payoutd.worker import jobs
 
-    settings = Settings(data_dir=workdir, sandbox_batch_window_seconds=0, min_payout_eur=0,
+    settings = Settings(data_dir=workdir, sandbox_batch_window_seconds=0, min_payout_eur=Decimal(0),
                         batch_max_outputs=max(SIZES))
     rt = build(settings)
     try:
@@ -78,7 +78,7 @@ def _p2pkh(i: int) -> str:
     from embit import base58
     from embit.hashes import hash160
 
-    return base58.encode_check(b"\x00" + hash160(i.to_bytes(4, "big")))
+    return str(base58.encode_check(b"\x00" + hash160(i.to_bytes(4, "big"))))
 
 
 def table() -> str:

@@ -371,7 +371,7 @@ def addresses(kind: str, count: int) -> list[str]:
     for i in range(count):
         digest = hash160(f"payoutd-bench-{kind}-{i}".encode())
         if kind == "eth":
-            from eth_utils import to_checksum_address
+            from eth_utils.address import to_checksum_address
 
             address = to_checksum_address("0x" + digest.hex())
         else:
@@ -397,7 +397,7 @@ async def _seed(settings: Any, merchants: int, currencies: Sequence[str],
     rt = build(settings)
     try:
         await upgrade(rt.db.engine)
-        made = []
+        made: list[Merchant] = []
         if migrate_only:
             return made
         for i in range(merchants):

@@ -113,7 +113,12 @@ async def fill(settings: Any, history: History, first: int, last: int) -> dict[s
         postings: dict[tuple[int, str], list[Any]] = {}  # same quote and merchant: same entries
         for lo in range(first, last, CHUNK):
             hi = min(last, lo + CHUNK)
-            p_rows, h_rows, t_rows, e_rows, o_rows, b_rows = [], [], [], [], [], []
+            p_rows: list[dict[str, Any]] = []
+            h_rows: list[dict[str, Any]] = []
+            t_rows: list[dict[str, Any]] = []
+            e_rows: list[dict[str, Any]] = []
+            o_rows: list[dict[str, Any]] = []
+            b_rows: list[dict[str, Any]] = []
             open_batches: dict[tuple[str, str], tuple[str, list[Payout]]] = {}
 
             def close_batch(key: tuple[str, str], when: datetime,
@@ -341,7 +346,7 @@ def run(quick: bool, db_kind: str = "sqlite") -> dict[str, Any]:
                 pg_ctx.__exit__(None, None, None)
 
     def ratio(key: str, field: str = "p50_ms") -> float:
-        return round(grown[key][field] / small[key][field], 3)
+        return round(float(grown[key][field] / small[key][field]), 3)
 
     return {"db": db_kind, "history": total, "fill": {"baseline": base_fill, "growth": grow},
             "ledger_check": check, "small": small, "grown": grown,

@@ -195,8 +195,8 @@ def payoutd_sqlite_pragmas(db: Path) -> dict[str, Any]:
             async with database.engine.connect() as conn:
                 mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
                 sync = (await conn.execute(text("PRAGMA synchronous"))).scalar()
-            return {"journal_mode": mode,
-                    "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(sync, sync)}
+            levels: dict[Any, str] = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+            return {"journal_mode": mode, "synchronous": levels.get(sync, sync)}
         finally:
             await database.dispose()
 
@@ -329,10 +329,10 @@ def run_pg(quick: bool, ceiling: dict[str, Any]) -> dict[str, Any]:
             finally:
                 api.stop()
     rows = []
-    for conns, run in runs.items():
-        ref = pgb[conns]
-        ceil = ceiling["payoutd_app"].get(conns, {}).get("rps")
-        rows.append({"connections": int(conns), "payoutd": run, "pgbench": ref,
+    for key, run in runs.items():
+        ref = pgb[key]
+        ceil = ceiling["payoutd_app"].get(key, {}).get("rps")
+        rows.append({"connections": int(key), "payoutd": run, "pgbench": ref,
                      "ceiling_rps": ceil,
                      "ratio_pgbench": _ratio(run["rps"], ref["tps"]),
                      "ratio_http_ceiling": _ratio(run["rps"], ceil)})

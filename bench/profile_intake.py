@@ -30,6 +30,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -201,11 +202,11 @@ def main() -> None:
         loops: list[asyncio.AbstractEventLoop] = []
         timer: dict[str, float] = {}
 
-        def on_loop(fn: object) -> None:
+        def on_loop(fn: Callable[[], object]) -> None:
             done = threading.Event()
 
             def call() -> None:
-                fn()  # type: ignore[operator]
+                fn()
                 done.set()
 
             loops[0].call_soon_threadsafe(call)

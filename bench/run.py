@@ -226,9 +226,8 @@ def plot(results: dict[str, Any], path: Path) -> Path | None:
 
     def xy(rows: list[dict[str, Any]], get: Callable[[dict[str, Any]], float | None]
            ) -> tuple[list[int], list[float]]:
-        pts = [(r["connections"], get(r)) for r in rows]
-        pts = [(x, y) for x, y in pts if y]
-        return [p[0] for p in pts], [float(p[1]) for p in pts]  # type: ignore[arg-type]
+        pts = [(int(r["connections"]), y) for r in rows if (y := get(r))]
+        return [p[0] for p in pts], [float(p[1]) for p in pts]
 
     for key, label, style in (("payoutd_app", "HTTP ceiling: payoutd app, GET /v1/ping",
                                {"color": "tab:gray", "marker": "s"}),
@@ -249,15 +248,14 @@ def plot(results: dict[str, Any], path: Path) -> Path | None:
         series.append(("pgbench TPC-B on the same PostgreSQL (tps)", x, y,
                        {"color": "tab:green", "marker": "^", "linestyle": "--"}))
     if not series:
-        plt.close(fig)
-        path = None  # nothing measured against concurrency in this run: keep the last plot
-    for label, x, y, style in series:
-        ax.plot(x, y, label=label, **style)
+        plt.close(fig)  # nothing measured against concurrency in this run: keep the last plot
+        _plot_e2e(results, out_dir, plt)
+        return None
+    for label, x, y, line_style in series:
+        ax.plot(x, y, label=label, **line_style)
     if sq.get("sqlite3_loop"):
         ax.axhline(sq["sqlite3_loop"]["tps"], color="tab:blue", linestyle="--",
                    label="plain sqlite3 loop, WAL + NORMAL (tx/s, one writer)")
-    if path is None:
-        return _plot_e2e(results, out_dir, plt)
     ax.set_xscale("log", base=2)
     xs = sorted({x for _, xs_, _, _ in series for x in xs_})
     if xs:

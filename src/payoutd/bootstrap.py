@@ -152,8 +152,8 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
 def settle_heap() -> None:
     """For a long-running process, once everything is built (imports, runtime, app):
     collect, then move what survives out of the garbage collector's sight (gc.freeze).
-    Otherwise every full collection walks all of it, about 135,000 objects and 75 ms in
-    an API process on the benchmark machine, and every request in flight waits for it:
-    that pause was the intake's p99. Only objects made later are collected as before."""
+    Otherwise every full collection walks all of it, and every request in flight waits
+    for it: that pause was the intake's p99 (bench/README.md, "Where the time goes").
+    Only objects made later are collected as before."""
     gc.collect()
     gc.freeze()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pyotp
 import pytest
+from fastapi import FastAPI
 
 from payoutd.api.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from payoutd.worker import jobs
@@ -235,7 +236,7 @@ async def test_authorization_matrix_from_the_openapi_document(h: Harness) -> Non
 async def test_an_unauthenticated_route_would_fail_the_matrix(h: Harness) -> None:
     """The matrix iterates the OpenAPI document: a route added without a key check is
     in it, and answers without 401."""
-    app = h.client._transport.app  # type: ignore[attr-defined]
+    app: FastAPI = h.app
 
     @app.get("/v1/forgotten-auth")
     async def forgotten() -> dict[str, str]:

@@ -583,6 +583,7 @@ async def _node_down(w: World, case: Case) -> None:
     async def unreachable(*args: Any, **kwargs: Any) -> Any:
         raise ChainUnavailable("connection refused")
 
+    # this world's BTC chain only
     w.h.rt.ctx.chains["BTC"].estimate_fee = unreachable  # type: ignore[method-assign]
 
 

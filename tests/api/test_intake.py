@@ -15,7 +15,7 @@ from payoutd.api.intake import Intake
 from payoutd.domain.errors import PayoutdError
 from payoutd.ids import new_id
 from payoutd.services import payouts
-from payoutd.services.payouts import Placement
+from payoutd.services.payouts import Placed, Placement
 from tests.support import Harness
 
 ADDR = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
@@ -29,6 +29,7 @@ class CountingUnits:
         self.h = h
         self.autocommit = autocommit
         self.opened = 0
+        self.at_once: CountingUnits | None = None  # the one-statement attempts beside
 
     def __call__(self) -> Any:
         self.opened += 1
@@ -39,7 +40,7 @@ def api_intake(h: Harness, units: CountingUnits, **kw: Any) -> Intake:
     """The intake as the API builds it: on PostgreSQL a batch is first tried as one
     statement (counted in `units.at_once`)."""
     at_once = CountingUnits(h, autocommit=True) if h.rt.db.on_asyncpg else None
-    units.at_once = at_once  # type: ignore[attr-defined]
+    units.at_once = at_once
     return Intake(units, h.rt.ctx, autocommit=at_once, **kw)
 
 
@@ -49,7 +50,7 @@ async def placement(h: Harness, merchant_id: str, amount: str = "0.01", **extra:
     return Placement(merchant_id, await payouts.quote(h.rt.ctx, {}, req))
 
 
-async def settle_all(intake: Intake, items: list[Placement]) -> list[Any]:
+async def settle_all(intake: Intake, items: list[Placement]) -> list[Placed | BaseException]:
     return await asyncio.gather(*(intake.place(i) for i in items), return_exceptions=True)
 
 
@@ -83,11 +84,12 @@ async def test_a_repeated_order_id_in_one_burst_makes_one_payout(h: Harness) -> 
 
     answers = await settle_all(intake, items)
 
-    assert not [a for a in answers if isinstance(a, BaseException)], answers
-    same = answers[:30]
+    placed = [a for a in answers if isinstance(a, Placed)]
+    assert len(placed) == len(answers), answers
+    same = placed[:30]
     assert sum(a.created for a in same) == 1
     assert len({a.payout.id for a in same}) == 1
-    assert all(a.created for a in answers[30:])
+    assert all(a.created for a in placed[30:])
     r = await h.client.get("/v1/payouts", headers=m.headers, params={"limit": "100"})
     assert len(r.json()["data"]) == 11
     assert (await h.ledger_check())["ok"]
@@ -129,7 +131,7 @@ async def test_placements_arriving_a_few_turns_later_join_the_batch(h: Harness) 
     answers = await asyncio.gather(*(later(turn, item) for turn, item in enumerate(items)))
 
     assert all(a.created for a in answers)
-    written = units.opened + (units.at_once.opened if units.at_once else 0)  # type: ignore[attr-defined]
+    written = units.opened + (units.at_once.opened if units.at_once else 0)
     assert written == 1, "the placements were not gathered into one batch"
 
 
@@ -181,6 +183,7 @@ async def test_a_placement_arriving_as_the_last_writer_ends_is_still_written(
 
     monkeypatch.setattr(intake_module, "place_many", fake_place_many)
     for delay in range(12):
+        # a stand-in context: the intake reads only ctx.metrics
         intake = Intake(unit, SimpleNamespace(metrics=None))  # type: ignore[arg-type]
 
         async def late(intake: Intake = intake, delay: int = delay) -> Any:
@@ -278,6 +281,7 @@ async def test_an_overlong_value_is_refused_by_the_database_never_cut(h: Harness
                 await payouts.place_many(uow, h.rt.ctx, [item])
     else:  # SQLite has no length limits: stored whole
         async with h.rt.db.unit() as uow:
+            # a PayoutdError in the list would be a refusal, and this one fits
             (p, created, _), = await payouts.place_many(uow, h.rt.ctx, [item])  # type: ignore[misc]
         assert created and p.order_id == "x" * 101
     async with h.rt.db.read() as uow:
@@ -319,7 +323,7 @@ async def test_a_batch_that_fits_is_one_statement_and_one_that_does_not_writes_n
     answers = await settle_all(intake, fits)
 
     assert all(isinstance(a, tuple) and a[1] for a in answers), answers
-    assert units.opened == 0 and units.at_once.opened == 1  # type: ignore[attr-defined]
+    assert units.opened == 0 and units.at_once and units.at_once.opened == 1
     assert Decimal((await pg.balances(m))["BTC"]["available"]) == debit
 
     # two more for m, with room for one: as one statement nothing is written...
@@ -333,7 +337,7 @@ async def test_a_batch_that_fits_is_one_statement_and_one_that_does_not_writes_n
     # ...and through the intake each is decided in order, in a transaction
     answers = await settle_all(intake, more)
     assert [type(a).__name__ for a in answers] == ["Placed", "Placed", "PayoutdError"], answers
-    assert answers[2].code == "insufficient_funds"  # type: ignore[union-attr]
+    assert isinstance(answers[2], PayoutdError) and answers[2].code == "insufficient_funds"
     assert units.opened == 1
     assert Decimal((await pg.balances(m))["BTC"]["available"]) == 0
     assert (await pg.ledger_check())["ok"]
@@ -461,7 +465,7 @@ def test_only_errors_raised_before_the_commit_count_as_not_applied() -> None:
 
     def server(sqlstate: str) -> Exception:
         kind = asyncpg.exceptions.PostgresError.get_message_class_for_sqlstate(sqlstate)
-        return kind("x")  # type: ignore[no-any-return]
+        return kind("x")  # type: ignore[no-any-return]  # asyncpg ships no types
 
     for not_applied in ("22001", "23503", "23505", "40P01", "40001", "42P01"):
         assert _not_applied(server(not_applied)), not_applied
@@ -531,13 +535,15 @@ async def test_an_error_of_unknown_outcome_is_never_written_again(
     ctx = SimpleNamespace(metrics=None)
 
     failure[:] = [ConnectionResetError("lost")]
+    # stand-ins: a context with only metrics, placements with only what the writer reads
     intake = Intake(unit, ctx, autocommit=unit)  # type: ignore[arg-type]
     answers = await settle_all(intake, [item, item])  # type: ignore[list-item]
     assert all(isinstance(a, ConnectionResetError) for a in answers) and not transactions
 
     failure[:] = [NotWritten(ValueError("refused"))]
-    answers = await settle_all(intake, [item, item])  # type: ignore[list-item]
-    assert answers == [(item, True), (item, True)] and sum(transactions) == 2
+    answers = await settle_all(intake, [item, item])  # type: ignore[list-item]  # as above
+    as_placed_by_the_fake: list[object] = [(item, True), (item, True)]
+    assert answers == as_placed_by_the_fake and sum(transactions) == 2
 
 
 @pytest.mark.postgres
@@ -573,7 +579,7 @@ async def test_a_writer_keeps_its_connection_between_batches_and_replaces_a_clos
 
     assert all(isinstance(a, tuple) and a[1] for a in answers), answers
     assert len(pids) == 4 and pids[0] == pids[1] and pids[2] == pids[3] != pids[1], pids
-    assert units.at_once.opened == 2 and units.opened == 0  # type: ignore[attr-defined]
+    assert units.at_once and units.at_once.opened == 2 and units.opened == 0
     assert (await pg.ledger_check())["ok"]
 
 
@@ -610,7 +616,8 @@ async def test_a_held_connection_lost_during_a_read_is_replaced_for_the_next_bat
     assert all(isinstance(a, tuple) and a[1] for a in answers), answers
     # only the first batch needed a transaction; the others went as one statement each,
     # the first on the broken connection's replacement
-    assert units.opened == 1 and units.at_once.opened == 2  # type: ignore[attr-defined]
+    assert units.opened == 1 and units.at_once and units.at_once.opened == 2
+    # a QueuePool (asyncpg's adapted one); the Pool it is typed as counts nothing
     assert pg.rt.db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     assert (await pg.ledger_check())["ok"]
 
@@ -769,8 +776,8 @@ async def test_a_created_payout_is_answered_with_the_view_its_event_carries(
     item = await placement(h, m.id, order_id="o-1", metadata={"k": "v"})
     async with h.rt.db.unit() as uow:
         placed = (await payouts.place_many(uow, h.rt.ctx, [item]))[0]
-        events = await uow.outbox.for_subject(placed.payout.id)  # type: ignore[union-attr]
-    assert not isinstance(placed, PayoutdError) and placed.created
+        assert not isinstance(placed, PayoutdError) and placed.created
+        events = await uow.outbox.for_subject(placed.payout.id)
     assert placed.view == events[0]["payload"]["payout"] == payout_view(placed.payout)
     async with h.rt.db.unit() as uow:  # a repeat: the stored payout, no view of an event
         again = (await payouts.place_many(uow, h.rt.ctx, [item]))[0]

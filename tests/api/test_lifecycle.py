@@ -65,7 +65,7 @@ async def events(h: Harness, payout_id: str) -> list[tuple[str, str | None, str 
     """(type, old status, new status) of the outbox events about one payout, in order."""
     async with h.rt.db.read() as uow:
         rows = await uow.outbox.for_subject(payout_id)
-    out = []
+    out: list[tuple[str, str | None, str | None]] = []
     for row in rows:
         payload = row["payload"]
         assert row["merchant_id"] and payload["payout"]["id"] == payout_id

@@ -44,8 +44,9 @@ async def rows_of(h: Harness, m: Merchant) -> dict[str, Any]:
             select(ledger_accounts).where(ledger_accounts.c.id.like(f"%{m.id}%")))]
         events = [dict(r._mapping) for r in await conn.execute(
             select(outbox.c.type, outbox.c.payload).where(outbox.c.subject_id.in_(ids)))]
-    return same_shape({"payouts": made, "holds": held, "accounts": accounts,
-                       "events": events})
+    shaped: dict[str, Any] = same_shape({"payouts": made, "holds": held,
+                                         "accounts": accounts, "events": events})
+    return shaped
 
 
 WAYS = {

@@ -89,7 +89,7 @@ async def test_lane_answers_repeats_and_refusals_as_the_route(h: Harness) -> Non
     async def limited(key_id: str, per_minute: int) -> float:
         return 7.2
 
-    h.rt.rate_limits.take = limited  # type: ignore[method-assign]
+    h.rt.rate_limits.take = limited  # type: ignore[method-assign]  # this runtime's limits only
     assert (await answer(h, other, payout(), JSON, route=False)
             == await answer(h, other, payout(), JSON, route=True)
             == (429, await _body_of(h, other), "application/json", "8"))

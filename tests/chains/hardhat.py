@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from eth_account import Account
 from web3 import Web3
-from web3.types import TxParams, Wei
+from web3.types import BlockIdentifier, RPCEndpoint, TxParams, Wei
 
 from payoutd.chains import config as chains_config
 from payoutd.chains.evm.adapter import EvmChain
@@ -116,7 +116,7 @@ class HardhatNode:
         return keystore, str(account.address), bytes(account.key).hex()
 
     def set_automine(self, on: bool) -> None:
-        self.w3.provider.make_request("evm_setAutomine", [on])  # type: ignore[arg-type]
+        self.w3.provider.make_request(RPCEndpoint("evm_setAutomine"), [on])
 
     def stop(self) -> None:
         _stop(self.proc)
@@ -128,7 +128,7 @@ class HardhatNode:
 
     def mine(self, blocks: int = 1) -> None:
         for _ in range(blocks):
-            self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            self.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
     def balance(self, address: str) -> Decimal:
         return Decimal(self.w3.eth.get_balance(Web3.to_checksum_address(address))).scaleb(-18)
@@ -144,7 +144,7 @@ class HardhatNode:
 
     def _transact(self, tx: TxParams) -> None:
         txhash = self.w3.eth.send_transaction(tx)
-        if not self.w3.provider.make_request("hardhat_getAutomine", [])["result"]:  # type: ignore[arg-type]
+        if not self.w3.provider.make_request(RPCEndpoint("hardhat_getAutomine"), [])["result"]:
             self.mine(1)
         receipt = self.w3.eth.wait_for_transaction_receipt(txhash, timeout=30)
         assert receipt["status"] == 1, receipt
@@ -163,9 +163,9 @@ class HardhatNode:
         self._transact(self.contract.functions.setBlocked(
             Web3.to_checksum_address(address), blocked).build_transaction({"from": FUNDER}))
 
-    def nonce(self, address: str | None = None, block: str = "pending") -> int:
+    def nonce(self, address: str | None = None, block: BlockIdentifier = "pending") -> int:
         return int(self.w3.eth.get_transaction_count(
-            Web3.to_checksum_address(address or self.wallet), block))  # type: ignore[arg-type]
+            Web3.to_checksum_address(address or self.wallet), block))
 
     def sent_by_wallet(self, since_block: int, wallet: str | None = None) -> list[dict[str, Any]]:
         """Every transaction the hot wallet sent in blocks after `since_block`."""

@@ -19,6 +19,7 @@ import pytest
 import structlog
 from eth_account import Account
 from sqlalchemy import select
+from web3.types import RPCEndpoint
 
 from payoutd.chains import config as chains_config
 from payoutd.chains.evm.adapter import EvmChain
@@ -264,8 +265,7 @@ async def test_a_lost_transaction_is_sent_again_and_a_replaced_one_needs_review(
     assert payout["status"] == "confirming"
     # the node forgets it (mempool eviction, node restart): the identical transaction
     # goes out again, same hash
-    node.w3.provider.make_request("hardhat_dropTransaction",  # type: ignore[arg-type]
-                                  [payout["txid"]])
+    node.w3.provider.make_request(RPCEndpoint("hardhat_dropTransaction"), [payout["txid"]])
     await h.tick()
     assert node.w3.eth.get_transaction(payout["txid"])["hash"].hex().removeprefix("0x") \
         == payout["txid"].removeprefix("0x")

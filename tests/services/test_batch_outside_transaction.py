@@ -66,7 +66,7 @@ async def test_a_batch_the_chain_fails_to_price_gives_its_payouts_back(h: Harnes
     async def unavailable(*args: object, **kwargs: object) -> str | None:
         raise ChainUnavailable("node down")
 
-    chain.shortfall = unavailable  # type: ignore[method-assign]
+    chain.shortfall = unavailable  # type: ignore[method-assign]  # this one chain's node is down
     with pytest.raises(ChainUnavailable):
         await jobs.open_batch(h.rt.db, h.rt.ctx, "BTC", "BTC")
     got = (await h.client.get(f"/v1/payouts/{p['id']}", headers=m.headers)).json()

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -30,7 +31,7 @@ async def hw(database_url: str | None, tmp_path: Path) -> AsyncIterator[Harness]
 
 
 async def pay(h: Harness, m: support.Merchant, amount: str, address: str = A1,
-              **extra: object) -> dict[str, object]:
+              **extra: object) -> dict[str, Any]:
     r = await h.client.post("/v1/payouts", headers=m.headers,
                             json={"amount": amount, "currency": "BTC", "address": address,
                                   **extra})
@@ -38,7 +39,7 @@ async def pay(h: Harness, m: support.Merchant, amount: str, address: str = A1,
     return dict(r.json())
 
 
-async def status(h: Harness, m: support.Merchant, payout_id: object) -> dict[str, object]:
+async def status(h: Harness, m: support.Merchant, payout_id: object) -> dict[str, Any]:
     return dict((await h.client.get(f"/v1/payouts/{payout_id}", headers=m.headers)).json())
 
 
@@ -82,7 +83,7 @@ async def test_caps_split_batches(database_url: str | None, tmp_path: Path) -> N
         m = await h.merchant(BTC="10")
         made = [await pay(h, m, "0.1", address=[A1, A2, A3][i % 3]) for i in range(7)]
         await h.settle()
-        batches = {}
+        batches: dict[str, list[dict[str, Any]]] = {}
         for p in made:
             got = await status(h, m, p["id"])
             assert got["status"] == "paid"
@@ -116,7 +117,7 @@ async def test_scheduled_payout_waits_for_execute_at(hw: Harness) -> None:
     at = h.clock.now() + timedelta(hours=2)
     p = await pay(h, m, "0.1", execute_at=at.isoformat())
     assert p["status"] == "scheduled"
-    assert (await h.balances(m))["BTC"]["held"] == p["debit"]["amount"]  # type: ignore[index]
+    assert (await h.balances(m))["BTC"]["held"] == p["debit"]["amount"]
     h.clock.advance(2 * 3600 - 1)
     await h.settle()
     assert (await status(h, m, p["id"]))["status"] == "scheduled"
@@ -147,7 +148,7 @@ async def test_dropped_transaction_needs_review_then_an_operator_resolves(h: Har
         assert got["status"] == "needs_review"
     # still held: the money may have left
     held = Decimal((await h.balances(m))["BTC"]["held"])
-    assert held == sum(Decimal(p["debit"]["amount"]) for p in dropped)  # type: ignore[index]
+    assert held == sum(Decimal(p["debit"]["amount"]) for p in dropped)
     # nothing makes them payable again by itself
     h.clock.advance(3600)
     await h.settle()
@@ -177,7 +178,7 @@ async def test_dropped_transaction_needs_review_then_an_operator_resolves(h: Har
 
     bal = (await h.balances(m))["BTC"]
     assert bal["held"] == "0.00000000"
-    assert Decimal(bal["balance"]) == Decimal(1) - Decimal(dropped[0]["debit"]["amount"])  # type: ignore[index]
+    assert Decimal(bal["balance"]) == Decimal(1) - Decimal(dropped[0]["debit"]["amount"])
     async with h.rt.db.read() as uow:
         trail = (await uow.conn.execute(
             select(audit_log.c.actor, audit_log.c.action, audit_log.c.subject_id)
@@ -219,7 +220,7 @@ async def test_from_amount_recipients_pay_their_share_of_the_real_fee(h: Harness
         g = got[p["id"]]
         assert g["debit"] == p["debit"]
         assert Decimal(g["final_amount"]) + Decimal(g["fees"]["total"]) == Decimal(
-            p["debit"]["amount"])  # type: ignore[index]
+            p["debit"]["amount"])
     assert got[d["id"]]["final_amount"] == "0.50000000"
     txs = (await h.client.get("/v1/sandbox/transactions", headers=m.headers)).json()["data"]
     outputs = {o["address"]: o["amount"] for t in txs for o in t["outputs"]}

@@ -205,6 +205,7 @@ class Model:
     def _refuse_dust(self, spec: Spec, group: list[ModelPayout]) -> list[ModelPayout]:
         """As the sandbox node: the batch fee is split equally among the outputs (the first
         pays the remainder); an output left under the dust limit fails its payouts."""
+        # no database: only its fee arithmetic is used, which reads none
         chain = sandbox.SandboxChain(spec.network, None, confirmations=2,  # type: ignore[arg-type]
                                      batch_window_seconds=0)
         dust = sandbox.DUST.get("utxo" if spec.network == "BTC" else "evm", ZERO)

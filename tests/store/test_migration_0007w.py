@@ -72,7 +72,7 @@ async def test_callback_deliveries_get_their_payout(engine: AsyncEngine) -> None
 
     await migrate(engine, "upgrade", "0007w")
     async with engine.connect() as conn:
-        rows = dict((await conn.execute(text(
+        rows: dict[str, str | None] = dict((await conn.execute(text(
             "SELECT id, payout_id FROM webhook_deliveries"))).all())
     assert rows == {"d-callback": "p1", "d-endpoint": None}
 

@@ -62,7 +62,8 @@ async def test_a_commit_that_syncs_keeps_its_hop(sqlite_db: Database) -> None:
     async with sqlite_db.engine.connect() as conn:
         assert await driver_of(conn) is not driver
         await (await driver_of(conn)).checkpoint()  # PASSIVE
-    async with sqlite_db._writer.lock:  # type: ignore[union-attr]
+    assert sqlite_db._writer is not None  # a SQLite database has its writer
+    async with sqlite_db._writer.lock:
         assert await driver.checkpoint(restart_within_ms=50)
     unit = sqlite_db.unit()
     uow = await unit.__aenter__()

@@ -41,7 +41,7 @@ async def test_lookups_asked_together_share_one_fetch() -> None:
     t.rows = {"a": 1, "b": 2}
     c = Coalescer(t.fetch)
     got = await asyncio.gather(c.get("a"), c.get("b"), c.get("a"), c.get("zzz"))
-    assert got == [1, 2, 1, None]
+    assert list(got) == [1, 2, 1, None]
     assert t.calls == [["a", "b", "zzz"]]
 
 

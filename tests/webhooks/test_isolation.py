@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import pytest
@@ -25,11 +25,11 @@ from tests.webhooks.receiver import BTC_ADDR, Receiver, pay, subscribe
 BTC_ADDR_2 = "1AGNa15ZQXAZUgFiqJ2i7Z2DPU2J6hW62i"
 
 
-async def wait_for(condition: object, seconds: float, what: str) -> float:
+async def wait_for(condition: Callable[[], object], seconds: float, what: str) -> float:
     """Polls `condition()` until true; returns when (time.time()) it became true."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return time.time()
         await asyncio.sleep(0.01)
     pytest.fail(f"{what}: not within {seconds} s")

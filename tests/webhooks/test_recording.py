@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select, text
 
 from payoutd.domain.webhooks import AttemptResult
+from payoutd.services import webhooks as webhook_services
 from payoutd.store.tables import webhook_attempts, webhook_deliveries
 from payoutd.worker import jobs
 from tests.support import Harness
@@ -114,7 +115,7 @@ async def test_the_pass_ends_without_cutting_a_record_short(
     version, it checks the outcome the fix must keep.)"""
     await one_event_per_endpoint(h, "fast", "slow")
     inside = asyncio.Event()
-    record_delivered = jobs.webhooks.record_delivered
+    record_delivered = webhook_services.record_delivered
 
     async def slow_record(uow: Any, ctx: Any, delivered: Any) -> None:
         await record_delivered(uow, ctx, delivered)
@@ -125,7 +126,7 @@ async def test_the_pass_ends_without_cutting_a_record_short(
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
                 "WHERE i < 2000000) SELECT count(*) FROM n"))
 
-    monkeypatch.setattr(jobs.webhooks, "record_delivered", slow_record)
+    monkeypatch.setattr(webhook_services, "record_delivered", slow_record)
     monkeypatch.setattr(jobs, "RECORD_EVERY", 0.01)
     receivers = Receivers()
     delivering = asyncio.create_task(jobs.deliver_webhooks(h.rt.db, h.rt.ctx, receivers))

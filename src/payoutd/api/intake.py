@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 from payoutd.domain.errors import PayoutdError
 from payoutd.services.context import Context
-from payoutd.services.payouts import Placed, Placement, place_many
+from payoutd.services.payouts import Placed, Placement
+from payoutd.services.payouts import place_many as place_many  # tests stand in for it
 from payoutd.services.ports import NotWritten, UnitOfWork
 
 Unit = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
@@ -37,8 +38,8 @@ Unit = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 InTransaction = Callable[[UnitOfWork, "Placed | PayoutdError"], Awaitable[None]]
 
 # Turns of the event loop a writer lets pass, while they bring placements, before it
-# takes a batch (Intake._gather). Quick runs at 32 connections, 64 merchants: none,
-# 4,100-4,300 req/s on SQLite; 1-8 turns, 5,000-5,600.
+# takes a batch (Intake._gather): more payouts share each commit (bench/README.md,
+# "Where the time goes").
 GATHER_TURNS = 8
 
 
@@ -169,7 +170,7 @@ class Intake:
         most GATHER_TURNS). Under load the answers of the last batch have just gone out
         and their clients' next requests are being read: a batch taken at once carried
         a few of them and left the rest to another commit, each with its fixed cost
-        (about 0.3 ms of an on-loop COMMIT on SQLite, a round trip on PostgreSQL).
+        (an on-loop COMMIT on SQLite, a round trip on PostgreSQL).
         Alone, a request waits one turn of an idle loop: microseconds."""
         for _ in range(GATHER_TURNS):
             queued = len(self._waiting)

@@ -1,11 +1,11 @@
 """Base58Check decoding (Bitcoin's alphabet), for the address checks of every payout to a
 UTXO-chain or TRON address.
 
-Written here, not taken from embit or base58: both are pure Python as well, and spent
-15 µs on a 34-character address (a digit at a time through generic code, then a second
-full decode to tell a wrong length from a bad checksum); this is one pass over the
-digits and one double SHA-256. tests/unit/chains/test_addressing.py checks it against
-both libraries.
+Written here, not taken from embit or base58: both are pure Python as well, and slower
+on every address (a digit at a time through generic code, then a second full decode to
+tell a wrong length from a bad checksum; bench/README.md, "Where the time goes"); this
+is one pass over the digits and one double SHA-256. tests/unit/chains/test_addressing.py
+checks it against both libraries.
 """
 
 from __future__ import annotations

@@ -35,8 +35,11 @@ class Payouts(Protocol):
     async def claim(self, status: Status, *, network: str | None = None,
                     currency: str | None = None, due_before: datetime | None = None,
                     expires_before: datetime | None = None,
-                    limit: int = 500, lock: bool = True,
-                    unbatched: bool = False) -> list[Payout]: ...
+                    limit: int = 500, unbatched: bool = False) -> list[Payout]: ...
+
+    async def in_status(self, status: Status, *, due_before: datetime | None = None,
+                        expires_before: datetime | None = None,
+                        limit: int = 500) -> list[Payout]: ...
 
     async def save_many(self, changes: Sequence[Change]) -> None: ...
 

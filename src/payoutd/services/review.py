@@ -15,7 +15,7 @@ OUTCOMES = ("paid", "failed")
 
 
 async def pending(uow: UnitOfWork, limit: int = 500) -> list[Payout]:
-    return await uow.payouts.claim(Status.NEEDS_REVIEW, limit=limit, lock=False)
+    return await uow.payouts.in_status(Status.NEEDS_REVIEW, limit=limit)
 
 
 async def resolve(uow: UnitOfWork, ctx: Context, payout_id: str, outcome: str, *,

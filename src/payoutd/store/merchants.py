@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy import Row, case, delete, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.domain.access import ApiKey, Merchant, MerchantPolicy, Totp
@@ -22,8 +23,8 @@ from payoutd.store.tables import (
 )
 
 
-def _key(row: object) -> ApiKey:
-    m = row._mapping  # type: ignore[attr-defined]
+def _key(row: Row[Any]) -> ApiKey:
+    m = row._mapping
     return ApiKey(m["id"], m["merchant_id"], m["prefix"], m["key_hash"],
                   frozenset(m["scopes"].split()), m["name"], m["created_at"],
                   m["last_used_at"], m["revoked_at"], m["ip_allowlist"],

@@ -154,11 +154,30 @@ class PayoutRepository:
     async def claim(self, status: Status, *, network: str | None = None,
                     currency: str | None = None, due_before: datetime | None = None,
                     expires_before: datetime | None = None,
-                    limit: int = 500, lock: bool = True,
-                    unbatched: bool = False) -> list[Payout]:
+                    limit: int = 500, unbatched: bool = False) -> list[Payout]:
         """Oldest payouts in `status`, locked for this worker. SKIP LOCKED lets several
         workers take disjoint slices of one queue without waiting on each other.
         `unbatched`: only those no batch has taken."""
+        stmt = self._oldest(status, network=network, currency=currency,
+                            due_before=due_before, expires_before=expires_before,
+                            limit=limit, unbatched=unbatched)
+        if self.dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [from_row(r) for r in (await self.conn.execute(stmt))]
+
+    async def in_status(self, status: Status, *, due_before: datetime | None = None,
+                        expires_before: datetime | None = None,
+                        limit: int = 500) -> list[Payout]:
+        """Oldest payouts in `status`, read without locking them (a look, or a list for a
+        person to act on)."""
+        stmt = self._oldest(status, due_before=due_before, expires_before=expires_before,
+                            limit=limit)
+        return [from_row(r) for r in (await self.conn.execute(stmt))]
+
+    def _oldest(self, status: Status, *, network: str | None = None,
+                currency: str | None = None, due_before: datetime | None = None,
+                expires_before: datetime | None = None, limit: int,
+                unbatched: bool = False) -> Select[Any]:
         stmt = select(payouts).where(payouts.c.status == status.value)
         if unbatched:
             stmt = stmt.where(payouts.c.batch_id.is_(None))
@@ -170,10 +189,7 @@ class PayoutRepository:
             stmt = stmt.where(payouts.c.execute_at <= due_before)
         if expires_before is not None:
             stmt = stmt.where(payouts.c.expires_at <= expires_before)
-        stmt = stmt.order_by(payouts.c.id).limit(limit)
-        if lock and self.dialect == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        return [from_row(r) for r in (await self.conn.execute(stmt))]
+        return stmt.order_by(payouts.c.id).limit(limit)
 
     async def any_reserved(self, network: str) -> bool:
         """Whether a batch has taken queued payouts of the network without recording

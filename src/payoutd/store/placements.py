@@ -16,8 +16,8 @@ batch's time (bench/README.md, "Where the time goes").
 Under load most batches fit their balances, so the intake first sends a batch as one
 statement on a connection in autocommit (`add_if_funded`): the hold check is folded in
 (the accounts locked and compared in SQL), and it writes everything or nothing. That is
-one round trip for a batch instead of four (BEGIN, the check, the writes, COMMIT), which
-took PostgreSQL intake at 32 connections from about 1,900 to 2,800 req/s (quick runs).
+one round trip for a batch instead of four (BEGIN, the check, the writes, COMMIT)
+(bench/README.md, "Where the time goes").
 
 The rows are the repositories' rows (`payouts.to_row`, `LedgerRepository.hold_rows`,
 `OutboxRepository.rows`); the statement's columns are the tables' columns.

@@ -9,8 +9,8 @@ next instead of a pool checkout each:
   connections read every index page of a batch back from the file.
 * No pool checkout and return per transaction. SQLAlchemy's async connection closes
   in a task of its own (`_run_to_completion`), and the writer waited for the loop to
-  get to that task behind every request queued before it: about 2 ms per transaction
-  at 32 connections, a third of the intake's group commit cycle.
+  get to that task behind every request queued before it, a large part of the intake's
+  group commit cycle under load (bench/README.md, "Where the time goes").
 * BEGIN IMMEDIATE and COMMIT run on the event loop (`sqlite_driver.hold_for_writes`):
   the WAL's automatic checkpoint is off for this connection, so a COMMIT only appends
   its pages to the WAL. The checkpoint that copies them into the database file is
@@ -42,9 +42,9 @@ from payoutd.store import sqlite_driver
 log = structlog.get_logger(__name__)
 
 # Rows written between two checkpoints. A payout accepted is about four (the payout, its
-# hold, its event, its account), and some eight pages of the WAL with the tables'
-# indexes: 4,000 rows are some 8,000 pages, 32 MB, copied in one checkpoint. Larger
-# gaps copy each hot index page once for more of the transactions that rewrote it.
+# hold, its event, its account), each some pages of the WAL with the tables' indexes
+# (what a checkpoint copies: bench/README.md, "Where the time goes"). Larger gaps copy
+# each hot index page once for more of the transactions that rewrote it.
 CHECKPOINT_ROWS = 4000
 # How long a checkpoint's RESTART waits for readers of the WAL, the process's writers
 # waiting meanwhile; one that gives up is tried again after an eighth of CHECKPOINT_ROWS.

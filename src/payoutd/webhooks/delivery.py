@@ -6,6 +6,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -28,6 +29,12 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(when - now, timedelta(0))
+
+
+class WebhookSender(Protocol):
+    """What the worker needs to deliver: one attempt at a URL (Sender in production)."""
+
+    async def send(self, url: str, headers: dict[str, str], body: str) -> AttemptResult: ...
 
 
 class Sender:

@@ -20,7 +20,7 @@ from payoutd.services.ports import ChainUnavailable, Rejected
 from payoutd.store.db import Database
 from payoutd.store.uow import UnitOfWork
 from payoutd.webhooks import signing
-from payoutd.webhooks.delivery import Sender
+from payoutd.webhooks.delivery import WebhookSender
 
 log = structlog.get_logger("payoutd.worker")
 
@@ -31,8 +31,8 @@ async def _any(db: Database, status: Status, *, due_before: datetime | None = No
     passes find none, and a look needs no write transaction (on SQLite, no
     turn of the write lock, which intake and the other jobs are waiting for)."""
     async with db.read() as uow:
-        return bool(await uow.payouts.claim(status, due_before=due_before,
-                                            expires_before=expires_before, limit=1, lock=False))
+        return bool(await uow.payouts.in_status(status, due_before=due_before,
+                                                expires_before=expires_before, limit=1))
 
 
 async def expire_offers(db: Database, ctx: Context) -> int:
@@ -243,7 +243,7 @@ class _Successes:
                 log.exception("webhook.record_failed")  # they wait for the next try
 
 
-async def attempt(sender: Sender, d: Delivery, secrets_in_use: list[str],
+async def attempt(sender: WebhookSender, d: Delivery, secrets_in_use: list[str],
                   body: str) -> AttemptResult:
     """One attempt; whatever goes wrong in it is its failure (recorded, retried, counted
     toward disabling the endpoint), never the job's."""
@@ -277,7 +277,7 @@ class Deliveries:
     dedupe on webhook-id). A failure is recorded at once, after the successes before it,
     since it decides whether the endpoint's lane goes on."""
 
-    def __init__(self, db: Database, ctx: Context, sender: Sender) -> None:
+    def __init__(self, db: Database, ctx: Context, sender: WebhookSender) -> None:
         self.db = db
         self.ctx = ctx
         self.sender = sender
@@ -392,7 +392,7 @@ def lane_key(d: Delivery) -> str:
     return d.endpoint_id or d.url
 
 
-async def deliver_webhooks(db: Database, ctx: Context, sender: Sender,
+async def deliver_webhooks(db: Database, ctx: Context, sender: WebhookSender,
                            limit: int = 200) -> int:
     """One pass: attempt every due delivery and wait for the attempts. Returns how many
     were claimed. (The worker runs `Deliveries` instead, which does not wait.)"""

@@ -53,6 +53,7 @@ async def test_a_transaction_mined_between_two_looks_is_mined_not_conflicted() -
                      vout=[TransactionOutput(10_000, Script(b"\x00\x14" + b"\x22" * 20))])
     txid = tx.txid().hex()
     chain = Chain()
+    # Client answers the few RPCs status() makes, as a node at a given moment would
     adapter = UtxoChain("LTC", node=Client(chain, txid),  # type: ignore[arg-type]
                         wallet=Client(chain, txid),  # type: ignore[arg-type]
                         wallet_name="hot", net="regtest")

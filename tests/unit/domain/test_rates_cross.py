@@ -142,7 +142,7 @@ def test_rate_value_object() -> None:
     with pytest.raises(ValueError):
         Rate("BTC", "USD", D(0), "static", now)
     with pytest.raises(AttributeError):
-        rate.value = D(1)  # type: ignore[misc]
+        rate.value = D(1)  # type: ignore[misc]  # what is checked: a Rate is frozen
 
 
 def test_errors_carry_a_message_and_too_old_is_unavailable() -> None:

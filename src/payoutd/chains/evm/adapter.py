@@ -52,7 +52,7 @@ import aiohttp
 import structlog
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_typing import HexStr
+from eth_typing import ChecksumAddress, HexStr
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import AsyncHTTPProvider, AsyncWeb3
@@ -173,7 +173,7 @@ class EvmChain:
                                                             else "")
         self._passphrase = passphrase
         self._account: LocalAccount | None = None
-        self._address: str | None = None
+        self._address: ChecksumAddress | None = None
         self._checked: set[str] = set()  # "chain" and token currencies found as configured
         self._fee_cache: dict[str, tuple[float, _Fees]] = {}  # priority: (monotonic, fees)
 
@@ -271,7 +271,7 @@ class EvmChain:
             raise ChainsFileError(f"{self.network}: keystore {self.keystore} is not a keyfile")
         return data
 
-    async def sender(self) -> str:
+    async def sender(self) -> ChecksumAddress:
         """The hot wallet's address: from the keyfile when it says (no passphrase
         needed to watch), otherwise from the decrypted key."""
         if self._address is None:
@@ -318,7 +318,7 @@ class EvmChain:
     def validate_txid(self, txid: str) -> str:
         return validate_txid(self.network, txid)
 
-    def _contract(self, asset: Asset) -> str | None:
+    def _contract(self, asset: Asset) -> ChecksumAddress | None:
         """The asset's token contract on this node; None for the native coin. On
         mainnet the well-known contracts are the default; elsewhere the chains file must
         name them (a transfer call to an address with no code succeeds and moves
@@ -332,10 +332,11 @@ class EvmChain:
         raise ChainsFileError(f"{self.network}: no contract configured for "
                               f"{asset.currency} ([networks.{self.network}.tokens])")
 
-    async def _check_token(self, w3: AsyncWeb3[Any], asset: Asset, contract: str) -> None:
+    async def _check_token(self, w3: AsyncWeb3[Any], asset: Asset,
+                           contract: ChecksumAddress) -> None:
         if asset.currency in self._checked:
             return
-        if not await w3.eth.get_code(contract):  # type: ignore[arg-type]
+        if not await w3.eth.get_code(contract):
             raise ChainsFileError(f"{self.network}: no contract at {contract} "
                                   f"({asset.currency})")
         try:
@@ -415,7 +416,7 @@ class EvmChain:
                 await self._check_chain(w3)
                 fees = await self._fees(w3, "highest")
                 gas_cost = self._gas(contract) * fees.max_fee * len(outputs)
-                native = int(await w3.eth.get_balance(sender, "pending"))  # type: ignore[arg-type]
+                native = int(await w3.eth.get_balance(sender, "pending"))
                 if contract is None:
                     need = sum(_units(o.amount, asset.decimals) for o in outputs) + gas_cost
                     if native < need:
@@ -543,14 +544,14 @@ class EvmChain:
 
     async def _seen(self, w3: AsyncWeb3[Any], txhash: str) -> _Seen | None:
         try:
-            receipt = await w3.eth.get_transaction_receipt(txhash)  # type: ignore[arg-type]
+            receipt = await w3.eth.get_transaction_receipt(HexStr(txhash))
         except TransactionNotFound:
             receipt = None
         if receipt is not None and receipt.get("blockNumber") is not None:
             return _Seen(mined=True, pending=False, block=int(receipt["blockNumber"]),
                          ok=int(receipt["status"]) == 1)
         try:
-            found = await w3.eth.get_transaction(txhash)  # type: ignore[arg-type]
+            found = await w3.eth.get_transaction(HexStr(txhash))
         except TransactionNotFound:
             return None
         return _Seen(mined=False, pending=found is not None) if found is not None else None
@@ -565,7 +566,7 @@ class EvmChain:
         run = self._run(tx)
         async with self._node() as w3:
             sender = await self.sender()
-            used = int(await w3.eth.get_transaction_count(sender, "latest"))  # type: ignore[arg-type]
+            used = int(await w3.eth.get_transaction_count(sender, "latest"))
             seen = await asyncio.gather(*(self._seen(w3, item["hash"]) for item in run))
             tip = int(await w3.eth.block_number)
         if any(not (s and s.mined) and int(item["nonce"]) < used

@@ -35,8 +35,9 @@ def validate(address: str) -> str:
 def checksum(body: str) -> str:
     """EIP-55: each letter of the 40 hex digits upper case where the keccak-256 of the
     lower-case digits has a nibble of 8 or more. Written here over safe-pysha3's C
-    keccak: eth_utils' to_checksum_address (over pycryptodome) took 50 µs, a sixth of
-    an intake request's CPU when the payout was to an EVM address."""
+    keccak: eth_utils' to_checksum_address (over pycryptodome) was a large share of an
+    intake request's CPU when the payout was to an EVM address (bench/README.md, "Where
+    the time goes")."""
     lower = body.lower()
     digest = sha3.keccak_256(lower.encode("ascii")).hexdigest()
     return "0x" + "".join(c.upper() if d in _HIGH_NIBBLES else c

@@ -55,7 +55,7 @@ def _encode(value: Any) -> Any:
 
 @functools.cache
 def _tls() -> ssl.SSLContext:
-    # built once: httpx would otherwise load the CA bundle for every call (~100 ms)
+    # built once: httpx would otherwise load the CA bundle, slowly, for every call
     return ssl.create_default_context()
 
 
