@@ -50,8 +50,12 @@ async def engine_batch(n: int, workdir: Path) -> tuple[Decimal, Decimal]:
     from payoutd.store.tables import batches
     from payoutd.worker import jobs
 
-    settings = Settings(data_dir=workdir, sandbox_batch_window_seconds=0, min_payout_eur=Decimal(0),
-                        batch_max_outputs=max(SIZES))
+    settings = Settings(
+        data_dir=workdir,
+        sandbox_batch_window_seconds=0,
+        min_payout_eur=Decimal(0),
+        batch_max_outputs=max(SIZES),
+    )
     rt = build(settings)
     try:
         await upgrade(rt.db.engine)
@@ -61,8 +65,11 @@ async def engine_batch(n: int, workdir: Path) -> tuple[Decimal, Decimal]:
         # distinct recipients, as in a mass payout
         addresses = [_p2pkh(i) for i in range(n)]
         for address in addresses:
-            q = await payouts.quote(rt.ctx, {}, payouts.PayoutRequest(
-                amount=Decimal("0.001"), currency="BTC", address=address))
+            q = await payouts.quote(
+                rt.ctx,
+                {},
+                payouts.PayoutRequest(amount=Decimal("0.001"), currency="BTC", address=address),
+            )
             async with rt.db.unit() as uow:
                 await payouts.place(uow, rt.ctx, m.id, q)
         await jobs.send_batches(rt.db, rt.ctx)
@@ -82,16 +89,19 @@ def _p2pkh(i: int) -> str:
 
 
 def table() -> str:
-    rows = ["| payouts | payoutd batch fee (BTC) | one by one (BTC) | payoutd saves | "
-            "physical: 1 tx of n outputs (vB) | n txs of 1 output (vB) | physical limit |",
-            "|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| payouts | payoutd batch fee (BTC) | one by one (BTC) | payoutd saves | "
+        "physical: 1 tx of n outputs (vB) | n txs of 1 output (vB) | physical limit |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for n in SIZES:
         with tempfile.TemporaryDirectory() as tmp:
             fee, unbatched = asyncio.run(engine_batch(n, Path(tmp)))
         batched_vb, single_vb = vsize(n), vsize(1) * n
         rows.append(
             f"| {n} | {fee} | {unbatched} | {(1 - fee / unbatched) * 100:.1f}% | "
-            f"{batched_vb} | {single_vb} | {(1 - batched_vb / single_vb) * 100:.1f}% |")
+            f"{batched_vb} | {single_vb} | {(1 - batched_vb / single_vb) * 100:.1f}% |"
+        )
     return "\n".join(rows)
 
 

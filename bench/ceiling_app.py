@@ -27,8 +27,9 @@ def main() -> None:
     app = FastAPI()
     app.add_api_route("/v1/ping", ping, methods=["GET"])
     # the same uvicorn settings as `payoutd serve` (payoutd/cli.py)
-    config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning",
-                            access_log=False)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False
+    )
     uvloop.run(uvicorn.Server(config).serve())
 
 

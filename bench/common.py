@@ -70,14 +70,19 @@ def quiet_logging() -> None:
 
 # -- processes --------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None,
-              log_path: Path | None = None) -> None:
+def wait_http(
+    url: str,
+    timeout: float = 60.0,
+    proc: subprocess.Popen[bytes] | None = None,
+    log_path: Path | None = None,
+) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -149,9 +154,14 @@ class Proc:
     def start(self) -> Proc:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         handle = self.log_path.open("wb")
-        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=handle,
-                                     stderr=subprocess.STDOUT, cwd=ROOT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
         handle.close()
         return self
 
@@ -179,8 +189,9 @@ class Proc:
             self.proc.wait(timeout=10)
 
 
-def server_env(port: int, *, data_dir: Path | None = None, database_url: str | None = None,
-               **settings: Any) -> dict[str, str]:
+def server_env(
+    port: int, *, data_dir: Path | None = None, database_url: str | None = None, **settings: Any
+) -> dict[str, str]:
     """The environment of a payoutd process: the caller's, minus any PAYOUTD_* of its own,
     plus what the benchmark sets."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYOUTD_")}
@@ -203,14 +214,21 @@ def payoutd_argv(*args: str) -> list[str]:
 def start_payoutd(name: str, role: str, env: dict[str, str], *, wait: bool = True) -> Proc:
     p = Proc(name, payoutd_argv("serve", "--role", role), env, LOGS / f"{name}.log").start()
     if wait and role != "worker":
-        wait_http(f"http://127.0.0.1:{env['PAYOUTD_PORT']}/metrics", proc=p.proc,
-                  log_path=p.log_path)
+        wait_http(
+            f"http://127.0.0.1:{env['PAYOUTD_PORT']}/metrics", proc=p.proc, log_path=p.log_path
+        )
     return p
 
 
 def cli_json(env: dict[str, str], *args: str) -> Any:
-    done = subprocess.run([str(PAYOUTD), *args, "--json"], env=env, capture_output=True,
-                          text=True, timeout=600, cwd=ROOT)
+    done = subprocess.run(
+        [str(PAYOUTD), *args, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
     if done.returncode not in (0, 1):
         raise RuntimeError(f"payoutd {' '.join(args)} failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout)
@@ -227,6 +245,7 @@ def temp_dir(prefix: str) -> Iterator[Path]:
 
 
 # -- wrk ---------------------------------------------------------------------------------
+
 
 @dataclass
 class WrkResult:
@@ -247,24 +266,41 @@ class WrkResult:
         return sum(self.errors.values())
 
     def as_dict(self) -> dict[str, Any]:
-        return {"connections": self.connections, "duration_s": round(self.duration_s, 3),
-                "requests": self.requests, "rps": round(self.rps, 1),
-                "p50_ms": round(self.p50_ms, 2), "p90_ms": round(self.p90_ms, 2),
-                "p99_ms": round(self.p99_ms, 2), "max_ms": round(self.max_ms, 2),
-                "errors": self.errors,
-                "cpu_ms_per_request": (round(self.cpu_ms_per_request, 3)
-                                       if self.cpu_ms_per_request is not None else None),
-                "server_cpu_share": (round(self.server_cpu_share, 2)
-                                     if self.server_cpu_share is not None else None)}
+        return {
+            "connections": self.connections,
+            "duration_s": round(self.duration_s, 3),
+            "requests": self.requests,
+            "rps": round(self.rps, 1),
+            "p50_ms": round(self.p50_ms, 2),
+            "p90_ms": round(self.p90_ms, 2),
+            "p99_ms": round(self.p99_ms, 2),
+            "max_ms": round(self.max_ms, 2),
+            "errors": self.errors,
+            "cpu_ms_per_request": (
+                round(self.cpu_ms_per_request, 3) if self.cpu_ms_per_request is not None else None
+            ),
+            "server_cpu_share": (
+                round(self.server_cpu_share, 2) if self.server_cpu_share is not None else None
+            ),
+        }
 
 
 def wrk_bin() -> str | None:
     return shutil.which("wrk")
 
 
-def run_wrk(url: str, *, connections: int, duration: float, script: Path | None = None,
-            script_args: Sequence[str] = (), threads: int = 2, timeout_s: int = 10,
-            stop_after: Any = None, server_pid: int | None = None) -> WrkResult:
+def run_wrk(
+    url: str,
+    *,
+    connections: int,
+    duration: float,
+    script: Path | None = None,
+    script_args: Sequence[str] = (),
+    threads: int = 2,
+    timeout_s: int = 10,
+    stop_after: Any = None,
+    server_pid: int | None = None,
+) -> WrkResult:
     """Runs wrk and reads the machine-readable line every bench/wrk script prints from its
     `done` hook. `stop_after`: a callable polled every 0.1 s; when it returns True, wrk
     is interrupted (SIGINT: it still reports what it measured). `server_pid`: the CPU
@@ -274,9 +310,17 @@ def run_wrk(url: str, *, connections: int, duration: float, script: Path | None 
     if exe is None:
         raise RuntimeError("wrk is not installed (apt-get install -y wrk)")
     threads = max(1, min(threads, connections))
-    argv = [exe, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
-            f"--timeout={timeout_s}s", "--latency", "-s", str(script or WRK_DIR / "report.lua"),
-            url]
+    argv = [
+        exe,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        f"--timeout={timeout_s}s",
+        "--latency",
+        "-s",
+        str(script or WRK_DIR / "report.lua"),
+        url,
+    ]
     if script_args:
         argv += ["--", *script_args]
     cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
@@ -294,20 +338,28 @@ def run_wrk(url: str, *, connections: int, duration: float, script: Path | None 
         raise RuntimeError(f"wrk printed no result line (exit {proc.returncode}):\n{out}\n{err}")
     data = json.loads(match.group(1))
     seconds = data["duration_us"] / 1e6
-    errors = {k.removeprefix("err_"): v for k, v in data.items()
-              if k.startswith("err_") and v}
-    return WrkResult(connections=connections, duration_s=seconds, requests=data["requests"],
-                     rps=data["requests"] / seconds if seconds else 0.0,
-                     p50_ms=data["p50_us"] / 1000, p90_ms=data["p90_us"] / 1000,
-                     p99_ms=data["p99_us"] / 1000, max_ms=data["max_us"] / 1000,
-                     errors=errors,
-                     cpu_ms_per_request=(cpu_used * 1000 / data["requests"]
-                                         if cpu_used is not None and data["requests"] else None),
-                     server_cpu_share=(cpu_used / seconds
-                                       if cpu_used is not None and seconds else None))
+    errors = {k.removeprefix("err_"): v for k, v in data.items() if k.startswith("err_") and v}
+    return WrkResult(
+        connections=connections,
+        duration_s=seconds,
+        requests=data["requests"],
+        rps=data["requests"] / seconds if seconds else 0.0,
+        p50_ms=data["p50_us"] / 1000,
+        p90_ms=data["p90_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        max_ms=data["max_us"] / 1000,
+        errors=errors,
+        cpu_ms_per_request=(
+            cpu_used * 1000 / data["requests"]
+            if cpu_used is not None and data["requests"]
+            else None
+        ),
+        server_cpu_share=(cpu_used / seconds if cpu_used is not None and seconds else None),
+    )
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------
+
 
 def pg_env() -> dict[str, str]:
     env = dict(os.environ)
@@ -316,8 +368,13 @@ def pg_env() -> dict[str, str]:
 
 
 def psql(sql: str, db: str = PG_ADMIN_DB) -> str:
-    done = subprocess.run(["psql", "-X", "-v", "ON_ERROR_STOP=1", "-Atq", "-d", db, "-c", sql],
-                          env=pg_env(), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-Atq", "-d", db, "-c", sql],
+        env=pg_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"psql failed: {done.stderr.strip()}")
     return done.stdout.strip()
@@ -339,9 +396,11 @@ def pg_url(db: str) -> str:
 def pg_free_connections() -> int:
     """Connections a benchmark may still open: max_connections, less the reserved ones,
     less those in use now (the other engineers' tests share this server)."""
-    row = psql("SELECT current_setting('max_connections')::int"
-               " - current_setting('superuser_reserved_connections')::int"
-               " - (SELECT count(*) FROM pg_stat_activity)")
+    row = psql(
+        "SELECT current_setting('max_connections')::int"
+        " - current_setting('superuser_reserved_connections')::int"
+        " - (SELECT count(*) FROM pg_stat_activity)"
+    )
     return int(row)
 
 
@@ -357,6 +416,7 @@ def pg_database(purpose: str) -> Iterator[str]:
 
 
 # -- seeding ----------------------------------------------------------------------------
+
 
 def addresses(kind: str, count: int) -> list[str]:
     """`count` distinct recipient addresses valid on mainnet rules for `kind`."""
@@ -386,9 +446,14 @@ class Merchant:
     api_key: str
 
 
-async def _seed(settings: Any, merchants: int, currencies: Sequence[str],
-                endpoint_url: str | None, endpoint_events: list[str] | None,
-                migrate_only: bool = False) -> list[Merchant]:
+async def _seed(
+    settings: Any,
+    merchants: int,
+    currencies: Sequence[str],
+    endpoint_url: str | None,
+    endpoint_events: list[str] | None,
+    migrate_only: bool = False,
+) -> list[Merchant]:
     from payoutd.bootstrap import build
     from payoutd.services import merchants as merchant_service
     from payoutd.services import webhooks
@@ -404,21 +469,35 @@ async def _seed(settings: Any, merchants: int, currencies: Sequence[str],
             async with rt.db.unit() as uow:
                 m, issued = await merchant_service.create_merchant(uow, rt.ctx, f"bench-{i}")
                 for cur in currencies:
-                    await merchant_service.deposit(uow, rt.ctx, m.id, cur, DEPOSIT,
-                                                   actor="operator:bench")
+                    await merchant_service.deposit(
+                        uow, rt.ctx, m.id, cur, DEPOSIT, actor="operator:bench"
+                    )
                 if endpoint_url:
-                    await webhooks.create_endpoint(uow, rt.ctx, m.id, endpoint_url,
-                                                   event_types=endpoint_events, services=None,
-                                                   description="bench receiver")
+                    await webhooks.create_endpoint(
+                        uow,
+                        rt.ctx,
+                        m.id,
+                        endpoint_url,
+                        event_types=endpoint_events,
+                        services=None,
+                        description="bench receiver",
+                    )
             made.append(Merchant(m.id, issued.plaintext))
         return made
     finally:
         await rt.close()
 
 
-def seed(*, data_dir: Path | None = None, database_url: str | None = None, merchants: int,
-         currencies: Sequence[str] = CURRENCIES, endpoint_url: str | None = None,
-         endpoint_events: list[str] | None = None, **overrides: Any) -> list[Merchant]:
+def seed(
+    *,
+    data_dir: Path | None = None,
+    database_url: str | None = None,
+    merchants: int,
+    currencies: Sequence[str] = CURRENCIES,
+    endpoint_url: str | None = None,
+    endpoint_events: list[str] | None = None,
+    **overrides: Any,
+) -> list[Merchant]:
     """Migrates a fresh database and creates `merchants` merchants, each with its first key,
     a large balance in every currency and, optionally, a webhook endpoint."""
     from payoutd.config import Settings
@@ -432,8 +511,9 @@ def seed(*, data_dir: Path | None = None, database_url: str | None = None, merch
     return asyncio.run(_seed(settings, merchants, currencies, endpoint_url, endpoint_events))
 
 
-def seeded_in_process(stack: contextlib.ExitStack, name: str, db: str, merchants: int,
-                      port: int) -> tuple[list[Merchant], Path, str | None]:
+def seeded_in_process(
+    stack: contextlib.ExitStack, name: str, db: str, merchants: int, port: int
+) -> tuple[list[Merchant], Path, str | None]:
     """For a tool that serves payoutd in its own process: a fresh seeded database (a data
     dir, or a PostgreSQL database with `db` "postgres") removed when `stack` closes, the
     wrk targets file, and this process's PAYOUTD_* environment pointing at them.
@@ -448,8 +528,7 @@ def seeded_in_process(stack: contextlib.ExitStack, name: str, db: str, merchants
     return seeded, targets, url
 
 
-def write_wrk_targets(path: Path, merchants: Sequence[Merchant], *,
-                      per_network: int = 16) -> Path:
+def write_wrk_targets(path: Path, merchants: Sequence[Merchant], *, per_network: int = 16) -> Path:
     """The data file bench/wrk/payouts.lua reads: API keys and (currency, network, amount,
     address) targets with distinct valid recipients."""
     lines = [f"K {m.api_key}" for m in merchants]
@@ -479,8 +558,7 @@ def fmt_num(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
-def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]],
-             align: str | None = None) -> str:
+def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:
     align = align or ("l" + "r" * (len(header) - 1))
     marks = ["---:" if a == "r" else "---" for a in align]
     out = ["| " + " | ".join(header) + " |", "|" + "|".join(marks) + "|"]
@@ -490,10 +568,15 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]],
 
 # -- the webhook receiver -----------------------------------------------------------------
 
+
 def start_receiver(name: str = "receiver") -> tuple[Proc, int]:
     port = free_port()
-    proc = Proc(name, [sys.executable, "-m", "bench.receiver", "--port", str(port)],
-                dict(os.environ), LOGS / f"{name}.log").start()
+    proc = Proc(
+        name,
+        [sys.executable, "-m", "bench.receiver", "--port", str(port)],
+        dict(os.environ),
+        LOGS / f"{name}.log",
+    ).start()
     wait_http(f"http://127.0.0.1:{port}/stats", proc=proc.proc, log_path=proc.log_path)
     return proc, port
 

@@ -45,8 +45,11 @@ from typing import Any
 
 from bench import common as c
 
-WORKER_SETTINGS = {"worker_interval_seconds": "0.25", "sandbox_block_seconds": "1.0",
-                   "sandbox_batch_window_seconds": "1.0"}
+WORKER_SETTINGS = {
+    "worker_interval_seconds": "0.25",
+    "sandbox_block_seconds": "1.0",
+    "sandbox_batch_window_seconds": "1.0",
+}
 EVENTS_DEFAULT = ["payout.paid", "payout.failed"]
 
 
@@ -54,13 +57,15 @@ def _when(value: Any) -> float | None:
     if value in (None, ""):
         return None
     text = str(value).strip()
-    dt = datetime.fromisoformat(text if ("+" in text[10:] or text.endswith("Z"))
-                                else text + "+00:00")
+    dt = datetime.fromisoformat(
+        text if ("+" in text[10:] or text.endswith("Z")) else text + "+00:00"
+    )
     return dt.timestamp()
 
 
-def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
-        events: str = "paid") -> dict[str, Any]:
+def run(
+    quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite", events: str = "paid"
+) -> dict[str, Any]:
     n = payouts or (300 if quick else 100_000)
     subscribed = None if events == "all" else EVENTS_DEFAULT
     connections = 32
@@ -75,9 +80,13 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
             pg_db = stack.enter_context(c.pg_database("e2e"))
             url = c.pg_url(pg_db)
         data = tmp / "data"
-        merchants = c.seed(data_dir=data, database_url=url, merchants=16,
-                           endpoint_url=f"http://127.0.0.1:{rport}/hook",
-                           endpoint_events=subscribed)
+        merchants = c.seed(
+            data_dir=data,
+            database_url=url,
+            merchants=16,
+            endpoint_url=f"http://127.0.0.1:{rport}/hook",
+            endpoint_events=subscribed,
+        )
         targets = c.write_wrk_targets(tmp / "targets.txt", merchants)
 
         def one(sql: str) -> str:
@@ -96,11 +105,13 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
             return int(one(sql) or 0)
 
         port = c.free_port()
-        env = c.server_env(port, data_dir=data, database_url=url, webhook_allow_private="true",
-                           **WORKER_SETTINGS)
+        env = c.server_env(
+            port, data_dir=data, database_url=url, webhook_allow_private="true", **WORKER_SETTINGS
+        )
         together = url is None  # SQLite: one process, the default `payoutd serve`
-        api = c.start_payoutd("e2e-serve" if together else "e2e-api",
-                              "all" if together else "api", env)
+        api = c.start_payoutd(
+            "e2e-serve" if together else "e2e-api", "all" if together else "api", env
+        )
         stack.callback(api.stop)
         worker = api if together else c.start_payoutd("e2e-worker", "worker", env)
         stack.callback(worker.stop)
@@ -112,13 +123,16 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
         def monitor() -> None:
             while not stop.is_set():
                 with contextlib.suppress(Exception):
-                    samples.append({
-                        "t": round(time.time() - started, 2),
-                        "accepted": count("SELECT count(*) FROM payouts"),
-                        "paid": count("SELECT count(*) FROM payouts WHERE status = 'paid'"),
-                        "webhooks": int(c.receiver_stats(rport)["unique"]),
-                        "api_rss_kb": c.memory_kb(api.pid).get("VmRSS", 0),
-                        "worker_rss_kb": c.memory_kb(worker.pid).get("VmRSS", 0)})
+                    samples.append(
+                        {
+                            "t": round(time.time() - started, 2),
+                            "accepted": count("SELECT count(*) FROM payouts"),
+                            "paid": count("SELECT count(*) FROM payouts WHERE status = 'paid'"),
+                            "webhooks": int(c.receiver_stats(rport)["unique"]),
+                            "api_rss_kb": c.memory_kb(api.pid).get("VmRSS", 0),
+                            "worker_rss_kb": c.memory_kb(worker.pid).get("VmRSS", 0),
+                        }
+                    )
                     api.sample_memory()
                     worker.sample_memory()
                 stop.wait(1.0)
@@ -130,23 +144,30 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
             per_thread = math.ceil(n / 2)
             c.log(f"e2e: creating {n:,} payouts through the API ...")
             intake = c.run_wrk(
-                f"http://127.0.0.1:{port}", connections=connections, duration=timeout,
+                f"http://127.0.0.1:{port}",
+                connections=connections,
+                duration=timeout,
                 script=c.WRK_DIR / "payouts.lua",
                 script_args=[str(targets), tag, str(per_thread)],
-                stop_after=_every(1.0, _done_or_stalled(
-                    lambda: count("SELECT count(*) FROM payouts"), n)))
+                stop_after=_every(
+                    1.0, _done_or_stalled(lambda: count("SELECT count(*) FROM payouts"), n)
+                ),
+            )
             accepted_at = time.time()
             created = count("SELECT count(*) FROM payouts")
-            c.log(f"e2e: {created:,} accepted in {accepted_at - started:.0f} s; "
-                  "waiting for payments and webhooks ...")
+            c.log(
+                f"e2e: {created:,} accepted in {accepted_at - started:.0f} s; "
+                "waiting for payments and webhooks ..."
+            )
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 paid = count("SELECT count(*) FROM payouts WHERE status = 'paid'")
-                final = count("SELECT count(*) FROM payouts WHERE status IN "
-                              "('paid', 'failed', 'cancelled', 'expired', 'needs_review')")
+                final = count(
+                    "SELECT count(*) FROM payouts WHERE status IN "
+                    "('paid', 'failed', 'cancelled', 'expired', 'needs_review')"
+                )
                 undispatched = count("SELECT count(*) FROM outbox WHERE dispatched_at IS NULL")
-                pending = count("SELECT count(*) FROM webhook_deliveries "
-                                "WHERE status = 'pending'")
+                pending = count("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")
                 if final >= created and undispatched == 0 and pending == 0:
                     break
                 for p in (api, worker):
@@ -177,9 +198,10 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
         # (the first-to-last rates also hold the pipeline's fill and drain: the first payout
         # is paid on an idle engine, the last one behind a loaded pipeline)
         low, high = int(0.1 * created), int(0.9 * created) - 1
-        for name, sql in (("created", "SELECT created_at FROM payouts ORDER BY created_at"),
-                          ("paid", "SELECT updated_at FROM payouts WHERE status = 'paid' "
-                                   "ORDER BY updated_at")):
+        for name, sql in (
+            ("created", "SELECT created_at FROM payouts ORDER BY created_at"),
+            ("paid", "SELECT updated_at FROM payouts WHERE status = 'paid' ORDER BY updated_at"),
+        ):
             for tag, k in (("p10", low), ("p90", high)):
                 stats[f"{name}_{tag}"] = _when(one(f"{sql} LIMIT 1 OFFSET {k}"))
         steady_n = high - low
@@ -187,14 +209,23 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
         for status in ("paid", "failed", "needs_review"):
             statuses[status] = count(f"SELECT count(*) FROM payouts WHERE status = '{status}'")
         deliveries = count("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'")
-        failed_deliveries = count("SELECT count(*) FROM webhook_deliveries "
-                                  "WHERE status != 'delivered'")
+        failed_deliveries = count(
+            "SELECT count(*) FROM webhook_deliveries WHERE status != 'delivered'"
+        )
         batch_count = count("SELECT count(*) FROM batches")
         # after everything above is read: these payouts are not the run's
         try:
-            with_backlog = _with_backlog(env, port, targets, count, one, together,
-                                         backlog=min(n, BACKLOG_PAYOUTS),
-                                         more=min(n, UNDER_LOAD_PAYOUTS), timeout=timeout)
+            with_backlog = _with_backlog(
+                env,
+                port,
+                targets,
+                count,
+                one,
+                together,
+                backlog=min(n, BACKLOG_PAYOUTS),
+                more=min(n, UNDER_LOAD_PAYOUTS),
+                timeout=timeout,
+            )
             with_backlog["quick"] = quick  # a span shorter than a few batch cycles
         except Exception as exc:  # the main run's results stand; the summary shows FAIL
             c.log(f"e2e: the run with a backlog failed: {exc}")
@@ -210,17 +241,29 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
     steady_paid = steady_n / span("paid_p10", "paid_p90")
     hooks_rate = (deliveries - 1) / span("hook_first", "hook_last") if deliveries > 1 else 0.0
     backlog = max((s["accepted"] - s["paid"] for s in samples), default=0)
-    growth = _backlog_growth(samples, (stats["created_p10"] or started) - started,
-                             (stats["created_p90"] or started) - started)
+    growth = _backlog_growth(
+        samples,
+        (stats["created_p10"] or started) - started,
+        (stats["created_p90"] or started) - started,
+    )
     result = {
-        "db": db_kind, "payouts": created, "requested": n, "connections": connections,
-        "events_subscribed": subscribed or ["*"], "worker_settings": WORKER_SETTINGS,
-        "intake": intake.as_dict(), "statuses": statuses, "batches": batch_count,
-        "webhooks_delivered": deliveries, "webhooks_not_delivered": failed_deliveries,
-        "receiver_unique": received["unique"], "receiver_posts": received["posts"],
+        "db": db_kind,
+        "payouts": created,
+        "requested": n,
+        "connections": connections,
+        "events_subscribed": subscribed or ["*"],
+        "worker_settings": WORKER_SETTINGS,
+        "intake": intake.as_dict(),
+        "statuses": statuses,
+        "batches": batch_count,
+        "webhooks_delivered": deliveries,
+        "webhooks_not_delivered": failed_deliveries,
+        "receiver_unique": received["unique"],
+        "receiver_posts": received["posts"],
         "total_s": round(finished - started, 1),
         "accept_s": round(span("created_first", "created_last"), 1),
-        "accepted_per_s": round(accepted_rate, 1), "paid_per_s": round(paid_rate, 1),
+        "accepted_per_s": round(accepted_rate, 1),
+        "paid_per_s": round(paid_rate, 1),
         "paid_vs_accepted": round(paid_rate / accepted_rate, 3),
         "steady_accepted_per_s": round(steady_accepted, 1),
         "steady_paid_per_s": round(steady_paid, 1),
@@ -231,14 +274,20 @@ def run(quick: bool, *, payouts: int | None = None, db_kind: str = "sqlite",
         "max_backlog": backlog,
         "steady_backlog_growth_per_s": None if growth is None else round(growth, 2),
         "with_backlog": with_backlog,
-        "peak_rss_mb": {"api": round(api_rss / 1024, 1), "worker": round(worker_rss / 1024, 1),
-                        "total": round((api_rss + (0 if together else worker_rss)) / 1024, 1),
-                        "one_process": together},
-        "ledger_check_ok": bool(check.get("ok")), "samples": samples,
+        "peak_rss_mb": {
+            "api": round(api_rss / 1024, 1),
+            "worker": round(worker_rss / 1024, 1),
+            "total": round((api_rss + (0 if together else worker_rss)) / 1024, 1),
+            "one_process": together,
+        },
+        "ledger_check_ok": bool(check.get("ok")),
+        "samples": samples,
     }
-    c.log(f"e2e: {created:,} payouts in {result['total_s']} s; accepted {accepted_rate:,.0f}/s, "
-          f"paid {paid_rate:,.0f}/s, webhooks {hooks_rate:,.0f}/s; peak RSS api "
-          f"{result['peak_rss_mb']['api']} MB, worker {result['peak_rss_mb']['worker']} MB")
+    c.log(
+        f"e2e: {created:,} payouts in {result['total_s']} s; accepted {accepted_rate:,.0f}/s, "
+        f"paid {paid_rate:,.0f}/s, webhooks {hooks_rate:,.0f}/s; peak RSS api "
+        f"{result['peak_rss_mb']['api']} MB, worker {result['peak_rss_mb']['worker']} MB"
+    )
     if not check.get("ok"):
         raise RuntimeError(f"ledger check failed after e2e: {check}")
     return result
@@ -248,9 +297,18 @@ BACKLOG_PAYOUTS = 20_000  # queued before the phase (quick runs: as many as the 
 UNDER_LOAD_PAYOUTS = 30_000  # accepted during it
 
 
-def _with_backlog(env: dict[str, str], port: int, targets: Path, count: Callable[[str], int],
-                  one: Callable[[str], str], together: bool, *, backlog: int, more: int,
-                  timeout: float) -> dict[str, Any]:
+def _with_backlog(
+    env: dict[str, str],
+    port: int,
+    targets: Path,
+    count: Callable[[str], int],
+    one: Callable[[str], str],
+    together: bool,
+    *,
+    backlog: int,
+    more: int,
+    timeout: float,
+) -> dict[str, Any]:
     """Paid against accepted while both run, with the worker never short of work: `backlog`
     payouts are queued by an API process with no worker, then the run's server shape
     starts while wrk sends `more` at 32 connections. Counted from the first payment of
@@ -270,11 +328,17 @@ def _with_backlog(env: dict[str, str], port: int, targets: Path, count: Callable
         return f"order_id LIKE '{t}-%'"
 
     def send(t: str, k: int) -> None:
-        c.run_wrk(f"http://127.0.0.1:{port}", connections=32, duration=timeout,
-                  script=c.WRK_DIR / "payouts.lua",
-                  script_args=[str(targets), t, str(math.ceil(k / 2))],
-                  stop_after=_every(1.0, _done_or_stalled(
-                      lambda: count(f"SELECT count(*) FROM payouts WHERE {of(t)}"), k)))
+        c.run_wrk(
+            f"http://127.0.0.1:{port}",
+            connections=32,
+            duration=timeout,
+            script=c.WRK_DIR / "payouts.lua",
+            script_args=[str(targets), t, str(math.ceil(k / 2))],
+            stop_after=_every(
+                1.0,
+                _done_or_stalled(lambda: count(f"SELECT count(*) FROM payouts WHERE {of(t)}"), k),
+            ),
+        )
 
     api = c.start_payoutd("e2e-backlog-api", "api", env)
     try:
@@ -291,13 +355,19 @@ def _with_backlog(env: dict[str, str], port: int, targets: Path, count: Callable
         # From the first payment of this phase (the server's start-up and the first
         # batch's whole cycle lie before it, and that first batch's payouts, paid at that
         # instant, count as work done before it) to the last acceptance.
-        start = (f"(SELECT min(updated_at) FROM payouts WHERE status = 'paid' "
-                 f"AND ({of(tag)} OR {of(extra)}))")
+        start = (
+            f"(SELECT min(updated_at) FROM payouts WHERE status = 'paid' "
+            f"AND ({of(tag)} OR {of(extra)}))"
+        )
         end = f"(SELECT max(created_at) FROM payouts WHERE {of(extra)})"
-        accepted = count(f"SELECT count(*) FROM payouts WHERE {of(extra)} "
-                         f"AND created_at > {start} AND created_at <= {end}")
-        paid = count(f"SELECT count(*) FROM payouts WHERE status = 'paid' "
-                     f"AND updated_at > {start} AND updated_at <= {end}")
+        accepted = count(
+            f"SELECT count(*) FROM payouts WHERE {of(extra)} "
+            f"AND created_at > {start} AND created_at <= {end}"
+        )
+        paid = count(
+            f"SELECT count(*) FROM payouts WHERE status = 'paid' "
+            f"AND updated_at > {start} AND updated_at <= {end}"
+        )
         left = count(f"SELECT count(*) FROM payouts WHERE {of(tag)} AND status != 'paid'")
         began, ended = _when(one(f"SELECT {start}")), _when(one(f"SELECT {end}"))
         seconds = (ended or 0.0) - (began or 0.0)
@@ -305,14 +375,21 @@ def _with_backlog(env: dict[str, str], port: int, targets: Path, count: Callable
         worker.stop()
         server.stop()
     ratio = paid / accepted if accepted else 0.0
-    c.log(f"e2e: with a backlog of {queued:,}: {accepted:,} accepted and {paid:,} paid in "
-          f"{seconds:.1f} s (paid ÷ accepted {ratio:.3f}); {left:,} of the backlog unpaid "
-          "when the last was accepted")
-    return {"backlog": queued, "accepted": accepted, "paid": paid,
-            "seconds": round(seconds, 1),
-            "accepted_per_s": round(accepted / seconds, 1) if seconds > 0 else 0.0,
-            "paid_per_s": round(paid / seconds, 1) if seconds > 0 else 0.0,
-            "paid_vs_accepted": round(ratio, 3), "backlog_left": left}
+    c.log(
+        f"e2e: with a backlog of {queued:,}: {accepted:,} accepted and {paid:,} paid in "
+        f"{seconds:.1f} s (paid ÷ accepted {ratio:.3f}); {left:,} of the backlog unpaid "
+        "when the last was accepted"
+    )
+    return {
+        "backlog": queued,
+        "accepted": accepted,
+        "paid": paid,
+        "seconds": round(seconds, 1),
+        "accepted_per_s": round(accepted / seconds, 1) if seconds > 0 else 0.0,
+        "paid_per_s": round(paid / seconds, 1) if seconds > 0 else 0.0,
+        "paid_vs_accepted": round(ratio, 3),
+        "backlog_left": left,
+    }
 
 
 def _backlog_growth(samples: list[dict[str, Any]], t0: float, t1: float) -> float | None:
@@ -328,8 +405,9 @@ def _backlog_growth(samples: list[dict[str, Any]], t0: float, t1: float) -> floa
     return sum((t - mt) * (b - mb) for t, b in points) / var if var else None
 
 
-def _done_or_stalled(counter: Callable[[], int], target: int,
-                     stall: float = 30.0) -> Callable[[], bool]:
+def _done_or_stalled(
+    counter: Callable[[], int], target: int, stall: float = 30.0
+) -> Callable[[], bool]:
     """True once `counter()` reaches `target`, or has not moved for `stall` seconds (the
     requests that are left were refused: wrk counts them)."""
     seen = [-1, time.monotonic()]
@@ -363,38 +441,66 @@ def table(res: dict[str, Any]) -> str:
     rows = [
         ["payouts created (wrk, 32 connections)", f"{res['payouts']:,}"],
         ["database", res["db"]],
-        ["paid / failed / needs_review", f"{res['statuses']['paid']:,} / "
-         f"{res['statuses']['failed']:,} / {res['statuses']['needs_review']:,}"],
+        [
+            "paid / failed / needs_review",
+            f"{res['statuses']['paid']:,} / "
+            f"{res['statuses']['failed']:,} / {res['statuses']['needs_review']:,}",
+        ],
         ["batches", f"{res['batches']:,}"],
-        ["total time (first request → last payout paid and last webhook delivered)",
-         f"{res['total_s']:,.1f} s"],
+        [
+            "total time (first request → last payout paid and last webhook delivered)",
+            f"{res['total_s']:,.1f} s",
+        ],
         ["accepted per second", f"{res['accepted_per_s']:,.1f}"],
         ["paid per second", f"{res['paid_per_s']:,.1f}"],
         ["paid ÷ accepted (first to last)", f"{res['paid_vs_accepted']:.3f}"],
-        ["steady part, the 10% to the 90% payout: accepted / paid per second",
-         f"{res.get('steady_accepted_per_s', 0):,.1f} / {res.get('steady_paid_per_s', 0):,.1f}"],
+        [
+            "steady part, the 10% to the 90% payout: accepted / paid per second",
+            f"{res.get('steady_accepted_per_s', 0):,.1f} / {res.get('steady_paid_per_s', 0):,.1f}",
+        ],
         ["steady part: paid ÷ accepted", f"{res.get('steady_paid_vs_accepted', 0):.3f}"],
         ["last paid after last accepted", f"{res['last_paid_after_last_accepted_s']:,.1f} s"],
         ["largest backlog (accepted, not yet paid)", f"{res['max_backlog']:,}"],
-        ["steady part: the backlog's growth (least squares)",
-         "-" if res.get("steady_backlog_growth_per_s") is None
-         else f"{res['steady_backlog_growth_per_s']:+,.2f} payouts/s"],
-        *([[f"with a backlog of {res['with_backlog']['backlog']:,} queued first: accepted / "
-            "paid per second while both run",
-            f"{res['with_backlog']['accepted_per_s']:,.1f} / "
-            f"{res['with_backlog']['paid_per_s']:,.1f}"],
-           ["with a backlog: paid ÷ accepted", f"{res['with_backlog']['paid_vs_accepted']:.3f}"],
-           ["with a backlog: queued payouts still unpaid at the last acceptance",
-            f"{res['with_backlog']['backlog_left']:,}"]]
-          if "paid_vs_accepted" in res.get("with_backlog", {}) else []),
-        [f"webhooks delivered ({', '.join(res['events_subscribed'])})",
-         f"{res['webhooks_delivered']:,} (receiver saw {res['receiver_unique']:,})"],
+        [
+            "steady part: the backlog's growth (least squares)",
+            "-"
+            if res.get("steady_backlog_growth_per_s") is None
+            else f"{res['steady_backlog_growth_per_s']:+,.2f} payouts/s",
+        ],
+        *(
+            [
+                [
+                    f"with a backlog of {res['with_backlog']['backlog']:,} queued first: "
+                    "accepted / paid per second while both run",
+                    f"{res['with_backlog']['accepted_per_s']:,.1f} / "
+                    f"{res['with_backlog']['paid_per_s']:,.1f}",
+                ],
+                [
+                    "with a backlog: paid ÷ accepted",
+                    f"{res['with_backlog']['paid_vs_accepted']:.3f}",
+                ],
+                [
+                    "with a backlog: queued payouts still unpaid at the last acceptance",
+                    f"{res['with_backlog']['backlog_left']:,}",
+                ],
+            ]
+            if "paid_vs_accepted" in res.get("with_backlog", {})
+            else []
+        ),
+        [
+            f"webhooks delivered ({', '.join(res['events_subscribed'])})",
+            f"{res['webhooks_delivered']:,} (receiver saw {res['receiver_unique']:,})",
+        ],
         ["webhook deliveries per second", f"{res['webhooks_per_s']:,.1f}"],
         ["last webhook after last paid", f"{res['last_webhook_after_last_paid_s']:,.1f} s"],
-        ["peak RSS: one process (API and worker)" if rss.get("one_process") else
-         "peak RSS: api / worker",
-         f"{rss['api']:,.0f} MB" if rss.get("one_process") else
-         f"{rss['api']:,.0f} MB / {rss['worker']:,.0f} MB"],
+        [
+            "peak RSS: one process (API and worker)"
+            if rss.get("one_process")
+            else "peak RSS: api / worker",
+            f"{rss['api']:,.0f} MB"
+            if rss.get("one_process")
+            else f"{rss['api']:,.0f} MB / {rss['worker']:,.0f} MB",
+        ],
         ["ledger check", "clean" if res["ledger_check_ok"] else "NOT CLEAN"],
     ]
     return c.md_table(["", "value"], rows, align="lr")

@@ -38,19 +38,32 @@ from typing import Any
 from bench import common as c
 
 
-async def _drive(app: Any, bodies: list[tuple[bytes, bytes]], connections: int,
-                 statuses: dict[int, int]) -> None:
+async def _drive(
+    app: Any, bodies: list[tuple[bytes, bytes]], connections: int, statuses: dict[int, int]
+) -> None:
     feed = iter(bodies)
 
     async def client() -> None:
         for auth, body in feed:
-            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-                     "method": "POST", "scheme": "http", "path": "/v1/payouts",
-                     "raw_path": b"/v1/payouts", "root_path": "", "query_string": b"",
-                     "headers": [(b"host", b"127.0.0.1"), (b"authorization", auth),
-                                 (b"content-type", b"application/json"),
-                                 (b"content-length", str(len(body)).encode())],
-                     "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": "POST",
+                "scheme": "http",
+                "path": "/v1/payouts",
+                "raw_path": b"/v1/payouts",
+                "root_path": "",
+                "query_string": b"",
+                "headers": [
+                    (b"host", b"127.0.0.1"),
+                    (b"authorization", auth),
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+                "client": ("127.0.0.1", 50000),
+                "server": ("127.0.0.1", 8000),
+            }
             sent = False
 
             async def receive(body: bytes = body) -> dict[str, Any]:
@@ -69,17 +82,30 @@ async def _drive(app: Any, bodies: list[tuple[bytes, bytes]], connections: int,
     await asyncio.gather(*(client() for _ in range(connections)))
 
 
-def _bodies(merchants: list[c.Merchant], targets: Path, count: int,
-            tag: str) -> list[tuple[bytes, bytes]]:
+def _bodies(
+    merchants: list[c.Merchant], targets: Path, count: int, tag: str
+) -> list[tuple[bytes, bytes]]:
     rows = [line.split() for line in targets.read_text().splitlines() if line.startswith("T ")]
     keys = itertools.cycle(f"Bearer {m.api_key}".encode() for m in merchants)
     shapes = itertools.cycle(rows)
     out = []
     for i in range(count):
         _, currency, network, amount, address = next(shapes)
-        out.append((next(keys), json.dumps(
-            {"amount": amount, "currency": currency, "network": network, "address": address,
-             "order_id": f"{tag}-{i}"}, separators=(",", ":")).encode()))
+        out.append(
+            (
+                next(keys),
+                json.dumps(
+                    {
+                        "amount": amount,
+                        "currency": currency,
+                        "network": network,
+                        "address": address,
+                        "order_id": f"{tag}-{i}",
+                    },
+                    separators=(",", ":"),
+                ).encode(),
+            )
+        )
     return out
 
 
@@ -88,8 +114,9 @@ def _instructions() -> int:
     switched on at the first call)."""
     pid = str(os.getpid())
     subprocess.run(["callgrind_control", "-i", "on", pid], check=True, capture_output=True)
-    out = subprocess.run(["callgrind_control", "-e", pid], check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(
+        ["callgrind_control", "-e", pid], check=True, capture_output=True, text=True
+    ).stdout
     # "Totals: Ir" and then a line per thread: "Th 1  495,396"
     counts = re.findall(r"^\s*Th\s+\d+\s+([\d,]+)", out, re.M)
     if not counts:
@@ -104,16 +131,24 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--merchants", type=int, default=16)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--cprofile", type=Path, default=None,
-                    help="profile the last round with cProfile and dump it here")
-    ap.add_argument("--callgrind", action="store_true",
-                    help="running under callgrind: count instructions per request")
+    ap.add_argument(
+        "--cprofile",
+        type=Path,
+        default=None,
+        help="profile the last round with cProfile and dump it here",
+    )
+    ap.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="running under callgrind: count instructions per request",
+    )
     args = ap.parse_args()
     c.quiet_logging()
 
     with contextlib.ExitStack() as stack:
-        merchants, targets, _ = c.seeded_in_process(stack, "lane-cpu", args.db,
-                                                    args.merchants, c.free_port())
+        merchants, targets, _ = c.seeded_in_process(
+            stack, "lane-cpu", args.db, args.merchants, c.free_port()
+        )
 
         from payoutd.api.app import create_app
         from payoutd.bootstrap import build, settle_heap
@@ -129,8 +164,11 @@ def main() -> None:
                 for round_no in range(args.repeat):
                     bodies = _bodies(merchants, targets, args.requests, f"r{round_no}")
                     statuses: dict[int, int] = {}
-                    profiler = (cProfile.Profile() if args.cprofile
-                                and round_no == args.repeat - 1 else None)
+                    profiler = (
+                        cProfile.Profile()
+                        if args.cprofile and round_no == args.repeat - 1
+                        else None
+                    )
                     counted = _instructions() if args.callgrind else 0
                     cpu, wall = time.process_time(), time.monotonic()
                     if profiler:
@@ -141,10 +179,16 @@ def main() -> None:
                         profiler.dump_stats(args.cprofile)
                     cpu, wall = time.process_time() - cpu, time.monotonic() - wall
                     counted = _instructions() - counted if args.callgrind else 0
-                    print(f"round {round_no}: {cpu / args.requests * 1e6:.0f} µs CPU per "
-                          f"request ({args.requests / wall:,.0f} req/s), statuses {statuses}"
-                          + (f", {counted / args.requests / 1e3:,.0f}k instructions per "
-                             "request" if args.callgrind else ""), flush=True)
+                    print(
+                        f"round {round_no}: {cpu / args.requests * 1e6:.0f} µs CPU per "
+                        f"request ({args.requests / wall:,.0f} req/s), statuses {statuses}"
+                        + (
+                            f", {counted / args.requests / 1e3:,.0f}k instructions per request"
+                            if args.callgrind
+                            else ""
+                        ),
+                        flush=True,
+                    )
 
         asyncio.run(run())
 

@@ -37,8 +37,13 @@ from typing import Any
 
 from bench import common as c
 
-IDLE = {("selectors.py", "select"), ("threading.py", "wait"), ("queue.py", "get"),
-        ("core.py", "_get_loop_future"), ("core.py", "run")}
+IDLE = {
+    ("selectors.py", "select"),
+    ("threading.py", "wait"),
+    ("queue.py", "get"),
+    ("core.py", "_get_loop_future"),
+    ("core.py", "run"),
+}
 
 
 def _library(filename: str) -> str:
@@ -84,11 +89,16 @@ def watch_statements(engine: Any, seen: Counter[str], counting: threading.Event)
 def statement_report(seen: Counter[str], requests: int) -> str:
     n = max(1, requests)
     statements = sum(v for k, v in seen.items() if not k.startswith("("))
-    lines = [f"## Database round trips per request ({requests} requests)", "",
-             f"{statements / n:.1f} statements per request, plus what the pool does (the "
-             "batch's writes sent on the driver's connection itself, SQLite's and "
-             "PostgreSQL's one statement, are not seen here)", "",
-             "| statement | per request |", "|---|---:|"]
+    lines = [
+        f"## Database round trips per request ({requests} requests)",
+        "",
+        f"{statements / n:.1f} statements per request, plus what the pool does (the "
+        "batch's writes sent on the driver's connection itself, SQLite's and "
+        "PostgreSQL's one statement, are not seen here)",
+        "",
+        "| statement | per request |",
+        "|---|---:|",
+    ]
     lines += [f"| `{k}` | {v / n:.2f} |" for k, v in seen.most_common()]
     return "\n".join(lines) + "\n"
 
@@ -100,7 +110,7 @@ def thread_cpu() -> dict[int, tuple[str, float]]:
     for task in Path("/proc/self/task").iterdir():
         with contextlib.suppress(OSError):
             stat = (task / "stat").read_text()
-            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
             fields = stat.rsplit(")", 1)[1].split()
             found[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
     return found
@@ -166,19 +176,32 @@ class Sampler:
         busy = max(1, self.samples - self.idle)
         total_cpu = sum(self.threads.values()) or 1.0
         lines = ["## CPU by thread", "", "| thread | CPU s | share |", "|---|---:|---:|"]
-        lines += [f"| {k} | {v:.2f} | {v / total_cpu * 100:.0f}% |"
-                  for k, v in sorted(self.threads.items(), key=lambda kv: -kv[1]) if v > 0]
-        lines += ["", f"## Sampling profile of the event loop's thread: {self.samples} "
-                  f"samples, {self.idle} with the loop waiting in the selector", "",
-                  "### By library (innermost Python frame)", "", "| library | share |",
-                  "|---|---:|"]
+        lines += [
+            f"| {k} | {v:.2f} | {v / total_cpu * 100:.0f}% |"
+            for k, v in sorted(self.threads.items(), key=lambda kv: -kv[1])
+            if v > 0
+        ]
+        lines += [
+            "",
+            f"## Sampling profile of the event loop's thread: {self.samples} "
+            f"samples, {self.idle} with the loop waiting in the selector",
+            "",
+            "### By library (innermost Python frame)",
+            "",
+            "| library | share |",
+            "|---|---:|",
+        ]
         lines += [f"| {k} | {v / busy * 100:.1f}% |" for k, v in self.by_library.most_common(top)]
         lines += ["", "### Innermost Python frame", "", "| frame | share |", "|---|---:|"]
         lines += [f"| {k} | {v / busy * 100:.1f}% |" for k, v in self.by_leaf.most_common(top)]
-        lines += ["", "### Inside each payoutd function (inclusive)", "",
-                  "| function | share |", "|---|---:|"]
-        lines += [f"| {k} | {v / busy * 100:.1f}% |"
-                  for k, v in self.by_function.most_common(top)]
+        lines += [
+            "",
+            "### Inside each payoutd function (inclusive)",
+            "",
+            "| function | share |",
+            "|---|---:|",
+        ]
+        lines += [f"| {k} | {v / busy * 100:.1f}% |" for k, v in self.by_function.most_common(top)]
         return "\n".join(lines)
 
 
@@ -238,21 +261,32 @@ def main() -> None:
         def load() -> None:
             ready.wait(60)
             c.wait_http(f"http://127.0.0.1:{port}/metrics")
-            c.run_wrk(f"http://127.0.0.1:{port}", connections=args.connections, duration=1,
-                      script=c.WRK_DIR / "payouts.lua", script_args=[str(targets), "warm"])
+            c.run_wrk(
+                f"http://127.0.0.1:{port}",
+                connections=args.connections,
+                duration=1,
+                script=c.WRK_DIR / "payouts.lua",
+                script_args=[str(targets), "warm"],
+            )
             on_loop(start_profiling)
             started = time.monotonic()
-            r = c.run_wrk(f"http://127.0.0.1:{port}", connections=args.connections,
-                          duration=args.seconds, script=c.WRK_DIR / "payouts.lua",
-                          script_args=[str(targets), "prof"])
+            r = c.run_wrk(
+                f"http://127.0.0.1:{port}",
+                connections=args.connections,
+                duration=args.seconds,
+                script=c.WRK_DIR / "payouts.lua",
+                script_args=[str(targets), "prof"],
+            )
             on_loop(stop_profiling)
             requests.append(r.requests)
             wall = time.monotonic() - started
-            c.log(f"under the profiler: {r.rps:,.0f} req/s, p50 {r.p50_ms:.1f} ms, "
-                  f"p99 {r.p99_ms:.1f} ms; the event loop's thread used "
-                  f"{timer['cpu']:.2f} s of CPU in {wall:.2f} s "
-                  f"({timer['cpu'] / wall * 100:.0f}% of a core); the whole process "
-                  f"{timer['proc'] / r.requests * 1000:.2f} ms of CPU per request")
+            c.log(
+                f"under the profiler: {r.rps:,.0f} req/s, p50 {r.p50_ms:.1f} ms, "
+                f"p99 {r.p99_ms:.1f} ms; the event loop's thread used "
+                f"{timer['cpu']:.2f} s of CPU in {wall:.2f} s "
+                f"({timer['cpu'] / wall * 100:.0f}% of a core); the whole process "
+                f"{timer['proc'] / r.requests * 1000:.2f} ms of CPU per request"
+            )
             os.kill(os.getpid(), signal.SIGINT)
 
         threading.Thread(target=load, daemon=True).start()
@@ -272,8 +306,9 @@ def main() -> None:
             await upgrade(rt.db.engine)
             watch_statements(rt.db.engine.sync_engine, statements, counting)
             app = create_app(rt, run_worker=False)
-            config = uvicorn.Config(app, host=settings.host, port=settings.port,
-                                    log_level="warning", access_log=False)
+            config = uvicorn.Config(
+                app, host=settings.host, port=settings.port, log_level="warning", access_log=False
+            )
             ready.set()
             try:
                 await uvicorn.Server(config).serve()

@@ -36,8 +36,9 @@ def db_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_url(db_kind: str, request: pytest.FixtureRequest, tmp_path: Path,
-                 sqlite_template: Path) -> str | None:
+def database_url(
+    db_kind: str, request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> str | None:
     if db_kind == "postgres":
         return support.pg_url(request.getfixturevalue("pg_database"))
     support.copy_template(sqlite_template, tmp_path)

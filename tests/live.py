@@ -25,14 +25,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def env_for(data_dir: Path, database_url: str | None, port: int,
-            **settings: str) -> dict[str, str]:
+def env_for(data_dir: Path, database_url: str | None, port: int, **settings: str) -> dict[str, str]:
     """The environment of a payoutd process: this one's without its PAYOUTD_* variables,
     then the data directory, the database, the port and `settings` (NAME=value for
     PAYOUTD_NAME)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYOUTD_")}
-    env.update(PAYOUTD_DATA_DIR=str(data_dir), PAYOUTD_HOST="127.0.0.1",
-               PAYOUTD_PORT=str(port), PAYOUTD_LOG_LEVEL="warning")
+    env.update(
+        PAYOUTD_DATA_DIR=str(data_dir),
+        PAYOUTD_HOST="127.0.0.1",
+        PAYOUTD_PORT=str(port),
+        PAYOUTD_LOG_LEVEL="warning",
+    )
     if database_url:
         env["PAYOUTD_DATABASE_URL"] = database_url
     env.update({f"PAYOUTD_{name.upper()}": value for name, value in settings.items()})
@@ -50,15 +53,17 @@ class Server:
 
 
 @contextmanager
-def api_server(data_dir: Path, database_url: str | None, log: Path,
-               **settings: str) -> Iterator[Server]:
+def api_server(
+    data_dir: Path, database_url: str | None, log: Path, **settings: str
+) -> Iterator[Server]:
     """`payoutd serve --role api` (no worker: nothing is sent, no webhook delivered),
     ready to answer; stopped when the block ends."""
     port = free_port()
     env = env_for(data_dir, database_url, port, **settings)
     with log.open("wb") as out:
-        process = subprocess.Popen([str(PAYOUTD), "serve", "--role", "api"], env=env,
-                                   stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(PAYOUTD), "serve", "--role", "api"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     server = Server(f"http://127.0.0.1:{port}", log, process)
     try:
         deadline = time.monotonic() + 60

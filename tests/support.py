@@ -27,7 +27,9 @@ from payoutd.store.migrate import upgrade
 from payoutd.store.tables import metadata
 from payoutd.worker import jobs
 
-PG_ADMIN_URL = os.environ.get("PAYOUTD_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "PAYOUTD_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

@@ -53,15 +53,23 @@ def build_database(settings: Settings) -> Database:
         # hop only for calls that can wait (payoutd.store.sqlite_driver)
         # (one more than asked for: the process's write connection is kept out of the
         # pool's use, payoutd.store.sqlite_writer)
-        engine = create_async_engine(url, pool_size=settings.db_pool_size + 1, max_overflow=0,
-                                     async_creator=partial(sqlite_driver.connect, path),
-                                     json_serializer=json_text.dumps_text)
+        engine = create_async_engine(
+            url,
+            pool_size=settings.db_pool_size + 1,
+            max_overflow=0,
+            async_creator=partial(sqlite_driver.connect, path),
+            json_serializer=json_text.dumps_text,
+        )
         tune_sqlite(engine)
     else:
         asyncpg = make_url(url).get_driver_name() == "asyncpg"
-        engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=10,
-                                     pool_pre_ping=not asyncpg,
-                                     json_serializer=json_text.dumps_text)
+        engine = create_async_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=10,
+            pool_pre_ping=not asyncpg,
+            json_serializer=json_text.dumps_text,
+        )
         if asyncpg:
             pool_checks.install(engine)  # a ping only where a connection may have died
     return Database(engine)
@@ -84,14 +92,21 @@ def build_chains(settings: Settings, db: Database) -> dict[str, Chain]:
         cfg = configured.get(code)
         if cfg is None or cfg.adapter == "sandbox":
             chains[code] = SandboxChain(
-                code, db,
-                confirmations=(cfg.confirmations if cfg and cfg.confirmations
-                               else settings.sandbox_confirmations),
-                batch_window_seconds=(cfg.batch_window_seconds if cfg
-                                      and cfg.batch_window_seconds is not None
-                                      else settings.sandbox_batch_window_seconds),
+                code,
+                db,
+                confirmations=(
+                    cfg.confirmations
+                    if cfg and cfg.confirmations
+                    else settings.sandbox_confirmations
+                ),
+                batch_window_seconds=(
+                    cfg.batch_window_seconds
+                    if cfg and cfg.batch_window_seconds is not None
+                    else settings.sandbox_batch_window_seconds
+                ),
                 broadcast_seconds=settings.sandbox_broadcast_seconds,
-                fee_estimate_seconds=settings.sandbox_fee_estimate_seconds)
+                fee_estimate_seconds=settings.sandbox_fee_estimate_seconds,
+            )
         else:
             chains[code] = live_chain(cfg)
     return chains
@@ -118,10 +133,15 @@ def live_chain(cfg: chains_config.NetworkConfig) -> Chain:
 
 
 def build_rates(settings: Settings, clock: Clock) -> RateSources:
-    return RateSources(settings.rate_sources, default=settings.rate_source_default,
-                       rates_file=settings.rates_file, api_urls=settings.rate_api_urls,
-                       cache_ttl=settings.rate_cache_ttl_seconds,
-                       max_age=settings.rate_max_age_seconds, clock=clock.now)
+    return RateSources(
+        settings.rate_sources,
+        default=settings.rate_source_default,
+        rates_file=settings.rates_file,
+        api_urls=settings.rate_api_urls,
+        cache_ttl=settings.rate_cache_ttl_seconds,
+        max_age=settings.rate_max_age_seconds,
+        clock=clock.now,
+    )
 
 
 def extra_fiat(rates: RateSources) -> frozenset[str]:
@@ -139,14 +159,31 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     rates = build_rates(settings, clock)
     metrics = Metrics()
     secrets = build_secrets(settings)
-    ctx = Context(clock=clock, chains=build_chains(settings, db), settings=settings,
-                  rates=rates, secrets=secrets, extra_fiat=extra_fiat(rates), metrics=metrics,
-                  network_fees=NetworkFees(settings.network_fee_ttl_seconds,
-                                           settings.network_fee_max_age_seconds))
-    sender = Sender(allow_private=settings.webhook_allow_private,
-                    timeout=settings.webhook_timeout_seconds)
-    return Runtime(settings, db, ctx, rates, metrics, sender, secrets,
-                   RateLimits(settings.rate_limit_storage_url))
+    ctx = Context(
+        clock=clock,
+        chains=build_chains(settings, db),
+        settings=settings,
+        rates=rates,
+        secrets=secrets,
+        extra_fiat=extra_fiat(rates),
+        metrics=metrics,
+        network_fees=NetworkFees(
+            settings.network_fee_ttl_seconds, settings.network_fee_max_age_seconds
+        ),
+    )
+    sender = Sender(
+        allow_private=settings.webhook_allow_private, timeout=settings.webhook_timeout_seconds
+    )
+    return Runtime(
+        settings,
+        db,
+        ctx,
+        rates,
+        metrics,
+        sender,
+        secrets,
+        RateLimits(settings.rate_limit_storage_url),
+    )
 
 
 def settle_heap() -> None:

@@ -24,25 +24,31 @@ from payoutd.config import Settings, load_settings
 from payoutd.domain.errors import PayoutdError
 from payoutd.domain.money import parse_amount
 
-app = typer.Typer(help="payoutd: a self-hosted crypto payout engine.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="payoutd: a self-hosted crypto payout engine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 merchant_app = typer.Typer(help="Merchants and their first API key.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 operator_app = typer.Typer(help="Operator API keys (scope admin).", no_args_is_help=True)
 app.add_typer(merchant_app, name="merchant")
-totp_app = typer.Typer(help="A merchant's two-factor authentication (the operator's, never "
-                            "an API key's).", no_args_is_help=True)
-cooldown_app = typer.Typer(help="The payout cooldown a new payout key starts.",
-                           no_args_is_help=True)
+totp_app = typer.Typer(
+    help="A merchant's two-factor authentication (the operator's, never an API key's).",
+    no_args_is_help=True,
+)
+cooldown_app = typer.Typer(
+    help="The payout cooldown a new payout key starts.", no_args_is_help=True
+)
 merchant_app.add_typer(totp_app, name="totp")
 merchant_app.add_typer(cooldown_app, name="cooldown")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(operator_app, name="operator-key")
-secrets_app = typer.Typer(help="The master keys that seal stored secrets.",
-                          no_args_is_help=True)
+secrets_app = typer.Typer(help="The master keys that seal stored secrets.", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
-review_app = typer.Typer(help="Payouts whose chain outcome needs a human (needs_review).",
-                         no_args_is_help=True)
+review_app = typer.Typer(
+    help="Payouts whose chain outcome needs a human (needs_review).", no_args_is_help=True
+)
 app.add_typer(review_app, name="review")
 
 console = Console()
@@ -74,6 +80,7 @@ def _run(job: Callable[[Runtime], Awaitable[T]], *, create: bool = False) -> T:
             if not create:
                 await _ensure_database(rt, settings)
             from payoutd.store.migrate import upgrade
+
             await upgrade(rt.db.engine, secrets=rt.secrets)
             return await job(rt)
         finally:
@@ -91,8 +98,10 @@ def _run(job: Callable[[Runtime], Awaitable[T]], *, create: bool = False) -> T:
         raise typer.Exit(2) from None
 
 
-_WHERE = ("run `payoutd migrate` to create one, or point PAYOUTD_DATA_DIR (or "
-          "PAYOUTD_DATABASE_URL) at the server's database")
+_WHERE = (
+    "run `payoutd migrate` to create one, or point PAYOUTD_DATA_DIR (or "
+    "PAYOUTD_DATABASE_URL) at the server's database"
+)
 
 
 def _ensure_sqlite_file(settings: Settings) -> None:
@@ -133,8 +142,10 @@ def serve(
     role: Annotated[Role, typer.Option(help="all: API and worker; api; worker")] = Role.all,
     host: Annotated[str | None, typer.Option(help="Overrides PAYOUTD_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides PAYOUTD_PORT")] = None,
-    processes: Annotated[int | None, typer.Option(
-        min=1, help="API processes (--role api); overrides PAYOUTD_API_PROCESSES")] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, help="API processes (--role api); overrides PAYOUTD_API_PROCESSES"),
+    ] = None,
 ) -> None:
     """Run payoutd: migrations first, then the API and/or the worker loops."""
     from payoutd.logging import configure
@@ -169,9 +180,14 @@ def serve(
             from payoutd.api.app import create_app
 
             application = create_app(rt, run_worker=role is Role.all)
-            config = uvicorn.Config(application, host=settings.host, port=settings.port,
-                                    log_level=settings.log_level, access_log=False,
-                                    **_proxy_options(settings))
+            config = uvicorn.Config(
+                application,
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level,
+                access_log=False,
+                **_proxy_options(settings),
+            )
             server = uvicorn.Server(config)
             settle_heap()
             await server.serve()
@@ -196,12 +212,16 @@ def _serve_processes(settings: Settings, role: Role) -> None:
     from payoutd.store.migrate import upgrade
 
     if role is not Role.api:
-        err_console.print("[red]error[/red] validation_error: more than one process serves "
-                          "the API only: use --role api, and run --role worker beside it")
+        err_console.print(
+            "[red]error[/red] validation_error: more than one process serves "
+            "the API only: use --role api, and run --role worker beside it"
+        )
         raise typer.Exit(2)
     if not settings.url.startswith("postgresql"):
-        err_console.print("[red]error[/red] validation_error: several API processes need "
-                          "PostgreSQL (SQLite has one writer: one process serves it best)")
+        err_console.print(
+            "[red]error[/red] validation_error: several API processes need "
+            "PostgreSQL (SQLite has one writer: one process serves it best)"
+        )
         raise typer.Exit(2)
 
     async def migrate() -> None:
@@ -215,9 +235,16 @@ def _serve_processes(settings: Settings, role: Role) -> None:
     # the processes read their settings from the environment, overrides included
     os.environ["PAYOUTD_HOST"], os.environ["PAYOUTD_PORT"] = settings.host, str(settings.port)
     os.environ["PAYOUTD_API_PROCESSES"] = str(settings.api_processes)
-    uvicorn.run("payoutd.api.asgi:app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.api_processes, log_level=settings.log_level,
-                access_log=False, **_proxy_options(settings))
+    uvicorn.run(
+        "payoutd.api.asgi:app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.api_processes,
+        log_level=settings.log_level,
+        access_log=False,
+        **_proxy_options(settings),
+    )
 
 
 def _proxy_options(settings: Settings) -> dict[str, Any]:
@@ -260,14 +287,20 @@ def merchant_create(name: str, as_json: JsonOpt = False) -> None:
         return {"merchant_id": merchant.id, "api_key": issued.plaintext}
 
     out = _run(job)
-    _print(out, as_json, f"merchant_id: {out['merchant_id']}\napi_key:     {out['api_key']}\n"
-                         "(the key is shown only once)")
+    _print(
+        out,
+        as_json,
+        f"merchant_id: {out['merchant_id']}\napi_key:     {out['api_key']}\n"
+        "(the key is shown only once)",
+    )
 
 
 def _cli_actor() -> dict[str, str]:
     """Who acts, for the audit trail, when the operator runs a command."""
-    return {"actor": f"operator:{os.environ.get('USER', 'cli')} (cli)",
-            "source": f"cli@{socket.gethostname()}"}
+    return {
+        "actor": f"operator:{os.environ.get('USER', 'cli')} (cli)",
+        "source": f"cli@{socket.gethostname()}",
+    }
 
 
 def _totp_command(change: str, merchant: str, as_json: bool) -> None:
@@ -281,8 +314,12 @@ def _totp_command(change: str, merchant: str, as_json: bool) -> None:
         return {"merchant_id": merchant, "secret": secret, "otpauth_uri": uri}
 
     out = _run(job)
-    _print(out, as_json, f"secret:      {out['secret']}\notpauth_uri: {out['otpauth_uri']}\n"
-                         "(shown only once: give it to the account's owner)")
+    _print(
+        out,
+        as_json,
+        f"secret:      {out['secret']}\notpauth_uri: {out['otpauth_uri']}\n"
+        "(shown only once: give it to the account's owner)",
+    )
 
 
 @totp_app.command("enrol")
@@ -306,17 +343,22 @@ def cooldown_lift(merchant: str, as_json: JsonOpt = False) -> None:
     async def job(rt: Runtime) -> dict[str, Any]:
         async with rt.db.unit() as uow:
             was = await access.lift_cooldown(uow, rt.ctx, merchant, **_cli_actor())
-        return {"merchant_id": merchant, "payouts_blocked_until": None,
-                "lifted_until": ts(was)}
+        return {"merchant_id": merchant, "payouts_blocked_until": None, "lifted_until": ts(was)}
 
     out = _run(job)
-    _print(out, as_json, f"cooldown lifted (it ran until {out['lifted_until']})"
-           if out["lifted_until"] else "no cooldown was running; none is now")
+    _print(
+        out,
+        as_json,
+        f"cooldown lifted (it ran until {out['lifted_until']})"
+        if out["lifted_until"]
+        else "no cooldown was running; none is now",
+    )
 
 
 @operator_app.command("create")
-def operator_key_create(name: Annotated[str, typer.Option()] = "operator",
-                        as_json: JsonOpt = False) -> None:
+def operator_key_create(
+    name: Annotated[str, typer.Option()] = "operator", as_json: JsonOpt = False
+) -> None:
     """Create an operator key (scope admin) for the /v1/admin calls."""
     from payoutd.services.merchants import create_operator_key
 
@@ -348,12 +390,18 @@ def deposit(merchant: str, currency: str, amount: str, as_json: JsonOpt = False)
         assert balance is not None
         code = currency.upper()
         # at the currency's precision, as the API shows balances (PostgreSQL gives 18 places)
-        return {"transaction_id": tx_id, "merchant_id": merchant, "currency": code,
-                "amount": shown(value, code), "available": shown(balance.available, code)}
+        return {
+            "transaction_id": tx_id,
+            "merchant_id": merchant,
+            "currency": code,
+            "amount": shown(value, code),
+            "available": shown(balance.available, code),
+        }
 
     out = _run(job)
-    _print(out, as_json, f"deposited {out['amount']} {out['currency']}; "
-                         f"available {out['available']}")
+    _print(
+        out, as_json, f"deposited {out['amount']} {out['currency']}; available {out['available']}"
+    )
 
 
 @ledger_app.command("check")
@@ -369,8 +417,10 @@ def ledger_check(as_json: JsonOpt = False) -> None:
         typer.echo(jsonlib.dumps(report))
     else:
         status = "[green]clean[/green]" if report["ok"] else "[red]NOT CLEAN[/red]"
-        console.print(f"ledger {status}: {report['transactions']} transactions, "
-                      f"{report['entries']} entries, {report['accounts']} accounts")
+        console.print(
+            f"ledger {status}: {report['transactions']} transactions, "
+            f"{report['entries']} entries, {report['accounts']} accounts"
+        )
         for problem in report["problems"]:
             console.print(f"  - {problem}")
     raise typer.Exit(0 if report["ok"] else 1)
@@ -393,20 +443,24 @@ def review_list(as_json: JsonOpt = False) -> None:
     if not found:
         console.print("nothing needs review")
     for p in found:
-        console.print(f"{p['id']}  {p['final_amount']} {p['payout_currency']} -> {p['address']}"
-                      f"  txid {p['txid']}  ({p['failure_reason']})")
+        console.print(
+            f"{p['id']}  {p['final_amount']} {p['payout_currency']} -> {p['address']}"
+            f"  txid {p['txid']}  ({p['failure_reason']})"
+        )
 
 
 @review_app.command("resolve")
 def review_resolve(
     payout_id: str,
     paid: Annotated[bool, typer.Option("--paid", help="It was paid: give --txid")] = False,
-    failed: Annotated[bool, typer.Option("--failed", help="Nothing was paid: return the funds")]
-    = False,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Nothing was paid: return the funds")
+    ] = False,
     txid: Annotated[str | None, typer.Option(help="The transaction that paid it")] = None,
     reason: Annotated[str | None, typer.Option(help="Why, for the audit trail")] = None,
-    operator: Annotated[str, typer.Option(help="Who resolves it, for the audit trail")]
-    = os.environ.get("USER", "operator"),
+    operator: Annotated[
+        str, typer.Option(help="Who resolves it, for the audit trail")
+    ] = os.environ.get("USER", "operator"),
     as_json: JsonOpt = False,
 ) -> None:
     """Resolve a needs_review payout as --paid --txid X, or --failed (funds returned)."""
@@ -420,9 +474,16 @@ def review_resolve(
 
     async def job(rt: Runtime) -> dict[str, Any]:
         async with rt.db.unit() as uow:
-            resolved = await review.resolve(uow, rt.ctx, payout_id, outcome, txid=txid,
-                                            reason=reason, actor=f"{operator} (cli)",
-                                            source=f"cli@{socket.gethostname()}")
+            resolved = await review.resolve(
+                uow,
+                rt.ctx,
+                payout_id,
+                outcome,
+                txid=txid,
+                reason=reason,
+                actor=f"{operator} (cli)",
+                source=f"cli@{socket.gethostname()}",
+            )
         return payout_view(resolved)
 
     out = _run(job)
@@ -431,8 +492,9 @@ def review_resolve(
 
 @secrets_app.command("rotate")
 def secrets_rotate(
-    operator: Annotated[str, typer.Option(help="Who rotates, for the audit trail")]
-    = os.environ.get("USER", "operator"),
+    operator: Annotated[
+        str, typer.Option(help="Who rotates, for the audit trail")
+    ] = os.environ.get("USER", "operator"),
     as_json: JsonOpt = False,
 ) -> None:
     """Reseal every stored secret under a new master key. With the key file: a new key is
@@ -445,14 +507,18 @@ def secrets_rotate(
         if rt.secrets.key_file is not None:
             rt.secrets.add_key()
         async with rt.db.unit() as uow:
-            count = await reseal_all(uow, rt.ctx, actor=f"{operator} (cli)",
-                                     source=f"cli@{socket.gethostname()}")
+            count = await reseal_all(
+                uow, rt.ctx, actor=f"{operator} (cli)", source=f"cli@{socket.gethostname()}"
+            )
         rt.secrets.retire_old_keys()
         return {"resealed": count, "keys": len(rt.secrets.keys)}
 
     out = _run(job)
-    _print(out, as_json, f"{out['resealed']} secrets resealed under the new key "
-                         f"({out['keys']} keys kept)")
+    _print(
+        out,
+        as_json,
+        f"{out['resealed']} secrets resealed under the new key ({out['keys']} keys kept)",
+    )
 
 
 @secrets_app.command("new-key")

@@ -9,8 +9,9 @@ import structlog
 
 
 def configure(level: str = "info", *, json: bool = False) -> None:
-    logging.basicConfig(format="%(message)s", stream=sys.stderr,
-                        level=getattr(logging, level.upper(), logging.INFO))
+    logging.basicConfig(
+        format="%(message)s", stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO)
+    )
     # httpx logs every request at INFO, node URLs (and any key in them) included;
     # aiosqlite (DEBUG) and SQLAlchemy (INFO) log every statement with its parameters,
     # the secrets payoutd stores included (TOTP, webhook and request-signing secrets)
@@ -28,6 +29,7 @@ def configure(level: str = "info", *, json: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
-            getattr(logging, level.upper(), logging.INFO)),
+            getattr(logging, level.upper(), logging.INFO)
+        ),
         cache_logger_on_first_use=True,
     )

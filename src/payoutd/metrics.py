@@ -9,27 +9,42 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self._transitions = Counter(
-            "payoutd_payout_transitions_total", "Payout status changes",
-            ["from_status", "to_status"], registry=self.registry)
+            "payoutd_payout_transitions_total",
+            "Payout status changes",
+            ["from_status", "to_status"],
+            registry=self.registry,
+        )
         self._created = Counter(
-            "payoutd_payouts_created_total", "Payouts accepted", ["network", "currency"],
-            registry=self.registry)
+            "payoutd_payouts_created_total",
+            "Payouts accepted",
+            ["network", "currency"],
+            registry=self.registry,
+        )
         self._shortfall = Counter(
             "payoutd_wallet_shortfall_total",
             "Batches that waited because the hot wallet could not pay them",
-            ["network", "currency"], registry=self.registry)
+            ["network", "currency"],
+            registry=self.registry,
+        )
         self._totp_failures = Counter(
             "payoutd_totp_failures_total",
             "TOTP codes refused: invalid (counted towards the lockout) or locked (any code "
-            "during a lockout)", ["reason"], registry=self.registry)
+            "during a lockout)",
+            ["reason"],
+            registry=self.registry,
+        )
         self._totp_lockouts = Counter(
-            "payoutd_totp_lockouts_total", "Merchants locked out by wrong TOTP codes",
-            registry=self.registry)
+            "payoutd_totp_lockouts_total",
+            "Merchants locked out by wrong TOTP codes",
+            registry=self.registry,
+        )
 
         self._intake_batch = Histogram(
             "payoutd_intake_batch_payouts",
             "Payouts written per intake transaction (group commit)",
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=self.registry)
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=self.registry,
+        )
         # labelled children by their labels: `labels()` checks and locks on every call
         # (a few µs per payout accepted); a child, once made, is the same object for good
         self._children: dict[tuple[Counter, str, str], Counter] = {}

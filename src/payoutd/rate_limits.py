@@ -22,7 +22,8 @@ class RateLimits:
         # the `limits` library names its asyncio storages async+<scheme>://
         url = storage_url if storage_url.startswith("async+") else f"async+{storage_url}"
         self.limiter = SlidingWindowCounterRateLimiter(
-            storage_from_string(url, wrap_exceptions=True))
+            storage_from_string(url, wrap_exceptions=True)
+        )
 
     async def take(self, key_id: str, per_minute: int) -> float | None:
         """None when the key may make this request (which then counts); else the seconds

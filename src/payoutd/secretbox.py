@@ -23,8 +23,10 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 KEY_FILE = "secret.key"
 KEPT_AFTER_ROTATION = 2  # the new key and the one it replaced
-UNKNOWN_KEY = ("a stored secret was sealed under a key payoutd does not have "
-               "(PAYOUTD_SECRET_KEY or the key file)")
+UNKNOWN_KEY = (
+    "a stored secret was sealed under a key payoutd does not have "
+    "(PAYOUTD_SECRET_KEY or the key file)"
+)
 
 
 class SecretKeyError(Exception):
@@ -43,8 +45,10 @@ def parse_keys(text: str) -> list[bytes]:
         try:
             Fernet(key)
         except ValueError:
-            raise SecretKeyError("a secret key is not a Fernet key (32 bytes, urlsafe "
-                                 "base64): make one with `payoutd secrets new-key`") from None
+            raise SecretKeyError(
+                "a secret key is not a Fernet key (32 bytes, urlsafe "
+                "base64): make one with `payoutd secrets new-key`"
+            ) from None
     return keys
 
 
@@ -57,8 +61,9 @@ class KeyFile:
     def read(self) -> list[bytes]:
         mode = self.path.stat().st_mode
         if mode & 0o077:
-            raise SecretKeyError(f"{self.path} may be read by others (mode {mode & 0o777:o}):"
-                                 " chmod 600 it")
+            raise SecretKeyError(
+                f"{self.path} may be read by others (mode {mode & 0o777:o}): chmod 600 it"
+            )
         return parse_keys(self.path.read_text())
 
     def read_or_create(self) -> list[bytes]:
@@ -140,8 +145,10 @@ class SecretBox:
         """A new newest key (key file only: keys given in the environment are the
         operator's to change)."""
         if self.key_file is None:
-            raise SecretKeyError("the keys come from PAYOUTD_SECRET_KEY: put a new key first "
-                                 "there (payoutd secrets new-key), then rotate")
+            raise SecretKeyError(
+                "the keys come from PAYOUTD_SECRET_KEY: put a new key first "
+                "there (payoutd secrets new-key), then rotate"
+            )
         self._reload()
         self.key_file.write([new_key().encode(), *self.keys])
         self._load(self.key_file.read())

@@ -29,8 +29,15 @@ COOLDOWN = timedelta(hours=24)
 
 # Operations the OpenAPI document may list that take no key: not the API's own, or the
 # liveness answer (which touches no data).
-NOT_THE_API = {"/healthz", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json",
-               "/redoc", "/v1/ping"}
+NOT_THE_API = {
+    "/healthz",
+    "/metrics",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/openapi.json",
+    "/redoc",
+    "/v1/ping",
+}
 # Operator operations outside /v1/admin
 OPERATOR_OPERATIONS = {("POST", "/v1/sandbox/rules")}
 # A POST that only reads: pricing creates, holds and stores nothing
@@ -81,14 +88,16 @@ async def read_key(h: Harness, m: Merchant, **more: Any) -> dict[str, Any]:
 
 
 async def payout_key(h: Harness, m: Merchant, secret: str) -> dict[str, Any]:
-    return await new_key(h, m, scopes=["read", "payouts"],
-                         totp_code=code_at(secret, h.clock.now()))
+    return await new_key(h, m, scopes=["read", "payouts"], totp_code=code_at(secret, h.clock.now()))
 
 
-async def create(h: Harness, m: Merchant, body: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> dict[str, Any]:
-    r = await h.client.post("/v1/payouts", headers=headers or m.headers,
-                            json=body or BTC_PAYOUT)
+async def create(
+    h: Harness,
+    m: Merchant,
+    body: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    r = await h.client.post("/v1/payouts", headers=headers or m.headers, json=body or BTC_PAYOUT)
     assert r.status_code == 201, r.text
     payout: dict[str, Any] = r.json()
     return payout
@@ -107,9 +116,13 @@ async def audit(h: Harness, headers: dict[str, str]) -> list[dict[str, Any]]:
 async def operations(h: Harness) -> list[tuple[str, str]]:
     r = await h.client.get("/openapi.json")
     assert r.status_code == 200
-    found = [(method.upper(), path) for path, item in r.json()["paths"].items()
-             if path not in NOT_THE_API for method in item
-             if method in ("get", "post", "put", "patch", "delete")]
+    found = [
+        (method.upper(), path)
+        for path, item in r.json()["paths"].items()
+        if path not in NOT_THE_API
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
     assert len(found) >= 30, found
     return found
 
@@ -124,8 +137,9 @@ def params(path: str) -> list[str]:
 
 async def objects_of(h: Harness, a: Merchant) -> dict[str, str]:
     """One real object of `a` for every kind of path id."""
-    endpoint = await h.client.post("/v1/webhook-endpoints", headers=a.headers,
-                                   json={"url": "https://a.example/hooks"})
+    endpoint = await h.client.post(
+        "/v1/webhook-endpoints", headers=a.headers, json={"url": "https://a.example/hooks"}
+    )
     assert endpoint.status_code == 201, endpoint.text
     endpoint_id = endpoint.json()["id"]
     paid = await create(h, a)
@@ -135,12 +149,12 @@ async def objects_of(h: Harness, a: Merchant) -> dict[str, str]:
     assert await jobs.dispatch_events(h.rt.db, h.rt.ctx) > 0
     batch_id = r.json()["batch_id"]
     key = await read_key(h, a, name="a's reader")
-    r = await h.client.post("/v1/addresses", headers=a.headers,
-                            json={"network": "BTC", "address": BTC_ADDR_2})
+    r = await h.client.post(
+        "/v1/addresses", headers=a.headers, json={"network": "BTC", "address": BTC_ADDR_2}
+    )
     assert r.status_code == 201, r.text
     address_id = r.json()["id"]
-    r = await h.client.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries",
-                           headers=a.headers)
+    r = await h.client.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries", headers=a.headers)
     return {
         "payout_id": (await create(h, a))["id"],  # queued: cancel would still work
         "batch_id": batch_id,
@@ -155,18 +169,24 @@ async def objects_of(h: Harness, a: Merchant) -> dict[str, str]:
 
 async def state_of(h: Harness, a: Merchant, ids: dict[str, str]) -> list[Any]:
     """Everything of `a`'s that another merchant's calls could change."""
-    paths = [f"/v1/payouts/{ids['payout_id']}", f"/v1/batches/{ids['batch_id']}",
-             f"/v1/webhook-endpoints/{ids['endpoint_id']}",
-             f"/v1/webhook-endpoints/{ids['endpoint_id']}/deliveries", "/v1/api-keys",
-             "/v1/addresses", "/v1/balances", "/v1/payouts", "/v1/webhook-endpoints"]
+    paths = [
+        f"/v1/payouts/{ids['payout_id']}",
+        f"/v1/batches/{ids['batch_id']}",
+        f"/v1/webhook-endpoints/{ids['endpoint_id']}",
+        f"/v1/webhook-endpoints/{ids['endpoint_id']}/deliveries",
+        "/v1/api-keys",
+        "/v1/addresses",
+        "/v1/balances",
+        "/v1/payouts",
+        "/v1/webhook-endpoints",
+    ]
     state = []
     for path in paths:
         r = await h.client.get(path, headers=a.headers)
         assert r.status_code == 200, (path, r.text)
         body = r.json()
         if path == "/v1/api-keys":  # the matrix itself uses a's keys
-            body = [{k: v for k, v in key.items() if k != "last_used_at"}
-                    for key in body["data"]]
+            body = [{k: v for k, v in key.items() if k != "last_used_at"} for key in body["data"]]
         state.append(body)
     return state
 
@@ -190,8 +210,10 @@ async def test_authorization_matrix_from_the_openapi_document(h: Harness) -> Non
         r = await h.client.request(method, url(path))
         assert (r.status_code, error(r)) == (401, "unauthorized"), (where, r.text)
         # a key that does not exist, or is not a Bearer key: 401 too
-        for headers in (bearer("pk_000000000000_not-a-real-secret"),
-                        {"Authorization": "Basic dXNlcjpwYXNz"}):
+        for headers in (
+            bearer("pk_000000000000_not-a-real-secret"),
+            {"Authorization": "Basic dXNlcjpwYXNz"},
+        ):
             r = await h.client.request(method, url(path), headers=headers)
             assert (r.status_code, error(r)) == (401, "unauthorized"), (where, r.text)
 
@@ -203,28 +225,36 @@ async def test_authorization_matrix_from_the_openapi_document(h: Harness) -> Non
             continue
 
         # 3. a read key may read, never write
-        if ((method == "GET" and (method, path) not in SECRET_READS)
-                or (method, path) in READ_ONLY_POSTS):
+        if (method == "GET" and (method, path) not in SECRET_READS) or (
+            method,
+            path,
+        ) in READ_ONLY_POSTS:
             body = QUOTE if (method, path) in READ_ONLY_POSTS else None
-            r = await h.client.request(method, url(path), headers=reader, json=body,
-                                       params=QUERIES.get((method, path)))
+            r = await h.client.request(
+                method, url(path), headers=reader, json=body, params=QUERIES.get((method, path))
+            )
             assert r.status_code == 200, (where, r.text)
         else:
-            r = await h.client.request(method, url(path), headers=reader,
-                                       json=BODIES.get((method, path), {}))
+            r = await h.client.request(
+                method, url(path), headers=reader, json=BODIES.get((method, path), {})
+            )
             assert (r.status_code, error(r)) == (403, "forbidden_scope"), (where, r.text)
 
         # 4. another merchant's objects do not exist for this one: 404, never 403 or 2xx
         if params(path):
-            r = await h.client.request(method, url(path), headers=b.headers,
-                                       json=BODIES.get((method, path), {}))
+            r = await h.client.request(
+                method, url(path), headers=b.headers, json=BODIES.get((method, path), {})
+            )
             assert (r.status_code, error(r)) == (404, "not_found"), (where, r.text)
 
     # B's own endpoint, A's delivery: still not B's
-    mine = await h.client.post("/v1/webhook-endpoints", headers=b.headers,
-                               json={"url": "https://b.example/hooks"})
-    r = await h.client.post(f"/v1/webhook-endpoints/{mine.json()['id']}/deliveries/"
-                            f"{ids['delivery_id']}/redeliver", headers=b.headers)
+    mine = await h.client.post(
+        "/v1/webhook-endpoints", headers=b.headers, json={"url": "https://b.example/hooks"}
+    )
+    r = await h.client.post(
+        f"/v1/webhook-endpoints/{mine.json()['id']}/deliveries/{ids['delivery_id']}/redeliver",
+        headers=b.headers,
+    )
     assert (r.status_code, error(r)) == (404, "not_found"), r.text
 
     # and nothing of A's changed: not its payout, batch, endpoint, keys or addresses
@@ -267,7 +297,8 @@ async def test_a_read_key_starts_no_cooldown(h: Harness) -> None:
 
 
 async def test_a_new_payout_key_blocks_create_and_approve_until_the_cooldown_ends(
-        h: Harness) -> None:
+    h: Harness,
+) -> None:
     m = await h.merchant(BTC="1")
     offer = await create(h, m, dict(BTC_PAYOUT, approval="manual"))
     queued = await create(h, m)
@@ -284,8 +315,9 @@ async def test_a_new_payout_key_blocks_create_and_approve_until_the_cooldown_end
         for headers in (m.headers, fresh):  # the whole merchant waits, not only the new key
             r = await h.client.post("/v1/payouts", headers=headers, json=BTC_PAYOUT)
             assert r.status_code == 403, r.text
-            assert r.json() == {"error": {"code": "payouts_forbidden",
-                                          "message": "You are forbidden", "fields": {}}}
+            assert r.json() == {
+                "error": {"code": "payouts_forbidden", "message": "You are forbidden", "fields": {}}
+            }
             r = await h.client.post(f"/v1/payouts/{offer['id']}/approve", headers=headers)
             assert (r.status_code, error(r)) == (403, "payouts_forbidden"), r.text
         assert await h.balances(m) == balances
@@ -293,8 +325,14 @@ async def test_a_new_payout_key_blocks_create_and_approve_until_the_cooldown_end
     await refused()
     # reads work meanwhile, with either key
     for headers in (m.headers, fresh):
-        for path in ("/v1/payouts", f"/v1/payouts/{offer['id']}", "/v1/balances",
-                     "/v1/api-keys", "/v1/audit-log", "/v1/batches"):
+        for path in (
+            "/v1/payouts",
+            f"/v1/payouts/{offer['id']}",
+            "/v1/balances",
+            "/v1/api-keys",
+            "/v1/audit-log",
+            "/v1/batches",
+        ):
             r = await h.client.get(path, headers=headers)
             assert r.status_code == 200, (path, r.text)
         r = await h.client.post("/v1/quotes", headers=headers, json=QUOTE)
@@ -330,8 +368,9 @@ async def test_an_expired_offer_is_refused_by_the_cooldown_first(h: Harness) -> 
 
 
 @pytest.fixture
-async def short_cooldown(database_url: str | None, tmp_path: Path,
-                         monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+async def short_cooldown(
+    database_url: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Harness]:
     """The operator's own cooldown, from the environment as `payoutd serve` reads it."""
     monkeypatch.setenv("PAYOUTD_PAYOUT_KEY_COOLDOWN_HOURS", "2.5")
     settings = support.test_settings(tmp_path, database_url)
@@ -394,8 +433,10 @@ async def test_a_payout_key_needs_a_current_unused_totp_code(h: Harness) -> None
         return payload
 
     # not enrolled yet: the operator enrols
-    assert "payoutd merchant totp enrol" in (
-        await refused("totp_required", totp_code="123456"))["message"]
+    assert (
+        "payoutd merchant totp enrol"
+        in (await refused("totp_required", totp_code="123456"))["message"]
+    )
     secret = await enrol(h, m)
     keys = await keys_of(h, m)
     now = h.clock.now()
@@ -441,13 +482,11 @@ async def test_a_read_key_needs_no_totp(h: Harness) -> None:
     r = await h.client.post("/v1/api-keys", headers=m.headers, json={"scopes": ["admin"]})
     assert r.status_code == 422, r.text
     # a read key cannot mint keys of its own
-    r = await h.client.post("/v1/api-keys", headers=bearer(key["key"]),
-                            json={"scopes": ["read"]})
+    r = await h.client.post("/v1/api-keys", headers=bearer(key["key"]), json={"scopes": ["read"]})
     assert (r.status_code, error(r)) == (403, "forbidden_scope"), r.text
 
 
-async def test_the_audit_log_records_every_access_change_for_its_merchant_only(
-        h: Harness) -> None:
+async def test_the_audit_log_records_every_access_change_for_its_merchant_only(h: Harness) -> None:
     m = await h.merchant(BTC="1")
     other = await h.merchant("Other", BTC="2")
     await h.deposit(m, "USDT", "50")
@@ -455,17 +494,26 @@ async def test_the_audit_log_records_every_access_change_for_its_merchant_only(
     reader = await read_key(h, m)
     payer = await payout_key(h, m, secret)
     h.clock.advance(30)
-    r = await h.client.request("DELETE", f"/v1/api-keys/{reader['id']}", headers=m.headers,
-                               json={"totp_code": code_at(secret, h.clock.now())})
+    r = await h.client.request(
+        "DELETE",
+        f"/v1/api-keys/{reader['id']}",
+        headers=m.headers,
+        json={"totp_code": code_at(secret, h.clock.now())},
+    )
     assert r.status_code == 204, r.text
     h.clock.advance(30)
-    r = await h.client.put("/v1/address-allowlist", headers=m.headers,
-                           json={"enabled": True, "totp_code": code_at(secret, h.clock.now())})
+    r = await h.client.put(
+        "/v1/address-allowlist",
+        headers=m.headers,
+        json={"enabled": True, "totp_code": code_at(secret, h.clock.now())},
+    )
     assert r.status_code == 200, r.text
     h.clock.advance(30)
-    r = await h.client.post("/v1/addresses", headers=m.headers,
-                            json={"network": "BTC", "address": BTC_ADDR,
-                                  "totp_code": code_at(secret, h.clock.now())})
+    r = await h.client.post(
+        "/v1/addresses",
+        headers=m.headers,
+        json={"network": "BTC", "address": BTC_ADDR, "totp_code": code_at(secret, h.clock.now())},
+    )
     assert r.status_code == 201, r.text
     address_id = r.json()["id"]
     r = await h.client.delete(f"/v1/addresses/{address_id}", headers=m.headers)
@@ -473,9 +521,17 @@ async def test_the_audit_log_records_every_access_change_for_its_merchant_only(
 
     entries = await audit(h, m.headers)
     actions = [e["action"] for e in entries]
-    assert actions == ["address.removed", "address.added", "address_allowlist.on",
-                       "api_key.deleted", "api_key.created", "api_key.created",
-                       "totp.enrolled", "deposit", "deposit"], actions
+    assert actions == [
+        "address.removed",
+        "address.added",
+        "address_allowlist.on",
+        "api_key.deleted",
+        "api_key.created",
+        "api_key.created",
+        "totp.enrolled",
+        "deposit",
+        "deposit",
+    ], actions
     by_action = {e["action"]: e for e in entries}
     assert by_action["api_key.deleted"]["subject_id"] == reader["id"]
     assert entries[4]["subject_id"] == payer["id"]
@@ -500,9 +556,16 @@ async def test_the_audit_log_records_every_access_change_for_its_merchant_only(
 # -- keys: signing, IP allowlist, rate limit, revocation ------------------------------
 
 
-async def signed(h: Harness, key: dict[str, Any], method: str, path: str,
-                 body: Any = None, *, stamp: int | None = None,
-                 signed_path: str | None = None) -> Any:
+async def signed(
+    h: Harness,
+    key: dict[str, Any],
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    stamp: int | None = None,
+    signed_path: str | None = None,
+) -> Any:
     content = b"" if body is None else json.dumps(body).encode()
     ts = str(int(h.clock.now().timestamp()) if stamp is None else stamp)
     sig = signature(key["signing_secret"], ts, method, signed_path or path, content)
@@ -516,8 +579,9 @@ async def test_a_signing_key_must_sign_every_request(h: Harness) -> None:
     m = await h.merchant(BTC="1")
     key = await read_key(h, m, signed_requests=True)
     assert key["signed_requests"] is True and key["signing_secret"]
-    assert key["signing_secret"] not in (await h.client.get(
-        "/v1/api-keys", headers=m.headers)).text  # shown once
+    assert (
+        key["signing_secret"] not in (await h.client.get("/v1/api-keys", headers=m.headers)).text
+    )  # shown once
 
     def refused(r: Any) -> None:
         assert (r.status_code, error(r)) == (401, "signature_invalid"), r.text
@@ -531,25 +595,29 @@ async def test_a_signing_key_must_sign_every_request(h: Harness) -> None:
     r = await signed(h, key, "POST", "/v1/quotes", QUOTE)
     assert r.status_code == 200, r.text
     ts = str(int(h.clock.now().timestamp()))
-    sig = signature(key["signing_secret"], ts, "POST", "/v1/quotes",
-                    json.dumps(QUOTE).encode())
-    r = await h.client.post("/v1/quotes", json=dict(QUOTE, amount="0.02"),
-                            headers={**bearer(key["key"]), TIMESTAMP_HEADER: ts,
-                                     SIGNATURE_HEADER: f"v1={sig}"})
+    sig = signature(key["signing_secret"], ts, "POST", "/v1/quotes", json.dumps(QUOTE).encode())
+    r = await h.client.post(
+        "/v1/quotes",
+        json=dict(QUOTE, amount="0.02"),
+        headers={**bearer(key["key"]), TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: f"v1={sig}"},
+    )
     refused(r)
     # a wrong secret, a wrong method
     refused(await signed(h, dict(key, signing_secret="not-the-secret"), "GET", "/v1/balances"))
     ts = str(int(h.clock.now().timestamp()))
     sig = signature(key["signing_secret"], ts, "POST", "/v1/balances", b"")
-    refused(await h.client.get("/v1/balances", headers={
-        **bearer(key["key"]), TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: f"v1={sig}"}))
+    refused(
+        await h.client.get(
+            "/v1/balances",
+            headers={**bearer(key["key"]), TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: f"v1={sig}"},
+        )
+    )
     # stale or from the future, beyond the window
     window = h.rt.settings.request_signature_window_seconds
     now = int(h.clock.now().timestamp())
     refused(await signed(h, key, "GET", "/v1/assets", stamp=now - window - 1))
     refused(await signed(h, key, "GET", "/v1/assets", stamp=now + window + 1))
-    assert (await signed(h, key, "GET", "/v1/assets", stamp=now - window + 1)).status_code \
-        == 200
+    assert (await signed(h, key, "GET", "/v1/assets", stamp=now - window + 1)).status_code == 200
     # a replay of a good request: refused
     ts = str(now)
     sig = signature(key["signing_secret"], ts, "GET", "/v1/batches", b"")
@@ -574,8 +642,9 @@ async def test_a_key_with_an_ip_allowlist_is_refused_elsewhere(h: Harness) -> No
     near = await read_key(h, m, ip_allowlist=["10.0.0.0/8", "127.0.0.1"])
     assert near["ip_allowlist"] == ["10.0.0.0/8", "127.0.0.1/32"]
     assert (await h.client.get("/v1/balances", headers=bearer(near["key"]))).status_code == 200
-    r = await h.client.post("/v1/api-keys", headers=m.headers,
-                            json={"scopes": ["read"], "ip_allowlist": ["not-an-ip"]})
+    r = await h.client.post(
+        "/v1/api-keys", headers=m.headers, json={"scopes": ["read"], "ip_allowlist": ["not-an-ip"]}
+    )
     assert (r.status_code, error(r)) == (422, "validation_error"), r.text
     assert list(r.json()["error"]["fields"]) == ["ip_allowlist"]
 
@@ -585,8 +654,7 @@ async def test_a_key_with_a_rate_limit_gets_429_with_retry_after(h: Harness) -> 
     key = await read_key(h, m, rate_limit_per_minute=3)
     assert key["rate_limit_per_minute"] == 3
     for _ in range(3):
-        assert (await h.client.get("/v1/balances", headers=bearer(key["key"]))).status_code \
-            == 200
+        assert (await h.client.get("/v1/balances", headers=bearer(key["key"]))).status_code == 200
     r = await h.client.get("/v1/balances", headers=bearer(key["key"]))
     assert (r.status_code, error(r)) == (429, "rate_limited"), r.text
     assert 1 <= int(r.headers["Retry-After"]) <= 60  # within the minute
@@ -609,8 +677,7 @@ async def test_a_deleted_key_no_longer_works(h: Harness) -> None:
 # -- the address allowlist -----------------------------------------------------------
 
 
-async def test_with_the_address_allowlist_on_payouts_go_to_saved_addresses_only(
-        h: Harness) -> None:
+async def test_with_the_address_allowlist_on_payouts_go_to_saved_addresses_only(h: Harness) -> None:
     m = await h.merchant(BTC="1")
     r = await h.client.put("/v1/address-allowlist", headers=m.headers, json={"enabled": True})
     assert r.status_code == 200 and r.json() == {"enabled": True}, r.text
@@ -619,21 +686,27 @@ async def test_with_the_address_allowlist_on_payouts_go_to_saved_addresses_only(
     assert (r.status_code, error(r)) == (422, "address_not_allowed"), r.text
     assert list(r.json()["error"]["fields"]) == ["address"]
     assert await h.balances(m) == balances
-    r = await h.client.post("/v1/addresses", headers=m.headers,
-                            json={"network": "btc", "address": BTC_ADDR, "label": "cold"})
+    r = await h.client.post(
+        "/v1/addresses",
+        headers=m.headers,
+        json={"network": "btc", "address": BTC_ADDR, "label": "cold"},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["network"] == "BTC" and r.json()["label"] == "cold"
     await create(h, m)
     # the same address saved on another network does not count
-    r = await h.client.post("/v1/payouts", headers=m.headers, json=dict(
-        BTC_PAYOUT, address=BTC_ADDR_2))
+    r = await h.client.post(
+        "/v1/payouts", headers=m.headers, json=dict(BTC_PAYOUT, address=BTC_ADDR_2)
+    )
     assert (r.status_code, error(r)) == (422, "address_not_allowed"), r.text
     # saving twice, or an address the network refuses
-    r = await h.client.post("/v1/addresses", headers=m.headers,
-                            json={"network": "BTC", "address": BTC_ADDR})
+    r = await h.client.post(
+        "/v1/addresses", headers=m.headers, json={"network": "BTC", "address": BTC_ADDR}
+    )
     assert (r.status_code, error(r)) == (422, "validation_error"), r.text
-    r = await h.client.post("/v1/addresses", headers=m.headers,
-                            json={"network": "BTC", "address": BTC_ADDR[:-1] + "b"})
+    r = await h.client.post(
+        "/v1/addresses", headers=m.headers, json={"network": "BTC", "address": BTC_ADDR[:-1] + "b"}
+    )
     assert (r.status_code, error(r)) == (422, "invalid_address"), r.text
     # off again: any address
     r = await h.client.put("/v1/address-allowlist", headers=m.headers, json={"enabled": False})
@@ -646,30 +719,39 @@ async def test_once_enrolled_the_address_allowlist_changes_need_totp(h: Harness)
     m = await h.merchant(BTC="1")
     secret = await enrol(h, m)
     saved = {"network": "BTC", "address": BTC_ADDR}
-    for path, method, body in (("/v1/addresses", "POST", saved),
-                               ("/v1/address-allowlist", "PUT", {"enabled": True})):
+    for path, method, body in (
+        ("/v1/addresses", "POST", saved),
+        ("/v1/address-allowlist", "PUT", {"enabled": True}),
+    ):
         r = await h.client.request(method, path, headers=m.headers, json=body)
         assert (r.status_code, error(r)) == (422, "totp_required"), r.text
-        r = await h.client.request(method, path, headers=m.headers,
-                                   json=dict(body, totp_code="0000000"))
+        r = await h.client.request(
+            method, path, headers=m.headers, json=dict(body, totp_code="0000000")
+        )
         assert (r.status_code, error(r)) == (422, "totp_invalid"), r.text
-        r = await h.client.request(method, path, headers=m.headers,
-                                   json=dict(body, totp_code=code_at(secret, h.clock.now())))
+        r = await h.client.request(
+            method,
+            path,
+            headers=m.headers,
+            json=dict(body, totp_code=code_at(secret, h.clock.now())),
+        )
         assert r.status_code in (200, 201), r.text
         h.clock.advance(30)
-    assert [a["address"] for a in (await h.client.get(
-        "/v1/addresses", headers=m.headers)).json()["data"]] == [BTC_ADDR]
+    assert [
+        a["address"]
+        for a in (await h.client.get("/v1/addresses", headers=m.headers)).json()["data"]
+    ] == [BTC_ADDR]
     # turning it off needs a code too: a stolen key cannot lift the allowlist
     r = await h.client.put("/v1/address-allowlist", headers=m.headers, json={"enabled": False})
     assert (r.status_code, error(r)) == (422, "totp_required"), r.text
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json=dict(BTC_PAYOUT, address=BTC_ADDR_2))
+    r = await h.client.post(
+        "/v1/payouts", headers=m.headers, json=dict(BTC_PAYOUT, address=BTC_ADDR_2)
+    )
     assert (r.status_code, error(r)) == (422, "address_not_allowed"), r.text
     await create(h, m)
 
 
-async def test_a_retry_of_a_payout_made_before_the_cooldown_gets_its_payout(
-        h: Harness) -> None:
+async def test_a_retry_of_a_payout_made_before_the_cooldown_gets_its_payout(h: Harness) -> None:
     """A client that timed out and retries under its Idempotency-Key must learn that the
     payout exists (it will be paid), not be told `payouts_forbidden`: that answer reads
     as "not paid" and invites paying again another way. The same for an approval."""

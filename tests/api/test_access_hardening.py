@@ -40,13 +40,13 @@ from tests.support import Harness, Merchant
 def wrong_codes(secret: str, h: Harness, count: int) -> list[str]:
     """Codes no step near now accepts (the window, and a few steps on for slow runs)."""
     near = {code_at(secret, h.clock.now(), step) for step in range(-3, 4)}
-    return [c for c in (f"{n:06d}" for n in range(100_000, 999_999, 7919))
-            if c not in near][:count]
+    return [c for c in (f"{n:06d}" for n in range(100_000, 999_999, 7919)) if c not in near][:count]
 
 
 async def try_payout_key(h: Harness, m: Merchant, code: str) -> httpx.Response:
-    return await h.client.post("/v1/api-keys", headers=m.headers,
-                               json={"scopes": ["read", "payouts"], "totp_code": code})
+    return await h.client.post(
+        "/v1/api-keys", headers=m.headers, json={"scopes": ["read", "payouts"], "totp_code": code}
+    )
 
 
 def actions(entries: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
@@ -56,13 +56,13 @@ def actions(entries: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
 # -- Security 1: TOTP guessing ---------------------------------------------------------
 
 
-async def test_wrong_totp_codes_lock_the_merchant_out_even_for_the_right_code(
-        h: Harness) -> None:
+async def test_wrong_totp_codes_lock_the_merchant_out_even_for_the_right_code(h: Harness) -> None:
     m = await h.merchant()
     secret = await enrol(h, m)
     answers = [await try_payout_key(h, m, code) for code in wrong_codes(secret, h, 8)]
     assert [(r.status_code, error(r)) for r in answers] == (
-        [(422, "totp_invalid")] * 5 + [(429, "totp_locked")] * 3), [r.text for r in answers]
+        [(422, "totp_invalid")] * 5 + [(429, "totp_locked")] * 3
+    ), [r.text for r in answers]
     locked = answers[-1]
     assert list(locked.json()["error"]["fields"]) == ["totp_code"]
     window = h.rt.settings.totp_failure_window_seconds
@@ -95,19 +95,26 @@ async def test_every_route_that_checks_a_code_counts_towards_one_limit(h: Harnes
     codes = iter(wrong_codes(secret, h, 6))
     key = await read_key(h, m)
     for _ in range(2):
-        r = await h.client.put("/v1/address-allowlist", headers=m.headers,
-                               json={"enabled": True, "totp_code": next(codes)})
+        r = await h.client.put(
+            "/v1/address-allowlist",
+            headers=m.headers,
+            json={"enabled": True, "totp_code": next(codes)},
+        )
         assert (r.status_code, error(r)) == (422, "totp_invalid"), r.text
-    r = await h.client.post("/v1/addresses", headers=m.headers,
-                            json={"network": "BTC", "address": BTC_PAYOUT["address"],
-                                  "totp_code": next(codes)})
+    r = await h.client.post(
+        "/v1/addresses",
+        headers=m.headers,
+        json={"network": "BTC", "address": BTC_PAYOUT["address"], "totp_code": next(codes)},
+    )
     assert (r.status_code, error(r)) == (422, "totp_invalid"), r.text
-    r = await h.client.request("DELETE", f"/v1/api-keys/{key['id']}", headers=m.headers,
-                               json={"totp_code": next(codes)})
+    r = await h.client.request(
+        "DELETE", f"/v1/api-keys/{key['id']}", headers=m.headers, json={"totp_code": next(codes)}
+    )
     assert (r.status_code, error(r)) == (422, "totp_invalid"), r.text
     assert (await try_payout_key(h, m, next(codes))).status_code == 422
-    r = await h.client.put("/v1/address-allowlist", headers=m.headers,
-                           json={"enabled": True, "totp_code": next(codes)})
+    r = await h.client.put(
+        "/v1/address-allowlist", headers=m.headers, json={"enabled": True, "totp_code": next(codes)}
+    )
     assert (r.status_code, error(r)) == (429, "totp_locked"), r.text
     # nothing the refused requests asked for was done
     r = await h.client.get("/v1/api-keys", headers=m.headers)
@@ -164,8 +171,10 @@ async def test_the_operator_enrols_and_resets_totp_through_the_admin_api(h: Harn
     assert (r.status_code, error(r)) == (422, "totp_invalid"), r.text  # the old one is gone
     await payout_key(h, m, fresh)
     entries = await audit(h, m.headers)
-    assert [e["actor"].startswith("operator:") for e in actions(entries, "totp.enrolled")
-            + actions(entries, "totp.reset")] == [True, True]
+    assert [
+        e["actor"].startswith("operator:")
+        for e in actions(entries, "totp.enrolled") + actions(entries, "totp.reset")
+    ] == [True, True]
 
 
 async def test_deleting_a_key_needs_a_totp_code_once_enrolled(h: Harness) -> None:
@@ -180,8 +189,12 @@ async def test_deleting_a_key_needs_a_totp_code_once_enrolled(h: Harness) -> Non
     assert (r.status_code, error(r)) == (422, "totp_required"), r.text
     assert list(r.json()["error"]["fields"]) == ["totp_code"]
     h.clock.advance(30)
-    r = await h.client.request("DELETE", f"/v1/api-keys/{owner['id']}", headers=stolen,
-                               json={"totp_code": code_at(secret, h.clock.now())})
+    r = await h.client.request(
+        "DELETE",
+        f"/v1/api-keys/{owner['id']}",
+        headers=stolen,
+        json={"totp_code": code_at(secret, h.clock.now())},
+    )
     assert r.status_code == 204, r.text
 
 
@@ -202,41 +215,51 @@ async def another_instance(h: Harness, **overrides: Any) -> AsyncIterator[httpx.
         await rt.close()
 
 
-async def test_a_signed_payout_is_made_once_across_instances_and_a_restart(
-        h: Harness) -> None:
+async def test_a_signed_payout_is_made_once_across_instances_and_a_restart(h: Harness) -> None:
     m = await h.merchant(BTC="1")
     secret = await enrol(h, m)
-    key = await new_key(h, m, scopes=["read", "payouts"], signed_requests=True,
-                        totp_code=code_at(secret, h.clock.now()))
+    key = await new_key(
+        h,
+        m,
+        scopes=["read", "payouts"],
+        signed_requests=True,
+        totp_code=code_at(secret, h.clock.now()),
+    )
     h.clock.advance(h.rt.settings.payout_key_cooldown_hours * 3600)
     stamp = str(int(h.clock.now().timestamp()))
     body = json.dumps(BTC_PAYOUT).encode()
-    headers = {**bearer(key["key"]), "Content-Type": "application/json",
-               TIMESTAMP_HEADER: stamp,
-               SIGNATURE_HEADER: "v1=" + signature(key["signing_secret"], stamp, "POST",
-                                                   "/v1/payouts", body)}
+    headers = {
+        **bearer(key["key"]),
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: stamp,
+        SIGNATURE_HEADER: "v1="
+        + signature(key["signing_secret"], stamp, "POST", "/v1/payouts", body),
+    }
     answers = [(await h.client.post("/v1/payouts", content=body, headers=headers)).status_code]
     async with another_instance(h) as second:
-        answers.append((await second.post("/v1/payouts", content=body,
-                                          headers=headers)).status_code)
+        answers.append(
+            (await second.post("/v1/payouts", content=body, headers=headers)).status_code
+        )
     async with another_instance(h) as restarted:
-        answers.append((await restarted.post("/v1/payouts", content=body,
-                                             headers=headers)).status_code)
+        answers.append(
+            (await restarted.post("/v1/payouts", content=body, headers=headers)).status_code
+        )
     assert answers == [201, 401, 401]
     r = await h.client.get("/v1/payouts", headers=m.headers)
     assert len(r.json()["data"]) == 1
 
 
-async def test_used_signatures_are_kept_until_they_expire_and_then_purged(
-        h: Harness) -> None:
+async def test_used_signatures_are_kept_until_they_expire_and_then_purged(h: Harness) -> None:
     m = await h.merchant()
     key = await read_key(h, m, signed_requests=True)
 
     async def send(path: str) -> int:
         stamp = str(int(h.clock.now().timestamp()))
         sig = signature(key["signing_secret"], stamp, "GET", path, b"")
-        r = await h.client.get(path, headers={**bearer(key["key"]), TIMESTAMP_HEADER: stamp,
-                                              SIGNATURE_HEADER: f"v1={sig}"})
+        r = await h.client.get(
+            path,
+            headers={**bearer(key["key"]), TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: f"v1={sig}"},
+        )
         return r.status_code
 
     assert await send("/v1/balances") == 200
@@ -249,15 +272,17 @@ async def test_used_signatures_are_kept_until_they_expire_and_then_purged(
 
 async def kept(h: Harness) -> int:
     async with h.rt.db.read() as uow:
-        return int((await uow.conn.execute(
-            select(func.count()).select_from(used_signatures))).scalar_one())
+        return int(
+            (await uow.conn.execute(select(func.count()).select_from(used_signatures))).scalar_one()
+        )
 
 
 # -- Security 5: rate limits through the `limits` library, shared through Redis ---------
 
 
 async def test_a_rate_limit_holds_across_instances_with_redis(
-        database_url: str | None, tmp_path: Path, redis_url: str) -> None:
+    database_url: str | None, tmp_path: Path, redis_url: str
+) -> None:
     settings = support.test_settings(tmp_path, database_url, rate_limit_storage_url=redis_url)
     async with support.harness(settings, truncate=database_url is not None) as h:
         m = await h.merchant()
@@ -278,8 +303,10 @@ async def test_without_shared_storage_each_instance_limits_on_its_own(h: Harness
     key = await read_key(h, m, rate_limit_per_minute=2)
     async with another_instance(h) as second:
         for client in (h.client, second):
-            codes = [(await client.get("/v1/balances", headers=bearer(key["key"]))).status_code
-                     for _ in range(3)]
+            codes = [
+                (await client.get("/v1/balances", headers=bearer(key["key"]))).status_code
+                for _ in range(3)
+            ]
             assert codes == [200, 200, 429]
 
 
@@ -319,9 +346,9 @@ async def test_the_operator_lifts_a_cooldown_and_it_is_audited(h: Harness) -> No
     assert (r.status_code, error(r)) == (404, "merchant_not_found"), r.text
 
 
-
 async def test_an_unreachable_rate_limit_storage_lets_requests_through(
-        database_url: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    database_url: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Redis down is no reason to answer every request with a 500: the limits wait, the
     API goes on, and the log says why."""
     closed = "redis://127.0.0.1:9"  # the discard port: nothing listens

@@ -38,8 +38,7 @@ async def post_payout(h: Harness, m: Merchant, path: str, body: Any) -> Any:
 
 
 @pytest.mark.parametrize("path", list(PATHS))
-async def test_execute_at_with_an_offset_is_one_instant_shown_in_utc(h: Harness,
-                                                                    path: str) -> None:
+async def test_execute_at_with_an_offset_is_one_instant_shown_in_utc(h: Harness, path: str) -> None:
     m = await h.merchant(BTC="1")
     r = await post_payout(h, m, path, {**PAYOUT, "execute_at": "2030-01-01T09:00:00+01:00"})
     assert r.status_code == 201, r.text
@@ -55,8 +54,10 @@ async def test_execute_at_with_an_offset_is_one_instant_shown_in_utc(h: Harness,
 @pytest.mark.parametrize("path", list(PATHS))
 async def test_metadata_at_its_limits_is_taken_and_read_back(h: Harness, path: str) -> None:
     m = await h.merchant(BTC="1")
-    metadata = {f"{i:02d}".ljust(METADATA_KEY_MAX, "k"): "é" * METADATA_VALUE_MAX
-                for i in range(METADATA_MAX_KEYS)}
+    metadata = {
+        f"{i:02d}".ljust(METADATA_KEY_MAX, "k"): "é" * METADATA_VALUE_MAX
+        for i in range(METADATA_MAX_KEYS)
+    }
     r = await post_payout(h, m, path, {**PAYOUT, "metadata": metadata})
     assert r.status_code == 201, r.text
     assert r.json()["metadata"] == metadata
@@ -75,9 +76,31 @@ async def test_canonical_amounts_are_taken(h: Harness, path: str, amount: str) -
 
 
 def test_the_amount_pattern_published_is_the_one_enforced() -> None:
-    samples = ["0", "0.5", "1.50", "10", "1" * 20, "0." + "1" * 18, "1" * 21, "0." + "1" * 19,
-               "00", "01", "00000.3", " 0.3 ", "0.3\n", "1.", ".5", "1e3", "-1", "+1",
-               "1_000", "\u0661", "0x1", "", "1.2.3"]
+    samples = [
+        "0",
+        "0.5",
+        "1.50",
+        "10",
+        "1" * 20,
+        "0." + "1" * 18,
+        "1" * 21,
+        "0." + "1" * 19,
+        "00",
+        "01",
+        "00000.3",
+        " 0.3 ",
+        "0.3\n",
+        "1.",
+        ".5",
+        "1e3",
+        "-1",
+        "+1",
+        "1_000",
+        "\u0661",
+        "0x1",
+        "",
+        "1.2.3",
+    ]
     for text in samples:
         try:
             parse_decimal(text)
@@ -126,8 +149,11 @@ async def test_a_streamed_body_is_refused_once_it_passes_the_limit(small: Harnes
             sent += 1024
             yield b" " * 1024
 
-    r = await h.client.post("/v1/payouts", content=ten_megabytes(),
-                            headers={**m.headers, "content-type": "application/json"})
+    r = await h.client.post(
+        "/v1/payouts",
+        content=ten_megabytes(),
+        headers={**m.headers, "content-type": "application/json"},
+    )
     assert r.status_code == 413, r.text
     assert r.json()["error"]["code"] == "payload_too_large"
     assert sent <= 4 * 1024  # read up to the limit and one chunk more, no further
@@ -135,16 +161,23 @@ async def test_a_streamed_body_is_refused_once_it_passes_the_limit(small: Harnes
     async def small_body() -> AsyncIterator[bytes]:
         body = json.dumps(PAYOUT).encode()
         for i in range(0, len(body), 10):
-            yield body[i:i + 10]
+            yield body[i : i + 10]
 
-    r = await h.client.post("/v1/payouts", content=small_body(),
-                            headers={**m.headers, "content-type": "application/json"})
+    r = await h.client.post(
+        "/v1/payouts",
+        content=small_body(),
+        headers={**m.headers, "content-type": "application/json"},
+    )
     assert r.status_code == 201, r.text
 
 
 def operations(document: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(method.upper(), path) for path, item in document["paths"].items()
-            for method in item if method in ("get", "post", "put", "patch", "delete")]
+    return [
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
 
 
 async def test_every_route_refuses_a_body_over_the_limit(small: Harness) -> None:
@@ -154,8 +187,9 @@ async def test_every_route_refuses_a_body_over_the_limit(small: Harness) -> None
     big = b"{" + b" " * 4096 + b"}"
     for method, path in operations(document):
         concrete = re.sub(r"{[^}]+}", "x", path)
-        r = await h.client.request(method, concrete, content=big, headers={
-            **m.headers, "content-type": "application/json"})
+        r = await h.client.request(
+            method, concrete, content=big, headers={**m.headers, "content-type": "application/json"}
+        )
         assert r.status_code == 413, (method, path, r.text)
         assert r.json()["error"]["code"] == "payload_too_large"
         if method != "GET" and "requestBody" in document["paths"][path][method.lower()]:
@@ -193,16 +227,33 @@ def test_a_cursor_reads_back_only_as_issued() -> None:
     def raw(text: bytes) -> str:
         return base64.urlsafe_b64encode(text).decode().rstrip("=")
 
-    refused = [cursor + "=", cursor + "==", cursor[:-1], cursor.upper(), f" {cursor}",
-               cursor[:-1] + "+", "!" + cursor, raw(b"v1:" + position.upper().encode()),
-               raw(b"v2:" + position.encode()), raw(b"v1:\x00"), raw(b"v1:\xff"),
-               pagination.encode("42"), "é", "a" * 200]
+    refused = [
+        cursor + "=",
+        cursor + "==",
+        cursor[:-1],
+        cursor.upper(),
+        f" {cursor}",
+        cursor[:-1] + "+",
+        "!" + cursor,
+        raw(b"v1:" + position.upper().encode()),
+        raw(b"v2:" + position.encode()),
+        raw(b"v1:\x00"),
+        raw(b"v1:\xff"),
+        pagination.encode("42"),
+        "é",
+        "a" * 200,
+    ]
     for bad in refused:
         with pytest.raises(PayoutdError) as caught:
             pagination.decode(bad)
         assert (caught.value.code, caught.value.status) == ("invalid_cursor", 400), bad
-    for bad in [pagination.encode(str(2**63)), pagination.encode("-1"), pagination.encode("07"),
-                pagination.encode(position), pagination.encode("4 2")]:
+    for bad in [
+        pagination.encode(str(2**63)),
+        pagination.encode("-1"),
+        pagination.encode("07"),
+        pagination.encode(position),
+        pagination.encode("4 2"),
+    ]:
         with pytest.raises(PayoutdError):
             pagination.decode_seq(bad)
 

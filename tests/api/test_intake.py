@@ -44,8 +44,7 @@ def api_intake(h: Harness, units: CountingUnits, **kw: Any) -> Intake:
     return Intake(units, h.rt.ctx, autocommit=at_once, **kw)
 
 
-async def placement(h: Harness, merchant_id: str, amount: str = "0.01", **extra: Any
-                    ) -> Placement:
+async def placement(h: Harness, merchant_id: str, amount: str = "0.01", **extra: Any) -> Placement:
     req = payouts.PayoutRequest(amount=Decimal(amount), currency="BTC", address=ADDR, **extra)
     return Placement(merchant_id, await payouts.quote(h.rt.ctx, {}, req))
 
@@ -150,10 +149,16 @@ async def test_a_lone_request_is_written_at_once(h: Harness) -> None:
 @pytest.mark.parametrize("approval", ["auto", "manual"])
 async def test_the_api_answers_through_the_intake_as_before(h: Harness, approval: str) -> None:
     m = await h.merchant("Acme", BTC="1")
-    body = {"amount": "0.01", "currency": "BTC", "address": ADDR, "order_id": "x",
-            "approval": approval}
-    first = await asyncio.gather(*(h.client.post("/v1/payouts", headers=m.headers, json=body)
-                                   for _ in range(5)))
+    body = {
+        "amount": "0.01",
+        "currency": "BTC",
+        "address": ADDR,
+        "order_id": "x",
+        "approval": approval,
+    }
+    first = await asyncio.gather(
+        *(h.client.post("/v1/payouts", headers=m.headers, json=body) for _ in range(5))
+    )
     assert sorted(r.status_code for r in first) == [200, 200, 200, 200, 201]
     assert len({r.json()["id"] for r in first}) == 1
     status = {"auto": "queued", "manual": "pending_approval"}[approval]
@@ -161,15 +166,17 @@ async def test_the_api_answers_through_the_intake_as_before(h: Harness, approval
 
 
 async def test_a_placement_arriving_as_the_last_writer_ends_is_still_written(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Pure logic, with a stand-in for place_many: whatever the interleaving, every
     placement is answered (a writer that has decided to stop must not count as running)."""
     from contextlib import asynccontextmanager
 
     from payoutd.api import intake as intake_module
 
-    async def fake_place_many(uow: Any, ctx: Any, items: list[Any],
-                              all_or_none: bool = False) -> list[Any]:
+    async def fake_place_many(
+        uow: Any, ctx: Any, items: list[Any], all_or_none: bool = False
+    ) -> list[Any]:
         await asyncio.sleep(0)
         return [(item, True) for item in items]
 
@@ -178,8 +185,11 @@ async def test_a_placement_arriving_as_the_last_writer_ends_is_still_written(
         yield None
 
     def item(name: str) -> Any:
-        return SimpleNamespace(name=name, merchant_id="m",
-                               quote=SimpleNamespace(request=SimpleNamespace(order_id=None)))
+        return SimpleNamespace(
+            name=name,
+            merchant_id="m",
+            quote=SimpleNamespace(request=SimpleNamespace(order_id=None)),
+        )
 
     monkeypatch.setattr(intake_module, "place_many", fake_place_many)
     for delay in range(12):
@@ -199,7 +209,8 @@ async def test_a_placement_arriving_as_the_last_writer_ends_is_still_written(
 
 @pytest.mark.postgres
 async def test_a_repeat_that_waited_on_the_first_one_s_locks_is_answered_as_a_repeat(
-        pg: Harness) -> None:
+    pg: Harness,
+) -> None:
     """Two transactions place one order_id at once (two lanes or two API processes): the
     second does not see the first's uncommitted payout and waits on the account's lock.
     When the first commits, the funds it held must not make the second a refusal: the
@@ -236,8 +247,9 @@ async def test_a_repeat_in_a_batch_takes_no_funds_from_a_new_payout(h: Harness) 
     m = await h.merchant("Acme")
     await h.deposit(m, "BTC", str(debit * 3 / 2))  # room for one and a half
     async with h.rt.db.unit() as uow:
-        first = (await payouts.place_many(uow, h.rt.ctx,
-                                          [await placement(h, m.id, order_id="a")]))[0]
+        first = (await payouts.place_many(uow, h.rt.ctx, [await placement(h, m.id, order_id="a")]))[
+            0
+        ]
     assert isinstance(first, tuple) and first[1]
     await h.deposit(m, "BTC", str(debit))  # now room for one more, not for two
 
@@ -255,16 +267,19 @@ async def test_a_repeat_in_a_batch_takes_no_funds_from_a_new_payout(h: Harness) 
 
 
 async def test_a_repeat_that_would_not_fit_now_is_still_answered_with_its_payout(
-        h: Harness) -> None:
+    h: Harness,
+) -> None:
     probe = await placement(h, (await h.merchant("Probe", BTC="1")).id)
     m = await h.merchant("Acme")
     await h.deposit(m, "BTC", str(probe.quote.plan.debit_amount))  # room for exactly one
     async with h.rt.db.unit() as uow:
-        first = (await payouts.place_many(uow, h.rt.ctx,
-                                          [await placement(h, m.id, order_id="a")]))[0]
+        first = (await payouts.place_many(uow, h.rt.ctx, [await placement(h, m.id, order_id="a")]))[
+            0
+        ]
     async with h.rt.db.unit() as uow:
-        again = (await payouts.place_many(uow, h.rt.ctx,
-                                          [await placement(h, m.id, order_id="a")]))[0]
+        again = (await payouts.place_many(uow, h.rt.ctx, [await placement(h, m.id, order_id="a")]))[
+            0
+        ]
     assert isinstance(first, tuple) and isinstance(again, tuple), again
     assert again[0].id == first[0].id and again[1] is False
 
@@ -282,7 +297,7 @@ async def test_an_overlong_value_is_refused_by_the_database_never_cut(h: Harness
     else:  # SQLite has no length limits: stored whole
         async with h.rt.db.unit() as uow:
             # a PayoutdError in the list would be a refusal, and this one fits
-            (p, created, _), = await payouts.place_many(uow, h.rt.ctx, [item])  # type: ignore[misc]
+            ((p, created, _),) = await payouts.place_many(uow, h.rt.ctx, [item])  # type: ignore[misc]
         assert created and p.order_id == "x" * 101
     async with h.rt.db.read() as uow:
         stored = await uow.payouts.by_order_ids([(m.id, "x" * 100)])
@@ -306,7 +321,8 @@ async def test_write_lanes_follow_the_database_and_the_api_processes(h: Harness)
 
 @pytest.mark.postgres
 async def test_a_batch_that_fits_is_one_statement_and_one_that_does_not_writes_nothing(
-        pg: Harness) -> None:
+    pg: Harness,
+) -> None:
     """place_many(all_or_none=True) writes a batch whose holds all fit (no transaction opened), and
     writes nothing at all when one does not fit, whichever it is."""
     probe = await placement(pg, (await pg.merchant("Probe", BTC="1")).id)
@@ -327,8 +343,11 @@ async def test_a_batch_that_fits_is_one_statement_and_one_that_does_not_writes_n
     assert Decimal((await pg.balances(m))["BTC"]["available"]) == debit
 
     # two more for m, with room for one: as one statement nothing is written...
-    more = [await placement(pg, m.id, order_id="d"), await placement(pg, other.id),
-            await placement(pg, m.id, order_id="e")]
+    more = [
+        await placement(pg, m.id, order_id="d"),
+        await placement(pg, other.id),
+        await placement(pg, m.id, order_id="e"),
+    ]
     async with pg.rt.db.autocommit() as uow:
         assert await payouts.place_many(uow, pg.rt.ctx, more, all_or_none=True) is None
     r = await pg.client.get("/v1/payouts", headers=m.headers, params={"limit": "100"})
@@ -345,7 +364,8 @@ async def test_a_batch_that_fits_is_one_statement_and_one_that_does_not_writes_n
 
 @pytest.mark.postgres
 async def test_one_statement_batches_crossing_the_same_accounts_are_all_written(
-        pg: Harness) -> None:
+    pg: Harness,
+) -> None:
     """Many one-statement batches at once, each holding from the same accounts listed in
     a different order: every one is written (a deadlock would raise NotWritten here)."""
     ms = [await pg.merchant(f"M{i}", BTC="1") for i in range(6)]
@@ -359,8 +379,9 @@ async def test_one_statement_batches_crossing_the_same_accounts_are_all_written(
     orders += [list(reversed(o)) for o in orders]
     results = await asyncio.gather(*(batch(o) for o in orders))
 
-    assert all(r is not None and all(isinstance(a, tuple) and a[1] for a in r)
-               for r in results), results
+    assert all(r is not None and all(isinstance(a, tuple) and a[1] for a in r) for r in results), (
+        results
+    )
     assert (await pg.ledger_check())["ok"]
 
 
@@ -378,8 +399,9 @@ async def test_one_statement_locks_its_accounts_in_id_order(pg: Harness) -> None
     a_id, b_id = merchant_account(m1.id, "BTC"), merchant_account(m2.id, "BTC")
     assert a_id < b_id
     async with pg.rt.db.unit() as uow:  # A's new row version lands after B's
-        await uow.conn.execute(text("UPDATE ledger_accounts SET held = held WHERE id = :a"),
-                               {"a": a_id})
+        await uow.conn.execute(
+            text("UPDATE ledger_accounts SET held = held WHERE id = :a"), {"a": a_id}
+        )
     items = [await placement(pg, m2.id), await placement(pg, m1.id)]
 
     async def at_once() -> Any:
@@ -415,14 +437,18 @@ async def test_a_statement_cancelled_while_it_waits_is_of_unknown_outcome(pg: Ha
             return await payouts.place_many(uow, pg.rt.ctx, [item], all_or_none=True)
 
     async with pg.rt.db.unit() as uow:
-        await uow.conn.execute(text(
-            "SELECT 1 FROM ledger_accounts WHERE merchant_id = :m FOR UPDATE"), {"m": m.id})
+        await uow.conn.execute(
+            text("SELECT 1 FROM ledger_accounts WHERE merchant_id = :m FOR UPDATE"), {"m": m.id}
+        )
         task = asyncio.create_task(at_once())
         await asyncio.sleep(0.3)
         async with pg.rt.db.autocommit() as other:
-            await other.conn.execute(text(
-                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND datname = current_database()"))
+            await other.conn.execute(
+                text(
+                    "SELECT pg_cancel_backend(pid) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            )
         with pytest.raises(Exception) as caught:
             await task
     assert not isinstance(caught.value, NotWritten)
@@ -431,7 +457,8 @@ async def test_a_statement_cancelled_while_it_waits_is_of_unknown_outcome(pg: Ha
 
 @pytest.mark.parametrize("one_statement", [False, True])
 async def test_one_item_raising_before_the_write_fails_alone(
-        h: Harness, monkeypatch: pytest.MonkeyPatch, one_statement: bool) -> None:
+    h: Harness, monkeypatch: pytest.MonkeyPatch, one_statement: bool
+) -> None:
     """An item that raises while its payout is built (a bug, a failed read) fails alone,
     on both paths: before anything is sent the one statement falls back to a
     transaction, which isolates it."""
@@ -450,7 +477,8 @@ async def test_one_item_raising_before_the_write_fails_alone(
     intake = api_intake(h, units) if one_statement else Intake(units, h.rt.ctx)
     answers = await settle_all(intake, items)
     assert [type(a).__name__ for a in answers] == ["Placed"] * 2 + ["RuntimeError"] + [
-        "Placed"] * 3, answers
+        "Placed"
+    ] * 3, answers
     assert (await h.ledger_check())["ok"]
 
 
@@ -479,7 +507,8 @@ def test_only_errors_raised_before_the_commit_count_as_not_applied() -> None:
 
 @pytest.mark.postgres
 async def test_one_statement_waits_for_a_transaction_holding_its_account_then_sees_its_holds(
-        pg: Harness) -> None:
+    pg: Harness,
+) -> None:
     """The statement's check reads the balances with the rows locked: behind a
     transaction that holds the last funds it waits, then finds nothing left and writes
     nothing (checked on balances read before the lock, it would overdraw)."""
@@ -505,7 +534,8 @@ async def test_one_statement_waits_for_a_transaction_holding_its_account_then_se
 
 
 async def test_an_error_of_unknown_outcome_is_never_written_again(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Pure logic, with stand-ins: when the one statement fails in a way that may have
     been applied, the batch is answered with the error and no transaction writes it again
     (a payout without an order_id would be made twice); when the database refused it, the
@@ -518,8 +548,9 @@ async def test_an_error_of_unknown_outcome_is_never_written_again(
     transactions: list[int] = []
     failure: list[Exception] = []
 
-    async def fake_place_many(uow: Any, ctx: Any, items: list[Any],
-                              all_or_none: bool = False) -> list[Any]:
+    async def fake_place_many(
+        uow: Any, ctx: Any, items: list[Any], all_or_none: bool = False
+    ) -> list[Any]:
         if all_or_none:
             raise failure[0]
         transactions.append(len(items))
@@ -530,8 +561,9 @@ async def test_an_error_of_unknown_outcome_is_never_written_again(
         yield None
 
     monkeypatch.setattr(intake_module, "place_many", fake_place_many)
-    item = SimpleNamespace(merchant_id="m",
-                           quote=SimpleNamespace(request=SimpleNamespace(order_id=None)))
+    item = SimpleNamespace(
+        merchant_id="m", quote=SimpleNamespace(request=SimpleNamespace(order_id=None))
+    )
     ctx = SimpleNamespace(metrics=None)
 
     failure[:] = [ConnectionResetError("lost")]
@@ -548,7 +580,8 @@ async def test_an_error_of_unknown_outcome_is_never_written_again(
 
 @pytest.mark.postgres
 async def test_a_writer_keeps_its_connection_between_batches_and_replaces_a_closed_one(
-        pg: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    pg: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Batches written one after another by one writer share its connection (one pool
     checkout); when the server ends that connection between two batches, the next
     batch takes a new one instead of failing."""
@@ -585,7 +618,8 @@ async def test_a_writer_keeps_its_connection_between_batches_and_replaces_a_clos
 
 @pytest.mark.postgres
 async def test_a_held_connection_lost_during_a_read_is_replaced_for_the_next_batch(
-        pg: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    pg: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The server ends the writer's connection while a batch reads on it before its
     statement (a merchant's address allowlist is read there): that batch falls back to
     a transaction, and the next ones get a new connection, not the broken one."""
@@ -602,8 +636,9 @@ async def test_a_held_connection_lost_during_a_read_is_replaced_for_the_next_bat
             async with pg.rt.db.autocommit() as other:
                 await other.conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
             await asyncio.sleep(0.2)
-        await uow.conn.execute(text("SELECT 1 FROM merchants WHERE id = :m"),
-                               {"m": item.merchant_id})
+        await uow.conn.execute(
+            text("SELECT 1 FROM merchants WHERE id = :m"), {"m": item.merchant_id}
+        )
         return await real(uow, ctx, item, now)
 
     monkeypatch.setattr(payouts, "_new_payout", new_payout)
@@ -623,8 +658,7 @@ async def test_a_held_connection_lost_during_a_read_is_replaced_for_the_next_bat
 
 
 @pytest.mark.postgres
-async def test_the_one_statement_stores_exactly_what_the_transaction_stores(
-        pg: Harness) -> None:
+async def test_the_one_statement_stores_exactly_what_the_transaction_stores(pg: Harness) -> None:
     """The one statement binds its values itself (the columns' types, then asyncpg): the
     rows it writes are the rows the transaction's statement writes, text for text
     (a timestamp in another zone, JSON with non-ASCII and U+2028, NULLs, offers)."""
@@ -641,11 +675,18 @@ async def test_the_one_statement_stores_exactly_what_the_transaction_stores(
 
     m = await pg.merchant("Acme", BTC="10")
     items = []
-    for extra in (dict(metadata={"ü": "é\u2028x", "n": 1.5, "l": [1, None, True]},
-                       comment='čš "q"', order_id="o-1"),
-                  dict(approval="manual"),
-                  dict(execute_at=pg.clock.now() + timedelta(days=1, microseconds=7),
-                       callback_url="https://x.example/cb?a=1&b=2")):
+    for extra in (
+        dict(
+            metadata={"ü": "é\u2028x", "n": 1.5, "l": [1, None, True]},
+            comment='čš "q"',
+            order_id="o-1",
+        ),
+        dict(approval="manual"),
+        dict(
+            execute_at=pg.clock.now() + timedelta(days=1, microseconds=7),
+            callback_url="https://x.example/cb?a=1&b=2",
+        ),
+    ):
         items.append(await placement(pg, m.id, amount="0.00012345", **extra))
     now = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone(timedelta(hours=2)))
     rows = text("""SELECT (SELECT array_agg(p::text ORDER BY id) FROM payouts p),
@@ -665,8 +706,10 @@ async def test_the_one_statement_stores_exactly_what_the_transaction_stores(
         # the types' rules hold too: a naive timestamp is refused, before anything is sent
         with pytest.raises(NotWritten, match="naive"):
             await uow.placements.add_if_funded(*writes[:3], now.replace(tzinfo=None))
-        naive = [dataclasses.replace(writes[0][0], created_at=now.replace(tzinfo=None)),
-                 *writes[0][1:]]
+        naive = [
+            dataclasses.replace(writes[0][0], created_at=now.replace(tzinfo=None)),
+            *writes[0][1:],
+        ]
         with pytest.raises(NotWritten, match="naive"):
             await uow.placements.add_if_funded(naive, *writes[1:])
         ids = await uow.placements.add_if_funded(*writes)
@@ -675,19 +718,26 @@ async def test_the_one_statement_stores_exactly_what_the_transaction_stores(
 
     async def undo() -> None:
         async with pg.rt.db.unit() as uow:
-            await uow.conn.execute(text(
-                "UPDATE ledger_accounts SET held = 0 WHERE merchant_id = :m"), {"m": m.id})
-            for table, column in (("holds", "payout_id"), ("outbox", "subject_id"),
-                                  ("payouts", "id")):
-                await uow.conn.execute(text(f"DELETE FROM {table} WHERE {column} = ANY(:i)"),
-                                       {"i": sorted(ids)})
+            await uow.conn.execute(
+                text("UPDATE ledger_accounts SET held = 0 WHERE merchant_id = :m"), {"m": m.id}
+            )
+            for table, column in (
+                ("holds", "payout_id"),
+                ("outbox", "subject_id"),
+                ("payouts", "id"),
+            ):
+                await uow.conn.execute(
+                    text(f"DELETE FROM {table} WHERE {column} = ANY(:i)"), {"i": sorted(ids)}
+                )
 
     await undo()  # then written by SQLAlchemy's own statements, binding each value itself
     async with pg.rt.db.unit() as uow:
         result = await uow.conn.execute(
-            postgresql.insert(payouts_table).on_conflict_do_nothing(
-                index_elements=["merchant_id", "order_id"]).returning(payouts_table.c.id),
-            [to_row(p) for p in insert_order(writes[0])])
+            postgresql.insert(payouts_table)
+            .on_conflict_do_nothing(index_elements=["merchant_id", "order_id"])
+            .returning(payouts_table.c.id),
+            [to_row(p) for p in insert_order(writes[0])],
+        )
         assert set(result.scalars()) == ids
         await uow.ledger.add_holds(writes[1], now)
         await uow.outbox.add_many(writes[2], now)
@@ -717,20 +767,29 @@ async def test_the_sqlite_batch_stores_exactly_what_the_repositories_store(h: Ha
     async with h.rt.db.unit() as uow:
         await payouts.place_many(uow, h.rt.ctx, [stored])
     items = [await placement(h, m.id, amount="0.5", order_id="o-stored")]
-    for extra in (dict(metadata={"ü": "é\u2028x", "n": 1.5, "l": [1, None, True]},
-                       comment='čš "q"', order_id="o-1"),
-                  dict(approval="manual"),
-                  dict(execute_at=h.clock.now() + timedelta(days=1, microseconds=7),
-                       callback_url="https://x.example/cb?a=1&b=2"),
-                  dict()):
+    for extra in (
+        dict(
+            metadata={"ü": "é\u2028x", "n": 1.5, "l": [1, None, True]},
+            comment='čš "q"',
+            order_id="o-1",
+        ),
+        dict(approval="manual"),
+        dict(
+            execute_at=h.clock.now() + timedelta(days=1, microseconds=7),
+            callback_url="https://x.example/cb?a=1&b=2",
+        ),
+        dict(),
+    ):
         items.append(await placement(h, m.id, amount="0.00012345", **extra))
     now = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone(timedelta(hours=2)))
-    queries = ["SELECT * FROM payouts ORDER BY id",
-               "SELECT account_id, currency, amount, status, payout_id, created_at, "
-               "updated_at FROM holds ORDER BY payout_id",
-               "SELECT merchant_id, type, subject_id, payload, created_at FROM outbox "
-               "WHERE type = 'payout.created' ORDER BY seq",
-               "SELECT id, balance, held FROM ledger_accounts ORDER BY id"]
+    queries = [
+        "SELECT * FROM payouts ORDER BY id",
+        "SELECT account_id, currency, amount, status, payout_id, created_at, "
+        "updated_at FROM holds ORDER BY payout_id",
+        "SELECT merchant_id, type, subject_id, payload, created_at FROM outbox "
+        "WHERE type = 'payout.created' ORDER BY seq",
+        "SELECT id, balance, held FROM ledger_accounts ORDER BY id",
+    ]
 
     async def rows() -> list[Any]:
         async with h.rt.db.read() as uow:
@@ -746,20 +805,24 @@ async def test_the_sqlite_batch_stores_exactly_what_the_repositories_store(h: Ha
     assert by_batch[3] != held_before
     async with h.rt.db.unit() as uow:  # undone, then written by SQLAlchemy's statements
         for account_id, _, held_then in held_before:
-            await uow.conn.execute(text("UPDATE ledger_accounts SET held = :h WHERE id = :i"),
-                                   {"h": held_then, "i": account_id})
-        for table, column in (("holds", "payout_id"), ("outbox", "subject_id"),
-                              ("payouts", "id")):
-            await uow.conn.execute(text(f"DELETE FROM {table} WHERE {column} IN "
-                                        f"({', '.join(repr(i) for i in ids)})"))
+            await uow.conn.execute(
+                text("UPDATE ledger_accounts SET held = :h WHERE id = :i"),
+                {"h": held_then, "i": account_id},
+            )
+        for table, column in (("holds", "payout_id"), ("outbox", "subject_id"), ("payouts", "id")):
+            await uow.conn.execute(
+                text(f"DELETE FROM {table} WHERE {column} IN ({', '.join(repr(i) for i in ids)})")
+            )
     new_payouts, held, created, _ = writes
     async with h.rt.db.unit() as uow:
         from sqlalchemy.dialects import sqlite
 
         result = await uow.conn.execute(
-            sqlite.insert(payouts_table).on_conflict_do_nothing(
-                index_elements=["merchant_id", "order_id"]).returning(payouts_table.c.id),
-            [to_row(p) for p in insert_order(new_payouts)])
+            sqlite.insert(payouts_table)
+            .on_conflict_do_nothing(index_elements=["merchant_id", "order_id"])
+            .returning(payouts_table.c.id),
+            [to_row(p) for p in insert_order(new_payouts)],
+        )
         assert set(result.scalars()) == ids
         await uow.ledger.add_holds([g for g in held if g.payout_id in ids], now)
         await uow.outbox.add_many([e for e in created if e[2] in ids], now)
@@ -768,8 +831,7 @@ async def test_the_sqlite_batch_stores_exactly_what_the_repositories_store(h: Ha
 
 
 @pytest.mark.parametrize("db_kind", ["sqlite"])
-async def test_a_created_payout_is_answered_with_the_view_its_event_carries(
-        h: Harness) -> None:
+async def test_a_created_payout_is_answered_with_the_view_its_event_carries(h: Harness) -> None:
     from payoutd.services.views import payout_view
 
     m = await h.merchant("Acme", BTC="10")
@@ -819,14 +881,17 @@ async def test_a_client_that_goes_away_cancels_only_its_own_wait(h: Harness) -> 
 
 @pytest.mark.postgres
 async def test_a_placement_queued_while_the_writer_gives_back_its_connection_is_written(
-        pg: Harness) -> None:
+    pg: Harness,
+) -> None:
     """On PostgreSQL a writer keeps its autocommit connection across batches and gives it
     back after the last one: an await after its queue looked empty. A placement queued
     during that await must still be written (it found the writer counted, so it started
     none) rather than wait for some later placement to start one."""
     m = await pg.merchant("Acme", BTC="1")
-    first, late = (await placement(pg, m.id, order_id="first"),
-                   await placement(pg, m.id, order_id="late"))
+    first, late = (
+        await placement(pg, m.id, order_id="first"),
+        await placement(pg, m.id, order_id="late"),
+    )
     arrivals: list[asyncio.Task[Any]] = []
 
     @contextlib.asynccontextmanager

@@ -20,8 +20,9 @@ from tests.support import Harness
 
 async def test_a_key_deleted_through_this_api_stops_working_at_once(h: Harness) -> None:
     m = await h.merchant("Acme", BTC="1")
-    r = await h.client.post("/v1/api-keys", headers=m.headers,
-                            json={"name": "spare", "scopes": ["read"]})
+    r = await h.client.post(
+        "/v1/api-keys", headers=m.headers, json={"name": "spare", "scopes": ["read"]}
+    )
     assert r.status_code == 201, r.text
     spare = {"Authorization": f"Bearer {r.json()['key']}"}
     assert (await h.client.get("/v1/balances", headers=spare)).status_code == 200  # cached
@@ -31,15 +32,15 @@ async def test_a_key_deleted_through_this_api_stops_working_at_once(h: Harness) 
 
 
 async def test_another_process_s_change_is_seen_within_the_cache_time(
-        tmp_path: Path, database_url: str | None) -> None:
+    tmp_path: Path, database_url: str | None
+) -> None:
     settings = support.test_settings(tmp_path, database_url, auth_cache_seconds=0.3)
     async with support.harness(settings, truncate=database_url is not None) as h:
         m = await h.merchant("Acme", BTC="1")
         assert (await h.client.get("/v1/balances", headers=m.headers)).status_code == 200
         async with h.rt.db.unit() as uow:  # as another API process or host would
             key = (await uow.merchants.keys(m.id))[0]
-            await access.delete_key(uow, h.rt.ctx, m.id, key.id, None, actor="test",
-                                    source=None)
+            await access.delete_key(uow, h.rt.ctx, m.id, key.id, None, actor="test", source=None)
         # at most auth_cache_seconds later, refused
         await asyncio.sleep(0.35)
         assert (await h.client.get("/v1/balances", headers=m.headers)).status_code == 401
@@ -52,8 +53,7 @@ async def test_no_cache_reads_every_time(tmp_path: Path, database_url: str | Non
         assert (await h.client.get("/v1/balances", headers=m.headers)).status_code == 200
         async with h.rt.db.unit() as uow:
             key = (await uow.merchants.keys(m.id))[0]
-            await access.delete_key(uow, h.rt.ctx, m.id, key.id, None, actor="test",
-                                    source=None)
+            await access.delete_key(uow, h.rt.ctx, m.id, key.id, None, actor="test", source=None)
         assert (await h.client.get("/v1/balances", headers=m.headers)).status_code == 401
 
 
@@ -82,8 +82,7 @@ async def test_last_used_is_written_once_a_minute_not_per_request(h: Harness) ->
 
 def test_a_read_that_began_before_a_clear_is_not_kept() -> None:
     cache = KeyCache(ttl=60)
-    key = ApiKey("k", "m", "pk_x", "h", frozenset({"read"}), None, datetime.now(UTC), None,
-                 None)
+    key = ApiKey("k", "m", "pk_x", "h", frozenset({"read"}), None, datetime.now(UTC), None, None)
     row = KeyRow(key, None)
     began, read_at = cache.generation, time.monotonic()
     cache.clear()  # a change was answered while that read ran
@@ -95,15 +94,26 @@ def test_a_read_that_began_before_a_clear_is_not_kept() -> None:
 
 def test_a_row_s_age_counts_from_when_its_read_was_asked() -> None:
     cache = KeyCache(ttl=60)
-    key = ApiKey("k", "m", "pk_x", "h", frozenset({"read"}), None, datetime.now(UTC), None,
-                 None)
+    key = ApiKey("k", "m", "pk_x", "h", frozenset({"read"}), None, datetime.now(UTC), None, None)
     cache.put("pk_x", KeyRow(key, None), cache.generation, time.monotonic() - 61)
     assert cache.get("pk_x") is None  # the read waited: already older than the ttl
 
 
 def _row(prefix: str) -> KeyRow:
-    return KeyRow(ApiKey("k-" + prefix, "m", prefix, "h", frozenset({"read"}), None,
-                         datetime.now(UTC), None, None), None)
+    return KeyRow(
+        ApiKey(
+            "k-" + prefix,
+            "m",
+            prefix,
+            "h",
+            frozenset({"read"}),
+            None,
+            datetime.now(UTC),
+            None,
+            None,
+        ),
+        None,
+    )
 
 
 def test_rows_in_use_past_half_their_life_are_renewed_with_an_expired_one() -> None:
@@ -111,8 +121,9 @@ def test_rows_in_use_past_half_their_life_are_renewed_with_an_expired_one() -> N
     now = time.monotonic()
     cache.put("pk_old", _row("pk_old"), cache.generation, now - 0.8)  # past half its life
     cache.put("pk_new", _row("pk_new"), cache.generation, now - 0.1)  # young
-    cache.put("pk_idle", _row("pk_idle"), cache.generation, now - 0.8,
-              used=False)  # only renewed with another, never asked for
+    cache.put(
+        "pk_idle", _row("pk_idle"), cache.generation, now - 0.8, used=False
+    )  # only renewed with another, never asked for
     assert cache.get("pk_old") and cache.get("pk_new")
     assert cache.renewable(time.monotonic(), besides="pk_gone") == ["pk_old"]
     assert cache.renewable(time.monotonic(), besides="pk_old") == []
@@ -124,7 +135,8 @@ def test_rows_in_use_past_half_their_life_are_renewed_with_an_expired_one() -> N
 
 
 async def test_many_keys_in_use_are_read_together_not_one_by_one(
-        tmp_path: Path, database_url: str | None) -> None:
+    tmp_path: Path, database_url: str | None
+) -> None:
     """64 keys used over and over for three lifetimes of their rows (on the cache's own
     clock, moved by hand): the first expiry renews the others in use that are about to
     expire, so the keys are read once each and then together, not once each per
@@ -160,8 +172,9 @@ async def test_many_keys_in_use_are_read_together_not_one_by_one(
 async def test_a_key_deleted_elsewhere_is_refused_after_a_renewal_read_it(h: Harness) -> None:
     """Renewed with another key's read, before its own row expired."""
     m = await h.merchant("Acme", BTC="1")
-    r = await h.client.post("/v1/api-keys", headers=m.headers,
-                            json={"name": "spare", "scopes": ["read"]})
+    r = await h.client.post(
+        "/v1/api-keys", headers=m.headers, json={"name": "spare", "scopes": ["read"]}
+    )
     spare = {"Authorization": f"Bearer {r.json()['key']}"}
     cache: KeyCache = h.app.state.key_cache
     cache.ttl = 60.0
@@ -171,8 +184,7 @@ async def test_a_key_deleted_elsewhere_is_refused_after_a_renewal_read_it(h: Har
         assert (await h.client.get("/v1/balances", headers=headers)).status_code == 200
     async with h.rt.db.unit() as uow:  # deleted as another process would
         key = next(k for k in await uow.merchants.keys(m.id) if k.name == "spare")
-        await access.delete_key(uow, h.rt.ctx, m.id, key.id, None, actor="test",
-                                    source=None)
+        await access.delete_key(uow, h.rt.ctx, m.id, key.id, None, actor="test", source=None)
     now[0] += 45  # the spare key's row is past half its life, still cached
     other = await h.merchant("Other", BTC="1")  # a miss: its read renews the spare key's
     assert (await h.client.get("/v1/balances", headers=other.headers)).status_code == 200

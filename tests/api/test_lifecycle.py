@@ -28,7 +28,8 @@ async def api(h: Harness) -> AsyncIterator[Harness]:
 
     async def no_server_errors(response: Any) -> None:
         assert response.status_code < 500, (
-            f"{response.request.method} {response.request.url} -> {response.status_code}")
+            f"{response.request.method} {response.request.url} -> {response.status_code}"
+        )
 
     h.client.event_hooks["response"].append(no_server_errors)
     yield h
@@ -87,8 +88,9 @@ def changed(*statuses: str) -> list[tuple[str, str | None, str | None]]:
 
 
 async def add_rule(h: Harness, address: str, action: str, **more: Any) -> None:
-    r = await h.client.post("/v1/sandbox/rules", headers=h.admin,
-                            json={"address": address, "action": action, **more})
+    r = await h.client.post(
+        "/v1/sandbox/rules", headers=h.admin, json={"address": address, "action": action, **more}
+    )
     assert r.status_code == 201, r.text
 
 
@@ -107,10 +109,16 @@ async def test_list_filters(api: Harness) -> None:
     m = await h.merchant(BTC="1", USDT="1000")
     other = await h.merchant("Other", BTC="1")
     b1 = (await create(h, m, **btc("0.01")))["id"]
-    u1 = (await create(h, m, amount="25", currency="USDT", network="TRON",
-                       address=TRON_ADDR, order_id="inv-1"))["id"]
-    u2 = (await create(h, m, amount="30", currency="USDT", network="TRON",
-                       address=TRON_ADDR, order_id="inv-2"))["id"]
+    u1 = (
+        await create(
+            h, m, amount="25", currency="USDT", network="TRON", address=TRON_ADDR, order_id="inv-1"
+        )
+    )["id"]
+    u2 = (
+        await create(
+            h, m, amount="30", currency="USDT", network="TRON", address=TRON_ADDR, order_id="inv-2"
+        )
+    )["id"]
     offer = (await create(h, m, **btc("0.02", approval="manual")))["id"]
     gone = (await create(h, m, **btc("0.03")))["id"]
     r = await h.client.post(f"/v1/payouts/{gone}/cancel", headers=m.headers)
@@ -129,16 +137,29 @@ async def test_list_filters(api: Harness) -> None:
     assert await list_ids(h, m, order_id="inv-3") == []
     assert await list_ids(h, m, status="queued", currency="BTC") == [b1]
     assert await list_ids(h, m, network="TRON", order_id="inv-2") == [u2]
-    listed = (await h.client.get("/v1/payouts", headers=m.headers,
-                                 params={"order_id": "inv-1"})).json()["data"][0]
+    listed = (
+        await h.client.get("/v1/payouts", headers=m.headers, params={"order_id": "inv-1"})
+    ).json()["data"][0]
     assert listed == await get(h, m, u1)
 
 
 async def test_cursor_pagination(api: Harness) -> None:
     h = api
     m = await h.merchant(USDT="1000")
-    created = [(await create(h, m, amount="25", currency="USDT", network="TRON",
-                             address=TRON_ADDR, order_id=f"o-{i}"))["id"] for i in range(25)]
+    created = [
+        (
+            await create(
+                h,
+                m,
+                amount="25",
+                currency="USDT",
+                network="TRON",
+                address=TRON_ADDR,
+                order_id=f"o-{i}",
+            )
+        )["id"]
+        for i in range(25)
+    ]
     pages: list[list[str]] = []
     cursor: str | None = None
     while True:
@@ -158,13 +179,17 @@ async def test_cursor_pagination(api: Harness) -> None:
     assert len(set(seen)) == 25  # no duplicates
     assert seen == list(reversed(created))  # no gaps, newest first
     # the same pages with a filter, and the filter's own end
-    r = await h.client.get("/v1/payouts", headers=m.headers,
-                           params={"limit": 25, "status": "queued", "currency": "USDT"})
+    r = await h.client.get(
+        "/v1/payouts",
+        headers=m.headers,
+        params={"limit": 25, "status": "queued", "currency": "USDT"},
+    )
     assert [p["id"] for p in r.json()["data"]] == seen and r.json()["next_cursor"] is None
     r = await h.client.get("/v1/payouts", headers=m.headers, params={"limit": 24})
     assert r.json()["next_cursor"] is not None
-    r = await h.client.get("/v1/payouts", headers=m.headers,
-                           params={"limit": 24, "cursor": r.json()["next_cursor"]})
+    r = await h.client.get(
+        "/v1/payouts", headers=m.headers, params={"limit": 24, "cursor": r.json()["next_cursor"]}
+    )
     assert [p["id"] for p in r.json()["data"]] == [created[0]]
     assert r.json()["next_cursor"] is None
 
@@ -182,8 +207,12 @@ async def test_cancel_of_a_queued_payout_voids_the_hold(api: Harness) -> None:
     r = await h.client.post(f"/v1/payouts/{payout['id']}/cancel", headers=m.headers)
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "cancelled" and r.json()["is_final"] is True
-    assert (await h.balances(m))["BTC"] == {"currency": "BTC", "available": "1.00000000",
-                                            "held": "0.00000000", "balance": "1.00000000"}
+    assert (await h.balances(m))["BTC"] == {
+        "currency": "BTC",
+        "available": "1.00000000",
+        "held": "0.00000000",
+        "balance": "1.00000000",
+    }
     assert await events(h, payout["id"]) == changed("queued", "cancelled")
 
     # nothing is sent afterwards, and a second cancel is refused
@@ -208,14 +237,19 @@ async def test_an_offer_holds_nothing_until_approved(api: Harness) -> None:
     assert (await get(h, m, offer["id"]))["status"] == "paid"
     assert await events(h, offer["id"]) == [
         *changed("pending_approval", "queued", "sending", "confirming", "paid"),
-        ("payout.paid", "confirming", "paid")]
+        ("payout.paid", "confirming", "paid"),
+    ]
 
     dropped = await create(h, m, **btc("0.1", approval="manual"))
     r = await h.client.post(f"/v1/payouts/{dropped['id']}/cancel", headers=m.headers)
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
     assert await events(h, dropped["id"]) == changed("pending_approval", "cancelled")
-    assert (await h.balances(m))["BTC"] == {"currency": "BTC", "available": "0.89998000",
-                                            "held": "0.00000000", "balance": "0.89998000"}
+    assert (await h.balances(m))["BTC"] == {
+        "currency": "BTC",
+        "available": "0.89998000",
+        "held": "0.00000000",
+        "balance": "0.89998000",
+    }
 
 
 async def test_order_id_repeat_returns_the_same_payout(api: Harness) -> None:
@@ -260,11 +294,17 @@ async def test_reject_rule_fails_the_payout_and_returns_the_funds(api: Harness) 
     failed = await get(h, m, payout["id"])
     assert failed["status"] == "failed" and failed["is_final"] is True
     assert "reject" in (failed["failure_reason"] or "")
-    assert (await h.balances(m))["BTC"] == {"currency": "BTC", "available": "1.00000000",
-                                            "held": "0.00000000", "balance": "1.00000000"}
+    assert (await h.balances(m))["BTC"] == {
+        "currency": "BTC",
+        "available": "1.00000000",
+        "held": "0.00000000",
+        "balance": "1.00000000",
+    }
     assert await sandbox_txs(h, m) == []
     assert await events(h, payout["id"]) == [
-        *changed("queued", "sending", "failed"), ("payout.failed", "sending", "failed")]
+        *changed("queued", "sending", "failed"),
+        ("payout.failed", "sending", "failed"),
+    ]
     r = await h.client.post(f"/v1/payouts/{payout['id']}/cancel", headers=m.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "payout_not_cancellable"
 
@@ -279,12 +319,17 @@ async def test_drop_rule_needs_review_with_funds_still_held(api: Harness) -> Non
     review = await get(h, m, payout["id"])
     assert review["status"] == "needs_review" and review["is_final"] is False
     assert review["txid"] and review["failure_reason"]
-    assert (await h.balances(m))["BTC"] == {"currency": "BTC", "available": "0.89998000",
-                                            "held": "0.10002000", "balance": "1.00000000"}
+    assert (await h.balances(m))["BTC"] == {
+        "currency": "BTC",
+        "available": "0.89998000",
+        "held": "0.10002000",
+        "balance": "1.00000000",
+    }
     txs = await sandbox_txs(h, m)
     assert [(t["txid"], t["status"]) for t in txs] == [(review["txid"], "dropped")]
     assert await events(h, payout["id"]) == changed(
-        "queued", "sending", "confirming", "needs_review")
+        "queued", "sending", "confirming", "needs_review"
+    )
     # broadcast once: it is not cancellable and never rebuilt by itself
     r = await h.client.post(f"/v1/payouts/{payout['id']}/cancel", headers=m.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "payout_not_cancellable"
@@ -315,11 +360,16 @@ async def test_delay_rule_keeps_the_payout_confirming(api: Harness) -> None:
     await h.tick()
     p = await get(h, m, payout["id"])
     assert (p["status"], p["confirmations"]) == ("paid", 2)
-    assert (await h.balances(m))["BTC"] == {"currency": "BTC", "available": "0.89998000",
-                                            "held": "0.00000000", "balance": "0.89998000"}
+    assert (await h.balances(m))["BTC"] == {
+        "currency": "BTC",
+        "available": "0.89998000",
+        "held": "0.00000000",
+        "balance": "0.89998000",
+    }
     assert await events(h, payout["id"]) == [
         *changed("queued", "sending", "confirming", "paid"),
-        ("payout.paid", "confirming", "paid")]
+        ("payout.paid", "confirming", "paid"),
+    ]
 
 
 async def test_payouts_to_one_address_go_out_as_one_output(api: Harness) -> None:
@@ -338,12 +388,17 @@ async def test_payouts_to_one_address_go_out_as_one_output(api: Harness) -> None
     assert txs[0]["txid"] == one["txid"]
     assert txs[0]["outputs"] == [{"address": BTC_ADDR, "amount": "3.00000000", "memo": None}]
     assert await list_ids(h, m, batch_id=one["batch_id"]) == [two["id"], one["id"]]
-    assert (await h.balances(m))["BTC"] == {"currency": "BTC", "available": "1.99996000",
-                                            "held": "0.00000000", "balance": "1.99996000"}
+    assert (await h.balances(m))["BTC"] == {
+        "currency": "BTC",
+        "available": "1.99996000",
+        "held": "0.00000000",
+        "balance": "1.99996000",
+    }
     for p in (one, two):
         assert await events(h, p["id"]) == [
             *changed("queued", "sending", "confirming", "paid"),
-            ("payout.paid", "confirming", "paid")]
+            ("payout.paid", "confirming", "paid"),
+        ]
 
 
 # -- operations --------------------------------------------------------------------------
@@ -355,7 +410,9 @@ async def test_healthz(api: Harness) -> None:
 
 
 DESIGN_ASSETS = {
-    "BTC": {"BTC"}, "LTC": {"LTC"}, "DOGE": {"DOGE"},
+    "BTC": {"BTC"},
+    "LTC": {"LTC"},
+    "DOGE": {"DOGE"},
     "ETH": {"ETH", "USDT", "USDC", "DAI"},
     "TRON": {"TRX", "USDT"},
     "BSC": {"BNB", "USDT", "USDC", "BUSD"},

@@ -42,12 +42,14 @@ DEPOSITS = {"BTC": "0.5", "USDT": "1234.56", "ETH": "2"}
 async def lh(database_url: str | None, tmp_path: Path) -> AsyncIterator[Harness]:
     rates = tmp_path / "rates.toml"
     rates.write_text(RATES)
-    settings = support.test_settings(tmp_path, database_url, rates_file=rates,
-                                     min_payout_eur=Decimal(20))
+    settings = support.test_settings(
+        tmp_path, database_url, rates_file=rates, min_payout_eur=Decimal(20)
+    )
 
     async def no_server_errors(response: Any) -> None:
         assert response.status_code < 500, (
-            f"{response.request.method} {response.request.url} -> {response.status_code}")
+            f"{response.request.method} {response.request.url} -> {response.status_code}"
+        )
 
     async with support.harness(settings, truncate=database_url is not None) as harness:
         harness.client.event_hooks["response"].append(no_server_errors)
@@ -57,8 +59,7 @@ async def lh(database_url: str | None, tmp_path: Path) -> AsyncIterator[Harness]
 
 
 async def limits(h: Harness, m: Merchant, currency: str, **params: str) -> dict[str, Any]:
-    r = await h.client.get("/v1/limits", headers=m.headers,
-                           params={"currency": currency, **params})
+    r = await h.client.get("/v1/limits", headers=m.headers, params={"currency": currency, **params})
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body
@@ -80,16 +81,23 @@ async def test_limits_match_the_rates_file_and_balances(lh: Harness) -> None:
     #   available = 0.5 + 0.020534848 = 0.520534848 -> rounded down to 8 decimals
     #   min = 20 EUR = 20 * 1.25 / 60000 = 25 / 60000 = 0.000416666... -> rounded up
     assert await limits(h, m, "BTC") == {
-        "currency": "BTC", "available": "0.52053484", "min_payout_amount": "0.00041667",
+        "currency": "BTC",
+        "available": "0.52053484",
+        "min_payout_amount": "0.00041667",
         "rate_source": "static",
-        "assets": [{"network": "BTC", "min_amount": "0.00001", "max_amount": "100"}]}
+        "assets": [{"network": "BTC", "min_amount": "0.00001", "max_amount": "100"}],
+    }
 
     # USD: every balance converted.
     #   0.5 * 60000 + 1234.56 * 0.998 + 2 * 3000 = 30000 + 1232.09088 + 6000 = 37232.09088
     #   min = 20 * 1.25 = 25
     assert await limits(h, m, "usd") == {
-        "currency": "USD", "available": "37232.09", "min_payout_amount": "25.00",
-        "rate_source": "static", "assets": []}
+        "currency": "USD",
+        "available": "37232.09",
+        "min_payout_amount": "25.00",
+        "rate_source": "static",
+        "assets": [],
+    }
 
     # EUR: the same at 1 USD = 0.8 EUR: 37232.09088 * 0.8 = 29785.672704
     lim = await limits(h, m, "EUR")
@@ -98,18 +106,26 @@ async def test_limits_match_the_rates_file_and_balances(lh: Harness) -> None:
     # USDT: only the USDT balance; min = 25 / 0.998 = 25.0501002... -> 25.050101
     # and one min/max per network the seeds list for USDT
     assert await limits(h, m, "USDT") == {
-        "currency": "USDT", "available": "1234.560000", "min_payout_amount": "25.050101",
+        "currency": "USDT",
+        "available": "1234.560000",
+        "min_payout_amount": "25.050101",
         "rate_source": "static",
-        "assets": [{"network": net, "min_amount": "0.5", "max_amount": "10000000"}
-                   for net in ("ETH", "TRON", "BSC", "POLYGON", "SOL", "TON")]}
+        "assets": [
+            {"network": net, "min_amount": "0.5", "max_amount": "10000000"}
+            for net in ("ETH", "TRON", "BSC", "POLYGON", "SOL", "TON")
+        ],
+    }
 
     # ETH: its own balance only (2) plus USDT: 1232.09088 / 3000 = 0.41069696
     lim = await limits(h, m, "ETH")
     assert Decimal(lim["available"]) == Decimal("2.41069696")
 
     # what a payout holds is no longer available
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": "0.1", "currency": "BTC", "address": BTC_ADDR})
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "0.1", "currency": "BTC", "address": BTC_ADDR},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["debit"] == {"amount": "0.10002000", "currency": "BTC"}
     # BTC: 0.5 - 0.10002 + 0.020534848 = 0.420514848
@@ -118,23 +134,27 @@ async def test_limits_match_the_rates_file_and_balances(lh: Harness) -> None:
     assert (await limits(h, m, "USD"))["available"] == "31230.89"
 
     # refusals
-    r = await h.client.get("/v1/limits", headers=m.headers,
-                           params={"currency": "BTC", "rate_source": "Exmo"})
+    r = await h.client.get(
+        "/v1/limits", headers=m.headers, params={"currency": "BTC", "rate_source": "Exmo"}
+    )
     refusal(r, 422, "rate_source_not_available")
     r = await h.client.get("/v1/limits", headers=m.headers, params={"currency": "XYZ"})
     refusal(r, 422, "currency_not_found")
     # TRX has no rate in the file: nothing can say what USDT is worth in it
     r = await h.client.get("/v1/limits", headers=m.headers, params={"currency": "TRX"})
-    assert refusal(r, 422, "rate_unavailable")["message"].startswith(
-        "Error convert to_currency")
+    assert refusal(r, 422, "rate_unavailable")["message"].startswith("Error convert to_currency")
 
 
 async def test_a_quote_prices_like_a_payout_and_changes_nothing(lh: Harness) -> None:
     h = lh
     m = await h.merchant(**DEPOSITS)
     before = await h.balances(m)
-    body = {"amount": "100", "currency": "USD", "payout_currency": "BTC",
-            "balance_currency": "USDT"}
+    body = {
+        "amount": "100",
+        "currency": "USD",
+        "payout_currency": "BTC",
+        "balance_currency": "USDT",
+    }
     r = await h.client.post("/v1/quotes", headers=m.headers, json=body)
     assert r.status_code == 200, r.text
     quote = r.json()
@@ -143,7 +163,10 @@ async def test_a_quote_prices_like_a_payout_and_changes_nothing(lh: Harness) -> 
     #   0.00168666 * 60000 / 0.998 = 101.1996 / 0.998 = 101.40240480... -> 101.402405
     assert quote["object"] == "quote"
     assert (quote["payout_currency"], quote["network"], quote["priority"]) == (
-        "BTC", "BTC", "recommended")
+        "BTC",
+        "BTC",
+        "recommended",
+    )
     assert Decimal(quote["payout_amount"]) == Decimal("0.00166666")
     assert Decimal(quote["fees"]["network"]) == Decimal("0.00002")
     assert Decimal(quote["fees"]["service"]) == 0
@@ -151,9 +174,13 @@ async def test_a_quote_prices_like_a_payout_and_changes_nothing(lh: Harness) -> 
     assert Decimal(quote["final_amount"]) == Decimal("0.00166666")
     assert quote["debit"] == {"amount": "101.402405", "currency": "USDT"}
     # 60000 / 0.998 = 60120.240480961923847695|39... shown at 18 decimals
-    assert quote["rate"] == {"value": "60120.240480961923847695", "base": "BTC",
-                             "quote": "USDT", "source": "static",
-                             "expires_at": quote["expires_at"]}
+    assert quote["rate"] == {
+        "value": "60120.240480961923847695",
+        "base": "BTC",
+        "quote": "USDT",
+        "source": "static",
+        "expires_at": quote["expires_at"],
+    }
 
     # nothing was held or stored
     assert await h.balances(m) == before
@@ -161,12 +188,10 @@ async def test_a_quote_prices_like_a_payout_and_changes_nothing(lh: Harness) -> 
     assert r.json()["data"] == []
 
     # the payout with the same request costs exactly what the quote said
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={**body, "address": BTC_ADDR})
+    r = await h.client.post("/v1/payouts", headers=m.headers, json={**body, "address": BTC_ADDR})
     assert r.status_code == 201, r.text
     payout = r.json()
-    for key in ("payout_amount", "payout_currency", "network", "fees", "final_amount",
-                "debit"):
+    for key in ("payout_amount", "payout_currency", "network", "fees", "final_amount", "debit"):
         assert payout[key] == quote[key], key
     for key in ("value", "base", "quote", "source"):
         assert payout["rate"][key] == quote["rate"][key], key
@@ -183,38 +208,50 @@ async def test_the_20_eur_floor(lh: Harness) -> None:
     m = await h.merchant(**DEPOSITS)
     before = await h.balances(m)
     # 20 EUR = 0.00041667 BTC (rounded up, see the limits test)
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": "0.00041666", "currency": "BTC",
-                                  "address": BTC_ADDR})
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "0.00041666", "currency": "BTC", "address": BTC_ADDR},
+    )
     error = refusal(r, 422, "amount_too_small")
     assert error["message"] == "Minimum amount 0.00041667 BTC"
     assert error["fields"] == {"amount": ["Minimum amount 0.00041667 BTC"]}
     # 20 USD is 16 EUR: refused, in the currency the merchant asked in
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": "20", "currency": "USD", "payout_currency": "BTC",
-                                  "address": BTC_ADDR})
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "20", "currency": "USD", "payout_currency": "BTC", "address": BTC_ADDR},
+    )
     assert refusal(r, 422, "amount_too_small")["message"] == "Minimum amount 25 USD"
     # the quote says the same
-    r = await h.client.post("/v1/quotes", headers=m.headers,
-                            json={"amount": "0.0004", "currency": "BTC"})
+    r = await h.client.post(
+        "/v1/quotes", headers=m.headers, json={"amount": "0.0004", "currency": "BTC"}
+    )
     assert refusal(r, 422, "amount_too_small")["message"] == "Minimum amount 0.00041667 BTC"
     # LTC: 25 USD / 80 = 0.3125 LTC
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": "0.3124", "currency": "LTC", "address": LTC_ADDR})
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "0.3124", "currency": "LTC", "address": LTC_ADDR},
+    )
     assert refusal(r, 422, "amount_too_small")["message"] == "Minimum amount 0.3125 LTC"
     assert await h.balances(m) == before
 
     # at the floor it is accepted
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": "0.00041667", "currency": "BTC",
-                                  "address": BTC_ADDR})
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "0.00041667", "currency": "BTC", "address": BTC_ADDR},
+    )
     assert r.status_code == 201, r.text
     assert Decimal(r.json()["debit"]["amount"]) == Decimal("0.00043667")
     # exactly 20 EUR's worth asked in fiat passes, though its BTC rounds down below
     # 0.00041667: the floor is compared on the amount asked, unrounded
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": "25", "currency": "USD", "payout_currency": "BTC",
-                                  "address": BTC_ADDR})
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "25", "currency": "USD", "payout_currency": "BTC", "address": BTC_ADDR},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["payout_amount"] == "0.00041666"
 
@@ -226,30 +263,39 @@ async def test_refusals_when_pricing_a_payout(lh: Harness) -> None:
 
     # 1 LTC (80 USD, above the floor) from USDT: (1 + 0.0001) * 80 / 0.998 = 80.16833...
     # USDT, more than the 10 USDT there is
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": "1", "currency": "LTC", "balance_currency": "USDT",
-                                  "address": LTC_ADDR})
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "1", "currency": "LTC", "balance_currency": "USDT", "address": LTC_ADDR},
+    )
     error = refusal(r, 422, "insufficient_funds")
     assert error["message"] == "Not enough balance for convert USDT to LTC"
     assert error["fields"] == {"amount": ["Not enough balance for convert USDT to LTC"]}
 
     # TRX has no rate in the file
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": "100", "currency": "USD", "payout_currency": "TRX",
-                                  "address": TRON_ADDR})
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "100", "currency": "USD", "payout_currency": "TRX", "address": TRON_ADDR},
+    )
     error = refusal(r, 422, "rate_unavailable")
     assert error["message"].startswith("Error convert to_currency"), error
     assert "payout_currency" in error["fields"]
-    r = await h.client.post("/v1/quotes", headers=m.headers,
-                            json={"amount": "100", "currency": "USD", "payout_currency": "TRX"})
-    assert refusal(r, 422, "rate_unavailable")["message"].startswith(
-        "Error convert to_currency")
+    r = await h.client.post(
+        "/v1/quotes",
+        headers=m.headers,
+        json={"amount": "100", "currency": "USD", "payout_currency": "TRX"},
+    )
+    assert refusal(r, 422, "rate_unavailable")["message"].startswith("Error convert to_currency")
 
     # a rate source payoutd cannot serve (Cryptomus `course_source: Exmo`)
-    for path, body in (("/v1/payouts", {"amount": "0.1", "currency": "BTC",
-                                        "address": BTC_ADDR, "rate_source": "Exmo"}),
-                       ("/v1/quotes", {"amount": "0.1", "currency": "BTC",
-                                       "rate_source": "Exmo"})):
+    for path, body in (
+        (
+            "/v1/payouts",
+            {"amount": "0.1", "currency": "BTC", "address": BTC_ADDR, "rate_source": "Exmo"},
+        ),
+        ("/v1/quotes", {"amount": "0.1", "currency": "BTC", "rate_source": "Exmo"}),
+    ):
         r = await h.client.post(path, headers=m.headers, json=body)
         error = refusal(r, 422, "rate_source_not_available")
         assert "Exmo" in error["message"], error

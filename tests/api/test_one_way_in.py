@@ -16,11 +16,25 @@ from payoutd.store.tables import holds, ledger_accounts, outbox
 from payoutd.store.tables import payouts as payouts_table
 from tests.support import Harness, Merchant
 
-BODY = {"amount": "0.01", "currency": "BTC", "address": "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
-        "order_id": "order-1", "comment": "same input", "metadata": {"k": "v"}}
+BODY = {
+    "amount": "0.01",
+    "currency": "BTC",
+    "address": "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+    "order_id": "order-1",
+    "comment": "same input",
+    "metadata": {"k": "v"},
+}
 # what differs between two payouts of two merchants made the same way at other moments
-OWN = {"id", "merchant_id", "created_at", "updated_at", "subject_id", "payout_id",
-       "account_id", "version"}
+OWN = {
+    "id",
+    "merchant_id",
+    "created_at",
+    "updated_at",
+    "subject_id",
+    "payout_id",
+    "account_id",
+    "version",
+}
 
 
 def same_shape(value: Any) -> Any:
@@ -35,17 +49,32 @@ def same_shape(value: Any) -> Any:
 async def rows_of(h: Harness, m: Merchant) -> dict[str, Any]:
     async with h.rt.db.read() as uow:
         conn = uow.conn
-        made = [dict(r._mapping) for r in await conn.execute(
-            select(payouts_table).where(payouts_table.c.merchant_id == m.id))]
+        made = [
+            dict(r._mapping)
+            for r in await conn.execute(
+                select(payouts_table).where(payouts_table.c.merchant_id == m.id)
+            )
+        ]
         ids = [p["id"] for p in made]
-        held = [dict(r._mapping) for r in await conn.execute(
-            select(holds).where(holds.c.payout_id.in_(ids)))]
-        accounts = [dict(r._mapping) for r in await conn.execute(
-            select(ledger_accounts).where(ledger_accounts.c.id.like(f"%{m.id}%")))]
-        events = [dict(r._mapping) for r in await conn.execute(
-            select(outbox.c.type, outbox.c.payload).where(outbox.c.subject_id.in_(ids)))]
-    shaped: dict[str, Any] = same_shape({"payouts": made, "holds": held,
-                                         "accounts": accounts, "events": events})
+        held = [
+            dict(r._mapping)
+            for r in await conn.execute(select(holds).where(holds.c.payout_id.in_(ids)))
+        ]
+        accounts = [
+            dict(r._mapping)
+            for r in await conn.execute(
+                select(ledger_accounts).where(ledger_accounts.c.id.like(f"%{m.id}%"))
+            )
+        ]
+        events = [
+            dict(r._mapping)
+            for r in await conn.execute(
+                select(outbox.c.type, outbox.c.payload).where(outbox.c.subject_id.in_(ids))
+            )
+        ]
+    shaped: dict[str, Any] = same_shape(
+        {"payouts": made, "holds": held, "accounts": accounts, "events": events}
+    )
     return shaped
 
 
@@ -59,7 +88,8 @@ WAYS = {
 
 
 async def test_every_way_in_reaches_place_many_and_makes_the_same_payout(
-        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert intake_module.place_many is payouts.place_many
     calls: list[str] = []
 
@@ -71,11 +101,11 @@ async def test_every_way_in_reaches_place_many_and_makes_the_same_payout(
     answers, rows = {}, {}
     for way, (query, headers) in WAYS.items():
         m = await h.merchant(f"M-{way}", BTC="1")
-        r = await h.client.post(f"/v1/payouts{query}", json=BODY,
-                                headers={**m.headers, **headers})
+        r = await h.client.post(f"/v1/payouts{query}", json=BODY, headers={**m.headers, **headers})
         assert r.status_code == 201, (way, r.text)
-        again = await h.client.post(f"/v1/payouts{query}", json=BODY,
-                                    headers={**m.headers, **headers})
+        again = await h.client.post(
+            f"/v1/payouts{query}", json=BODY, headers={**m.headers, **headers}
+        )
         # a repeat: the same payout (an order_id's 200, or the key's stored 201)
         assert again.json() == r.json(), way
         answers[way] = same_shape(r.json())

@@ -25,12 +25,17 @@ def payout(**fields: Any) -> str:
     return json.dumps({"amount": "0.01", "currency": "BTC", "address": BTC_ADDR, **fields})
 
 
-async def answer(h: Harness, m: Merchant, body: str | bytes, headers: list[tuple[str, str]],
-                 *, route: bool) -> tuple[int, bytes, str | None, str | None]:
+async def answer(
+    h: Harness, m: Merchant, body: str | bytes, headers: list[tuple[str, str]], *, route: bool
+) -> tuple[int, bytes, str | None, str | None]:
     sent = [*m.headers.items(), *headers, *(TO_ROUTE.items() if route else ())]
     r = await h.client.post("/v1/payouts", content=body, headers=sent)
-    return (r.status_code, VARYING.sub(rb'"\1":"*"', r.content),
-            r.headers.get("content-type"), r.headers.get("retry-after"))
+    return (
+        r.status_code,
+        VARYING.sub(rb'"\1":"*"', r.content),
+        r.headers.get("content-type"),
+        r.headers.get("retry-after"),
+    )
 
 
 JSON = [("content-type", "application/json")]
@@ -90,9 +95,11 @@ async def test_lane_answers_repeats_and_refusals_as_the_route(h: Harness) -> Non
         return 7.2
 
     h.rt.rate_limits.take = limited  # type: ignore[method-assign]  # this runtime's limits only
-    assert (await answer(h, other, payout(), JSON, route=False)
-            == await answer(h, other, payout(), JSON, route=True)
-            == (429, await _body_of(h, other), "application/json", "8"))
+    assert (
+        await answer(h, other, payout(), JSON, route=False)
+        == await answer(h, other, payout(), JSON, route=True)
+        == (429, await _body_of(h, other), "application/json", "8")
+    )
 
 
 async def _body_of(h: Harness, m: Merchant) -> bytes:
@@ -101,7 +108,8 @@ async def _body_of(h: Harness, m: Merchant) -> bytes:
 
 
 async def test_the_lane_takes_the_plain_request_and_only_that(
-        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Without this the tests above could pass with the lane never answering at all."""
     m = await h.merchant(BTC="1")
     taken: list[int] = []

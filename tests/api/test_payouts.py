@@ -9,8 +9,9 @@ ADDR = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
 
 async def test_payout_is_paid_on_the_sandbox_chain(h: Harness) -> None:
     m = await h.merchant(BTC="1.5")
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": "0.1", "currency": "BTC", "address": ADDR})
+    r = await h.client.post(
+        "/v1/payouts", headers=m.headers, json={"amount": "0.1", "currency": "BTC", "address": ADDR}
+    )
     assert r.status_code == 201, r.text
     payout = r.json()
     assert payout["status"] == "queued"
@@ -25,8 +26,12 @@ async def test_payout_is_paid_on_the_sandbox_chain(h: Harness) -> None:
     assert paid["status"] == "paid" and paid["is_final"] is True
     assert paid["txid"] and paid["batch_id"] and paid["confirmations"] >= 2
     bal = await h.balances(m)
-    assert bal["BTC"] == {"currency": "BTC", "available": "1.39998000", "held": "0.00000000",
-                          "balance": "1.39998000"}
+    assert bal["BTC"] == {
+        "currency": "BTC",
+        "available": "1.39998000",
+        "held": "0.00000000",
+        "balance": "1.39998000",
+    }
     txs = (await h.client.get("/v1/sandbox/transactions", headers=m.headers)).json()["data"]
     assert [t["txid"] for t in txs] == [paid["txid"]]
     assert txs[0]["outputs"] == [{"address": ADDR, "amount": "0.10000000", "memo": None}]
@@ -36,8 +41,11 @@ async def test_payout_is_paid_on_the_sandbox_chain(h: Harness) -> None:
 async def test_an_operator_deposit_reads_at_its_currencys_precision(h: Harness) -> None:
     """As the balances (and the CLI's deposit) show it, on both databases."""
     m = await h.merchant()
-    r = await h.client.post("/v1/admin/deposits", headers=h.admin,
-                            json={"merchant_id": m.id, "currency": "usdt", "amount": "2"})
+    r = await h.client.post(
+        "/v1/admin/deposits",
+        headers=h.admin,
+        json={"merchant_id": m.id, "currency": "usdt", "amount": "2"},
+    )
     assert r.status_code == 201, r.text
     assert (r.json()["currency"], r.json()["amount"]) == ("USDT", "2.000000")
     assert (await h.balances(m))["USDT"]["available"] == "2.000000"

@@ -59,8 +59,15 @@ pytestmark = pytest.mark.e2e
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 MIN_CASES = 2000
 EXAMPLES = int(os.environ.get("PAYOUTD_FUZZ_EXAMPLES", "25"))
-DEPOSITS = {"BTC": "5", "USDT": "100000", "ETH": "50", "LTC": "100", "TRX": "100000",
-            "TON": "1000", "DOGE": "100000"}
+DEPOSITS = {
+    "BTC": "5",
+    "USDT": "100000",
+    "ETH": "50",
+    "LTC": "100",
+    "TRX": "100000",
+    "TON": "1000",
+    "DOGE": "100000",
+}
 BTC_ADDR = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
 SERVER_SETTINGS = {
     "rate_sources": '["static"]',  # a generated `rate_source` must not reach an exchange
@@ -146,8 +153,10 @@ def config(run: Run, url: str, fuzz_seed: int) -> str:
             pairs = ", ".join(f"{k} = {q(v)}" for k, v in run.parameters[name].items())
             lines += [f"parameters = {{ {pairs} }}"]
         if name in MAY_REFUSE:
-            lines += ["[operations.checks.positive_data_acceptance]",
-                      f"expected-statuses = {q(ACCEPTS + MAY_REFUSE[name])}"]
+            lines += [
+                "[operations.checks.positive_data_acceptance]",
+                f"expected-statuses = {q(ACCEPTS + MAY_REFUSE[name])}",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -157,11 +166,22 @@ def schemathesis_run(run: Run, url: str, fuzz_seed: int, tmp_path: Path) -> dict
     directory.mkdir()
     (directory / "schemathesis.toml").write_text(config(run, url, fuzz_seed))
     report = directory / "report.json"
-    command = [str(SCHEMATHESIS), "--config-file", "schemathesis.toml", "run",
-               f"{url}/openapi.json", "--phases", run.phases, "--no-color",
-               "--report", "json", "--report-json-path", str(report), *run.filters]
-    done = subprocess.run(command, cwd=directory, capture_output=True, text=True,
-                          timeout=600)
+    command = [
+        str(SCHEMATHESIS),
+        "--config-file",
+        "schemathesis.toml",
+        "run",
+        f"{url}/openapi.json",
+        "--phases",
+        run.phases,
+        "--no-color",
+        "--report",
+        "json",
+        "--report-json-path",
+        str(report),
+        *run.filters,
+    ]
+    done = subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=600)
     assert report.exists(), done.stdout + done.stderr
     result: dict[str, Any] = json.loads(report.read_text())
     result["output"] = done.stdout + done.stderr
@@ -185,21 +205,25 @@ def make_objects(database_url: str | None, tmp_path: Path) -> dict[str, str]:
             m, issued = await merchants.create_merchant(uow, rt.ctx, "Fuzz")
             for currency, amount in DEPOSITS.items():
                 await merchants.deposit(uow, rt.ctx, m.id, currency, Decimal(amount))
-        made.update(operator_key=operator.plaintext, merchant_key=issued.plaintext,
-                    merchant_id=m.id)
+        made.update(
+            operator_key=operator.plaintext, merchant_key=issued.plaintext, merchant_id=m.id
+        )
         headers = {"Authorization": f"Bearer {issued.plaintext}"}
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://payoutd.test", headers=headers) as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://payoutd.test", headers=headers
+        ) as c:
 
             async def post(path: str, body: Any) -> str:
                 r = await c.post(path, json=body)
                 assert r.status_code == 201, r.text
                 return str(r.json()["id"])
 
-            made["endpoint_id"] = await post("/v1/webhook-endpoints",
-                                             {"url": "https://merchant.example/hooks"})
-            paid = await post("/v1/payouts", {"amount": "0.01", "currency": "BTC",
-                                              "address": BTC_ADDR})
+            made["endpoint_id"] = await post(
+                "/v1/webhook-endpoints", {"url": "https://merchant.example/hooks"}
+            )
+            paid = await post(
+                "/v1/payouts", {"amount": "0.01", "currency": "BTC", "address": BTC_ADDR}
+            )
             for _ in range(5):  # the worker's jobs and the sandbox miner, until paid
                 await jobs.tick(rt.db, rt.ctx)
                 for chain in rt.ctx.chains.values():
@@ -212,12 +236,14 @@ def make_objects(database_url: str | None, tmp_path: Path) -> dict[str, str]:
             r = await c.get(f"/v1/webhook-endpoints/{made['endpoint_id']}/deliveries")
             assert r.json()["data"], r.text
             made["delivery_id"] = r.json()["data"][0]["id"]
-            made["payout_id"] = await post("/v1/payouts", {
-                "amount": "0.02", "currency": "BTC", "address": BTC_ADDR,
-                "approval": "manual"})
+            made["payout_id"] = await post(
+                "/v1/payouts",
+                {"amount": "0.02", "currency": "BTC", "address": BTC_ADDR, "approval": "manual"},
+            )
             made["key_id"] = await post("/v1/api-keys", {"scopes": ["read"]})
-            made["address_id"] = await post("/v1/addresses",
-                                            {"network": "BTC", "address": BTC_ADDR})
+            made["address_id"] = await post(
+                "/v1/addresses", {"network": "BTC", "address": BTC_ADDR}
+            )
 
     with start_blocking_portal() as portal:
         try:
@@ -229,13 +255,21 @@ def make_objects(database_url: str | None, tmp_path: Path) -> dict[str, str]:
 
 def runs(made: dict[str, str]) -> list[Run]:
     merchant, operator = made["merchant_key"], made["operator_key"]
-    ids = {"payout_id": made["payout_id"], "batch_id": made["batch_id"],
-           "endpoint_id": made["endpoint_id"], "delivery_id": made["delivery_id"],
-           "key_id": made["key_id"], "address_id": made["address_id"],
-           "merchant_id": made["merchant_id"], "currency": "BTC"}
+    ids = {
+        "payout_id": made["payout_id"],
+        "batch_id": made["batch_id"],
+        "endpoint_id": made["endpoint_id"],
+        "delivery_id": made["delivery_id"],
+        "key_id": made["key_id"],
+        "address_id": made["address_id"],
+        "merchant_id": made["merchant_id"],
+        "currency": "BTC",
+    }
     on_objects = {
-        "GET /v1/payouts/{payout_id}", "POST /v1/payouts/{payout_id}/cancel",
-        "POST /v1/payouts/{payout_id}/approve", "GET /v1/batches/{batch_id}",
+        "GET /v1/payouts/{payout_id}",
+        "POST /v1/payouts/{payout_id}/cancel",
+        "POST /v1/payouts/{payout_id}/approve",
+        "GET /v1/batches/{batch_id}",
         "GET /v1/webhook-endpoints/{endpoint_id}",
         "POST /v1/webhook-endpoints/{endpoint_id}/rotate-secret",
         "POST /v1/webhook-endpoints/{endpoint_id}/enable",
@@ -243,42 +277,59 @@ def runs(made: dict[str, str]) -> list[Run]:
         "POST /v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver",
         # (once it has deleted the endpoint, the calls above meet a 404: still checked)
         "DELETE /v1/webhook-endpoints/{endpoint_id}",
-        "DELETE /v1/addresses/{address_id}", KEY_DELETION,
+        "DELETE /v1/addresses/{address_id}",
+        KEY_DELETION,
         "PUT /v1/admin/merchants/{merchant_id}/fees/{currency}",
         "POST /v1/admin/payouts/{payout_id}/resolve",
     }
-    parameters = {name: {p: ids[p] for p in ids if "{" + p + "}" in name}
-                  for name in on_objects}
+    parameters = {name: {p: ids[p] for p in ids if "{" + p + "}" in name} for name in on_objects}
     operator_calls = {name for name in on_objects if name.split()[1].startswith("/v1/admin/")}
     return [
-        Run("merchant", merchant, ["--exclude-path-regex", OPERATOR_PATHS,
-                                   "--exclude-name", KEY_DELETION]),
-        Run("operator", operator, ["--include-path-regex",
-                                   OPERATOR_PATHS + r"|^/v1/(sandbox/|batches|assets|ping)"
-                                   r"|^/(healthz|metrics)$"]),
-        Run("objects", merchant, [arg for name in sorted(on_objects)
-                                  for arg in ("--include-name", name)],
+        Run(
+            "merchant",
+            merchant,
+            ["--exclude-path-regex", OPERATOR_PATHS, "--exclude-name", KEY_DELETION],
+        ),
+        Run(
+            "operator",
+            operator,
+            [
+                "--include-path-regex",
+                OPERATOR_PATHS + r"|^/v1/(sandbox/|batches|assets|ping)"
+                r"|^/(healthz|metrics)$",
+            ],
+        ),
+        Run(
+            "objects",
+            merchant,
+            [arg for name in sorted(on_objects) for arg in ("--include-name", name)],
             phases="examples,coverage,fuzzing",
-            keys=dict.fromkeys(operator_calls, operator), parameters=parameters),
+            keys=dict.fromkeys(operator_calls, operator),
+            parameters=parameters,
+        ),
     ]
 
 
-def test_generated_requests_get_documented_answers(database_url: str | None,
-                                                  tmp_path: Path) -> None:
+def test_generated_requests_get_documented_answers(
+    database_url: str | None, tmp_path: Path
+) -> None:
     fuzz_seed = int(os.environ.get("PAYOUTD_FUZZ_SEED") or random.randrange(2**32))
     print(f"schemathesis seed {fuzz_seed} (PAYOUTD_FUZZ_SEED)")
     made = make_objects(database_url, tmp_path)
-    with live.api_server(tmp_path, database_url, tmp_path / "serve.log",
-                         **SERVER_SETTINGS) as server:
-        results = [(run, schemathesis_run(run, server.url, fuzz_seed, tmp_path))
-                   for run in runs(made)]
+    with live.api_server(
+        tmp_path, database_url, tmp_path / "serve.log", **SERVER_SETTINGS
+    ) as server:
+        results = [
+            (run, schemathesis_run(run, server.url, fuzz_seed, tmp_path)) for run in runs(made)
+        ]
         # the keys outlived the runs; the ledger balances
         for key in (made["merchant_key"], made["operator_key"]):
-            r = httpx.get(f"{server.url}/v1/assets",
-                          headers={"Authorization": f"Bearer {key}"})
+            r = httpx.get(f"{server.url}/v1/assets", headers={"Authorization": f"Bearer {key}"})
             assert r.status_code == 200, r.text
-        r = httpx.get(f"{server.url}/v1/admin/ledger/check",
-                      headers={"Authorization": f"Bearer {made['operator_key']}"})
+        r = httpx.get(
+            f"{server.url}/v1/admin/ledger/check",
+            headers={"Authorization": f"Bearer {made['operator_key']}"},
+        )
         assert r.status_code == 200 and r.json()["ok"], r.text
         log = server.output()
 
@@ -287,12 +338,16 @@ def test_generated_requests_get_documented_answers(database_url: str | None,
         generated = result["test_cases"]["generated"]
         cases += generated
         phases = ", ".join(f"{k} {v['status']}" for k, v in result["phases"].items())
-        print(f"schemathesis {run.name}: {generated} cases, "
-              f"{result['operations']['tested']} operations, "
-              f"{result['running_time']:.1f} s ({phases})")
+        print(
+            f"schemathesis {run.name}: {generated} cases, "
+            f"{result['operations']['tested']} operations, "
+            f"{result['running_time']:.1f} s ({phases})"
+        )
         assert result["complete"], result["output"][-5000:]
         assert result["operations"]["tested"] == result["operations"]["selected"] > 0, (
-            result["operations"], result["output"][-5000:])
+            result["operations"],
+            result["output"][-5000:],
+        )
         assert not result["failures"] and not result["errors"], result["output"][-20000:]
         assert result["exit_code"] == 0, result["output"][-5000:]
     assert "Traceback" not in log, log[-5000:]
@@ -304,8 +359,11 @@ def test_every_list_that_takes_a_cursor_may_refuse_a_made_up_one(tmp_path: Path)
     fails the run above with a 400 it was not told about."""
     rt = build(support.test_settings(tmp_path, None))
     paths = create_app(rt).openapi()["paths"]
-    paged = {f"{method.upper()} {path}" for path, item in paths.items()
-             for method, op in item.items()
-             if any(p.get("name") == "cursor" for p in op.get("parameters", []))}
+    paged = {
+        f"{method.upper()} {path}"
+        for path, item in paths.items()
+        for method, op in item.items()
+        if any(p.get("name") == "cursor" for p in op.get("parameters", []))
+    }
     assert paged
     assert {name for name in paged if MAY_REFUSE.get(name) != CURSOR} == set()

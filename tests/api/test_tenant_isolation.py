@@ -52,7 +52,8 @@ async def read(h: Harness, m: Merchant, path: str) -> Any:
 
 
 async def test_no_get_route_shows_a_merchant_another_merchants_data(
-        database_url: str | None, tmp_path: Path) -> None:
+    database_url: str | None, tmp_path: Path
+) -> None:
     async with open_harness(database_url, tmp_path) as h, running() as rx:
         a = await h.merchant("Alpha", BTC="1", LTC="1", TON="10")
         b = await h.merchant("Beta", BTC="1", TON="10")
@@ -74,19 +75,38 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
         # the BTC and the TON transactions carry both merchants' payouts; LTC only A's
         assert a_paid[0]["batch_id"] == a_paid[1]["batch_id"] == b_paid[0]["batch_id"]
         assert a_paid[3]["batch_id"] == b_paid[1]["batch_id"]
-        deliveries = (await read(h, a, f"/v1/webhook-endpoints/{endpoint['id']}/deliveries")
-                      )["data"]
+        deliveries = (await read(h, a, f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"))[
+            "data"
+        ]
         assert deliveries, "merchant A's endpoint has a delivery log to hide"
 
         a_only_batch = a_paid[2]["batch_id"]
-        ids = {"payout_id": a_paid[0]["id"], "batch_id": a_only_batch,
-               "endpoint_id": endpoint["id"], "delivery_id": deliveries[0]["id"],
-               "key_id": (await read(h, a, "/v1/api-keys"))["data"][0]["id"],
-               "merchant_id": a.id, "currency": "BTC"}
-        hidden = {a.id, a.key, endpoint["id"], endpoint["url"], endpoint["secret"],
-                  BTC_A1, BTC_A2, LTC_A, MEMO_A, a_paid[2]["txid"], a_only_batch,
-                  *(p["id"] for p in a_paid), *(d["id"] for d in deliveries),
-                  *(p["amount"] for p in a_paid), *(p["final_amount"] for p in a_paid)}
+        ids = {
+            "payout_id": a_paid[0]["id"],
+            "batch_id": a_only_batch,
+            "endpoint_id": endpoint["id"],
+            "delivery_id": deliveries[0]["id"],
+            "key_id": (await read(h, a, "/v1/api-keys"))["data"][0]["id"],
+            "merchant_id": a.id,
+            "currency": "BTC",
+        }
+        hidden = {
+            a.id,
+            a.key,
+            endpoint["id"],
+            endpoint["url"],
+            endpoint["secret"],
+            BTC_A1,
+            BTC_A2,
+            LTC_A,
+            MEMO_A,
+            a_paid[2]["txid"],
+            a_only_batch,
+            *(p["id"] for p in a_paid),
+            *(d["id"] for d in deliveries),
+            *(p["amount"] for p in a_paid),
+            *(p["final_amount"] for p in a_paid),
+        }
 
         walked = []
         for path in get_routes(h.app):
@@ -101,8 +121,13 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             leaked = sorted(s for s in hidden if s in r.text)
             assert not leaked, f"GET {path} shows merchant B {leaked}"
             walked.append(path)
-        for path in ("/v1/sandbox/transactions", "/v1/batches", "/v1/batches/{batch_id}",
-                     "/v1/webhook-endpoints/{endpoint_id}/deliveries", "/v1/payouts"):
+        for path in (
+            "/v1/sandbox/transactions",
+            "/v1/batches",
+            "/v1/batches/{batch_id}",
+            "/v1/webhook-endpoints/{endpoint_id}/deliveries",
+            "/v1/payouts",
+        ):
             assert path in walked, path
 
         # Where a transaction is shared, B sees its own payouts, outputs and fee share.
@@ -116,16 +141,16 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
         charged = [Decimal(p["fees"]["network"]) for p in (*a_paid[:2], b_paid[0])]
         shares = split_fee(charged, Decimal(whole["fee"]), 8)
         assert Decimal(mine["fee"]) == shares[2] < Decimal(whole["fee"])
-        assert Decimal(mine["fee_saved"]) == Decimal(mine["unbatched_fee"]) - Decimal(
-            mine["fee"])
+        assert Decimal(mine["fee_saved"]) == Decimal(mine["unbatched_fee"]) - Decimal(mine["fee"])
         listed = (await read(h, b, "/v1/batches"))["data"]
         assert {x["id"]: x for x in listed}[btc_batch] == mine
 
         txs = {t["txid"]: t for t in (await read(h, b, "/v1/sandbox/transactions"))["data"]}
         assert set(txs) == {b_paid[0]["txid"], b_paid[1]["txid"]}
         btc_tx = txs[b_paid[0]["txid"]]
-        assert btc_tx["outputs"] == [{"address": BTC_B, "amount": b_paid[0]["final_amount"],
-                                      "memo": None}]
+        assert btc_tx["outputs"] == [
+            {"address": BTC_B, "amount": b_paid[0]["final_amount"], "memo": None}
+        ]
         assert btc_tx["fee"] == mine["fee"]
         ton_tx = txs[b_paid[1]["txid"]]
         assert [(o["address"], o["memo"]) for o in ton_tx["outputs"]] == [(TON, MEMO_B)]

@@ -28,9 +28,23 @@ def test_quick_benchmarks_write_results(tmp_path: Path) -> None:
         pytest.skip("wrk is not installed (apt-get install -y wrk)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYOUTD_")}
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--only", "intake_sqlite,batching",
-         "--out", str(tmp_path), "--no-readme"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--quick",
+            "--only",
+            "intake_sqlite,batching",
+            "--out",
+            str(tmp_path),
+            "--no-readme",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert "| SQLite intake ÷ HTTP ceiling, 32 connections |" in done.stdout
 

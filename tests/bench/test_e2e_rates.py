@@ -9,8 +9,10 @@ from bench.e2e import _backlog_growth
 
 def _samples(accept_rate: float, pay_rate: float, seconds: int = 60) -> list[dict[str, float]]:
     # payouts are paid a batch at a time, every 3 s
-    return [{"t": float(t), "accepted": accept_rate * t,
-             "paid": pay_rate * (t - t % 3)} for t in range(seconds)]
+    return [
+        {"t": float(t), "accepted": accept_rate * t, "paid": pay_rate * (t - t % 3)}
+        for t in range(seconds)
+    ]
 
 
 def test_a_worker_that_keeps_up_grows_no_backlog() -> None:

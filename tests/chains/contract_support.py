@@ -66,22 +66,33 @@ async def sandbox_chain(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[
 
     async def received(address: str) -> Decimal:
         txs = await sandbox.transactions(rt.db, network="LTC", limit=1000)
-        return sum((Decimal(o["amount"]) for tx in txs for o in tx["outputs"]
-                    if o["address"] == address), Decimal(0))
+        return sum(
+            (Decimal(o["amount"]) for tx in txs for o in tx["outputs"] if o["address"] == address),
+            Decimal(0),
+        )
 
     async def locked() -> frozenset[object]:
         return frozenset()  # the sandbox reserves nothing
 
     try:
-        yield ChainUnderTest(chain, ASSETS[("LTC", "LTC")], new_address, mine, received,
-                             locked, prices_priority=True, amount=Decimal("0.5"))
+        yield ChainUnderTest(
+            chain,
+            ASSETS[("LTC", "LTC")],
+            new_address,
+            mine,
+            received,
+            locked,
+            prices_priority=True,
+            amount=Decimal("0.5"),
+        )
     finally:
         await rt.close()
 
 
 @asynccontextmanager
-async def utxo_chain(tmp_path: Path, sqlite_template: Path, *,
-                     funding: str = "psbt") -> AsyncIterator[ChainUnderTest]:
+async def utxo_chain(
+    tmp_path: Path, sqlite_template: Path, *, funding: str = "psbt"
+) -> AsyncIterator[ChainUnderTest]:
     node = litecoind.node()
     wallet = await node.hot_wallet("2", "2", "2")
     chain = node.chain(wallet, funding=funding)
@@ -93,8 +104,16 @@ async def utxo_chain(tmp_path: Path, sqlite_template: Path, *,
         coins = await node.call("listlockunspent", wallet=wallet)
         return frozenset((c["txid"], c["vout"]) for c in coins)
 
-    yield ChainUnderTest(chain, ASSETS[("LTC", "LTC")], node.new_address, mine, node.received,
-                         locked, prices_priority=True, amount=Decimal("0.5"))
+    yield ChainUnderTest(
+        chain,
+        ASSETS[("LTC", "LTC")],
+        node.new_address,
+        mine,
+        node.received,
+        locked,
+        prices_priority=True,
+        amount=Decimal("0.5"),
+    )
 
 
 FACTORIES: dict[str, Factory] = {

@@ -70,8 +70,14 @@ def _ensure_node_modules() -> None:
     if npm is None or shutil.which("node") is None:
         _unavailable("node/npm are not installed: cannot run Hardhat")
         return
-    done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=EVM_DIR,
-                          capture_output=True, text=True, timeout=900, check=False)
+    done = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund"],
+        cwd=EVM_DIR,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     if done.returncode != 0:
         _unavailable(f"npm ci in {EVM_DIR} failed: {done.stderr[-2000:]}")
 
@@ -99,15 +105,19 @@ class HardhatNode:
     wallet: str = ""
     wallet_key: str = field(default="", repr=False)
 
-    def hot_wallet(self, directory: Path, eth: Decimal = WALLET_ETH,
-                   tokens: Decimal = WALLET_TOKENS) -> tuple[Path, str, str]:
+    def hot_wallet(
+        self, directory: Path, eth: Decimal = WALLET_ETH, tokens: Decimal = WALLET_TOKENS
+    ) -> tuple[Path, str, str]:
         """A fresh key in an encrypted keystore file (the session's passphrase), funded
         with ETH and tokens: (keystore, address, private key hex)."""
         account = Account.create()
         keystore = directory / f"hot-wallet-{account.address[2:10].lower()}.json"
         # scrypt as geth writes it, with a small work factor so each runtime unlocks fast
-        keystore.write_text(json.dumps(Account.encrypt(account.key, self.passphrase,
-                                                       kdf="scrypt", iterations=2**14)))
+        keystore.write_text(
+            json.dumps(
+                Account.encrypt(account.key, self.passphrase, kdf="scrypt", iterations=2**14)
+            )
+        )
         keystore.chmod(0o600)
         if eth:
             self.send_eth(account.address, eth)
@@ -139,8 +149,9 @@ class HardhatNode:
 
     @property
     def contract(self) -> Any:
-        return self.w3.eth.contract(address=Web3.to_checksum_address(self.token),
-                                    abi=self.token_abi)
+        return self.w3.eth.contract(
+            address=Web3.to_checksum_address(self.token), abi=self.token_abi
+        )
 
     def _transact(self, tx: TxParams) -> None:
         txhash = self.w3.eth.send_transaction(tx)
@@ -150,22 +161,35 @@ class HardhatNode:
         assert receipt["status"] == 1, receipt
 
     def send_eth(self, to: str, amount: Decimal) -> None:
-        self._transact({"from": FUNDER, "to": Web3.to_checksum_address(to),
-                        "value": Wei(int(amount.scaleb(18)))})
+        self._transact(
+            {
+                "from": FUNDER,
+                "to": Web3.to_checksum_address(to),
+                "value": Wei(int(amount.scaleb(18))),
+            }
+        )
 
     def mint(self, to: str, amount: Decimal) -> None:
-        self._transact(self.contract.functions.mint(
-            Web3.to_checksum_address(to), int(amount.scaleb(TOKEN_DECIMALS)))
-            .build_transaction({"from": FUNDER}))
+        self._transact(
+            self.contract.functions.mint(
+                Web3.to_checksum_address(to), int(amount.scaleb(TOKEN_DECIMALS))
+            ).build_transaction({"from": FUNDER})
+        )
 
     def block_recipient(self, address: str, blocked: bool = True) -> None:
         """Token transfers to `address` revert from now on (TestToken.setBlocked)."""
-        self._transact(self.contract.functions.setBlocked(
-            Web3.to_checksum_address(address), blocked).build_transaction({"from": FUNDER}))
+        self._transact(
+            self.contract.functions.setBlocked(
+                Web3.to_checksum_address(address), blocked
+            ).build_transaction({"from": FUNDER})
+        )
 
     def nonce(self, address: str | None = None, block: BlockIdentifier = "pending") -> int:
-        return int(self.w3.eth.get_transaction_count(
-            Web3.to_checksum_address(address or self.wallet), block))
+        return int(
+            self.w3.eth.get_transaction_count(
+                Web3.to_checksum_address(address or self.wallet), block
+            )
+        )
 
     def sent_by_wallet(self, since_block: int, wallet: str | None = None) -> list[dict[str, Any]]:
         """Every transaction the hot wallet sent in blocks after `since_block`."""
@@ -176,13 +200,24 @@ class HardhatNode:
             for tx in block["transactions"]:
                 assert not isinstance(tx, bytes)  # full transactions, not hashes
                 if tx["from"] == sender:
-                    found.append({"hash": "0x" + bytes(tx["hash"]).hex(),
-                                  "nonce": int(tx["nonce"]), "to": tx["to"],
-                                  "block": number})
+                    found.append(
+                        {
+                            "hash": "0x" + bytes(tx["hash"]).hex(),
+                            "nonce": int(tx["nonce"]),
+                            "to": tx["to"],
+                            "block": number,
+                        }
+                    )
         return found
 
-    def chains_file(self, directory: Path, *, confirmations: int = 2,
-                    keystore: Path | None = None, extra: str = "") -> Path:
+    def chains_file(
+        self,
+        directory: Path,
+        *,
+        confirmations: int = 2,
+        keystore: Path | None = None,
+        extra: str = "",
+    ) -> Path:
         path = directory / "chains.toml"
         path.write_text(
             "[networks.ETH]\n"
@@ -197,7 +232,8 @@ class HardhatNode:
             'token_fee = "1"\n'
             f"{extra}"
             "\n[networks.ETH.tokens]\n"
-            f'USDT = "{self.token}"\n')
+            f'USDT = "{self.token}"\n'
+        )
         return path
 
 
@@ -205,8 +241,9 @@ def _wait_for_rpc(w3: Web3, proc: subprocess.Popen[bytes], log_path: Path) -> No
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"hardhat node exited ({proc.returncode}):\n"
-                               f"{log_path.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"hardhat node exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}"
+            )
         try:
             if w3.eth.chain_id == CHAIN_ID:
                 return
@@ -240,8 +277,13 @@ def start() -> HardhatNode:
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [npx, "--no", "hardhat", "node", "--hostname", "127.0.0.1", "--port", str(port)],
-            cwd=EVM_DIR, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, start_new_session=True)
+            cwd=EVM_DIR,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
     try:
         url = f"http://127.0.0.1:{port}"
         w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
@@ -250,9 +292,16 @@ def start() -> HardhatNode:
         deploy = w3.eth.send_transaction({"from": FUNDER, "data": artifact["bytecode"]})
         token = w3.eth.wait_for_transaction_receipt(deploy, timeout=30)["contractAddress"]
         assert token, "TestToken did not deploy"
-        node = HardhatNode(url=url, w3=w3, token=str(token), token_abi=artifact["abi"],
-                           workdir=workdir, proc=proc, log_path=log_path,
-                           passphrase=secrets.token_urlsafe(24))
+        node = HardhatNode(
+            url=url,
+            w3=w3,
+            token=str(token),
+            token_abi=artifact["abi"],
+            workdir=workdir,
+            proc=proc,
+            log_path=log_path,
+            passphrase=secrets.token_urlsafe(24),
+        )
         node.previous_env = os.environ.get(PASSPHRASE_ENV)
         os.environ[PASSPHRASE_ENV] = node.passphrase
         node.keystore, node.wallet, node.wallet_key = node.hot_wallet(workdir)
@@ -317,8 +366,16 @@ async def evm_chain(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Chai
 
     hh.set_automine(False)
     try:
-        yield ChainUnderTest(chain, ASSETS[("ETH", "ETH")], new_address, mine, received,
-                             locked, prices_priority=True, amount=Decimal("0.5"))
+        yield ChainUnderTest(
+            chain,
+            ASSETS[("ETH", "ETH")],
+            new_address,
+            mine,
+            received,
+            locked,
+            prices_priority=True,
+            amount=Decimal("0.5"),
+        )
     finally:
         hh.set_automine(True)
         hh.mine(1)  # whatever a test left in the mempool

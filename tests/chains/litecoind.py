@@ -35,8 +35,9 @@ from payoutd.chains.utxo.adapter import UtxoChain
 from payoutd.chains.utxo.rpc import RpcClient
 from tests import support
 
-LITECOIND = os.environ.get("PAYOUTD_TEST_LITECOIND") or shutil.which("litecoind") \
-    or "/usr/bin/litecoind"
+LITECOIND = (
+    os.environ.get("PAYOUTD_TEST_LITECOIND") or shutil.which("litecoind") or "/usr/bin/litecoind"
+)
 USER = "payoutd"
 PASSWORD = "regtest-" + uuid.uuid4().hex[:12]
 PASSWORD_ENV = "PAYOUTD_TEST_LTC_RPC_PASSWORD"
@@ -68,12 +69,17 @@ class Litecoind:
     async def call(self, method: str, *params: Any, wallet: str | None = None) -> Any:
         return await self.client(wallet).call(method, *params)
 
-    def call_sync(self, method: str, *params: Any, wallet: str | None = None,
-                  timeout: float = 30) -> Any:
+    def call_sync(
+        self, method: str, *params: Any, wallet: str | None = None, timeout: float = 30
+    ) -> Any:
         """For starting and stopping, outside any event loop."""
         url = self.url + (f"/wallet/{wallet}" if wallet else "")
-        r = httpx.post(url, auth=(USER, PASSWORD), timeout=timeout,
-                       json={"jsonrpc": "1.0", "id": 1, "method": method, "params": list(params)})
+        r = httpx.post(
+            url,
+            auth=(USER, PASSWORD),
+            timeout=timeout,
+            json={"jsonrpc": "1.0", "id": 1, "method": method, "params": list(params)},
+        )
         answer = r.json()
         if answer.get("error"):
             raise RuntimeError(f"{method}: {answer['error']}")
@@ -100,8 +106,9 @@ class Litecoind:
         return name
 
     async def received(self, address: str, minconf: int = 0) -> Decimal:
-        return Decimal(await self.call("getreceivedbyaddress", address, minconf,
-                                       wallet="recipients"))
+        return Decimal(
+            await self.call("getreceivedbyaddress", address, minconf, wallet="recipients")
+        )
 
     async def mempool(self) -> list[str]:
         return list(await self.call("getrawmempool"))
@@ -111,13 +118,21 @@ class Litecoind:
         estimate_fees=True: a node that has mined transactions has estimates, and they
         would make the fees of a test depend on the tests before it."""
         options.setdefault("estimate_fees", False)
-        return UtxoChain("LTC", node=self.client(), wallet=self.client(wallet),
-                         wallet_name=wallet, net="regtest", confirmations=2,
-                         batch_window_seconds=0,
-                         fee_rates={k: Decimal(v) for k, v in FEE_RATES.items()}, **options)
+        return UtxoChain(
+            "LTC",
+            node=self.client(),
+            wallet=self.client(wallet),
+            wallet_name=wallet,
+            net="regtest",
+            confirmations=2,
+            batch_window_seconds=0,
+            fee_rates={k: Decimal(v) for k, v in FEE_RATES.items()},
+            **options,
+        )
 
-    def chains_file(self, directory: Path, wallet: str, *, url: str | None = None,
-                    confirmations: int = 2) -> Path:
+    def chains_file(
+        self, directory: Path, wallet: str, *, url: str | None = None, confirmations: int = 2
+    ) -> Path:
         """A payoutd chains file mapping LTC to the utxo adapter at this node; the RPC
         password comes from PASSWORD_ENV (tests set it with monkeypatch)."""
         rates = ", ".join(f"{k} = {v}" for k, v in FEE_RATES.items())
@@ -133,7 +148,8 @@ class Litecoind:
             f"confirmations = {confirmations}\n"
             "batch_window_seconds = 0\n"
             f"fee_rates = {{ {rates} }}\n"
-            "estimate_fees = false\n")
+            "estimate_fees = false\n"
+        )
         return path
 
     def stop(self) -> None:
@@ -153,19 +169,38 @@ def start() -> Litecoind:
     rpc_port, p2p_port = free_port(), free_port()
     log = (datadir / "stdout.log").open("wb")
     proc = subprocess.Popen(
-        [LITECOIND, "-regtest", "-server", "-daemon=0", f"-datadir={datadir}",
-         "-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1", f"-rpcport={rpc_port}",
-         f"-port={p2p_port}", "-listen=0", "-dnsseed=0", "-discover=0", "-txindex=0",
-         f"-rpcuser={USER}", f"-rpcpassword={PASSWORD}", "-fallbackfee=0.0001",
-         "-keypool=20", "-printtoconsole=0"],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            LITECOIND,
+            "-regtest",
+            "-server",
+            "-daemon=0",
+            f"-datadir={datadir}",
+            "-rpcbind=127.0.0.1",
+            "-rpcallowip=127.0.0.1",
+            f"-rpcport={rpc_port}",
+            f"-port={p2p_port}",
+            "-listen=0",
+            "-dnsseed=0",
+            "-discover=0",
+            "-txindex=0",
+            f"-rpcuser={USER}",
+            f"-rpcpassword={PASSWORD}",
+            "-fallbackfee=0.0001",
+            "-keypool=20",
+            "-printtoconsole=0",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     log.close()
     node = Litecoind(proc, datadir, rpc_port)
     deadline = time.monotonic() + 60
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"litecoind exited with {proc.returncode}: "
-                               f"{(datadir / 'stdout.log').read_text()[-2000:]}")
+            raise RuntimeError(
+                f"litecoind exited with {proc.returncode}: "
+                f"{(datadir / 'stdout.log').read_text()[-2000:]}"
+            )
         try:
             node.call_sync("getblockchaininfo", timeout=2)
             break
@@ -194,8 +229,10 @@ def node() -> Litecoind:
     if _node is None:
         if not Path(LITECOIND).exists():
             if support.IN_CI:
-                pytest.fail(f"litecoind is required in CI but {LITECOIND} is missing "
-                            "(apt-get install litecoind)")
+                pytest.fail(
+                    f"litecoind is required in CI but {LITECOIND} is missing "
+                    "(apt-get install litecoind)"
+                )
             pytest.skip(f"litecoind is not installed ({LITECOIND})")
         _node = start()
         atexit.register(shutdown)

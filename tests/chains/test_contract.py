@@ -18,8 +18,9 @@ PRIORITIES = ("economy", "recommended", "high", "highest")
 
 
 @pytest.fixture(params=sorted(FACTORIES))
-async def live_chain(request: pytest.FixtureRequest, tmp_path: Path,
-                     sqlite_template: Path) -> AsyncIterator[ChainUnderTest]:
+async def live_chain(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> AsyncIterator[ChainUnderTest]:
     async with FACTORIES[request.param](tmp_path, sqlite_template) as cut:
         yield cut
 
@@ -30,25 +31,32 @@ def corrupt(address: str) -> str:
     swap = {"q": "p", "p": "q", "0": "2", "x": "y"}.get(address[i], "q")
     if swap == address[i]:
         swap = "z"
-    return address[:i] + swap + address[i + 1:]
+    return address[:i] + swap + address[i + 1 :]
 
 
-async def prepare(cut: ChainUnderTest, outputs: list[Output],
-                  priority: str | None = None) -> PreparedTx:
-    return await cut.chain.prepare(f"contract-{uuid.uuid4().hex[:8]}", cut.asset, outputs,
-                                   priority, payout_count=len(outputs), next_sequence=None)
+async def prepare(
+    cut: ChainUnderTest, outputs: list[Output], priority: str | None = None
+) -> PreparedTx:
+    return await cut.chain.prepare(
+        f"contract-{uuid.uuid4().hex[:8]}",
+        cut.asset,
+        outputs,
+        priority,
+        payout_count=len(outputs),
+        next_sequence=None,
+    )
 
 
 async def test_validates_its_own_addresses_and_refuses_a_corrupted_one(
-        live_chain: ChainUnderTest) -> None:
+    live_chain: ChainUnderTest,
+) -> None:
     address = await live_chain.new_address()
     assert live_chain.chain.validate_address(address)
     with pytest.raises(ValueError):
         live_chain.chain.validate_address(corrupt(address))
 
 
-async def test_fee_estimate_is_positive_and_grows_with_priority(
-        live_chain: ChainUnderTest) -> None:
+async def test_fee_estimate_is_positive_and_grows_with_priority(live_chain: ChainUnderTest) -> None:
     fees = [await live_chain.chain.estimate_fee(live_chain.asset, p) for p in PRIORITIES]
     assert all(f > 0 for f in fees)
     assert fees == sorted(fees)
@@ -74,8 +82,9 @@ async def test_outputs_pay_what_was_asked_in_order(live_chain: ChainUnderTest) -
 async def test_outputs_that_pay_the_fee_pay_exactly_the_fee(live_chain: ChainUnderTest) -> None:
     a, b = await live_chain.new_address(), await live_chain.new_address()
     asked = [live_chain.amount, live_chain.amount / 2]
-    tx = await prepare(live_chain, [Output(a, asked[0], subtract_fee=True),
-                                    Output(b, asked[1], subtract_fee=True)])
+    tx = await prepare(
+        live_chain, [Output(a, asked[0], subtract_fee=True), Output(b, asked[1], subtract_fee=True)]
+    )
     try:
         assert len(tx.output_amounts) == 2
         assert all(0 < paid < want for paid, want in zip(tx.output_amounts, asked, strict=True))
@@ -96,7 +105,8 @@ async def test_broadcast_twice_is_one_transaction(live_chain: ChainUnderTest) ->
 
 
 async def test_status_follows_the_transaction_to_its_confirmations(
-        live_chain: ChainUnderTest) -> None:
+    live_chain: ChainUnderTest,
+) -> None:
     tx = await prepare(live_chain, [Output(await live_chain.new_address(), live_chain.amount)])
     assert (await live_chain.chain.status(tx)).state == "unknown"
     await live_chain.chain.broadcast(tx)

@@ -47,29 +47,41 @@ def node(hardhat: HardhatNode) -> Iterator[HardhatNode]:
 
 
 @asynccontextmanager
-async def evm_harness(node: HardhatNode, tmp_path: Path, database_url: str | None, *,
-                      fresh: bool = True,
-                      sqlite_template: Path | None = None) -> AsyncIterator[Harness]:
+async def evm_harness(
+    node: HardhatNode,
+    tmp_path: Path,
+    database_url: str | None,
+    *,
+    fresh: bool = True,
+    sqlite_template: Path | None = None,
+) -> AsyncIterator[Harness]:
     if sqlite_template is not None:
         support.copy_template(sqlite_template, tmp_path)
-    settings = support.test_settings(tmp_path, database_url,
-                                     chains_file=node.chains_file(tmp_path))
+    settings = support.test_settings(tmp_path, database_url, chains_file=node.chains_file(tmp_path))
     async with support.harness(settings, truncate=fresh and database_url is not None) as h:
         yield h
 
 
 @pytest.fixture
-async def h(node: HardhatNode, tmp_path: Path,
-            database_url: str | None) -> AsyncIterator[Harness]:
+async def h(node: HardhatNode, tmp_path: Path, database_url: str | None) -> AsyncIterator[Harness]:
     async with evm_harness(node, tmp_path, database_url) as harness:
         yield harness
 
 
-async def pay(h: Harness, m: Merchant, amount: str, currency: str, address: str,
-              **extra: object) -> dict[str, Any]:
-    r = await h.client.post("/v1/payouts", headers=m.headers, json={
-        "amount": amount, "currency": currency, "network": "ETH", "address": address,
-        **extra})
+async def pay(
+    h: Harness, m: Merchant, amount: str, currency: str, address: str, **extra: object
+) -> dict[str, Any]:
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={
+            "amount": amount,
+            "currency": currency,
+            "network": "ETH",
+            "address": address,
+            **extra,
+        },
+    )
     assert r.status_code == 201, r.text
     return dict(r.json())
 
@@ -98,8 +110,7 @@ async def confirm(h: Harness, node: HardhatNode) -> None:
     await h.tick()
 
 
-async def test_eth_and_token_payouts_reach_the_recipients(h: Harness,
-                                                          node: HardhatNode) -> None:
+async def test_eth_and_token_payouts_reach_the_recipients(h: Harness, node: HardhatNode) -> None:
     m = await h.merchant(ETH="10", USDT="1000")
     r1, r2, r3 = recipient(), recipient(), recipient()
     p1 = await pay(h, m, "0.5", "ETH", r1)
@@ -139,8 +150,9 @@ async def test_eth_and_token_payouts_reach_the_recipients(h: Harness,
     assert (await h.ledger_check())["ok"]
 
 
-async def test_from_amount_eth_pays_its_fee_out_of_the_output(h: Harness,
-                                                               node: HardhatNode) -> None:
+async def test_from_amount_eth_pays_its_fee_out_of_the_output(
+    h: Harness, node: HardhatNode
+) -> None:
     m = await h.merchant(ETH="1")
     r = recipient()
     p = await pay(h, m, "0.1", "ETH", r, fee_mode="from_amount")
@@ -157,7 +169,8 @@ async def test_from_amount_eth_pays_its_fee_out_of_the_output(h: Harness,
 
 
 async def test_a_crash_after_signing_sends_the_recorded_nonce_and_hash(
-        node: HardhatNode, tmp_path: Path, database_url: str | None) -> None:
+    node: HardhatNode, tmp_path: Path, database_url: str | None
+) -> None:
     r = recipient()
     async with evm_harness(node, tmp_path, database_url) as h:
         m = await h.merchant(ETH="1", USDT="100")
@@ -185,7 +198,8 @@ async def test_a_crash_after_signing_sends_the_recorded_nonce_and_hash(
 
 
 async def test_a_reverting_transfer_fails_its_payout_and_returns_the_funds(
-        h: Harness, node: HardhatNode) -> None:
+    h: Harness, node: HardhatNode
+) -> None:
     m = await h.merchant(USDT="100")
     good, bad, after = recipient(), recipient(), recipient()
     node.block_recipient(bad)
@@ -207,12 +221,12 @@ async def test_a_reverting_transfer_fails_its_payout_and_returns_the_funds(
     assert receipt["status"] == 0
     # only the paid payouts (and their flat fees) left the balance; the hold was voided
     balances = await h.balances(m)
-    assert Decimal(balances["USDT"]["available"]) == Decimal(100) - Decimal(5 + 1) \
-        - Decimal(3 + 1)
+    assert Decimal(balances["USDT"]["available"]) == Decimal(100) - Decimal(5 + 1) - Decimal(3 + 1)
     assert Decimal(balances["USDT"]["held"]) == 0
     async with h.rt.db.read() as uow:
-        status = (await uow.conn.execute(
-            select(holds.c.status).where(holds.c.payout_id == p_bad["id"]))).scalar_one()
+        status = (
+            await uow.conn.execute(select(holds.c.status).where(holds.c.payout_id == p_bad["id"]))
+        ).scalar_one()
     assert status == "voided"
     assert (await h.ledger_check())["ok"]
 
@@ -239,8 +253,9 @@ async def test_batches_in_a_row_use_consecutive_nonces(h: Harness, node: Hardhat
     assert {(await get(h, m, p["id"]))["status"] for p in (first, second, third)} == {"paid"}
 
 
-async def test_a_batch_waits_while_the_hot_wallet_cannot_pay_it(h: Harness,
-                                                                node: HardhatNode) -> None:
+async def test_a_batch_waits_while_the_hot_wallet_cannot_pay_it(
+    h: Harness, node: HardhatNode
+) -> None:
     held = node.token_balance(node.wallet)
     m = await h.merchant(USDT=str(held + 1000))
     p = await pay(h, m, str(held + 500), "USDT", recipient())
@@ -256,7 +271,8 @@ async def test_a_batch_waits_while_the_hot_wallet_cannot_pay_it(h: Harness,
 
 
 async def test_a_lost_transaction_is_sent_again_and_a_replaced_one_needs_review(
-        h: Harness, node: HardhatNode) -> None:
+    h: Harness, node: HardhatNode
+) -> None:
     m = await h.merchant(ETH="1")
     node.set_automine(False)
     lost = await pay(h, m, "0.01", "ETH", recipient())
@@ -267,8 +283,9 @@ async def test_a_lost_transaction_is_sent_again_and_a_replaced_one_needs_review(
     # goes out again, same hash
     node.w3.provider.make_request(RPCEndpoint("hardhat_dropTransaction"), [payout["txid"]])
     await h.tick()
-    assert node.w3.eth.get_transaction(payout["txid"])["hash"].hex().removeprefix("0x") \
-        == payout["txid"].removeprefix("0x")
+    assert node.w3.eth.get_transaction(payout["txid"])["hash"].hex().removeprefix("0x") == payout[
+        "txid"
+    ].removeprefix("0x")
     node.mine(3)
     await h.tick()
     assert (await get(h, m, lost["id"]))["status"] == "paid"
@@ -278,10 +295,19 @@ async def test_a_lost_transaction_is_sent_again_and_a_replaced_one_needs_review(
     await h.tick()
     payout = await get(h, m, replaced["id"])
     mine = node.w3.eth.get_transaction(payout["txid"])
-    other = Account.sign_transaction({
-        "type": 2, "chainId": 31337, "nonce": mine["nonce"], "to": node.wallet, "value": 0,
-        "gas": 21000, "maxFeePerGas": 3 * int(mine["maxFeePerGas"]),
-        "maxPriorityFeePerGas": 3 * int(mine["maxPriorityFeePerGas"])}, node.wallet_key)
+    other = Account.sign_transaction(
+        {
+            "type": 2,
+            "chainId": 31337,
+            "nonce": mine["nonce"],
+            "to": node.wallet,
+            "value": 0,
+            "gas": 21000,
+            "maxFeePerGas": 3 * int(mine["maxFeePerGas"]),
+            "maxPriorityFeePerGas": 3 * int(mine["maxPriorityFeePerGas"]),
+        },
+        node.wallet_key,
+    )
     node.w3.eth.send_raw_transaction(other.raw_transaction)
     node.mine(3)
     await h.tick()
@@ -291,14 +317,17 @@ async def test_a_lost_transaction_is_sent_again_and_a_replaced_one_needs_review(
 
 
 async def test_the_hot_wallet_secrets_never_reach_a_log(
-        node: HardhatNode, tmp_path: Path, sqlite_template: Path,
-        caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    node: HardhatNode,
+    tmp_path: Path,
+    sqlite_template: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     caplog.set_level(logging.DEBUG)  # web3's own request logging included
     secrets = [node.passphrase, node.wallet_key, "0x" + node.wallet_key]
     with structlog.testing.capture_logs() as events:
-        async with evm_harness(node, tmp_path / "a", None,
-                               sqlite_template=sqlite_template) as h:
+        async with evm_harness(node, tmp_path / "a", None, sqlite_template=sqlite_template) as h:
             chain = h.rt.ctx.chain("ETH")
             assert isinstance(chain, EvmChain)
             m = await h.merchant(ETH="1")
@@ -310,8 +339,7 @@ async def test_the_hot_wallet_secrets_never_reach_a_log(
         # a wrong passphrase: the batch waits, the log says why, and shows no passphrase
         wrong = "not-the-passphrase-" + node.passphrase[:6]
         monkeypatch.setenv("PAYOUTD_TEST_EVM_KEYSTORE_PASSPHRASE", wrong)
-        async with evm_harness(node, tmp_path / "b", None,
-                               sqlite_template=sqlite_template) as h:
+        async with evm_harness(node, tmp_path / "b", None, sqlite_template=sqlite_template) as h:
             m = await h.merchant(ETH="1")
             p = await pay(h, m, "0.01", "ETH", recipient())
             await h.tick()
@@ -328,15 +356,15 @@ async def test_the_hot_wallet_secrets_never_reach_a_log(
 async def test_estimates_follow_priority_and_the_flat_token_fee(h: Harness) -> None:
     chain = h.rt.ctx.chain("ETH")
     eth, usdt = ASSETS[("ETH", "ETH")], ASSETS[("USDT", "ETH")]
-    fees = [await chain.estimate_fee(eth, p)
-            for p in ("economy", "recommended", "high", "highest")]
+    fees = [await chain.estimate_fee(eth, p) for p in ("economy", "recommended", "high", "highest")]
     assert fees == sorted(fees) and fees[0] > 0 and fees[3] > fees[0]
     assert await chain.estimate_fee(usdt, "highest") == Decimal(1)
     assert chain.mode == "live" and chain.confirmations == 2
 
 
 async def test_a_batch_the_node_refuses_fails_and_leaves_no_nonce_gap(
-        h: Harness, node: HardhatNode, monkeypatch: pytest.MonkeyPatch) -> None:
+    h: Harness, node: HardhatNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
     chain = h.rt.ctx.chain("ETH")
     m = await h.merchant(ETH="5000")
     nonce = node.nonce()
@@ -368,13 +396,15 @@ def test_an_unreachable_node_is_unavailable_and_its_url_stays_secret(tmp_path: P
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block ends: nothing listens
     keystore = tmp_path / "key.json"
-    keystore.write_text(json.dumps(Account.encrypt(Account.create().key, "pw", kdf="pbkdf2",
-                                                   iterations=2)))
+    keystore.write_text(
+        json.dumps(Account.encrypt(Account.create().key, "pw", kdf="pbkdf2", iterations=2))
+    )
     path = tmp_path / "chains.toml"
     path.write_text(
-        "[networks.ETH]\nadapter = \"evm\"\n"
+        '[networks.ETH]\nadapter = "evm"\n'
         f'url = "http://127.0.0.1:{port}/v3/SECRET-API-KEY"\n'
-        f'chain_id = 1\nkeystore = "{keystore}"\npassphrase_env = "PAYOUTD_TEST_EVM_PW"\n')
+        f'chain_id = 1\nkeystore = "{keystore}"\npassphrase_env = "PAYOUTD_TEST_EVM_PW"\n'
+    )
     cfg = chains_config.load(path)["ETH"]
     chain = EvmChain.from_config(cfg)
     assert "SECRET-API-KEY" not in repr(chain)
@@ -397,15 +427,22 @@ def test_an_unreachable_node_is_unavailable_and_its_url_stays_secret(tmp_path: P
 
 
 async def test_a_run_the_node_takes_only_in_part_is_completed_with_the_same_transactions(
-        node: HardhatNode, tmp_path: Path) -> None:
+    node: HardhatNode, tmp_path: Path
+) -> None:
     keystore, wallet, _ = node.hot_wallet(tmp_path, eth=Decimal("0.6"), tokens=Decimal(0))
     chain = EvmChain.from_config(
-        chains_config.load(node.chains_file(tmp_path, keystore=keystore))["ETH"])
+        chains_config.load(node.chains_file(tmp_path, keystore=keystore))["ETH"]
+    )
     eth = ASSETS[("ETH", "ETH")]
     a, b = recipient(), recipient()
-    tx = await chain.prepare("partial", eth, [Output(a, Decimal("0.5")),
-                                              Output(b, Decimal("0.5"))], None,
-                             payout_count=2, next_sequence=None)
+    tx = await chain.prepare(
+        "partial",
+        eth,
+        [Output(a, Decimal("0.5")), Output(b, Decimal("0.5"))],
+        None,
+        payout_count=2,
+        next_sequence=None,
+    )
     await chain.broadcast(tx)  # the first goes (and is mined), the second is refused
     assert node.balance(a) == Decimal("0.5") and node.balance(b) == 0
     # the run is out in part: the missing transaction is "unknown", its nonce still free,
@@ -419,5 +456,6 @@ async def test_a_run_the_node_takes_only_in_part_is_completed_with_the_same_tran
     assert node.balance(b) == Decimal("0.5")
     assert node.nonce(wallet) == 2
     sent = node.sent_by_wallet(0, wallet)
-    assert [(t["hash"], t["nonce"]) for t in sent] == list(zip(tx.output_txids, [0, 1],
-                                                              strict=True))
+    assert [(t["hash"], t["nonce"]) for t in sent] == list(
+        zip(tx.output_txids, [0, 1], strict=True)
+    )

@@ -48,6 +48,7 @@ TYPE_NAMES = {1: "TransferContract", 31: "TriggerSmartContract"}
 
 # --- addresses and keys, computed without payoutd --------------------------------------
 
+
 def b58_to_hex(address: str) -> str:
     return base58.b58decode_check(address).hex()
 
@@ -82,13 +83,15 @@ def recover_signer(txid_hex: str, signature_hex: str) -> str:
     digest = bytes.fromhex(txid_hex)
     # python-ecdsa returns the candidate of the even R point first, then the odd one
     candidates = VerifyingKey.from_public_key_recovery_with_digest(
-        sig[:64], digest, SECP256k1, sigdecode=sigdecode_string)
+        sig[:64], digest, SECP256k1, sigdecode=sigdecode_string
+    )
     vk = candidates[v]
     vk.verify_digest(sig[:64], digest, sigdecode=sigdecode_string)
     return address_of_public_key(vk)
 
 
 # --- protobuf, read and written here independently of payoutd -------------------------
+
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
@@ -112,7 +115,7 @@ def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
             out.append((number, value))
         elif wire == 2:
             length, pos = _varint(buf, pos)
-            out.append((number, buf[pos:pos + length]))
+            out.append((number, buf[pos : pos + length]))
             pos += length
         else:
             raise ValueError(f"wire type {wire} not expected in a TRON transaction")
@@ -123,8 +126,14 @@ def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
 
 def decode_raw(raw_hex: str) -> dict[str, Any]:
     """Transaction.raw bytes -> raw_data as TronGrid prints it (visible=false)."""
-    names = {1: "ref_block_bytes", 4: "ref_block_hash", 8: "expiration", 10: "data",
-             14: "timestamp", 18: "fee_limit"}
+    names = {
+        1: "ref_block_bytes",
+        4: "ref_block_hash",
+        8: "expiration",
+        10: "data",
+        14: "timestamp",
+        18: "fee_limit",
+    }
     raw: dict[str, Any] = {"contract": []}
     for number, value in _fields(bytes.fromhex(raw_hex)):
         if number == 11:
@@ -142,11 +151,21 @@ def _decode_contract(buf: bytes) -> dict[str, Any]:
     kind = TYPE_NAMES[_int(fields[1])]
     any_fields = dict(_fields(_bytes(fields[2])))
     type_url = _bytes(any_fields[1]).decode()
-    names = ({1: "owner_address", 2: "to_address", 3: "amount"} if kind == "TransferContract"
-             else {1: "owner_address", 2: "contract_address", 3: "call_value", 4: "data",
-                   5: "call_token_value", 6: "token_id"})
-    value = {names[n]: v.hex() if isinstance(v, bytes) else v
-             for n, v in _fields(_bytes(any_fields[2]))}
+    names = (
+        {1: "owner_address", 2: "to_address", 3: "amount"}
+        if kind == "TransferContract"
+        else {
+            1: "owner_address",
+            2: "contract_address",
+            3: "call_value",
+            4: "data",
+            5: "call_token_value",
+            6: "token_id",
+        }
+    )
+    value = {
+        names[n]: v.hex() if isinstance(v, bytes) else v for n, v in _fields(_bytes(any_fields[2]))
+    }
     return {"parameter": {"value": value, "type_url": type_url}, "type": kind}
 
 
@@ -180,21 +199,29 @@ def _put(number: int, value: int | bytes) -> bytes:
 def _encode_constant_call(raw: dict[str, Any]) -> str:
     """Only for the context `transaction` a constant call answers with."""
     value = raw["contract"][0]["parameter"]["value"]
-    call = (_put(1, bytes.fromhex(value["owner_address"]))
-            + _put(2, bytes.fromhex(value["contract_address"]))
-            + _put(4, bytes.fromhex(value["data"])))
+    call = (
+        _put(1, bytes.fromhex(value["owner_address"]))
+        + _put(2, bytes.fromhex(value["contract_address"]))
+        + _put(4, bytes.fromhex(value["data"]))
+    )
     any_message = _put(1, raw["contract"][0]["parameter"]["type_url"].encode()) + _put(2, call)
     contract = _put(1, 31) + _put(2, any_message)
-    return (_put(1, bytes.fromhex(raw["ref_block_bytes"]))
-            + _put(4, bytes.fromhex(raw["ref_block_hash"])) + _put(8, raw["expiration"])
-            + _put(11, contract) + _put(14, raw["timestamp"])).hex()
+    return (
+        _put(1, bytes.fromhex(raw["ref_block_bytes"]))
+        + _put(4, bytes.fromhex(raw["ref_block_hash"]))
+        + _put(8, raw["expiration"])
+        + _put(11, contract)
+        + _put(14, raw["timestamp"])
+    ).hex()
 
 
 # --- the node ---------------------------------------------------------------------------
 
+
 class TronGrid:
-    def __init__(self, *, start_number: int = 66_987_600, blocks: int = 40,
-                 lag_seconds: int = 0) -> None:
+    def __init__(
+        self, *, start_number: int = 66_987_600, blocks: int = 40, lag_seconds: int = 0
+    ) -> None:
         self.lock = threading.RLock()
         self.blocks: list[dict[str, Any]] = []
         self.accounts: dict[str, dict[str, Any]] = {}  # hex address -> {"balance", ...}
@@ -212,8 +239,9 @@ class TronGrid:
         self.paths: list[str] = []
         self.api_keys: list[str | None] = []
         self.verification_failures: list[str] = []
-        now = (int(time.time() * 1000) // BLOCK_MS * BLOCK_MS - blocks * BLOCK_MS
-               - lag_seconds * 1000)  # a node still syncing is behind the clock
+        now = (
+            int(time.time() * 1000) // BLOCK_MS * BLOCK_MS - blocks * BLOCK_MS - lag_seconds * 1000
+        )  # a node still syncing is behind the clock
         parent = "0" * 64
         for i in range(blocks):
             parent = self._append(start_number + i, now + i * BLOCK_MS, [], parent)
@@ -238,8 +266,7 @@ class TronGrid:
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except ValueError:
                     body = None
-                status, answer = grid.handle(self.path, body,
-                                             self.headers.get("TRON-PRO-API-KEY"))
+                status, answer = grid.handle(self.path, body, self.headers.get("TRON-PRO-API-KEY"))
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -335,13 +362,24 @@ class TronGrid:
                 contract = decode_raw(tx["raw_data_hex"])["contract"][0]
                 value = contract["parameter"]["value"]
                 if contract["type"] == "TransferContract":
-                    out.append({"txid": txid, "currency": "TRX",
-                                "to": hex_to_b58(value["to_address"]),
-                                "amount": Decimal(value["amount"]).scaleb(-6)})
+                    out.append(
+                        {
+                            "txid": txid,
+                            "currency": "TRX",
+                            "to": hex_to_b58(value["to_address"]),
+                            "amount": Decimal(value["amount"]).scaleb(-6),
+                        }
+                    )
                 else:
                     to, units = _transfer_args(value["data"])
-                    out.append({"txid": txid, "contract": hex_to_b58(value["contract_address"]),
-                                "to": hex_to_b58(to), "amount": Decimal(units).scaleb(-6)})
+                    out.append(
+                        {
+                            "txid": txid,
+                            "contract": hex_to_b58(value["contract_address"]),
+                            "to": hex_to_b58(to),
+                            "amount": Decimal(units).scaleb(-6),
+                        }
+                    )
         return out
 
     # --- HTTP ---
@@ -358,10 +396,10 @@ class TronGrid:
                 "/wallet/getnowblock": lambda: self._block_json(self.head, detail=True),
                 "/wallet/getblock": lambda: self._getblock(body),
                 "/wallet/broadcasttransaction": lambda: self._broadcast(body),
-                "/wallet/gettransactioninfobyid": lambda: self.infos.get(str(body.get("value")),
-                                                                         {}),
-                "/wallet/gettransactionbyid": lambda: self.included.get(str(body.get("value")),
-                                                                        {}),
+                "/wallet/gettransactioninfobyid": lambda: self.infos.get(
+                    str(body.get("value")), {}
+                ),
+                "/wallet/gettransactionbyid": lambda: self.included.get(str(body.get("value")), {}),
                 "/wallet/gettransactionfrompending": lambda: self._pending(body),
                 "/wallet/getaccount": lambda: self._getaccount(body),
                 "/wallet/triggerconstantcontract": lambda: self._constant(body),
@@ -374,21 +412,38 @@ class TronGrid:
     def _append(self, number: int, timestamp: int, txids: list[str], parent: str) -> str:
         digest = hashlib.sha256(f"{parent}{timestamp}{''.join(txids)}".encode()).hexdigest()
         block_id = f"{number:016x}{digest[16:]}"
-        self.blocks.append({"number": number, "timestamp": timestamp, "blockID": block_id,
-                            "parentHash": parent, "txids": txids})
+        self.blocks.append(
+            {
+                "number": number,
+                "timestamp": timestamp,
+                "blockID": block_id,
+                "parentHash": parent,
+                "txids": txids,
+            }
+        )
         return block_id
 
     def _block_json(self, block: dict[str, Any], *, detail: bool) -> dict[str, Any]:
-        root = (hashlib.sha256("".join(block["txids"]).encode()).hexdigest()
-                if block["txids"] else "0" * 64)
+        root = (
+            hashlib.sha256("".join(block["txids"]).encode()).hexdigest()
+            if block["txids"]
+            else "0" * 64
+        )
         out: dict[str, Any] = {
             "blockID": block["blockID"],
             "block_header": {
-                "raw_data": {"number": block["number"], "txTrieRoot": root,
-                             "witness_address": WITNESS, "parentHash": block["parentHash"],
-                             "version": 34, "timestamp": block["timestamp"]},
+                "raw_data": {
+                    "number": block["number"],
+                    "txTrieRoot": root,
+                    "witness_address": WITNESS,
+                    "parentHash": block["parentHash"],
+                    "version": 34,
+                    "timestamp": block["timestamp"],
+                },
                 "witness_signature": hashlib.sha256(block["blockID"].encode()).hexdigest() * 2
-                + "00"}}
+                + "00",
+            },
+        }
         if detail and block["txids"]:
             out["transactions"] = [self.included[t] for t in block["txids"]]
         return out
@@ -422,45 +477,82 @@ class TronGrid:
         out: dict[str, Any] = {"address": address}
         if account["balance"]:
             out["balance"] = account["balance"]
-        out.update({
-            "create_time": account["create_time"],
-            "net_window_size": 28800000, "net_window_optimized": True,
-            "account_resource": {"energy_window_size": 28800000,
-                                 "energy_window_optimized": True},
-            "owner_permission": {"permission_name": "owner", "threshold": 1,
-                                 "keys": [{"address": address, "weight": 1}]},
-            "active_permission": [{
-                "type": "Active", "id": 2, "permission_name": "active", "threshold": 1,
-                "operations": "7fff1fc0033efb0f000000000000000000000000000000000000000000000000",
-                "keys": [{"address": address, "weight": 1}]}],
-            "frozenV2": [{}, {"type": "ENERGY"}, {"type": "TRON_POWER"}]})
+        out.update(
+            {
+                "create_time": account["create_time"],
+                "net_window_size": 28800000,
+                "net_window_optimized": True,
+                "account_resource": {
+                    "energy_window_size": 28800000,
+                    "energy_window_optimized": True,
+                },
+                "owner_permission": {
+                    "permission_name": "owner",
+                    "threshold": 1,
+                    "keys": [{"address": address, "weight": 1}],
+                },
+                "active_permission": [
+                    {
+                        "type": "Active",
+                        "id": 2,
+                        "permission_name": "active",
+                        "threshold": 1,
+                        "operations": "7fff1fc0033efb0f0000000000000000"
+                        "00000000000000000000000000000000",
+                        "keys": [{"address": address, "weight": 1}],
+                    }
+                ],
+                "frozenV2": [{}, {"type": "ENERGY"}, {"type": "TRON_POWER"}],
+            }
+        )
         return out
 
     def _constant(self, body: dict[str, Any]) -> dict[str, Any]:
         contract = body.get("contract_address", "")
         if contract not in self.tokens:
-            return {"result": {"code": "CONTRACT_VALIDATE_ERROR",
-                               "message": b"Smart contract is not exist.".hex()},
-                    "transaction": {"ret": [{}], "visible": False}}
+            return {
+                "result": {
+                    "code": "CONTRACT_VALIDATE_ERROR",
+                    "message": b"Smart contract is not exist.".hex(),
+                },
+                "transaction": {"ret": [{}], "visible": False},
+            }
         if body.get("function_selector") != "balanceOf(address)":
             raise AssertionError(f"constant call not simulated: {body}")
         holder = "41" + body["parameter"][24:64]
         balance = self.tokens[contract].get(holder, 0)
-        raw = {"contract": [{"parameter": {"value": {
-                   "data": "70a08231" + body["parameter"],
-                   "owner_address": body["owner_address"], "contract_address": contract},
-                   "type_url": "type.googleapis.com/protocol.TriggerSmartContract"},
-                   "type": "TriggerSmartContract"}],
-               "ref_block_bytes": self.head["blockID"][12:16],
-               "ref_block_hash": self.head["blockID"][16:32],
-               "expiration": self.head["timestamp"] + 60_000,
-               "timestamp": self.head["timestamp"] + 1}
+        raw = {
+            "contract": [
+                {
+                    "parameter": {
+                        "value": {
+                            "data": "70a08231" + body["parameter"],
+                            "owner_address": body["owner_address"],
+                            "contract_address": contract,
+                        },
+                        "type_url": "type.googleapis.com/protocol.TriggerSmartContract",
+                    },
+                    "type": "TriggerSmartContract",
+                }
+            ],
+            "ref_block_bytes": self.head["blockID"][12:16],
+            "ref_block_hash": self.head["blockID"][16:32],
+            "expiration": self.head["timestamp"] + 60_000,
+            "timestamp": self.head["timestamp"] + 1,
+        }
         raw_hex = _encode_constant_call(raw)
-        return {"result": {"result": True}, "energy_used": 935,
-                "constant_result": [f"{balance:064x}"],
-                "transaction": {"ret": [{}], "visible": False,
-                                "txID": hashlib.sha256(bytes.fromhex(raw_hex)).hexdigest(),
-                                "raw_data": raw, "raw_data_hex": raw_hex}}
+        return {
+            "result": {"result": True},
+            "energy_used": 935,
+            "constant_result": [f"{balance:064x}"],
+            "transaction": {
+                "ret": [{}],
+                "visible": False,
+                "txID": hashlib.sha256(bytes.fromhex(raw_hex)).hexdigest(),
+                "raw_data": raw,
+                "raw_data_hex": raw_hex,
+            },
+        }
 
     def _broadcast(self, tx: dict[str, Any]) -> dict[str, Any]:
         self.received.append(json.loads(json.dumps(tx)))
@@ -498,9 +590,12 @@ class TronGrid:
         head = self.head
         if not head["timestamp"] < raw["expiration"] <= head["timestamp"] + MAX_EXPIRATION_MS:
             return error("TRANSACTION_EXPIRATION_ERROR", "Transaction expired")
-        ref = [b for b in self.blocks[-TAPOS_WINDOW:]
-               if b["blockID"][12:16] == raw["ref_block_bytes"]
-               and b["blockID"][16:32] == raw["ref_block_hash"]]
+        ref = [
+            b
+            for b in self.blocks[-TAPOS_WINDOW:]
+            if b["blockID"][12:16] == raw["ref_block_bytes"]
+            and b["blockID"][16:32] == raw["ref_block_hash"]
+        ]
         if not ref:
             return error("TAPOS_ERROR", "Tapos check error")
         recipient = self._recipient(contract)
@@ -509,12 +604,13 @@ class TronGrid:
             if recipient == owner:
                 return error("CONTRACT_VALIDATE_ERROR", "Cannot transfer TRX to yourself.")
             if balance < value["amount"]:
-                return error("CONTRACT_VALIDATE_ERROR",
-                             "Validate TransferContract error, balance is not sufficient.")
+                return error(
+                    "CONTRACT_VALIDATE_ERROR",
+                    "Validate TransferContract error, balance is not sufficient.",
+                )
         else:
             if value["contract_address"] not in self.tokens:
-                return error("CONTRACT_VALIDATE_ERROR",
-                             "No contract or not a valid smart contract")
+                return error("CONTRACT_VALIDATE_ERROR", "No contract or not a valid smart contract")
             if not 0 < raw.get("fee_limit", 0) <= 15_000 * 10**6:
                 return error("CONTRACT_VALIDATE_ERROR", "feeLimit must be >= 0 and <= 15000000000")
         if recipient in self.refuse_to:
@@ -548,8 +644,15 @@ class TronGrid:
                 return False
             owner["balance"] -= value["amount"] + fee
             self._account(to, create=True)["balance"] += value["amount"]
-            info.update({"fee": fee, "blockNumber": number, "blockTimeStamp": timestamp,
-                         "contractResult": [""], "receipt": {"net_fee": net_fee}})
+            info.update(
+                {
+                    "fee": fee,
+                    "blockNumber": number,
+                    "blockTimeStamp": timestamp,
+                    "contractResult": [""],
+                    "receipt": {"net_fee": net_fee},
+                }
+            )
             outcome = "SUCCESS"
         else:
             holders = self.tokens[value["contract_address"]]
@@ -562,32 +665,50 @@ class TronGrid:
             out_of_energy = energy * ENERGY_PRICE_SUN > raw["fee_limit"]
             fee = min(energy_fee + net_fee, owner["balance"])
             owner["balance"] -= fee
-            receipt = {"energy_fee": energy_fee, "energy_usage_total": energy,
-                       "net_fee": net_fee}
+            receipt = {"energy_fee": energy_fee, "energy_usage_total": energy, "net_fee": net_fee}
             info.update({"fee": fee, "blockNumber": number, "blockTimeStamp": timestamp})
             if reverts or out_of_energy:
                 outcome = "OUT_OF_ENERGY" if out_of_energy else "REVERT"
-                message = ("Not enough energy" if out_of_energy else "REVERT opcode executed")
-                info.update({"contractResult": [""],
-                             "contract_address": value["contract_address"],
-                             "receipt": {**receipt, "result": outcome},
-                             "result": "FAILED", "resMessage": message.encode().hex()})
+                message = "Not enough energy" if out_of_energy else "REVERT opcode executed"
+                info.update(
+                    {
+                        "contractResult": [""],
+                        "contract_address": value["contract_address"],
+                        "receipt": {**receipt, "result": outcome},
+                        "result": "FAILED",
+                        "resMessage": message.encode().hex(),
+                    }
+                )
             else:
                 outcome = "SUCCESS"
                 holders[sender] -= units
                 holders[to] = holders.get(to, 0) + units
-                info.update({
-                    "contractResult": [f"{1:064x}"],
-                    "contract_address": value["contract_address"],
-                    "receipt": {**receipt, "result": "SUCCESS"},
-                    "log": [{"address": value["contract_address"][2:],
-                             "topics": [TRANSFER_TOPIC, sender[2:].rjust(64, "0"),
-                                        to[2:].rjust(64, "0")],
-                             "data": f"{units:064x}"}]})
+                info.update(
+                    {
+                        "contractResult": [f"{1:064x}"],
+                        "contract_address": value["contract_address"],
+                        "receipt": {**receipt, "result": "SUCCESS"},
+                        "log": [
+                            {
+                                "address": value["contract_address"][2:],
+                                "topics": [
+                                    TRANSFER_TOPIC,
+                                    sender[2:].rjust(64, "0"),
+                                    to[2:].rjust(64, "0"),
+                                ],
+                                "data": f"{units:064x}",
+                            }
+                        ],
+                    }
+                )
         self.infos[txid] = info
-        self.included[txid] = {"ret": [{"contractRet": outcome}],
-                               "signature": tx["signature"], "txID": txid,
-                               "raw_data": raw, "raw_data_hex": tx["raw_data_hex"]}
+        self.included[txid] = {
+            "ret": [{"contractRet": outcome}],
+            "signature": tx["signature"],
+            "txID": txid,
+            "raw_data": raw,
+            "raw_data_hex": tx["raw_data_hex"],
+        }
         return True
 
 
@@ -595,7 +716,7 @@ def _transfer_args(data: str) -> tuple[str, int]:
     """transfer(address,uint256) call data -> (hex recipient with 41, amount)."""
     if not data.startswith("a9059cbb") or len(data) != 8 + 128:
         raise ValueError(f"not a TRC-20 transfer: {data[:8]}")
-    return "41" + data[8 + 24:8 + 64], int(data[8 + 64:], 16)
+    return "41" + data[8 + 24 : 8 + 64], int(data[8 + 64 :], 16)
 
 
 @contextmanager

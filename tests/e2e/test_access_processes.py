@@ -31,17 +31,20 @@ def env_for(tmp_path: Path, database_url: str | None, port: int) -> dict[str, st
     """A process environment on a migrated database: the CLI commands these tests run
     first never create one (only `migrate` and `serve` do)."""
     env = test_api_processes.env_for(tmp_path, database_url, port)
-    done = subprocess.run([str(PAYOUTD), "migrate"], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [str(PAYOUTD), "migrate"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return env
+
 
 BTC_PAYOUT = {"amount": "0.01", "currency": "BTC", "address": "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"}
 
 
 def cli(env: dict[str, str], *args: str) -> dict[str, Any]:
-    done = subprocess.run([str(PAYOUTD), *args, "--json"], env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [str(PAYOUTD), *args, "--json"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     out: dict[str, Any] = json.loads(done.stdout)
     return out
@@ -52,9 +55,12 @@ def serving(env: dict[str, str], log: Path, *args: str) -> Iterator[str]:
     """`payoutd serve --role api` on a port of its own; yields its base URL."""
     port = free_port()
     with log.open("ab") as out:
-        proc = subprocess.Popen([str(PAYOUTD), "serve", "--role", "api", *args],
-                                env={**env, "PAYOUTD_PORT": str(port)}, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(PAYOUTD), "serve", "--role", "api", *args],
+            env={**env, "PAYOUTD_PORT": str(port)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(proc, base, log)
@@ -87,22 +93,26 @@ def pg_env(tmp_path: Path, pg_url: str, **more: str) -> dict[str, str]:
 
 @pytest.mark.postgres
 def test_wrong_totp_codes_over_two_api_processes_lock_the_merchant_out(
-        tmp_path: Path, pg_url: str) -> None:
+    tmp_path: Path, pg_url: str
+) -> None:
     window = 30
     env = pg_env(tmp_path, pg_url, PAYOUTD_TOTP_FAILURE_WINDOW_SECONDS=str(window))
     made = cli(env, "merchant", "create", "Acme")
     secret = cli(env, "merchant", "totp", "enrol", made["merchant_id"])["secret"]
     totp = pyotp.TOTP(secret)
     near = {totp.at(time.time(), counter_offset=step) for step in range(-2, 6)}
-    wrong = [c for c in (f"{n:06d}" for n in range(123_457, 999_999, 31_337))
-             if c not in near][:20]
+    wrong = [c for c in (f"{n:06d}" for n in range(123_457, 999_999, 31_337)) if c not in near][:20]
     assert len(wrong) == 20
     log = tmp_path / "serve.log"
     with serving(env, log) as a, serving(env, log) as b:
 
         def attempt(i: int) -> httpx.Response:
-            return httpx.post(f"{(a, b)[i % 2]}/v1/api-keys", headers=bearer(made["api_key"]),
-                              json={"scopes": ["payouts"], "totp_code": wrong[i]}, timeout=60)
+            return httpx.post(
+                f"{(a, b)[i % 2]}/v1/api-keys",
+                headers=bearer(made["api_key"]),
+                json={"scopes": ["payouts"], "totp_code": wrong[i]},
+                timeout=60,
+            )
 
         with ThreadPoolExecutor(max_workers=10) as pool:
             answers = [error(r) for r in pool.map(attempt, range(20))]
@@ -110,14 +120,22 @@ def test_wrong_totp_codes_over_two_api_processes_lock_the_merchant_out(
         assert answers.count((429, "totp_locked")) == 15, answers
         # the right code, on either process, waits for the lock to expire
         for base in (a, b):
-            r = httpx.post(f"{base}/v1/api-keys", headers=bearer(made["api_key"]),
-                           json={"scopes": ["payouts"], "totp_code": totp.now()}, timeout=30)
+            r = httpx.post(
+                f"{base}/v1/api-keys",
+                headers=bearer(made["api_key"]),
+                json={"scopes": ["payouts"], "totp_code": totp.now()},
+                timeout=30,
+            )
             assert error(r) == (429, "totp_locked"), r.text
             wait = int(r.headers["Retry-After"])
             assert 0 < wait <= window
         time.sleep(wait + 1)
-        r = httpx.post(f"{b}/v1/api-keys", headers=bearer(made["api_key"]),
-                       json={"scopes": ["payouts"], "totp_code": totp.now()}, timeout=30)
+        r = httpx.post(
+            f"{b}/v1/api-keys",
+            headers=bearer(made["api_key"]),
+            json={"scopes": ["payouts"], "totp_code": totp.now()},
+            timeout=30,
+        )
         assert r.status_code == 201, r.text
         actions = audit_actions(a, made["api_key"])
         assert actions.count("totp.failed") == 5
@@ -135,16 +153,24 @@ def test_wrong_totp_codes_over_two_api_processes_lock_the_merchant_out(
 
 @pytest.mark.postgres
 def test_a_signed_payout_is_made_once_across_two_processes_and_a_restart(
-        tmp_path: Path, pg_url: str) -> None:
+    tmp_path: Path, pg_url: str
+) -> None:
     env = pg_env(tmp_path, pg_url)
     made = cli(env, "merchant", "create", "Acme")
     cli(env, "deposit", made["merchant_id"], "BTC", "1")
     secret = cli(env, "merchant", "totp", "enrol", made["merchant_id"])["secret"]
     log = tmp_path / "serve.log"
     with serving(env, log) as a:
-        r = httpx.post(f"{a}/v1/api-keys", headers=bearer(made["api_key"]), timeout=30,
-                       json={"scopes": ["read", "payouts"], "signed_requests": True,
-                             "totp_code": pyotp.TOTP(secret).now()})
+        r = httpx.post(
+            f"{a}/v1/api-keys",
+            headers=bearer(made["api_key"]),
+            timeout=30,
+            json={
+                "scopes": ["read", "payouts"],
+                "signed_requests": True,
+                "totp_code": pyotp.TOTP(secret).now(),
+            },
+        )
         assert r.status_code == 201, r.text
         key = r.json()
         assert key["payouts_blocked_until"]
@@ -152,18 +178,26 @@ def test_a_signed_payout_is_made_once_across_two_processes_and_a_restart(
         assert lifted["lifted_until"] == key["payouts_blocked_until"]
         stamp = str(int(time.time()))
         body = json.dumps(BTC_PAYOUT).encode()
-        headers = {**bearer(key["key"]), "Content-Type": "application/json",
-                   TIMESTAMP_HEADER: stamp,
-                   SIGNATURE_HEADER: "v1=" + signature(key["signing_secret"], stamp, "POST",
-                                                       "/v1/payouts", body)}
-        answers = [httpx.post(f"{a}/v1/payouts", content=body, headers=headers,
-                              timeout=30).status_code]
+        headers = {
+            **bearer(key["key"]),
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: stamp,
+            SIGNATURE_HEADER: "v1="
+            + signature(key["signing_secret"], stamp, "POST", "/v1/payouts", body),
+        }
+        answers = [
+            httpx.post(f"{a}/v1/payouts", content=body, headers=headers, timeout=30).status_code
+        ]
         with serving(env, log) as b:
-            answers.append(httpx.post(f"{b}/v1/payouts", content=body, headers=headers,
-                                      timeout=30).status_code)
+            answers.append(
+                httpx.post(f"{b}/v1/payouts", content=body, headers=headers, timeout=30).status_code
+            )
     with serving(env, log) as restarted:
-        answers.append(httpx.post(f"{restarted}/v1/payouts", content=body, headers=headers,
-                                  timeout=30).status_code)
+        answers.append(
+            httpx.post(
+                f"{restarted}/v1/payouts", content=body, headers=headers, timeout=30
+            ).status_code
+        )
         r = httpx.get(f"{restarted}/v1/payouts", headers=bearer(made["api_key"]), timeout=30)
         assert len(r.json()["data"]) == 1
         assert "cooldown.lifted" in audit_actions(restarted, made["api_key"])
@@ -171,25 +205,35 @@ def test_a_signed_payout_is_made_once_across_two_processes_and_a_restart(
 
 
 @pytest.mark.postgres
-def test_a_rate_limit_holds_over_two_processes_with_redis(tmp_path: Path, pg_url: str,
-                                                         redis_url: str) -> None:
+def test_a_rate_limit_holds_over_two_processes_with_redis(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
     env = pg_env(tmp_path, pg_url, PAYOUTD_RATE_LIMIT_STORAGE_URL=redis_url)
     made = cli(env, "merchant", "create", "Acme")
     log = tmp_path / "serve.log"
     with serving(env, log) as a, serving(env, log) as b:
-        r = httpx.post(f"{a}/v1/api-keys", headers=bearer(made["api_key"]), timeout=30,
-                       json={"scopes": ["read"], "rate_limit_per_minute": 10})
+        r = httpx.post(
+            f"{a}/v1/api-keys",
+            headers=bearer(made["api_key"]),
+            timeout=30,
+            json={"scopes": ["read"], "rate_limit_per_minute": 10},
+        )
         assert r.status_code == 201, r.text
         limited = bearer(r.json()["key"])
-        codes = [httpx.get(f"{base}/v1/balances", headers=limited, timeout=30).status_code
-                 for _ in range(10) for base in (a, b)]
+        codes = [
+            httpx.get(f"{base}/v1/balances", headers=limited, timeout=30).status_code
+            for _ in range(10)
+            for base in (a, b)
+        ]
     assert codes.count(200) == 10 and codes.count(429) == 10, codes
 
 
-@pytest.mark.parametrize("start", ["one process", pytest.param(
-    "--processes 2", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "start", ["one process", pytest.param("--processes 2", marks=pytest.mark.postgres)]
+)
 def test_forwarded_headers_count_only_from_the_allowed_proxies(
-        tmp_path: Path, request: pytest.FixtureRequest, start: str) -> None:
+    tmp_path: Path, request: pytest.FixtureRequest, start: str
+) -> None:
     several = start == "--processes 2"
     url = request.getfixturevalue("pg_url") if several else None
     env = {**env_for(tmp_path, url, 0), "PAYOUTD_AUTH_CACHE_SECONDS": "0"}
@@ -198,34 +242,56 @@ def test_forwarded_headers_count_only_from_the_allowed_proxies(
     log = tmp_path / "serve.log"
     forged = {**bearer(made["api_key"]), "X-Forwarded-For": "10.1.2.3"}
     with serving(env, log, *args) as base:
-        r = httpx.post(f"{base}/v1/api-keys", headers=forged, timeout=30,
-                       json={"scopes": ["read"], "ip_allowlist": ["10.0.0.0/8"]})
+        r = httpx.post(
+            f"{base}/v1/api-keys",
+            headers=forged,
+            timeout=30,
+            json={"scopes": ["read"], "ip_allowlist": ["10.0.0.0/8"]},
+        )
         assert r.status_code == 201, r.text
         far = r.json()["key"]
-        r = httpx.get(f"{base}/v1/balances", timeout=30,
-                      headers={**bearer(far), "X-Forwarded-For": "10.1.2.3"})
+        r = httpx.get(
+            f"{base}/v1/balances",
+            timeout=30,
+            headers={**bearer(far), "X-Forwarded-For": "10.1.2.3"},
+        )
         assert error(r) == (403, "ip_not_allowed"), r.text
-        entries = httpx.get(f"{base}/v1/audit-log", headers=bearer(made["api_key"]),
-                            timeout=30).json()["data"]
+        entries = httpx.get(
+            f"{base}/v1/audit-log", headers=bearer(made["api_key"]), timeout=30
+        ).json()["data"]
         assert entries[0]["action"] == "api_key.created"
         assert entries[0]["source"] == "127.0.0.1"  # not what the header claimed
     with serving({**env, "PAYOUTD_FORWARDED_ALLOW_IPS": "127.0.0.1"}, log, *args) as base:
-        r = httpx.get(f"{base}/v1/balances", timeout=30,
-                      headers={**bearer(far), "X-Forwarded-For": "10.1.2.3"})
+        r = httpx.get(
+            f"{base}/v1/balances",
+            timeout=30,
+            headers={**bearer(far), "X-Forwarded-For": "10.1.2.3"},
+        )
         assert r.status_code == 200, r.text  # the proxy on 127.0.0.1 is believed
 
 
 def test_the_operator_commands_refuse_an_unknown_merchant_and_reset_a_secret(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     env = env_for(tmp_path, None, 0)
     made = cli(env, "merchant", "create", "Acme")
     for args in (("totp", "enrol"), ("totp", "reset"), ("cooldown", "lift")):
-        done = subprocess.run([str(PAYOUTD), "merchant", *args, "no-such-merchant"], env=env,
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [str(PAYOUTD), "merchant", *args, "no-such-merchant"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 2 and "merchant_not_found" in done.stderr, done.stderr
     first = cli(env, "merchant", "totp", "enrol", made["merchant_id"])["secret"]
-    done = subprocess.run([str(PAYOUTD), "merchant", "totp", "enrol", made["merchant_id"]],
-                          env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(PAYOUTD), "merchant", "totp", "enrol", made["merchant_id"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "totp_already_enrolled" in done.stderr, done.stderr
     again = cli(env, "merchant", "totp", "reset", made["merchant_id"])
     assert again["secret"] != first and again["otpauth_uri"].startswith("otpauth://totp/")

@@ -18,8 +18,14 @@ pytestmark = pytest.mark.e2e
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYOUTD_")}
     env["PAYOUTD_DATA_DIR"] = str(tmp_path / "data")
-    return subprocess.run([str(ROOT / ".venv" / "bin" / "payoutd"), *args], env=env,
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "payoutd"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
 
 
 def test_merchant_deposit_and_ledger_check(tmp_path: Path) -> None:
@@ -60,8 +66,14 @@ def test_merchant_deposit_and_ledger_check(tmp_path: Path) -> None:
 def run_env(cwd: Path, env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYOUTD_")}
     env.update(env_extra)
-    return subprocess.run([str(ROOT / ".venv" / "bin" / "payoutd"), *args], env=env,
-                          capture_output=True, text=True, timeout=60, cwd=cwd)
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "payoutd"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )
 
 
 def database_commands() -> list[list[str]]:
@@ -103,8 +115,10 @@ def test_no_command_but_migrate_creates_a_database(tmp_path: Path) -> None:
     commands = database_commands()
     assert ["ledger", "check"] in commands and ["deposit", "1", "1", "1"] in commands
     data_dir = tmp_path / "data"
-    for env, where in (({}, tmp_path / ".payoutd" / "payoutd.db"),
-                       ({"PAYOUTD_DATA_DIR": str(data_dir)}, data_dir / "payoutd.db")):
+    for env, where in (
+        ({}, tmp_path / ".payoutd" / "payoutd.db"),
+        ({"PAYOUTD_DATA_DIR": str(data_dir)}, data_dir / "payoutd.db"),
+    ):
         for args in commands:
             done = run_env(tmp_path, env, *args)
             assert done.returncode != 0, (args, done.stdout)
@@ -114,8 +128,7 @@ def test_no_command_but_migrate_creates_a_database(tmp_path: Path) -> None:
     # migrate is how a database is made on purpose
     assert run_env(tmp_path, {"PAYOUTD_DATA_DIR": str(data_dir)}, "migrate").returncode == 0
     assert (data_dir / "payoutd.db").is_file()
-    assert run_env(tmp_path, {"PAYOUTD_DATA_DIR": str(data_dir)},
-                   "ledger", "check").returncode == 0
+    assert run_env(tmp_path, {"PAYOUTD_DATA_DIR": str(data_dir)}, "ledger", "check").returncode == 0
 
 
 @pytest.mark.postgres
@@ -123,52 +136,68 @@ def test_a_missing_postgresql_database_is_named(tmp_path: Path, pg_url: str) -> 
     missing = pg_url.rsplit("/", 1)[0] + "/payoutd_no_such_database"
     done = run_env(tmp_path, {"PAYOUTD_DATABASE_URL": missing}, "ledger", "check")
     assert done.returncode != 0
-    assert "payoutd_no_such_database" in done.stderr and "Traceback" not in done.stderr, \
-        done.stderr
+    assert "payoutd_no_such_database" in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
-def test_the_cli_prints_amounts_at_their_currencys_precision(tmp_path: Path,
-                                                             database_url: str | None) -> None:
+def test_the_cli_prints_amounts_at_their_currencys_precision(
+    tmp_path: Path, database_url: str | None
+) -> None:
     """The same deposit reads the same on both databases (PostgreSQL keeps NUMERIC(38, 18),
     and printed 2.000000000000000000 where SQLite printed 2)."""
-    env = ({"PAYOUTD_DATABASE_URL": database_url} if database_url
-           else {"PAYOUTD_DATA_DIR": str(tmp_path)})
+    env = (
+        {"PAYOUTD_DATABASE_URL": database_url}
+        if database_url
+        else {"PAYOUTD_DATA_DIR": str(tmp_path)}
+    )
     made = run_env(tmp_path, env, "merchant", "create", "Acme", "--json")
     assert made.returncode == 0, made.stderr
     merchant = json.loads(made.stdout)["merchant_id"]
-    for currency, given, shown, twice in (("USDT", "2", "2.000000", "4.000000"),
-                                          ("ETH", "2", "2." + "0" * 18, "4." + "0" * 18),
-                                          ("BTC", "0.5", "0.50000000", "1.00000000")):
+    for currency, given, shown, twice in (
+        ("USDT", "2", "2.000000", "4.000000"),
+        ("ETH", "2", "2." + "0" * 18, "4." + "0" * 18),
+        ("BTC", "0.5", "0.50000000", "1.00000000"),
+    ):
         dep = run_env(tmp_path, env, "deposit", merchant, currency, given, "--json")
         assert dep.returncode == 0, dep.stderr
         out = json.loads(dep.stdout)
         assert (out["amount"], out["available"]) == (shown, shown), out
         text = run_env(tmp_path, env, "deposit", merchant, currency, given)
-        assert text.stdout.split() == ["deposited", shown, f"{currency};", "available",
-                                       twice], text.stdout
+        assert text.stdout.split() == ["deposited", shown, f"{currency};", "available", twice], (
+            text.stdout
+        )
 
 
-async def test_review_resolve_checks_the_txid_by_the_networks_rule(h: Any, tmp_path: Path,
-                                                                   database_url: str | None
-                                                                   ) -> None:
+async def test_review_resolve_checks_the_txid_by_the_networks_rule(
+    h: Any, tmp_path: Path, database_url: str | None
+) -> None:
     from payoutd.chains import sandbox
 
-    env = ({"PAYOUTD_DATABASE_URL": database_url} if database_url
-           else {"PAYOUTD_DATA_DIR": str(tmp_path)})
+    env = (
+        {"PAYOUTD_DATABASE_URL": database_url}
+        if database_url
+        else {"PAYOUTD_DATA_DIR": str(tmp_path)}
+    )
     m = await h.merchant(BTC="1")
     address = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"
     await sandbox.add_rule(h.rt.db, address=address, action="drop")
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": "0.1", "currency": "BTC", "address": address})
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "0.1", "currency": "BTC", "address": address},
+    )
     payout_id = r.json()["id"]
     await h.settle()
-    assert (await h.client.get(f"/v1/payouts/{payout_id}", headers=m.headers)
-            ).json()["status"] == "needs_review"
+    assert (await h.client.get(f"/v1/payouts/{payout_id}", headers=m.headers)).json()[
+        "status"
+    ] == "needs_review"
     for bad in ("0x" + "ab" * 32, "ab" * 31):
         done = run_env(tmp_path, env, "review", "resolve", payout_id, "--paid", "--txid", bad)
         assert done.returncode == 2 and "invalid_txid" in done.stderr, done.stderr
-    done = run_env(tmp_path, env, "review", "resolve", payout_id, "--paid", "--txid",
-                   "cd" * 32, "--json")
+    done = run_env(
+        tmp_path, env, "review", "resolve", payout_id, "--paid", "--txid", "cd" * 32, "--json"
+    )
     assert done.returncode == 0, done.stderr
     assert (json.loads(done.stdout)["status"], json.loads(done.stdout)["txid"]) == (
-        "paid", "cd" * 32)
+        "paid",
+        "cd" * 32,
+    )

@@ -52,29 +52,50 @@ MAX_PHASE_SECONDS = 600  # a hang guard: the kill phase fails after this long
 # Real mainnet addresses (tests/unit/chains/test_addressing.py); few of them, so one
 # address gets several payouts in a batch and its outputs are merged.
 EVM = [
-    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
-    "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB", "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
-    "0x52908400098527886E0F7030069857D2E4169EE7", "0x8617E340B3D01FA5F11F306F4090FD50E238070D",
-    "0xde709f2102306220921060314715629080e2fb77", "0x27b1fdb04752bbc536007a920d24acb045561c26",
-    "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "0xdAC17F958D2ee523a2206206994597C13D831ec7",
+    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+    "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+    "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+    "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+    "0x52908400098527886E0F7030069857D2E4169EE7",
+    "0x8617E340B3D01FA5F11F306F4090FD50E238070D",
+    "0xde709f2102306220921060314715629080e2fb77",
+    "0x27b1fdb04752bbc536007a920d24acb045561c26",
+    "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2",
+    "0xdAC17F958D2ee523a2206206994597C13D831ec7",
 ]
 ADDRESSES: dict[str, list[str]] = {
-    "BTC": ["1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "1AGNa15ZQXAZUgFiqJ2i7Z2DPU2J6hW62i",
-            "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", "3CMNFxN1oHBc4R1EpboAL5yzHGgE611Xou",
-            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
-            "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0"],
-    "LTC": ["LT2KVaAy1ppRuxRgrS5RNU3vBsy7RibPeA", "MHrYRxAiMNBTku3eoDHwhA1LQGDjUStZW2",
-            "ltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kgmn4n9",
-            "ltc1qj08ys4ct2hzzc2hcz6h2hgrvlmsjynawmt3sjh"],
-    "DOGE": ["DD4KSSuBJqcjuTcvUg1CgUKeurPUFeEZkE", "A7HRQk3GFCW2QasvdZxXuYj8kkQK5QrYLs",
-             "9zYnVRaekPtdKBYuPw5QiBtv3NNrzD2LLW"],
-    "ETH": EVM[:6], "BSC": EVM[3:], "POLYGON": EVM[::2],
+    "BTC": [
+        "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+        "1AGNa15ZQXAZUgFiqJ2i7Z2DPU2J6hW62i",
+        "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
+        "3CMNFxN1oHBc4R1EpboAL5yzHGgE611Xou",
+        "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+        "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0",
+    ],
+    "LTC": [
+        "LT2KVaAy1ppRuxRgrS5RNU3vBsy7RibPeA",
+        "MHrYRxAiMNBTku3eoDHwhA1LQGDjUStZW2",
+        "ltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kgmn4n9",
+        "ltc1qj08ys4ct2hzzc2hcz6h2hgrvlmsjynawmt3sjh",
+    ],
+    "DOGE": [
+        "DD4KSSuBJqcjuTcvUg1CgUKeurPUFeEZkE",
+        "A7HRQk3GFCW2QasvdZxXuYj8kkQK5QrYLs",
+        "9zYnVRaekPtdKBYuPw5QiBtv3NNrzD2LLW",
+    ],
+    "ETH": EVM[:6],
+    "BSC": EVM[3:],
+    "POLYGON": EVM[::2],
     "TRON": ["TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", "TEkxiTehnzSmSe2XqrBj4w32RUN966rdz8"],
-    "SOL": ["So11111111111111111111111111111111111111112",
-            "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v",
-            "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"],
-    "TON": ["EQCD39VS5jcptHL8vMjEXrzGaRcCVYto7HUn4bpAOg8xqB2N",
-            "EQDKbjIcfM6ezt8KjKJJLshZJJSqX7XOA4ff-W72r5gqPrHF"],
+    "SOL": [
+        "So11111111111111111111111111111111111111112",
+        "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v",
+        "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA",
+    ],
+    "TON": [
+        "EQCD39VS5jcptHL8vMjEXrzGaRcCVYto7HUn4bpAOg8xqB2N",
+        "EQDKbjIcfM6ezt8KjKJJLshZJJSqX7XOA4ff-W72r5gqPrHF",
+    ],
 }
 
 # (currency, network, smallest and largest amount in units of 10**-decimals, decimals)
@@ -91,8 +112,16 @@ QUEUES: list[tuple[str, str, int, int, int]] = [
     ("SOL", "SOL", 10, 500, 3),
     ("TON", "TON", 5, 50, 1),
 ]
-DEPOSITS = {"BTC": "100", "LTC": "10000", "DOGE": "10000000", "ETH": "1000",
-            "USDT": "10000000", "TRX": "10000000", "SOL": "100000", "TON": "1000000"}
+DEPOSITS = {
+    "BTC": "100",
+    "LTC": "10000",
+    "DOGE": "10000000",
+    "ETH": "1000",
+    "USDT": "10000000",
+    "TRX": "10000000",
+    "SOL": "100000",
+    "TON": "1000000",
+}
 
 # The worker is tuned fast so many batches happen in little time.
 WORKER_ENV = {
@@ -111,6 +140,7 @@ WORKER_ENV = {
 
 
 # --- the database under test --------------------------------------------------------
+
 
 @dataclass
 class Target:
@@ -139,6 +169,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
 
 # --- worker processes --------------------------------------------------------------
 
+
 def worker_env(target: Target) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYOUTD_")}
     env.update(WORKER_ENV)
@@ -150,9 +181,13 @@ def worker_env(target: Target) -> dict[str, str]:
 
 def spawn_worker(target: Target, log_path: Path) -> subprocess.Popen[bytes]:
     with log_path.open("wb") as log:
-        return subprocess.Popen([str(PAYOUTD), "serve", "--role", "worker"],
-                                env=worker_env(target), cwd=target.data_dir.parent,
-                                stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [str(PAYOUTD), "serve", "--role", "worker"],
+            env=worker_env(target),
+            cwd=target.data_dir.parent,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _pg_connected(pid: int, port: int) -> bool:
@@ -169,8 +204,7 @@ def _pg_connected(pid: int, port: int) -> bool:
         for table in ("tcp", "tcp6"):
             for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
                 cols = line.split()
-                if (cols[2].endswith(f":{port:04X}") and cols[3] == "01"
-                        and cols[9] in inodes):
+                if cols[2].endswith(f":{port:04X}") and cols[3] == "01" and cols[9] in inodes:
                     return True
     except OSError:
         return False
@@ -222,6 +256,7 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> int:
 
 # --- the merchant side: payouts arriving over time ------------------------------------
 
+
 async def make_merchants(rt: Runtime, count: int) -> list[str]:
     ids = []
     async with rt.db.unit() as uow:
@@ -233,15 +268,20 @@ async def make_merchants(rt: Runtime, count: int) -> list[str]:
     return ids
 
 
-async def place_wave(rt: Runtime, rng: random.Random, merchant_ids: list[str], start: int,
-                     size: int) -> None:
+async def place_wave(
+    rt: Runtime, rng: random.Random, merchant_ids: list[str], start: int, size: int
+) -> None:
     quoted = []
     for i in range(start, start + size):
         currency, network, lo, hi, decimals = rng.choice(QUEUES)
         amount = Decimal(rng.randint(lo, hi)).scaleb(-decimals)
-        req = payouts.PayoutRequest(amount=amount, currency=currency, network=network,
-                                    address=rng.choice(ADDRESSES[network]),
-                                    order_id=f"crash-{i}")
+        req = payouts.PayoutRequest(
+            amount=amount,
+            currency=currency,
+            network=network,
+            address=rng.choice(ADDRESSES[network]),
+            order_id=f"crash-{i}",
+        )
         quoted.append((rng.choice(merchant_ids), await payouts.quote(rt.ctx, {}, req)))
     # One transaction per payout, as the API does: a transaction holding funds of several
     # merchants at once could deadlock with a worker paying a batch of them.
@@ -253,10 +293,12 @@ async def place_wave(rt: Runtime, rng: random.Random, merchant_ids: list[str], s
 
 # --- what the database says -----------------------------------------------------------
 
+
 async def status_counts(rt: Runtime) -> Counter[str]:
     async with rt.db.read() as uow:
         rows = await uow.conn.execute(
-            select(payouts_t.c.status, func.count()).group_by(payouts_t.c.status))
+            select(payouts_t.c.status, func.count()).group_by(payouts_t.c.status)
+        )
         return Counter({status: n for status, n in rows})
 
 
@@ -274,7 +316,8 @@ async def window(rt: Runtime) -> Window:
     async with rt.db.read() as uow:
         on_chain = {r[0] for r in await uow.conn.execute(select(sandbox_transactions.c.txid))}
         for batch_id, txid in await uow.conn.execute(
-                select(batches.c.id, batches.c.txid).where(batches.c.status == "prepared")):
+            select(batches.c.id, batches.c.txid).where(batches.c.status == "prepared")
+        ):
             (w.sent_unmarked if txid in on_chain else w.recorded_unsent).add(batch_id)
             w.txids[batch_id] = txid
     return w
@@ -290,22 +333,31 @@ async def verify_exactly_once(rt: Runtime, expected_payouts: int) -> dict[str, i
     async with rt.db.read() as uow:
         pays = [r._mapping for r in await uow.conn.execute(select(payouts_t))]
         bats = {r._mapping["id"]: r._mapping for r in await uow.conn.execute(select(batches))}
-        txs = {r._mapping["txid"]: r._mapping
-               for r in await uow.conn.execute(select(sandbox_transactions))}
-        pending_holds = (await uow.conn.execute(
-            select(func.count()).select_from(holds).where(holds.c.status == "pending"))
+        txs = {
+            r._mapping["txid"]: r._mapping
+            for r in await uow.conn.execute(select(sandbox_transactions))
+        }
+        pending_holds = (
+            await uow.conn.execute(
+                select(func.count()).select_from(holds).where(holds.c.status == "pending")
+            )
         ).scalar_one()
         ledger = (await uow.ledger.check()).as_dict()
-        events = [r._mapping for r in await uow.conn.execute(
-            select(outbox.c.type, outbox.c.subject_id, outbox.c.payload)
-            .where(outbox.c.type.in_(["payout.status_changed", "payout.paid",
-                                      "batch.broadcast"])))]
+        events = [
+            r._mapping
+            for r in await uow.conn.execute(
+                select(outbox.c.type, outbox.c.subject_id, outbox.c.payload).where(
+                    outbox.c.type.in_(["payout.status_changed", "payout.paid", "batch.broadcast"])
+                )
+            )
+        ]
 
     assert len(pays) == expected_payouts
     statuses = Counter(p["status"] for p in pays)
     assert statuses == {"paid": expected_payouts}, f"not all paid: {dict(statuses)}"
-    assert not [b for b in bats.values() if b["status"] != "confirmed"], \
+    assert not [b for b in bats.values() if b["status"] != "confirmed"], (
         f"batches not confirmed: {Counter(b['status'] for b in bats.values())}"
+    )
     assert pending_holds == 0, f"{pending_holds} holds still pending"
     assert ledger["ok"], ledger["problems"][:20]
 
@@ -318,8 +370,9 @@ async def verify_exactly_once(rt: Runtime, expected_payouts: int) -> dict[str, i
         tx = txs.get(p["txid"])
         assert tx is not None, f"payout {p['id']} paid by {p['txid']}, not on chain"
         assert tx["status"] == "mined", f"transaction {p['txid']} is {tx['status']}"
-        assert any(o["address"] == p["address"] for o in tx["outputs"]), \
+        assert any(o["address"] == p["address"] for o in tx["outputs"]), (
             f"transaction {p['txid']} has no output to {p['address']} (payout {p['id']})"
+        )
         assert (batch["network"], batch["currency"]) == (p["network"], p["payout_currency"])
         members[p["batch_id"]].append(p)
 
@@ -329,8 +382,9 @@ async def verify_exactly_once(rt: Runtime, expected_payouts: int) -> dict[str, i
     by_txid = Counter(b["txid"] for b in bats.values())
     assert max(by_txid.values()) == 1, "two batches share a txid"
     orphans = set(txs) - set(by_txid)
-    assert not orphans, f"{len(orphans)} transactions on chain belong to no batch: " \
-                        f"{sorted(orphans)[:5]}"
+    assert not orphans, (
+        f"{len(orphans)} transactions on chain belong to no batch: {sorted(orphans)[:5]}"
+    )
     for batch_id, batch in bats.items():
         mine = members.get(batch_id, [])
         assert len(mine) == batch["payout_count"] and mine, f"batch {batch_id} payouts"
@@ -356,8 +410,11 @@ async def verify_exactly_once(rt: Runtime, expected_payouts: int) -> dict[str, i
 
     # The merchant heard of each step once: one `sending`, one `paid` per payout and one
     # broadcast per batch (events are written in the transaction of the change).
-    sending = Counter(e["subject_id"] for e in events if e["type"] == "payout.status_changed"
-                      and e["payload"]["new_status"] == "sending")
+    sending = Counter(
+        e["subject_id"]
+        for e in events
+        if e["type"] == "payout.status_changed" and e["payload"]["new_status"] == "sending"
+    )
     paid = Counter(e["subject_id"] for e in events if e["type"] == "payout.paid")
     broadcast = Counter(e["subject_id"] for e in events if e["type"] == "batch.broadcast")
     ids = {p["id"] for p in pays}
@@ -365,9 +422,14 @@ async def verify_exactly_once(rt: Runtime, expected_payouts: int) -> dict[str, i
     assert set(paid) == ids and set(paid.values()) == {1}, "paid events"
     assert set(broadcast) == set(bats) and set(broadcast.values()) == {1}, "broadcast events"
     merged_outputs = sum(len(m) for m in members.values()) - sum(
-        len(tx["outputs"]) for tx in txs.values())
-    return {"batches": len(bats), "transactions": len(txs), "addresses": len(paid_sum),
-            "merged_outputs": merged_outputs}
+        len(tx["outputs"]) for tx in txs.values()
+    )
+    return {
+        "batches": len(bats),
+        "transactions": len(txs),
+        "addresses": len(paid_sum),
+        "merged_outputs": merged_outputs,
+    }
 
 
 ERROR_LINE = re.compile(r"^[\w.]*(?:Error|Exception|Exit)\b.*$", re.MULTILINE)
@@ -391,16 +453,17 @@ def job_failures(paths: list[Path]) -> Counter[str]:
 
 # --- the test -----------------------------------------------------------------------
 
+
 async def test_sigkill_worker_many_times_every_payout_paid_exactly_once(
-        target: Target, tmp_path: Path) -> None:
+    target: Target, tmp_path: Path
+) -> None:
     seed = int(os.environ.get("PAYOUTD_CRASH_SEED") or random.SystemRandom().randrange(2**32))
     print(f"crash test seed: {seed} (replay: PAYOUTD_CRASH_SEED={seed}), db: {target.kind}")
     kill_rng, work_rng = random.Random(seed), random.Random(seed + 1)
     logs = tmp_path / "logs"
     logs.mkdir()
 
-    rt = build(support.test_settings(target.data_dir, target.url, min_payout_eur=0,
-                                     db_pool_size=5))
+    rt = build(support.test_settings(target.data_dir, target.url, min_payout_eur=0, db_pool_size=5))
     proc: subprocess.Popen[bytes] | None = None
     kills = 0
     windows: list[Window] = []
@@ -424,8 +487,9 @@ async def test_sigkill_worker_many_times_every_payout_paid_exactly_once(
         creator = asyncio.create_task(create())
         try:
             while kills < MIN_KILLS or not creator.done():
-                assert time.monotonic() - started < MAX_PHASE_SECONDS, \
+                assert time.monotonic() - started < MAX_PHASE_SECONDS, (
                     f"kill phase too slow: {kills} kills, {created} payouts (seed {seed})"
+                )
                 log_path = logs / f"worker-{kills:03d}.log"
                 proc = spawn_worker(target, log_path)
                 if kill_rng.random() < 0.1:
@@ -434,8 +498,9 @@ async def test_sigkill_worker_many_times_every_payout_paid_exactly_once(
                 else:
                     await wait_ready(proc, target, log_path)
                     await asyncio.sleep(kill_rng.uniform(0.05, 1.0))
-                assert proc.poll() is None, \
+                assert proc.poll() is None, (
                     f"worker died by itself ({proc.returncode}):\n{tail(log_path)}"
+                )
                 stop(proc, signal.SIGKILL)
                 proc = None
                 kills += 1
@@ -457,13 +522,12 @@ async def test_sigkill_worker_many_times_every_payout_paid_exactly_once(
         deadline = time.monotonic() + 90
         while True:
             counts = await status_counts(rt)
-            if sum(n for s, n in counts.items() if s in {f.value for f in FINAL}) \
-                    == TOTAL_PAYOUTS:
+            if sum(n for s, n in counts.items() if s in {f.value for f in FINAL}) == TOTAL_PAYOUTS:
                 break
             assert proc.poll() is None, tail(final_log)
-            assert time.monotonic() < deadline, \
-                f"not final after 90 s: {dict(counts)} (seed {seed})\n" \
-                f"{tail(final_log)}"
+            assert time.monotonic() < deadline, (
+                f"not final after 90 s: {dict(counts)} (seed {seed})\n{tail(final_log)}"
+            )
             await asyncio.sleep(0.25)
         assert stop(proc, signal.SIGTERM) == 0, tail(final_log)
         proc = None
@@ -473,8 +537,12 @@ async def test_sigkill_worker_many_times_every_payout_paid_exactly_once(
         # with the transaction recorded before the crash, never a rebuilt one.
         recorded_txids = {b: t for w in windows for b, t in w.txids.items()}
         async with rt.db.read() as uow:
-            final_txids = {r[0]: r[1] for r in await uow.conn.execute(
-                select(batches.c.id, batches.c.txid).where(batches.c.id.in_(recorded_txids)))}
+            final_txids = {
+                r[0]: r[1]
+                for r in await uow.conn.execute(
+                    select(batches.c.id, batches.c.txid).where(batches.c.id.in_(recorded_txids))
+                )
+            }
         assert final_txids == recorded_txids, "a batch's transaction changed after a crash"
     finally:
         if proc is not None:
@@ -487,12 +555,14 @@ async def test_sigkill_worker_many_times_every_payout_paid_exactly_once(
     sent_unmarked = set().union(*(w.sent_unmarked for w in windows))
     failures = job_failures(sorted(logs.glob("worker-*.log")))
     elapsed = time.monotonic() - started
-    print(f"{target.kind}: {kills} kills, {TOTAL_PAYOUTS} payouts, {report}, "
-          f"kills leaving a batch recorded but unsent: "
-          f"{sum(1 for w in windows if w.recorded_unsent)} ({len(recorded_unsent)} batches), "
-          f"sent but unmarked: {sum(1 for w in windows if w.sent_unmarked)} "
-          f"({len(sent_unmarked)} batches), job failures logged: {dict(failures)}, "
-          f"{elapsed:.0f} s, seed {seed}")
+    print(
+        f"{target.kind}: {kills} kills, {TOTAL_PAYOUTS} payouts, {report}, "
+        f"kills leaving a batch recorded but unsent: "
+        f"{sum(1 for w in windows if w.recorded_unsent)} ({len(recorded_unsent)} batches), "
+        f"sent but unmarked: {sum(1 for w in windows if w.sent_unmarked)} "
+        f"({len(sent_unmarked)} batches), job failures logged: {dict(failures)}, "
+        f"{elapsed:.0f} s, seed {seed}"
+    )
     assert kills >= MIN_KILLS
     hits = sum(1 for w in windows if w.recorded_unsent or w.sent_unmarked)
     assert hits >= 1, f"no kill landed between recording and marking a batch (seed {seed})"

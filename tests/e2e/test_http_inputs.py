@@ -30,11 +30,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[live.Serv
     data = tmp_path_factory.mktemp("http-inputs")
     with live.api_server(data, None, data / "serve.log", min_payout_eur="0") as srv:
         env = live.env_for(data, None, 0)
-        made = subprocess.run([str(live.PAYOUTD), "merchant", "create", "Acme", "--json"],
-                              env=env, capture_output=True, text=True, timeout=60, check=True)
+        made = subprocess.run(
+            [str(live.PAYOUTD), "merchant", "create", "Acme", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         merchant = json.loads(made.stdout)
-        subprocess.run([str(live.PAYOUTD), "deposit", merchant["merchant_id"], "BTC", "1"],
-                       env=env, capture_output=True, timeout=60, check=True)
+        subprocess.run(
+            [str(live.PAYOUTD), "deposit", merchant["merchant_id"], "BTC", "1"],
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
         yield srv, merchant["api_key"]
 
 
@@ -58,19 +69,24 @@ def _response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, v in
-               (line.split(":", 1) for line in lines[1:] if ":" in line)}
+    headers = {
+        k.strip().lower(): v.strip()
+        for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)
+    }
     return int(lines[0].split()[1]), headers, body
 
 
 def _request_head(length: str | None) -> bytes:
     framing = f"Content-Length: {length}" if length else "Transfer-Encoding: chunked"
-    return (f"POST /v1/payouts HTTP/1.1\r\nHost: payoutd\r\nContent-Type: application/json\r\n"
-            f"{framing}\r\n\r\n").encode()
+    return (
+        f"POST /v1/payouts HTTP/1.1\r\nHost: payoutd\r\nContent-Type: application/json\r\n"
+        f"{framing}\r\n\r\n"
+    ).encode()
 
 
 def test_a_stated_length_over_the_limit_is_refused_before_the_body(
-        server: tuple[live.Server, str]) -> None:
+    server: tuple[live.Server, str],
+) -> None:
     srv, _ = server
     with _connect(srv.url) as sock:
         sock.sendall(_request_head(str(TEN_MB)))  # and not a byte of the body
@@ -80,8 +96,7 @@ def test_a_stated_length_over_the_limit_is_refused_before_the_body(
     assert headers["connection"] == "close"
 
 
-def test_a_chunked_body_is_refused_once_past_the_limit(
-        server: tuple[live.Server, str]) -> None:
+def test_a_chunked_body_is_refused_once_past_the_limit(server: tuple[live.Server, str]) -> None:
     srv, _ = server
     chunk = b" " * 8192
     framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
@@ -109,16 +124,25 @@ def test_a_chunked_body_is_refused_once_past_the_limit(
 
 def test_a_chunked_body_within_the_limit_is_taken(server: tuple[live.Server, str]) -> None:
     srv, key = server
-    body = json.dumps({"amount": "0.01", "currency": "BTC", "address": BTC_ADDR,
-                       "metadata": {f"k{i}": "v" * 500 for i in range(50)}}).encode()
+    body = json.dumps(
+        {
+            "amount": "0.01",
+            "currency": "BTC",
+            "address": BTC_ADDR,
+            "metadata": {f"k{i}": "v" * 500 for i in range(50)},
+        }
+    ).encode()
 
     def chunks() -> Iterator[bytes]:
         for i in range(0, len(body), 4096):
-            yield body[i:i + 4096]
+            yield body[i : i + 4096]
 
-    r = httpx.post(f"{srv.url}/v1/payouts", content=chunks(), timeout=30,
-                   headers={"Authorization": f"Bearer {key}",
-                            "Content-Type": "application/json"})
+    r = httpx.post(
+        f"{srv.url}/v1/payouts",
+        content=chunks(),
+        timeout=30,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
     assert r.status_code == 201, r.text
     assert r.request.headers.get("transfer-encoding") == "chunked"
 

@@ -24,8 +24,14 @@ def _port_free(port: int) -> bool:
 
 
 def _cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ROOT / ".venv" / "bin" / "payoutd"), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "payoutd"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_quickstart_serves_and_pays_within_30s(tmp_path: Path) -> None:
@@ -33,8 +39,13 @@ def test_quickstart_serves_and_pays_within_30s(tmp_path: Path) -> None:
         pytest.fail("127.0.0.1:8000 is taken; the Quickstart needs it (stop the other server)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYOUTD_")}
     log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen([str(ROOT / "scripts" / "serve")], cwd=tmp_path, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [str(ROOT / "scripts" / "serve")],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -58,15 +69,19 @@ def test_quickstart_serves_and_pays_within_30s(tmp_path: Path) -> None:
 
         headers = {"Authorization": f"Bearer {merchant['api_key']}"}
         started = time.monotonic()
-        r = httpx.post("http://127.0.0.1:8000/v1/payouts", headers=headers,
-                       json={"amount": "0.5", "currency": "LTC", "address": ADDR})
+        r = httpx.post(
+            "http://127.0.0.1:8000/v1/payouts",
+            headers=headers,
+            json={"amount": "0.5", "currency": "LTC", "address": ADDR},
+        )
         assert r.status_code == 201, r.text
         payout_id = r.json()["id"]
         status = r.json()["status"]
         while time.monotonic() - started < 30 and status != "paid":
             time.sleep(0.5)
-            status = httpx.get(f"http://127.0.0.1:8000/v1/payouts/{payout_id}",
-                               headers=headers).json()["status"]
+            status = httpx.get(
+                f"http://127.0.0.1:8000/v1/payouts/{payout_id}", headers=headers
+            ).json()["status"]
         assert status == "paid", f"still {status} after 30 s"
 
         check = _cli(tmp_path, env, "ledger", "check", "--json")

@@ -40,7 +40,7 @@ LTC_ADDR = "LT2KVaAy1ppRuxRgrS5RNU3vBsy7RibPeA"
 pytestmark = pytest.mark.e2e
 
 # One log line patched into the server: the TOTP secret, at debug level.
-LEAK = '''
+LEAK = """
 import structlog
 from payoutd.services import access
 
@@ -54,7 +54,7 @@ async def enrol_totp(*args, **kwargs):
 
 
 access.enrol_totp = enrol_totp
-'''
+"""
 
 
 @dataclass
@@ -102,8 +102,14 @@ class Run:
     def cli(self, *args: str, secret_output: bool = False) -> str:
         """A CLI command; its stderr is scanned, its stdout too unless printing a secret
         is what the command is for (`merchant create`, `operator-key create`)."""
-        done = subprocess.run([str(PAYOUTD), *args], env=self.env, cwd=self.tmp,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [str(PAYOUTD), *args],
+            env=self.env,
+            cwd=self.tmp,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         self.output.append(done.stderr)
         if not secret_output:
@@ -118,20 +124,22 @@ class Run:
 
 def environment(target: Target, tmp: Path, port: int, *, leak: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYOUTD_")}
-    env.update({
-        "PAYOUTD_DATA_DIR": str(target.data_dir),
-        "PAYOUTD_HOST": "127.0.0.1",
-        "PAYOUTD_PORT": str(port),
-        "PAYOUTD_LOG_LEVEL": "debug",
-        "PAYOUTD_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver listens on loopback
-        "PAYOUTD_WORKER_INTERVAL_SECONDS": "0.1",
-        "PAYOUTD_SANDBOX_BLOCK_SECONDS": "0.2",
-        "PAYOUTD_SANDBOX_BATCH_WINDOW_SECONDS": "0",
-        "PAYOUTD_SANDBOX_CONFIRMATIONS": "1",
-        "PAYOUTD_MIN_PAYOUT_EUR": "0",
-        "PAYOUTD_RATE_SOURCES": '["static"]',
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "PAYOUTD_DATA_DIR": str(target.data_dir),
+            "PAYOUTD_HOST": "127.0.0.1",
+            "PAYOUTD_PORT": str(port),
+            "PAYOUTD_LOG_LEVEL": "debug",
+            "PAYOUTD_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver listens on loopback
+            "PAYOUTD_WORKER_INTERVAL_SECONDS": "0.1",
+            "PAYOUTD_SANDBOX_BLOCK_SECONDS": "0.2",
+            "PAYOUTD_SANDBOX_BATCH_WINDOW_SECONDS": "0",
+            "PAYOUTD_SANDBOX_CONFIRMATIONS": "1",
+            "PAYOUTD_MIN_PAYOUT_EUR": "0",
+            "PAYOUTD_RATE_SOURCES": '["static"]',
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if target.url:
         env["PAYOUTD_DATABASE_URL"] = target.url
     if leak:
@@ -139,14 +147,16 @@ def environment(target: Target, tmp: Path, port: int, *, leak: bool) -> dict[str
         patch.mkdir()
         (patch / "sitecustomize.py").write_text(LEAK)
         env["PYTHONPATH"] = os.pathsep.join(
-            [str(patch), *filter(None, [os.environ.get("PYTHONPATH")])])
+            [str(patch), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
     return env
 
 
 def serve(run: Run, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(PAYOUTD), "serve"], env=run.env, cwd=run.tmp,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(PAYOUTD), "serve"], env=run.env, cwd=run.tmp, stdout=out, stderr=subprocess.STDOUT
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
@@ -199,58 +209,115 @@ def scenario(run: Run, receiver: Receiver, *, short: bool = False) -> None:
     a = {"Authorization": f"Bearer {a_key}"}
     admin = {"Authorization": f"Bearer {op_key}"}
 
-    def call(method: str, path: str, headers: dict[str, str], expect: int = 200,
-             **kwargs: Any) -> Any:
+    def call(
+        method: str, path: str, headers: dict[str, str], expect: int = 200, **kwargs: Any
+    ) -> Any:
         r = httpx.request(method, f"{run.base}{path}", headers=headers, timeout=30, **kwargs)
         assert r.status_code == expect, (method, path, r.status_code, r.text)
         return r.json() if r.content else None
 
     if short:
-        run.keep("TOTP secret", call("POST", f"/v1/admin/merchants/{made['merchant_id']}/totp",
-                                     admin, 201)["secret"])
+        run.keep(
+            "TOTP secret",
+            call("POST", f"/v1/admin/merchants/{made['merchant_id']}/totp", admin, 201)["secret"],
+        )
         return
 
     run.cli("deposit", made["merchant_id"], "BTC", "1")
     b = call("POST", "/v1/admin/merchants", admin, 201, json={"name": "Beta"})
     b_headers = {"Authorization": f"Bearer {run.keep('merchant B key', b['api_key'])}"}
-    call("POST", "/v1/admin/deposits", admin, 201,
-         json={"merchant_id": b["merchant_id"], "currency": "LTC", "amount": "5"})
+    call(
+        "POST",
+        "/v1/admin/deposits",
+        admin,
+        201,
+        json={"merchant_id": b["merchant_id"], "currency": "LTC", "amount": "5"},
+    )
 
     # webhooks: an endpoint, rotated, and the merchant's own callback secret
-    receiver.trust("/callback", run.keep("merchant webhook secret", call(
-        "POST", "/v1/webhook-secret", a)["secret"]))
+    receiver.trust(
+        "/callback",
+        run.keep("merchant webhook secret", call("POST", "/v1/webhook-secret", a)["secret"]),
+    )
     ep = call("POST", "/v1/webhook-endpoints", a, 201, json={"url": receiver.url("/hooks")})
     first = run.keep("webhook secret", ep["secret"])
-    rotated = call("POST", f"/v1/webhook-endpoints/{ep['id']}/rotate-secret", a,
-                   json={"overlap_seconds": 3600})
+    rotated = call(
+        "POST", f"/v1/webhook-endpoints/{ep['id']}/rotate-secret", a, json={"overlap_seconds": 3600}
+    )
     receiver.trust("/hooks", first, run.keep("rotated webhook secret", rotated["secret"]))
-    ep_b = call("POST", "/v1/webhook-endpoints", b_headers, 201,
-                json={"url": receiver.url("/hooks-b")})
+    ep_b = call(
+        "POST", "/v1/webhook-endpoints", b_headers, 201, json={"url": receiver.url("/hooks-b")}
+    )
     receiver.trust("/hooks-b", run.keep("merchant B webhook secret", ep_b["secret"]))
 
     # payouts, paid on the sandbox chain (before a new payout key blocks A's payouts)
-    paying = [call("POST", "/v1/payouts", a, 201,
-                   json={"amount": "0.01", "currency": "BTC", "address": BTC_ADDR,
-                         "callback_url": receiver.url("/callback")})["id"],
-              call("POST", "/v1/payouts", b_headers, 201,
-                   json={"amount": "0.5", "currency": "LTC", "address": LTC_ADDR})["id"]]
-    call("POST", "/v1/payouts", a, 422, json={"amount": "100", "currency": "BTC",
-                                               "address": BTC_ADDR})
+    paying = [
+        call(
+            "POST",
+            "/v1/payouts",
+            a,
+            201,
+            json={
+                "amount": "0.01",
+                "currency": "BTC",
+                "address": BTC_ADDR,
+                "callback_url": receiver.url("/callback"),
+            },
+        )["id"],
+        call(
+            "POST",
+            "/v1/payouts",
+            b_headers,
+            201,
+            json={"amount": "0.5", "currency": "LTC", "address": LTC_ADDR},
+        )["id"],
+    ]
+    call(
+        "POST",
+        "/v1/payouts",
+        a,
+        422,
+        json={"amount": "100", "currency": "BTC", "address": BTC_ADDR},
+    )
 
     # keys: read-only and signing, with IP allowlist and rate limit
-    signing = call("POST", "/v1/api-keys", a, 201,
-                   json={"scopes": ["read"], "signed_requests": True, "name": "signer"})
+    signing = call(
+        "POST",
+        "/v1/api-keys",
+        a,
+        201,
+        json={"scopes": ["read"], "signed_requests": True, "name": "signer"},
+    )
     run.keep("read key", signing["key"])
     sig_secret = run.keep("signing secret", signing["signing_secret"])
     stamp = str(int(time.time()))
     good = signature(sig_secret, stamp, "GET", "/v1/balances", b"")
-    call("GET", "/v1/balances", {"Authorization": f"Bearer {signing['key']}",
-                                 TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: f"v1={good}"})
-    call("GET", "/v1/balances", {"Authorization": f"Bearer {signing['key']}",
-                                 TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: "v1=00"}, 401)
-    fenced = call("POST", "/v1/api-keys", a, 201,
-                  json={"scopes": ["read"], "ip_allowlist": ["10.0.0.0/8"],
-                        "rate_limit_per_minute": 5})
+    call(
+        "GET",
+        "/v1/balances",
+        {
+            "Authorization": f"Bearer {signing['key']}",
+            TIMESTAMP_HEADER: stamp,
+            SIGNATURE_HEADER: f"v1={good}",
+        },
+    )
+    call(
+        "GET",
+        "/v1/balances",
+        {
+            "Authorization": f"Bearer {signing['key']}",
+            TIMESTAMP_HEADER: stamp,
+            SIGNATURE_HEADER: "v1=00",
+        },
+        401,
+    )
+    fenced = call(
+        "POST",
+        "/v1/api-keys",
+        a,
+        201,
+        json={"scopes": ["read"], "ip_allowlist": ["10.0.0.0/8"], "rate_limit_per_minute": 5},
+    )
     run.keep("fenced key", fenced["key"])
     call("GET", "/v1/balances", {"Authorization": f"Bearer {fenced['key']}"}, 403)
     call("DELETE", f"/v1/api-keys/{fenced['id']}", a, 204)
@@ -266,19 +333,27 @@ def scenario(run: Run, receiver: Receiver, *, short: bool = False) -> None:
     call("POST", enrol, admin, 409)
     call("POST", "/v1/api-keys", a, 422, json={"scopes": ["payouts"], "totp_code": "12345x"})
     code = pyotp.TOTP(totp_secret).now()
-    payer = call("POST", "/v1/api-keys", a, 201,
-                 json={"scopes": ["payouts", "read"], "totp_code": code})
+    payer = call(
+        "POST", "/v1/api-keys", a, 201, json={"scopes": ["payouts", "read"], "totp_code": code}
+    )
     payer_headers = {"Authorization": f"Bearer {run.keep('payout key', payer['key'])}"}
     call("POST", "/v1/api-keys", a, 422, json={"scopes": ["payouts"], "totp_code": code})
-    call("POST", "/v1/payouts", payer_headers, 403,
-         json={"amount": "0.01", "currency": "BTC", "address": BTC_ADDR})
+    call(
+        "POST",
+        "/v1/payouts",
+        payer_headers,
+        403,
+        json={"amount": "0.01", "currency": "BTC", "address": BTC_ADDR},
+    )
     call("GET", "/v1/audit-log", payer_headers)
 
     # wait for the payouts and their webhooks
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        statuses = [call("GET", f"/v1/payouts/{pid}", h)["status"]
-                    for pid, h in zip(paying, (a, b_headers), strict=True)]
+        statuses = [
+            call("GET", f"/v1/payouts/{pid}", h)["status"]
+            for pid, h in zip(paying, (a, b_headers), strict=True)
+        ]
         paths = {x.path for x in receiver.delivered()}
         if statuses == ["paid", "paid"] and {"/hooks", "/hooks-b", "/callback"} <= paths:
             break
@@ -335,6 +410,7 @@ def test_the_scan_sees_a_secret_logged_at_debug(tmp_path: Path) -> None:
 
 # -- at rest: what a database dump (or a copy of the SQLite file) reveals ---------------
 
+
 def readable_forms(value: str) -> dict[str, bytes]:
     """The ways a stored secret could be read back out of a dump: as given, without its
     prefix, and its random bytes raw, in hex and in each base64/base32 alphabet."""
@@ -346,17 +422,25 @@ def readable_forms(value: str) -> dict[str, bytes]:
     else:  # secrets.token_urlsafe
         raw = base64.urlsafe_b64decode(core + "=" * (-len(core) % 4))
     assert len(raw) >= 20, value
-    return {"as given": value.encode(), "without prefix": core.encode(), "raw": raw,
-            "hex": raw.hex().encode(), "base64": base64.b64encode(raw).rstrip(b"="),
-            "base64url": base64.urlsafe_b64encode(raw).rstrip(b"="),
-            "base32": base64.b32encode(raw).rstrip(b"=")}
+    return {
+        "as given": value.encode(),
+        "without prefix": core.encode(),
+        "raw": raw,
+        "hex": raw.hex().encode(),
+        "base64": base64.b64encode(raw).rstrip(b"="),
+        "base64url": base64.urlsafe_b64encode(raw).rstrip(b"="),
+        "base32": base64.b32encode(raw).rstrip(b"="),
+    }
 
 
 def readable_in(dump: bytes, secrets: dict[str, str]) -> list[str]:
     lowered = dump.lower()  # hex and base32 may be stored in either case
-    return sorted(f"{name} ({form})" for name, value in secrets.items()
-                  for form, data in readable_forms(value).items()
-                  if data in dump or (form in ("hex", "base32") and data.lower() in lowered))
+    return sorted(
+        f"{name} ({form})"
+        for name, value in secrets.items()
+        for form, data in readable_forms(value).items()
+        if data in dump or (form in ("hex", "base32") and data.lower() in lowered)
+    )
 
 
 def dump_of(target: Target) -> bytes:
@@ -364,8 +448,12 @@ def dump_of(target: Target) -> bytes:
     file and its WAL read as bytes (the server is running: recent writes are in the WAL)."""
     if target.url is not None:
         name = target.url.rsplit("/", 1)[1]
-        done = subprocess.run(["pg_dump", "-h", "127.0.0.1", "-U", "postgres", name],
-                              capture_output=True, timeout=120, check=True)
+        done = subprocess.run(
+            ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", name],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
         return done.stdout
     files = sorted(target.data_dir.glob("payoutd.db*"))
     assert target.data_dir / "payoutd.db-wal" in files, files
@@ -397,8 +485,9 @@ class Kept:
         return totp.generate_otp(step)
 
 
-def call_api(run: Run, method: str, path: str, headers: dict[str, str], expect: int = 200,
-             **kwargs: Any) -> Any:
+def call_api(
+    run: Run, method: str, path: str, headers: dict[str, str], expect: int = 200, **kwargs: Any
+) -> Any:
     r = httpx.request(method, f"{run.base}{path}", headers=headers, timeout=30, **kwargs)
     assert r.status_code == expect, (method, path, r.status_code, r.text)
     return r.json() if r.content else None
@@ -410,22 +499,41 @@ def stock(run: Run, receiver: Receiver) -> Kept:
     made = json.loads(run.cli("merchant", "create", "Acme", "--json", secret_output=True))
     a = {"Authorization": f"Bearer {run.keep('merchant key', made['api_key'])}"}
     run.cli("deposit", made["merchant_id"], "BTC", "1")
-    receiver.trust("/callback", run.keep("merchant webhook secret", call_api(
-        run, "POST", "/v1/webhook-secret", a)["secret"]))
-    ep = call_api(run, "POST", "/v1/webhook-endpoints", a, 201,
-                  json={"url": receiver.url("/hooks")})
+    receiver.trust(
+        "/callback",
+        run.keep(
+            "merchant webhook secret", call_api(run, "POST", "/v1/webhook-secret", a)["secret"]
+        ),
+    )
+    ep = call_api(
+        run, "POST", "/v1/webhook-endpoints", a, 201, json={"url": receiver.url("/hooks")}
+    )
     first = run.keep("previous webhook secret", ep["secret"])
-    rotated = call_api(run, "POST", f"/v1/webhook-endpoints/{ep['id']}/rotate-secret", a,
-                       json={"overlap_seconds": 3600})
+    rotated = call_api(
+        run,
+        "POST",
+        f"/v1/webhook-endpoints/{ep['id']}/rotate-secret",
+        a,
+        json={"overlap_seconds": 3600},
+    )
     receiver.trust("/hooks", first, run.keep("webhook secret", rotated["secret"]))
-    signer = call_api(run, "POST", "/v1/api-keys", a, 201,
-                      json={"scopes": ["read"], "signed_requests": True})
-    return Kept(a, run.keep("signing key", signer["key"]),
-                run.keep("signing secret", signer["signing_secret"]),
-                # two-factor is enrolled by the operator, never through a merchant's key
-                run.keep("TOTP secret", json.loads(run.cli(
-                    "merchant", "totp", "enrol", made["merchant_id"], "--json",
-                    secret_output=True))["secret"]))
+    signer = call_api(
+        run, "POST", "/v1/api-keys", a, 201, json={"scopes": ["read"], "signed_requests": True}
+    )
+    return Kept(
+        a,
+        run.keep("signing key", signer["key"]),
+        run.keep("signing secret", signer["signing_secret"]),
+        # two-factor is enrolled by the operator, never through a merchant's key
+        run.keep(
+            "TOTP secret",
+            json.loads(
+                run.cli(
+                    "merchant", "totp", "enrol", made["merchant_id"], "--json", secret_output=True
+                )
+            )["secret"],
+        ),
+    )
 
 
 def uses_its_secrets(run: Run, receiver: Receiver, kept: Kept) -> None:
@@ -437,18 +545,42 @@ def uses_its_secrets(run: Run, receiver: Receiver, kept: Kept) -> None:
     signed = {"Authorization": f"Bearer {kept.signing_key}", TIMESTAMP_HEADER: stamp}
     call_api(run, "GET", "/v1/balances", {**signed, SIGNATURE_HEADER: f"v1={good}"})
     call_api(run, "GET", "/v1/balances", {**signed, SIGNATURE_HEADER: "v1=00"}, 401)
-    call_api(run, "PUT", "/v1/address-allowlist", kept.headers, 422,
-             json={"enabled": False, "totp_code": "000000"
-                   if pyotp.TOTP(kept.totp_secret).now() != "000000" else "111111"})
-    call_api(run, "PUT", "/v1/address-allowlist", kept.headers,
-             json={"enabled": False, "totp_code": kept.fresh_code()})
-    payout = call_api(run, "POST", "/v1/payouts", kept.headers, 201,
-                      json={"amount": "0.001", "currency": "BTC", "address": BTC_ADDR,
-                            "callback_url": receiver.url("/callback")})["id"]
+    call_api(
+        run,
+        "PUT",
+        "/v1/address-allowlist",
+        kept.headers,
+        422,
+        json={
+            "enabled": False,
+            "totp_code": "000000" if pyotp.TOTP(kept.totp_secret).now() != "000000" else "111111",
+        },
+    )
+    call_api(
+        run,
+        "PUT",
+        "/v1/address-allowlist",
+        kept.headers,
+        json={"enabled": False, "totp_code": kept.fresh_code()},
+    )
+    payout = call_api(
+        run,
+        "POST",
+        "/v1/payouts",
+        kept.headers,
+        201,
+        json={
+            "amount": "0.001",
+            "currency": "BTC",
+            "address": BTC_ADDR,
+            "callback_url": receiver.url("/callback"),
+        },
+    )["id"]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        arrived = [x for x in receiver.delivered() if x.payout_id == payout
-                   and x.payout_status == "paid"]
+        arrived = [
+            x for x in receiver.delivered() if x.payout_id == payout and x.payout_status == "paid"
+        ]
         if {"/hooks", "/callback"} <= {x.path for x in arrived}:
             break
         time.sleep(0.3)
@@ -460,7 +592,8 @@ def uses_its_secrets(run: Run, receiver: Receiver, kept: Kept) -> None:
 
 
 def test_a_dump_reveals_no_secret_and_they_work_after_restart_and_rotation(
-        target: Target, tmp_path: Path) -> None:
+    target: Target, tmp_path: Path
+) -> None:
     run = start(target, tmp_path)
     receiver = Receiver()
     receiver.up()

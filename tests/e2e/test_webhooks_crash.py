@@ -56,10 +56,14 @@ WORKER_ENV = {
     "PAYOUTD_LOG_JSON": "true",
     "PYTHONUNBUFFERED": "1",
 }
-ADDRESSES = {"BTC": ["1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "1AGNa15ZQXAZUgFiqJ2i7Z2DPU2J6hW62i",
-                     "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"],
-             "LTC": ["LT2KVaAy1ppRuxRgrS5RNU3vBsy7RibPeA",
-                     "ltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kgmn4n9"]}
+ADDRESSES = {
+    "BTC": [
+        "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+        "1AGNa15ZQXAZUgFiqJ2i7Z2DPU2J6hW62i",
+        "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
+    ],
+    "LTC": ["LT2KVaAy1ppRuxRgrS5RNU3vBsy7RibPeA", "ltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kgmn4n9"],
+}
 LEASE_SECONDS = 60  # payoutd.services.webhooks.LEASE
 FINISH_SECONDS = 180
 
@@ -72,8 +76,9 @@ class Target:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def target(request: pytest.FixtureRequest, tmp_path: Path,
-           sqlite_template: Path) -> Iterator[Target]:
+def target(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[Target]:
     data_dir = tmp_path / "data"
     if request.param == "sqlite":
         support.copy_template(sqlite_template, data_dir)
@@ -97,9 +102,13 @@ def spawn(target: Target, log_path: Path) -> subprocess.Popen[bytes]:
     if target.url:
         env["PAYOUTD_DATABASE_URL"] = target.url
     with log_path.open("wb") as log:
-        return subprocess.Popen([str(PAYOUTD), "serve", "--role", "worker"], env=env,
-                                cwd=target.data_dir.parent, stdout=log,
-                                stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [str(PAYOUTD), "serve", "--role", "worker"],
+            env=env,
+            cwd=target.data_dir.parent,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def kill(proc: subprocess.Popen[bytes]) -> None:
@@ -112,8 +121,13 @@ def tail(path: Path, chars: int = 3000) -> str:
     return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
 
-async def wait_for(what: str, check: Callable[[], Awaitable[bool]], seconds: float,
-                   proc: subprocess.Popen[bytes], log_path: Path) -> None:
+async def wait_for(
+    what: str,
+    check: Callable[[], Awaitable[bool]],
+    seconds: float,
+    proc: subprocess.Popen[bytes],
+    log_path: Path,
+) -> None:
     deadline = time.monotonic() + seconds
     while not await check():
         assert proc.poll() is None, f"worker exited ({proc.returncode}):\n{tail(log_path)}"
@@ -121,14 +135,24 @@ async def wait_for(what: str, check: Callable[[], Awaitable[bool]], seconds: flo
         await asyncio.sleep(0.02)
 
 
-async def place(rt: Runtime, rng: random.Random, merchant_id: str, callback_url: str | None,
-                start: int, count: int) -> None:
+async def place(
+    rt: Runtime,
+    rng: random.Random,
+    merchant_id: str,
+    callback_url: str | None,
+    start: int,
+    count: int,
+) -> None:
     for i in range(start, start + count):
         currency = rng.choice(sorted(ADDRESSES))
         amount = Decimal(rng.randint(10_000, 90_000)).scaleb(-8 if currency == "BTC" else -5)
         req = payouts.PayoutRequest(
-            amount=amount, currency=currency, address=rng.choice(ADDRESSES[currency]),
-            order_id=f"hook-{i}", callback_url=callback_url if i % 2 == 0 else None)
+            amount=amount,
+            currency=currency,
+            address=rng.choice(ADDRESSES[currency]),
+            order_id=f"hook-{i}",
+            callback_url=callback_url if i % 2 == 0 else None,
+        )
         q = await payouts.quote(rt.ctx, {}, req)
         async with rt.db.unit() as uow:
             created = (await payouts.place(uow, rt.ctx, merchant_id, q)).created
@@ -140,17 +164,21 @@ async def count(rt: Runtime, stmt: Any) -> int:
         return int((await uow.conn.execute(stmt)).scalar_one())
 
 
-async def test_sigkill_while_deliveries_are_pending_loses_no_event(target: Target,
-                                                                   tmp_path: Path) -> None:
-    seed = int(os.environ.get("PAYOUTD_WEBHOOK_CRASH_SEED")
-               or random.SystemRandom().randrange(2**32))
-    print(f"webhook crash test seed: {seed} (PAYOUTD_WEBHOOK_CRASH_SEED={seed}), "
-          f"db: {target.kind}")
+async def test_sigkill_while_deliveries_are_pending_loses_no_event(
+    target: Target, tmp_path: Path
+) -> None:
+    seed = int(
+        os.environ.get("PAYOUTD_WEBHOOK_CRASH_SEED") or random.SystemRandom().randrange(2**32)
+    )
+    print(f"webhook crash test seed: {seed} (PAYOUTD_WEBHOOK_CRASH_SEED={seed}), db: {target.kind}")
     rng = random.Random(seed)
     logs = tmp_path / "logs"
     logs.mkdir()
-    rt = build(support.test_settings(target.data_dir, target.url, db_pool_size=5,
-                                     webhook_allow_private=True))
+    rt = build(
+        support.test_settings(
+            target.data_dir, target.url, db_pool_size=5, webhook_allow_private=True
+        )
+    )
     rx = Receiver()  # down: nothing listens on its port yet
     procs: list[subprocess.Popen[bytes]] = []
     started = time.monotonic()
@@ -161,21 +189,35 @@ async def test_sigkill_while_deliveries_are_pending_loses_no_event(target: Targe
             for merchant in (m, bystander):
                 await merchants.deposit(uow, rt.ctx, merchant.id, "BTC", Decimal(10))
                 await merchants.deposit(uow, rt.ctx, merchant.id, "LTC", Decimal(1000))
-            ep = await webhooks.create_endpoint(uow, rt.ctx, m.id, rx.url("/hooks"),
-                                                event_types=None, services=None,
-                                                description="crash test")
+            ep = await webhooks.create_endpoint(
+                uow,
+                rt.ctx,
+                m.id,
+                rx.url("/hooks"),
+                event_types=None,
+                services=None,
+                description="crash test",
+            )
             default_secret = await webhooks.merchant_secret(uow, rt.ctx, m.id)
         rx.trust("/hooks", rt.ctx.secrets.open(ep.secret))
         rx.trust("/cb", default_secret)
         callback = rx.url("/cb")
 
         async def attempted() -> bool:
-            return await count(rt, select(func.count()).select_from(webhook_deliveries)
-                               .where(webhook_deliveries.c.attempts > 0)) > 0
+            return (
+                await count(
+                    rt,
+                    select(func.count())
+                    .select_from(webhook_deliveries)
+                    .where(webhook_deliveries.c.attempts > 0),
+                )
+                > 0
+            )
 
         async def unpaid() -> int:
-            return await count(rt, select(func.count()).select_from(payouts_t)
-                               .where(payouts_t.c.status != "paid"))
+            return await count(
+                rt, select(func.count()).select_from(payouts_t).where(payouts_t.c.status != "paid")
+            )
 
         # 1. receiver down; worker 1 attempts, fails, and is killed mid-way
         log1 = logs / "worker-1.log"
@@ -187,12 +229,18 @@ async def test_sigkill_while_deliveries_are_pending_loses_no_event(target: Targe
         await asyncio.sleep(rng.uniform(0.0, 0.4))
         kill(w1)
         async with rt.db.read() as uow:
-            pending = (await uow.conn.execute(
-                select(func.count()).select_from(webhook_deliveries)
-                .where(webhook_deliveries.c.status == "pending"))).scalar_one()
-            undispatched = (await uow.conn.execute(
-                select(func.count()).select_from(outbox)
-                .where(outbox.c.dispatched_at.is_(None)))).scalar_one()
+            pending = (
+                await uow.conn.execute(
+                    select(func.count())
+                    .select_from(webhook_deliveries)
+                    .where(webhook_deliveries.c.status == "pending")
+                )
+            ).scalar_one()
+            undispatched = (
+                await uow.conn.execute(
+                    select(func.count()).select_from(outbox).where(outbox.c.dispatched_at.is_(None))
+                )
+            ).scalar_one()
         unpaid_at_kill = await unpaid()
         assert pending > 0, "the kill came when no delivery was pending"
         assert rx.requests == 0
@@ -221,8 +269,9 @@ async def test_sigkill_while_deliveries_are_pending_loses_no_event(target: Targe
 
         async def expected() -> set[tuple[str, str]]:
             async with rt.db.read() as uow:
-                rows = await uow.conn.execute(select(outbox.c.id, outbox.c.payload)
-                                              .where(outbox.c.merchant_id == m.id))
+                rows = await uow.conn.execute(
+                    select(outbox.c.id, outbox.c.payload).where(outbox.c.merchant_id == m.id)
+                )
                 want = set()
                 for event_id, payload in rows:
                     want.add(("/hooks", event_id))
@@ -233,12 +282,19 @@ async def test_sigkill_while_deliveries_are_pending_loses_no_event(target: Targe
         async def finished() -> bool:
             if await unpaid():
                 return False
-            if await count(rt, select(func.count()).select_from(outbox)
-                           .where(outbox.c.dispatched_at.is_(None))):
+            if await count(
+                rt, select(func.count()).select_from(outbox).where(outbox.c.dispatched_at.is_(None))
+            ):
                 return False
-            if await count(rt, select(func.count()).select_from(webhook_deliveries)
-                           .where(webhook_deliveries.c.merchant_id == m.id,
-                                  webhook_deliveries.c.status != "delivered")):
+            if await count(
+                rt,
+                select(func.count())
+                .select_from(webhook_deliveries)
+                .where(
+                    webhook_deliveries.c.merchant_id == m.id,
+                    webhook_deliveries.c.status != "delivered",
+                ),
+            ):
                 return False
             got = {(a.path, a.webhook_id) for a in rx.delivered()}
             return (await expected()) <= got
@@ -256,19 +312,26 @@ async def test_sigkill_while_deliveries_are_pending_loses_no_event(target: Targe
         # nothing of the other merchant's arrived here
         assert {a.payout_id for a in rx.delivered()} <= await payout_ids(rt, m.id)
         async with rt.db.read() as uow:
-            statuses = Counter(r[0] for r in await uow.conn.execute(
-                select(webhook_deliveries.c.status)
-                .where(webhook_deliveries.c.merchant_id == m.id)))
+            statuses = Counter(
+                r[0]
+                for r in await uow.conn.execute(
+                    select(webhook_deliveries.c.status).where(
+                        webhook_deliveries.c.merchant_id == m.id
+                    )
+                )
+            )
         assert statuses == {"delivered": len(want)}, statuses
         duplicates = sum(n - 1 for n in got.values())
         # the request worker 2 died in was answered to no one; it went again after its lease
         assert duplicates >= 1
         events = len({event_id for _, event_id in want})
-        print(f"{target.kind}: {len(want)} deliveries of {events} events, "
-              f"{duplicates} duplicates; at the first kill {pending} deliveries pending, "
-              f"{undispatched} events not yet fanned out, {unpaid_at_kill} payouts unpaid; "
-              f"{cut_short} requests received by the second kill; "
-              f"{time.monotonic() - started:.0f} s, seed {seed}")
+        print(
+            f"{target.kind}: {len(want)} deliveries of {events} events, "
+            f"{duplicates} duplicates; at the first kill {pending} deliveries pending, "
+            f"{undispatched} events not yet fanned out, {unpaid_at_kill} payouts unpaid; "
+            f"{cut_short} requests received by the second kill; "
+            f"{time.monotonic() - started:.0f} s, seed {seed}"
+        )
     finally:
         for proc in procs:
             kill(proc)
@@ -278,5 +341,9 @@ async def test_sigkill_while_deliveries_are_pending_loses_no_event(target: Targe
 
 async def payout_ids(rt: Runtime, merchant_id: str) -> set[str | None]:
     async with rt.db.read() as uow:
-        return {r[0] for r in await uow.conn.execute(
-            select(payouts_t.c.id).where(payouts_t.c.merchant_id == merchant_id))}
+        return {
+            r[0]
+            for r in await uow.conn.execute(
+                select(payouts_t.c.id).where(payouts_t.c.merchant_id == merchant_id)
+            )
+        }

@@ -65,8 +65,9 @@ def address(network: str, n: int) -> str:
     return validate_address(network, found)
 
 
-ADDRESSES = {network: [address(network, n) for n in range(30)]
-             for network in {q[1] for q in QUEUES}}
+ADDRESSES = {
+    network: [address(network, n) for n in range(30)] for network in {q[1] for q in QUEUES}
+}
 
 
 @pytest.fixture
@@ -83,14 +84,19 @@ def pg_target(tmp_path: Path) -> Iterator[Target]:
         support.drop_pg_database(name)
 
 
-async def place_wave(rt: Runtime, rng: random.Random, merchant_ids: list[str], start: int,
-                     size: int) -> None:
+async def place_wave(
+    rt: Runtime, rng: random.Random, merchant_ids: list[str], start: int, size: int
+) -> None:
     quoted = []
     for i in range(start, start + size):
         currency, network, lo, hi, decimals = rng.choice(QUEUES)
         req = payouts.PayoutRequest(
-            amount=Decimal(rng.randint(lo, hi)).scaleb(-decimals), currency=currency,
-            network=network, address=rng.choice(ADDRESSES[network]), order_id=f"w-{i}")
+            amount=Decimal(rng.randint(lo, hi)).scaleb(-decimals),
+            currency=currency,
+            network=network,
+            address=rng.choice(ADDRESSES[network]),
+            order_id=f"w-{i}",
+        )
         quoted.append((rng.choice(merchant_ids), await payouts.quote(rt.ctx, {}, req)))
     # One transaction per payout, as the API does: a transaction holding funds of several
     # merchants at once could deadlock with a worker paying a batch of them.
@@ -113,14 +119,14 @@ def recorded_batches(log: Path) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.postgres
-async def test_three_workers_pay_1000_payouts_none_twice(pg_target: Target,
-                                                         tmp_path: Path) -> None:
+async def test_three_workers_pay_1000_payouts_none_twice(pg_target: Target, tmp_path: Path) -> None:
     seed = random.SystemRandom().randrange(2**32)
     print(f"seed {seed}")
     rng = random.Random(seed)
     pg_target.data_dir.mkdir(parents=True)
-    rt = build(support.test_settings(pg_target.data_dir, pg_target.url, min_payout_eur=0,
-                                     db_pool_size=5))
+    rt = build(
+        support.test_settings(pg_target.data_dir, pg_target.url, min_payout_eur=0, db_pool_size=5)
+    )
     logs = [tmp_path / f"worker-{i}.log" for i in range(WORKERS)]
     procs: list[subprocess.Popen[bytes]] = []
     started = time.monotonic()
@@ -157,9 +163,11 @@ async def test_three_workers_pay_1000_payouts_none_twice(pg_target: Target,
     assert max(everywhere.values()) == 1
     assert len(everywhere) == report["batches"], "a batch no worker logged, or the reverse"
     busy = [len(found) for found in per_worker]
-    print(f"batches recorded per worker: {busy}, {report}, "
-          f"job failures logged: {dict(job_failures(logs))}, "
-          f"{time.monotonic() - started:.0f} s, seed {seed}")
+    print(
+        f"batches recorded per worker: {busy}, {report}, "
+        f"job failures logged: {dict(job_failures(logs))}, "
+        f"{time.monotonic() - started:.0f} s, seed {seed}"
+    )
     assert sum(1 for n in busy if n) >= 2, f"only one worker did any work: {busy}"
 
 

@@ -101,24 +101,49 @@ BINANCE_MARKETS = {  # symbol: (base, quote, last, bid, ask)
 def binance_symbol(symbol: str, base: str, quote: str) -> dict[str, Any]:
     # One entry of GET /api/v3/exchangeInfo, as Binance sends it.
     return {
-        "symbol": symbol, "status": "TRADING", "baseAsset": base, "baseAssetPrecision": 8,
-        "quoteAsset": quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
-        "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT",
-                       "TAKE_PROFIT_LIMIT"],
-        "icebergAllowed": True, "ocoAllowed": True, "otoAllowed": True,
-        "quoteOrderQtyMarketAllowed": True, "allowTrailingStop": True,
-        "cancelReplaceAllowed": True, "amendAllowed": True,
-        "isSpotTradingAllowed": True, "isMarginTradingAllowed": True,
+        "symbol": symbol,
+        "status": "TRADING",
+        "baseAsset": base,
+        "baseAssetPrecision": 8,
+        "quoteAsset": quote,
+        "quotePrecision": 8,
+        "quoteAssetPrecision": 8,
+        "baseCommissionPrecision": 8,
+        "quoteCommissionPrecision": 8,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
+        "icebergAllowed": True,
+        "ocoAllowed": True,
+        "otoAllowed": True,
+        "quoteOrderQtyMarketAllowed": True,
+        "allowTrailingStop": True,
+        "cancelReplaceAllowed": True,
+        "amendAllowed": True,
+        "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": True,
         "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": "0.01000000",
-             "maxPrice": "1000000.00000000", "tickSize": "0.01000000"},
-            {"filterType": "LOT_SIZE", "minQty": "0.00001000", "maxQty": "9000.00000000",
-             "stepSize": "0.00001000"},
-            {"filterType": "NOTIONAL", "minNotional": "5.00000000", "applyMinToMarket": True,
-             "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": "0.01000000",
+                "maxPrice": "1000000.00000000",
+                "tickSize": "0.01000000",
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": "0.00001000",
+                "maxQty": "9000.00000000",
+                "stepSize": "0.00001000",
+            },
+            {
+                "filterType": "NOTIONAL",
+                "minNotional": "5.00000000",
+                "applyMinToMarket": True,
+                "maxNotional": "9000000.00000000",
+                "applyMaxToMarket": False,
+                "avgPriceMins": 5,
+            },
         ],
-        "permissions": [], "permissionSets": [["SPOT", "MARGIN"]],
+        "permissions": [],
+        "permissionSets": [["SPOT", "MARGIN"]],
         "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
         "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
     }
@@ -128,28 +153,48 @@ def binance_ticker(symbol: str) -> dict[str, Any]:
     # One entry of GET /api/v3/ticker/24hr, as Binance sends it.
     _, _, last, bid, ask = BINANCE_MARKETS[symbol]
     return {
-        "symbol": symbol, "priceChange": "-12.50000000", "priceChangePercent": "-0.019",
-        "weightedAvgPrice": last, "prevClosePrice": last, "lastPrice": last,
-        "lastQty": "0.00150000", "bidPrice": bid, "bidQty": "1.20000000", "askPrice": ask,
-        "askQty": "0.80000000", "openPrice": last, "highPrice": last, "lowPrice": last,
-        "volume": "12345.67800000", "quoteVolume": "802611223.12345678",
-        "openTime": NOW_MS - 86_400_000, "closeTime": NOW_MS, "firstId": 4950000000,
-        "lastId": 4951000000, "count": 1000001,
+        "symbol": symbol,
+        "priceChange": "-12.50000000",
+        "priceChangePercent": "-0.019",
+        "weightedAvgPrice": last,
+        "prevClosePrice": last,
+        "lastPrice": last,
+        "lastQty": "0.00150000",
+        "bidPrice": bid,
+        "bidQty": "1.20000000",
+        "askPrice": ask,
+        "askQty": "0.80000000",
+        "openPrice": last,
+        "highPrice": last,
+        "lowPrice": last,
+        "volume": "12345.67800000",
+        "quoteVolume": "802611223.12345678",
+        "openTime": NOW_MS - 86_400_000,
+        "closeTime": NOW_MS,
+        "firstId": 4950000000,
+        "lastId": 4951000000,
+        "count": 1000001,
     }
 
 
 async def binance_exchange_info(request: web.Request) -> web.Response:
-    return web.json_response({
-        "timezone": "UTC", "serverTime": NOW_MS,
-        "rateLimits": [
-            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-             "limit": 6000},
-            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
-             "limit": 100},
-        ],
-        "exchangeFilters": [],
-        "symbols": [binance_symbol(s, b, q) for s, (b, q, *_) in BINANCE_MARKETS.items()],
-    })
+    return web.json_response(
+        {
+            "timezone": "UTC",
+            "serverTime": NOW_MS,
+            "rateLimits": [
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": 6000,
+                },
+                {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+            ],
+            "exchangeFilters": [],
+            "symbols": [binance_symbol(s, b, q) for s, (b, q, *_) in BINANCE_MARKETS.items()],
+        }
+    )
 
 
 async def binance_ticker_24hr(request: web.Request) -> web.Response:
@@ -159,8 +204,11 @@ async def binance_ticker_24hr(request: web.Request) -> web.Response:
         if symbol not in BINANCE_MARKETS:
             return invalid
         return web.json_response(binance_ticker(symbol))
-    symbols = json.loads(request.query["symbols"]) if "symbols" in request.query \
+    symbols = (
+        json.loads(request.query["symbols"])
+        if "symbols" in request.query
         else list(BINANCE_MARKETS)
+    )
     if any(s not in BINANCE_MARKETS for s in symbols):
         return invalid
     return web.json_response([binance_ticker(s) for s in symbols])
@@ -183,32 +231,73 @@ KUCOIN_MARKETS = {  # symbol: (last, best bid, best ask)
 
 def kucoin_currency(code: str, name: str, chain: str | None) -> dict[str, Any]:
     # One entry of GET /api/v3/currencies (fiat currencies come without chains).
-    chains = [] if chain is None else [{
-        "chainName": chain, "chainId": chain.lower(), "withdrawalMinSize": "0.001",
-        "depositMinSize": "0.00002", "withdrawFeeRate": "0", "withdrawalMinFee": "0.0005",
-        "isWithdrawEnabled": True, "isDepositEnabled": True, "confirms": 3,
-        "preConfirms": 1, "withdrawPrecision": 8, "maxWithdraw": None, "maxDeposit": None,
-        "needTag": False, "contractAddress": "",
-    }]
-    return {"currency": code, "name": code, "fullName": name, "precision": 8,
-            "confirms": None, "contractAddress": None, "isMarginEnabled": True,
-            "isDebitEnabled": True, "chains": chains}
+    chains = (
+        []
+        if chain is None
+        else [
+            {
+                "chainName": chain,
+                "chainId": chain.lower(),
+                "withdrawalMinSize": "0.001",
+                "depositMinSize": "0.00002",
+                "withdrawFeeRate": "0",
+                "withdrawalMinFee": "0.0005",
+                "isWithdrawEnabled": True,
+                "isDepositEnabled": True,
+                "confirms": 3,
+                "preConfirms": 1,
+                "withdrawPrecision": 8,
+                "maxWithdraw": None,
+                "maxDeposit": None,
+                "needTag": False,
+                "contractAddress": "",
+            }
+        ]
+    )
+    return {
+        "currency": code,
+        "name": code,
+        "fullName": name,
+        "precision": 8,
+        "confirms": None,
+        "contractAddress": None,
+        "isMarginEnabled": True,
+        "isDebitEnabled": True,
+        "chains": chains,
+    }
 
 
 def kucoin_symbol(symbol: str) -> dict[str, Any]:
     # One entry of GET /api/v2/symbols.
     base, quote = symbol.split("-")
     return {
-        "symbol": symbol, "name": symbol, "baseCurrency": base, "quoteCurrency": quote,
-        "feeCurrency": quote, "market": "USDS" if quote == "USDT" else "FIAT",
-        "baseMinSize": "0.00001", "quoteMinSize": "0.1", "baseMaxSize": "10000000000",
-        "quoteMaxSize": "99999999", "baseIncrement": "0.00000001",
-        "quoteIncrement": "0.000001", "priceIncrement": "0.1", "priceLimitRate": "0.1",
-        "minFunds": "0.1", "isMarginEnabled": True, "enableTrading": True, "feeCategory": 1,
-        "makerFeeCoefficient": "1.00", "takerFeeCoefficient": "1.00", "st": False,
-        "callauctionIsEnabled": False, "callauctionPriceFloor": None,
-        "callauctionPriceCeiling": None, "callauctionFirstStageStartTime": None,
-        "callauctionSecondStageStartTime": None, "callauctionThirdStageStartTime": None,
+        "symbol": symbol,
+        "name": symbol,
+        "baseCurrency": base,
+        "quoteCurrency": quote,
+        "feeCurrency": quote,
+        "market": "USDS" if quote == "USDT" else "FIAT",
+        "baseMinSize": "0.00001",
+        "quoteMinSize": "0.1",
+        "baseMaxSize": "10000000000",
+        "quoteMaxSize": "99999999",
+        "baseIncrement": "0.00000001",
+        "quoteIncrement": "0.000001",
+        "priceIncrement": "0.1",
+        "priceLimitRate": "0.1",
+        "minFunds": "0.1",
+        "isMarginEnabled": True,
+        "enableTrading": True,
+        "feeCategory": 1,
+        "makerFeeCoefficient": "1.00",
+        "takerFeeCoefficient": "1.00",
+        "st": False,
+        "callauctionIsEnabled": False,
+        "callauctionPriceFloor": None,
+        "callauctionPriceCeiling": None,
+        "callauctionFirstStageStartTime": None,
+        "callauctionSecondStageStartTime": None,
+        "callauctionThirdStageStartTime": None,
         "tradingStartTime": None,
     }
 
@@ -217,31 +306,53 @@ def kucoin_ticker(symbol: str) -> dict[str, Any]:
     # One entry of data.ticker in GET /api/v1/market/allTickers.
     last, bid, ask = KUCOIN_MARKETS[symbol]
     return {
-        "symbol": symbol, "symbolName": symbol, "buy": bid, "bestBidSize": "0.5",
-        "sell": ask, "bestAskSize": "0.4", "changeRate": "-0.0012", "changePrice": "-7.8",
-        "high": last or ask, "low": last or bid, "vol": "2282.70993217",
-        "volValue": "25984946.157790431", "last": last, "averagePrice": last or bid,
-        "takerFeeRate": "0.001", "makerFeeRate": "0.001", "takerCoefficient": "1",
+        "symbol": symbol,
+        "symbolName": symbol,
+        "buy": bid,
+        "bestBidSize": "0.5",
+        "sell": ask,
+        "bestAskSize": "0.4",
+        "changeRate": "-0.0012",
+        "changePrice": "-7.8",
+        "high": last or ask,
+        "low": last or bid,
+        "vol": "2282.70993217",
+        "volValue": "25984946.157790431",
+        "last": last,
+        "averagePrice": last or bid,
+        "takerFeeRate": "0.001",
+        "makerFeeRate": "0.001",
+        "takerCoefficient": "1",
         "makerCoefficient": "1",
     }
 
 
 async def kucoin_currencies(request: web.Request) -> web.Response:
-    return web.json_response({"code": "200000", "data": [
-        kucoin_currency("BTC", "Bitcoin", "BTC"), kucoin_currency("ETH", "Ethereum", "ERC20"),
-        kucoin_currency("USDT", "Tether", "TRC20"), kucoin_currency("TRX", "TRON", "TRX"),
-        kucoin_currency("EUR", "Euro", None),
-    ]})
+    return web.json_response(
+        {
+            "code": "200000",
+            "data": [
+                kucoin_currency("BTC", "Bitcoin", "BTC"),
+                kucoin_currency("ETH", "Ethereum", "ERC20"),
+                kucoin_currency("USDT", "Tether", "TRC20"),
+                kucoin_currency("TRX", "TRON", "TRX"),
+                kucoin_currency("EUR", "Euro", None),
+            ],
+        }
+    )
 
 
 async def kucoin_symbols(request: web.Request) -> web.Response:
-    return web.json_response({"code": "200000",
-                              "data": [kucoin_symbol(s) for s in KUCOIN_MARKETS]})
+    return web.json_response({"code": "200000", "data": [kucoin_symbol(s) for s in KUCOIN_MARKETS]})
 
 
 async def kucoin_all_tickers(request: web.Request) -> web.Response:
-    return web.json_response({"code": "200000", "data": {
-        "time": NOW_MS, "ticker": [kucoin_ticker(s) for s in KUCOIN_MARKETS]}})
+    return web.json_response(
+        {
+            "code": "200000",
+            "data": {"time": NOW_MS, "ticker": [kucoin_ticker(s) for s in KUCOIN_MARKETS]},
+        }
+    )
 
 
 async def kucoin_stats(request: web.Request) -> web.Response:
@@ -249,8 +360,11 @@ async def kucoin_stats(request: web.Request) -> web.Response:
     symbol = request.query.get("symbol", "")
     if symbol not in KUCOIN_MARKETS:
         return web.json_response({"code": "900001", "msg": f"Symbol [{symbol}] not exists"})
-    data = {k: v for k, v in kucoin_ticker(symbol).items()
-            if k not in ("symbolName", "bestBidSize", "bestAskSize")}
+    data = {
+        k: v
+        for k, v in kucoin_ticker(symbol).items()
+        if k not in ("symbolName", "bestBidSize", "bestAskSize")
+    }
     return web.json_response({"code": "200000", "data": {"time": NOW_MS, **data}})
 
 
@@ -286,13 +400,15 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def sources(binance_server: ExchangeServer, kucoin_server: ExchangeServer,
-                  clock: Clock) -> AsyncIterator[RateSources]:
+async def sources(
+    binance_server: ExchangeServer, kucoin_server: ExchangeServer, clock: Clock
+) -> AsyncIterator[RateSources]:
     registry = RateSources(
         ["static", "Binance", "Kucoin"],
         api_urls={"Binance": binance_server.url, "Kucoin": kucoin_server.url},
         exchange_config={"binance": {"timeout": 3000}, "kucoin": {"timeout": 3000}},
-        clock=clock)
+        clock=clock,
+    )
     yield registry
     await registry.aclose()
 
@@ -337,14 +453,17 @@ async def test_static_unknown_pair_and_no_invented_peg(tmp_path: Path) -> None:
         await static.rate("ETH", "USD")
 
 
-@pytest.mark.parametrize("body, message", [
-    ('"BTC/USD" = "1"', "no \\[rates\\] table"),
-    ('[rates]\n"BTC/USD" = 65000.5', "must be a decimal string"),
-    ('[rates]\n"BTCUSD" = "1"', "not a pair"),
-    ('[rates]\n"BTC/USD" = "-1"', "greater than zero"),
-    ('[rates]\n"BTC/USD" = "abc"', "not a decimal"),
-    ("[rates", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('"BTC/USD" = "1"', "no \\[rates\\] table"),
+        ('[rates]\n"BTC/USD" = 65000.5', "must be a decimal string"),
+        ('[rates]\n"BTCUSD" = "1"', "not a pair"),
+        ('[rates]\n"BTC/USD" = "-1"', "greater than zero"),
+        ('[rates]\n"BTC/USD" = "abc"', "not a decimal"),
+        ("[rates", "not valid TOML"),
+    ],
+)
 def test_static_bad_files_are_refused(tmp_path: Path, body: str, message: str) -> None:
     path = tmp_path / "rates.toml"
     path.write_text(body)
@@ -360,15 +479,20 @@ def test_static_missing_file_is_refused(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- Binance
 
 
-async def test_binance_direct_inverse_and_cross(sources: RateSources,
-                                                binance_server: ExchangeServer) -> None:
+async def test_binance_direct_inverse_and_cross(
+    sources: RateSources, binance_server: ExchangeServer
+) -> None:
     binance = sources.get("Binance")
     assert isinstance(binance, ExchangeRates)
     assert type(binance.exchange).__module__ == "ccxt.async_support.binance"
 
     rate = await binance.rate("BTC", "USDT")
-    assert (rate.base, rate.quote, rate.value, rate.source) == ("BTC", "USDT", D("65012.34"),
-                                                                 "Binance")
+    assert (rate.base, rate.quote, rate.value, rate.source) == (
+        "BTC",
+        "USDT",
+        D("65012.34"),
+        "Binance",
+    )
     assert rate.as_of == T0
 
     btc_eur = await binance.rate("BTC", "EUR")
@@ -392,7 +516,8 @@ async def test_binance_direct_inverse_and_cross(sources: RateSources,
 
 
 async def test_binance_cache_serves_without_http_then_refetches_after_ttl(
-        sources: RateSources, binance_server: ExchangeServer, clock: Clock) -> None:
+    sources: RateSources, binance_server: ExchangeServer, clock: Clock
+) -> None:
     binance = sources.get("binance")  # Cryptomus names are case-insensitive
     await binance.rate("BTC", "EUR")
     tickers = binance_server.hits["/api/v3/ticker/24hr"]
@@ -413,7 +538,8 @@ async def test_binance_cache_serves_without_http_then_refetches_after_ttl(
 
 
 async def test_binance_server_down_stale_within_max_age_then_too_old(
-        sources: RateSources, binance_server: ExchangeServer, clock: Clock) -> None:
+    sources: RateSources, binance_server: ExchangeServer, clock: Clock
+) -> None:
     binance = sources.get("Binance")
     first = await binance.rate("BTC", "USDT")
     await binance_server.stop()
@@ -431,8 +557,7 @@ async def test_binance_server_down_stale_within_max_age_then_too_old(
         await binance.rate("LTC", "USDT")
 
 
-async def test_binance_unknown_pair(sources: RateSources,
-                                    binance_server: ExchangeServer) -> None:
+async def test_binance_unknown_pair(sources: RateSources, binance_server: ExchangeServer) -> None:
     binance = sources.get("Binance")
     with pytest.raises(RateUnavailable, match="no market to price XYZ in USD") as info:
         await binance.rate("XYZ", "USD")
@@ -445,9 +570,9 @@ async def test_binance_unknown_pair(sources: RateSources,
 # --------------------------------------------------------------------------- Kucoin
 
 
-async def test_kucoin_rates_cross_mid_and_cache(sources: RateSources,
-                                                kucoin_server: ExchangeServer,
-                                                clock: Clock) -> None:
+async def test_kucoin_rates_cross_mid_and_cache(
+    sources: RateSources, kucoin_server: ExchangeServer, clock: Clock
+) -> None:
     kucoin = sources.get("Kucoin")
     assert isinstance(kucoin, ExchangeRates)
     assert type(kucoin.exchange).__module__ == "ccxt.async_support.kucoin"
@@ -497,12 +622,14 @@ async def test_kucoin_rates_cross_mid_and_cache(sources: RateSources,
 # --------------------------------------------------------------------------- registry
 
 
-@pytest.mark.parametrize("name, why", [
-    ("Exmo", "ccxt no longer includes an EXMO exchange"),
-    ("BinanceP2p", "Binance P2P has no public market-data API"),
-])
-async def test_cryptomus_names_without_a_source(sources: RateSources, name: str,
-                                                why: str) -> None:
+@pytest.mark.parametrize(
+    "name, why",
+    [
+        ("Exmo", "ccxt no longer includes an EXMO exchange"),
+        ("BinanceP2p", "Binance P2P has no public market-data API"),
+    ],
+)
+async def test_cryptomus_names_without_a_source(sources: RateSources, name: str, why: str) -> None:
     with pytest.raises(RateSourceNotAvailable) as info:
         await sources.rate("BTC", "USD", name)
     message = str(info.value)
@@ -517,8 +644,9 @@ async def test_registry_default_names_and_not_enabled(sources: RateSources) -> N
     assert (await sources.rate("BTC", "USD", "")).source == "static"
     assert sources.resolve("KUCOIN") == "Kucoin"
     assert sources.get("Binance") is sources.get("binance")
-    with pytest.raises(RateSourceNotAvailable,
-                       match="Rate source kraken is not available on this server"):
+    with pytest.raises(
+        RateSourceNotAvailable, match="Rate source kraken is not available on this server"
+    ):
         sources.get("kraken")
     with pytest.raises(RateSourceNotAvailable, match="not available on this server"):
         sources.get("nosuchexchange")
@@ -540,8 +668,11 @@ async def test_other_ccxt_exchanges_are_created_lazily_with_the_base_url() -> No
         created.append(exchange_id)
         return create_ccxt_exchange(exchange_id, **kwargs)
 
-    registry = RateSources(["static", "kraken", "okx"],
-                           api_urls={"kraken": "http://proxy:8080"}, exchange_factory=factory)
+    registry = RateSources(
+        ["static", "kraken", "okx"],
+        api_urls={"kraken": "http://proxy:8080"},
+        exchange_factory=factory,
+    )
     assert created == []
     kraken = registry.get("kraken")
     assert created == ["kraken"]
@@ -553,8 +684,13 @@ async def test_other_ccxt_exchanges_are_created_lazily_with_the_base_url() -> No
 
 
 def test_rebase_api_urls_keeps_paths_and_replaces_hostname_placeholders() -> None:
-    api = {"public": "https://api.binance.com/api/v3",
-           "nested": {"spot": "https://api.{hostname}/v5"}, "n": None}
+    api = {
+        "public": "https://api.binance.com/api/v3",
+        "nested": {"spot": "https://api.{hostname}/v5"},
+        "n": None,
+    }
     assert rebase_api_urls(api, "http://127.0.0.1:9/prefix/") == {
         "public": "http://127.0.0.1:9/prefix/api/v3",
-        "nested": {"spot": "http://127.0.0.1:9/prefix/v5"}, "n": None}
+        "nested": {"spot": "http://127.0.0.1:9/prefix/v5"},
+        "n": None,
+    }

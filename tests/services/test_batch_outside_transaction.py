@@ -21,8 +21,11 @@ A2 = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"
 
 
 async def pay(h: Harness, m: support.Merchant, address: str = A1) -> dict[str, object]:
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": "0.01", "currency": "BTC", "address": address})
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "0.01", "currency": "BTC", "address": address},
+    )
     assert r.status_code == 201, r.text
     return dict(r.json())
 
@@ -43,7 +46,8 @@ async def test_a_payout_a_batch_has_taken_cannot_be_cancelled(h: Harness) -> Non
 
 
 async def test_payouts_a_crash_left_taken_go_back_to_the_queue_and_are_paid_once(
-        h: Harness) -> None:
+    h: Harness,
+) -> None:
     m = await h.merchant(BTC="1")
     ids = [(await pay(h, m, a))["id"] for a in (A1, A2)]
     async with h.rt.db.unit() as uow:  # taken, then the worker dies before pricing
@@ -79,11 +83,14 @@ async def _intake_p99(tmp_path: Path, node_seconds: float) -> float:
     """p99 of payout creation while the worker sends batches on a node (the sandbox)
     whose fee estimates and broadcasts each take `node_seconds`: SQLite, one process."""
     settings = support.test_settings(
-        tmp_path, None, sandbox_broadcast_seconds=node_seconds,
+        tmp_path,
+        None,
+        sandbox_broadcast_seconds=node_seconds,
         sandbox_fee_estimate_seconds=node_seconds,
         # the same size of batch in both runs: a slow node otherwise gathers larger
         # batches, whose longer records are not what is measured here
-        batch_max_outputs=16)
+        batch_max_outputs=16,
+    )
     async with support.harness(settings) as h:
         m = await h.merchant(BTC="100")
         await pay(h, m)  # the first quote asks the node; later ones use its estimate
@@ -120,8 +127,9 @@ async def _intake_p99(tmp_path: Path, node_seconds: float) -> float:
 
 
 @pytest.mark.slow
-async def test_a_slow_node_does_not_slow_intake_on_sqlite(tmp_path: Path,
-                                                         sqlite_template: Path) -> None:
+async def test_a_slow_node_does_not_slow_intake_on_sqlite(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
     """A node answering in 0.5 s held the process's one SQLite write lock for as long
     when the batch was prepared inside the write transaction: every payout arriving
     meanwhile waited for it."""

@@ -48,8 +48,11 @@ async def probe_debit(pg: Harness, amount: str) -> Decimal:
     """What a BTC payout of `amount` takes from a balance, fees included, measured on a
     merchant of its own."""
     probe = await pg.merchant("Probe", BTC="1")
-    r = await pg.client.post("/v1/payouts", headers=probe.headers,
-                             json={"amount": amount, "currency": "BTC", "address": ADDR})
+    r = await pg.client.post(
+        "/v1/payouts",
+        headers=probe.headers,
+        json={"amount": amount, "currency": "BTC", "address": ADDR},
+    )
     assert r.status_code == 201, r.text
     debit = Decimal(r.json()["debit"]["amount"])
     assert debit > Decimal(amount)  # the network fee is on top
@@ -87,8 +90,10 @@ async def test_no_overdraft_under_300_concurrent_payouts(pg: Harness) -> None:
 
     async def create(i: int) -> httpx.Response:
         return await pg.client.post(
-            "/v1/payouts", headers=m.headers,
-            json={"amount": amount, "currency": "BTC", "address": ADDR, "order_id": f"o-{i}"})
+            "/v1/payouts",
+            headers=m.headers,
+            json={"amount": amount, "currency": "BTC", "address": ADDR, "order_id": f"o-{i}"},
+        )
 
     async def all_creates() -> list[httpx.Response]:
         try:
@@ -118,8 +123,7 @@ async def test_no_overdraft_under_300_concurrent_payouts(pg: Harness) -> None:
     assert Decimal(bal["balance"]) == debit * 100
     created = await list_all(pg, m)
     assert len(created) == 100
-    assert {p["id"] for p in created} == {r.json()["id"] for r in responses
-                                          if r.status_code == 201}
+    assert {p["id"] for p in created} == {r.json()["id"] for r in responses if r.status_code == 201}
     check = await pg.ledger_check()
     assert check["ok"], check["problems"]
 
@@ -128,8 +132,9 @@ async def test_one_order_id_one_payout_under_100_concurrent_requests(pg: Harness
     m = await pg.merchant("Retrier", BTC="1")
     body = {"amount": "0.01", "currency": "BTC", "address": ADDR, "order_id": "same-order"}
 
-    responses = await gather_all(*(pg.client.post("/v1/payouts", headers=m.headers, json=body)
-                                   for _ in range(100)))
+    responses = await gather_all(
+        *(pg.client.post("/v1/payouts", headers=m.headers, json=body) for _ in range(100))
+    )
     assert_no_5xx(responses)
     codes = [r.status_code for r in responses]
     assert codes.count(201) == 1, sorted(set(codes))
@@ -153,8 +158,9 @@ async def test_one_idempotency_key_one_payout_under_100_concurrent_requests(pg: 
     body = {"amount": "0.01", "currency": "BTC", "address": ADDR}
     headers = {**m.headers, "Idempotency-Key": "key-1"}
 
-    responses = await gather_all(*(pg.client.post("/v1/payouts", headers=headers, json=body)
-                                   for _ in range(100)))
+    responses = await gather_all(
+        *(pg.client.post("/v1/payouts", headers=headers, json=body) for _ in range(100))
+    )
     assert_no_5xx(responses)
     created = [r for r in responses if r.status_code == 201]
     others = [r for r in responses if r.status_code != 201]
@@ -172,8 +178,7 @@ async def test_one_idempotency_key_one_payout_under_100_concurrent_requests(pg: 
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert again.json()["id"] == payout_id
 
-    conflict = await pg.client.post("/v1/payouts", headers=headers,
-                                    json={**body, "amount": "0.02"})
+    conflict = await pg.client.post("/v1/payouts", headers=headers, json={**body, "amount": "0.02"})
     assert conflict.status_code == 409, conflict.text
     assert conflict.json()["error"]["code"] == "idempotency_conflict"
 
@@ -187,8 +192,9 @@ async def test_one_idempotency_key_one_payout_under_100_concurrent_requests(pg: 
     assert check["ok"], check["problems"]
 
 
-async def race_cancels_with_worker(pg: Harness, m: Merchant, ids: list[str],
-                                   lanes: int) -> dict[str, int]:
+async def race_cancels_with_worker(
+    pg: Harness, m: Merchant, ids: list[str], lanes: int
+) -> dict[str, int]:
     """Cancel `ids` in `lanes` concurrent lanes (each lane one request after the other)
     while a worker keeps ticking until the cancels are done. Returns each HTTP status."""
     answers: dict[str, int] = {}
@@ -231,9 +237,14 @@ async def test_cancel_racing_the_worker_never_both_cancels_and_sends(pg: Harness
     for round_no, lanes in enumerate((5, 10, 25)):
         for i in range(50):
             r = await pg.client.post(
-                "/v1/payouts", headers=m.headers,
-                json={"amount": "0.001", "currency": "BTC",
-                      "address": btc_address(f"{round_no}-{i}")})
+                "/v1/payouts",
+                headers=m.headers,
+                json={
+                    "amount": "0.001",
+                    "currency": "BTC",
+                    "address": btc_address(f"{round_no}-{i}"),
+                },
+            )
             assert r.status_code == 201, r.text
             by_id[r.json()["id"]] = r.json()
         queued = [pid for pid, p in by_id.items() if p["status"] == "queued"]
@@ -255,15 +266,18 @@ async def test_cancel_racing_the_worker_never_both_cancels_and_sends(pg: Harness
             assert hold.status is want, (p["status"], hold)
 
     paid = [p for p in by_id.values() if p["status"] == "paid"]
-    txs = (await pg.client.get("/v1/sandbox/transactions", headers=m.headers,
-                               params={"limit": "200"})).json()["data"]
+    txs = (
+        await pg.client.get("/v1/sandbox/transactions", headers=m.headers, params={"limit": "200"})
+    ).json()["data"]
     outputs = [o for tx in txs for o in tx["outputs"]]
     assert sorted(o["address"] for o in outputs) == sorted(p["address"] for p in paid)
-    assert (sum((Decimal(o["amount"]) for o in outputs), Decimal(0))
-            == sum((Decimal(p["final_amount"]) for p in paid), Decimal(0)))
+    assert sum((Decimal(o["amount"]) for o in outputs), Decimal(0)) == sum(
+        (Decimal(p["final_amount"]) for p in paid), Decimal(0)
+    )
     bal = (await pg.balances(m))["BTC"]
     assert Decimal(bal["held"]) == 0
     assert Decimal(bal["balance"]) == deposit - sum(
-        (Decimal(p["debit"]["amount"]) for p in paid), Decimal(0))
+        (Decimal(p["debit"]["amount"]) for p in paid), Decimal(0)
+    )
     check = await pg.ledger_check()
     assert check["ok"], check["problems"]

@@ -30,11 +30,14 @@ async def hw(database_url: str | None, tmp_path: Path) -> AsyncIterator[Harness]
         yield harness
 
 
-async def pay(h: Harness, m: support.Merchant, amount: str, address: str = A1,
-              **extra: object) -> dict[str, Any]:
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": amount, "currency": "BTC", "address": address,
-                                  **extra})
+async def pay(
+    h: Harness, m: support.Merchant, amount: str, address: str = A1, **extra: object
+) -> dict[str, Any]:
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": amount, "currency": "BTC", "address": address, **extra},
+    )
     assert r.status_code == 201, r.text
     return dict(r.json())
 
@@ -70,15 +73,17 @@ async def test_payouts_within_the_window_share_one_output(hw: Harness) -> None:
     listed = (await h.client.get("/v1/batches", headers=m.headers)).json()["data"]
     assert [x["id"] for x in listed] == [a["batch_id"]]
     other = await h.merchant("Other", BTC="1")
-    assert (await h.client.get(f"/v1/batches/{a['batch_id']}",
-                               headers=other.headers)).status_code == 404
+    assert (
+        await h.client.get(f"/v1/batches/{a['batch_id']}", headers=other.headers)
+    ).status_code == 404
     assert (await h.client.get("/v1/batches", headers=other.headers)).json()["data"] == []
     assert (await h.ledger_check())["ok"]
 
 
 async def test_caps_split_batches(database_url: str | None, tmp_path: Path) -> None:
-    settings = support.test_settings(tmp_path, database_url, batch_max_outputs=3,
-                                     batch_max_fee={"BTC": Decimal("0.00002")})
+    settings = support.test_settings(
+        tmp_path, database_url, batch_max_outputs=3, batch_max_fee={"BTC": Decimal("0.00002")}
+    )
     async with support.harness(settings, truncate=database_url is not None) as h:
         m = await h.merchant(BTC="10")
         made = [await pay(h, m, "0.1", address=[A1, A2, A3][i % 3]) for i in range(7)]
@@ -157,38 +162,58 @@ async def test_dropped_transaction_needs_review_then_an_operator_resolves(h: Har
 
     listed = (await h.client.get("/v1/admin/reviews", headers=h.admin)).json()["data"]
     assert {p["id"] for p in listed} == {p["id"] for p in dropped}
-    r = await h.client.post(f"/v1/admin/payouts/{dropped[0]['id']}/resolve", headers=h.admin,
-                            json={"outcome": "paid", "operator": "alice"})
+    r = await h.client.post(
+        f"/v1/admin/payouts/{dropped[0]['id']}/resolve",
+        headers=h.admin,
+        json={"outcome": "paid", "operator": "alice"},
+    )
     assert r.status_code == 422 and r.json()["error"]["fields"] == {
-        "txid": ["a paid resolution needs the txid"]}
-    r = await h.client.post(f"/v1/admin/payouts/{dropped[0]['id']}/resolve", headers=h.admin,
-                            json={"outcome": "paid", "txid": "ab" * 32, "operator": "alice"})
+        "txid": ["a paid resolution needs the txid"]
+    }
+    r = await h.client.post(
+        f"/v1/admin/payouts/{dropped[0]['id']}/resolve",
+        headers=h.admin,
+        json={"outcome": "paid", "txid": "ab" * 32, "operator": "alice"},
+    )
     assert r.status_code == 200 and r.json()["status"] == "paid"
     assert r.json()["txid"] == "ab" * 32
-    r = await h.client.post(f"/v1/admin/payouts/{dropped[1]['id']}/resolve", headers=h.admin,
-                            json={"outcome": "failed", "reason": "never mined",
-                                  "operator": "bob"})
+    r = await h.client.post(
+        f"/v1/admin/payouts/{dropped[1]['id']}/resolve",
+        headers=h.admin,
+        json={"outcome": "failed", "reason": "never mined", "operator": "bob"},
+    )
     assert r.status_code == 200 and r.json()["status"] == "failed"
-    r = await h.client.post(f"/v1/admin/payouts/{dropped[1]['id']}/resolve", headers=h.admin,
-                            json={"outcome": "paid", "txid": "cd" * 32})
+    r = await h.client.post(
+        f"/v1/admin/payouts/{dropped[1]['id']}/resolve",
+        headers=h.admin,
+        json={"outcome": "paid", "txid": "cd" * 32},
+    )
     assert r.status_code == 409
-    r = await h.client.post(f"/v1/admin/payouts/{dropped[1]['id']}/resolve", headers=m.headers,
-                            json={"outcome": "paid", "txid": "cd" * 32})
+    r = await h.client.post(
+        f"/v1/admin/payouts/{dropped[1]['id']}/resolve",
+        headers=m.headers,
+        json={"outcome": "paid", "txid": "cd" * 32},
+    )
     assert r.status_code == 403
 
     bal = (await h.balances(m))["BTC"]
     assert bal["held"] == "0.00000000"
     assert Decimal(bal["balance"]) == Decimal(1) - Decimal(dropped[0]["debit"]["amount"])
     async with h.rt.db.read() as uow:
-        trail = (await uow.conn.execute(
-            select(audit_log.c.actor, audit_log.c.action, audit_log.c.subject_id)
-            .where(audit_log.c.action.like("payout.review.%"))
-            .order_by(audit_log.c.seq))).all()
-        statuses = {r[0]: r[1] for r in await uow.conn.execute(
-            select(holds.c.payout_id, holds.c.status))}
+        trail = (
+            await uow.conn.execute(
+                select(audit_log.c.actor, audit_log.c.action, audit_log.c.subject_id)
+                .where(audit_log.c.action.like("payout.review.%"))
+                .order_by(audit_log.c.seq)
+            )
+        ).all()
+        statuses = {
+            r[0]: r[1] for r in await uow.conn.execute(select(holds.c.payout_id, holds.c.status))
+        }
     assert [(a.split(" ")[0], act, s) for a, act, s in trail] == [
         ("alice", "payout.review.paid", dropped[0]["id"]),
-        ("bob", "payout.review.failed", dropped[1]["id"])]
+        ("bob", "payout.review.failed", dropped[1]["id"]),
+    ]
     assert statuses[dropped[0]["id"]] == "posted" and statuses[dropped[1]["id"]] == "voided"
     assert (await h.ledger_check())["ok"]
 
@@ -220,7 +245,8 @@ async def test_from_amount_recipients_pay_their_share_of_the_real_fee(h: Harness
         g = got[p["id"]]
         assert g["debit"] == p["debit"]
         assert Decimal(g["final_amount"]) + Decimal(g["fees"]["total"]) == Decimal(
-            p["debit"]["amount"])
+            p["debit"]["amount"]
+        )
     assert got[d["id"]]["final_amount"] == "0.50000000"
     txs = (await h.client.get("/v1/sandbox/transactions", headers=m.headers)).json()["data"]
     outputs = {o["address"]: o["amount"] for t in txs for o in t["outputs"]}
@@ -244,8 +270,12 @@ async def test_outputs_the_node_refuses_fail_before_signing(h: Harness) -> None:
     assert (await h.balances(m))["BTC"]["held"] == "0.00000000"
     async with h.rt.db.read() as uow:
         types = [e["type"] for e in await uow.outbox.for_subject(str(bad["id"]))]
-    assert types == ["payout.created", "payout.status_changed", "payout.failed",
-                     "payout.validation_error"]
+    assert types == [
+        "payout.created",
+        "payout.status_changed",
+        "payout.failed",
+        "payout.validation_error",
+    ]
     assert (await h.ledger_check())["ok"]
 
 
@@ -253,8 +283,11 @@ async def test_network_fees_show_the_native_coins_decimals(h: Harness) -> None:
     """TON has 9 decimals, BTC 8: a batch's fee and the sandbox transaction's fee read at
     the fee coin's precision, the same on both databases."""
     m = await h.merchant(TON="10", BTC="1")
-    ton = await h.client.post("/v1/payouts", headers=m.headers, json={
-        "amount": "1.5", "currency": "TON", "address": TON_ADDR, "memo": "invoice-7"})
+    ton = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "1.5", "currency": "TON", "address": TON_ADDR, "memo": "invoice-7"},
+    )
     assert ton.status_code == 201, ton.text
     btc = await pay(h, m, "0.1")
     await h.settle()
@@ -264,9 +297,13 @@ async def test_network_fees_show_the_native_coins_decimals(h: Harness) -> None:
         batch = (await h.client.get(f"/v1/batches/{paid['batch_id']}", headers=m.headers)).json()
         for key in ("fee", "unbatched_fee", "fee_saved"):
             assert len(batch[key].split(".")[1]) == decimals, (key, batch)
-        [tx] = [t for t in (await h.client.get("/v1/sandbox/transactions",
-                                               headers=m.headers)).json()["data"]
-                if t["txid"] == paid["txid"]]
+        [tx] = [
+            t
+            for t in (await h.client.get("/v1/sandbox/transactions", headers=m.headers)).json()[
+                "data"
+            ]
+            if t["txid"] == paid["txid"]
+        ]
         assert len(tx["fee"].split(".")[1]) == decimals, tx
         assert Decimal(tx["fee"]) == Decimal(batch["fee"])
 
@@ -281,13 +318,19 @@ async def test_a_paid_resolution_needs_a_txid_of_the_payouts_network(h: Harness)
     await h.settle()
     assert (await status(h, m, dropped["id"]))["status"] == "needs_review"
     for bad in ("0x" + "ab" * 32, "ab" * 31, "not-a-txid", "AB" * 32 + "\n"):
-        r = await h.client.post(f"/v1/admin/payouts/{dropped['id']}/resolve", headers=h.admin,
-                                json={"outcome": "paid", "txid": bad, "operator": "alice"})
+        r = await h.client.post(
+            f"/v1/admin/payouts/{dropped['id']}/resolve",
+            headers=h.admin,
+            json={"outcome": "paid", "txid": bad, "operator": "alice"},
+        )
         assert r.status_code == 422, r.text
         assert r.json()["error"]["code"] == "invalid_txid"
         assert list(r.json()["error"]["fields"]) == ["txid"]
         assert (await status(h, m, dropped["id"]))["status"] == "needs_review"
     # a txid as an explorer may show it (upper case) is kept in the network's own form
-    r = await h.client.post(f"/v1/admin/payouts/{dropped['id']}/resolve", headers=h.admin,
-                            json={"outcome": "paid", "txid": "AB" * 32, "operator": "alice"})
+    r = await h.client.post(
+        f"/v1/admin/payouts/{dropped['id']}/resolve",
+        headers=h.admin,
+        json={"outcome": "paid", "txid": "AB" * 32, "operator": "alice"},
+    )
     assert r.status_code == 200 and r.json()["txid"] == "ab" * 32, r.text

@@ -98,25 +98,118 @@ FIAT = {"amount": "123.45", "currency": "USD", "payout_currency": "LTC"}
 FROM_USDT = {"balance_currency": "USDT"}
 
 CASES = [
-    Case("1-crypto-own-balance", CRYPTO, "on_top", "1.23456789", "0.00010000",
-         "0.02851852", "0.02861852", "1.23456789", "1.26318641", "LTC", None, None),
-    Case("1-crypto-own-balance", CRYPTO, "from_amount", "1.23456789", "0.00010000",
-         "0.02851852", "0.02861852", "1.20594937", "1.23456789", "LTC", None, None),
-    Case("2-fiat-from-crypto", FIAT, "on_top", "1.48734939", "0.00010000",
-         "0.03231025", "0.03241025", "1.48734939", "1.51975964", "LTC", "83", "USD"),
-    Case("2-fiat-from-crypto", FIAT, "from_amount", "1.48734939", "0.00010000",
-         "0.03231025", "0.03241025", "1.45493914", "1.48734939", "LTC", "83", "USD"),
-    Case("3-fiat-from-usdt", {**FIAT, **FROM_USDT}, "on_top", "1.48734939", "0.00010000",
-         "0.03231025", "0.03241025", "1.48734939", "126.899930", "USDT", "83.5", "USDT"),
-    Case("3-fiat-from-usdt", {**FIAT, **FROM_USDT}, "from_amount", "1.48734939",
-         "0.00010000", "0.03231025", "0.03241025", "1.45493914", "124.193675", "USDT",
-         "83.5", "USDT"),
-    Case("4-crypto-from-usdt", {**CRYPTO, **FROM_USDT}, "on_top", "1.23456789",
-         "0.00010000", "0.02851852", "0.02861852", "1.23456789", "105.476066", "USDT",
-         "83.5", "USDT"),
-    Case("4-crypto-from-usdt", {**CRYPTO, **FROM_USDT}, "from_amount", "1.23456789",
-         "0.00010000", "0.02851852", "0.02861852", "1.20594937", "103.086419", "USDT",
-         "83.5", "USDT"),
+    Case(
+        "1-crypto-own-balance",
+        CRYPTO,
+        "on_top",
+        "1.23456789",
+        "0.00010000",
+        "0.02851852",
+        "0.02861852",
+        "1.23456789",
+        "1.26318641",
+        "LTC",
+        None,
+        None,
+    ),
+    Case(
+        "1-crypto-own-balance",
+        CRYPTO,
+        "from_amount",
+        "1.23456789",
+        "0.00010000",
+        "0.02851852",
+        "0.02861852",
+        "1.20594937",
+        "1.23456789",
+        "LTC",
+        None,
+        None,
+    ),
+    Case(
+        "2-fiat-from-crypto",
+        FIAT,
+        "on_top",
+        "1.48734939",
+        "0.00010000",
+        "0.03231025",
+        "0.03241025",
+        "1.48734939",
+        "1.51975964",
+        "LTC",
+        "83",
+        "USD",
+    ),
+    Case(
+        "2-fiat-from-crypto",
+        FIAT,
+        "from_amount",
+        "1.48734939",
+        "0.00010000",
+        "0.03231025",
+        "0.03241025",
+        "1.45493914",
+        "1.48734939",
+        "LTC",
+        "83",
+        "USD",
+    ),
+    Case(
+        "3-fiat-from-usdt",
+        {**FIAT, **FROM_USDT},
+        "on_top",
+        "1.48734939",
+        "0.00010000",
+        "0.03231025",
+        "0.03241025",
+        "1.48734939",
+        "126.899930",
+        "USDT",
+        "83.5",
+        "USDT",
+    ),
+    Case(
+        "3-fiat-from-usdt",
+        {**FIAT, **FROM_USDT},
+        "from_amount",
+        "1.48734939",
+        "0.00010000",
+        "0.03231025",
+        "0.03241025",
+        "1.45493914",
+        "124.193675",
+        "USDT",
+        "83.5",
+        "USDT",
+    ),
+    Case(
+        "4-crypto-from-usdt",
+        {**CRYPTO, **FROM_USDT},
+        "on_top",
+        "1.23456789",
+        "0.00010000",
+        "0.02851852",
+        "0.02861852",
+        "1.23456789",
+        "105.476066",
+        "USDT",
+        "83.5",
+        "USDT",
+    ),
+    Case(
+        "4-crypto-from-usdt",
+        {**CRYPTO, **FROM_USDT},
+        "from_amount",
+        "1.23456789",
+        "0.00010000",
+        "0.02851852",
+        "0.02861852",
+        "1.20594937",
+        "103.086419",
+        "USDT",
+        "83.5",
+        "USDT",
+    ),
 ]
 
 
@@ -130,8 +223,12 @@ def write_rates(directory: Path, text: str = RATES) -> Path:
 async def fh(database_url: str | None, tmp_path: Path) -> AsyncIterator[Harness]:
     """A harness with the rates file above and a service fee of 1.5 % + 0.01."""
     settings = support.test_settings(
-        tmp_path, database_url, rates_file=write_rates(tmp_path),
-        service_fee_percent=Decimal("1.5"), service_fee_fixed=Decimal("0.01"))
+        tmp_path,
+        database_url,
+        rates_file=write_rates(tmp_path),
+        service_fee_percent=Decimal("1.5"),
+        service_fee_fixed=Decimal("0.01"),
+    )
     async with support.harness(settings, truncate=database_url is not None) as harness:
         yield harness
 
@@ -140,8 +237,10 @@ async def system_balances(h: Harness) -> dict[str, Decimal]:
     """Every non-merchant ledger account's posted balance, by account id."""
     async with h.rt.db.read() as uow:
         rows = await uow.conn.execute(
-            select(ledger_accounts.c.id, ledger_accounts.c.balance)
-            .where(ledger_accounts.c.merchant_id.is_(None)))
+            select(ledger_accounts.c.id, ledger_accounts.c.balance).where(
+                ledger_accounts.c.merchant_id.is_(None)
+            )
+        )
         return {row[0]: Decimal(row[1]) for row in rows}
 
 
@@ -223,17 +322,21 @@ async def test_a_merchant_fee_applies_to_that_merchant_and_currency_only(fh: Har
     h = fh
     a = await h.merchant("A", LTC="10", BTC="1")
     b = await h.merchant("B", LTC="10")
-    r = await h.client.put(f"/v1/admin/merchants/{a.id}/fees/ltc", headers=h.admin,
-                           json={"percent": "0.5", "fixed": "0.002"})
+    r = await h.client.put(
+        f"/v1/admin/merchants/{a.id}/fees/ltc",
+        headers=h.admin,
+        json={"percent": "0.5", "fixed": "0.002"},
+    )
     assert r.status_code == 200, r.text
-    assert r.json() == {"merchant_id": a.id, "currency": "LTC", "percent": "0.5",
-                        "fixed": "0.002"}
+    assert r.json() == {"merchant_id": a.id, "currency": "LTC", "percent": "0.5", "fixed": "0.002"}
     # a merchant key may not set fees
-    r = await h.client.put(f"/v1/admin/merchants/{a.id}/fees/LTC", headers=a.headers,
-                           json={"percent": "0"})
+    r = await h.client.put(
+        f"/v1/admin/merchants/{a.id}/fees/LTC", headers=a.headers, json={"percent": "0"}
+    )
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_scope"
-    r = await h.client.put("/v1/admin/merchants/nope/fees/LTC", headers=h.admin,
-                           json={"percent": "0"})
+    r = await h.client.put(
+        "/v1/admin/merchants/nope/fees/LTC", headers=h.admin, json={"percent": "0"}
+    )
     assert r.status_code == 404 and r.json()["error"]["code"] == "merchant_not_found"
 
     body = {**CRYPTO, "address": LTC_ADDR}
@@ -255,14 +358,16 @@ async def test_a_merchant_fee_applies_to_that_merchant_and_currency_only(fh: Har
     assert Decimal(r.json()["debit"]["amount"]) == Decimal("1.26318641")
 
     # A's BTC payouts keep the default too: 1.5 % of 0.1 + 0.01 = 0.0015 + 0.01 = 0.0115
-    r = await h.client.post("/v1/quotes", headers=a.headers,
-                            json={"amount": "0.1", "currency": "BTC"})
+    r = await h.client.post(
+        "/v1/quotes", headers=a.headers, json={"amount": "0.1", "currency": "BTC"}
+    )
     assert r.status_code == 200, r.text
     assert Decimal(r.json()["fees"]["service"]) == Decimal("0.0115")
 
     # setting it again replaces it
-    r = await h.client.put(f"/v1/admin/merchants/{a.id}/fees/LTC", headers=h.admin,
-                           json={"percent": "0", "fixed": "0"})
+    r = await h.client.put(
+        f"/v1/admin/merchants/{a.id}/fees/LTC", headers=h.admin, json={"percent": "0", "fixed": "0"}
+    )
     assert r.status_code == 200, r.text
     r = await h.client.post("/v1/quotes", headers=a.headers, json=CRYPTO)
     assert Decimal(r.json()["fees"]["service"]) == 0

@@ -65,12 +65,36 @@ def _eth(seed: str) -> str:
 
 POOL = 4  # a few addresses per currency, so a rejected address is sometimes reused
 SPECS: dict[str, Spec] = {
-    "BTC": Spec("BTC", "BTC", 8, 1_000, sandbox.BASE_FEE["BTC"], True, 1,
-                tuple(_btc(f"btc-{i}") for i in range(POOL))),
-    "ETH": Spec("ETH", "ETH", 18, 5 * 10**14, sandbox.BASE_FEE["ETH"], True, 1,
-                tuple(_eth(f"eth-{i}") for i in range(POOL))),
-    "USDT": Spec("USDT", "TRON", 6, 5 * 10**5, sandbox.TOKEN_FEE, False, 100,
-                 tuple(_tron(f"usdt-{i}") for i in range(POOL))),
+    "BTC": Spec(
+        "BTC",
+        "BTC",
+        8,
+        1_000,
+        sandbox.BASE_FEE["BTC"],
+        True,
+        1,
+        tuple(_btc(f"btc-{i}") for i in range(POOL)),
+    ),
+    "ETH": Spec(
+        "ETH",
+        "ETH",
+        18,
+        5 * 10**14,
+        sandbox.BASE_FEE["ETH"],
+        True,
+        1,
+        tuple(_eth(f"eth-{i}") for i in range(POOL)),
+    ),
+    "USDT": Spec(
+        "USDT",
+        "TRON",
+        6,
+        5 * 10**5,
+        sandbox.TOKEN_FEE,
+        False,
+        100,
+        tuple(_tron(f"usdt-{i}") for i in range(POOL)),
+    ),
 }
 CURRENCIES = sorted(SPECS)
 PRIORITIES = (None, "economy", "recommended", "high", "highest")
@@ -83,6 +107,7 @@ def units(currency: str, n: int) -> Decimal:
 
 # -- operations --------------------------------------------------------------------------
 
+
 @st.composite
 def deposits(draw: st.DrawFn) -> tuple[Any, ...]:
     cur = draw(st.sampled_from(CURRENCIES))
@@ -93,12 +118,19 @@ def deposits(draw: st.DrawFn) -> tuple[Any, ...]:
 @st.composite
 def payouts(draw: st.DrawFn, funded: list[str]) -> tuple[Any, ...]:
     # mostly from a funded balance; now and then from one that does not exist
-    cur = draw(st.sampled_from(funded)) if draw(st.integers(0, 7)) else draw(
-        st.sampled_from(CURRENCIES))
+    cur = (
+        draw(st.sampled_from(funded))
+        if draw(st.integers(0, 7))
+        else draw(st.sampled_from(CURRENCIES))
+    )
     spec = SPECS[cur]
     # from the minimum up to about half the largest deposit: often affordable, often not
-    n = draw(st.one_of(st.integers(spec.min_units, spec.min_units * 4),
-                       st.integers(spec.min_units, spec.scale * 10**spec.decimals)))
+    n = draw(
+        st.one_of(
+            st.integers(spec.min_units, spec.min_units * 4),
+            st.integers(spec.min_units, spec.scale * 10**spec.decimals),
+        )
+    )
     fee_mode = draw(st.sampled_from(["on_top", "from_amount"]))
     priority = draw(st.sampled_from(PRIORITIES)) if spec.priced else None
     address = draw(st.integers(0, POOL - 1))
@@ -140,6 +172,7 @@ def scenarios(draw: st.DrawFn) -> list[tuple[Any, ...]]:
 
 # -- the model ---------------------------------------------------------------------------
 
+
 @dataclass
 class ModelPayout:
     id: str
@@ -159,8 +192,9 @@ class Model:
     rejected: set[str] = field(default_factory=set)
 
     def total(self, cur: str, status: str) -> Decimal:
-        return sum((p.debit for p in self.payouts if p.currency == cur and p.status == status),
-                   ZERO)
+        return sum(
+            (p.debit for p in self.payouts if p.currency == cur and p.status == status), ZERO
+        )
 
     def balance(self, cur: str) -> Decimal:
         return self.deposited.get(cur, ZERO) - self.total(cur, "paid")
@@ -187,8 +221,10 @@ class Model:
             spec = SPECS[cur]
             if spec.native:
                 first = queue[0].fee_mode
-                groups = [[p for p in queue if p.fee_mode == first],
-                          [p for p in queue if p.fee_mode != first]]
+                groups = [
+                    [p for p in queue if p.fee_mode == first],
+                    [p for p in queue if p.fee_mode != first],
+                ]
             else:
                 groups = [queue]
             for group in groups:
@@ -196,8 +232,7 @@ class Model:
                     group = self._refuse_dust(spec, group)
                 if not group:
                     continue
-                outcome = "failed" if any(p.address in self.rejected for p in group) \
-                    else "paid"
+                outcome = "failed" if any(p.address in self.rejected for p in group) else "paid"
                 for p in group:
                     p.status = outcome
                 event(f"batch {outcome}")
@@ -206,8 +241,12 @@ class Model:
         """As the sandbox node: the batch fee is split equally among the outputs (the first
         pays the remainder); an output left under the dust limit fails its payouts."""
         # no database: only its fee arithmetic is used, which reads none
-        chain = sandbox.SandboxChain(spec.network, None, confirmations=2,  # type: ignore[arg-type]
-                                     batch_window_seconds=0)
+        chain = sandbox.SandboxChain(
+            spec.network,
+            None,  # type: ignore[arg-type]
+            confirmations=2,
+            batch_window_seconds=0,
+        )
         dust = sandbox.DUST.get("utxo" if spec.network == "BTC" else "evm", ZERO)
         order = ["economy", "recommended", "high", "highest"]
         while group:
@@ -217,8 +256,9 @@ class Model:
             given = [p.priority for p in group if p.priority]
             priority = max(given, key=order.index) if given else None
             fee = chain.batch_fee(len(outputs), priority)
-            each = (fee / len(outputs)).quantize(Decimal(1).scaleb(-spec.decimals),
-                                                 rounding="ROUND_DOWN")
+            each = (fee / len(outputs)).quantize(
+                Decimal(1).scaleb(-spec.decimals), rounding="ROUND_DOWN"
+            )
             refused = set()
             for i, (address, amount) in enumerate(outputs.items()):
                 left = amount - each - (fee - each * len(outputs) if i == 0 else ZERO)
@@ -243,8 +283,10 @@ async def stored_balances(h: support.Harness, m: support.Merchant) -> dict[str, 
     """The merchant's balances straight from the ledger (quicker than the API between
     steps; the API's view is checked at the end of every example)."""
     async with h.rt.db.read() as uow:
-        return {b.currency: {"balance": b.balance, "held": b.held, "available": b.available}
-                for b in await uow.ledger.balances(m.id)}
+        return {
+            b.currency: {"balance": b.balance, "held": b.held, "available": b.available}
+            for b in await uow.ledger.balances(m.id)
+        }
 
 
 async def check_balances(shown: dict[str, Any], model: Model) -> None:
@@ -268,9 +310,13 @@ async def run_ops(h: support.Harness, ops: list[tuple[Any, ...]]) -> None:
         elif kind == "payout":
             _, cur, amount, fee_mode, priority, addr = op
             spec = SPECS[cur]
-            body: dict[str, Any] = {"amount": str(amount), "currency": cur,
-                                    "network": spec.network, "address": spec.addresses[addr],
-                                    "fee_mode": fee_mode}
+            body: dict[str, Any] = {
+                "amount": str(amount),
+                "currency": cur,
+                "network": spec.network,
+                "address": spec.addresses[addr],
+                "fee_mode": fee_mode,
+            }
             if priority is not None:
                 body["priority"] = priority
             fee = network_fee(spec, priority)
@@ -298,8 +344,11 @@ async def run_ops(h: support.Harness, ops: list[tuple[Any, ...]]) -> None:
             assert Decimal(p["debit"]["amount"]) == debit
             assert Decimal(p["final_amount"]) == final
             assert Decimal(p["fees"]["network"]) == fee
-            model.payouts.append(ModelPayout(p["id"], cur, p["address"], debit, final,
-                                             fee_mode=fee_mode, priority=priority))
+            model.payouts.append(
+                ModelPayout(
+                    p["id"], cur, p["address"], debit, final, fee_mode=fee_mode, priority=priority
+                )
+            )
         elif kind == "cancel":
             _, pick, prefer_queued = op
             candidates = (prefer_queued and model.queued()) or model.payouts
@@ -340,16 +389,32 @@ async def run_ops(h: support.Harness, ops: list[tuple[Any, ...]]) -> None:
         if not (cursor := page["next_cursor"]):
             break
     assert {pid: p["status"] for pid, p in listed.items()} == {
-        p.id: p.status for p in model.payouts}
-    txs = (await h.client.get("/v1/sandbox/transactions", headers=m.headers,
-                              params={"limit": "200"})).json()["data"]
+        p.id: p.status for p in model.payouts
+    }
+    txs = (
+        await h.client.get("/v1/sandbox/transactions", headers=m.headers, params={"limit": "200"})
+    ).json()["data"]
     for cur in CURRENCIES:
-        sent = sum((Decimal(o["amount"]) for t in txs if t["currency"] == cur
-                    for o in t["outputs"] if t["status"] == "mined"), ZERO)
+        sent = sum(
+            (
+                Decimal(o["amount"])
+                for t in txs
+                if t["currency"] == cur
+                for o in t["outputs"]
+                if t["status"] == "mined"
+            ),
+            ZERO,
+        )
         # what a from_amount payout of a native coin finally sends is known only when its
         # batch is built (it pays its real share of the fee): read it back
-        paid = sum((Decimal(listed[p.id]["final_amount"]) for p in model.payouts
-                    if p.currency == cur and p.status == "paid"), ZERO)
+        paid = sum(
+            (
+                Decimal(listed[p.id]["final_amount"])
+                for p in model.payouts
+                if p.currency == cur and p.status == "paid"
+            ),
+            ZERO,
+        )
         assert sent == paid, cur
     for p in model.payouts:
         got = listed[p.id]
@@ -363,12 +428,15 @@ async def run_ops(h: support.Harness, ops: list[tuple[Any, ...]]) -> None:
 _examples = itertools.count()  # a fresh data directory per example
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(ops=scenarios())
 def test_ledger_stays_balanced_and_matches_the_model(
-        ops: list[tuple[Any, ...]], database_url: str | None, tmp_path: Path,
-        sqlite_template: Path) -> None:
+    ops: list[tuple[Any, ...]], database_url: str | None, tmp_path: Path, sqlite_template: Path
+) -> None:
     data_dir = tmp_path / f"example-{next(_examples)}"
     if database_url is None:
         support.copy_template(sqlite_template, data_dir)  # a fresh, migrated database
@@ -376,8 +444,9 @@ def test_ledger_stays_balanced_and_matches_the_model(
         data_dir.mkdir()
 
     async def example() -> None:
-        async with support.harness(support.test_settings(data_dir, database_url),
-                                   truncate=database_url is not None) as h:
+        async with support.harness(
+            support.test_settings(data_dir, database_url), truncate=database_url is not None
+        ) as h:
             await run_ops(h, ops)
 
     asyncio.run(example())

@@ -44,13 +44,20 @@ MOVED_RATES = """\
 "EUR/USD" = "1.25"
 """
 
-OFFER = {"amount": "123.45", "currency": "USD", "payout_currency": "LTC",
-         "balance_currency": "USDT", "address": LTC_ADDR, "approval": "manual"}
+OFFER = {
+    "amount": "123.45",
+    "currency": "USD",
+    "payout_currency": "LTC",
+    "balance_currency": "USDT",
+    "address": LTC_ADDR,
+    "approval": "manual",
+}
 QUOTED_DEBIT = Decimal("124.202025")
 
 
-async def make_harness(database_url: str | None, tmp_path: Path,
-                       **overrides: Any) -> AsyncIterator[Harness]:
+async def make_harness(
+    database_url: str | None, tmp_path: Path, **overrides: Any
+) -> AsyncIterator[Harness]:
     rates = tmp_path / "rates.toml"
     rates.write_text(RATES)
     settings = support.test_settings(tmp_path, database_url, rates_file=rates, **overrides)
@@ -110,8 +117,7 @@ async def test_an_offer_locks_its_quote_and_holds_it_only_on_approval(oh: Harnes
     assert offer["rate"]["value"] == "83.5" and offer["rate"]["quote"] == "USDT"
     # expires_at = created + PAYOUTD_QUOTE_TTL_SECONDS (3600 by default); the rate with it
     assert parse_ts(offer["created_at"]) == created_at
-    assert parse_ts(offer["expires_at"]) - parse_ts(offer["created_at"]) == timedelta(
-        seconds=3600)
+    assert parse_ts(offer["expires_at"]) - parse_ts(offer["created_at"]) == timedelta(seconds=3600)
     assert offer["rate"]["expires_at"] == offer["expires_at"]
 
     # an offer holds nothing
@@ -191,7 +197,8 @@ async def test_a_custom_quote_ttl_sets_expires_at(short_ttl: Harness) -> None:
     late = await create_offer(h, m)
     for offer in (early, late):
         assert parse_ts(offer["expires_at"]) - parse_ts(offer["created_at"]) == timedelta(
-            seconds=600)
+            seconds=600
+        )
 
     h.clock.advance(599)
     r = await h.client.post(f"/v1/payouts/{early['id']}/approve", headers=m.headers)
@@ -236,9 +243,11 @@ async def test_the_worker_expires_offers_nobody_approved(oh: Harness) -> None:
 async def test_twenty_concurrent_approvals_take_effect_once(pg: Harness) -> None:
     h = pg
     m = await h.merchant(BTC="1")
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": "0.1", "currency": "BTC", "address": BTC_ADDR,
-                                  "approval": "manual"})
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "0.1", "currency": "BTC", "address": BTC_ADDR, "approval": "manual"},
+    )
     assert r.status_code == 201, r.text
     offer = r.json()
     debit = Decimal(offer["debit"]["amount"])
@@ -257,7 +266,8 @@ async def test_twenty_concurrent_approvals_take_effect_once(pg: Harness) -> None
     assert ok[0].json()["status"] == "queued"
     assert len(refused) == 19
     assert {(x.status_code, x.json()["error"]["code"]) for x in refused} == {
-        (409, "invalid_transition")}
+        (409, "invalid_transition")
+    }
 
     [hold] = await hold_rows(h, offer["id"])
     assert Decimal(hold["amount"]) == debit

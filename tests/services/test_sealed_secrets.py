@@ -13,8 +13,9 @@ from tests.support import Harness
 
 async def test_a_new_key_keeps_its_secret_sealed_and_retrievable(h: Harness) -> None:
     m = await h.merchant()
-    r = await h.client.post("/v1/api-keys", headers=m.headers,
-                            json={"scopes": ["read"], "signed_requests": True})
+    r = await h.client.post(
+        "/v1/api-keys", headers=m.headers, json={"scopes": ["read"], "signed_requests": True}
+    )
     assert r.status_code == 201, r.text
     made = r.json()
     prefix, secret = merchants.key_prefix(made["key"])

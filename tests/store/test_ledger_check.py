@@ -17,8 +17,11 @@ ADDR = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
 
 async def test_check_detects_unbalanced_transaction_and_drifted_balances(h: Harness) -> None:
     m = await h.merchant(BTC="1")
-    r = await h.client.post("/v1/payouts", headers=m.headers, json={
-        "amount": "0.1", "currency": "BTC", "address": "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"})
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "0.1", "currency": "BTC", "address": "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"},
+    )
     assert r.status_code == 201
     assert (await h.ledger_check())["ok"]
     r = await h.client.get("/v1/admin/ledger/check", headers=h.admin)
@@ -26,16 +29,20 @@ async def test_check_detects_unbalanced_transaction_and_drifted_balances(h: Harn
 
     async with h.rt.db.unit() as uow:
         # one entry of the deposit changes: its transaction no longer sums to zero
-        await uow.conn.execute(update(ledger_entries).where(ledger_entries.c.amount < 0)
-                               .values(amount=Decimal("-0.9")))
+        await uow.conn.execute(
+            update(ledger_entries).where(ledger_entries.c.amount < 0).values(amount=Decimal("-0.9"))
+        )
     problems = (await h.ledger_check())["problems"]
     assert any("does not sum to zero" in p for p in problems)
     assert any("sum of entries" in p for p in problems)
 
     async with h.rt.db.unit() as uow:
         await uow.conn.execute(update(holds).values(amount=Decimal("0.5")))
-        await uow.conn.execute(update(ledger_accounts).where(ledger_accounts.c.kind == "merchant")
-                               .values(held=Decimal("2")))
+        await uow.conn.execute(
+            update(ledger_accounts)
+            .where(ledger_accounts.c.kind == "merchant")
+            .values(held=Decimal("2"))
+        )
     report = (await h.client.get("/v1/admin/ledger/check", headers=h.admin)).json()
     assert report["ok"] is False
     assert any("pending holds" in p for p in report["problems"])
@@ -53,8 +60,11 @@ async def test_the_check_reads_one_snapshot_while_payouts_flow(pg: Harness) -> N
     reports: list[dict[str, Any]] = []
 
     async def create(i: int) -> None:
-        r = await pg.client.post("/v1/payouts", headers=m.headers, json={
-            "amount": "0.001", "currency": "BTC", "address": ADDR, "order_id": f"o-{i}"})
+        r = await pg.client.post(
+            "/v1/payouts",
+            headers=m.headers,
+            json={"amount": "0.001", "currency": "BTC", "address": ADDR, "order_id": f"o-{i}"},
+        )
         assert r.status_code == 201, r.text
 
     async def burst() -> None:
@@ -77,8 +87,10 @@ async def test_the_check_reads_one_snapshot_while_payouts_flow(pg: Harness) -> N
 
     await asyncio.gather(burst(), worker(), checks())
     false_reports = [r["problems"] for r in reports if not r["ok"]]
-    assert false_reports == [], f"{len(false_reports)} of {len(reports)} checks reported " \
-                                f"problems, first: {false_reports[0]}"
+    assert false_reports == [], (
+        f"{len(false_reports)} of {len(reports)} checks reported "
+        f"problems, first: {false_reports[0]}"
+    )
     await pg.settle()
     final = await pg.ledger_check()
     assert final["ok"], final["problems"]

@@ -40,6 +40,7 @@ async def engine(fresh_url: str) -> AsyncIterator[AsyncEngine]:
 
 async def migrate(engine: AsyncEngine, how: str, revision: str) -> None:
     async with engine.begin() as conn:
+
         def run(sync_conn: Any) -> None:
             cfg = alembic_config()
             cfg.attributes["connection"] = sync_conn
@@ -50,8 +51,9 @@ async def migrate(engine: AsyncEngine, how: str, revision: str) -> None:
 
 async def columns(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as conn:
-        return await conn.run_sync(lambda c: {col["name"] for col in
-                                              inspect(c).get_columns("webhook_deliveries")})
+        return await conn.run_sync(
+            lambda c: {col["name"] for col in inspect(c).get_columns("webhook_deliveries")}
+        )
 
 
 async def test_callback_deliveries_get_their_payout(engine: AsyncEngine) -> None:
@@ -59,21 +61,31 @@ async def test_callback_deliveries_get_their_payout(engine: AsyncEngine) -> None
     await migrate(engine, "downgrade", "0007")  # (a PostgreSQL database starts at head)
     now = datetime.now(UTC).replace(tzinfo=None)
     async with engine.begin() as conn:
-        await conn.execute(text(
-            "INSERT INTO outbox (id, merchant_id, type, subject_id, payload, created_at) "
-            "VALUES ('ev1', 'm1', 'payout.created', 'p1', '{}', :now)"), {"now": now})
-        for delivery_id, endpoint_id, url in (("d-callback", None, "https://a.example/cb"),
-                                              ("d-endpoint", "e1", "https://a.example/ep")):
-            await conn.execute(text(
-                "INSERT INTO webhook_deliveries (id, merchant_id, endpoint_id, url, event_id, "
-                "event_seq, event_type, status, attempts, created_at) VALUES (:id, 'm1', "
-                ":endpoint_id, :url, 'ev1', 1, 'payout.created', 'pending', 0, :now)"),
-                {"id": delivery_id, "endpoint_id": endpoint_id, "url": url, "now": now})
+        await conn.execute(
+            text(
+                "INSERT INTO outbox (id, merchant_id, type, subject_id, payload, created_at) "
+                "VALUES ('ev1', 'm1', 'payout.created', 'p1', '{}', :now)"
+            ),
+            {"now": now},
+        )
+        for delivery_id, endpoint_id, url in (
+            ("d-callback", None, "https://a.example/cb"),
+            ("d-endpoint", "e1", "https://a.example/ep"),
+        ):
+            await conn.execute(
+                text(
+                    "INSERT INTO webhook_deliveries (id, merchant_id, endpoint_id, url, event_id, "
+                    "event_seq, event_type, status, attempts, created_at) VALUES (:id, 'm1', "
+                    ":endpoint_id, :url, 'ev1', 1, 'payout.created', 'pending', 0, :now)"
+                ),
+                {"id": delivery_id, "endpoint_id": endpoint_id, "url": url, "now": now},
+            )
 
     await migrate(engine, "upgrade", "0007w")
     async with engine.connect() as conn:
-        rows: dict[str, str | None] = dict((await conn.execute(text(
-            "SELECT id, payout_id FROM webhook_deliveries"))).all())
+        rows: dict[str, str | None] = dict(
+            (await conn.execute(text("SELECT id, payout_id FROM webhook_deliveries"))).all()
+        )
     assert rows == {"d-callback": "p1", "d-endpoint": None}
 
     await migrate(engine, "downgrade", "0007")

@@ -28,6 +28,7 @@ async def test_migrated_schema_matches_tables(database_url: str | None, tmp_path
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
+
             def diff(sync_conn: Any) -> list[Any]:
                 ctx = MigrationContext.configure(sync_conn, opts={"compare_type": False})
                 return list(compare_metadata(ctx, metadata))
@@ -62,37 +63,67 @@ async def _upgrade_to(url: str, revision: str) -> None:
     await engine.dispose()
 
 
-SECRET_COLUMNS = [(merchants, "webhook_secret"), (merchants, "totp_secret"),
-                  (api_keys, "signing_secret"), (webhook_endpoints, "secret"),
-                  (webhook_endpoints, "previous_secret")]
+SECRET_COLUMNS = [
+    (merchants, "webhook_secret"),
+    (merchants, "totp_secret"),
+    (api_keys, "signing_secret"),
+    (webhook_endpoints, "secret"),
+    (webhook_endpoints, "previous_secret"),
+]
 
 
 async def _stored(engine: AsyncEngine) -> list[str]:
     async with engine.connect() as conn:
-        return [(await conn.execute(select(table.c[column]))).scalar_one()
-                for table, column in SECRET_COLUMNS]
+        return [
+            (await conn.execute(select(table.c[column]))).scalar_one()
+            for table, column in SECRET_COLUMNS
+        ]
 
 
 async def test_0007_seals_the_secrets_stored_before_it_and_0006_gets_them_back(
-        at_0006: str, tmp_path: Path) -> None:
-    plain = [new_secret(), pyotp.random_base32(), secrets.token_urlsafe(32),
-             new_secret(), new_secret()]
+    at_0006: str, tmp_path: Path
+) -> None:
+    plain = [
+        new_secret(),
+        pyotp.random_base32(),
+        secrets.token_urlsafe(32),
+        new_secret(),
+        new_secret(),
+    ]
     now = datetime.now(UTC)
     engine = create_async_engine(at_0006)
     box = SecretBox.from_file(KeyFile(tmp_path / "secret.key"))
     try:
         async with engine.begin() as conn:
-            await conn.execute(insert(merchants).values(
-                id="m1", name="Acme", created_at=now, webhook_secret=plain[0],
-                totp_secret=plain[1]))
-            await conn.execute(text(
-                "INSERT INTO api_keys (id, merchant_id, prefix, key_hash, scopes, created_at,"
-                " signing_secret) VALUES ('k1', 'm1', 'pk_1', :h, 'read', :now, :s)"),
-                {"h": "0" * 64, "now": now, "s": plain[2]})
-            await conn.execute(insert(webhook_endpoints).values(
-                id="e1", merchant_id="m1", url="https://example.com/hooks", event_types=["*"],
-                secret=plain[3], previous_secret=plain[4], status="enabled", created_at=now,
-                updated_at=now))
+            await conn.execute(
+                insert(merchants).values(
+                    id="m1",
+                    name="Acme",
+                    created_at=now,
+                    webhook_secret=plain[0],
+                    totp_secret=plain[1],
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO api_keys (id, merchant_id, prefix, key_hash, scopes, created_at,"
+                    " signing_secret) VALUES ('k1', 'm1', 'pk_1', :h, 'read', :now, :s)"
+                ),
+                {"h": "0" * 64, "now": now, "s": plain[2]},
+            )
+            await conn.execute(
+                insert(webhook_endpoints).values(
+                    id="e1",
+                    merchant_id="m1",
+                    url="https://example.com/hooks",
+                    event_types=["*"],
+                    secret=plain[3],
+                    previous_secret=plain[4],
+                    status="enabled",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
 
         await upgrade(engine, "0007", secrets=box)
         sealed = await _stored(engine)

@@ -20,12 +20,16 @@ async def _terminate_backends(h: Harness) -> int:
     """Ends every server process of payoutd's database but the caller's, as a restart
     or an administrator would."""
     url = h.rt.db.engine.url
-    conn = await asyncpg.connect(host=url.host, port=url.port, user=url.username,
-                                 database=url.database)
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database=url.database
+    )
     try:
-        return int(await conn.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        return int(
+            await conn.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
     finally:
         await conn.close()
 
@@ -58,7 +62,8 @@ async def test_a_request_after_the_backends_were_terminated_is_answered(pg: Harn
 
 
 async def test_a_connection_idle_longer_than_the_delay_is_pinged_and_a_busy_one_is_not(
-        pg: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    pg: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     m = await pg.merchant(BTC="1")
     headers = {"Authorization": f"Bearer {m.key}"}
     pings = _count_pings(pg)

@@ -17,7 +17,8 @@ from tests.support import driver_of
 
 
 async def test_a_write_transaction_on_the_write_connection_makes_no_hop(
-        sqlite_db: Database, tmp_path: Path) -> None:
+    sqlite_db: Database, tmp_path: Path
+) -> None:
     """The process's write connection begins, writes and commits on the loop (its WAL
     checkpoint is asked for separately), and what it committed is there for another
     connection to read."""
@@ -43,6 +44,7 @@ async def test_a_commit_that_syncs_keeps_its_hop(sqlite_db: Database) -> None:
     """A COMMIT that fsyncs the WAL must not hold the loop: with synchronous=FULL every
     one does, with NORMAL the first after a RESTART checkpoint (it writes the WAL's new
     header and syncs it)."""
+
     async def commits_hop(conn: AsyncConnection) -> bool:
         driver = await driver_of(conn)
         async with conn.begin():
@@ -79,7 +81,8 @@ async def test_a_commit_that_syncs_keeps_its_hop(sqlite_db: Database) -> None:
 
 
 async def test_a_call_runs_on_the_loop_in_a_write_transaction_and_hops_elsewhere(
-        sqlite_db: Database) -> None:
+    sqlite_db: Database,
+) -> None:
     import threading
 
     def insert(conn: sqlite3.Connection) -> str:
@@ -95,8 +98,9 @@ async def test_a_call_runs_on_the_loop_in_a_write_transaction_and_hops_elsewhere
     async with sqlite_db.read() as uow:
         driver = await driver_of(uow.conn)
         assert await driver.call(lambda conn: threading.current_thread().name) != loop_thread
-        assert (await uow.conn.execute(text("SELECT count(*) FROM t WHERE v = 'c'"))
-                ).scalar_one() == 2
+        assert (
+            await uow.conn.execute(text("SELECT count(*) FROM t WHERE v = 'c'"))
+        ).scalar_one() == 2
 
 
 async def test_reads_run_on_the_connections_thread(sqlite_db: Database) -> None:
@@ -108,12 +112,12 @@ async def test_reads_run_on_the_connections_thread(sqlite_db: Database) -> None:
 
 
 async def test_waiting_for_another_writer_leaves_the_loop_running(
-        sqlite_db: Database, tmp_path: Path) -> None:
+    sqlite_db: Database, tmp_path: Path
+) -> None:
     """BEGIN IMMEDIATE waits (busy_timeout) while another connection writes: it must
     wait on the connection's thread. Run on the loop, it would hold the loop, and the
     other writer here (released by the loop) could never finish."""
-    other = sqlite3.connect(tmp_path / "payoutd.db", isolation_level=None,
-                            check_same_thread=False)
+    other = sqlite3.connect(tmp_path / "payoutd.db", isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")
 
     async def write() -> None:
@@ -131,12 +135,14 @@ async def test_waiting_for_another_writer_leaves_the_loop_running(
         await task
     other.close()
     async with sqlite_db.read() as uow:
-        assert (await uow.conn.execute(text("SELECT v FROM t WHERE k = 100"))).scalar_one() \
-            == "late"
+        assert (
+            await uow.conn.execute(text("SELECT v FROM t WHERE k = 100"))
+        ).scalar_one() == "late"
 
 
 async def test_a_failed_write_transaction_ends_on_the_loop_and_the_next_one_works(
-        sqlite_db: Database) -> None:
+    sqlite_db: Database,
+) -> None:
     with pytest.raises(Exception, match="UNIQUE"):
         async with sqlite_db.unit() as uow:
             driver = await driver_of(uow.conn)
@@ -149,8 +155,9 @@ async def test_a_failed_write_transaction_ends_on_the_loop_and_the_next_one_work
         assert (await uow.conn.execute(text("SELECT v FROM t"))).scalars().all() == ["c"]
 
 
-async def test_closing_connections_raises_nothing(sqlite_db: Database,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+async def test_closing_connections_raises_nothing(
+    sqlite_db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
     """Closing ends the sqlite3 connection on its thread; nothing may read the closed
     connection afterwards (SQLAlchemy would log every dispose as an error)."""
     async with sqlite_db.read() as uow:

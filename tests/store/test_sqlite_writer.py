@@ -30,7 +30,8 @@ async def _write_rows(writer: SqliteWriter, transactions: int, rows: int, start:
         async with writer.transaction() as conn:
             await conn.execute(
                 text("INSERT INTO t (k, v) VALUES (:k, :v)"),
-                [{"k": start + i * rows + j, "v": "x" * 1000} for j in range(rows)])
+                [{"k": start + i * rows + j, "v": "x" * 1000} for j in range(rows)],
+            )
 
 
 async def test_checkpoints_keep_the_wal_from_growing(sqlite_db: Database, tmp_path: Path) -> None:
@@ -67,7 +68,8 @@ def _wal_restarts(tmp_path: Path) -> int:
 
 
 async def test_a_checkpoint_waits_for_a_reader_of_the_wal_so_the_wal_starts_over(
-        sqlite_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sqlite_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A reader whose snapshot still needs the WAL's frames keeps SQLite from starting
     the WAL over. The checkpoint's last step waits for it (here it ends 20 ms into that
     step), so the next write starts the WAL over; a PASSIVE one would leave the WAL to
@@ -75,8 +77,7 @@ async def test_a_checkpoint_waits_for_a_reader_of_the_wal_so_the_wal_starts_over
     writer = SqliteWriter(sqlite_db.engine, checkpoint_rows=100)
     await _write_rows(writer, 10, 20, 0)  # a checkpoint or two, none of them waited for
     await _checkpointed(writer)
-    reader = sqlite3.connect(tmp_path / "payoutd.db", isolation_level=None,
-                             check_same_thread=False)
+    reader = sqlite3.connect(tmp_path / "payoutd.db", isolation_level=None, check_same_thread=False)
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM t").fetchone()  # a snapshot on the WAL
     await _write_rows(writer, 4, 20, 1_000)
@@ -112,15 +113,15 @@ async def test_a_refused_transaction_keeps_the_connection(sqlite_db: Database) -
 
 
 async def test_a_transaction_cancelled_while_its_begin_waits_is_replaced(
-        sqlite_db: Database, tmp_path: Path) -> None:
+    sqlite_db: Database, tmp_path: Path
+) -> None:
     """Another process holds the write lock: BEGIN IMMEDIATE waits on the connection's
     thread. Cancelled there, the call goes on without anyone waiting for it, so the
     connection is in doubt: it is closed, and the next transaction gets another, which
     writes once the other process lets go."""
     async with sqlite_db.unit() as uow:
         first = await driver_of(uow.conn)
-    other = sqlite3.connect(tmp_path / "payoutd.db", isolation_level=None,
-                            check_same_thread=False)
+    other = sqlite3.connect(tmp_path / "payoutd.db", isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")
 
     async def write() -> None:

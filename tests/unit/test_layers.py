@@ -38,8 +38,9 @@ def _lint(src: Path, *contracts: str) -> subprocess.CompletedProcess[str]:
     for contract in contracts:
         args += ["--contract", contract]
     env = {**os.environ, "PYTHONPATH": str(src)}
-    return subprocess.run(args, cwd=src, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        args, cwd=src, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_every_contract_is_shown_to_break() -> None:
@@ -54,12 +55,17 @@ def test_the_tree_keeps_every_contract() -> None:
     assert "0 broken" in done.stdout
 
 
-@pytest.mark.parametrize(("contract", "module", "line"), VIOLATIONS,
-                         ids=[f"{c}:{m}:{line.split()[-1]}" for c, m, line in VIOLATIONS])
-def test_each_contract_breaks_on_a_forbidden_import(contract: str, module: str, line: str,
-                                                    tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "src" / "payoutd", tmp_path / "payoutd",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+@pytest.mark.parametrize(
+    ("contract", "module", "line"),
+    VIOLATIONS,
+    ids=[f"{c}:{m}:{line.split()[-1]}" for c, m, line in VIOLATIONS],
+)
+def test_each_contract_breaks_on_a_forbidden_import(
+    contract: str, module: str, line: str, tmp_path: Path
+) -> None:
+    shutil.copytree(
+        ROOT / "src" / "payoutd", tmp_path / "payoutd", ignore=shutil.ignore_patterns("__pycache__")
+    )
     target = tmp_path / "payoutd" / module
     target.write_text(target.read_text() + f"\n{line}  # the violation\n")
 
@@ -73,11 +79,26 @@ def test_each_contract_breaks_on_a_forbidden_import(contract: str, module: str, 
 
 # What the edges may still ask of a repository themselves: plain lookups.
 READS = {
-    "audit.entries", "batches.claim", "batches.get", "batches.page", "batches.unsent",
-    "ledger.balance", "ledger.balances", "ledger.check", "merchants.addresses",
-    "merchants.keys", "merchants.keys_and_policies", "payouts.any_reserved", "payouts.claim",
-    "payouts.in_batch", "payouts.in_transactions", "payouts.page", "service_fees.of_many",
-    "webhooks.attempts", "webhooks.deliveries", "webhooks.endpoints",
+    "audit.entries",
+    "batches.claim",
+    "batches.get",
+    "batches.page",
+    "batches.unsent",
+    "ledger.balance",
+    "ledger.balances",
+    "ledger.check",
+    "merchants.addresses",
+    "merchants.keys",
+    "merchants.keys_and_policies",
+    "payouts.any_reserved",
+    "payouts.claim",
+    "payouts.in_batch",
+    "payouts.in_transactions",
+    "payouts.page",
+    "service_fees.of_many",
+    "webhooks.attempts",
+    "webhooks.deliveries",
+    "webhooks.endpoints",
 }
 # the stored answers of Idempotency-Key, which issue 18 item 2 moves with group commit
 MOVED_BY_ITEM_2 = {"api/idempotency.py"}
@@ -87,9 +108,13 @@ def _repository_calls(path: Path) -> set[str]:
     """`uow.<repository>.<method>` called in the module."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and isinstance(repo := node.func.value, ast.Attribute)
-                and isinstance(repo.value, ast.Name) and repo.value.id == "uow"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(repo := node.func.value, ast.Attribute)
+            and isinstance(repo.value, ast.Name)
+            and repo.value.id == "uow"
+        ):
             found.add(f"{repo.attr}.{node.func.attr}")
     return found
 
@@ -99,6 +124,9 @@ def test_the_edges_write_only_through_services() -> None:
     edges = [*package.glob("api/**/*.py"), *package.glob("worker/*.py"), package / "cli.py"]
     calls = {str(p.relative_to(package)): _repository_calls(p) for p in edges}
     assert calls["api/v1/admin.py"]  # the walk finds them (ledger.check)
-    writes = {module: sorted(found - READS) for module, found in calls.items()
-              if found - READS and module not in MOVED_BY_ITEM_2}
+    writes = {
+        module: sorted(found - READS)
+        for module, found in calls.items()
+        if found - READS and module not in MOVED_BY_ITEM_2
+    }
     assert writes == {}

@@ -23,4 +23,3 @@ async def rx() -> AsyncIterator[Receiver]:
         yield receiver
         # whatever a test did, nothing reached the receiver unsigned or badly signed
         assert receiver.unverified == []
-

@@ -91,8 +91,9 @@ class Receiver:
     def trust(self, path: str, *secrets: str) -> None:
         self.secrets[path] = list(secrets)
 
-    def set(self, behaviour: str, *, path: str | None = None,
-            retry_after: str | None = None) -> None:
+    def set(
+        self, behaviour: str, *, path: str | None = None, retry_after: str | None = None
+    ) -> None:
         assert behaviour in BEHAVIOURS, behaviour
         if path is None:
             self.behaviour = behaviour
@@ -115,8 +116,9 @@ class Receiver:
         server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
         server.daemon_threads = True
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={
-            "poll_interval": 0.02}, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     def down(self) -> None:
@@ -156,8 +158,9 @@ class Receiver:
                 return self.script.pop(0)
             return self.by_path.get(path, self.behaviour)
 
-    def _verify(self, path: str, raw: bytes,
-                headers: dict[str, str]) -> tuple[tuple[str, ...], str | None]:
+    def _verify(
+        self, path: str, raw: bytes, headers: dict[str, str]
+    ) -> tuple[tuple[str, ...], str | None]:
         trusted = self.secrets.get(path)
         if trusted is None:
             return (), f"no secret is trusted for {path}"
@@ -220,14 +223,29 @@ class Receiver:
                 body = json.loads(raw)
                 payout = (body.get("data") or {}).get("payout") or {}
                 behaviour = receiver._next_behaviour(path)
-                status: int | None = {"ok": 200, "500": 500, "503": 503, "410": 410,
-                                      "429": 429, "302": 302, "slow": 200}.get(behaviour)
+                status: int | None = {
+                    "ok": 200,
+                    "500": 500,
+                    "503": 503,
+                    "410": 410,
+                    "429": 429,
+                    "302": 302,
+                    "slow": 200,
+                }.get(behaviour)
                 arrival = Arrival(
-                    path=path, webhook_id=headers["webhook-id"], type=body["type"],
-                    event_id=body["id"], payout_id=payout.get("id"),
-                    payout_status=payout.get("status"), body=body, headers=headers,
+                    path=path,
+                    webhook_id=headers["webhook-id"],
+                    type=body["type"],
+                    event_id=body["id"],
+                    payout_id=payout.get("id"),
+                    payout_status=payout.get("status"),
+                    body=body,
+                    headers=headers,
                     signatures=tuple(headers["webhook-signature"].split(" ")),
-                    verified_by=verified_by, answered=status, at=arrived)
+                    verified_by=verified_by,
+                    answered=status,
+                    at=arrived,
+                )
                 if behaviour == "hang":
                     with receiver._lock:
                         receiver.arrivals.append(arrival)
@@ -261,8 +279,9 @@ async def running(*, up: bool = True) -> AsyncIterator[Receiver]:
 
 
 @asynccontextmanager
-async def open_harness(database_url: str | None, tmp_path: Path,
-                       **overrides: Any) -> AsyncIterator[support.Harness]:
+async def open_harness(
+    database_url: str | None, tmp_path: Path, **overrides: Any
+) -> AsyncIterator[support.Harness]:
     """The test harness with webhooks allowed to loopback (where the receiver listens)."""
     values: dict[str, Any] = {"webhook_allow_private": True, **overrides}
     settings = support.test_settings(tmp_path, database_url, **values)
@@ -295,21 +314,26 @@ async def drive(h: support.Harness, rounds: int = 5) -> None:
 BTC_ADDR = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
 
 
-async def subscribe(h: Harness, m: Merchant, rx: Receiver, path: str = "/hooks",
-                    **body: Any) -> dict[str, Any]:
-    r = await h.client.post("/v1/webhook-endpoints", headers=m.headers,
-                            json={"url": rx.url(path), **body})
+async def subscribe(
+    h: Harness, m: Merchant, rx: Receiver, path: str = "/hooks", **body: Any
+) -> dict[str, Any]:
+    r = await h.client.post(
+        "/v1/webhook-endpoints", headers=m.headers, json={"url": rx.url(path), **body}
+    )
     assert r.status_code == 201, r.text
     ep: dict[str, Any] = r.json()
     rx.trust(path, ep["secret"])
     return ep
 
 
-async def pay(h: Harness, m: Merchant, amount: str = "0.01", address: str = BTC_ADDR,
-              **more: Any) -> dict[str, Any]:
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": amount, "currency": "BTC", "address": address,
-                                  **more})
+async def pay(
+    h: Harness, m: Merchant, amount: str = "0.01", address: str = BTC_ADDR, **more: Any
+) -> dict[str, Any]:
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": amount, "currency": "BTC", "address": address, **more},
+    )
     assert r.status_code == 201, r.text
     payout: dict[str, Any] = r.json()
     return payout

@@ -33,23 +33,26 @@ BTC_ADDR_2 = "1AGNa15ZQXAZUgFiqJ2i7Z2DPU2J6hW62i"
 BTC_ADDR_3 = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"
 
 # Written out here, not imported: a changed schedule must fail this test.
-SCHEDULE = [5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 14 * 3600, 20 * 3600,
-            24 * 3600]
-PAID_STEPS = [("payout.created", "queued"), ("payout.status_changed", "sending"),
-              ("payout.status_changed", "confirming"), ("payout.status_changed", "paid"),
-              ("payout.paid", "paid")]
+SCHEDULE = [5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 14 * 3600, 20 * 3600, 24 * 3600]
+PAID_STEPS = [
+    ("payout.created", "queued"),
+    ("payout.status_changed", "sending"),
+    ("payout.status_changed", "confirming"),
+    ("payout.status_changed", "paid"),
+    ("payout.paid", "paid"),
+]
 
 
 async def merchant_events(h: Harness, merchant_id: str) -> list[dict[str, Any]]:
     async with h.rt.db.read() as uow:
-        rows = await uow.conn.execute(select(outbox).where(outbox.c.merchant_id == merchant_id)
-                                      .order_by(outbox.c.seq))
+        rows = await uow.conn.execute(
+            select(outbox).where(outbox.c.merchant_id == merchant_id).order_by(outbox.c.seq)
+        )
         return [dict(r._mapping) for r in rows]
 
 
 async def log(h: Harness, m: Merchant, endpoint_id: str) -> list[dict[str, Any]]:
-    r = await h.client.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries",
-                           headers=m.headers)
+    r = await h.client.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries", headers=m.headers)
     assert r.status_code == 200, r.text
     data: list[dict[str, Any]] = r.json()["data"]
     return data
@@ -84,8 +87,8 @@ async def retry_is_due_in(h: Harness, rx: Receiver, seconds: float) -> None:
 
 # -- in order, once, signed ------------------------------------------------------------
 
-async def test_each_status_change_arrives_once_signed_in_order(h: Harness,
-                                                              rx: Receiver) -> None:
+
+async def test_each_status_change_arrives_once_signed_in_order(h: Harness, rx: Receiver) -> None:
     m = await h.merchant(BTC="1")
     ep = await subscribe(h, m, rx)
 
@@ -145,8 +148,10 @@ async def test_signatures_are_fresh_when_a_receiver_is_slow(h: Harness, rx: Rece
 
 # -- retries ---------------------------------------------------------------------------
 
+
 async def test_500_is_retried_on_the_schedule_until_it_gives_up(
-        database_url: str | None, tmp_path: Path, rx: Receiver) -> None:
+    database_url: str | None, tmp_path: Path, rx: Receiver
+) -> None:
     # The endpoint is not disabled on the way (that has a test of its own).
     async with open_harness(database_url, tmp_path, webhook_disable_after_hours=1000) as h:
         m = await h.merchant(BTC="1")
@@ -196,8 +201,7 @@ async def test_500_then_recovery_arrives_once(h: Harness, rx: Receiver) -> None:
     assert await pump(h) == 0 and len(rx.delivered()) == 1
 
 
-async def test_a_receiver_that_is_down_gets_it_when_it_comes_back(h: Harness,
-                                                                 rx: Receiver) -> None:
+async def test_a_receiver_that_is_down_gets_it_when_it_comes_back(h: Harness, rx: Receiver) -> None:
     m = await h.merchant(BTC="1")
     ep = await subscribe(h, m, rx)
     rx.down()
@@ -260,7 +264,8 @@ async def test_429_retry_after_is_honoured_when_longer(h: Harness, rx: Receiver)
 
 
 async def test_a_hanging_receiver_times_out_and_gets_it_again(
-        database_url: str | None, tmp_path: Path, rx: Receiver) -> None:
+    database_url: str | None, tmp_path: Path, rx: Receiver
+) -> None:
     async with open_harness(database_url, tmp_path, webhook_timeout_seconds=0.5) as h:
         m = await h.merchant(BTC="1")
         ep = await subscribe(h, m, rx, event_types=["payout.created"])
@@ -272,7 +277,10 @@ async def test_a_hanging_receiver_times_out_and_gets_it_again(
         assert time.monotonic() - started < 5  # gave up after its timeout
         d = await only_delivery(h, m, ep["id"])
         assert (d["status"], d["last_status_code"], d["last_error"]) == (
-            "pending", None, "timed out")
+            "pending",
+            None,
+            "timed out",
+        )
         assert 450 <= d["last_latency_ms"] < 5000
         assert at(d["next_attempt_at"]) == h.clock.now() + timedelta(seconds=5)
         assert len(rx.arrivals) == 1 and rx.delivered() == []  # it did reach the receiver
@@ -299,8 +307,9 @@ async def test_a_redirect_is_an_answer_not_followed(h: Harness, rx: Receiver) ->
     assert rx.paths == [("POST", "/hooks")] * 2
 
 
-async def test_a_worker_that_dies_mid_attempt_leaves_it_to_the_next(h: Harness,
-                                                                   rx: Receiver) -> None:
+async def test_a_worker_that_dies_mid_attempt_leaves_it_to_the_next(
+    h: Harness, rx: Receiver
+) -> None:
     """A worker leases what it attempts; if it dies before recording the result, the
     delivery is attempted again once the lease runs out (at least once, never lost)."""
     m = await h.merchant(BTC="1")

@@ -26,8 +26,13 @@ from tests.webhooks.receiver import (
 
 BTC_ADDR_2 = "1AGNa15ZQXAZUgFiqJ2i7Z2DPU2J6hW62i"
 REFUSED_ADDR = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"
-PAYOUT_EVENTS = ["payout.created", "payout.failed", "payout.paid", "payout.status_changed",
-                 "payout.validation_error"]
+PAYOUT_EVENTS = [
+    "payout.created",
+    "payout.failed",
+    "payout.paid",
+    "payout.status_changed",
+    "payout.validation_error",
+]
 
 
 async def get_endpoint(h: Harness, m: Merchant, endpoint_id: str) -> dict[str, Any]:
@@ -38,8 +43,7 @@ async def get_endpoint(h: Harness, m: Merchant, endpoint_id: str) -> dict[str, A
 
 
 async def log(h: Harness, m: Merchant, endpoint_id: str) -> list[dict[str, Any]]:
-    r = await h.client.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries",
-                           headers=m.headers)
+    r = await h.client.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries", headers=m.headers)
     assert r.status_code == 200, r.text
     data: list[dict[str, Any]] = r.json()["data"]
     return data
@@ -56,31 +60,45 @@ def kinds(arrivals: list[Any]) -> list[tuple[str, str | None]]:
 
 # -- subscriptions ---------------------------------------------------------------------
 
+
 async def test_subscriptions_by_event_type_and_by_service(h: Harness, rx: Receiver) -> None:
     m = await h.merchant(BTC="1")
     paid_only = await subscribe(h, m, rx, "/paid", event_types=["payout.paid"])
     service = await subscribe(h, m, rx, "/service", services=["PAYOUT"])
-    failures = await subscribe(h, m, rx, "/failures",
-                               event_types=["payout.failed", "payout.validation_error"])
+    failures = await subscribe(
+        h, m, rx, "/failures", event_types=["payout.failed", "payout.validation_error"]
+    )
     everything = await subscribe(h, m, rx, "/all")
     assert paid_only["event_types"] == ["payout.paid"]
     assert service["event_types"] == PAYOUT_EVENTS
     assert everything["event_types"] == ["*"]
     assert (await get_endpoint(h, m, failures["id"]))["event_types"] == [
-        "payout.failed", "payout.validation_error"]
+        "payout.failed",
+        "payout.validation_error",
+    ]
 
-    for bad in ({"event_types": ["payout.exploded"]}, {"services": ["LOANS"]},
-                {"url": "ftp://example.com/hooks"},
-                {"url": "https://user:pw@example.com/hooks"}):
-        r = await h.client.post("/v1/webhook-endpoints", headers=m.headers,
-                                json={"url": "https://example.com/hooks", **bad})
+    for bad in (
+        {"event_types": ["payout.exploded"]},
+        {"services": ["LOANS"]},
+        {"url": "ftp://example.com/hooks"},
+        {"url": "https://user:pw@example.com/hooks"},
+    ):
+        r = await h.client.post(
+            "/v1/webhook-endpoints",
+            headers=m.headers,
+            json={"url": "https://example.com/hooks", **bad},
+        )
         assert r.status_code == 422, (bad, r.text)
 
     payout = await pay(h, m)
     await drive(h)
-    full = [("payout.created", "queued"), ("payout.status_changed", "sending"),
-            ("payout.status_changed", "confirming"), ("payout.status_changed", "paid"),
-            ("payout.paid", "paid")]
+    full = [
+        ("payout.created", "queued"),
+        ("payout.status_changed", "sending"),
+        ("payout.status_changed", "confirming"),
+        ("payout.status_changed", "paid"),
+        ("payout.paid", "paid"),
+    ]
     assert kinds(rx.delivered("/paid")) == [("payout.paid", "paid")]
     assert kinds(rx.delivered("/service")) == full
     assert kinds(rx.delivered("/all")) == full
@@ -107,15 +125,19 @@ async def test_the_secret_is_shown_once(h: Harness, rx: Receiver) -> None:
 
 
 async def test_rotation_signs_with_both_secrets_until_the_overlap_ends(
-        h: Harness, rx: Receiver) -> None:
+    h: Harness, rx: Receiver
+) -> None:
     m = await h.merchant(BTC="1")
     ep = await subscribe(h, m, rx, event_types=["payout.created"])
     old = ep["secret"]
     await pay(h, m, order_id="before")
     await pump(h)
 
-    r = await h.client.post(f"/v1/webhook-endpoints/{ep['id']}/rotate-secret",
-                            headers=m.headers, json={"overlap_seconds": 3600})
+    r = await h.client.post(
+        f"/v1/webhook-endpoints/{ep['id']}/rotate-secret",
+        headers=m.headers,
+        json={"overlap_seconds": 3600},
+    )
     assert r.status_code == 200, r.text
     new = r.json()["secret"]
     assert new.startswith("whsec_") and new != old
@@ -134,24 +156,31 @@ async def test_rotation_signs_with_both_secrets_until_the_overlap_ends(
 
     got = rx.delivered()
     assert [a.body["data"]["payout"]["order_id"] for a in got] == [
-        "before", "during", "end-of-overlap", "after"]
+        "before",
+        "during",
+        "end-of-overlap",
+        "after",
+    ]
     assert [len(a.signatures) for a in got] == [1, 2, 2, 1]
     assert all(s.startswith("v1,") for a in got for s in a.signatures)
     assert [set(a.verified_by) for a in got] == [{old}, {old, new}, {old, new}, {new}]
 
 
-async def test_rotation_without_overlap_and_the_default_overlap(h: Harness,
-                                                               rx: Receiver) -> None:
+async def test_rotation_without_overlap_and_the_default_overlap(h: Harness, rx: Receiver) -> None:
     m = await h.merchant(BTC="1")
     ep = await subscribe(h, m, rx, event_types=["payout.created"])
     old = ep["secret"]
-    r = await h.client.post(f"/v1/webhook-endpoints/{ep['id']}/rotate-secret",
-                            headers=m.headers, json={})
+    r = await h.client.post(
+        f"/v1/webhook-endpoints/{ep['id']}/rotate-secret", headers=m.headers, json={}
+    )
     assert r.status_code == 200, r.text
     middle = r.json()["secret"]
     assert at(r.json()["previous_secret_expires_at"]) == h.clock.now() + timedelta(days=1)
-    r = await h.client.post(f"/v1/webhook-endpoints/{ep['id']}/rotate-secret",
-                            headers=m.headers, json={"overlap_seconds": 0})
+    r = await h.client.post(
+        f"/v1/webhook-endpoints/{ep['id']}/rotate-secret",
+        headers=m.headers,
+        json={"overlap_seconds": 0},
+    )
     new = r.json()["secret"]
     rx.trust("/hooks", old, middle, new)
     await pay(h, m)
@@ -162,8 +191,10 @@ async def test_rotation_without_overlap_and_the_default_overlap(h: Harness,
 
 # -- a payout's own callback_url --------------------------------------------------------
 
+
 async def test_callback_url_is_signed_with_the_merchants_default_secret(
-        h: Harness, rx: Receiver) -> None:
+    h: Harness, rx: Receiver
+) -> None:
     m = await h.merchant(BTC="1")
     r = await h.client.post("/v1/webhook-secret", headers=m.headers)
     assert r.status_code == 200, r.text
@@ -176,9 +207,13 @@ async def test_callback_url_is_signed_with_the_merchants_default_secret(
     await pay(h, m, "0.02", BTC_ADDR_2)  # no callback_url: nothing to send
     await drive(h)
     got = rx.delivered("/callback")
-    assert kinds(got) == [("payout.created", "queued"), ("payout.status_changed", "sending"),
-                          ("payout.status_changed", "confirming"),
-                          ("payout.status_changed", "paid"), ("payout.paid", "paid")]
+    assert kinds(got) == [
+        ("payout.created", "queued"),
+        ("payout.status_changed", "sending"),
+        ("payout.status_changed", "confirming"),
+        ("payout.status_changed", "paid"),
+        ("payout.paid", "paid"),
+    ]
     assert {a.payout_id for a in got} == {with_callback["id"]}
     assert all(a.verified_by == (secret,) for a in got)
     assert len(rx.arrivals) == 5
@@ -194,6 +229,7 @@ async def test_callback_url_is_signed_with_the_merchants_default_secret(
 
 
 # -- disabling -------------------------------------------------------------------------
+
 
 async def test_410_disables_the_endpoint_and_says_why(h: Harness, rx: Receiver) -> None:
     m = await h.merchant(BTC="1")
@@ -218,8 +254,7 @@ async def test_410_disables_the_endpoint_and_says_why(h: Harness, rx: Receiver) 
     assert len(rx.delivered("/other")) == 10
     assert (await get_endpoint(h, m, other["id"]))["status"] == "enabled"
     listed = (await h.client.get("/v1/webhook-endpoints", headers=m.headers)).json()["data"]
-    assert {e["id"]: e["status"] for e in listed} == {ep["id"]: "disabled",
-                                                      other["id"]: "enabled"}
+    assert {e["id"]: e["status"] for e in listed} == {ep["id"]: "disabled", other["id"]: "enabled"}
 
     # enabled again, it gets new events (those of while it was disabled are not replayed)
     r = await h.client.post(f"/v1/webhook-endpoints/{ep['id']}/enable", headers=m.headers)
@@ -228,11 +263,13 @@ async def test_410_disables_the_endpoint_and_says_why(h: Harness, rx: Receiver) 
     third = await pay(h, m, "0.03")
     await pump(h)
     assert [(a.type, a.payout_id) for a in rx.delivered("/hooks")] == [
-        ("payout.created", third["id"])]
+        ("payout.created", third["id"])
+    ]
 
 
 async def test_after_410_nothing_more_is_sent_not_even_in_the_same_pass(
-        h: Harness, rx: Receiver) -> None:
+    h: Harness, rx: Receiver
+) -> None:
     m = await h.merchant(BTC="1")
     ep = await subscribe(h, m, rx)
     for i in range(4):
@@ -247,7 +284,8 @@ async def test_after_410_nothing_more_is_sent_not_even_in_the_same_pass(
 
 
 async def test_an_endpoint_failing_too_long_is_disabled_with_its_reason(
-        database_url: str | None, tmp_path: Path, rx: Receiver) -> None:
+    database_url: str | None, tmp_path: Path, rx: Receiver
+) -> None:
     async with open_harness(database_url, tmp_path, webhook_disable_after_hours=3) as h:
         m = await h.merchant(BTC="1")
         ep = await subscribe(h, m, rx, event_types=["payout.created"])
@@ -278,7 +316,8 @@ async def test_an_endpoint_failing_too_long_is_disabled_with_its_reason(
 
 
 async def test_a_success_resets_the_failing_clock(
-        database_url: str | None, tmp_path: Path, rx: Receiver) -> None:
+    database_url: str | None, tmp_path: Path, rx: Receiver
+) -> None:
     async with open_harness(database_url, tmp_path, webhook_disable_after_hours=1) as h:
         m = await h.merchant(BTC="1")
         ep = await subscribe(h, m, rx, event_types=["payout.created"])
@@ -299,6 +338,7 @@ async def test_a_success_resets_the_failing_clock(
 
 
 # -- the delivery log and redelivery ------------------------------------------------------
+
 
 async def test_the_delivery_log_and_redeliver(h: Harness, rx: Receiver) -> None:
     m = await h.merchant(BTC="1")
@@ -328,7 +368,8 @@ async def test_the_delivery_log_and_redeliver(h: Harness, rx: Receiver) -> None:
     # the merchant asks for it again
     h.clock.advance(60)
     r = await h.client.post(
-        f"/v1/webhook-endpoints/{ep['id']}/deliveries/{d['id']}/redeliver", headers=m.headers)
+        f"/v1/webhook-endpoints/{ep['id']}/deliveries/{d['id']}/redeliver", headers=m.headers
+    )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "pending" and at(r.json()["next_attempt_at"]) == h.clock.now()
     assert await pump(h) == 1
@@ -343,18 +384,19 @@ async def test_the_delivery_log_and_redeliver(h: Harness, rx: Receiver) -> None:
     # someone else's delivery, or an unknown one: not found
     other = await h.merchant("Other")
     r = await h.client.post(
-        f"/v1/webhook-endpoints/{ep['id']}/deliveries/{d['id']}/redeliver",
-        headers=other.headers)
+        f"/v1/webhook-endpoints/{ep['id']}/deliveries/{d['id']}/redeliver", headers=other.headers
+    )
     assert r.status_code == 404
     r = await h.client.post(
-        f"/v1/webhook-endpoints/{ep['id']}/deliveries/nope/redeliver", headers=m.headers)
+        f"/v1/webhook-endpoints/{ep['id']}/deliveries/nope/redeliver", headers=m.headers
+    )
     assert r.status_code == 404
-    r = await h.client.get(f"/v1/webhook-endpoints/{ep['id']}/deliveries",
-                           headers=other.headers)
+    r = await h.client.get(f"/v1/webhook-endpoints/{ep['id']}/deliveries", headers=other.headers)
     assert r.status_code == 404
 
 
 # -- merchants are apart ----------------------------------------------------------------
+
 
 async def test_events_never_reach_another_merchants_endpoint(h: Harness, rx: Receiver) -> None:
     a = await h.merchant("A", BTC="1")
@@ -373,11 +415,19 @@ async def test_events_never_reach_another_merchants_endpoint(h: Harness, rx: Rec
     assert all(x.verified_by == (ep_b["secret"],) for x in rx.delivered("/b"))
 
     # nor can B see or touch A's endpoint
-    for method, path in (("GET", ""), ("GET", "/deliveries"), ("POST", "/rotate-secret"),
-                         ("POST", "/enable"), ("DELETE", "")):
-        r = await h.client.request(method, f"/v1/webhook-endpoints/{ep_a['id']}{path}",
-                                   headers=b.headers,
-                                   json={} if path == "/rotate-secret" else None)
+    for method, path in (
+        ("GET", ""),
+        ("GET", "/deliveries"),
+        ("POST", "/rotate-secret"),
+        ("POST", "/enable"),
+        ("DELETE", ""),
+    ):
+        r = await h.client.request(
+            method,
+            f"/v1/webhook-endpoints/{ep_a['id']}{path}",
+            headers=b.headers,
+            json={} if path == "/rotate-secret" else None,
+        )
         assert r.status_code == 404, (method, path, r.text)
     r = await h.client.get("/v1/webhook-endpoints", headers=b.headers)
     assert [e["id"] for e in r.json()["data"]] == [ep_b["id"]]
@@ -385,36 +435,41 @@ async def test_events_never_reach_another_merchants_endpoint(h: Harness, rx: Rec
 
 # -- a payout the chain refuses ---------------------------------------------------------
 
-async def test_a_refused_payout_sends_failed_and_validation_error(h: Harness,
-                                                                 rx: Receiver) -> None:
+
+async def test_a_refused_payout_sends_failed_and_validation_error(h: Harness, rx: Receiver) -> None:
     m = await h.merchant(BTC="1")
     await subscribe(h, m, rx)
-    await subscribe(h, m, rx, "/failures",
-                    event_types=["payout.failed", "payout.validation_error"])
+    await subscribe(h, m, rx, "/failures", event_types=["payout.failed", "payout.validation_error"])
     await sandbox.add_rule(h.rt.db, address=REFUSED_ADDR, action="refuse")
     refused = await pay(h, m, "0.01", REFUSED_ADDR)
     fine = await pay(h, m, "0.02", BTC_ADDR)
     await drive(h)
 
     mine = [a for a in rx.delivered("/hooks") if a.payout_id == refused["id"]]
-    assert kinds(mine) == [("payout.created", "queued"), ("payout.status_changed", "failed"),
-                           ("payout.failed", "failed"), ("payout.validation_error", "failed")]
+    assert kinds(mine) == [
+        ("payout.created", "queued"),
+        ("payout.status_changed", "failed"),
+        ("payout.failed", "failed"),
+        ("payout.validation_error", "failed"),
+    ]
     error = mine[-1].body["data"]
     assert REFUSED_ADDR in error["reason"]
     assert error["payout"]["failure_reason"] == error["reason"]
-    assert kinds(rx.delivered("/failures")) == [("payout.failed", "failed"),
-                                                ("payout.validation_error", "failed")]
+    assert kinds(rx.delivered("/failures")) == [
+        ("payout.failed", "failed"),
+        ("payout.validation_error", "failed"),
+    ]
     assert {a.payout_id for a in rx.delivered("/failures")} == {refused["id"]}
     assert ("payout.paid", "paid") in kinds(
-        [a for a in rx.delivered("/hooks") if a.payout_id == fine["id"]])
+        [a for a in rx.delivered("/hooks") if a.payout_id == fine["id"]]
+    )
 
 
 # -- a payout's callback_url: its delivery log and redelivery -----------------------------
 
-async def callback_log(h: Harness, m: Merchant, payout_id: str,
-                       **params: Any) -> dict[str, Any]:
-    r = await h.client.get(f"/v1/payouts/{payout_id}/deliveries", headers=m.headers,
-                           params=params)
+
+async def callback_log(h: Harness, m: Merchant, payout_id: str, **params: Any) -> dict[str, Any]:
+    r = await h.client.get(f"/v1/payouts/{payout_id}/deliveries", headers=m.headers, params=params)
     assert r.status_code == 200, r.text
     page: dict[str, Any] = r.json()
     return page
@@ -445,8 +500,9 @@ async def test_the_callback_delivery_log_and_redeliver(h: Harness, rx: Receiver)
     assert (d["status"], d["attempts"]) == ("delivered", 2)
 
     # the merchant asks for it again
-    r = await h.client.post(f"/v1/payouts/{payout['id']}/deliveries/{d['id']}/redeliver",
-                            headers=m.headers)
+    r = await h.client.post(
+        f"/v1/payouts/{payout['id']}/deliveries/{d['id']}/redeliver", headers=m.headers
+    )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "pending" and at(r.json()["next_attempt_at"]) == h.clock.now()
     assert await pump(h) == 1
@@ -459,8 +515,12 @@ async def test_the_callback_delivery_log_and_redeliver(h: Harness, rx: Receiver)
     await drive(h)
     full = (await callback_log(h, m, payout["id"]))["data"]
     assert [x["event_type"] for x in reversed(full)] == [
-        "payout.created", "payout.status_changed", "payout.status_changed",
-        "payout.status_changed", "payout.paid"]
+        "payout.created",
+        "payout.status_changed",
+        "payout.status_changed",
+        "payout.status_changed",
+        "payout.paid",
+    ]
     first = await callback_log(h, m, payout["id"], limit=2)
     assert [x["id"] for x in first["data"]] == [x["id"] for x in full[:2]]
     second = await callback_log(h, m, payout["id"], limit=2, cursor=first["next_cursor"])
@@ -469,21 +529,25 @@ async def test_the_callback_delivery_log_and_redeliver(h: Harness, rx: Receiver)
     # another payout's delivery, someone else's payout, an unknown delivery: not found
     [other_d, *_] = (await callback_log(h, m, other_payout["id"]))["data"]
     r = await h.client.post(
-        f"/v1/payouts/{payout['id']}/deliveries/{other_d['id']}/redeliver", headers=m.headers)
+        f"/v1/payouts/{payout['id']}/deliveries/{other_d['id']}/redeliver", headers=m.headers
+    )
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     endpoint_delivery = (await log(h, m, ep["id"]))[0]
     r = await h.client.post(
         f"/v1/payouts/{payout['id']}/deliveries/{endpoint_delivery['id']}/redeliver",
-        headers=m.headers)
+        headers=m.headers,
+    )
     assert r.status_code == 404
     other = await h.merchant("Other")
     r = await h.client.get(f"/v1/payouts/{payout['id']}/deliveries", headers=other.headers)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
-    r = await h.client.post(f"/v1/payouts/{payout['id']}/deliveries/{d['id']}/redeliver",
-                            headers=other.headers)
+    r = await h.client.post(
+        f"/v1/payouts/{payout['id']}/deliveries/{d['id']}/redeliver", headers=other.headers
+    )
     assert r.status_code == 404
     r = await h.client.get("/v1/payouts/nope/deliveries", headers=m.headers)
     assert r.status_code == 404
-    r = await h.client.get(f"/v1/payouts/{payout['id']}/deliveries", headers=m.headers,
-                           params={"cursor": "!!"})
+    r = await h.client.get(
+        f"/v1/payouts/{payout['id']}/deliveries", headers=m.headers, params={"cursor": "!!"}
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"

@@ -58,7 +58,8 @@ async def clock_follows_real_time(h: Harness) -> AsyncIterator[None]:
 
 
 async def test_a_hanging_endpoint_does_not_delay_another_merchants_webhook(
-        h: Harness, rx: Receiver) -> None:
+    h: Harness, rx: Receiver
+) -> None:
     """Merchant A's endpoint accepts the connection and never answers, with 20
     deliveries waiting for it; merchant B's webhook, for an event that happens while A's
     are hanging, arrives within 2 s of its event, from the worker as `payoutd serve`
@@ -81,8 +82,7 @@ async def test_a_hanging_endpoint_does_not_delay_another_merchants_webhook(
         await asyncio.sleep(1.5)  # the worker's loop goes round while A's hangs
         event_at = time.time()
         payout = await pay(h, b, "0.01")
-        arrived_at = await wait_for(lambda: len(rx.delivered("/b")) == 1, 10,
-                                    "B's webhook")
+        arrived_at = await wait_for(lambda: len(rx.delivered("/b")) == 1, 10, "B's webhook")
         [arrival] = rx.delivered("/b")
         assert arrival.payout_id == payout["id"] and arrival.type == "payout.created"
         assert arrived_at - event_at < 2.0, arrived_at - event_at
@@ -93,7 +93,8 @@ async def test_a_hanging_endpoint_does_not_delay_another_merchants_webhook(
 
 
 async def test_a_lease_is_renewed_while_a_slow_delivery_runs(
-        h: Harness, rx: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    h: Harness, rx: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A 1 s lease and a receiver that takes 3 s: the first worker renews the lease of
     the delivery it is sending (and of the one waiting behind it in the same
     endpoint's queue), so a second worker polling after 2 s takes neither, and each
@@ -118,6 +119,9 @@ async def test_a_lease_is_renewed_while_a_slow_delivery_runs(
         await second_sender.aclose()
     assert rx.requests == 2 and rx.duplicates() == 0
     async with h.rt.db.read() as uow:
-        rows = (await uow.conn.execute(select(webhook_deliveries.c.status,
-                                              webhook_deliveries.c.attempts))).all()
+        rows = (
+            await uow.conn.execute(
+                select(webhook_deliveries.c.status, webhook_deliveries.c.attempts)
+            )
+        ).all()
     assert sorted(rows) == [("delivered", 1), ("delivered", 1)]

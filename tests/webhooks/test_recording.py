@@ -46,20 +46,26 @@ class Receivers:
 async def one_event_per_endpoint(h: Harness, *names: str) -> None:
     m = await h.merchant(BTC="1")
     for name in names:
-        r = await h.client.post("/v1/webhook-endpoints", headers=m.headers,
-                                json={"url": f"http://127.0.0.1:9/{name}",
-                                      "event_types": ["payout.created"]})
+        r = await h.client.post(
+            "/v1/webhook-endpoints",
+            headers=m.headers,
+            json={"url": f"http://127.0.0.1:9/{name}", "event_types": ["payout.created"]},
+        )
         assert r.status_code == 201, r.text
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": "0.01", "currency": "BTC", "address": BTC_ADDR})
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "0.01", "currency": "BTC", "address": BTC_ADDR},
+    )
     assert r.status_code == 201, r.text
     await jobs.dispatch_events(h.rt.db, h.rt.ctx)
 
 
 async def statuses(h: Harness) -> dict[str, str]:
     async with h.rt.db.read() as uow:
-        rows = (await uow.conn.execute(
-            select(webhook_deliveries.c.url, webhook_deliveries.c.status))).all()
+        rows = (
+            await uow.conn.execute(select(webhook_deliveries.c.url, webhook_deliveries.c.status))
+        ).all()
     return {url.rsplit("/", 1)[-1]: status for url, status in rows}
 
 
@@ -96,17 +102,24 @@ async def test_an_attempt_that_raises_is_a_failed_attempt(h: Harness) -> None:
     assert await delivering == 2
     assert await statuses(h) == {"broken": "pending", "slow": "delivered"}
     async with h.rt.db.read() as uow:
-        [row] = (await uow.conn.execute(
-            select(webhook_deliveries).where(webhook_deliveries.c.url.like("%/broken")))).all()
-        [attempt] = (await uow.conn.execute(select(webhook_attempts).where(
-            webhook_attempts.c.delivery_id == row.id))).all()
+        [row] = (
+            await uow.conn.execute(
+                select(webhook_deliveries).where(webhook_deliveries.c.url.like("%/broken"))
+            )
+        ).all()
+        [attempt] = (
+            await uow.conn.execute(
+                select(webhook_attempts).where(webhook_attempts.c.delivery_id == row.id)
+            )
+        ).all()
     assert row.attempts == 1 and row.last_error == "RuntimeError: not an HTTP error"
     assert attempt.error == row.last_error and attempt.status_code is None
     assert row.next_attempt_at == h.clock.now() + timedelta(seconds=5)
 
 
 async def test_the_pass_ends_without_cutting_a_record_short(
-        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A pass that ends while the recorder is inside a record lets that record finish
     (the recorder is stopped between records, not cancelled): everything is recorded and
     the database is free for the next writer at once. (A full-size e2e run with the
@@ -122,16 +135,19 @@ async def test_the_pass_ends_without_cutting_a_record_short(
         if delivered:
             inside.set()
             # still inside the recorder's transaction, in a statement that takes a while
-            await uow.conn.execute(text(
-                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
-                "WHERE i < 2000000) SELECT count(*) FROM n"))
+            await uow.conn.execute(
+                text(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                    "WHERE i < 2000000) SELECT count(*) FROM n"
+                )
+            )
 
     monkeypatch.setattr(webhook_services, "record_delivered", slow_record)
     monkeypatch.setattr(jobs, "RECORD_EVERY", 0.01)
     receivers = Receivers()
     delivering = asyncio.create_task(jobs.deliver_webhooks(h.rt.db, h.rt.ctx, receivers))
-    await inside.wait()       # the recorder is in the middle of a record ...
-    receivers.release.set()   # ... when the last lane ends and the pass finishes
+    await inside.wait()  # the recorder is in the middle of a record ...
+    receivers.release.set()  # ... when the last lane ends and the pass finishes
     assert await delivering == 2
     assert await statuses(h) == {"fast": "delivered", "slow": "delivered"}
     # a writer gets the database at once

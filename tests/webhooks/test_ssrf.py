@@ -22,8 +22,12 @@ from payoutd.webhooks.delivery import Sender
 from tests.support import Harness
 from tests.webhooks.receiver import BTC_ADDR, Receiver, open_harness, pump, running
 
-HEADERS = {"webhook-id": "msg_1", "webhook-timestamp": "1700000000",
-           "webhook-signature": "v1,AAAA", "content-type": "application/json"}
+HEADERS = {
+    "webhook-id": "msg_1",
+    "webhook-timestamp": "1700000000",
+    "webhook-signature": "v1,AAAA",
+    "content-type": "application/json",
+}
 BODY = '{"type":"payout.paid"}'
 PUBLIC = "93.184.215.14"  # a public address; no request is ever made to it
 PUBLIC_2 = "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
@@ -48,8 +52,14 @@ class Guarded(httpx.AsyncBaseTransport):
     `forward_loopback` (then the request really goes to 127.0.0.1 / ::1). Any other
     destination not in `expected` fails the test on the spot."""
 
-    def __init__(self, *, expected: set[str] | None = None, status: int = 204,
-                 headers: dict[str, str] | None = None, forward_loopback: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        expected: set[str] | None = None,
+        status: int = 204,
+        headers: dict[str, str] | None = None,
+        forward_loopback: bool = False,
+    ) -> None:
         self.expected = expected or set()
         self.status = status
         self.headers = headers or {}
@@ -80,11 +90,14 @@ class Guarded(httpx.AsyncBaseTransport):
 async def make() -> AsyncIterator[Any]:
     made: list[Sender] = []
 
-    def build(answers: dict[str, list[str]] | None = None, *, allow_private: bool = False,
-              **transport: Any) -> tuple[Sender, FakeDNS, Guarded]:
+    def build(
+        answers: dict[str, list[str]] | None = None,
+        *,
+        allow_private: bool = False,
+        **transport: Any,
+    ) -> tuple[Sender, FakeDNS, Guarded]:
         dns, guarded = FakeDNS(answers or {}), Guarded(**transport)
-        sender = Sender(allow_private=allow_private, resolver=dns, transport=guarded,
-                        timeout=5)
+        sender = Sender(allow_private=allow_private, resolver=dns, transport=guarded, timeout=5)
         made.append(sender)
         return sender, dns, guarded
 
@@ -116,32 +129,30 @@ REFUSED = [
     ("https://localhost/hooks", {"localhost": ["127.0.0.1"]}, "loopback"),
     ("https://hooks.merchant.test/in", {"hooks.merchant.test": ["127.0.0.1"]}, "loopback"),
     ("https://six.merchant.test/in", {"six.merchant.test": ["::1"]}, "loopback"),
-    ("https://mapped.merchant.test/in", {"mapped.merchant.test": ["::ffff:127.0.0.1"]},
-     "loopback"),
+    ("https://mapped.merchant.test/in", {"mapped.merchant.test": ["::ffff:127.0.0.1"]}, "loopback"),
     ("https://meta.merchant.test/", {"meta.merchant.test": ["169.254.169.254"]}, "metadata"),
     ("https://cgnat.merchant.test/", {"cgnat.merchant.test": ["100.64.0.7"]}, "CGNAT"),
     # one public and one private address: refused whichever comes first
-    ("https://mixed.merchant.test/", {"mixed.merchant.test": [PUBLIC, "10.1.2.3"]},
-     "private"),
-    ("https://mixed2.merchant.test/", {"mixed2.merchant.test": ["192.168.0.9", PUBLIC]},
-     "private"),
-    ("https://mixed6.merchant.test/", {"mixed6.merchant.test": [PUBLIC_2, "::1"]},
-     "loopback"),
+    ("https://mixed.merchant.test/", {"mixed.merchant.test": [PUBLIC, "10.1.2.3"]}, "private"),
+    ("https://mixed2.merchant.test/", {"mixed2.merchant.test": ["192.168.0.9", PUBLIC]}, "private"),
+    ("https://mixed6.merchant.test/", {"mixed6.merchant.test": [PUBLIC_2, "::1"]}, "loopback"),
     # IPv4 addresses carried inside IPv6 ones are judged as the IPv4 address: 6to4,
     # Teredo (server and client), IPv4-compatible and NAT64
     ("http://[2002:7f00:1::]/", {}, "loopback"),
     ("http://[2002:a9fe:a9fe::]/", {}, "metadata"),
     ("http://[2002:a00:1::1]/", {}, "private"),
-    ("https://sixtofour.merchant.test/", {"sixtofour.merchant.test": ["2002:7f00:1::"]},
-     "loopback"),
+    (
+        "https://sixtofour.merchant.test/",
+        {"sixtofour.merchant.test": ["2002:7f00:1::"]},
+        "loopback",
+    ),
     ("http://[2001:0:7f00:1:8000:63bf:a2e5:2831]/", {}, "loopback"),  # Teredo server
     ("http://[2001:0:5db8:d70e:8000:63bf:f5ff:fffe]/", {}, "private"),  # client 10.0.0.1
     ("http://[::7f00:1]/", {}, "loopback"),
     ("http://[::a9fe:a9fe]/", {}, "metadata"),
     ("http://[64:ff9b::7f00:1]/", {}, "loopback"),
     ("http://[64:ff9b::a00:1]/", {}, "private"),
-    ("https://nat64.merchant.test/", {"nat64.merchant.test": ["64:ff9b::a9fe:a9fe"]},
-     "metadata"),
+    ("https://nat64.merchant.test/", {"nat64.merchant.test": ["64:ff9b::a9fe:a9fe"]}, "metadata"),
     # not globally routable, though Python's is_private does not say so
     ("http://[fec0::1]/", {}, "site-local"),
     ("https://site.merchant.test/", {"site.merchant.test": ["fec0::1"]}, "site-local"),
@@ -154,9 +165,9 @@ REFUSED = [
 
 
 @pytest.mark.parametrize(("url", "answers", "why"), REFUSED, ids=[u for u, _, _ in REFUSED])
-async def test_private_destinations_are_refused(make: Any, url: str,
-                                                answers: dict[str, list[str]],
-                                                why: str) -> None:
+async def test_private_destinations_are_refused(
+    make: Any, url: str, answers: dict[str, list[str]], why: str
+) -> None:
     sender, dns, guarded = make(answers)
     result = await sender.send(url, HEADERS, BODY)
     assert guarded.requests == [] and guarded.strays == []
@@ -167,8 +178,10 @@ async def test_private_destinations_are_refused(make: Any, url: str,
     assert len(dns.asked) == (1 if answers else 0)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1/hooks", "http://10.0.0.1/",
-                                 "http://[2002:7f00:1::]/", "http://[fec0::1]/"])
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1/hooks", "http://10.0.0.1/", "http://[2002:7f00:1::]/", "http://[fec0::1]/"],
+)
 async def test_a_refusal_names_the_development_setting(make: Any, url: str) -> None:
     sender, _, _ = make()
     result = await sender.send(url, HEADERS, BODY)
@@ -184,9 +197,17 @@ async def test_6to4_of_a_public_address_goes_out_pinned(make: Any) -> None:
     assert [r.url.host for r in guarded.requests] == [six_to_four, nat64]
 
 
-@pytest.mark.parametrize("url", [
-    "ftp://example.test/hooks", "file:///etc/passwd", "gopher://example.test/",
-    "http:///nohost", "https://unknown.merchant.test/", "https://empty.merchant.test/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.test/hooks",
+        "file:///etc/passwd",
+        "gopher://example.test/",
+        "http:///nohost",
+        "https://unknown.merchant.test/",
+        "https://empty.merchant.test/",
+    ],
+)
 async def test_what_cannot_be_checked_is_refused(make: Any, url: str) -> None:
     sender, _, guarded = make({"empty.merchant.test": []})
     result = await sender.send(url, HEADERS, BODY)
@@ -194,10 +215,10 @@ async def test_what_cannot_be_checked_is_refused(make: Any, url: str) -> None:
     assert result.error is not None and result.error.startswith("refused"), result.error
 
 
-async def test_a_public_address_is_sent_to_the_checked_ip_with_the_original_host(
-        make: Any) -> None:
-    sender, dns, guarded = make({"hooks.merchant.test": [PUBLIC, "93.184.215.15"]},
-                                expected={PUBLIC})
+async def test_a_public_address_is_sent_to_the_checked_ip_with_the_original_host(make: Any) -> None:
+    sender, dns, guarded = make(
+        {"hooks.merchant.test": [PUBLIC, "93.184.215.15"]}, expected={PUBLIC}
+    )
     result = await sender.send("https://hooks.merchant.test:8443/in/bound?x=1", HEADERS, BODY)
     assert result.ok and result.status_code == 204 and result.error is None
     [request] = guarded.requests
@@ -211,19 +232,23 @@ async def test_a_public_address_is_sent_to_the_checked_ip_with_the_original_host
 
 
 async def test_public_literals_and_ipv6_go_out_pinned(make: Any) -> None:
-    sender, dns, guarded = make({"v6.merchant.test": [PUBLIC_2]},
-                                expected={PUBLIC, PUBLIC_2})
+    sender, dns, guarded = make({"v6.merchant.test": [PUBLIC_2]}, expected={PUBLIC, PUBLIC_2})
     assert (await sender.send(f"http://{PUBLIC}/h", HEADERS, BODY)).ok
     assert (await sender.send("http://v6.merchant.test/h", HEADERS, BODY)).ok
     assert [(r.url.host, r.headers["host"]) for r in guarded.requests] == [
-        (PUBLIC, PUBLIC), (PUBLIC_2, "v6.merchant.test")]
+        (PUBLIC, PUBLIC),
+        (PUBLIC_2, "v6.merchant.test"),
+    ]
     assert dns.asked == [("v6.merchant.test", 80)]
 
 
 async def test_a_redirect_is_not_followed(make: Any) -> None:
-    sender, _, guarded = make({"hooks.merchant.test": [PUBLIC]}, expected={PUBLIC},
-                              status=302,
-                              headers={"location": "http://169.254.169.254/latest/"})
+    sender, _, guarded = make(
+        {"hooks.merchant.test": [PUBLIC]},
+        expected={PUBLIC},
+        status=302,
+        headers={"location": "http://169.254.169.254/latest/"},
+    )
     result = await sender.send("https://hooks.merchant.test/in", HEADERS, BODY)
     assert result.status_code == 302 and not result.ok and not result.gone
     assert len(guarded.requests) == 1
@@ -237,8 +262,9 @@ async def test_allow_private_lets_loopback_through(make: Any) -> None:
         assert (await sender.send(rx.url(), HEADERS, BODY)).error.startswith("refused")
         assert guarded.requests == [] and rx.requests == 0
         # ...allowed when the operator says so, by address and by name
-        sender, _, guarded = make({"localhost": ["127.0.0.1"]}, allow_private=True,
-                                  forward_loopback=True)
+        sender, _, guarded = make(
+            {"localhost": ["127.0.0.1"]}, allow_private=True, forward_loopback=True
+        )
         assert (await sender.send(rx.url(), HEADERS, BODY)).status_code == 400  # unsigned
         result = await sender.send(f"http://localhost:{rx.port}/hooks", HEADERS, BODY)
         assert result.status_code == 400 and result.latency_ms >= 0
@@ -250,13 +276,25 @@ async def test_allow_private_lets_loopback_through(make: Any) -> None:
 
 # -- the whole path: an endpoint on loopback, without and with the allowance ---------------
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9/hooks", "http://10.0.0.1/hooks",
-                                 "http://169.254.169.254/latest", "http://localhost/hooks",
-                                 "http://[::1]/hooks", "http://[2002:7f00:1::]/hooks",
-                                 "http://[2002:a9fe:a9fe::]/", "http://[fec0::1]/hooks",
-                                 "http://[64:ff9b::7f00:1]/", "http://[::ffff:10.0.0.1]/"])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/hooks",
+        "http://10.0.0.1/hooks",
+        "http://169.254.169.254/latest",
+        "http://localhost/hooks",
+        "http://[::1]/hooks",
+        "http://[2002:7f00:1::]/hooks",
+        "http://[2002:a9fe:a9fe::]/",
+        "http://[fec0::1]/hooks",
+        "http://[64:ff9b::7f00:1]/",
+        "http://[::ffff:10.0.0.1]/",
+    ],
+)
 async def test_an_address_written_into_the_url_is_refused_at_creation(
-        database_url: str | None, tmp_path: Path, url: str) -> None:
+    database_url: str | None, tmp_path: Path, url: str
+) -> None:
     async with open_harness(database_url, tmp_path, webhook_allow_private=False) as h:
         m = await h.merchant(BTC="1")
         r = await h.client.post("/v1/webhook-endpoints", headers=m.headers, json={"url": url})
@@ -267,8 +305,11 @@ async def test_an_address_written_into_the_url_is_refused_at_creation(
         listed = await h.client.get("/v1/webhook-endpoints", headers=m.headers)
         assert listed.json()["data"] == []
         # a payout's callback_url is held to the same rule
-        r = await h.client.post("/v1/payouts", headers=m.headers, json={
-            "amount": "0.01", "currency": "BTC", "address": BTC_ADDR, "callback_url": url})
+        r = await h.client.post(
+            "/v1/payouts",
+            headers=m.headers,
+            json={"amount": "0.01", "currency": "BTC", "address": BTC_ADDR, "callback_url": url},
+        )
         assert r.status_code == 422, r.text
         assert r.json()["error"]["fields"]["callback_url"] == [message]
         listed = await h.client.get("/v1/payouts", headers=m.headers)
@@ -277,30 +318,37 @@ async def test_an_address_written_into_the_url_is_refused_at_creation(
 
 async def subscribed(h: Harness, rx: Receiver) -> tuple[Any, dict[str, Any]]:
     m = await h.merchant(BTC="1")
-    r = await h.client.post("/v1/webhook-endpoints", headers=m.headers,
-                            json={"url": rx.url(), "event_types": ["payout.created"]})
+    r = await h.client.post(
+        "/v1/webhook-endpoints",
+        headers=m.headers,
+        json={"url": rx.url(), "event_types": ["payout.created"]},
+    )
     assert r.status_code == 201, r.text
     rx.trust("/hooks", r.json()["secret"])
-    r2 = await h.client.post("/v1/payouts", headers=m.headers,
-                             json={"amount": "0.01", "currency": "BTC",
-                                   "address": "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"})
+    r2 = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "0.01", "currency": "BTC", "address": "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"},
+    )
     assert r2.status_code == 201, r2.text
     return m, r.json()
 
 
 @pytest.mark.parametrize("allowed", [False, True], ids=["default", "allowed"])
 async def test_an_endpoint_on_loopback_gets_nothing_unless_allowed(
-        database_url: str | None, tmp_path: Path, allowed: bool) -> None:
+    database_url: str | None, tmp_path: Path, allowed: bool
+) -> None:
     # The endpoint is saved while the allowance is on (a URL naming a loopback address
     # is refused outright at creation otherwise: see the next test); then the guard
     # alone decides at delivery time, as for a host name that resolves to loopback.
-    async with running() as rx, open_harness(database_url, tmp_path,
-                                             webhook_allow_private=True) as h:
+    async with (
+        running() as rx,
+        open_harness(database_url, tmp_path, webhook_allow_private=True) as h,
+    ):
         m, ep = await subscribed(h, rx)
         h.rt.sender.allow_private = allowed
         assert await pump(h) == 1
-        r = await h.client.get(f"/v1/webhook-endpoints/{ep['id']}/deliveries",
-                               headers=m.headers)
+        r = await h.client.get(f"/v1/webhook-endpoints/{ep['id']}/deliveries", headers=m.headers)
         [d] = r.json()["data"]
         assert rx.unverified == []
         if allowed:

@@ -41,13 +41,17 @@ async def create_endpoint(h: Harness, m: Merchant, url: str) -> Any:
 
 
 async def create_payout(h: Harness, m: Merchant, url: str, **headers: str) -> Any:
-    return await h.client.post("/v1/payouts", headers={**m.headers, **headers}, json={
-        "amount": "0.01", "currency": "BTC", "address": BTC_ADDR, "callback_url": url})
+    return await h.client.post(
+        "/v1/payouts",
+        headers={**m.headers, **headers},
+        json={"amount": "0.01", "currency": "BTC", "address": BTC_ADDR, "callback_url": url},
+    )
 
 
 @pytest.mark.parametrize(("url", "why"), BAD, ids=IDS)
 async def test_a_url_that_cannot_be_delivered_to_is_refused_naming_the_field(
-        h: Harness, url: str, why: str) -> None:
+    h: Harness, url: str, why: str
+) -> None:
     m = await h.merchant(BTC="1")
     r = await create_endpoint(h, m, url)
     assert r.status_code == 422, r.text
@@ -67,10 +71,17 @@ async def test_a_url_that_cannot_be_delivered_to_is_refused_naming_the_field(
     assert (await h.client.get("/v1/payouts", headers=m.headers)).json()["data"] == []
 
 
-@pytest.mark.parametrize("url", [
-    "https://example.com:65535/hooks", "https://example.com:1/", "http://hooks.example.com/in?x=1",
-    "https://b\u00fccher.example/hooks", "https://example.com./hooks",
-    "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]:8443/hooks"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com:65535/hooks",
+        "https://example.com:1/",
+        "http://hooks.example.com/in?x=1",
+        "https://b\u00fccher.example/hooks",
+        "https://example.com./hooks",
+        "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]:8443/hooks",
+    ],
+)
 async def test_good_urls_are_accepted(h: Harness, url: str) -> None:
     m = await h.merchant(BTC="1")
     r = await create_endpoint(h, m, url)
@@ -90,11 +101,16 @@ async def test_a_delivery_that_raises_is_a_failed_attempt(h: Harness) -> None:
     assert r.status_code == 201, r.text
     ep = r.json()
     async with h.rt.db.unit() as uow:
-        await uow.conn.execute(update(webhook_endpoints)
-                               .where(webhook_endpoints.c.id == ep["id"])
-                               .values(url="https://example.com:99999/hooks"))
-    r = await h.client.post("/v1/payouts", headers=m.headers,
-                            json={"amount": "0.01", "currency": "BTC", "address": BTC_ADDR})
+        await uow.conn.execute(
+            update(webhook_endpoints)
+            .where(webhook_endpoints.c.id == ep["id"])
+            .values(url="https://example.com:99999/hooks")
+        )
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={"amount": "0.01", "currency": "BTC", "address": BTC_ADDR},
+    )
     assert r.status_code == 201, r.text
 
     assert await pump(h) == 1  # the pass itself does not fail
@@ -104,8 +120,9 @@ async def test_a_delivery_that_raises_is_a_failed_attempt(h: Harness) -> None:
     assert d["last_status_code"] is None and "port" in d["last_error"].lower(), d
     [attempt] = d["attempt_log"]
     assert attempt["error"] == d["last_error"]
-    assert (await h.client.get(f"/v1/webhook-endpoints/{ep['id']}",
-                               headers=m.headers)).json()["failing_since"] is not None
+    assert (await h.client.get(f"/v1/webhook-endpoints/{ep['id']}", headers=m.headers)).json()[
+        "failing_since"
+    ] is not None
 
     # retried on the schedule, until the endpoint has failed for long enough
     h.clock.advance(4)

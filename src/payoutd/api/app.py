@@ -42,8 +42,9 @@ with a stable code:
 """
 
 
-def create_app(runtime: Runtime, *, run_worker: bool = False,
-               owns_runtime: bool = False) -> FastAPI:
+def create_app(
+    runtime: Runtime, *, run_worker: bool = False, owns_runtime: bool = False
+) -> FastAPI:
     """The application on `runtime`; with `owns_runtime` it closes the runtime when it
     shuts down (a process that serves only this application)."""
     worker = Worker(runtime.db, runtime.ctx, runtime.sender) if run_worker else None
@@ -51,8 +52,12 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
     # lone API process writes two at a time; with several processes one each does better
     # (larger batches, fewer lock waits; bench/README.md, "Where the time goes").
     writers = 2 if runtime.db.is_postgres and runtime.settings.api_processes == 1 else 1
-    intake = Intake(runtime.db.unit, runtime.ctx, writers=writers,
-                    autocommit=runtime.db.autocommit if runtime.db.on_asyncpg else None)
+    intake = Intake(
+        runtime.db.unit,
+        runtime.ctx,
+        writers=writers,
+        autocommit=runtime.db.autocommit if runtime.db.on_asyncpg else None,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,16 +72,20 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
             if owns_runtime:
                 await runtime.close()
 
-    app = FastAPI(title="payoutd", version=__version__, lifespan=lifespan,
-                  description=DESCRIPTION.format(
-                      max_bytes=runtime.settings.request_body_max_bytes)
-                  + errors.catalogue_markdown(),
-                  dependencies=[Depends(inputs.storable_input)],
-                  # served by payoutd.api.docs, without a CDN
-                  docs_url=None, redoc_url=None,
-                  # FastAPI's own OpenTelemetry hooks look up the global providers on
-                  # every request; payoutd reports through /metrics instead
-                  telemetry={"tracing": False, "metrics": False, "logs": False})
+    app = FastAPI(
+        title="payoutd",
+        version=__version__,
+        lifespan=lifespan,
+        description=DESCRIPTION.format(max_bytes=runtime.settings.request_body_max_bytes)
+        + errors.catalogue_markdown(),
+        dependencies=[Depends(inputs.storable_input)],
+        # served by payoutd.api.docs, without a CDN
+        docs_url=None,
+        redoc_url=None,
+        # FastAPI's own OpenTelemetry hooks look up the global providers on
+        # every request; payoutd reports through /metrics instead
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.runtime = runtime
     app.state.intake = intake
     reads.install(app, runtime)
@@ -91,13 +100,17 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
             # a JSON body that cannot be decoded at all is answered 400 `bad_request`, one
             # over the size limit 413 `payload_too_large`
             if isinstance(route, APIRoute) and route.body_field is not None:
-                for status, response in errors.responses("bad_request",
-                                                         "payload_too_large").items():
+                for status, response in errors.responses(
+                    "bad_request", "payload_too_large"
+                ).items():
                     route.responses.setdefault(status, response)
         app.include_router(module.router)
 
-    @app.get("/v1/ping", tags=["operations"],
-             summary="200 from the API process itself; touches no database")
+    @app.get(
+        "/v1/ping",
+        tags=["operations"],
+        summary="200 from the API process itself; touches no database",
+    )
     async def ping() -> dict[str, bool]:
         """For load balancers' liveness checks (use /healthz for readiness), and the
         benchmarks' HTTP ceiling: the same application answering without any work."""
@@ -109,22 +122,30 @@ def create_app(runtime: Runtime, *, run_worker: bool = False,
             return {"status": "ok"}
         return JSONResponse({"status": "unavailable"}, status_code=503)
 
-    @app.get("/metrics", tags=["operations"], response_class=Response,
-             responses={200: {"description": "The Prometheus text format",
-                              "content": {"text/plain": {"schema": {"type": "string"}}}},
-                        **errors.responses("unauthorized")},
-             summary="Prometheus metrics (with PAYOUTD_METRICS_TOKEN set: send it as "
-                     "`Authorization: Bearer <token>`)")
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The Prometheus text format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            **errors.responses("unauthorized"),
+        },
+        summary="Prometheus metrics (with PAYOUTD_METRICS_TOKEN set: send it as "
+        "`Authorization: Bearer <token>`)",
+    )
     async def metrics(request: Request) -> Response:
         token = runtime.settings.metrics_token
         if token is not None:
             scheme, _, given = request.headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(
-                    given.strip().encode(), token.get_secret_value().encode()):
-                raise PayoutdError("unauthorized",
-                                   "Send the metrics token: Authorization: Bearer <token>")
-        return Response(generate_latest(runtime.metrics.registry),
-                        media_type=CONTENT_TYPE_LATEST)
+                given.strip().encode(), token.get_secret_value().encode()
+            ):
+                raise PayoutdError(
+                    "unauthorized", "Send the metrics token: Authorization: Bearer <token>"
+                )
+        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
-

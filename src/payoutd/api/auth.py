@@ -57,20 +57,27 @@ async def _check_signature(request: Request, rt: Runtime, key: ApiKey) -> None:
     stamp = request.headers.get(TIMESTAMP_HEADER, "")
     given = request.headers.get(SIGNATURE_HEADER, "").removeprefix("v1=")
     if not stamp.isdigit() or not given:
-        raise PayoutdError("signature_invalid", "This key requires signed requests: send "
-                           f"{TIMESTAMP_HEADER} and {SIGNATURE_HEADER}")
+        raise PayoutdError(
+            "signature_invalid",
+            f"This key requires signed requests: send {TIMESTAMP_HEADER} and {SIGNATURE_HEADER}",
+        )
     window = rt.settings.request_signature_window_seconds
     if abs(rt.ctx.clock.now().timestamp() - int(stamp)) > window:
         raise PayoutdError("signature_invalid", "The request timestamp is outside the window")
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    expected = signature(rt.ctx.secrets.open(key.signing_secret), stamp, request.method, path,
-                         await request.body())
+    expected = signature(
+        rt.ctx.secrets.open(key.signing_secret), stamp, request.method, path, await request.body()
+    )
     if not hmac.compare_digest(expected, given):
         raise PayoutdError("signature_invalid")
     async with rt.db.unit() as uow:
         first = await access.first_use_of_signature(
-            uow, key.id, given, expires_at=datetime.fromtimestamp(int(stamp) + window, UTC),
-            now=rt.ctx.clock.now())
+            uow,
+            key.id,
+            given,
+            expires_at=datetime.fromtimestamp(int(stamp) + window, UTC),
+            now=rt.ctx.clock.now(),
+        )
     if not first:
         raise PayoutdError("signature_invalid", "This signed request was already used")
 
@@ -84,8 +91,7 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
         rt: Runtime = request.app.state.runtime
         prefix, secret = merchants.key_prefix(token.strip())
         row = await reads.key_row(request, prefix) if secret else None
-        key, policy = merchants.verify_key(None if row is None else (row.key, row.policy),
-                                           secret)
+        key, policy = merchants.verify_key(None if row is None else (row.key, row.policy), secret)
         source = _client(request)
         if key.ip_allowlist:
             try:
@@ -95,7 +101,8 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
             if ip is None or not any(ip in ipaddress.ip_network(n) for n in key.ip_allowlist):
                 raise PayoutdError("ip_not_allowed")
         wait = await rt.rate_limits.take(
-            key.id, key.rate_limit_per_minute or rt.settings.api_rate_limit_per_minute)
+            key.id, key.rate_limit_per_minute or rt.settings.api_rate_limit_per_minute
+        )
         if wait is not None:
             raise PayoutdError("rate_limited", headers={"Retry-After": str(math.ceil(wait))})
         if key.signing_secret is not None:

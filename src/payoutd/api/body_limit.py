@@ -59,15 +59,23 @@ class BodyLimit:
         await self.app(scope, replay(b"".join(chunks), receive), send)
 
     async def _refuse(self, send: Send) -> None:
-        err = PayoutdError("payload_too_large",
-                           f"The request body is larger than {self.max_bytes} bytes")
+        err = PayoutdError(
+            "payload_too_large", f"The request body is larger than {self.max_bytes} bytes"
+        )
         content = json_text.dumps(error_json(err))
-        await send({"type": "http.response.start", "status": err.status, "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(content)).encode()),
-            # the rest of the body is never read: the connection cannot carry another request
-            (b"connection", b"close"),
-        ]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": err.status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(content)).encode()),
+                    # the rest of the body is never read: the connection cannot carry
+                    # another request
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": content})
 
 

@@ -31,20 +31,25 @@ class IdempotentRequest:
     kept: list[payouts.Placed | PayoutdError] = field(default_factory=list)
 
 
-async def create(rt: Runtime, intake: Intake, principal: Principal,
-                 request: payouts.PayoutRequest) -> tuple[int, dict[str, Any]]:
+async def create(
+    rt: Runtime, intake: Intake, principal: Principal, request: payouts.PayoutRequest
+) -> tuple[int, dict[str, Any]]:
     """(201 and the new payout) or (200 and the one stored with its order_id); a refusal
     raises."""
     return await place(intake, principal, await price(rt, principal, request))
 
 
-async def price(rt: Runtime, principal: Principal,
-                request: payouts.PayoutRequest) -> payouts.Quote:
+async def price(rt: Runtime, principal: Principal, request: payouts.PayoutRequest) -> payouts.Quote:
     return await payouts.quote(rt.ctx, principal.fees, request)
 
 
-async def place(intake: Intake, principal: Principal, quote: payouts.Quote, *,
-                idempotent: IdempotentRequest | None = None) -> tuple[int, dict[str, Any]]:
+async def place(
+    intake: Intake,
+    principal: Principal,
+    quote: payouts.Quote,
+    *,
+    idempotent: IdempotentRequest | None = None,
+) -> tuple[int, dict[str, Any]]:
     """Place a priced payout. With `idempotent`, its answer (a refusal too) is kept under
     the key in the transaction that places the payout; any other failure leaves the key
     to the caller (`IdempotentRequest.kept` says whether the answer was kept)."""

@@ -63,8 +63,7 @@ def _validation(request: Request, exc: Exception) -> JSONResponse:
             only_bad_amounts = False
     first = next(iter(fields), "body")
     code = "invalid_amount" if fields and only_bad_amounts else "validation_error"
-    err = PayoutdError(code, f"{first}: {fields[first][0]}" if fields else None,
-                       fields=fields)
+    err = PayoutdError(code, f"{first}: {fields[first][0]}" if fields else None, fields=fields)
     return render(err)
 
 
@@ -75,15 +74,22 @@ def _payoutd(request: Request, exc: Exception) -> JSONResponse:
 
 def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
-            413: "payload_too_large"}.get(exc.status_code, "bad_request")
+    code = {
+        404: "not_found",
+        405: "method_not_allowed",
+        401: "unauthorized",
+        413: "payload_too_large",
+    }.get(exc.status_code, "bad_request")
     headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 405:
         # RFC 9110: a 405 lists every method the path takes. Starlette names only those
         # of the first route that matched the path, and several routes may share it.
         headers["Allow"] = allowed_methods(request.app.router.routes, request.scope)
-    return JSONResponse({"error": {"code": code, "message": str(exc.detail), "fields": {}}},
-                        status_code=exc.status_code, headers=headers or None)
+    return JSONResponse(
+        {"error": {"code": code, "message": str(exc.detail), "fields": {}}},
+        status_code=exc.status_code,
+        headers=headers or None,
+    )
 
 
 # the methods an `Allow` header may name: those a route can take (none takes OPTIONS)
@@ -93,9 +99,11 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 def allowed_methods(routes: list[BaseRoute], scope: MutableMapping[str, Any]) -> str:
     """The methods the routes take at the scope's path, for an `Allow` header: each one
     that some route (or included router) would take in full."""
-    allowed = [method for method in METHODS
-               if any(route.matches({**scope, "method": method})[0] is Match.FULL
-                      for route in routes)]
+    allowed = [
+        method
+        for method in METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
     return ", ".join(allowed)
 
 

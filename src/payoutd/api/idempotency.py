@@ -46,8 +46,9 @@ class Claimed:
     key: str
 
 
-async def claim(request: Request, rt: Runtime,
-                merchant_id: str) -> tuple[Claimed | None, idempotency.Replay | None]:
+async def claim(
+    request: Request, rt: Runtime, merchant_id: str
+) -> tuple[Claimed | None, idempotency.Replay | None]:
     """(the claim, None) when the request carries a key and now owns it; (None, the
     stored answer) for a repeat; (None, None) without a key."""
     key = request.headers.get(HEADER)
@@ -73,8 +74,9 @@ async def run(request: Request, rt: Runtime, merchant_id: str, work: Work) -> JS
     Idempotency-Key (if it has one) in that same transaction."""
     claimed, replay = await claim(request, rt, merchant_id)
     if replay is not None:
-        return JSONResponse(replay.body, status_code=replay.status,
-                            headers={"Idempotent-Replayed": "true"})
+        return JSONResponse(
+            replay.body, status_code=replay.status, headers={"Idempotent-Replayed": "true"}
+        )
     try:
         async with rt.db.unit() as uow:
             status, body = await work(uow)
@@ -85,8 +87,9 @@ async def run(request: Request, rt: Runtime, merchant_id: str, work: Work) -> JS
         if claimed is not None:
             # A refusal is a result too: the same request gets the same answer.
             async with rt.db.unit() as uow:
-                await idempotency.complete(uow, merchant_id, claimed.key, err.status,
-                                           error_json(err))
+                await idempotency.complete(
+                    uow, merchant_id, claimed.key, err.status, error_json(err)
+                )
         raise
     except BaseException:
         if claimed is not None:

@@ -53,8 +53,11 @@ async def storable_input(request: Request) -> None:
         raise PayoutdError("not_found")
     for name, value in request.query_params.multi_items():
         if not storable(name) or not storable(value):
-            raise field_error("validation_error", name if storable(name) else "query",
-                              f"{name if storable(name) else 'query'}: {MESSAGE}")
+            raise field_error(
+                "validation_error",
+                name if storable(name) else "query",
+                f"{name if storable(name) else 'query'}: {MESSAGE}",
+            )
     body = await request.body()
     # a NUL or a surrogate can only enter JSON text escaped as \u....
     if b"\\u" not in body:

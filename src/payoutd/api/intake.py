@@ -48,7 +48,8 @@ class _Waiting:
     item: Placement
     then: InTransaction | None = None
     answer: asyncio.Future[Placed] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future())
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
     @property
     def order_key(self) -> tuple[str, str] | None:
@@ -64,8 +65,15 @@ class Intake:
     transaction of `unit` only when that wrote nothing, or when a placement has work of
     its own to do in the transaction (`in_transaction`)."""
 
-    def __init__(self, unit: Unit, ctx: Context, *, max_batch: int = 256,
-                 writers: int = 1, autocommit: Unit | None = None) -> None:
+    def __init__(
+        self,
+        unit: Unit,
+        ctx: Context,
+        *,
+        max_batch: int = 256,
+        writers: int = 1,
+        autocommit: Unit | None = None,
+    ) -> None:
         self._unit = unit
         self._autocommit = autocommit
         self._ctx = ctx
@@ -75,8 +83,9 @@ class Intake:
         self._writers: set[asyncio.Task[None]] = set()
         self._running = 0  # writers that have not yet decided to stop
 
-    async def place(self, item: Placement, *,
-                    in_transaction: InTransaction | None = None) -> Placed:
+    async def place(
+        self, item: Placement, *, in_transaction: InTransaction | None = None
+    ) -> Placed:
         """Store the payout and hold its funds, committed, or raise its refusal.
         `in_transaction` runs in the same transaction, after the placement, with its
         answer (the refusal included)."""
@@ -201,8 +210,9 @@ class Intake:
             else:
                 _settle(w, answer=answer)
 
-    async def _place_all_or_none(self, items: list[Placement],
-                             held: _KeptUnit) -> list[Placed | PayoutdError] | None:
+    async def _place_all_or_none(
+        self, items: list[Placement], held: _KeptUnit
+    ) -> list[Placed | PayoutdError] | None:
         """The answers, or None when nothing was written: a hold did not fit (each is
         then decided in order in a transaction), or the database refused the statement or
         an item failed before it was sent (a transaction then finds the item at fault).
@@ -248,8 +258,9 @@ class _KeptUnit:
     async def release(self, exc: BaseException | None = None) -> None:
         opened, self._exit, self._uow = self._exit, None, None
         if opened is not None:
-            await opened.__aexit__(type(exc) if exc else None, exc,
-                                   exc.__traceback__ if exc else None)
+            await opened.__aexit__(
+                type(exc) if exc else None, exc, exc.__traceback__ if exc else None
+            )
 
 
 class _RolledBack(Exception):
@@ -260,8 +271,9 @@ class _RolledBack(Exception):
         self.cause = cause
 
 
-def _settle(w: _Waiting, *, answer: Placed | None = None,
-            error: BaseException | None = None) -> None:
+def _settle(
+    w: _Waiting, *, answer: Placed | None = None, error: BaseException | None = None
+) -> None:
     if w.answer.done():  # its wait was cancelled (the client went away)
         return
     if error is not None:

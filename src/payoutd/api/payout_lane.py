@@ -47,8 +47,13 @@ class PayoutLane:
         self.authenticate = require("payouts")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH
-                or scope.get("query_string") or not _json_only(scope["headers"])):
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"] != PATH
+            or scope.get("query_string")
+            or not _json_only(scope["headers"])
+        ):
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
@@ -59,13 +64,22 @@ class PayoutLane:
             await self.app(scope, replay(body, receive), send)
             return
         status, content, headers = answered
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*JSON_HEADERS, (b"content-length", str(len(content)).encode()),
-                                *headers]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    *JSON_HEADERS,
+                    (b"content-length", str(len(content)).encode()),
+                    *headers,
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": content})
 
-    async def _answer(self, scope: Scope, receive: Receive,
-                      body: bytes) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
+    async def _answer(
+        self, scope: Scope, receive: Receive, body: bytes
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
         """(status, body, extra headers), or None for the route to answer."""
         # an escaped NUL or surrogate needs the storable check (api.inputs) first
         if b"\\u" in body:
@@ -82,9 +96,15 @@ class PayoutLane:
             response = errors.response_for(request, exc)
             if response is None:
                 raise
-            return (response.status_code, bytes(response.body),
-                    [(k, v) for k, v in response.raw_headers
-                     if k not in (b"content-type", b"content-length")])
+            return (
+                response.status_code,
+                bytes(response.body),
+                [
+                    (k, v)
+                    for k, v in response.raw_headers
+                    if k not in (b"content-type", b"content-length")
+                ],
+            )
         # rendered as the route renders it (payoutd.api.responses.JSONResponse), byte for
         # byte, without building the response object
         return status, json_text.dumps(view), []
@@ -99,8 +119,10 @@ def _json_only(headers: list[tuple[bytes, bytes]]) -> bool:
         if name == b"content-type":
             content_types.append(value)
     # (with several Content-Type headers, the route decides which one counts)
-    return (len(content_types) == 1
-            and content_types[0].split(b";", 1)[0].strip().lower() == b"application/json")
+    return (
+        len(content_types) == 1
+        and content_types[0].split(b";", 1)[0].strip().lower() == b"application/json"
+    )
 
 
 async def _read_body(receive: Receive) -> bytes | None:

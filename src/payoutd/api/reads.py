@@ -68,12 +68,18 @@ class KeyCache:
             if len(self._rows) > 4 * self.RENEW_AT_MOST:
                 return []
         used = self._used
-        return [prefix for prefix, (expires, _) in self._rows.items()
-                if prefix != besides and expires - now < self.ttl / 2
-                and prefix in used and now - used[prefix] < self.ttl][:self.RENEW_AT_MOST]
+        return [
+            prefix
+            for prefix, (expires, _) in self._rows.items()
+            if prefix != besides
+            and expires - now < self.ttl / 2
+            and prefix in used
+            and now - used[prefix] < self.ttl
+        ][: self.RENEW_AT_MOST]
 
-    def put(self, prefix: str, row: KeyRow, generation: int, read_at: float, *,
-            used: bool = True) -> None:
+    def put(
+        self, prefix: str, row: KeyRow, generation: int, read_at: float, *, used: bool = True
+    ) -> None:
         """Keep a row read at `read_at` (monotonic, taken before the read was asked for):
         its age counts from then, so nothing older than `ttl` is ever served. `used`: a
         request asked for it (not only renewed with another)."""
@@ -137,5 +143,7 @@ async def _read_keys(runtime: Runtime, prefixes: list[str]) -> dict[str, KeyRow]
         keys = await uow.merchants.keys_and_policies(prefixes)
         merchant_ids = sorted({k.merchant_id for k, _ in keys.values() if k.merchant_id})
         fees = await uow.service_fees.of_many(merchant_ids) if merchant_ids else {}
-    return {prefix: KeyRow(key, policy, fees.get(key.merchant_id or "", {}))
-            for prefix, (key, policy) in keys.items()}
+    return {
+        prefix: KeyRow(key, policy, fees.get(key.merchant_id or "", {}))
+        for prefix, (key, policy) in keys.items()
+    }

@@ -41,8 +41,9 @@ def validate_address(network: str, address: str, *, net: str = "main") -> str:
     """
     if net not in _NETS:
         raise AddressError(f"Unsupported net: {net!r}")
-    return _checked(AddressError, "address", network, address,
-                    lambda: _dispatch(network, address, net))
+    return _checked(
+        AddressError, "address", network, address, lambda: _dispatch(network, address, net)
+    )
 
 
 def _dispatch(network: str, address: str, net: str) -> str:
@@ -74,8 +75,9 @@ def _family_txid_rules() -> dict[str, Callable[[str], str]]:
 _TXID_RULES: Final = _family_txid_rules()
 
 
-def _checked(error: type[ValueError], kind: str, network: str, value: str,
-             rule: Callable[[], str]) -> str:
+def _checked(
+    error: type[ValueError], kind: str, network: str, value: str, rule: Callable[[], str]
+) -> str:
     """`rule()` on input that is a string of a plausible length for a supported network;
     any refusal as `error`, naming the network."""
     if network not in _NETWORKS:

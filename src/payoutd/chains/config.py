@@ -76,9 +76,15 @@ def load(path: Path) -> dict[str, NetworkConfig]:
             raise ChainsFileError(f"{network} is not a {adapter} network")
         if any(k in raw for k in ("password", "passphrase", "private_key", "api_key")):
             raise ChainsFileError(
-                f"{network}: put secrets in the environment and name it with *_env")
+                f"{network}: put secrets in the environment and name it with *_env"
+            )
         found[network] = NetworkConfig(
-            network=network, adapter=adapter, url=raw.pop("url", None),
-            net=str(raw.pop("net", "main")), confirmations=raw.pop("confirmations", None),
-            batch_window_seconds=raw.pop("batch_window_seconds", None), options=raw)
+            network=network,
+            adapter=adapter,
+            url=raw.pop("url", None),
+            net=str(raw.pop("net", "main")),
+            confirmations=raw.pop("confirmations", None),
+            batch_window_seconds=raw.pop("batch_window_seconds", None),
+            options=raw,
+        )
     return found

@@ -37,14 +37,22 @@ from payoutd.store.tables import (
 # What one payout is charged for the network, in the asset's own currency, at
 # `recommended`; other priorities scale it. Roughly what each network costs.
 BASE_FEE: dict[str, Decimal] = {
-    "BTC": Decimal("0.00002"), "LTC": Decimal("0.0001"), "DOGE": Decimal("1"),
-    "ETH": Decimal("0.0002"), "BSC": Decimal("0.0002"), "POLYGON": Decimal("0.01"),
-    "BASE": Decimal("0.00001"), "TRON": Decimal("1"), "SOL": Decimal("0.00001"),
+    "BTC": Decimal("0.00002"),
+    "LTC": Decimal("0.0001"),
+    "DOGE": Decimal("1"),
+    "ETH": Decimal("0.0002"),
+    "BSC": Decimal("0.0002"),
+    "POLYGON": Decimal("0.01"),
+    "BASE": Decimal("0.00001"),
+    "TRON": Decimal("1"),
+    "SOL": Decimal("0.00001"),
     "TON": Decimal("0.01"),
 }
 TOKEN_FEE = Decimal("1")  # a token transfer is charged one unit of the token
 PRIORITY_FACTOR: dict[str, Decimal] = {
-    "economy": Decimal("0.5"), "recommended": Decimal(1), "high": Decimal(2),
+    "economy": Decimal("0.5"),
+    "recommended": Decimal(1),
+    "high": Decimal(2),
     "highest": Decimal(4),
 }
 # The fee of a batch transaction follows a Bitcoin P2WPKH transaction's virtual size: a
@@ -73,9 +81,16 @@ def sandbox_txid(network: str, raw: str) -> str:
 class SandboxChain:
     mode = "sandbox"
 
-    def __init__(self, network: str, db: Database, *, confirmations: int,
-                 batch_window_seconds: float | None, broadcast_seconds: float = 0.0,
-                 fee_estimate_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        network: str,
+        db: Database,
+        *,
+        confirmations: int,
+        batch_window_seconds: float | None,
+        broadcast_seconds: float = 0.0,
+        fee_estimate_seconds: float = 0.0,
+    ) -> None:
         self.network = network
         self.db = db
         self.confirmations = confirmations
@@ -96,23 +111,36 @@ class SandboxChain:
     async def estimate_fee(self, asset: Asset, priority: str | None) -> Decimal:
         if self.fee_estimate_seconds:
             await asyncio.sleep(self.fee_estimate_seconds)
-        base = TOKEN_FEE if asset.contract is not None or asset.currency != self.native \
+        base = (
+            TOKEN_FEE
+            if asset.contract is not None or asset.currency != self.native
             else BASE_FEE[self.network]
+        )
         return base * self._factor(priority)
 
     def batch_fee(self, outputs: int, priority: str | None) -> Decimal:
         unit = BASE_FEE[self.network] * self._factor(priority)
         vbytes = TX_FIXED_VBYTES + OUTPUT_VBYTES * outputs
-        return quantize(unit * vbytes / (TX_FIXED_VBYTES + OUTPUT_VBYTES),
-                        CURRENCIES[self.native].decimals, ROUND_DEBIT)
+        return quantize(
+            unit * vbytes / (TX_FIXED_VBYTES + OUTPUT_VBYTES),
+            CURRENCIES[self.native].decimals,
+            ROUND_DEBIT,
+        )
 
     async def shortfall(self, asset: Asset, outputs: list[Output]) -> str | None:
         """The sandbox's hot wallet never runs dry."""
         return None
 
-    async def prepare(self, batch_id: str, asset: Asset, outputs: list[Output],
-                      priority: str | None, *, payout_count: int,
-                      next_sequence: int | None = None) -> PreparedTx:
+    async def prepare(
+        self,
+        batch_id: str,
+        asset: Asset,
+        outputs: list[Output],
+        priority: str | None,
+        *,
+        payout_count: int,
+        next_sequence: int | None = None,
+    ) -> PreparedTx:
         if self.fee_estimate_seconds:  # a node estimates the batch's fee rate first
             await asyncio.sleep(self.fee_estimate_seconds)
         fee = self.batch_fee(len(outputs), priority)
@@ -129,19 +157,31 @@ class SandboxChain:
         refused = await self._refused(outputs, amounts, asset)
         if refused:
             raise OutputRejected(frozenset(refused), "; ".join(sorted(set(refused.values()))))
-        body = {"batch_id": batch_id, "network": self.network, "currency": asset.currency,
-                "fee": fmt(fee),
-                # amounts in the asset's own units, as a chain would encode them
-                "outputs": [{"address": o.address, "amount": fmt(a), "memo": o.memo}
-                            for o, a in zip(outputs, amounts, strict=True)]}
+        body = {
+            "batch_id": batch_id,
+            "network": self.network,
+            "currency": asset.currency,
+            "fee": fmt(fee),
+            # amounts in the asset's own units, as a chain would encode them
+            "outputs": [
+                {"address": o.address, "amount": fmt(a), "memo": o.memo}
+                for o, a in zip(outputs, amounts, strict=True)
+            ],
+        }
         raw = json.dumps(body, sort_keys=True, separators=(",", ":"))
         txid = sandbox_txid(self.network, raw)
-        return PreparedTx(txid=txid, raw=raw, fee=fee, fee_currency=self.native,
-                          unbatched_fee=self.batch_fee(1, priority) * payout_count,
-                          output_amounts=tuple(amounts) if subtracting else ())
+        return PreparedTx(
+            txid=txid,
+            raw=raw,
+            fee=fee,
+            fee_currency=self.native,
+            unbatched_fee=self.batch_fee(1, priority) * payout_count,
+            output_amounts=tuple(amounts) if subtracting else (),
+        )
 
-    async def _refused(self, outputs: list[Output], amounts: list[Decimal],
-                       asset: Asset) -> dict[int, str]:
+    async def _refused(
+        self, outputs: list[Output], amounts: list[Decimal], asset: Asset
+    ) -> dict[int, str]:
         """Outputs the sandbox node will not build: under the dust limit once fees are
         taken, or to an address a `refuse` rule names (an address the node rejects)."""
         found: dict[int, str] = {}
@@ -150,8 +190,7 @@ class SandboxChain:
             if amount <= 0 or amount < dust:
                 found[i] = f"amount {fmt(amount)} {asset.currency} is under the dust limit"
         async with self.db.read() as uow:
-            rules = await self._rules(uow.conn, [o.address for o in outputs],
-                                      actions=("refuse",))
+            rules = await self._rules(uow.conn, [o.address for o in outputs], actions=("refuse",))
         for i, o in enumerate(outputs):
             if o.address in rules.get("refuse_addresses", ()):
                 found[i] = f"the node refuses address {o.address}"
@@ -173,8 +212,13 @@ class SandboxChain:
     async def _accept(self, tx: PreparedTx, body: dict[str, Any]) -> None:
         async with self.db.unit() as uow:
             conn = uow.conn
-            known = (await conn.execute(select(sandbox_transactions.c.txid)
-                                        .where(sandbox_transactions.c.txid == tx.txid))).first()
+            known = (
+                await conn.execute(
+                    select(sandbox_transactions.c.txid).where(
+                        sandbox_transactions.c.txid == tx.txid
+                    )
+                )
+            ).first()
             if known:
                 return  # re-broadcast of a transaction the chain already has
             rules = await self._rules(conn, [o["address"] for o in body["outputs"]])
@@ -183,19 +227,35 @@ class SandboxChain:
             tip = await self._tip(conn)
             status = "dropped" if "drop" in rules else "mempool"
             now = datetime.now(UTC)
-            await conn.execute(insert(self.db.dialect, sandbox_transactions).values(
-                txid=tx.txid, network=self.network, currency=body["currency"],
-                fee=Decimal(body["fee"]), outputs=body["outputs"], status=status,
-                block_height=None, release_height=tip + 1 + rules.get("delay", 0),
-                created_at=now).on_conflict_do_nothing(index_elements=["txid"]))
+            await conn.execute(
+                insert(self.db.dialect, sandbox_transactions)
+                .values(
+                    txid=tx.txid,
+                    network=self.network,
+                    currency=body["currency"],
+                    fee=Decimal(body["fee"]),
+                    outputs=body["outputs"],
+                    status=status,
+                    block_height=None,
+                    release_height=tip + 1 + rules.get("delay", 0),
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["txid"])
+            )
 
-    async def _rules(self, conn: Any, addresses: list[str],
-                     actions: tuple[str, ...] = ("reject", "drop", "delay")) -> dict[str, Any]:
+    async def _rules(
+        self,
+        conn: Any,
+        addresses: list[str],
+        actions: tuple[str, ...] = ("reject", "drop", "delay"),
+    ) -> dict[str, Any]:
         rows = await conn.execute(
-            select(sandbox_rules.c.action, sandbox_rules.c.blocks, sandbox_rules.c.address)
-            .where(sandbox_rules.c.address.in_(addresses),
-                   sandbox_rules.c.action.in_(actions),
-                   (sandbox_rules.c.network == self.network) | sandbox_rules.c.network.is_(None)))
+            select(sandbox_rules.c.action, sandbox_rules.c.blocks, sandbox_rules.c.address).where(
+                sandbox_rules.c.address.in_(addresses),
+                sandbox_rules.c.action.in_(actions),
+                (sandbox_rules.c.network == self.network) | sandbox_rules.c.network.is_(None),
+            )
+        )
         found: dict[str, Any] = {}
         for action, blocks, address in rows:
             found[action] = blocks if action == "delay" else address
@@ -204,16 +264,25 @@ class SandboxChain:
         return found
 
     async def _tip(self, conn: Any) -> int:
-        height = (await conn.execute(select(func.max(sandbox_blocks.c.height))
-                                     .where(sandbox_blocks.c.network == self.network))).scalar()
+        height = (
+            await conn.execute(
+                select(func.max(sandbox_blocks.c.height)).where(
+                    sandbox_blocks.c.network == self.network
+                )
+            )
+        ).scalar()
         return int(height or 0)
 
     async def status(self, tx: PreparedTx) -> TxState:
         txid = tx.txid
         async with self.db.read() as uow:
-            row = (await uow.conn.execute(
-                select(sandbox_transactions.c.status, sandbox_transactions.c.block_height)
-                .where(sandbox_transactions.c.txid == txid))).first()
+            row = (
+                await uow.conn.execute(
+                    select(
+                        sandbox_transactions.c.status, sandbox_transactions.c.block_height
+                    ).where(sandbox_transactions.c.txid == txid)
+                )
+            ).first()
             if row is None:
                 return TxState("unknown")
             if row[0] == "dropped":
@@ -228,13 +297,20 @@ class SandboxChain:
         confirmations. An idle sandbox mines nothing, so its tables stay small."""
         async with self.db.read() as uow:
             tip = await self._tip(uow.conn)
-            busy = (await uow.conn.execute(
-                select(sandbox_transactions.c.txid)
-                .where(sandbox_transactions.c.network == self.network,
-                       (sandbox_transactions.c.status == "mempool")
-                       | ((sandbox_transactions.c.status == "mined")
-                          & (sandbox_transactions.c.block_height > tip - self.confirmations)))
-                .limit(1))).first()
+            busy = (
+                await uow.conn.execute(
+                    select(sandbox_transactions.c.txid)
+                    .where(
+                        sandbox_transactions.c.network == self.network,
+                        (sandbox_transactions.c.status == "mempool")
+                        | (
+                            (sandbox_transactions.c.status == "mined")
+                            & (sandbox_transactions.c.block_height > tip - self.confirmations)
+                        ),
+                    )
+                    .limit(1)
+                )
+            ).first()
         return busy is None
 
     async def mine(self, now: datetime) -> int:
@@ -243,67 +319,103 @@ class SandboxChain:
             height = await self._tip(uow.conn) + 1
             # Several workers may mine at once (PostgreSQL): one of them wins the height,
             # the others simply mine nothing this time.
-            won = (await uow.conn.execute(
-                insert(self.db.dialect, sandbox_blocks)
-                .values(network=self.network, height=height, mined_at=now)
-                .on_conflict_do_nothing(index_elements=["network", "height"])
-                .returning(sandbox_blocks.c.height))).first()
+            won = (
+                await uow.conn.execute(
+                    insert(self.db.dialect, sandbox_blocks)
+                    .values(network=self.network, height=height, mined_at=now)
+                    .on_conflict_do_nothing(index_elements=["network", "height"])
+                    .returning(sandbox_blocks.c.height)
+                )
+            ).first()
             if won is None:
                 return height - 1
             await uow.conn.execute(
                 update(sandbox_transactions)
-                .where(sandbox_transactions.c.network == self.network,
-                       sandbox_transactions.c.status == "mempool",
-                       sandbox_transactions.c.release_height <= height)
-                .values(status="mined", block_height=height))
+                .where(
+                    sandbox_transactions.c.network == self.network,
+                    sandbox_transactions.c.status == "mempool",
+                    sandbox_transactions.c.release_height <= height,
+                )
+                .values(status="mined", block_height=height)
+            )
             return height
 
 
-async def add_rule(db: Database, *, address: str, action: str, network: str | None = None,
-                   blocks: int = 0) -> str:
+async def add_rule(
+    db: Database, *, address: str, action: str, network: str | None = None, blocks: int = 0
+) -> str:
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
     rule_id = new_id()
     async with db.unit() as uow:
-        await uow.conn.execute(sandbox_rules.insert().values(
-            id=rule_id, network=network, address=address, action=action, blocks=blocks,
-            created_at=datetime.now(UTC)))
+        await uow.conn.execute(
+            sandbox_rules.insert().values(
+                id=rule_id,
+                network=network,
+                address=address,
+                action=action,
+                blocks=blocks,
+                created_at=datetime.now(UTC),
+            )
+        )
     return rule_id
 
 
-async def transactions(db: Database, *, network: str | None = None,
-                       before_seq: int | None = None, limit: int = 50,
-                       merchant_id: str | None = None) -> list[dict[str, Any]]:
+async def transactions(
+    db: Database,
+    *,
+    network: str | None = None,
+    before_seq: int | None = None,
+    limit: int = 50,
+    merchant_id: str | None = None,
+) -> list[dict[str, Any]]:
     """What the sandbox mined (and holds in its mempool), newest first; with
     `merchant_id`, only the transactions that carry that merchant's payouts (whole:
     the caller shows the merchant its own part, payoutd.services.shares)."""
     async with db.read() as uow:
-        tips = {n: h for n, h in await uow.conn.execute(
-            select(sandbox_blocks.c.network, func.max(sandbox_blocks.c.height))
-            .group_by(sandbox_blocks.c.network))}
-        stmt = (select(sandbox_transactions)
-                .order_by(sandbox_transactions.c.seq.desc()).limit(limit))
+        tips = {
+            n: h
+            for n, h in await uow.conn.execute(
+                select(sandbox_blocks.c.network, func.max(sandbox_blocks.c.height)).group_by(
+                    sandbox_blocks.c.network
+                )
+            )
+        }
+        stmt = select(sandbox_transactions).order_by(sandbox_transactions.c.seq.desc()).limit(limit)
         if before_seq is not None:
             stmt = stmt.where(sandbox_transactions.c.seq < before_seq)
         if network:
             stmt = stmt.where(sandbox_transactions.c.network == network)
         if merchant_id is not None:
-            stmt = stmt.where(sandbox_transactions.c.txid.in_(
-                select(batches.c.txid).join(payouts, payouts.c.batch_id == batches.c.id)
-                .where(payouts.c.merchant_id == merchant_id)))
+            stmt = stmt.where(
+                sandbox_transactions.c.txid.in_(
+                    select(batches.c.txid)
+                    .join(payouts, payouts.c.batch_id == batches.c.id)
+                    .where(payouts.c.merchant_id == merchant_id)
+                )
+            )
         rows = (await uow.conn.execute(stmt)).all()
     out = []
     for r in rows:
         m = r._mapping
         height = m["block_height"]
         confirmations = (tips.get(m["network"], 0) - height + 1) if height else 0
-        out.append({"seq": m["seq"], "txid": m["txid"], "network": m["network"],
-                    "currency": m["currency"], "status": m["status"], "fee": m["fee"],
-                    "fee_currency": NETWORKS[m["network"]].native,
-                    "block_height": height,
-                    "confirmations": confirmations,
-                    "outputs": [{"address": o["address"], "amount": o["amount"],
-                                 "memo": o.get("memo") or None}
-                                for o in m["outputs"]],
-                    "created_at": m["created_at"].isoformat().replace("+00:00", "Z")})
+        out.append(
+            {
+                "seq": m["seq"],
+                "txid": m["txid"],
+                "network": m["network"],
+                "currency": m["currency"],
+                "status": m["status"],
+                "fee": m["fee"],
+                "fee_currency": NETWORKS[m["network"]].native,
+                "block_height": height,
+                "confirmations": confirmations,
+                "outputs": [
+                    {"address": o["address"], "amount": o["amount"], "memo": o.get("memo") or None}
+                    for o in m["outputs"]
+                ],
+                "created_at": m["created_at"].isoformat().replace("+00:00", "Z"),
+            }
+        )
     return out

@@ -80,14 +80,21 @@ NETWORKS: Mapping[str, Network] = {
         Network("BASE", "Base", "evm", "ETH", priced_priority=False, confirmations=2),
         Network("TRON", "TRON", "tron", "TRX", priced_priority=False, confirmations=2),
         Network("SOL", "Solana", "solana", "SOL", priced_priority=False, confirmations=2),
-        Network("TON", "TON", "ton", "TON", priced_priority=False, takes_memo=True,
-                confirmations=2),
+        Network(
+            "TON", "TON", "ton", "TON", priced_priority=False, takes_memo=True, confirmations=2
+        ),
     )
 }
 
 
-def _a(currency: str, network: str, decimals: int, min_amount: str, max_amount: str,
-       contract: str | None = None) -> Asset:
+def _a(
+    currency: str,
+    network: str,
+    decimals: int,
+    min_amount: str,
+    max_amount: str,
+    contract: str | None = None,
+) -> Asset:
     return Asset(currency, network, decimals, Decimal(min_amount), Decimal(max_amount), contract)
 
 
@@ -110,16 +117,13 @@ ASSETS: Mapping[tuple[str, str], Asset] = {
         _a("USDC", "BSC", 18, "0.5", "10000000", "0x8AC76a51cc950d9822D68b83fE1Ad97B32Cd580d"),
         _a("BUSD", "BSC", 18, "0.5", "10000000", "0xe9e7CEA3DedcA5984780Bafc599bD69ADd087D56"),
         _a("POL", "POLYGON", 18, "1", "100000000"),
-        _a("USDT", "POLYGON", 6, "0.5", "10000000",
-           "0xc2132D05D31c914a87C6611C10748AEb04B58e8F"),
-        _a("USDC", "POLYGON", 6, "0.5", "10000000",
-           "0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359"),
+        _a("USDT", "POLYGON", 6, "0.5", "10000000", "0xc2132D05D31c914a87C6611C10748AEb04B58e8F"),
+        _a("USDC", "POLYGON", 6, "0.5", "10000000", "0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359"),
         _a("SOL", "SOL", 9, "0.005", "1000000"),
         _a("USDT", "SOL", 6, "0.5", "10000000", "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB"),
         _a("USDC", "SOL", 6, "0.5", "10000000", "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"),
         _a("TON", "TON", 9, "0.1", "10000000"),
-        _a("USDT", "TON", 6, "0.5", "10000000",
-           "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs"),
+        _a("USDT", "TON", 6, "0.5", "10000000", "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs"),
         _a("ETH", "BASE", 18, "0.0005", "10000"),
         _a("USDC", "BASE", 6, "0.5", "10000000", "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"),
     )
@@ -140,8 +144,9 @@ def networks_of(currency_code: str) -> list[str]:
     return [net for (cur, net) in ASSETS if cur == currency_code]
 
 
-def resolve_asset(currency_code: str, network: str | None, *,
-                  currency_field: str = "currency") -> Asset:
+def resolve_asset(
+    currency_code: str, network: str | None, *, currency_field: str = "currency"
+) -> Asset:
     """The asset a payout in `currency_code` travels as; `network` may be left out
     when the currency has only one network (Cryptomus: "not needed for BTC")."""
     cur = currency(currency_code, field=currency_field)
@@ -151,8 +156,11 @@ def resolve_asset(currency_code: str, network: str | None, *,
         options = networks_of(cur.code)
         if len(options) == 1:
             return ASSETS[(cur.code, options[0])]
-        raise field_error("network_required", "network",
-                          f"The network is required for {cur.code}: one of {', '.join(options)}")
+        raise field_error(
+            "network_required",
+            "network",
+            f"The network is required for {cur.code}: one of {', '.join(options)}",
+        )
     net = network.upper()
     if net not in NETWORKS:
         raise field_error("service_not_found", "network")
@@ -164,11 +172,13 @@ def resolve_asset(currency_code: str, network: str | None, *,
 
 def check_limits(asset: Asset, amount: Decimal) -> None:
     if amount < asset.min_amount:
-        raise field_error("amount_too_small", "amount", min=_plain(asset.min_amount),
-                          currency=asset.currency)
+        raise field_error(
+            "amount_too_small", "amount", min=_plain(asset.min_amount), currency=asset.currency
+        )
     if amount > asset.max_amount:
-        raise field_error("amount_too_large", "amount", max=_plain(asset.max_amount),
-                          currency=asset.currency)
+        raise field_error(
+            "amount_too_large", "amount", max=_plain(asset.max_amount), currency=asset.currency
+        )
 
 
 def check_memo(asset: Asset, memo: str | None) -> str | None:
@@ -177,8 +187,9 @@ def check_memo(asset: Asset, memo: str | None) -> str | None:
     if not NETWORKS[asset.network].takes_memo:
         raise field_error("invalid_memo", "memo", f"The {asset.network} network takes no memo")
     if len(memo) > MEMO_MAX_LENGTH:
-        raise field_error("invalid_memo", "memo",
-                          f"The memo is longer than {MEMO_MAX_LENGTH} characters")
+        raise field_error(
+            "invalid_memo", "memo", f"The memo is longer than {MEMO_MAX_LENGTH} characters"
+        )
     return memo
 
 
@@ -188,14 +199,17 @@ def check_priority(asset: Asset, priority: str | None) -> str | None:
     if priority is None:
         return "recommended" if NETWORKS[asset.network].priced_priority else None
     if priority not in PRIORITIES:
-        raise field_error("validation_error", "priority",
-                          f"priority must be one of {', '.join(PRIORITIES)}")
+        raise field_error(
+            "validation_error", "priority", f"priority must be one of {', '.join(PRIORITIES)}"
+        )
     if not NETWORKS[asset.network].priced_priority:
-        raise field_error("priority_not_supported", "priority",
-                          f"Priority is not supported on the {asset.network} network")
+        raise field_error(
+            "priority_not_supported",
+            "priority",
+            f"Priority is not supported on the {asset.network} network",
+        )
     return priority
 
 
 def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
-

@@ -55,13 +55,20 @@ def build_outputs(payouts: list[Payout], subtract: bool) -> list[Output]:
     for p in payouts:
         key = (p.address, p.memo)
         merged[key] = merged.get(key, Decimal(0)) + gross(p, subtract)
-    return [Output(address, amount, memo, subtract_fee=subtract)
-            for (address, memo), amount in merged.items()]
+    return [
+        Output(address, amount, memo, subtract_fee=subtract)
+        for (address, memo), amount in merged.items()
+    ]
 
 
-def fee_shares(payouts: list[Payout], outputs: list[Output],
-               output_amounts: Sequence[Decimal], index: dict[str, int], subtract: bool,
-               decimals: int) -> dict[str, dict[str, Decimal]]:
+def fee_shares(
+    payouts: list[Payout],
+    outputs: list[Output],
+    output_amounts: Sequence[Decimal],
+    index: dict[str, int],
+    subtract: bool,
+    decimals: int,
+) -> dict[str, dict[str, Decimal]]:
     """For outputs that paid their own fee (`output_amounts`: what each output really
     carries after the chain took its fee): each payout's real network fee and what its
     recipient gets, shared within a merged output by gross amount."""
@@ -74,8 +81,7 @@ def fee_shares(payouts: list[Payout], outputs: list[Output],
         if share < 0:
             raise ValueError(f"output {o} pays more than it was given")
         grosses = [gross(p, True) for p in members]
-        for p, g, s in zip(members, grosses, split_fee(grosses, share, decimals),
-                           strict=True):
+        for p, g, s in zip(members, grosses, split_fee(grosses, share, decimals), strict=True):
             found[p.id] = {"fee_network": s, "final_amount": g - s}
     return found
 

@@ -54,8 +54,9 @@ def price(
     """`on_top`: the recipient gets the amount, the balance pays amount + fees
     (Cryptomus `is_subtract: true`). `from_amount`: the fees come out of the amount."""
     if fee_mode not in FEE_MODES:
-        raise field_error("validation_error", "fee_mode",
-                          f"fee_mode must be one of {', '.join(FEE_MODES)}")
+        raise field_error(
+            "validation_error", "fee_mode", f"fee_mode must be one of {', '.join(FEE_MODES)}"
+        )
     amount = quantize(payout_amount, decimals, ROUND_CREDIT)
     fee_network = quantize(network_fee, decimals, ROUND_DEBIT)
     fee_service = service_fee(amount, service, decimals)
@@ -67,8 +68,13 @@ def price(
         charged = final + fees
     if fee_mode != "on_top" and final <= 0:
         raise field_error("withdrawal_too_small", "amount")
-    return Pricing(payout_amount=amount, fee_network=fee_network, fee_service=fee_service,
-                   final_amount=final, charged=charged)
+    return Pricing(
+        payout_amount=amount,
+        fee_network=fee_network,
+        fee_service=fee_service,
+        final_amount=final,
+        charged=charged,
+    )
 
 
 def split_fee(grosses: list[Decimal], fee: Decimal, decimals: int) -> list[Decimal]:

@@ -70,10 +70,12 @@ def balanced(entries: list[Entry]) -> list[Entry]:
 
 
 def deposit(merchant_id: str, currency: str, amount: Decimal) -> list[Entry]:
-    return balanced([
-        Entry(system_account(AccountKind.DEPOSITS, currency), currency, -amount),
-        Entry(merchant_account(merchant_id, currency), currency, amount),
-    ])
+    return balanced(
+        [
+            Entry(system_account(AccountKind.DEPOSITS, currency), currency, -amount),
+            Entry(merchant_account(merchant_id, currency), currency, amount),
+        ]
+    )
 
 
 def payout_posting(p: Payout) -> list[Entry]:
@@ -81,17 +83,22 @@ def payout_posting(p: Payout) -> list[Entry]:
     to the chain, fees to the fee accounts. Rounding dust between what was debited and
     what was spent stays with the operator, never with the merchant (DESIGN §1.6)."""
     spent = p.final_amount + p.fee_network + p.fee_service
-    entries = [Entry(merchant_account(p.merchant_id, p.debit_currency), p.debit_currency,
-                     -p.debit_amount)]
+    entries = [
+        Entry(merchant_account(p.merchant_id, p.debit_currency), p.debit_currency, -p.debit_amount)
+    ]
     if p.debit_currency == p.payout_currency:
         dust = p.debit_amount - spent
     else:
         # The conversion desk buys the payout currency with the debit currency.
         entries += [
-            Entry(system_account(AccountKind.EXCHANGE, p.debit_currency), p.debit_currency,
-                  p.debit_amount),
-            Entry(system_account(AccountKind.EXCHANGE, p.payout_currency), p.payout_currency,
-                  -spent),
+            Entry(
+                system_account(AccountKind.EXCHANGE, p.debit_currency),
+                p.debit_currency,
+                p.debit_amount,
+            ),
+            Entry(
+                system_account(AccountKind.EXCHANGE, p.payout_currency), p.payout_currency, -spent
+            ),
         ]
         dust = ZERO
     cur = p.payout_currency
@@ -99,17 +106,20 @@ def payout_posting(p: Payout) -> list[Entry]:
     if p.fee_network:
         entries.append(Entry(system_account(AccountKind.NETWORK_FEES, cur), cur, p.fee_network))
     if p.fee_service + dust:
-        entries.append(Entry(system_account(AccountKind.SERVICE_FEES, cur), cur,
-                             p.fee_service + dust))
+        entries.append(
+            Entry(system_account(AccountKind.SERVICE_FEES, cur), cur, p.fee_service + dust)
+        )
     return balanced(entries)
 
 
 def network_fee_paid(currency: str, fee: Decimal) -> list[Entry]:
     """The fee a batch actually paid miners comes out of the network fees collected."""
-    return balanced([
-        Entry(system_account(AccountKind.NETWORK_FEES, currency), currency, -fee),
-        Entry(system_account(AccountKind.CHAIN, currency), currency, fee),
-    ])
+    return balanced(
+        [
+            Entry(system_account(AccountKind.NETWORK_FEES, currency), currency, -fee),
+            Entry(system_account(AccountKind.CHAIN, currency), currency, fee),
+        ]
+    )
 
 
 class HoldRefusal(StrEnum):
@@ -119,8 +129,9 @@ class HoldRefusal(StrEnum):
     SHORT = "insufficient_funds"  # the available balance does not cover it
 
 
-def grant_holds(available: Mapping[str, Decimal],
-                wanted: Sequence[tuple[str, Decimal]]) -> list[HoldRefusal | None]:
+def grant_holds(
+    available: Mapping[str, Decimal], wanted: Sequence[tuple[str, Decimal]]
+) -> list[HoldRefusal | None]:
     """The hold rule (DESIGN §1.2), the one definition: holds (account, amount) are
     granted in the order given, each against what the accounts have available after the
     holds granted before it; one that does not fit is refused and takes nothing, so a
@@ -139,8 +150,7 @@ def grant_holds(available: Mapping[str, Decimal],
     return verdicts
 
 
-def all_holds_fit(available: Mapping[str, Decimal],
-                  wanted: Sequence[tuple[str, Decimal]]) -> bool:
+def all_holds_fit(available: Mapping[str, Decimal], wanted: Sequence[tuple[str, Decimal]]) -> bool:
     """Whether `grant_holds` grants every one of `wanted` (amounts are positive): every
     account exists and covers the sum wanted of it. This form is what the PostgreSQL
     intake's one statement computes in SQL (payoutd.store.placements, `funded`), and a
@@ -205,5 +215,10 @@ class LedgerReport:
         return not self.problems
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "transactions": self.transactions, "entries": self.entries,
-                "accounts": self.accounts, "problems": self.problems}
+        return {
+            "ok": self.ok,
+            "transactions": self.transactions,
+            "entries": self.entries,
+            "accounts": self.accounts,
+            "problems": self.problems,
+        }

@@ -80,9 +80,7 @@ FINAL: frozenset[Status] = frozenset({S.PAID, S.FAILED, S.CANCELLED, S.EXPIRED})
 HELD: frozenset[Status] = frozenset(
     {S.SCHEDULED, S.QUEUED, S.SENDING, S.CONFIRMING, S.NEEDS_REVIEW}
 )
-CANCELLABLE: frozenset[Status] = frozenset(
-    {frm for (frm, to) in TRANSITIONS if to is S.CANCELLED}
-)
+CANCELLABLE: frozenset[Status] = frozenset({frm for (frm, to) in TRANSITIONS if to is S.CANCELLED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,11 +177,14 @@ def transition(payout: Payout, to: Status, *, now: datetime, **changes: Any) -> 
         if to is S.CANCELLED:
             raise PayoutdError(
                 "payout_not_cancellable",
-                f"The payout is {payout.status.value} and can no longer be cancelled")
-        raise PayoutdError("invalid_transition",
-                           f"A {payout.status.value} payout cannot become {to.value}")
-    after = dataclasses.replace(payout, status=to, updated_at=now, version=payout.version + 1,
-                                **changes)
+                f"The payout is {payout.status.value} and can no longer be cancelled",
+            )
+        raise PayoutdError(
+            "invalid_transition", f"A {payout.status.value} payout cannot become {to.value}"
+        )
+    after = dataclasses.replace(
+        payout, status=to, updated_at=now, version=payout.version + 1, **changes
+    )
     return Change(before=payout, after=after, funds=funds)
 
 
@@ -194,7 +195,8 @@ def reserve(payout: Payout, batch_id: str) -> Change:
     The batch then moves it to `sending`, fails it (the chain refused its output), or
     gives it back (`batch_id` cleared) when the batch was not recorded."""
     if payout.status is not S.QUEUED or payout.batch_id is not None:
-        raise PayoutdError("invalid_transition",
-                           f"A {payout.status.value} payout cannot join a batch")
+        raise PayoutdError(
+            "invalid_transition", f"A {payout.status.value} payout cannot join a batch"
+        )
     after = dataclasses.replace(payout, batch_id=batch_id, version=payout.version + 1)
     return Change(before=payout, after=after, funds=Funds.NONE)

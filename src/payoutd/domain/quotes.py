@@ -56,16 +56,27 @@ def plan(
     if payout_price is None:
         payout_amount = amount
     else:
-        payout_amount = quantize(_CREDIT_CONTEXT.divide(amount, payout_price), payout_decimals,
-                                 ROUND_CREDIT)
+        payout_amount = quantize(
+            _CREDIT_CONTEXT.divide(amount, payout_price), payout_decimals, ROUND_CREDIT
+        )
         if payout_amount <= 0:
             raise field_error("withdrawal_too_small", "amount")
-    pricing = price(payout_amount, decimals=payout_decimals, network_fee=network_fee,
-                    service=service, fee_mode=fee_mode)
+    pricing = price(
+        payout_amount,
+        decimals=payout_decimals,
+        network_fee=network_fee,
+        service=service,
+        fee_mode=fee_mode,
+    )
     if debit_price is None:
         debit = pricing.charged
     else:
-        debit = quantize(_DEBIT_CONTEXT.multiply(pricing.charged, debit_price), debit_decimals,
-                         ROUND_DEBIT)
-    return Plan(payout_amount=pricing.payout_amount, pricing=pricing, debit_amount=debit,
-                debit_currency=debit_currency)
+        debit = quantize(
+            _DEBIT_CONTEXT.multiply(pricing.charged, debit_price), debit_decimals, ROUND_DEBIT
+        )
+    return Plan(
+        payout_amount=pricing.payout_amount,
+        pricing=pricing,
+        debit_amount=debit,
+        debit_currency=debit_currency,
+    )

@@ -61,8 +61,7 @@ class RateError(Exception):
 class RateUnavailable(RateError):
     """The source has no rate for the pair (no market, no leg, or it cannot be reached)."""
 
-    def __init__(self, message: str, *, base: str = "", quote: str = "",
-                 source: str = "") -> None:
+    def __init__(self, message: str, *, base: str = "", quote: str = "", source: str = "") -> None:
         super().__init__(message)
         self.base = base
         self.quote = quote
@@ -72,8 +71,16 @@ class RateUnavailable(RateError):
 class RateTooOld(RateUnavailable):
     """The only rate at hand is older than the source's maximum age; it is not used."""
 
-    def __init__(self, message: str, *, base: str = "", quote: str = "", source: str = "",
-                 age_seconds: float = 0.0, max_age_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        base: str = "",
+        quote: str = "",
+        source: str = "",
+        age_seconds: float = 0.0,
+        max_age_seconds: float = 0.0,
+    ) -> None:
         super().__init__(message, base=base, quote=quote, source=source)
         self.age_seconds = age_seconds
         self.max_age_seconds = max_age_seconds
@@ -82,8 +89,7 @@ class RateTooOld(RateUnavailable):
 class RateSourceNotAvailable(RateError):
     """The requested `rate_source` is unknown, unsupported, or not enabled here."""
 
-    def __init__(self, message: str, *, name: str = "",
-                 available: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, *, name: str = "", available: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.name = name
         self.available = tuple(available)
@@ -150,8 +156,14 @@ def _walk(direct: Direct, path: tuple[str, ...]) -> Decimal | None:
     return value
 
 
-def route(direct: Direct, base: str, quote: str, *, legs: Sequence[str] = DEFAULT_LEGS,
-          usd_stand_in: str | None = None) -> CrossRoute | None:
+def route(
+    direct: Direct,
+    base: str,
+    quote: str,
+    *,
+    legs: Sequence[str] = DEFAULT_LEGS,
+    usd_stand_in: str | None = None,
+) -> CrossRoute | None:
     """base->quote through the quoted pairs `direct` knows; None when no route exists.
 
     Tried in order: identity (1); the pair or its inverse; one leg through each of
@@ -182,8 +194,14 @@ def route(direct: Direct, base: str, quote: str, *, legs: Sequence[str] = DEFAUL
     return None
 
 
-def cross(direct: Direct, base: str, quote: str, *, legs: Sequence[str] = DEFAULT_LEGS,
-          usd_stand_in: str | None = None) -> Decimal | None:
+def cross(
+    direct: Direct,
+    base: str,
+    quote: str,
+    *,
+    legs: Sequence[str] = DEFAULT_LEGS,
+    usd_stand_in: str | None = None,
+) -> Decimal | None:
     """The value of :func:`route` alone: 1 `base` in `quote`, or None."""
     found = route(direct, base, quote, legs=legs, usd_stand_in=usd_stand_in)
     return None if found is None else found.value

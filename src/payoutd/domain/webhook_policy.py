@@ -11,8 +11,14 @@ from payoutd.domain import events
 # After the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h
 # (Svix's schedule, which the Standard Webhooks authors run).
 RETRY_SCHEDULE: tuple[timedelta, ...] = (
-    timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
-    timedelta(hours=5), timedelta(hours=10), timedelta(hours=14), timedelta(hours=20),
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=14),
+    timedelta(hours=20),
     timedelta(hours=24),
 )
 MAX_RETRY_AFTER = timedelta(hours=24)
@@ -28,8 +34,9 @@ MERCHANT_EVENTS: tuple[str, ...] = SERVICES["PAYOUT"]
 ALL = "*"
 
 
-def next_attempt(attempts_made: int, now: datetime,
-                 retry_after: timedelta | None = None) -> datetime | None:
+def next_attempt(
+    attempts_made: int, now: datetime, retry_after: timedelta | None = None
+) -> datetime | None:
     """When to try again after `attempts_made` failed attempts; None when retries are
     exhausted. A receiver's Retry-After is honoured when it asks for longer than the
     schedule (up to a day)."""
@@ -63,8 +70,11 @@ def wants(subscription: list[str], event_type: str) -> bool:
 
 
 # Cloud metadata services that sit on addresses the categories below may not all catch.
-METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
-            ipaddress.ip_address("100.100.100.200")}
+METADATA = {
+    ipaddress.ip_address("169.254.169.254"),
+    ipaddress.ip_address("fd00:ec2::254"),
+    ipaddress.ip_address("100.100.100.200"),
+}
 # IPv6 prefixes whose last 32 bits are an IPv4 address reached through them: NAT64's
 # well-known prefix, and the IPv4-compatible form (deprecated, but still parsed).
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -75,8 +85,9 @@ NOT_ROUTABLE = (
     (ipaddress.ip_network("fec0::/10"), "a site-local address"),
     (ipaddress.ip_network("64:ff9b:1::/48"), "a NAT64 address for local use"),
 )
-ALLOW_PRIVATE_HINT = ("PAYOUTD_WEBHOOK_ALLOW_PRIVATE=true allows private addresses "
-                      "(for development only)")
+ALLOW_PRIVATE_HINT = (
+    "PAYOUTD_WEBHOOK_ALLOW_PRIVATE=true allows private addresses (for development only)"
+)
 
 
 def embedded(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
@@ -108,9 +119,14 @@ def forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     for network, what in NOT_ROUTABLE:
         if ip in network:
             return what
-    for attr, what in (("is_loopback", "loopback"), ("is_private", "private"),
-                       ("is_link_local", "link-local"), ("is_multicast", "multicast"),
-                       ("is_unspecified", "unspecified"), ("is_reserved", "reserved")):
+    for attr, what in (
+        ("is_loopback", "loopback"),
+        ("is_private", "private"),
+        ("is_link_local", "link-local"),
+        ("is_multicast", "multicast"),
+        ("is_unspecified", "unspecified"),
+        ("is_reserved", "reserved"),
+    ):
         if getattr(ip, attr):
             return f"a {what} address"
     if not ip.is_global:

@@ -35,8 +35,11 @@ class Endpoint:
         """The secrets that sign right now: the current one, and the previous one while
         its rotation overlap lasts."""
         found = [self.secret]
-        if (self.previous_secret and self.previous_secret_expires_at
-                and now < self.previous_secret_expires_at):
+        if (
+            self.previous_secret
+            and self.previous_secret_expires_at
+            and now < self.previous_secret_expires_at
+        ):
             found.append(self.previous_secret)
         return found
 

@@ -67,8 +67,9 @@ def rebase_api_urls(api: Any, base_url: str) -> Any:
     return api
 
 
-def create_ccxt_exchange(exchange_id: str, *, api_base_url: str | None = None,
-                         config: Mapping[str, Any] | None = None) -> Any:
+def create_ccxt_exchange(
+    exchange_id: str, *, api_base_url: str | None = None, config: Mapping[str, Any] | None = None
+) -> Any:
     """A ``ccxt.async_support`` exchange instance, spot-only, rate-limited.
 
     `api_base_url` (e.g. ``http://127.0.0.1:8081`` or an operator's proxy) replaces the
@@ -128,10 +129,18 @@ class _Cached:
 class ExchangeRates:
     """A :class:`~payoutd.domain.rates.RateSource` over one ccxt async exchange."""
 
-    def __init__(self, exchange: Any, *, name: str | None = None, cache_ttl: float = 30.0,
-                 max_age: float = 300.0, markets_ttl: float = 3600.0,
-                 clock: Clock | None = None, legs: Sequence[str] = ("USDT", "USD"),
-                 usd_stand_in: str | None = "USDT") -> None:
+    def __init__(
+        self,
+        exchange: Any,
+        *,
+        name: str | None = None,
+        cache_ttl: float = 30.0,
+        max_age: float = 300.0,
+        markets_ttl: float = 3600.0,
+        clock: Clock | None = None,
+        legs: Sequence[str] = ("USDT", "USD"),
+        usd_stand_in: str | None = "USDT",
+    ) -> None:
         if cache_ttl < 0 or max_age <= 0 or max_age < cache_ttl:
             raise ValueError("need 0 <= cache_ttl <= max_age and max_age > 0")
         self.exchange = exchange
@@ -158,33 +167,47 @@ class ExchangeRates:
 
     async def _spot_symbols(self) -> frozenset[str]:
         now = self.clock()
-        if (self._symbols is not None and self._symbols_at is not None
-                and self._age(self._symbols_at, now) < self.markets_ttl):
+        if (
+            self._symbols is not None
+            and self._symbols_at is not None
+            and self._age(self._symbols_at, now) < self.markets_ttl
+        ):
             return self._symbols
         async with self._markets_lock:
-            if (self._symbols is not None and self._symbols_at is not None
-                    and self._age(self._symbols_at, now) < self.markets_ttl):
+            if (
+                self._symbols is not None
+                and self._symbols_at is not None
+                and self._age(self._symbols_at, now) < self.markets_ttl
+            ):
                 return self._symbols
             try:
                 markets = await self.exchange.load_markets(reload=self._symbols is not None)
             except Exception as exc:
                 if self._symbols is not None:
-                    log.warning("rates.markets_reload_failed", source=self.name,
-                                error=str(exc))
+                    log.warning("rates.markets_reload_failed", source=self.name, error=str(exc))
                     self._symbols_at = now  # try again after markets_ttl
                     return self._symbols
                 raise RateUnavailable(
                     f"Rate source {self.name} cannot be reached to load its markets "
-                    f"({type(exc).__name__})", source=self.name) from exc
+                    f"({type(exc).__name__})",
+                    source=self.name,
+                ) from exc
             self._symbols = frozenset(
-                symbol for symbol, market in (markets or {}).items()
-                if market.get("spot") and market.get("active") is not False
-                and "/" in symbol and ":" not in symbol)
+                symbol
+                for symbol, market in (markets or {}).items()
+                if market.get("spot")
+                and market.get("active") is not False
+                and "/" in symbol
+                and ":" not in symbol
+            )
             self._symbols_at = now
             # the stand-in counts only if the exchange quotes pairs in it
             usdt = self.usd_stand_in
-            self._stand_in = usdt if usdt and any(
-                usdt in symbol.split("/") for symbol in self._symbols) else None
+            self._stand_in = (
+                usdt
+                if usdt and any(usdt in symbol.split("/") for symbol in self._symbols)
+                else None
+            )
             return self._symbols
 
     # -- tickers -------------------------------------------------------------------
@@ -203,13 +226,16 @@ class ExchangeRates:
                 prices[symbol] = price
         return prices
 
-    async def _prices(self, symbols: Iterable[str], base: str,
-                      quote: str) -> dict[str, _Cached]:
+    async def _prices(self, symbols: Iterable[str], base: str, quote: str) -> dict[str, _Cached]:
         wanted = sorted(set(symbols))
 
         def stale(now: datetime) -> list[str]:
-            return [s for s in wanted if s not in self._cache
-                    or self._age(self._cache[s].fetched_at, now) >= self.cache_ttl]
+            return [
+                s
+                for s in wanted
+                if s not in self._cache
+                or self._age(self._cache[s].fetched_at, now) >= self.cache_ttl
+            ]
 
         failure: Exception | None = None
         if stale(self.clock()):
@@ -221,8 +247,12 @@ class ExchangeRates:
                         fetched = await self._fetch(need)
                     except Exception as exc:
                         failure = exc
-                        log.warning("rates.fetch_failed", source=self.name, symbols=need,
-                                    error=f"{type(exc).__name__}: {exc}")
+                        log.warning(
+                            "rates.fetch_failed",
+                            source=self.name,
+                            symbols=need,
+                            error=f"{type(exc).__name__}: {exc}",
+                        )
                     else:
                         for symbol, price in fetched.items():
                             self._cache[symbol] = _Cached(price, now)
@@ -231,17 +261,25 @@ class ExchangeRates:
         for symbol in wanted:
             entry = self._cache.get(symbol)
             if entry is None:
-                why = (f"cannot be reached ({type(failure).__name__})" if failure
-                       else f"returned no price for {symbol}")
-                raise RateUnavailable(f"Rate source {self.name} {why}",
-                                      base=base, quote=quote, source=self.name)
+                why = (
+                    f"cannot be reached ({type(failure).__name__})"
+                    if failure
+                    else f"returned no price for {symbol}"
+                )
+                raise RateUnavailable(
+                    f"Rate source {self.name} {why}", base=base, quote=quote, source=self.name
+                )
             age = self._age(entry.fetched_at, now)
             if age > self.max_age:
                 raise RateTooOld(
                     f"The {self.name} rate for {symbol} is {int(age)} s old, older than the "
                     f"{int(self.max_age)} s allowed, and no fresh rate could be fetched",
-                    base=base, quote=quote, source=self.name, age_seconds=age,
-                    max_age_seconds=self.max_age)
+                    base=base,
+                    quote=quote,
+                    source=self.name,
+                    age_seconds=age,
+                    max_age_seconds=self.max_age,
+                )
             out[symbol] = entry
         return out
 
@@ -259,10 +297,15 @@ class ExchangeRates:
 
         plan = route(listed, base, quote, legs=self.legs, usd_stand_in=stand_in)
         if plan is None:
-            raise RateUnavailable(f"Rate source {self.name} has no market to price {base} "
-                                  f"in {quote}", base=base, quote=quote, source=self.name)
-        needed = [f"{a}/{b}" if f"{a}/{b}" in symbols else f"{b}/{a}"
-                  for a, b in pairwise(plan.path)]
+            raise RateUnavailable(
+                f"Rate source {self.name} has no market to price {base} in {quote}",
+                base=base,
+                quote=quote,
+                source=self.name,
+            )
+        needed = [
+            f"{a}/{b}" if f"{a}/{b}" in symbols else f"{b}/{a}" for a, b in pairwise(plan.path)
+        ]
         cached = await self._prices(needed, base, quote)
 
         def priced(a: str, b: str) -> Decimal | None:
@@ -271,8 +314,12 @@ class ExchangeRates:
 
         found = route(priced, base, quote, legs=self.legs, usd_stand_in=stand_in)
         if found is None:  # pragma: no cover - every leg of the plan was priced above
-            raise RateUnavailable(f"Rate source {self.name} has no price for {base} in "
-                                  f"{quote}", base=base, quote=quote, source=self.name)
+            raise RateUnavailable(
+                f"Rate source {self.name} has no price for {base} in {quote}",
+                base=base,
+                quote=quote,
+                source=self.name,
+            )
         as_of = min((entry.fetched_at for entry in cached.values()), default=self.clock())
         return Rate(base, quote, found.value, self.name, as_of, found.path)
 

@@ -32,8 +32,13 @@ DEFAULT_ENABLED: tuple[str, ...] = (STATIC, "Binance", "Kucoin")
 
 # Cryptomus `course_source` spellings -> ccxt exchange id.
 CRYPTOMUS_EXCHANGES: Mapping[str, str] = {"binance": "binance", "kucoin": "kucoin"}
-DISPLAY_NAMES: Mapping[str, str] = {STATIC: STATIC, "binance": "Binance", "kucoin": "Kucoin",
-                                    "exmo": "Exmo", "binancep2p": "BinanceP2p"}
+DISPLAY_NAMES: Mapping[str, str] = {
+    STATIC: STATIC,
+    "binance": "Binance",
+    "kucoin": "Kucoin",
+    "exmo": "Exmo",
+    "binancep2p": "BinanceP2p",
+}
 # Cryptomus names with no source behind them, and why.
 UNSUPPORTED: Mapping[str, str] = {
     "exmo": "ccxt no longer includes an EXMO exchange, so payoutd cannot read its rates",
@@ -56,13 +61,19 @@ def _ccxt_exchange_ids() -> frozenset[str]:
 class RateSources:
     """The enabled rate sources, by request name. Close with :meth:`aclose`."""
 
-    def __init__(self, enabled: Iterable[str] = DEFAULT_ENABLED, *, default: str = STATIC,
-                 rates_file: str | Path | None = None,
-                 api_urls: Mapping[str, str] | None = None,
-                 exchange_config: Mapping[str, Mapping[str, Any]] | None = None,
-                 cache_ttl: float = 30.0, max_age: float = 300.0,
-                 clock: Clock | None = None,
-                 exchange_factory: ExchangeFactory = create_ccxt_exchange) -> None:
+    def __init__(
+        self,
+        enabled: Iterable[str] = DEFAULT_ENABLED,
+        *,
+        default: str = STATIC,
+        rates_file: str | Path | None = None,
+        api_urls: Mapping[str, str] | None = None,
+        exchange_config: Mapping[str, Mapping[str, Any]] | None = None,
+        cache_ttl: float = 30.0,
+        max_age: float = 300.0,
+        clock: Clock | None = None,
+        exchange_factory: ExchangeFactory = create_ccxt_exchange,
+    ) -> None:
         self._enabled: dict[str, str] = {}  # key -> display name, in configured order
         unknown: list[str] = []
         for raw in enabled:
@@ -77,8 +88,9 @@ class RateSources:
         if unknown:
             missing = sorted(set(unknown) - _ccxt_exchange_ids())
             if missing:
-                raise ValueError(f"unknown rate source(s) {', '.join(missing)}: not a ccxt "
-                                 "exchange id")
+                raise ValueError(
+                    f"unknown rate source(s) {', '.join(missing)}: not a ccxt exchange id"
+                )
         self.default = _key(default)
         if self.default not in self._enabled:
             raise ValueError(f"the default rate source {default!r} is not enabled")
@@ -110,11 +122,14 @@ class RateSources:
             available = ", ".join(self.available)
             shown = DISPLAY_NAMES.get(key, name)
             if key in UNSUPPORTED:
-                message = (f"Rate source {shown} is not available: {UNSUPPORTED[key]}. "
-                           f"Available: {available}")
+                message = (
+                    f"Rate source {shown} is not available: {UNSUPPORTED[key]}. "
+                    f"Available: {available}"
+                )
             else:
-                message = (f"Rate source {shown} is not available on this server. "
-                           f"Available: {available}")
+                message = (
+                    f"Rate source {shown} is not available on this server. Available: {available}"
+                )
             raise RateSourceNotAvailable(message, name=str(name), available=self.available)
         return self._enabled[key]
 
@@ -127,10 +142,18 @@ class RateSources:
             source = self._sources[key] = StaticRates(self.rates_file)
         if source is None:
             exchange_id = CRYPTOMUS_EXCHANGES.get(key, key)
-            exchange = self._factory(exchange_id, api_base_url=self.api_urls.get(key),
-                                     config=self.exchange_config.get(key))
-            source = ExchangeRates(exchange, name=display, cache_ttl=self.cache_ttl,
-                                   max_age=self.max_age, clock=self.clock)
+            exchange = self._factory(
+                exchange_id,
+                api_base_url=self.api_urls.get(key),
+                config=self.exchange_config.get(key),
+            )
+            source = ExchangeRates(
+                exchange,
+                name=display,
+                cache_ttl=self.cache_ttl,
+                max_age=self.max_age,
+                clock=self.clock,
+            )
             self._sources[key] = source
         return source
 

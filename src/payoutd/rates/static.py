@@ -26,8 +26,9 @@ from payoutd.domain.rates import DEFAULT_LEGS, Rate, RateUnavailable, route
 SAMPLE_RATES_FILE = Path(__file__).with_name("sample_rates.toml")
 
 
-def parse_rates(data: Mapping[str, object], *, origin: str = "rates file") -> dict[
-        tuple[str, str], Decimal]:
+def parse_rates(
+    data: Mapping[str, object], *, origin: str = "rates file"
+) -> dict[tuple[str, str], Decimal]:
     """The [rates] table of a parsed TOML document as {(BASE, QUOTE): value}."""
     table = data.get("rates")
     if not isinstance(table, Mapping):
@@ -36,12 +37,12 @@ def parse_rates(data: Mapping[str, object], *, origin: str = "rates file") -> di
     for key, raw in table.items():
         parts = str(key).split("/")
         if len(parts) != 2 or not all(p.strip() for p in parts):
-            raise ValueError(f"{origin}: {key!r} is not a pair like \"BTC/USD\"")
+            raise ValueError(f'{origin}: {key!r} is not a pair like "BTC/USD"')
         base, quote = (p.strip().upper() for p in parts)
         if base == quote:
             raise ValueError(f"{origin}: {key!r} prices a currency in itself")
         if isinstance(raw, bool) or not isinstance(raw, str | int):
-            raise ValueError(f"{origin}: {key!r} must be a decimal string, e.g. \"65000.00\"")
+            raise ValueError(f'{origin}: {key!r} must be a decimal string, e.g. "65000.00"')
         try:
             value = Decimal(raw.strip() if isinstance(raw, str) else raw)
         except InvalidOperation as exc:
@@ -57,8 +58,13 @@ def parse_rates(data: Mapping[str, object], *, origin: str = "rates file") -> di
 class StaticRates:
     """Rates from a TOML file, loaded once at construction (``reload()`` re-reads it)."""
 
-    def __init__(self, path: str | Path | None = None, *, name: str = "static",
-                 legs: Sequence[str] = DEFAULT_LEGS) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        name: str = "static",
+        legs: Sequence[str] = DEFAULT_LEGS,
+    ) -> None:
         self.name = name
         self.path = Path(path) if path is not None else SAMPLE_RATES_FILE
         self.legs = tuple(leg.upper() for leg in legs)
@@ -97,12 +103,17 @@ class StaticRates:
         except KeyError:
             found = route(self._direct, base, quote, legs=self.legs)
             answer = self._answers[(base, quote)] = (
-                None if found is None
-                else Rate(base, quote, found.value, self.name, self.as_of, found.path))
+                None
+                if found is None
+                else Rate(base, quote, found.value, self.name, self.as_of, found.path)
+            )
         if answer is None:
             raise RateUnavailable(
-                f"No {base}/{quote} rate in the static rates file", base=base, quote=quote,
-                source=self.name)
+                f"No {base}/{quote} rate in the static rates file",
+                base=base,
+                quote=quote,
+                source=self.name,
+            )
         return answer
 
     async def aclose(self) -> None:

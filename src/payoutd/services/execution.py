@@ -77,13 +77,19 @@ class PricedBatch:
     refused: list[tuple[Payout, str]] = field(default_factory=list)
 
 
-async def reserve_batch(uow: UnitOfWork, ctx: Context, network: str,
-                        currency: str) -> PricedBatch | None:
+async def reserve_batch(
+    uow: UnitOfWork, ctx: Context, network: str, currency: str
+) -> PricedBatch | None:
     """Take the oldest queued payouts into a new batch (`reserve`: from now on they
     cannot be cancelled), in a short transaction of their own: the chain is asked for
     the transaction only after it commits."""
-    queued = await uow.payouts.claim(Status.QUEUED, network=network, currency=currency,
-                                     limit=ctx.settings.batch_max_outputs, unbatched=True)
+    queued = await uow.payouts.claim(
+        Status.QUEUED,
+        network=network,
+        currency=currency,
+        limit=ctx.settings.batch_max_outputs,
+        unbatched=True,
+    )
     if not queued:
         return None
     asset = ASSETS[(currency, network)]
@@ -92,11 +98,16 @@ async def reserve_batch(uow: UnitOfWork, ctx: Context, network: str,
     # output per address); the other kind goes in the next batch, right after.
     subtract = subtracts_fee(queued[0], asset, native)
     batch_id = new_id()
-    taken = [reserve(p, batch_id) for p in queued
-             if subtracts_fee(p, asset, native) == subtract]
+    taken = [reserve(p, batch_id) for p in queued if subtracts_fee(p, asset, native) == subtract]
     await uow.payouts.save_many(taken)
-    return PricedBatch(batch_id, network, currency, [c.after for c in taken], subtract,
-                       await uow.batches.next_sequence(network))
+    return PricedBatch(
+        batch_id,
+        network,
+        currency,
+        [c.after for c in taken],
+        subtract,
+        await uow.batches.next_sequence(network),
+    )
 
 
 async def price_batch(ctx: Context, batch: PricedBatch) -> PricedBatch:
@@ -112,14 +123,17 @@ async def price_batch(ctx: Context, batch: PricedBatch) -> PricedBatch:
     while batch.payouts:
         batch.outputs = build_outputs(batch.payouts, batch.subtract)
         try:
-            tx = await chain.prepare(batch.id, asset, batch.outputs,
-                                     batch_priority(batch.payouts),
-                                     payout_count=len(batch.payouts),
-                                     next_sequence=batch.next_sequence)
+            tx = await chain.prepare(
+                batch.id,
+                asset,
+                batch.outputs,
+                batch_priority(batch.payouts),
+                payout_count=len(batch.payouts),
+                next_sequence=batch.next_sequence,
+            )
         except OutputRejected as exc:
             index = output_index(batch.payouts)
-            batch.refused += [(p, exc.reason) for p in batch.payouts
-                              if index[p.id] in exc.indices]
+            batch.refused += [(p, exc.reason) for p in batch.payouts if index[p.id] in exc.indices]
             batch.payouts = [p for p in batch.payouts if index[p.id] not in exc.indices]
             continue
         if max_fee is None or tx.fee <= max_fee or len(batch.payouts) == 1:
@@ -142,20 +156,44 @@ async def record_batch(uow: UnitOfWork, ctx: Context, batch: PricedBatch) -> str
     if tx is not None and batch.payouts:
         now = ctx.clock.now()
         queued, outputs = batch.payouts, batch.outputs
-        await uow.batches.add(Batch(
-            id=batch.id, network=batch.network, currency=batch.currency, status="prepared",
-            txid=tx.txid, raw_tx=tx.raw, fee=tx.fee, fee_currency=tx.fee_currency,
-            unbatched_fee=tx.unbatched_fee, output_count=len(outputs),
-            output_txids=list(tx.output_txids) or None, sequence_end=tx.sequence_end,
-            payout_count=len(queued), confirmations=0, created_at=now, broadcast_at=None,
-            updated_at=now))
+        await uow.batches.add(
+            Batch(
+                id=batch.id,
+                network=batch.network,
+                currency=batch.currency,
+                status="prepared",
+                txid=tx.txid,
+                raw_tx=tx.raw,
+                fee=tx.fee,
+                fee_currency=tx.fee_currency,
+                unbatched_fee=tx.unbatched_fee,
+                output_count=len(outputs),
+                output_txids=list(tx.output_txids) or None,
+                sequence_end=tx.sequence_end,
+                payout_count=len(queued),
+                confirmations=0,
+                created_at=now,
+                broadcast_at=None,
+                updated_at=now,
+            )
+        )
         index = output_index(queued)
         decimals = ASSETS[(batch.currency, batch.network)].decimals
-        settled = fee_shares(queued, outputs, tx.output_amounts, index, batch.subtract,
-                             decimals)
-        await apply_many(uow, ctx, [
-            transition(p, Status.SENDING, now=now, txid=tx.txid_of(index[p.id]),
-                       **settled.get(p.id, {})) for p in queued])
+        settled = fee_shares(queued, outputs, tx.output_amounts, index, batch.subtract, decimals)
+        await apply_many(
+            uow,
+            ctx,
+            [
+                transition(
+                    p,
+                    Status.SENDING,
+                    now=now,
+                    txid=tx.txid_of(index[p.id]),
+                    **settled.get(p.id, {}),
+                )
+                for p in queued
+            ],
+        )
     await release_batch(uow, batch.network, batch.id)
     return batch.id if tx is not None and batch.payouts else None
 
@@ -172,18 +210,29 @@ async def _refuse(uow: UnitOfWork, ctx: Context, refused: list[tuple[Payout, str
     their funds return)."""
     now = ctx.clock.now()
     for p, reason in refused:
-        after = await apply(uow, ctx, transition(p, Status.FAILED, now=now, batch_id=None,
-                                                 failure_reason=reason))
-        await uow.outbox.add(events.PAYOUT_VALIDATION_ERROR, p.merchant_id, p.id,
-                             {"payout": payout_view(after), "reason": reason}, now)
+        after = await apply(
+            uow, ctx, transition(p, Status.FAILED, now=now, batch_id=None, failure_reason=reason)
+        )
+        await uow.outbox.add(
+            events.PAYOUT_VALIDATION_ERROR,
+            p.merchant_id,
+            p.id,
+            {"payout": payout_view(after), "reason": reason},
+            now,
+        )
 
 
 def recorded_tx(batch: Batch) -> PreparedTx:
     assert batch.txid and batch.raw_tx and batch.fee is not None and batch.fee_currency
-    return PreparedTx(batch.txid, batch.raw_tx, batch.fee, batch.fee_currency,
-                      unbatched_fee=batch.unbatched_fee,
-                      output_txids=tuple(batch.output_txids or ()),
-                      sequence_end=batch.sequence_end)
+    return PreparedTx(
+        batch.txid,
+        batch.raw_tx,
+        batch.fee,
+        batch.fee_currency,
+        unbatched_fee=batch.unbatched_fee,
+        output_txids=tuple(batch.output_txids or ()),
+        sequence_end=batch.sequence_end,
+    )
 
 
 async def mark_broadcast(uow: UnitOfWork, ctx: Context, batch_id: str) -> None:
@@ -192,23 +241,45 @@ async def mark_broadcast(uow: UnitOfWork, ctx: Context, batch_id: str) -> None:
         return  # another worker got there first
     batch = await uow.batches.get(batch_id)
     assert batch is not None
-    await apply_many(uow, ctx, [transition(p, Status.CONFIRMING, now=now)
-                                for p in await uow.payouts.in_batch(batch_id)
-                                if p.status is Status.SENDING])
-    await uow.outbox.add(events.BATCH_BROADCAST, None, batch_id,
-                         {"batch_id": batch_id, "txid": batch.txid, "network": batch.network,
-                          "currency": batch.currency}, now)
+    await apply_many(
+        uow,
+        ctx,
+        [
+            transition(p, Status.CONFIRMING, now=now)
+            for p in await uow.payouts.in_batch(batch_id)
+            if p.status is Status.SENDING
+        ],
+    )
+    await uow.outbox.add(
+        events.BATCH_BROADCAST,
+        None,
+        batch_id,
+        {
+            "batch_id": batch_id,
+            "txid": batch.txid,
+            "network": batch.network,
+            "currency": batch.currency,
+        },
+        now,
+    )
 
 
-async def fail_batch(uow: UnitOfWork, ctx: Context, batch_id: str, expected: str,
-                     reason: str) -> None:
+async def fail_batch(
+    uow: UnitOfWork, ctx: Context, batch_id: str, expected: str, reason: str
+) -> None:
     """The chain definitively refused the batch: nothing was sent, the funds return."""
     now = ctx.clock.now()
     if not await uow.batches.set_status(batch_id, expected, "failed", now):
         return
-    await apply_many(uow, ctx, [transition(p, Status.FAILED, now=now, failure_reason=reason)
-                                for p in await uow.payouts.in_batch(batch_id)
-                                if p.status in (Status.SENDING, Status.CONFIRMING)])
+    await apply_many(
+        uow,
+        ctx,
+        [
+            transition(p, Status.FAILED, now=now, failure_reason=reason)
+            for p in await uow.payouts.in_batch(batch_id)
+            if p.status in (Status.SENDING, Status.CONFIRMING)
+        ],
+    )
 
 
 async def review_batch(uow: UnitOfWork, ctx: Context, batch_id: str, reason: str) -> None:
@@ -216,9 +287,15 @@ async def review_batch(uow: UnitOfWork, ctx: Context, batch_id: str, reason: str
     now = ctx.clock.now()
     if not await uow.batches.set_status(batch_id, "broadcast", "needs_review", now):
         return
-    await apply_many(uow, ctx, [transition(p, Status.NEEDS_REVIEW, now=now, failure_reason=reason)
-                                for p in await uow.payouts.in_batch(batch_id)
-                                if p.status in (Status.SENDING, Status.CONFIRMING)])
+    await apply_many(
+        uow,
+        ctx,
+        [
+            transition(p, Status.NEEDS_REVIEW, now=now, failure_reason=reason)
+            for p in await uow.payouts.in_batch(batch_id)
+            if p.status in (Status.SENDING, Status.CONFIRMING)
+        ],
+    )
 
 
 def follow_changes(batch: Batch, state: TxState, required: int) -> bool:
@@ -247,21 +324,30 @@ async def follow(uow: UnitOfWork, ctx: Context, batch_id: str, state: TxState) -
         await fail_batch(uow, ctx, batch_id, "broadcast", "transaction reverted")
         return "failed"
     if state.confirmations < required:
-        await uow.batches.set_status(batch_id, "broadcast", "broadcast", now,
-                                     confirmations=state.confirmations)
+        await uow.batches.set_status(
+            batch_id, "broadcast", "broadcast", now, confirmations=state.confirmations
+        )
         await uow.payouts.set_confirmations(batch_id, state.confirmations, now)
         return "broadcast"
-    await uow.batches.set_status(batch_id, "broadcast", "confirmed", now,
-                                 confirmations=state.confirmations)
+    await uow.batches.set_status(
+        batch_id, "broadcast", "confirmed", now, confirmations=state.confirmations
+    )
     members = await uow.payouts.in_batch(batch_id)
     index = output_index(members)
-    await apply_many(uow, ctx, [
-        # an output whose own transaction reverted on chain: no money moved, funds return
-        transition(p, Status.FAILED, now=now, failure_reason="transaction reverted")
-        if index[p.id] in state.failed_outputs else
-        transition(p, Status.PAID, now=now, confirmations=state.confirmations)
-        for p in members if p.status is Status.CONFIRMING])
+    await apply_many(
+        uow,
+        ctx,
+        [
+            # an output whose own transaction reverted on chain: no money moved, funds return
+            transition(p, Status.FAILED, now=now, failure_reason="transaction reverted")
+            if index[p.id] in state.failed_outputs
+            else transition(p, Status.PAID, now=now, confirmations=state.confirmations)
+            for p in members
+            if p.status is Status.CONFIRMING
+        ],
+    )
     if batch.fee and batch.fee_currency:
-        await uow.ledger.post("network_fee", batch_id,
-                              network_fee_paid(batch.fee_currency, batch.fee), now)
+        await uow.ledger.post(
+            "network_fee", batch_id, network_fee_paid(batch.fee_currency, batch.fee), now
+        )
     return "confirmed"

@@ -23,8 +23,9 @@ class Replay:
     body: Any
 
 
-async def claim(uow: UnitOfWork, ctx: Context, merchant_id: str, key: str,
-                fingerprint: str) -> Replay | None:
+async def claim(
+    uow: UnitOfWork, ctx: Context, merchant_id: str, key: str, fingerprint: str
+) -> Replay | None:
     """None when this request now owns the key: it must `complete` it (in the transaction
     of its effect) or `release` it. Otherwise the stored answer to replay."""
     now = ctx.clock.now()
@@ -43,8 +44,7 @@ async def claim(uow: UnitOfWork, ctx: Context, merchant_id: str, key: str,
     return None
 
 
-async def complete(uow: UnitOfWork, merchant_id: str, key: str, status: int,
-                   body: Any) -> None:
+async def complete(uow: UnitOfWork, merchant_id: str, key: str, status: int, body: Any) -> None:
     """Keep the answer (a refusal is an answer too) for the key's later requests."""
     await uow.idempotency.complete(merchant_id, key, status, body)
 

@@ -40,8 +40,9 @@ def funding_balances(currency: str, fiat: bool, balances: list[Balance]) -> list
     return [b for b in balances if b.currency in (currency, CONVERSION_BALANCE)]
 
 
-async def limits(ctx: Context, currency_code: str, balances: list[Balance],
-                 rate_source: str | None = None) -> Limits:
+async def limits(
+    ctx: Context, currency_code: str, balances: list[Balance], rate_source: str | None = None
+) -> Limits:
     cur = ctx.currency(currency_code)
     try:
         source = ctx.rates.resolve(rate_source)
@@ -54,8 +55,9 @@ async def limits(ctx: Context, currency_code: str, balances: list[Balance],
         try:
             return (await ctx.rates.rate(base, cur.code, source)).value
         except RateError as exc:
-            raise field_error("rate_unavailable", "currency",
-                              f"Error convert to_currency: {exc}") from exc
+            raise field_error(
+                "rate_unavailable", "currency", f"Error convert to_currency: {exc}"
+            ) from exc
 
     total = Decimal(0)
     for b in funding_balances(cur.code, cur.fiat, balances):
@@ -63,10 +65,15 @@ async def limits(ctx: Context, currency_code: str, balances: list[Balance],
             total += CONTEXT.multiply(b.available, await price(b.currency))
     minimum = await min_payout_amount(ctx, cur.code, source)
     decimals = cur.decimals
-    assets = [AssetLimit(net, a.min_amount, a.max_amount)
-              for (c, net), a in ASSETS.items() if c == cur.code]
-    return Limits(currency=cur.code,
-                  available=quantize(total, decimals, ROUND_CREDIT),
-                  min_payout_amount=quantize(minimum, decimals, ROUND_DEBIT),
-                  assets=assets, rate_source=source)
-
+    assets = [
+        AssetLimit(net, a.min_amount, a.max_amount)
+        for (c, net), a in ASSETS.items()
+        if c == cur.code
+    ]
+    return Limits(
+        currency=cur.code,
+        available=quantize(total, decimals, ROUND_CREDIT),
+        min_payout_amount=quantize(minimum, decimals, ROUND_DEBIT),
+        assets=assets,
+        rate_source=source,
+    )

@@ -37,30 +37,47 @@ class IssuedKey:
     signing_secret: str | None = None  # likewise
 
 
-def issue_key(merchant_id: str | None, scopes: frozenset[str], name: str | None,
-              ctx: Context, *, ip_allowlist: list[str] | None = None,
-              rate_limit_per_minute: int | None = None,
-              signed_requests: bool = False) -> IssuedKey:
+def issue_key(
+    merchant_id: str | None,
+    scopes: frozenset[str],
+    name: str | None,
+    ctx: Context,
+    *,
+    ip_allowlist: list[str] | None = None,
+    rate_limit_per_minute: int | None = None,
+    signed_requests: bool = False,
+) -> IssuedKey:
     unknown = scopes - SCOPES
     if unknown or not scopes:
-        raise field_error("validation_error", "scopes",
-                          f"scopes must be some of {', '.join(sorted(SCOPES))}")
+        raise field_error(
+            "validation_error", "scopes", f"scopes must be some of {', '.join(sorted(SCOPES))}"
+        )
     networks = []
     for cidr in ip_allowlist or []:
         try:
             networks.append(str(ipaddress.ip_network(cidr, strict=False)))
         except ValueError:
-            raise field_error("validation_error", "ip_allowlist",
-                              f"{cidr!r} is not an IP address or network") from None
+            raise field_error(
+                "validation_error", "ip_allowlist", f"{cidr!r} is not an IP address or network"
+            ) from None
     prefix = f"{KEY_PREFIX}_{secrets.token_hex(6)}"
     secret = secrets.token_urlsafe(32)
     signing_secret = secrets.token_urlsafe(32) if signed_requests else None
-    key = ApiKey(id=new_id(), merchant_id=merchant_id, prefix=prefix,
-                 key_hash=hash_secret(secret), scopes=scopes, name=name,
-                 created_at=ctx.clock.now(), last_used_at=None, revoked_at=None,
-                 ip_allowlist=networks or None, rate_limit_per_minute=rate_limit_per_minute,
-                 signing_secret=signing_secret and ctx.secrets.seal(signing_secret),
-                 secret_sealed=ctx.secrets.seal(secret))
+    key = ApiKey(
+        id=new_id(),
+        merchant_id=merchant_id,
+        prefix=prefix,
+        key_hash=hash_secret(secret),
+        scopes=scopes,
+        name=name,
+        created_at=ctx.clock.now(),
+        last_used_at=None,
+        revoked_at=None,
+        ip_allowlist=networks or None,
+        rate_limit_per_minute=rate_limit_per_minute,
+        signing_secret=signing_secret and ctx.secrets.seal(signing_secret),
+        secret_sealed=ctx.secrets.seal(secret),
+    )
     return IssuedKey(key, f"{prefix}_{secret}", signing_secret)
 
 
@@ -95,18 +112,24 @@ def key_prefix(presented: str) -> tuple[str, str]:
     return f"{head}_{middle}", (secret if middle else "")
 
 
-def verify_key(found: tuple[ApiKey, MerchantPolicy | None] | None,
-               secret: str) -> tuple[ApiKey, MerchantPolicy | None]:
+def verify_key(
+    found: tuple[ApiKey, MerchantPolicy | None] | None, secret: str
+) -> tuple[ApiKey, MerchantPolicy | None]:
     """The row the prefix found, if it is live and the secret matches (compared in
     constant time); else 401."""
-    if (found is None or not secret or found[0].revoked_at is not None
-            or not hmac.compare_digest(found[0].key_hash, hash_secret(secret))):
+    if (
+        found is None
+        or not secret
+        or found[0].revoked_at is not None
+        or not hmac.compare_digest(found[0].key_hash, hash_secret(secret))
+    ):
         raise PayoutdError("unauthorized", "Invalid or missing API key")
     return found
 
 
-async def set_service_fee(uow: UnitOfWork, ctx: Context, merchant_id: str, currency_code: str,
-                          fee: ServiceFee) -> str:
+async def set_service_fee(
+    uow: UnitOfWork, ctx: Context, merchant_id: str, currency_code: str, fee: ServiceFee
+) -> str:
     """The merchant's own fee for one currency, in place of the operator's default.
     Returns the currency's code."""
     code = ctx.currency(currency_code).code
@@ -121,9 +144,16 @@ async def touch_key(uow: UnitOfWork, key_id: str, now: datetime) -> None:
     await uow.merchants.touch_key(key_id, now)
 
 
-async def deposit(uow: UnitOfWork, ctx: Context, merchant_id: str, currency_code: str,
-                  amount: Decimal, *, actor: str = "operator",
-                  source: str | None = None) -> str:
+async def deposit(
+    uow: UnitOfWork,
+    ctx: Context,
+    merchant_id: str,
+    currency_code: str,
+    amount: Decimal,
+    *,
+    actor: str = "operator",
+    source: str | None = None,
+) -> str:
     """Credit a merchant's balance through the ledger (money that arrived from outside)."""
     if await uow.merchants.get(merchant_id) is None:
         raise PayoutdError("merchant_not_found")
@@ -131,12 +161,20 @@ async def deposit(uow: UnitOfWork, ctx: Context, merchant_id: str, currency_code
     if cur.fiat:
         raise field_error("service_not_found", "currency", "Balances are kept in crypto only")
     if decimals_of(amount) > cur.decimals:
-        raise field_error("invalid_amount", "amount",
-                          f"{cur.code} amounts have at most {cur.decimals} decimals")
+        raise field_error(
+            "invalid_amount", "amount", f"{cur.code} amounts have at most {cur.decimals} decimals"
+        )
     now = ctx.clock.now()
-    tx_id = await uow.ledger.post("deposit", merchant_id,
-                                  deposit_entries(merchant_id, cur.code, amount), now)
-    await uow.audit.record(actor=actor, action="deposit", now=now, merchant_id=merchant_id,
-                           subject_id=tx_id, source=source,
-                           details={"currency": cur.code, "amount": format(amount, "f")})
+    tx_id = await uow.ledger.post(
+        "deposit", merchant_id, deposit_entries(merchant_id, cur.code, amount), now
+    )
+    await uow.audit.record(
+        actor=actor,
+        action="deposit",
+        now=now,
+        merchant_id=merchant_id,
+        subject_id=tx_id,
+        source=source,
+        details={"currency": cur.code, "amount": format(amount, "f")},
+    )
     return tx_id

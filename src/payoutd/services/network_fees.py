@@ -34,8 +34,9 @@ class FeeEstimator(Protocol):
 
 
 class NetworkFees:
-    def __init__(self, ttl: float, max_age: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl: float, max_age: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl = ttl
         self.max_age = max(max_age, ttl)
         self._clock = clock
@@ -60,8 +61,9 @@ class NetworkFees:
         self._known[key] = (fee, self._clock())
         return fee
 
-    async def _refresh(self, key: _Key, chain: FeeEstimator, asset: Asset,
-                       priority: str | None) -> None:
+    async def _refresh(
+        self, key: _Key, chain: FeeEstimator, asset: Asset, priority: str | None
+    ) -> None:
         try:
             fee = await chain.estimate_fee(asset, priority)
         except Exception as exc:  # the kept estimate serves until max_age

@@ -113,8 +113,7 @@ async def min_payout_amount(ctx: Context, currency: str, source: str) -> Decimal
     return CONTEXT.multiply(floor, await _price(ctx, "EUR", currency, source, "amount"))
 
 
-async def quote(ctx: Context, merchant_fees: Mapping[str, ServiceFee],
-                req: PayoutRequest) -> Quote:
+async def quote(ctx: Context, merchant_fees: Mapping[str, ServiceFee], req: PayoutRequest) -> Quote:
     """Validate a payout request and price it in one of the four funding modes
     (payoutd.domain.quotes). `merchant_fees` are the merchant's service fees by currency
     (read by the caller). Refusals name the field at fault."""
@@ -127,26 +126,37 @@ async def quote(ctx: Context, merchant_fees: Mapping[str, ServiceFee],
     else:
         payout_code, asset_field = cur.code, "currency"
         if req.payout_currency and req.payout_currency.upper() != cur.code:
-            raise field_error("service_not_found", "payout_currency",
-                              "Not found service to_currency: a crypto amount is sent as is")
+            raise field_error(
+                "service_not_found",
+                "payout_currency",
+                "Not found service to_currency: a crypto amount is sent as is",
+            )
     asset = resolve_asset(payout_code, req.network, currency_field=asset_field)
     debit_code = (req.balance_currency or payout_code).upper()
     if debit_code not in (payout_code, CONVERSION_BALANCE):
-        raise field_error("service_not_found", "balance_currency",
-                          f"Only the {CONVERSION_BALANCE} balance can pay for another currency")
+        raise field_error(
+            "service_not_found",
+            "balance_currency",
+            f"Only the {CONVERSION_BALANCE} balance can pay for another currency",
+        )
     precision = _precision(asset)
     amount_decimals = cur.decimals if cur.fiat else precision
     if decimals_of(req.amount) > amount_decimals:
-        raise field_error("invalid_amount", "amount",
-                          f"{cur.code} amounts have at most {amount_decimals} decimals")
+        raise field_error(
+            "invalid_amount",
+            "amount",
+            f"{cur.code} amounts have at most {amount_decimals} decimals",
+        )
     memo = check_memo(asset, req.memo)
     priority = check_priority(asset, req.priority)
     if req.fee_mode not in FEE_MODES:
-        raise field_error("validation_error", "fee_mode",
-                          f"fee_mode must be one of {', '.join(FEE_MODES)}")
+        raise field_error(
+            "validation_error", "fee_mode", f"fee_mode must be one of {', '.join(FEE_MODES)}"
+        )
     if req.callback_url is not None:
-        webhooks.check_url(req.callback_url, field="callback_url",
-                           allow_private=ctx.settings.webhook_allow_private)
+        webhooks.check_url(
+            req.callback_url, field="callback_url", allow_private=ctx.settings.webhook_allow_private
+        )
     chain = ctx.chain(asset.network)
     address = None
     if req.address is not None:
@@ -159,17 +169,29 @@ async def quote(ctx: Context, merchant_fees: Mapping[str, ServiceFee],
     except RateError as exc:
         raise field_error("rate_source_not_available", "rate_source", str(exc)) from exc
 
-    payout_price = (await _price(ctx, payout_code, cur.code, source, "payout_currency")
-                    if cur.code != payout_code else None)
-    debit_price = (await _price(ctx, payout_code, debit_code, source, "balance_currency")
-                   if debit_code != payout_code else None)
+    payout_price = (
+        await _price(ctx, payout_code, cur.code, source, "payout_currency")
+        if cur.code != payout_code
+        else None
+    )
+    debit_price = (
+        await _price(ctx, payout_code, debit_code, source, "balance_currency")
+        if debit_code != payout_code
+        else None
+    )
     network_fee = await ctx.network_fees.estimate(chain, asset, priority)
     plan = quotes.plan(
-        req.amount, payout_currency=payout_code, payout_decimals=precision,
-        payout_price=payout_price, debit_currency=debit_code,
-        debit_decimals=CURRENCIES[debit_code].decimals, debit_price=debit_price,
-        network_fee=network_fee, service=ctx.service_fee(merchant_fees, payout_code),
-        fee_mode=req.fee_mode)
+        req.amount,
+        payout_currency=payout_code,
+        payout_decimals=precision,
+        payout_price=payout_price,
+        debit_currency=debit_code,
+        debit_decimals=CURRENCIES[debit_code].decimals,
+        debit_price=debit_price,
+        network_fee=network_fee,
+        service=ctx.service_fee(merchant_fees, payout_code),
+        fee_mode=req.fee_mode,
+    )
     check_limits(asset, plan.payout_amount)
     # The floor is checked on what the merchant asked for: a fiat amount as given (its
     # conversion rounds down), a crypto amount as the payout amount.
@@ -188,21 +210,35 @@ async def quote(ctx: Context, merchant_fees: Mapping[str, ServiceFee],
         # the quote, the created payout and every later read show the same rate on both
         # databases. The amounts above were computed at the rate's full precision.
         rate_value = quantize(rate_value, MAX_DECIMALS, ROUND_HALF_EVEN)
-    return Quote(req, asset, address, memo, priority, plan, rate_value, rate_quote,
-                 source if rate_value is not None else None, ctx.clock.now())
+    return Quote(
+        req,
+        asset,
+        address,
+        memo,
+        priority,
+        plan,
+        rate_value,
+        rate_quote,
+        source if rate_value is not None else None,
+        ctx.clock.now(),
+    )
 
 
-async def _check_worth(ctx: Context, amount: Decimal, currency: str, decimals: int,
-                       source: str) -> None:
+async def _check_worth(
+    ctx: Context, amount: Decimal, currency: str, decimals: int, source: str
+) -> None:
     """Bitclear's minPayoutAmount: a payout must be worth at least 20 EUR (configurable).
     Compared unrounded, so exactly 20 EUR's worth passes; the message rounds up."""
     if ctx.settings.min_payout_eur <= 0:
         return
     minimum = await min_payout_amount(ctx, currency, source)
     if amount < minimum:
-        raise field_error("amount_too_small", "amount",
-                          min=fmt(quantize(minimum, decimals, ROUND_DEBIT).normalize()),
-                          currency=currency)
+        raise field_error(
+            "amount_too_small",
+            "amount",
+            min=fmt(quantize(minimum, decimals, ROUND_DEBIT).normalize()),
+            currency=currency,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +261,9 @@ class Placed(NamedTuple):
     view: dict[str, Any] | None = None
 
 
-async def place(uow: UnitOfWork, ctx: Context, merchant_id: str, q: Quote,
-                policy: MerchantPolicy | None = None) -> Placed:
+async def place(
+    uow: UnitOfWork, ctx: Context, merchant_id: str, q: Quote, policy: MerchantPolicy | None = None
+) -> Placed:
     """Store the payout and hold its funds. Returns (payout, created); a repeated
     order_id returns the existing payout and changes nothing."""
     answer = (await place_many(uow, ctx, [Placement(merchant_id, q, policy)]))[0]
@@ -236,17 +273,24 @@ async def place(uow: UnitOfWork, ctx: Context, merchant_id: str, q: Quote,
 
 
 @overload
-async def place_many(uow: UnitOfWork, ctx: Context, items: Sequence[Placement], *,
-                     all_or_none: Literal[False] = False) -> list[Placed | PayoutdError]: ...
+async def place_many(
+    uow: UnitOfWork,
+    ctx: Context,
+    items: Sequence[Placement],
+    *,
+    all_or_none: Literal[False] = False,
+) -> list[Placed | PayoutdError]: ...
 
 
 @overload
-async def place_many(uow: UnitOfWork, ctx: Context, items: Sequence[Placement], *,
-                     all_or_none: Literal[True]) -> list[Placed | PayoutdError] | None: ...
+async def place_many(
+    uow: UnitOfWork, ctx: Context, items: Sequence[Placement], *, all_or_none: Literal[True]
+) -> list[Placed | PayoutdError] | None: ...
 
 
-async def place_many(uow: UnitOfWork, ctx: Context, items: Sequence[Placement], *,
-                     all_or_none: bool = False) -> list[Placed | PayoutdError] | None:
+async def place_many(
+    uow: UnitOfWork, ctx: Context, items: Sequence[Placement], *, all_or_none: bool = False
+) -> list[Placed | PayoutdError] | None:
     """Creating payouts: the one entry point every caller goes through (the API's
     routes, its fast lane and every way it grows). Stores the payouts and holds their
     funds in the caller's transaction, with the answer each would get alone: the payout
@@ -280,15 +324,15 @@ async def place_many(uow: UnitOfWork, ctx: Context, items: Sequence[Placement], 
     # expensive part of the batch (bench/README.md, "Where the time goes").
     holding = [(i, p) for i, p in new if INITIAL[p.status] is Funds.HOLD]
     verdicts = await uow.ledger.check_holds([_hold_request(p) for _, p in holding])
-    if any(v is not None for v in verdicts) and any(p.order_id is not None
-                                                     for _, p in holding):
+    if any(v is not None for v in verdicts) and any(p.order_id is not None for _, p in holding):
         # Something was refused, and some of these may be repeats: a repeat is answered
         # with its stored payout, never refused (for funds its payout already holds), and
         # the funds it was counted for here belong to the others. check_holds may also
         # have waited on the accounts' locks for another transaction that has since
         # stored some of these order_ids. So: repeats out, holds decided again.
         stored = await uow.payouts.by_order_ids(
-            [(p.merchant_id, p.order_id) for _, p in holding if p.order_id is not None])
+            [(p.merchant_id, p.order_id) for _, p in holding if p.order_id is not None]
+        )
         if stored:
             _answer_repeats(stored, new, answers)
             new = [(i, p) for i, p in new if answers[i] is None]
@@ -303,13 +347,12 @@ async def place_many(uow: UnitOfWork, ctx: Context, items: Sequence[Placement], 
     return await _answer_inserted(uow, ctx, new, inserted, answers, writes[2])
 
 
-
-
 Answers = list[Placed | PayoutdError | None]
 
 
-async def _fresh(uow: UnitOfWork, ctx: Context, items: Sequence[Placement],
-                 now: datetime) -> tuple[Answers, list[tuple[int, Payout]]]:
+async def _fresh(
+    uow: UnitOfWork, ctx: Context, items: Sequence[Placement], now: datetime
+) -> tuple[Answers, list[tuple[int, Payout]]]:
     """Each item's refusal, or its new payout (by item index)."""
     answers: Answers = [None] * len(items)
     fresh: list[tuple[int, Payout]] = []
@@ -324,25 +367,36 @@ async def _fresh(uow: UnitOfWork, ctx: Context, items: Sequence[Placement],
     return answers, fresh
 
 
-def _writes(new: Sequence[tuple[int, Payout]], now: datetime) -> tuple[
-        list[Payout], list[HoldRequest], list[Event], datetime]:
+def _writes(
+    new: Sequence[tuple[int, Payout]], now: datetime
+) -> tuple[list[Payout], list[HoldRequest], list[Event], datetime]:
     """What storing `new` writes: the payouts, their holds, their `payout.created`."""
-    return ([p for _, p in new],
-            [_hold_request(p) for _, p in new if INITIAL[p.status] is Funds.HOLD],
-            [(events.PAYOUT_CREATED, p.merchant_id, p.id, {"payout": payout_view(p)})
-             for _, p in new], now)
+    return (
+        [p for _, p in new],
+        [_hold_request(p) for _, p in new if INITIAL[p.status] is Funds.HOLD],
+        [(events.PAYOUT_CREATED, p.merchant_id, p.id, {"payout": payout_view(p)}) for _, p in new],
+        now,
+    )
 
 
-async def _answer_inserted(uow: UnitOfWork, ctx: Context, new: Sequence[tuple[int, Payout]],
-                           inserted: set[str], answers: Answers, created: Sequence[Event]
-                           ) -> list[Placed | PayoutdError]:
+async def _answer_inserted(
+    uow: UnitOfWork,
+    ctx: Context,
+    new: Sequence[tuple[int, Payout]],
+    inserted: set[str],
+    answers: Answers,
+    created: Sequence[Event],
+) -> list[Placed | PayoutdError]:
     # A repeat of a stored order_id, or of one another transaction inserted first
     # (committed while we waited on it), is answered with the stored payout; leaving its
     # hold out only leaves more for the others.
     raced = [(i, p) for i, p in new if p.id not in inserted]
     if raced:
-        _answer_repeats(await uow.payouts.by_order_ids(
-            [(p.merchant_id, p.order_id or "") for _, p in raced]), raced, answers)
+        _answer_repeats(
+            await uow.payouts.by_order_ids([(p.merchant_id, p.order_id or "") for _, p in raced]),
+            raced,
+            answers,
+        )
         new = [(i, p) for i, p in new if p.id in inserted]
     views = {subject: payload["payout"] for _, _, subject, payload in created}
     for i, p in new:
@@ -360,31 +414,54 @@ async def _new_payout(uow: UnitOfWork, ctx: Context, item: Placement, now: datet
     access.ensure_payouts_allowed(item.policy, now)
     if q.address is None:
         raise field_error("validation_error", "address", "address is required")
-    await access.ensure_address_allowed(uow, item.policy, item.merchant_id, q.asset.network,
-                                        q.address)
+    await access.ensure_address_allowed(
+        uow, item.policy, item.merchant_id, q.asset.network, q.address
+    )
     status = initial_status(approval=req.approval, execute_at=req.execute_at, now=now)
     # An offer keeps its rate, fees and amounts until it expires (Bitclear).
-    expires_at = (now + timedelta(seconds=ctx.settings.quote_ttl_seconds)
-                  if status is Status.PENDING_APPROVAL else None)
+    expires_at = (
+        now + timedelta(seconds=ctx.settings.quote_ttl_seconds)
+        if status is Status.PENDING_APPROVAL
+        else None
+    )
     return Payout(
-        id=new_id(), merchant_id=item.merchant_id, order_id=req.order_id, status=status,
-        amount=req.amount, currency=req.currency.upper(),
-        payout_amount=q.pricing.payout_amount, payout_currency=q.asset.currency,
-        network=q.asset.network, address=q.address, memo=q.memo, fee_mode=req.fee_mode,
-        priority=q.priority, fee_network=q.pricing.fee_network,
-        fee_service=q.pricing.fee_service, final_amount=q.pricing.final_amount,
-        debit_amount=q.plan.debit_amount, debit_currency=q.plan.debit_currency,
-        rate_value=q.rate_value, rate_source=q.rate_source,
+        id=new_id(),
+        merchant_id=item.merchant_id,
+        order_id=req.order_id,
+        status=status,
+        amount=req.amount,
+        currency=req.currency.upper(),
+        payout_amount=q.pricing.payout_amount,
+        payout_currency=q.asset.currency,
+        network=q.asset.network,
+        address=q.address,
+        memo=q.memo,
+        fee_mode=req.fee_mode,
+        priority=q.priority,
+        fee_network=q.pricing.fee_network,
+        fee_service=q.pricing.fee_service,
+        final_amount=q.pricing.final_amount,
+        debit_amount=q.plan.debit_amount,
+        debit_currency=q.plan.debit_currency,
+        rate_value=q.rate_value,
+        rate_source=q.rate_source,
         rate_expires_at=expires_at if q.rate_value is not None else None,
-        approval=req.approval, execute_at=req.execute_at, expires_at=expires_at,
-        callback_url=req.callback_url, comment=req.comment, metadata=dict(req.metadata),
-        created_at=now, updated_at=now,
+        approval=req.approval,
+        execute_at=req.execute_at,
+        expires_at=expires_at,
+        callback_url=req.callback_url,
+        comment=req.comment,
+        metadata=dict(req.metadata),
+        created_at=now,
+        updated_at=now,
     )
 
 
-def _answer_repeats(stored: Mapping[tuple[str, str], Payout],
-                    candidates: Sequence[tuple[int, Payout]],
-                    answers: Answers) -> None:
+def _answer_repeats(
+    stored: Mapping[tuple[str, str], Payout],
+    candidates: Sequence[tuple[int, Payout]],
+    answers: Answers,
+) -> None:
     """A candidate whose order_id is already stored is answered with that payout."""
     for i, p in candidates:
         existing = stored.get((p.merchant_id, p.order_id or ""))
@@ -398,27 +475,32 @@ def _hold_request(p: Payout) -> HoldRequest:
 
 def _hold_refusal(p: Payout, err: PayoutdError) -> PayoutdError:
     if err.code == "insufficient_funds" and p.debit_currency != p.payout_currency:
-        return field_error("insufficient_funds", "amount",
-                           f"Not enough balance for convert {p.debit_currency} to "
-                           f"{p.payout_currency}")
+        return field_error(
+            "insufficient_funds",
+            "amount",
+            f"Not enough balance for convert {p.debit_currency} to {p.payout_currency}",
+        )
     return err
 
 
-async def apply(uow: UnitOfWork, ctx: Context, change: Change, *,
-                ledger_kind: str = "payout") -> Payout:
+async def apply(
+    uow: UnitOfWork, ctx: Context, change: Change, *, ledger_kind: str = "payout"
+) -> Payout:
     """Persist one transition with what it does to the money and the events it emits,
     all in the caller's transaction."""
     return (await apply_many(uow, ctx, [change], ledger_kind=ledger_kind))[0]
 
 
-async def apply_many(uow: UnitOfWork, ctx: Context, changes: Sequence[Change], *,
-                     ledger_kind: str = "payout") -> list[Payout]:
+async def apply_many(
+    uow: UnitOfWork, ctx: Context, changes: Sequence[Change], *, ledger_kind: str = "payout"
+) -> list[Payout]:
     """`apply` for many transitions made at one moment (a batch's payouts moving
     together): each payout's compare-and-set, then the money of all of them and their
     events in a fixed number of statements."""
     if len({c.after.updated_at for c in changes}) > 1:
-        return [p for c in changes for p in await apply_many(uow, ctx, [c],
-                                                            ledger_kind=ledger_kind)]
+        return [
+            p for c in changes for p in await apply_many(uow, ctx, [c], ledger_kind=ledger_kind)
+        ]
     if not changes:
         return []
     now = changes[0].after.updated_at
@@ -440,9 +522,15 @@ async def apply_many(uow: UnitOfWork, ctx: Context, changes: Sequence[Change], *
         if ctx.metrics is not None:
             ctx.metrics.transition(change.old.value, change.new.value)
         view = payout_view(p)
-        emitted += [(type_, p.merchant_id, p.id,
-                     {"payout": view, "old_status": change.old.value,
-                      "new_status": change.new.value}) for type_ in events.for_change(change)]
+        emitted += [
+            (
+                type_,
+                p.merchant_id,
+                p.id,
+                {"payout": view, "old_status": change.old.value, "new_status": change.new.value},
+            )
+            for type_ in events.for_change(change)
+        ]
     await uow.outbox.add_many(emitted, now)
     return [c.after for c in changes]
 
@@ -461,8 +549,9 @@ async def cancel(uow: UnitOfWork, ctx: Context, merchant_id: str, payout_id: str
     return await apply(uow, ctx, transition(payout, Status.CANCELLED, now=ctx.clock.now()))
 
 
-async def approve(uow: UnitOfWork, ctx: Context, merchant_id: str,
-                  payout_id: str) -> tuple[Payout, bool]:
+async def approve(
+    uow: UnitOfWork, ctx: Context, merchant_id: str, payout_id: str
+) -> tuple[Payout, bool]:
     """Approve an offer at its quoted amounts. Returns (payout, approved): an offer past
     its `expires_at` becomes `expired` instead, holds nothing, and the caller answers
     409 `quote_expired` after committing that. An offer already `expired` (by an earlier
@@ -475,8 +564,11 @@ async def approve(uow: UnitOfWork, ctx: Context, merchant_id: str,
     if payout.status is Status.EXPIRED:
         return payout, False
     now = ctx.clock.now()
-    if (payout.status is Status.PENDING_APPROVAL and payout.expires_at is not None
-            and now >= payout.expires_at):
+    if (
+        payout.status is Status.PENDING_APPROVAL
+        and payout.expires_at is not None
+        and now >= payout.expires_at
+    ):
         return await apply(uow, ctx, transition(payout, Status.EXPIRED, now=now)), False
     return await apply(uow, ctx, transition(payout, approved_status(payout, now), now=now)), True
 

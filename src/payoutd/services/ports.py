@@ -26,20 +26,34 @@ from payoutd.domain.webhooks import Delivery, Endpoint, Lane, Outcome
 
 
 class Payouts(Protocol):
-    async def get(self, merchant_id: str | None, payout_id: str, *,
-                  for_update: bool = False) -> Payout | None: ...
+    async def get(
+        self, merchant_id: str | None, payout_id: str, *, for_update: bool = False
+    ) -> Payout | None: ...
 
-    async def by_order_ids(self, keys: Sequence[tuple[str, str]]
-                           ) -> dict[tuple[str, str], Payout]: ...
+    async def by_order_ids(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], Payout]: ...
 
-    async def claim(self, status: Status, *, network: str | None = None,
-                    currency: str | None = None, due_before: datetime | None = None,
-                    expires_before: datetime | None = None,
-                    limit: int = 500, unbatched: bool = False) -> list[Payout]: ...
+    async def claim(
+        self,
+        status: Status,
+        *,
+        network: str | None = None,
+        currency: str | None = None,
+        due_before: datetime | None = None,
+        expires_before: datetime | None = None,
+        limit: int = 500,
+        unbatched: bool = False,
+    ) -> list[Payout]: ...
 
-    async def in_status(self, status: Status, *, due_before: datetime | None = None,
-                        expires_before: datetime | None = None,
-                        limit: int = 500) -> list[Payout]: ...
+    async def in_status(
+        self,
+        status: Status,
+        *,
+        due_before: datetime | None = None,
+        expires_before: datetime | None = None,
+        limit: int = 500,
+    ) -> list[Payout]: ...
 
     async def save_many(self, changes: Sequence[Change]) -> None: ...
 
@@ -49,31 +63,53 @@ class Payouts(Protocol):
 
     async def release_reserved(self, network: str, batch_id: str | None = None) -> int: ...
 
-    async def set_confirmations(self, batch_id: str, confirmations: int,
-                                now: datetime) -> None: ...
+    async def set_confirmations(self, batch_id: str, confirmations: int, now: datetime) -> None: ...
 
 
 class Placements(Protocol):
     """New payouts written with their holds and `payout.created` events."""
 
-    async def add(self, new: Sequence[Payout], held: Sequence[HoldRequest],
-                  created: Sequence[Event], now: datetime) -> set[str]: ...
+    async def add(
+        self,
+        new: Sequence[Payout],
+        held: Sequence[HoldRequest],
+        created: Sequence[Event],
+        now: datetime,
+    ) -> set[str]: ...
 
-    async def add_if_funded(self, new: Sequence[Payout], held: Sequence[HoldRequest],
-                            created: Sequence[Event], now: datetime) -> set[str] | None: ...
+    async def add_if_funded(
+        self,
+        new: Sequence[Payout],
+        held: Sequence[HoldRequest],
+        created: Sequence[Event],
+        now: datetime,
+    ) -> set[str] | None: ...
 
 
 class Ledger(Protocol):
-    async def post(self, kind: str, reference: str | None, entries: list[Entry],
-                   now: datetime, *, release: dict[str, Decimal] | None = None) -> str: ...
+    async def post(
+        self,
+        kind: str,
+        reference: str | None,
+        entries: list[Entry],
+        now: datetime,
+        *,
+        release: dict[str, Decimal] | None = None,
+    ) -> str: ...
 
-    async def check_holds(self, wanted: Sequence[HoldRequest], *,
-                          field_name: str = "amount") -> list[PayoutdError | None]: ...
+    async def check_holds(
+        self, wanted: Sequence[HoldRequest], *, field_name: str = "amount"
+    ) -> list[PayoutdError | None]: ...
 
     async def add_holds(self, granted: Sequence[HoldRequest], now: datetime) -> list[str]: ...
 
-    async def settle_holds(self, posts: Sequence[tuple[str, list[Entry]]],
-                           voids: Sequence[str], kind: str, now: datetime) -> list[str]: ...
+    async def settle_holds(
+        self,
+        posts: Sequence[tuple[str, list[Entry]]],
+        voids: Sequence[str],
+        kind: str,
+        now: datetime,
+    ) -> list[str]: ...
 
 
 class Merchants(Protocol):
@@ -99,8 +135,9 @@ class Merchants(Protocol):
 
     async def totp_failures(self, merchant_id: str, *, since: datetime) -> list[datetime]: ...
 
-    async def add_totp_failure(self, merchant_id: str, at: datetime, *,
-                               forget_before: datetime) -> None: ...
+    async def add_totp_failure(
+        self, merchant_id: str, at: datetime, *, forget_before: datetime
+    ) -> None: ...
 
     async def clear_totp_failures(self, merchant_id: str) -> None: ...
 
@@ -110,28 +147,38 @@ class Merchants(Protocol):
 
     async def set_address_allowlist(self, merchant_id: str, enabled: bool) -> None: ...
 
-    async def add_address(self, merchant_id: str, network: str, address: str,
-                          label: str | None, now: datetime) -> str | None: ...
+    async def add_address(
+        self, merchant_id: str, network: str, address: str, label: str | None, now: datetime
+    ) -> str | None: ...
 
-    async def remove_address(self, merchant_id: str,
-                             address_id: str) -> dict[str, object] | None: ...
+    async def remove_address(
+        self, merchant_id: str, address_id: str
+    ) -> dict[str, object] | None: ...
 
     async def address_saved(self, merchant_id: str, network: str, address: str) -> bool: ...
 
 
 class ServiceFees(Protocol):
-    async def set(self, merchant_id: str, currency: str, fee: ServiceFee,
-                  now: datetime) -> None: ...
+    async def set(
+        self, merchant_id: str, currency: str, fee: ServiceFee, now: datetime
+    ) -> None: ...
 
 
 class Signatures(Protocol):
-    async def first_use(self, key_id: str, signature: str, *, expires_at: datetime,
-                        now: datetime) -> bool: ...
+    async def first_use(
+        self, key_id: str, signature: str, *, expires_at: datetime, now: datetime
+    ) -> bool: ...
 
 
 class Outbox(Protocol):
-    async def add(self, type_: str, merchant_id: str | None, subject_id: str | None,
-                  payload: dict[str, Any], now: datetime) -> str: ...
+    async def add(
+        self,
+        type_: str,
+        merchant_id: str | None,
+        subject_id: str | None,
+        payload: dict[str, Any],
+        now: datetime,
+    ) -> str: ...
 
     async def add_many(self, events: Sequence[Event], now: datetime) -> list[str]: ...
 
@@ -141,23 +188,33 @@ class Batches(Protocol):
 
     async def get(self, batch_id: str, *, for_update: bool = False) -> Batch | None: ...
 
-    async def set_status(self, batch_id: str, expected: str, status: str, now: datetime,
-                         **values: Any) -> bool: ...
+    async def set_status(
+        self, batch_id: str, expected: str, status: str, now: datetime, **values: Any
+    ) -> bool: ...
 
     async def next_sequence(self, network: str) -> int | None: ...
 
 
 class Audit(Protocol):
-    async def record(self, *, actor: str, action: str, now: datetime,
-                     merchant_id: str | None = None, subject_id: str | None = None,
-                     details: dict[str, Any] | None = None, source: str | None = None) -> str: ...
+    async def record(
+        self,
+        *,
+        actor: str,
+        action: str,
+        now: datetime,
+        merchant_id: str | None = None,
+        subject_id: str | None = None,
+        details: dict[str, Any] | None = None,
+        source: str | None = None,
+    ) -> str: ...
 
 
 class Webhooks(Protocol):
     async def add_endpoint(self, e: Endpoint) -> None: ...
 
-    async def endpoint(self, merchant_id: str | None, endpoint_id: str, *,
-                       for_update: bool = False) -> Endpoint | None: ...
+    async def endpoint(
+        self, merchant_id: str | None, endpoint_id: str, *, for_update: bool = False
+    ) -> Endpoint | None: ...
 
     async def endpoints_by_id(self, endpoint_ids: Sequence[str]) -> dict[str, Endpoint]: ...
 
@@ -175,14 +232,23 @@ class Webhooks(Protocol):
 
     async def add_deliveries(self, rows: list[dict[str, Any]]) -> None: ...
 
-    async def claim_due(self, now: datetime, lease_until: datetime, limit: int, *,
-                        skip_lanes: Sequence[str] = ()) -> list[Delivery]: ...
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int, *, skip_lanes: Sequence[str] = ()
+    ) -> list[Delivery]: ...
 
     async def renew_leases(self, held: dict[str, datetime], until: datetime) -> list[str]: ...
 
-    async def record(self, delivery: Delivery, *, at: datetime, status: str,
-                     next_attempt_at: datetime | None, status_code: int | None,
-                     latency_ms: int | None, error: str | None) -> None: ...
+    async def record(
+        self,
+        delivery: Delivery,
+        *,
+        at: datetime,
+        status: str,
+        next_attempt_at: datetime | None,
+        status_code: int | None,
+        latency_ms: int | None,
+        error: str | None,
+    ) -> None: ...
 
     async def record_many(self, outcomes: Sequence[Outcome]) -> None: ...
 
@@ -192,13 +258,15 @@ class Webhooks(Protocol):
 
 
 class Idempotency(Protocol):
-    async def claim(self, merchant_id: str, key: str, request_hash: str, now: datetime,
-                    locked_until: datetime) -> bool: ...
+    async def claim(
+        self, merchant_id: str, key: str, request_hash: str, now: datetime, locked_until: datetime
+    ) -> bool: ...
 
     async def get(self, merchant_id: str, key: str) -> StoredRequest | None: ...
 
-    async def retake(self, merchant_id: str, key: str, now: datetime,
-                     locked_until: datetime) -> bool: ...
+    async def retake(
+        self, merchant_id: str, key: str, now: datetime, locked_until: datetime
+    ) -> bool: ...
 
     async def complete(self, merchant_id: str, key: str, status: int, body: Any) -> None: ...
 
@@ -385,9 +453,16 @@ class Chain(Protocol):
         that cannot be paid waits, with this reason in the log and the metrics."""
         ...
 
-    async def prepare(self, batch_id: str, asset: Asset, outputs: list[Output],
-                      priority: str | None, *, payout_count: int,
-                      next_sequence: int | None) -> PreparedTx:
+    async def prepare(
+        self,
+        batch_id: str,
+        asset: Asset,
+        outputs: list[Output],
+        priority: str | None,
+        *,
+        payout_count: int,
+        next_sequence: int | None,
+    ) -> PreparedTx:
         """Build and sign (or fully determine) the batch's transactions. `payout_count` (at
         least len(outputs): same-address payouts are merged) prices the comparison with
         sending each payout on its own. `next_sequence`: on account chains, the first

@@ -18,8 +18,9 @@ from payoutd.services.views import amount
 ZERO = Decimal(0)
 
 
-def fee_share(members: Sequence[Payout], merchant_id: str, fee: Decimal,
-              fee_currency: str) -> Decimal:
+def fee_share(
+    members: Sequence[Payout], merchant_id: str, fee: Decimal, fee_currency: str
+) -> Decimal:
     """`merchant_id`'s part of the fee of a transaction carrying `members`: the fee split
     among the payouts in proportion to the network fee each was charged (what its
     priority and asset cost; equally when none was charged), the shares adding up to
@@ -32,12 +33,18 @@ def fee_share(members: Sequence[Payout], merchant_id: str, fee: Decimal,
         weights = [Decimal(1)] * len(ordered)
     shares = split_fee(weights, fee, CURRENCIES[fee_currency].decimals)
     with localcontext(CONTEXT):
-        return sum((s for p, s in zip(ordered, shares, strict=True)
-                    if p.merchant_id == merchant_id), ZERO)
+        return sum(
+            (s for p, s in zip(ordered, shares, strict=True) if p.merchant_id == merchant_id), ZERO
+        )
 
 
-def own_outputs(outputs: Sequence[dict[str, Any]], members: Sequence[Payout],
-                merchant_id: str, currency: str, network: str) -> list[dict[str, Any]]:
+def own_outputs(
+    outputs: Sequence[dict[str, Any]],
+    members: Sequence[Payout],
+    merchant_id: str,
+    currency: str,
+    network: str,
+) -> list[dict[str, Any]]:
     """The outputs of a transaction (`address`, `amount` and `memo` each) that pay
     `merchant_id`'s payouts. An output merged from several merchants' payouts (one
     address and memo) shows only what this merchant's payouts put into it."""

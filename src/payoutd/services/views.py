@@ -74,7 +74,8 @@ def payout_view(p: Payout) -> dict[str, Any]:
             "value": fmt(p.rate_value.normalize()) if p.rate_value is not None else None,
             "base": pc if p.rate_value is not None else None,
             "quote": (p.debit_currency if p.debit_currency != pc else p.currency)
-            if p.rate_value is not None else None,
+            if p.rate_value is not None
+            else None,
             "source": p.rate_source,
             "expires_at": ts(p.rate_expires_at),
         },

@@ -61,8 +61,7 @@ def check_url(url: str, *, allow_private: bool, field: str = "url") -> str:
         raise refuse("port must be a number from 1 to 65535")
     host = parts.hostname
     try:
-        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = (
-            ipaddress.ip_address(host))
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
     except ValueError:
         address = None
         if not _valid_name(host):
@@ -70,9 +69,12 @@ def check_url(url: str, *, allow_private: bool, field: str = "url") -> str:
     if not allow_private:
         reason = webhook_policy.forbidden(address) if address is not None else None
         if reason or host.lower() in ("localhost", "localhost.localdomain"):
-            raise field_error("validation_error", field,
-                              f"webhooks cannot go to {reason or 'localhost'}; "
-                              f"{webhook_policy.ALLOW_PRIVATE_HINT}")
+            raise field_error(
+                "validation_error",
+                field,
+                f"webhooks cannot go to {reason or 'localhost'}; "
+                f"{webhook_policy.ALLOW_PRIVATE_HINT}",
+            )
     return url
 
 
@@ -84,24 +86,43 @@ def _valid_name(host: str) -> bool:
     except UnicodeError:
         return False
     labels = ascii_host.split(".")
-    return (len(ascii_host) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
-            and not labels[-1].isdigit())
+    return (
+        len(ascii_host) <= 253
+        and all(_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
 
 
-async def create_endpoint(uow: UnitOfWork, ctx: Context, merchant_id: str, url: str, *,
-                          event_types: list[str] | None, services: list[str] | None,
-                          description: str | None) -> Endpoint:
+async def create_endpoint(
+    uow: UnitOfWork,
+    ctx: Context,
+    merchant_id: str,
+    url: str,
+    *,
+    event_types: list[str] | None,
+    services: list[str] | None,
+    description: str | None,
+) -> Endpoint:
     try:
         subscription = webhook_policy.expand(event_types, services)
     except ValueError as exc:
         raise field_error("validation_error", "event_types", str(exc)) from exc
     now = ctx.clock.now()
-    endpoint = Endpoint(id=new_id(), merchant_id=merchant_id,
-                        url=check_url(url, allow_private=ctx.settings.webhook_allow_private),
-                        event_types=subscription, description=description,
-                        secret=ctx.secrets.seal(new_secret()), previous_secret=None,
-                        previous_secret_expires_at=None, status="enabled",
-                        disabled_reason=None, failing_since=None, created_at=now, updated_at=now)
+    endpoint = Endpoint(
+        id=new_id(),
+        merchant_id=merchant_id,
+        url=check_url(url, allow_private=ctx.settings.webhook_allow_private),
+        event_types=subscription,
+        description=description,
+        secret=ctx.secrets.seal(new_secret()),
+        previous_secret=None,
+        previous_secret_expires_at=None,
+        status="enabled",
+        disabled_reason=None,
+        failing_since=None,
+        created_at=now,
+        updated_at=now,
+    )
     await uow.webhooks.add_endpoint(endpoint)
     return endpoint
 
@@ -113,39 +134,55 @@ async def endpoint(uow: UnitOfWork, merchant_id: str, endpoint_id: str) -> Endpo
     return found
 
 
-async def delete_endpoint(uow: UnitOfWork, ctx: Context, merchant_id: str,
-                          endpoint_id: str) -> None:
+async def delete_endpoint(
+    uow: UnitOfWork, ctx: Context, merchant_id: str, endpoint_id: str
+) -> None:
     await endpoint(uow, merchant_id, endpoint_id)
     await uow.webhooks.update_endpoint(endpoint_id, ctx.clock.now(), status="deleted")
     await uow.webhooks.cancel_pending(endpoint_id)
 
 
-async def rotate_secret(uow: UnitOfWork, ctx: Context, merchant_id: str, endpoint_id: str,
-                        overlap_seconds: int | None) -> Endpoint:
+async def rotate_secret(
+    uow: UnitOfWork, ctx: Context, merchant_id: str, endpoint_id: str, overlap_seconds: int | None
+) -> Endpoint:
     """A new secret; the old one keeps signing too until the overlap ends, so receivers
     can switch without dropping a delivery."""
     current = await endpoint(uow, merchant_id, endpoint_id)
     now = ctx.clock.now()
-    overlap = timedelta(seconds=ctx.settings.webhook_rotation_overlap_seconds
-                        if overlap_seconds is None else overlap_seconds)
+    overlap = timedelta(
+        seconds=ctx.settings.webhook_rotation_overlap_seconds
+        if overlap_seconds is None
+        else overlap_seconds
+    )
     secret = ctx.secrets.seal(new_secret())
-    await uow.webhooks.update_endpoint(endpoint_id, now, secret=secret,
-                                       previous_secret=current.secret,
-                                       previous_secret_expires_at=now + overlap)
-    return replace(current, secret=secret, previous_secret=current.secret,
-                   previous_secret_expires_at=now + overlap, updated_at=now)
+    await uow.webhooks.update_endpoint(
+        endpoint_id,
+        now,
+        secret=secret,
+        previous_secret=current.secret,
+        previous_secret_expires_at=now + overlap,
+    )
+    return replace(
+        current,
+        secret=secret,
+        previous_secret=current.secret,
+        previous_secret_expires_at=now + overlap,
+        updated_at=now,
+    )
 
 
 async def enable(uow: UnitOfWork, ctx: Context, merchant_id: str, endpoint_id: str) -> Endpoint:
     current = await endpoint(uow, merchant_id, endpoint_id)
     now = ctx.clock.now()
-    await uow.webhooks.update_endpoint(endpoint_id, now, status="enabled",
-                                       disabled_reason=None, failing_since=None)
+    await uow.webhooks.update_endpoint(
+        endpoint_id, now, status="enabled", disabled_reason=None, failing_since=None
+    )
     return replace(current, status="enabled", disabled_reason=None, failing_since=None)
 
 
-async def merchant_secret(uow: UnitOfWork, ctx: Context, merchant_id: str, *,
-                          rotate: bool = False) -> str:
+async def merchant_secret(
+    uow: UnitOfWork, ctx: Context, merchant_id: str, *, rotate: bool = False
+) -> str:
     """The secret that signs deliveries to payouts' own callback_url (made when first
     needed)."""
     sealed = await uow.merchants.webhook_secret(merchant_id)
@@ -157,6 +194,7 @@ async def merchant_secret(uow: UnitOfWork, ctx: Context, merchant_id: str, *,
 
 
 # -- fan-out --------------------------------------------------------------------------
+
 
 async def dispatch(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
     """Turn new outbox events into deliveries: one per subscribed endpoint, and one to
@@ -171,14 +209,25 @@ async def dispatch(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
         by_merchant.setdefault(ep.merchant_id, []).append(ep)
     rows: list[dict[str, Any]] = []
 
-    def add(event: dict[str, Any], url: str, endpoint_id: str | None,
-            payout_id: str | None = None) -> None:
-        rows.append({"id": new_id(), "merchant_id": event["merchant_id"],
-                     "endpoint_id": endpoint_id, "payout_id": payout_id, "url": url,
-                     "event_id": event["id"],
-                     "event_seq": event["seq"], "event_type": event["type"],
-                     "status": "pending", "attempts": 0, "next_attempt_at": now,
-                     "created_at": now})
+    def add(
+        event: dict[str, Any], url: str, endpoint_id: str | None, payout_id: str | None = None
+    ) -> None:
+        rows.append(
+            {
+                "id": new_id(),
+                "merchant_id": event["merchant_id"],
+                "endpoint_id": endpoint_id,
+                "payout_id": payout_id,
+                "url": url,
+                "event_id": event["id"],
+                "event_seq": event["seq"],
+                "event_type": event["type"],
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
 
     for event in events:
         if not event["merchant_id"]:
@@ -196,27 +245,35 @@ async def dispatch(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
 
 def body(event: dict[str, Any]) -> str:
     """What the receiver gets: the event as it was when it happened."""
-    return json.dumps({"id": event["id"], "type": event["type"],
-                       "created_at": ts(event["created_at"]), "data": event["payload"]},
-                      separators=(",", ":"), sort_keys=True)
+    return json.dumps(
+        {
+            "id": event["id"],
+            "type": event["type"],
+            "created_at": ts(event["created_at"]),
+            "data": event["payload"],
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    )
 
 
-async def prepare_attempts(uow: UnitOfWork, ctx: Context, due: Sequence[Delivery],
-                           now: datetime) -> list[tuple[list[str], str] | None]:
+async def prepare_attempts(
+    uow: UnitOfWork, ctx: Context, due: Sequence[Delivery], now: datetime
+) -> list[tuple[list[str], str] | None]:
     """For each delivery, the secrets that sign its next attempt (those in use at `now`,
     the engine's clock, which also set the rotation's end) and its body; None when the
     delivery has no event or its endpoint is gone (then it is cancelled). The worker
     signs right before sending. Reads each event and endpoint once for all of them."""
     events = await uow.webhooks.events([d.event_id for d in due])
     endpoints = await uow.webhooks.endpoints_by_id(
-        [d.endpoint_id for d in due if d.endpoint_id is not None])
+        [d.endpoint_id for d in due if d.endpoint_id is not None]
+    )
     merchant_secrets: dict[str, str] = {}
     prepared: list[tuple[list[str], str] | None] = []
     for d in due:
         event = events.get(d.event_id)
         ep = endpoints.get(d.endpoint_id) if d.endpoint_id is not None else None
-        if event is None or (d.endpoint_id is not None and (ep is None
-                                                             or ep.status != "enabled")):
+        if event is None or (d.endpoint_id is not None and (ep is None or ep.status != "enabled")):
             prepared.append(None)
             continue
         if ep is not None:
@@ -229,17 +286,27 @@ async def prepare_attempts(uow: UnitOfWork, ctx: Context, due: Sequence[Delivery
     return prepared
 
 
-async def claim_due(uow: UnitOfWork, ctx: Context, now: datetime, until: datetime, limit: int,
-                    *, skip_lanes: Sequence[str] = ()
-                    ) -> list[tuple[Delivery, tuple[list[str], str] | None]]:
+async def claim_due(
+    uow: UnitOfWork,
+    ctx: Context,
+    now: datetime,
+    until: datetime,
+    limit: int,
+    *,
+    skip_lanes: Sequence[str] = (),
+) -> list[tuple[Delivery, tuple[list[str], str] | None]]:
     """The due deliveries, leased until `until`, each with what its attempt needs
     (`prepare_attempts`); None for those cancelled here, their endpoint disabled or
     deleted meanwhile."""
     due = await uow.webhooks.claim_due(now, until, limit, skip_lanes=skip_lanes)
     attempts = list(zip(due, await prepare_attempts(uow, ctx, due, now), strict=True))
-    await uow.webhooks.record_many([
-        Outcome(d, now, "cancelled", None, None, None, "endpoint disabled or deleted")
-        for d, prepared in attempts if prepared is None])
+    await uow.webhooks.record_many(
+        [
+            Outcome(d, now, "cancelled", None, None, None, "endpoint disabled or deleted")
+            for d, prepared in attempts
+            if prepared is None
+        ]
+    )
     return attempts
 
 
@@ -248,17 +315,22 @@ async def renew_leases(uow: UnitOfWork, held: dict[str, datetime], until: dateti
     return await uow.webhooks.renew_leases(held, until)
 
 
-async def record_delivered(uow: UnitOfWork, ctx: Context,
-                           delivered: Sequence[tuple[Delivery, AttemptResult, datetime]]) -> None:
+async def record_delivered(
+    uow: UnitOfWork, ctx: Context, delivered: Sequence[tuple[Delivery, AttemptResult, datetime]]
+) -> None:
     """Successful attempts (each with when it was answered), recorded together: the
     deliveries are done and their endpoints no longer failing."""
     if not delivered:
         return
-    await uow.webhooks.record_many([
-        Outcome(d, at, "delivered", None, result.status_code, result.latency_ms, None)
-        for d, result, at in delivered])
+    await uow.webhooks.record_many(
+        [
+            Outcome(d, at, "delivered", None, result.status_code, result.latency_ms, None)
+            for d, result, at in delivered
+        ]
+    )
     endpoints = await uow.webhooks.endpoints_by_id(
-        [d.endpoint_id for d, _, _ in delivered if d.endpoint_id is not None])
+        [d.endpoint_id for d, _, _ in delivered if d.endpoint_id is not None]
+    )
     now = ctx.clock.now()
     for ep in endpoints.values():
         if ep.failing_since is not None:
@@ -274,17 +346,29 @@ async def record(uow: UnitOfWork, ctx: Context, d: Delivery, result: AttemptResu
         return "delivered"
     ep = await uow.webhooks.endpoint(None, d.endpoint_id) if d.endpoint_id else None
     if result.gone and ep is not None:
-        await uow.webhooks.record(d, at=now, status="cancelled", next_attempt_at=None,
-                                  status_code=result.status_code,
-                                  latency_ms=result.latency_ms, error="410 Gone")
+        await uow.webhooks.record(
+            d,
+            at=now,
+            status="cancelled",
+            next_attempt_at=None,
+            status_code=result.status_code,
+            latency_ms=result.latency_ms,
+            error="410 Gone",
+        )
         await _disable(uow, ep, now, "the receiver answered 410 Gone")
         return "cancelled"
     retry = webhook_policy.next_attempt(d.attempts + 1, now, result.retry_after)
     status = "pending" if retry is not None else "failed"
     error = result.error or f"HTTP {result.status_code}"
-    await uow.webhooks.record(d, at=now, status=status, next_attempt_at=retry,
-                              status_code=result.status_code, latency_ms=result.latency_ms,
-                              error=error)
+    await uow.webhooks.record(
+        d,
+        at=now,
+        status=status,
+        next_attempt_at=retry,
+        status_code=result.status_code,
+        latency_ms=result.latency_ms,
+        error=error,
+    )
     if ep is not None:
         failing_since = ep.failing_since or now
         if ep.failing_since is None:
@@ -310,8 +394,9 @@ async def own_lane(uow: UnitOfWork, merchant_id: str, lane: Lane) -> None:
         raise PayoutdError("not_found", "Payout not found")
 
 
-async def redeliver(uow: UnitOfWork, ctx: Context, merchant_id: str, lane: Lane,
-                    delivery_id: str) -> Delivery:
+async def redeliver(
+    uow: UnitOfWork, ctx: Context, merchant_id: str, lane: Lane, delivery_id: str
+) -> Delivery:
     """Send a delivery again now: one of an endpoint's, or of a payout's callback_url."""
     await own_lane(uow, merchant_id, lane)
     d = await uow.webhooks.delivery(lane, delivery_id)

@@ -16,17 +16,35 @@ class AuditRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def record(self, *, actor: str, action: str, now: datetime,
-                     merchant_id: str | None = None, subject_id: str | None = None,
-                     details: dict[str, Any] | None = None, source: str | None = None) -> str:
+    async def record(
+        self,
+        *,
+        actor: str,
+        action: str,
+        now: datetime,
+        merchant_id: str | None = None,
+        subject_id: str | None = None,
+        details: dict[str, Any] | None = None,
+        source: str | None = None,
+    ) -> str:
         entry_id = new_id()
-        await self.conn.execute(audit_log.insert().values(
-            id=entry_id, actor=actor, action=action, merchant_id=merchant_id,
-            subject_id=subject_id, details=details or {}, source=source, created_at=now))
+        await self.conn.execute(
+            audit_log.insert().values(
+                id=entry_id,
+                actor=actor,
+                action=action,
+                merchant_id=merchant_id,
+                subject_id=subject_id,
+                details=details or {},
+                source=source,
+                created_at=now,
+            )
+        )
         return entry_id
 
-    async def entries(self, *, merchant_id: str | None = None, subject_id: str | None = None,
-                      limit: int = 100) -> list[dict[str, Any]]:
+    async def entries(
+        self, *, merchant_id: str | None = None, subject_id: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         stmt = select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
         if merchant_id is not None:
             stmt = stmt.where(audit_log.c.merchant_id == merchant_id)

@@ -106,8 +106,9 @@ class Database:
                 yield uow
             return
         async with self.engine.connect() as raw:
-            conn = await raw.execution_options(isolation_level="REPEATABLE READ",
-                                               postgresql_readonly=True)
+            conn = await raw.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
             async with conn.begin():
                 yield UnitOfWork(conn, self.dialect, read_only=True)
 
@@ -124,11 +125,13 @@ class Database:
             return
         from sqlalchemy import text
 
-        key = int.from_bytes(hashlib.sha256(f"payoutd-wallet:{wallet}".encode()).digest()[:8],
-                             "big", signed=True)
+        key = int.from_bytes(
+            hashlib.sha256(f"payoutd-wallet:{wallet}".encode()).digest()[:8], "big", signed=True
+        )
         async with self.engine.connect() as conn:
-            got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})
-                   ).scalar_one()
+            got = (
+                await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})
+            ).scalar_one()
             await conn.commit()
             try:
                 yield bool(got)

@@ -21,15 +21,22 @@ def one_of(dialect: str, column: Any, values: Sequence[Any]) -> ColumnElement[bo
     prepared once per connection instead of once per list length."""
     if dialect == "postgresql":
         matches: ColumnElement[bool] = column == any_(
-            bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+            bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+        )
         return matches
     result: ColumnElement[bool] = column.in_(list(values))
     return result
 
 
-async def update_rows(conn: AsyncConnection, dialect: str, table: Table, match: Sequence[str],
-                      values: Sequence[str], rows: Sequence[Sequence[Any]],
-                      *where: ColumnElement[bool]) -> int:
+async def update_rows(
+    conn: AsyncConnection,
+    dialect: str,
+    table: Table,
+    match: Sequence[str],
+    values: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *where: ColumnElement[bool],
+) -> int:
     """Many rows' UPDATEs in one statement: each row of `rows` holds the `match` columns'
     values (which row to change) then the `values` columns' new values; `where` adds
     conditions every row must meet. Returns how many rows were changed, for the caller to
@@ -43,15 +50,25 @@ async def update_rows(conn: AsyncConnection, dialect: str, table: Table, match: 
     names = [*(f"w_{c}" for c in match), *(f"b_{c}" for c in values)]
     types = [table.c[c].type for c in (*match, *values)]
     if dialect == "postgresql":
-        arrays = [bindparam(n, [row[i] for row in rows], type_=postgresql.ARRAY(t))
-                  for i, (n, t) in enumerate(zip(names, types, strict=True))]
-        v = func.unnest(*arrays).table_valued(
-            *(column(n, t) for n, t in zip(names, types, strict=True))
-        ).render_derived(name="v")
-        stmt = (update(table).where(*(table.c[c] == v.c[f"w_{c}"] for c in match), *where)
-                .values({c: v.c[f"b_{c}"] for c in values}))
+        arrays = [
+            bindparam(n, [row[i] for row in rows], type_=postgresql.ARRAY(t))
+            for i, (n, t) in enumerate(zip(names, types, strict=True))
+        ]
+        v = (
+            func.unnest(*arrays)
+            .table_valued(*(column(n, t) for n, t in zip(names, types, strict=True)))
+            .render_derived(name="v")
+        )
+        stmt = (
+            update(table)
+            .where(*(table.c[c] == v.c[f"w_{c}"] for c in match), *where)
+            .values({c: v.c[f"b_{c}"] for c in values})
+        )
         return int((await conn.execute(stmt)).rowcount)
-    stmt = (update(table).where(*(table.c[c] == bindparam(f"w_{c}") for c in match), *where)
-            .values({c: bindparam(f"b_{c}", type_=table.c[c].type) for c in values}))
+    stmt = (
+        update(table)
+        .where(*(table.c[c] == bindparam(f"w_{c}") for c in match), *where)
+        .values({c: bindparam(f"b_{c}", type_=table.c[c].type) for c in values})
+    )
     result = await conn.execute(stmt, [dict(zip(names, row, strict=True)) for row in rows])
     return int(result.rowcount)

@@ -20,21 +20,23 @@ def alembic_config() -> Config:
     return cfg
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head", *,
-                  secrets: Secrets | None = None) -> None:
+async def upgrade(
+    engine: AsyncEngine, revision: str = "head", *, secrets: Secrets | None = None
+) -> None:
     """`secrets`: for the migrations that seal or open stored secrets (0007); a database
     with none stored needs none."""
     await _run(engine, command.upgrade, revision, secrets)
 
 
-async def downgrade(engine: AsyncEngine, revision: str, *,
-                    secrets: Secrets | None = None) -> None:
+async def downgrade(engine: AsyncEngine, revision: str, *, secrets: Secrets | None = None) -> None:
     await _run(engine, command.downgrade, revision, secrets)
 
 
-async def _run(engine: AsyncEngine, step: Callable[[Config, str], None], revision: str,
-               secrets: Secrets | None) -> None:
+async def _run(
+    engine: AsyncEngine, step: Callable[[Config, str], None], revision: str, secrets: Secrets | None
+) -> None:
     async with engine.begin() as conn:
+
         def run(sync_conn: object) -> None:
             cfg = alembic_config()
             cfg.attributes["connection"] = sync_conn

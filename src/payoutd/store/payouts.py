@@ -66,12 +66,14 @@ class PayoutRepository:
         # then only the pairs asked for
         stmt = select(payouts).where(
             one_of(self.dialect, payouts.c.merchant_id, sorted({m for m, _ in wanted})),
-            one_of(self.dialect, payouts.c.order_id, sorted({o for _, o in wanted})))
+            one_of(self.dialect, payouts.c.order_id, sorted({o for _, o in wanted})),
+        )
         found = (from_row(r) for r in await self.conn.execute(stmt))
         return {key: p for p in found if (key := (p.merchant_id, p.order_id or "")) in wanted}
 
-    async def get(self, merchant_id: str | None, payout_id: str, *,
-                  for_update: bool = False) -> Payout | None:
+    async def get(
+        self, merchant_id: str | None, payout_id: str, *, for_update: bool = False
+    ) -> Payout | None:
         stmt = select(payouts).where(payouts.c.id == payout_id)
         if merchant_id is not None:
             stmt = stmt.where(payouts.c.merchant_id == merchant_id)
@@ -92,17 +94,27 @@ class PayoutRepository:
         groups: dict[tuple[str, ...], list[tuple[Change, dict[str, Any]]]] = {}
         for change in changes:
             before, after = change.before, change.after
-            values = {k: v for k, v in to_row(after).items()
-                      if k not in ("id", "merchant_id", "created_at")
-                      and getattr(before, k) != getattr(after, k)}
+            values = {
+                k: v
+                for k, v in to_row(after).items()
+                if k not in ("id", "merchant_id", "created_at")
+                and getattr(before, k) != getattr(after, k)
+            }
             values["status"] = after.status.value
             values["version"] = after.version
             groups.setdefault(tuple(sorted(values)), []).append((change, values))
         for columns, members in groups.items():
             changed = await update_rows(
-                self.conn, self.dialect, payouts, ("id", "version"), columns,
-                [(ch.before.id, ch.before.version, *(vals[c] for c in columns))
-                 for ch, vals in members])
+                self.conn,
+                self.dialect,
+                payouts,
+                ("id", "version"),
+                columns,
+                [
+                    (ch.before.id, ch.before.version, *(vals[c] for c in columns))
+                    for ch, vals in members
+                ],
+            )
             if changed != len(members):
                 raise ConcurrentChange(", ".join(ch.before.id for ch, _ in members))
 
@@ -143,41 +155,70 @@ class PayoutRepository:
         """The payouts each of these chain transactions carries (by its batch), by txid."""
         if not txids:
             return {}
-        stmt = (select(batches.c.txid.label("batch_txid"), payouts)
-                .join(batches, batches.c.id == payouts.c.batch_id)
-                .where(batches.c.txid.in_(txids)).order_by(payouts.c.id))
+        stmt = (
+            select(batches.c.txid.label("batch_txid"), payouts)
+            .join(batches, batches.c.id == payouts.c.batch_id)
+            .where(batches.c.txid.in_(txids))
+            .order_by(payouts.c.id)
+        )
         found: dict[str, list[Payout]] = {}
         for row in await self.conn.execute(stmt):
             found.setdefault(row[0], []).append(from_row(row))
         return found
 
-    async def claim(self, status: Status, *, network: str | None = None,
-                    currency: str | None = None, due_before: datetime | None = None,
-                    expires_before: datetime | None = None,
-                    limit: int = 500, unbatched: bool = False) -> list[Payout]:
+    async def claim(
+        self,
+        status: Status,
+        *,
+        network: str | None = None,
+        currency: str | None = None,
+        due_before: datetime | None = None,
+        expires_before: datetime | None = None,
+        limit: int = 500,
+        unbatched: bool = False,
+    ) -> list[Payout]:
         """Oldest payouts in `status`, locked for this worker. SKIP LOCKED lets several
         workers take disjoint slices of one queue without waiting on each other.
         `unbatched`: only those no batch has taken."""
-        stmt = self._oldest(status, network=network, currency=currency,
-                            due_before=due_before, expires_before=expires_before,
-                            limit=limit, unbatched=unbatched)
+        stmt = self._oldest(
+            status,
+            network=network,
+            currency=currency,
+            due_before=due_before,
+            expires_before=expires_before,
+            limit=limit,
+            unbatched=unbatched,
+        )
         if self.dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         return [from_row(r) for r in (await self.conn.execute(stmt))]
 
-    async def in_status(self, status: Status, *, due_before: datetime | None = None,
-                        expires_before: datetime | None = None,
-                        limit: int = 500) -> list[Payout]:
+    async def in_status(
+        self,
+        status: Status,
+        *,
+        due_before: datetime | None = None,
+        expires_before: datetime | None = None,
+        limit: int = 500,
+    ) -> list[Payout]:
         """Oldest payouts in `status`, read without locking them (a look, or a list for a
         person to act on)."""
-        stmt = self._oldest(status, due_before=due_before, expires_before=expires_before,
-                            limit=limit)
+        stmt = self._oldest(
+            status, due_before=due_before, expires_before=expires_before, limit=limit
+        )
         return [from_row(r) for r in (await self.conn.execute(stmt))]
 
-    def _oldest(self, status: Status, *, network: str | None = None,
-                currency: str | None = None, due_before: datetime | None = None,
-                expires_before: datetime | None = None, limit: int,
-                unbatched: bool = False) -> Select[Any]:
+    def _oldest(
+        self,
+        status: Status,
+        *,
+        network: str | None = None,
+        currency: str | None = None,
+        due_before: datetime | None = None,
+        expires_before: datetime | None = None,
+        limit: int,
+        unbatched: bool = False,
+    ) -> Select[Any]:
         stmt = select(payouts).where(payouts.c.status == status.value)
         if unbatched:
             stmt = stmt.where(payouts.c.batch_id.is_(None))
@@ -194,30 +235,41 @@ class PayoutRepository:
     async def any_reserved(self, network: str) -> bool:
         """Whether a batch has taken queued payouts of the network without recording
         them yet."""
-        stmt = (select(payouts.c.id)
-                .where(payouts.c.status == Status.QUEUED.value,
-                       payouts.c.network == network, payouts.c.batch_id.is_not(None))
-                .limit(1))
+        stmt = (
+            select(payouts.c.id)
+            .where(
+                payouts.c.status == Status.QUEUED.value,
+                payouts.c.network == network,
+                payouts.c.batch_id.is_not(None),
+            )
+            .limit(1)
+        )
         return (await self.conn.execute(stmt)).first() is not None
 
     async def release_reserved(self, network: str, batch_id: str | None = None) -> int:
         """Give queued payouts a batch had taken back to their queue: those of one batch
         that was not recorded, or (no `batch_id`) every one of the network's, which only
         a batch cut short by a crash leaves behind (the caller holds the wallet's lock)."""
-        stmt = (update(payouts)
-                .where(payouts.c.status == Status.QUEUED.value,
-                       payouts.c.network == network, payouts.c.batch_id.is_not(None))
-                .values(batch_id=None, version=payouts.c.version + 1))
+        stmt = (
+            update(payouts)
+            .where(
+                payouts.c.status == Status.QUEUED.value,
+                payouts.c.network == network,
+                payouts.c.batch_id.is_not(None),
+            )
+            .values(batch_id=None, version=payouts.c.version + 1)
+        )
         if batch_id is not None:
             stmt = stmt.where(payouts.c.batch_id == batch_id)
         return (await self.conn.execute(stmt)).rowcount or 0
 
     async def queues(self, status: Status) -> Sequence[tuple[str, str, datetime]]:
         """(network, currency, oldest updated_at) of every non-empty queue in `status`."""
-        stmt = (select(payouts.c.network, payouts.c.payout_currency,
-                       func.min(payouts.c.updated_at))
-                .where(payouts.c.status == status.value)
-                .group_by(payouts.c.network, payouts.c.payout_currency))
+        stmt = (
+            select(payouts.c.network, payouts.c.payout_currency, func.min(payouts.c.updated_at))
+            .where(payouts.c.status == status.value)
+            .group_by(payouts.c.network, payouts.c.payout_currency)
+        )
         return [(r[0], r[1], r[2]) for r in (await self.conn.execute(stmt))]
 
     async def count_by_status(self) -> dict[str, int]:
@@ -227,6 +279,7 @@ class PayoutRepository:
     async def set_confirmations(self, batch_id: str, confirmations: int, now: datetime) -> None:
         """Progress of a mined transaction; not a status change."""
         await self.conn.execute(
-            update(payouts).where(payouts.c.batch_id == batch_id,
-                                  payouts.c.status == Status.CONFIRMING.value)
-            .values(confirmations=confirmations, updated_at=now))
+            update(payouts)
+            .where(payouts.c.batch_id == batch_id, payouts.c.status == Status.CONFIRMING.value)
+            .values(confirmations=confirmations, updated_at=now)
+        )

@@ -54,31 +54,46 @@ from payoutd.store.types import bind_processor
 
 
 class PlacementRepository:
-    def __init__(self, conn: AsyncConnection, dialect: str, ledger: LedgerRepository,
-                 outbox_repo: OutboxRepository) -> None:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        dialect: str,
+        ledger: LedgerRepository,
+        outbox_repo: OutboxRepository,
+    ) -> None:
         self.conn = conn
         self.pg = dialect == "postgresql"
         self.ledger = ledger
         self.outbox = outbox_repo
 
-    async def add(self, new: Sequence[Payout], held: Sequence[HoldRequest],
-                  created: Sequence[Event], now: datetime) -> set[str]:
+    async def add(
+        self,
+        new: Sequence[Payout],
+        held: Sequence[HoldRequest],
+        created: Sequence[Event],
+        now: datetime,
+    ) -> set[str]:
         """Insert `new` payouts, and for those inserted their holds (granted by
         check_holds in this transaction) and events; returns the ids inserted."""
         if not new:
             return set()
         if not self.pg:
             driver = await sqlite_driver.of(self.conn)
-            batch = _SqliteBatch.of(self.conn.dialect, new, held,
-                                    self.outbox.rows(created, now), now)
+            batch = _SqliteBatch.of(
+                self.conn.dialect, new, held, self.outbox.rows(created, now), now
+            )
             return await driver.call(functools.partial(_write_on_sqlite, batch))
-        result = await self.conn.execute(_statement(False),
-                                         self._params(new, held, created, now))
+        result = await self.conn.execute(_statement(False), self._params(new, held, created, now))
         _, ids = result.one()
         return set(ids or ())
 
-    async def add_if_funded(self, new: Sequence[Payout], held: Sequence[HoldRequest],
-                            created: Sequence[Event], now: datetime) -> set[str] | None:
+    async def add_if_funded(
+        self,
+        new: Sequence[Payout],
+        held: Sequence[HoldRequest],
+        created: Sequence[Event],
+        now: datetime,
+    ) -> set[str] | None:
         """`add` with the hold check folded in, for a connection in autocommit on
         PostgreSQL: one statement, so one round trip and its own transaction. It locks the
         holds' accounts (FOR UPDATE, in id order, as `LedgerRepository.check_holds`) and
@@ -117,14 +132,23 @@ class PlacementRepository:
         intake runs one per batch. The connection is in autocommit (`Database.autocommit`),
         so SQLAlchemy holds no transaction that this statement could land in."""
         sql, binds = _compiled(self.conn.dialect)
-        return sql, [params[name] if process is None else process(params[name])
-                     for name, process in binds]
+        return sql, [
+            params[name] if process is None else process(params[name]) for name, process in binds
+        ]
 
-    def _params(self, new: Sequence[Payout], held: Sequence[HoldRequest],
-                created: Sequence[Event], now: datetime) -> dict[str, Any]:
+    def _params(
+        self,
+        new: Sequence[Payout],
+        held: Sequence[HoldRequest],
+        created: Sequence[Event],
+        now: datetime,
+    ) -> dict[str, Any]:
         rows = [to_row(p) for p in insert_order(new)]
-        params: dict[str, Any] = {"now": now, "pending": HoldStatus.PENDING.value,
-                                  "p_rows": _rows_json(self.conn.dialect, rows)}
+        params: dict[str, Any] = {
+            "now": now,
+            "pending": HoldStatus.PENDING.value,
+            "p_rows": _rows_json(self.conn.dialect, rows),
+        }
         _columns_of(params, "h", holds, _HOLD_COLUMNS, self.ledger.hold_rows(held, now))
         _columns_of(params, "o", outbox, _EVENT_COLUMNS, self.outbox.rows(created, now))
         return params
@@ -141,19 +165,30 @@ class _SqliteBatch:
     sql: _SqliteSql
 
     @classmethod
-    def of(cls, dialect: Any, new: Sequence[Payout], held: Sequence[HoldRequest],
-           events: Sequence[dict[str, Any]], now: datetime) -> _SqliteBatch:
+    def of(
+        cls,
+        dialect: Any,
+        new: Sequence[Payout],
+        held: Sequence[HoldRequest],
+        events: Sequence[dict[str, Any]],
+        now: datetime,
+    ) -> _SqliteBatch:
         sql = _sqlite_sql(dialect)
         ordered = insert_order(new)
         hold_rows = LedgerRepository.hold_rows(held, now)
         values = row_values(sql.payout.columns)
         return cls(
-            [(p.id, row) for p, row in zip(ordered, sql.payout.bind(map(values, ordered)),
-                                           strict=True)],
+            [
+                (p.id, row)
+                for p, row in zip(ordered, sql.payout.bind(map(values, ordered)), strict=True)
+            ],
             list(zip(held, sql.hold.bind_dicts(hold_rows), strict=True)),
-            [(e["subject_id"], row) for e, row in zip(events, sql.event.bind_dicts(events),
-                                                      strict=True)],
-            sql)
+            [
+                (e["subject_id"], row)
+                for e, row in zip(events, sql.event.bind_dicts(events), strict=True)
+            ],
+            sql,
+        )
 
 
 def _write_on_sqlite(batch: _SqliteBatch, conn: sqlite3.Connection) -> set[str]:
@@ -176,9 +211,13 @@ def _write_on_sqlite(batch: _SqliteBatch, conn: sqlite3.Connection) -> set[str]:
         cur.executemany(sql.payout.text, [row for _, row in batch.payouts])
         inserted = {payout_id for payout_id, _ in batch.payouts}
         if cur.rowcount != len(inserted):
-            inserted = {found for found, in cur.execute(
-                f"SELECT id FROM payouts WHERE id IN ({sqlite_driver.marks(len(inserted))})",
-                sorted(inserted))}
+            inserted = {
+                found
+                for (found,) in cur.execute(
+                    f"SELECT id FROM payouts WHERE id IN ({sqlite_driver.marks(len(inserted))})",
+                    sorted(inserted),
+                )
+            }
     finally:
         cur.close()
     granted = [(h, row) for h, row in batch.holds if h.payout_id in inserted]
@@ -189,8 +228,9 @@ def _write_on_sqlite(batch: _SqliteBatch, conn: sqlite3.Connection) -> set[str]:
         missing = [a for a in ids if a not in held]
         if missing:  # check_holds found them in this transaction
             raise RuntimeError(f"no ledger account {', '.join(missing)}")
-        conn.executemany(sql.set_held, [
-            (sql.amount_in(sql.amount_out(held[a]) + adding[a]), a) for a in ids])
+        conn.executemany(
+            sql.set_held, [(sql.amount_in(sql.amount_out(held[a]) + adding[a]), a) for a in ids]
+        )
     if granted:
         conn.executemany(sql.hold.text, [row for _, row in granted])
     events = [row for subject, row in batch.events if subject in inserted]
@@ -251,18 +291,26 @@ def _sqlite_sql(dialect: Any) -> _SqliteSql:
         c = stmt.compile(dialect=dialect, column_keys=list(names))
         columns = tuple(c.positiontup or ())
         processors = [bind_processor(c.binds[name].type, dialect) for name in columns]
-        return _Insert(str(c), columns, tuple((i, process) for i, process
-                                              in enumerate(processors) if process is not None))
+        return _Insert(
+            str(c),
+            columns,
+            tuple((i, process) for i, process in enumerate(processors) if process is not None),
+        )
 
     held = ledger_accounts.c.held.type
     return _SqliteSql(
-        payout=compiled(sqlite.insert(payouts).on_conflict_do_nothing(
-            index_elements=["merchant_id", "order_id"]), [c.name for c in payouts.columns]),
+        payout=compiled(
+            sqlite.insert(payouts).on_conflict_do_nothing(
+                index_elements=["merchant_id", "order_id"]
+            ),
+            [c.name for c in payouts.columns],
+        ),
         hold=compiled(holds.insert(), [*_HOLD_COLUMNS, "status", "created_at", "updated_at"]),
         event=compiled(outbox.insert(), [*_EVENT_COLUMNS, "created_at"]),
         set_held="UPDATE ledger_accounts SET held = ? WHERE id = ?",
         amount_out=sqlite_amount(dialect),
-        amount_in=bind_processor(held, dialect))
+        amount_in=bind_processor(held, dialect),
+    )
 
 
 # Errors raised while a statement runs, before its implicit commit: data exceptions
@@ -281,8 +329,9 @@ def _not_applied(exc: Exception) -> bool:
     if not isinstance(exc, asyncpg.exceptions.PostgresError):
         return False
     sqlstate = exc.sqlstate
-    return isinstance(sqlstate, str) and (sqlstate[:2] in _NOT_APPLIED_CLASSES
-                                          or sqlstate in _NOT_APPLIED_CODES)
+    return isinstance(sqlstate, str) and (
+        sqlstate[:2] in _NOT_APPLIED_CLASSES or sqlstate in _NOT_APPLIED_CODES
+    )
 
 
 _HOLD_COLUMNS = ("id", "account_id", "currency", "amount", "payout_id")
@@ -300,9 +349,15 @@ def _rows_json(dialect: Any, rows: Sequence[dict[str, Any]]) -> str:
     text it is given: the same text as the engine's serializer (`json_text`) writes for the
     value alone."""
     binds = _payout_binds(dialect)
-    return json_text.dumps_text([
-        {name: _json_value(r[name] if process is None else process(r[name]))
-         for name, process in binds} for r in rows])
+    return json_text.dumps_text(
+        [
+            {
+                name: _json_value(r[name] if process is None else process(r[name]))
+                for name, process in binds
+            }
+            for r in rows
+        ]
+    )
 
 
 def _json_value(value: Any) -> Any:
@@ -317,17 +372,24 @@ def _json_value(value: Any) -> Any:
 def _payout_binds(dialect: Any) -> tuple[tuple[str, Any], ...]:
     """Each payouts column with its bind processor, JSON columns
     left as they are (nested in the document, not text)."""
-    return tuple((c.name, None if _is_json(c) else bind_processor(c.type, dialect))
-                 for c in payouts.columns)
+    return tuple(
+        (c.name, None if _is_json(c) else bind_processor(c.type, dialect)) for c in payouts.columns
+    )
 
 
-def _columns_of(params: dict[str, Any], prefix: str, table: Table, names: Sequence[str],
-                rows: Sequence[dict[str, Any]]) -> None:
+def _columns_of(
+    params: dict[str, Any],
+    prefix: str,
+    table: Table,
+    names: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+) -> None:
     """The rows as one array parameter per column (JSON columns as text)."""
     for name, is_json in _layout(table, tuple(names)):
         values = [r[name] for r in rows]
-        params[f"{prefix}_{name}"] = ([json_text.dumps_text(v) for v in values] if is_json
-                                      else values)
+        params[f"{prefix}_{name}"] = (
+            [json_text.dumps_text(v) for v in values] if is_json else values
+        )
 
 
 @functools.cache
@@ -342,7 +404,8 @@ def _compiled(dialect: Any) -> tuple[str, tuple[tuple[str, Any], ...]]:
     compiled = _statement(True).compile(dialect=dialect)
     order = compiled.positiontup or ()
     return str(compiled), tuple(
-        (name, bind_processor(compiled.binds[name].type, dialect)) for name in order)
+        (name, bind_processor(compiled.binds[name].type, dialect)) for name in order
+    )
 
 
 def _is_json(column: Column[Any]) -> bool:
@@ -375,7 +438,8 @@ def _statement(check_funds: bool) -> Any:
     # so the locks are taken in id order like everywhere else an account is written (no
     # deadlock between two batches), and `funded` is computed before any row is written:
     # every write below depends on `p`, whose rows wait for `funded`.
-    funds = """
+    funds = (
+        """
 want AS (
     SELECT w.account_id, sum(w.amount) AS amount
     FROM unnest(:h_account_id, :h_amount) AS w(account_id, amount)
@@ -387,7 +451,10 @@ want AS (
     SELECT NOT EXISTS (
         SELECT 1 FROM want LEFT JOIN locked ON locked.id = want.account_id
         WHERE locked.id IS NULL OR locked.available < want.amount) AS ok
-),""" if check_funds else "funded AS (SELECT TRUE AS ok),"
+),"""
+        if check_funds
+        else "funded AS (SELECT TRUE AS ok),"
+    )
     sql = f"""
 WITH {funds} p AS (
     INSERT INTO payouts ({", ".join(p_cols)})
@@ -424,7 +491,12 @@ SELECT (SELECT ok FROM funded) AS funded, ARRAY(SELECT id FROM p) AS ids"""
     binds = [bindparam("p_rows", type_=postgresql.TEXT())]
     binds += [_array(f"h_{n}", holds.c[n]) for n in _HOLD_COLUMNS]
     binds += [_array(f"o_{n}", outbox.c[n]) for n in _EVENT_COLUMNS]
-    binds += [bindparam("now", type_=payouts.c.created_at.type),
-              bindparam("pending", type_=holds.c.status.type)]
-    return text(sql).bindparams(*binds).columns(
-        funded=Boolean(), ids=postgresql.ARRAY(payouts.c.id.type))
+    binds += [
+        bindparam("now", type_=payouts.c.created_at.type),
+        bindparam("pending", type_=holds.c.status.type),
+    ]
+    return (
+        text(sql)
+        .bindparams(*binds)
+        .columns(funded=Boolean(), ids=postgresql.ARRAY(payouts.c.id.type))
+    )

@@ -47,8 +47,11 @@ def install(engine: AsyncEngine, *, idle_seconds: float = IDLE_SECONDS) -> None:
             # as pre-ping does: a dead connection is likely not alone (a restart)
             raise exc.InvalidatePoolError("the server closed the connection")
         since = record.info.get(_CHECKED_IN)
-        if (since is not None and time.monotonic() - since < idle_seconds
-                and not has_unread_input(driver)):
+        if (
+            since is not None
+            and time.monotonic() - since < idle_seconds
+            and not has_unread_input(driver)
+        ):
             return
         try:
             dialect.do_ping(dbapi_conn)

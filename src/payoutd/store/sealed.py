@@ -32,9 +32,9 @@ class SealedRepository:
             if self.pg:
                 stmt = stmt.with_for_update()
             for row in (await self.conn.execute(stmt)).all():
-                values = {n: change(v) for n, v in zip(names, row[1:], strict=True)
-                          if v is not None}
-                await self.conn.execute(update(table).where(table.c.id == row.id)
-                                        .values(**values))
+                values = {
+                    n: change(v) for n, v in zip(names, row[1:], strict=True) if v is not None
+                }
+                await self.conn.execute(update(table).where(table.c.id == row.id).values(**values))
                 count += len(values)
         return count

@@ -56,7 +56,14 @@ T = TypeVar("T")
 
 # what a call is, for where it runs (`Connection._on_loop`)
 _CURSOR, _CLOSE_CURSOR, _COMMIT, _ROLLBACK, _STATEMENT, _FETCH, _OTHER = (
-    "cursor", "close-cursor", "commit", "rollback", "statement", "fetch", "other")
+    "cursor",
+    "close-cursor",
+    "commit",
+    "rollback",
+    "statement",
+    "fetch",
+    "other",
+)
 
 _Call = tuple["asyncio.Future[Any] | None", Callable[[], Any]]  # (None: no one waits)
 
@@ -166,8 +173,11 @@ class Connection:
         conn = self._open()
 
         def run() -> bool:
-            waiting = (contextlib.nullcontext() if restart_within_ms is None
-                       else self._busy_timeout(conn, restart_within_ms))
+            waiting = (
+                contextlib.nullcontext()
+                if restart_within_ms is None
+                else self._busy_timeout(conn, restart_within_ms)
+            )
             with waiting:
                 busy, frames, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
             return bool(busy == 0 and copied == frames)
@@ -226,8 +236,7 @@ class Connection:
         finally:
             # whatever ended the transaction (COMMIT, ROLLBACK, an error) ends the writing
             try:
-                self._writing = conn.in_transaction and (self._writing
-                                                         or statement == _BEGIN_WRITE)
+                self._writing = conn.in_transaction and (self._writing or statement == _BEGIN_WRITE)
             except sqlite3.ProgrammingError:  # the call closed the connection
                 self._writing = False
 
@@ -301,13 +310,15 @@ class Cursor:
         return self._cursor
 
     async def execute(self, sql: str, parameters: Any = ()) -> Cursor:
-        await self._owner._run(functools.partial(self._made().execute, sql, parameters),
-                               _STATEMENT, _kind(sql))
+        await self._owner._run(
+            functools.partial(self._made().execute, sql, parameters), _STATEMENT, _kind(sql)
+        )
         return self
 
     async def executemany(self, sql: str, parameters: Any) -> Cursor:
-        await self._owner._run(functools.partial(self._made().executemany, sql, parameters),
-                               _STATEMENT, _kind(sql))
+        await self._owner._run(
+            functools.partial(self._made().executemany, sql, parameters), _STATEMENT, _kind(sql)
+        )
         return self
 
     async def fetchone(self) -> Any:
@@ -315,8 +326,7 @@ class Cursor:
 
     async def fetchmany(self, size: int | None = None) -> list[Any]:
         cursor = self._made()
-        fetch = (cursor.fetchmany if size is None
-                 else functools.partial(cursor.fetchmany, size))
+        fetch = cursor.fetchmany if size is None else functools.partial(cursor.fetchmany, size)
         return await self._owner._run(fetch, _FETCH)
 
     async def fetchall(self) -> list[Any]:
@@ -355,7 +365,12 @@ class Cursor:
 _SYNCHRONOUS_NORMAL = 1  # PRAGMA synchronous: OFF 0, NORMAL 1, FULL 2, EXTRA 3
 
 _BEGIN_WRITE, _BEGIN_READ, _END, _ROLLBACK_STATEMENT, _OTHER_STATEMENT = (
-    "begin-write", "begin-read", "end", "rollback-statement", "other-statement")
+    "begin-write",
+    "begin-read",
+    "end",
+    "rollback-statement",
+    "other-statement",
+)
 
 
 def _kind(sql: str) -> str:
@@ -429,8 +444,9 @@ async def connect(path: str) -> Connection:
     threading.Thread(target=_serve, args=(calls,), name="payoutd-sqlite", daemon=True).start()
     connection = Connection(calls, iter_chunk_size=64)
     try:
-        connection._sqlite = await connection._hop(functools.partial(
-            sqlite3.connect, path, check_same_thread=False, isolation_level=None))
+        connection._sqlite = await connection._hop(
+            functools.partial(sqlite3.connect, path, check_same_thread=False, isolation_level=None)
+        )
     except BaseException:
         calls.put_nowait(None)
         raise

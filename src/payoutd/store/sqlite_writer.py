@@ -145,8 +145,7 @@ class SqliteWriter:
             self._checkpoint = None
 
     def _retry_soon(self) -> None:
-        self._unchecked = min(self._unchecked,
-                              self._checkpoint_rows - self._checkpoint_rows // 8)
+        self._unchecked = min(self._unchecked, self._checkpoint_rows - self._checkpoint_rows // 8)
 
 
 async def _discard(conn: AsyncConnection) -> None:

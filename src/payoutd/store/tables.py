@@ -37,7 +37,8 @@ metadata = MetaData(
 AutoId = BigInteger().with_variant(Integer(), "sqlite")
 
 merchants = Table(
-    "merchants", metadata,
+    "merchants",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
@@ -55,7 +56,8 @@ merchants = Table(
 )
 
 merchant_addresses = Table(
-    "merchant_addresses", metadata,
+    "merchant_addresses",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
     Column("network", String(10), nullable=False),
@@ -68,7 +70,8 @@ merchant_addresses = Table(
 # Wrong TOTP codes, per merchant, for the limit on guessing: counted in the database so it
 # holds across API processes and restarts. Rows older than the window go as new ones come.
 totp_failures = Table(
-    "totp_failures", metadata,
+    "totp_failures",
+    metadata,
     Column("seq", AutoId, primary_key=True, autoincrement=True),
     Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
     Column("failed_at", UTCDateTime(), nullable=False),
@@ -79,7 +82,8 @@ totp_failures = Table(
 # (after that the timestamp alone refuses them): a signed request is used once, by every
 # API process, also after a restart.
 used_signatures = Table(
-    "used_signatures", metadata,
+    "used_signatures",
+    metadata,
     Column("key_id", String(36), primary_key=True),
     Column("signature", String(64), primary_key=True),
     Column("expires_at", UTCDateTime(), nullable=False),
@@ -89,7 +93,8 @@ used_signatures = Table(
 # The operator's service fee for one merchant and currency (Calypso's `calypsoFee`);
 # without a row the configured default applies.
 service_fees = Table(
-    "service_fees", metadata,
+    "service_fees",
+    metadata,
     Column("merchant_id", String(36), ForeignKey("merchants.id"), primary_key=True),
     Column("currency", String(10), primary_key=True),
     Column("percent", Amount(), nullable=False),
@@ -98,7 +103,8 @@ service_fees = Table(
 )
 
 api_keys = Table(
-    "api_keys", metadata,
+    "api_keys",
+    metadata,
     Column("id", String(36), primary_key=True),
     # NULL for operator keys (scope `admin`), which belong to no merchant
     Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=True),
@@ -119,7 +125,8 @@ api_keys = Table(
 )
 
 ledger_accounts = Table(
-    "ledger_accounts", metadata,
+    "ledger_accounts",
+    metadata,
     Column("id", String(120), primary_key=True),  # e.g. merchant:<id>:USDT, chain:BTC
     Column("kind", String(20), nullable=False),
     Column("merchant_id", String(36), nullable=True),
@@ -132,7 +139,8 @@ ledger_accounts = Table(
 )
 
 ledger_transactions = Table(
-    "ledger_transactions", metadata,
+    "ledger_transactions",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("kind", String(30), nullable=False),  # deposit, payout, network_fee, reversal
     Column("reference", String(64), nullable=True),
@@ -140,7 +148,8 @@ ledger_transactions = Table(
 )
 
 ledger_entries = Table(
-    "ledger_entries", metadata,
+    "ledger_entries",
+    metadata,
     Column("id", AutoId, primary_key=True, autoincrement=True),
     Column("transaction_id", String(36), ForeignKey("ledger_transactions.id"), nullable=False),
     Column("account_id", String(120), ForeignKey("ledger_accounts.id"), nullable=False),
@@ -151,7 +160,8 @@ ledger_entries = Table(
 )
 
 holds = Table(
-    "holds", metadata,
+    "holds",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("account_id", String(120), ForeignKey("ledger_accounts.id"), nullable=False),
     Column("currency", String(10), nullable=False),
@@ -166,7 +176,8 @@ holds = Table(
 )
 
 payouts = Table(
-    "payouts", metadata,
+    "payouts",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
     Column("order_id", String(100), nullable=True),
@@ -211,7 +222,8 @@ payouts = Table(
 )
 
 batches = Table(
-    "batches", metadata,
+    "batches",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("network", String(10), nullable=False),
     Column("currency", String(10), nullable=False),
@@ -236,7 +248,8 @@ batches = Table(
 )
 
 outbox = Table(
-    "outbox", metadata,
+    "outbox",
+    metadata,
     Column("seq", AutoId, primary_key=True, autoincrement=True),
     Column("id", String(36), nullable=False, unique=True),  # the event's stable id
     Column("merchant_id", String(36), nullable=True),
@@ -251,7 +264,8 @@ outbox = Table(
 )
 
 idempotency_keys = Table(
-    "idempotency_keys", metadata,
+    "idempotency_keys",
+    metadata,
     Column("merchant_id", String(36), primary_key=True),
     Column("key", String(255), primary_key=True),
     Column("request_hash", String(64), nullable=False),
@@ -263,7 +277,8 @@ idempotency_keys = Table(
 )
 
 sandbox_transactions = Table(
-    "sandbox_transactions", metadata,
+    "sandbox_transactions",
+    metadata,
     Column("seq", AutoId, primary_key=True, autoincrement=True),
     Column("txid", String(128), nullable=False, unique=True),
     Column("network", String(10), nullable=False),
@@ -278,14 +293,16 @@ sandbox_transactions = Table(
 )
 
 sandbox_blocks = Table(
-    "sandbox_blocks", metadata,
+    "sandbox_blocks",
+    metadata,
     Column("network", String(10), primary_key=True),
     Column("height", Integer, primary_key=True),
     Column("mined_at", UTCDateTime(), nullable=False),
 )
 
 sandbox_rules = Table(
-    "sandbox_rules", metadata,
+    "sandbox_rules",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("network", String(10), nullable=True),  # NULL: every network
     Column("address", String(128), nullable=False),
@@ -297,7 +314,8 @@ sandbox_rules = Table(
 # Append-only record of who did what: operator deposits, review resolutions, key and
 # allowlist changes. Never updated, never deleted.
 audit_log = Table(
-    "audit_log", metadata,
+    "audit_log",
+    metadata,
     Column("seq", AutoId, primary_key=True, autoincrement=True),
     Column("id", String(36), nullable=False, unique=True),
     Column("actor", String(200), nullable=False),  # "operator:<name>", "key:<prefix>"
@@ -312,7 +330,8 @@ audit_log = Table(
 )
 
 webhook_endpoints = Table(
-    "webhook_endpoints", metadata,
+    "webhook_endpoints",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
     Column("url", String(2048), nullable=False),
@@ -331,7 +350,8 @@ webhook_endpoints = Table(
 )
 
 webhook_deliveries = Table(
-    "webhook_deliveries", metadata,
+    "webhook_deliveries",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("merchant_id", String(36), nullable=False),
     Column("endpoint_id", String(36), nullable=True),  # NULL: a payout's callback_url
@@ -357,7 +377,8 @@ webhook_deliveries = Table(
 )
 
 webhook_attempts = Table(
-    "webhook_attempts", metadata,
+    "webhook_attempts",
+    metadata,
     Column("id", AutoId, primary_key=True, autoincrement=True),
     Column("delivery_id", String(36), ForeignKey("webhook_deliveries.id"), nullable=False),
     Column("attempt", Integer, nullable=False),

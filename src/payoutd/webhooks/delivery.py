@@ -41,14 +41,23 @@ class Sender:
     """Sends to the address the guard checked, with the original Host (and TLS server
     name), never following redirects."""
 
-    def __init__(self, *, allow_private: bool = False, timeout: float = TIMEOUT_SECONDS,
-                 resolver: Resolver = system_resolver,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool = False,
+        timeout: float = TIMEOUT_SECONDS,
+        resolver: Resolver = system_resolver,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.allow_private = allow_private
         self.resolver = resolver
         self.deadline = timeout  # for the whole attempt, not per read or write
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport,
-                                        follow_redirects=False, trust_env=False)
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            follow_redirects=False,
+            trust_env=False,
+        )
 
     async def send(self, url: str, headers: dict[str, str], body: str) -> AttemptResult:
         started = time.monotonic()
@@ -68,16 +77,24 @@ class Sender:
         try:
             # httpx's timeout applies to each read; a receiver that trickles bytes would
             # never hit it, so the whole attempt has a deadline too
-            response = await asyncio.wait_for(self.client.post(
-                pinned, content=body.encode(), headers=request_headers,
-                extensions={"sni_hostname": parts.hostname or ""}), self.deadline)
+            response = await asyncio.wait_for(
+                self.client.post(
+                    pinned,
+                    content=body.encode(),
+                    headers=request_headers,
+                    extensions={"sni_hostname": parts.hostname or ""},
+                ),
+                self.deadline,
+            )
         except (httpx.TimeoutException, TimeoutError):
             return AttemptResult(None, elapsed(), error="timed out")
         except httpx.HTTPError as exc:
             return AttemptResult(None, elapsed(), error=f"{type(exc).__name__}: {exc}"[:500])
-        return AttemptResult(response.status_code, elapsed(),
-                             retry_after(response.headers.get("retry-after"),
-                                         datetime.now(UTC)))
+        return AttemptResult(
+            response.status_code,
+            elapsed(),
+            retry_after(response.headers.get("retry-after"), datetime.now(UTC)),
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()

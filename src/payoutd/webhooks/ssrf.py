@@ -17,6 +17,7 @@ from payoutd.domain.webhook_policy import ALLOW_PRIVATE_HINT, forbidden
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
+
 class UnsafeDestination(Exception):
     pass
 
@@ -48,6 +49,5 @@ async def resolve_checked(url: str, resolver: Resolver, *, allow_private: bool) 
         for a in addresses:
             reason = forbidden(ipaddress.ip_address(a))
             if reason:
-                raise UnsafeDestination(f"{host} resolves to {a}, {reason}; "
-                                        f"{ALLOW_PRIVATE_HINT}")
+                raise UnsafeDestination(f"{host} resolves to {a}, {reason}; {ALLOW_PRIVATE_HINT}")
     return addresses[0]

@@ -25,14 +25,22 @@ from payoutd.webhooks.delivery import WebhookSender
 log = structlog.get_logger("payoutd.worker")
 
 
-async def _any(db: Database, status: Status, *, due_before: datetime | None = None,
-               expires_before: datetime | None = None) -> bool:
+async def _any(
+    db: Database,
+    status: Status,
+    *,
+    due_before: datetime | None = None,
+    expires_before: datetime | None = None,
+) -> bool:
     """Whether a payout waits in `status`, due or expired before the time given: most
     passes find none, and a look needs no write transaction (on SQLite, no
     turn of the write lock, which intake and the other jobs are waiting for)."""
     async with db.read() as uow:
-        return bool(await uow.payouts.in_status(status, due_before=due_before,
-                                                expires_before=expires_before, limit=1))
+        return bool(
+            await uow.payouts.in_status(
+                status, due_before=due_before, expires_before=expires_before, limit=1
+            )
+        )
 
 
 async def expire_offers(db: Database, ctx: Context) -> int:
@@ -80,21 +88,25 @@ async def send_batches(db: Database, ctx: Context) -> list[str]:
                 try:
                     batch_id = await open_batch(db, ctx, network, currency)
                 except execution.WalletShortfall as short:
-                    log.warning("wallet.shortfall", network=network, currency=currency,
-                                reason=short.reason)
+                    log.warning(
+                        "wallet.shortfall", network=network, currency=currency, reason=short.reason
+                    )
                     if ctx.metrics is not None:
                         ctx.metrics.wallet_shortfall(network, currency)
                     break
                 except ChainUnavailable as exc:
                     # The node is down or would not build the batch: nothing was
                     # recorded, the payouts wait, and the other queues still go.
-                    log.warning("batch.chain_unavailable", network=network,
-                                currency=currency, reason=str(exc))
+                    log.warning(
+                        "batch.chain_unavailable",
+                        network=network,
+                        currency=currency,
+                        reason=str(exc),
+                    )
                     break
                 if batch_id is None:
                     break
-                log.info("batch.recorded", batch_id=batch_id, network=network,
-                         currency=currency)
+                log.info("batch.recorded", batch_id=batch_id, network=network, currency=currency)
                 opened.append(batch_id)
                 await broadcast_recorded(db, ctx, only=batch_id)
     return opened
@@ -215,8 +227,9 @@ class _Successes:
         self.ctx = ctx
         self.waiting: list[tuple[Delivery, AttemptResult, datetime]] = []
 
-    async def record(self, then: Callable[[UnitOfWork], Awaitable[str]] | None = None
-                     ) -> str | None:
+    async def record(
+        self, then: Callable[[UnitOfWork], Awaitable[str]] | None = None
+    ) -> str | None:
         """Record the waiting successes and then, in the same transaction, `then`."""
         taken, self.waiting = self.waiting, []
         if not taken and then is None:
@@ -243,8 +256,9 @@ class _Successes:
                 log.exception("webhook.record_failed")  # they wait for the next try
 
 
-async def attempt(sender: WebhookSender, d: Delivery, secrets_in_use: list[str],
-                  body: str) -> AttemptResult:
+async def attempt(
+    sender: WebhookSender, d: Delivery, secrets_in_use: list[str], body: str
+) -> AttemptResult:
     """One attempt; whatever goes wrong in it is its failure (recorded, retried, counted
     toward disabling the endpoint), never the job's."""
     started = time.monotonic()
@@ -255,8 +269,11 @@ async def attempt(sender: WebhookSender, d: Delivery, secrets_in_use: list[str],
         return await sender.send(d.url, headers, body)
     except Exception as exc:
         log.warning("webhook.attempt_raised", delivery_id=d.id, error=repr(exc))
-        return AttemptResult(None, int((time.monotonic() - started) * 1000),
-                             error=f"{type(exc).__name__}: {exc}"[:500])
+        return AttemptResult(
+            None,
+            int((time.monotonic() - started) * 1000),
+            error=f"{type(exc).__name__}: {exc}"[:500],
+        )
 
 
 Prepared = tuple[list[str], str]  # the secrets that sign an attempt, and its body
@@ -297,8 +314,7 @@ class Deliveries:
         until = now + self.lease
         full = [key for key, queue in self.queues.items() if len(queue) >= MAX_QUEUED]
         async with self.db.unit() as uow:
-            attempts = await webhooks.claim_due(uow, self.ctx, now, until, limit,
-                                                skip_lanes=full)
+            attempts = await webhooks.claim_due(uow, self.ctx, now, until, limit, skip_lanes=full)
         for d, prepared in attempts:
             if prepared is None:
                 continue
@@ -310,7 +326,8 @@ class Deliveries:
         if self.lanes and not self._background:
             self._background = [
                 asyncio.create_task(self.successes.record_every(RECORD_EVERY, self._done)),
-                asyncio.create_task(self._renew_every(self._done))]
+                asyncio.create_task(self._renew_every(self._done)),
+            ]
         return len(attempts)
 
     async def _lane(self, key: str) -> None:
@@ -324,15 +341,22 @@ class Deliveries:
                     self.successes.waiting.append((d, result, self.ctx.clock.now()))
                     status = "delivered"
                 else:
-                    async def failure(uow: UnitOfWork, d: Delivery = d,
-                                      result: AttemptResult = result) -> str:
+
+                    async def failure(
+                        uow: UnitOfWork, d: Delivery = d, result: AttemptResult = result
+                    ) -> str:
                         return await webhooks.record(uow, self.ctx, d, result)
 
                     status = await self.successes.record(failure) or "pending"
                 queue.popleft()
                 self.held.pop(d.id, None)
-                log.info("webhook.attempt", delivery_id=d.id, event_type=d.event_type,
-                         status_code=result.status_code, outcome=status)
+                log.info(
+                    "webhook.attempt",
+                    delivery_id=d.id,
+                    event_type=d.event_type,
+                    status_code=result.status_code,
+                    outcome=status,
+                )
                 if status == "cancelled":
                     break  # the endpoint was just disabled; the rest of its lane went with it
         except Exception as exc:
@@ -392,8 +416,9 @@ def lane_key(d: Delivery) -> str:
     return d.endpoint_id or d.url
 
 
-async def deliver_webhooks(db: Database, ctx: Context, sender: WebhookSender,
-                           limit: int = 200) -> int:
+async def deliver_webhooks(
+    db: Database, ctx: Context, sender: WebhookSender, limit: int = 200
+) -> int:
     """One pass: attempt every due delivery and wait for the attempts. Returns how many
     were claimed. (The worker runs `Deliveries` instead, which does not wait.)"""
     deliveries = Deliveries(db, ctx, sender)

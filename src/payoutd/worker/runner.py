@@ -52,7 +52,8 @@ def claim_sqlite_worker(data_dir: Path) -> IO[str]:
         raise WorkerAlreadyRunning(
             f"another payoutd worker is already running on the SQLite database in "
             f"{data_dir.resolve()}; SQLite runs one worker at a time. Stop it, or move to "
-            f"PostgreSQL (PAYOUTD_DATABASE_URL) to run several workers.") from None
+            f"PostgreSQL (PAYOUTD_DATABASE_URL) to run several workers."
+        ) from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"{os.getpid()}\n")
@@ -73,23 +74,34 @@ class Worker:
         s = self.ctx.settings
         if not self.db.is_postgres:
             self._lock = claim_sqlite_worker(s.data_dir)
-        self._tasks.append(asyncio.create_task(
-            _every(s.worker_interval_seconds, "send", lambda: send_pass(self.db, self.ctx))))
-        self._tasks.append(asyncio.create_task(_every(
-            s.worker_interval_seconds, "follow", lambda: follow_broadcast(self.db, self.ctx))))
+        self._tasks.append(
+            asyncio.create_task(
+                _every(s.worker_interval_seconds, "send", lambda: send_pass(self.db, self.ctx))
+            )
+        )
+        self._tasks.append(
+            asyncio.create_task(
+                _every(
+                    s.worker_interval_seconds, "follow", lambda: follow_broadcast(self.db, self.ctx)
+                )
+            )
+        )
 
         async def webhooks() -> None:
             await dispatch_events(self.db, self.ctx)
             await self.deliveries.poll()  # does not wait for the attempts
 
-        self._tasks.append(asyncio.create_task(
-            _every(s.worker_interval_seconds, "webhooks", webhooks)))
+        self._tasks.append(
+            asyncio.create_task(_every(s.worker_interval_seconds, "webhooks", webhooks))
+        )
         sandboxes = [c for c in self.ctx.chains.values() if isinstance(c, SandboxChain)]
         if sandboxes:
+
             async def mine() -> None:
                 for chain in sandboxes:
                     if not await chain.idle():
                         await chain.mine(self.ctx.clock.now())
+
             self._tasks.append(asyncio.create_task(_every(s.sandbox_block_seconds, "mine", mine)))
 
     async def stop(self) -> None:

@@ -469,17 +469,19 @@ def test_eip55_checksum_matches_eth_utils(body: bytes, flip: int) -> None:
     assert validate_address("ETH", "0x" + body.hex()) == expected
     assert validate_address("ETH", expected) == expected
     letter = expected[2 + flip]
-    wrong = expected[: 2 + flip] + letter.swapcase() + expected[3 + flip:]
+    wrong = expected[: 2 + flip] + letter.swapcase() + expected[3 + flip :]
     if letter.isalpha() and wrong[2:] not in (wrong[2:].lower(), wrong[2:].upper()):
         with pytest.raises(AddressError, match="EIP-55"):
             validate_address("ETH", wrong)
 
 
 @settings(max_examples=300, deadline=None)
-@given(payload=st.binary(min_size=0, max_size=40), position=st.integers(0, 80),
-       replacement=st.sampled_from(string.digits + string.ascii_letters + " "))
-def test_base58check_matches_the_libraries(payload: bytes, position: int,
-                                           replacement: str) -> None:
+@given(
+    payload=st.binary(min_size=0, max_size=40),
+    position=st.integers(0, 80),
+    replacement=st.sampled_from(string.digits + string.ascii_letters + " "),
+)
+def test_base58check_matches_the_libraries(payload: bytes, position: int, replacement: str) -> None:
     # payoutd decodes Base58Check itself (speed); embit and base58 are the references
     import base58
     from embit import base58 as embit_base58
@@ -493,7 +495,7 @@ def test_base58check_matches_the_libraries(payload: bytes, position: int,
     with pytest.raises(ValueError, match="wrong length"):
         base58check.decode_check(text, len(payload) + 5)
     i = position % len(text)
-    mutant = text[:i] + replacement + text[i + 1:]
+    mutant = text[:i] + replacement + text[i + 1 :]
     try:
         expected: bytes | None = base58.b58decode_check(mutant)
     except ValueError:

@@ -16,8 +16,9 @@ from payoutd.domain.assets import NETWORKS
 BTC_GENESIS_COINBASE: Final = "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b"
 ETH_TX: Final = "0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060"
 TRON_TX: Final = "c5b7a0b7e4d58d1b6b3c2d0c3f5e5a2b8c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f"
-SOL_SIG: Final = ("5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3Z"
-                  "pRzrFmBV6UjKdiSZkQUW")
+SOL_SIG: Final = (
+    "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW"
+)
 TON_HASH_HEX: Final = "b113a994b5024a16719f69139328eb759596c38a25f59028b146fecdc3621dfe"
 TON_HASH_B64URL: Final = "sROplLUCShZxn2kTkyjrdZWWw4ol9ZAosUb-zcNiHf4="
 

@@ -49,17 +49,22 @@ class Client:
 
 
 async def test_a_transaction_mined_between_two_looks_is_mined_not_conflicted() -> None:
-    tx = Transaction(vin=[TransactionInput(bytes.fromhex(PARENT), 0)],
-                     vout=[TransactionOutput(10_000, Script(b"\x00\x14" + b"\x22" * 20))])
+    tx = Transaction(
+        vin=[TransactionInput(bytes.fromhex(PARENT), 0)],
+        vout=[TransactionOutput(10_000, Script(b"\x00\x14" + b"\x22" * 20))],
+    )
     txid = tx.txid().hex()
     chain = Chain()
     # Client answers the few RPCs status() makes, as a node at a given moment would
-    adapter = UtxoChain("LTC", node=Client(chain, txid),  # type: ignore[arg-type]
-                        wallet=Client(chain, txid),  # type: ignore[arg-type]
-                        wallet_name="hot", net="regtest")
+    adapter = UtxoChain(
+        "LTC",
+        node=Client(chain, txid),  # type: ignore[arg-type]
+        wallet=Client(chain, txid),  # type: ignore[arg-type]
+        wallet_name="hot",
+        net="regtest",
+    )
 
-    state = await adapter.status(PreparedTx(txid, tx.serialize().hex(), Decimal("0.0001"),
-                                            "LTC"))
+    state = await adapter.status(PreparedTx(txid, tx.serialize().hex(), Decimal("0.0001"), "LTC"))
 
     assert chain.calls[:3] == ["gettransaction", "getmempoolentry", "gettxout"]
     assert state == TxState("mined", 2)

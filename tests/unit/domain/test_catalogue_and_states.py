@@ -30,18 +30,43 @@ def test_docs_list_every_error_code() -> None:
     assert catalogue_markdown() in DOCS.read_text()
     # every refusal is a 4xx; the one exception says a node is out of reach (503)
     assert {c for c, spec in CATALOGUE.items() if not 400 <= spec.status < 500} == {
-        "network_unavailable"}
+        "network_unavailable"
+    }
 
 
 def _payout(status: Status) -> Payout:
     d = Decimal("1")
-    return Payout(id="p", merchant_id="m", order_id=None, status=status, amount=d,
-                  currency="BTC", payout_amount=d, payout_currency="BTC", network="BTC",
-                  address="a", memo=None, fee_mode="on_top", priority=None, fee_network=d,
-                  fee_service=d, final_amount=d, debit_amount=d, debit_currency="BTC",
-                  rate_value=None, rate_source=None, rate_expires_at=None, approval="auto",
-                  execute_at=None, expires_at=None, callback_url=None, comment=None,
-                  metadata={}, created_at=NOW, updated_at=NOW)
+    return Payout(
+        id="p",
+        merchant_id="m",
+        order_id=None,
+        status=status,
+        amount=d,
+        currency="BTC",
+        payout_amount=d,
+        payout_currency="BTC",
+        network="BTC",
+        address="a",
+        memo=None,
+        fee_mode="on_top",
+        priority=None,
+        fee_network=d,
+        fee_service=d,
+        final_amount=d,
+        debit_amount=d,
+        debit_currency="BTC",
+        rate_value=None,
+        rate_source=None,
+        rate_expires_at=None,
+        approval="auto",
+        execute_at=None,
+        expires_at=None,
+        callback_url=None,
+        comment=None,
+        metadata={},
+        created_at=NOW,
+        updated_at=NOW,
+    )
 
 
 @pytest.mark.parametrize("frm", list(Status))
@@ -63,8 +88,11 @@ def test_money_rules_of_the_table() -> None:
     assert not [pair for pair in TRANSITIONS if pair[0] in FINAL]
     # nothing that reached the chain is payable again or cancellable
     on_chain = {Status.SENDING, Status.CONFIRMING, Status.NEEDS_REVIEW}
-    assert not [(a, b) for (a, b) in TRANSITIONS
-                if a in on_chain and b in {Status.QUEUED, Status.SCHEDULED, Status.SENDING}]
+    assert not [
+        (a, b)
+        for (a, b) in TRANSITIONS
+        if a in on_chain and b in {Status.QUEUED, Status.SCHEDULED, Status.SENDING}
+    ]
     assert not CANCELLABLE & on_chain
     # funds: held states are entered by a hold (or born held), left by a post or a void
     for (frm, to), funds in TRANSITIONS.items():

@@ -71,8 +71,7 @@ def test_via_usdt_when_the_source_quotes_usdt() -> None:
     assert found.value == D("65012.34") * D("0.925")
     # and back, both legs inverted
     back = cross(direct, "EUR", "BTC")
-    assert back == CONTEXT.multiply(CONTEXT.divide(1, D("0.925")),
-                                    CONTEXT.divide(1, D("65012.34")))
+    assert back == CONTEXT.multiply(CONTEXT.divide(1, D("0.925")), CONTEXT.divide(1, D("65012.34")))
 
 
 def test_two_legs_only_through_a_quoted_usdt_usd_pair() -> None:
@@ -81,8 +80,9 @@ def test_two_legs_only_through_a_quoted_usdt_usd_pair() -> None:
     found = route(direct, "BTC", "EUR")
     assert found is not None
     assert found.path == ("BTC", "USDT", "USD", "EUR")
-    assert found.value == CONTEXT.multiply(CONTEXT.multiply(D(65000), D("0.999")),
-                                           CONTEXT.divide(1, D("1.08")))
+    assert found.value == CONTEXT.multiply(
+        CONTEXT.multiply(D(65000), D("0.999")), CONTEXT.divide(1, D("1.08"))
+    )
 
 
 def test_no_usdt_usd_peg_is_invented() -> None:
@@ -146,7 +146,8 @@ def test_rate_value_object() -> None:
 
 
 def test_errors_carry_a_message_and_too_old_is_unavailable() -> None:
-    exc = RateTooOld("too old", base="BTC", quote="USD", source="Binance",
-                     age_seconds=301, max_age_seconds=300)
+    exc = RateTooOld(
+        "too old", base="BTC", quote="USD", source="Binance", age_seconds=301, max_age_seconds=300
+    )
     assert isinstance(exc, RateUnavailable)
     assert str(exc) == "too old" and exc.age_seconds == 301 and exc.source == "Binance"

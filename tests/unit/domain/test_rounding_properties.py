@@ -39,14 +39,17 @@ def decimal_with(max_places: int, max_whole: int) -> st.SearchStrategy[Decimal]:
     asset allows (so quantizing has something to do)."""
     return st.integers(0, max_places).flatmap(
         lambda places: st.integers(0, max_whole * 10**places).map(
-            lambda n: Decimal(n).scaleb(-places)))
+            lambda n: Decimal(n).scaleb(-places)
+        )
+    )
 
 
 decimals_st = st.integers(0, 18)
 amounts = decimal_with(20, 10**8).filter(lambda d: d > 0)
 network_fees = decimal_with(20, 1000)
-percents = st.one_of(decimal_with(4, 100),
-                     st.integers(1, 10**6).map(lambda n: Decimal(n).scaleb(-4)))
+percents = st.one_of(
+    decimal_with(4, 100), st.integers(1, 10**6).map(lambda n: Decimal(n).scaleb(-4))
+)
 fixed_fees = decimal_with(20, 100)
 
 
@@ -59,8 +62,9 @@ def priced_amounts(draw: st.DrawFn) -> tuple[int, Decimal]:
     places = draw(st.integers(0, decimals + 2))
     top = 10**8 * 10**places
     # small numbers, and numbers that use every digit (where precision runs out)
-    amount = Decimal(draw(st.one_of(st.integers(1, top),
-                                    st.integers(top // 100, top)))).scaleb(-places)
+    amount = Decimal(draw(st.one_of(st.integers(1, top), st.integers(top // 100, top)))).scaleb(
+        -places
+    )
     assume(quantize(amount, decimals, ROUND_FLOOR) > 0)
     return decimals, amount
 
@@ -75,18 +79,45 @@ def is_quantized(value: Decimal, decimals: int) -> bool:
     return value == quantize(value, decimals, ROUND_FLOOR)
 
 
-def make_payout(pricing: Pricing, *, fee_mode: str, debit_amount: Decimal,
-                debit_currency: str = "BTC", payout_currency: str = "BTC") -> Payout:
+def make_payout(
+    pricing: Pricing,
+    *,
+    fee_mode: str,
+    debit_amount: Decimal,
+    debit_currency: str = "BTC",
+    payout_currency: str = "BTC",
+) -> Payout:
     return Payout(
-        id="p1", merchant_id="m1", order_id=None, status=Status.CONFIRMING,
-        amount=pricing.payout_amount, currency=payout_currency,
-        payout_amount=pricing.payout_amount, payout_currency=payout_currency, network="BTC",
-        address="1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", memo=None, fee_mode=fee_mode,
-        priority=None, fee_network=pricing.fee_network, fee_service=pricing.fee_service,
-        final_amount=pricing.final_amount, debit_amount=debit_amount,
-        debit_currency=debit_currency, rate_value=None, rate_source=None,
-        rate_expires_at=None, approval="auto", execute_at=None, expires_at=None,
-        callback_url=None, comment=None, metadata={}, created_at=NOW, updated_at=NOW)
+        id="p1",
+        merchant_id="m1",
+        order_id=None,
+        status=Status.CONFIRMING,
+        amount=pricing.payout_amount,
+        currency=payout_currency,
+        payout_amount=pricing.payout_amount,
+        payout_currency=payout_currency,
+        network="BTC",
+        address="1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+        memo=None,
+        fee_mode=fee_mode,
+        priority=None,
+        fee_network=pricing.fee_network,
+        fee_service=pricing.fee_service,
+        final_amount=pricing.final_amount,
+        debit_amount=debit_amount,
+        debit_currency=debit_currency,
+        rate_value=None,
+        rate_source=None,
+        rate_expires_at=None,
+        approval="auto",
+        execute_at=None,
+        expires_at=None,
+        callback_url=None,
+        comment=None,
+        metadata={},
+        created_at=NOW,
+        updated_at=NOW,
+    )
 
 
 # 99999999.999999999999999999 ETH at 99.9999 % owes 99999899.999999999999999999000001:
@@ -95,18 +126,29 @@ FULL_PRECISION = ((18, Decimal("99999999.999999999999999999")), Decimal("99.9999
 
 
 @settings(max_examples=500, deadline=None)
-@given(case=priced_amounts(), network_fee=network_fees, percent=percents, fixed=fixed_fees,
-       fee_mode=st.sampled_from(FEE_MODES))
-@example(case=FULL_PRECISION[0], network_fee=ZERO, percent=FULL_PRECISION[1], fixed=ZERO,
-         fee_mode="on_top")
+@given(
+    case=priced_amounts(),
+    network_fee=network_fees,
+    percent=percents,
+    fixed=fixed_fees,
+    fee_mode=st.sampled_from(FEE_MODES),
+)
+@example(
+    case=FULL_PRECISION[0],
+    network_fee=ZERO,
+    percent=FULL_PRECISION[1],
+    fixed=ZERO,
+    fee_mode="on_top",
+)
 def test_price_rounds_against_the_merchant_and_quantizes_everything(
-        case: tuple[int, Decimal], network_fee: Decimal, percent: Decimal, fixed: Decimal,
-        fee_mode: str) -> None:
+    case: tuple[int, Decimal], network_fee: Decimal, percent: Decimal, fixed: Decimal, fee_mode: str
+) -> None:
     decimals, amount = case
     schedule = ServiceFee(percent=percent, fixed=fixed)
     try:
-        p = price(amount, decimals=decimals, network_fee=network_fee, service=schedule,
-                  fee_mode=fee_mode)
+        p = price(
+            amount, decimals=decimals, network_fee=network_fee, service=schedule, fee_mode=fee_mode
+        )
     except PayoutdError as err:
         refused: PayoutdError | None = err
     else:
@@ -123,8 +165,7 @@ def test_price_rounds_against_the_merchant_and_quantizes_everything(
             assert amount_q - network_fee - raw_service < 2 * q  # rounded fees ate it all
             return
 
-        for value in (p.payout_amount, p.fee_network, p.fee_service, p.final_amount,
-                      p.charged):
+        for value in (p.payout_amount, p.fee_network, p.fee_service, p.final_amount, p.charged):
             assert is_quantized(value, decimals), (value, decimals)
             assert value >= 0
         assert p.final_amount > 0
@@ -148,15 +189,31 @@ def test_price_rounds_against_the_merchant_and_quantizes_everything(
 
 
 @settings(max_examples=500, deadline=None)
-@given(case=priced_amounts(), network_fee=network_fees, percent=percents, fixed=fixed_fees,
-       fee_mode=st.sampled_from(FEE_MODES), dust=st.integers(0, 5))
+@given(
+    case=priced_amounts(),
+    network_fee=network_fees,
+    percent=percents,
+    fixed=fixed_fees,
+    fee_mode=st.sampled_from(FEE_MODES),
+    dust=st.integers(0, 5),
+)
 def test_payout_posting_balances_and_takes_exactly_the_debit(
-        case: tuple[int, Decimal], network_fee: Decimal, percent: Decimal, fixed: Decimal,
-        fee_mode: str, dust: int) -> None:
+    case: tuple[int, Decimal],
+    network_fee: Decimal,
+    percent: Decimal,
+    fixed: Decimal,
+    fee_mode: str,
+    dust: int,
+) -> None:
     decimals, amount = case
     try:
-        p = price(amount, decimals=decimals, network_fee=network_fee,
-                  service=ServiceFee(percent, fixed), fee_mode=fee_mode)
+        p = price(
+            amount,
+            decimals=decimals,
+            network_fee=network_fee,
+            service=ServiceFee(percent, fixed),
+            fee_mode=fee_mode,
+        )
     except PayoutdError:
         return
     # A debit rounded up beyond what is spent (`dust` quanta) stays with the operator.
@@ -169,8 +226,9 @@ def test_payout_posting_balances_and_takes_exactly_the_debit(
         check_posting(entries, p, debit, decimals, dust)
 
 
-def check_posting(entries: list[Entry], p: Pricing, debit: Decimal, decimals: int,
-                  dust: int) -> None:
+def check_posting(
+    entries: list[Entry], p: Pricing, debit: Decimal, decimals: int, dust: int
+) -> None:
     assert imbalance(entries) == {}
     by_account: dict[str, Decimal] = {}
     for e in entries:
@@ -180,22 +238,32 @@ def check_posting(entries: list[Entry], p: Pricing, debit: Decimal, decimals: in
     assert by_account[merchant_account("m1", "BTC")] == -debit
     assert by_account[system_account(AccountKind.CHAIN, "BTC")] == p.final_amount
     assert by_account.get(system_account(AccountKind.NETWORK_FEES, "BTC"), ZERO) == p.fee_network
-    assert (by_account.get(system_account(AccountKind.SERVICE_FEES, "BTC"), ZERO)
-            == p.fee_service + dust * quantum(decimals))
+    assert by_account.get(
+        system_account(AccountKind.SERVICE_FEES, "BTC"), ZERO
+    ) == p.fee_service + dust * quantum(decimals)
     # the merchant loses at least what the recipient gets plus the fees
     assert -by_account[merchant_account("m1", "BTC")] >= p.final_amount + p.fee_total
 
 
 @settings(max_examples=300, deadline=None)
-@given(case=priced_amounts(), network_fee=network_fees, fee_mode=st.sampled_from(FEE_MODES),
-       debit=amounts)
+@given(
+    case=priced_amounts(),
+    network_fee=network_fees,
+    fee_mode=st.sampled_from(FEE_MODES),
+    debit=amounts,
+)
 def test_a_converted_payout_balances_in_each_currency(
-        case: tuple[int, Decimal], network_fee: Decimal, fee_mode: str,
-        debit: Decimal) -> None:
+    case: tuple[int, Decimal], network_fee: Decimal, fee_mode: str, debit: Decimal
+) -> None:
     decimals, amount = case
     try:
-        p = price(amount, decimals=decimals, network_fee=network_fee, service=ServiceFee(),
-                  fee_mode=fee_mode)
+        p = price(
+            amount,
+            decimals=decimals,
+            network_fee=network_fee,
+            service=ServiceFee(),
+            fee_mode=fee_mode,
+        )
     except PayoutdError:
         return
     with exact():
@@ -209,16 +277,16 @@ def test_a_converted_payout_balances_in_each_currency(
 def check_converted(entries: list[Entry], p: Pricing, debit: Decimal) -> None:
     assert imbalance(entries) == {}
     usdt = [e for e in entries if e.currency == "USDT"]
-    assert sum((e.amount for e in usdt if e.account == merchant_account("m1", "USDT")),
-               ZERO) == -debit
+    assert (
+        sum((e.amount for e in usdt if e.account == merchant_account("m1", "USDT")), ZERO) == -debit
+    )
     btc_out = sum((e.amount for e in entries if e.currency == "BTC" and e.amount > 0), ZERO)
     assert btc_out == p.final_amount + p.fee_total
 
 
 def test_an_unknown_fee_mode_is_refused() -> None:
     with pytest.raises(PayoutdError) as info:
-        price(Decimal(1), decimals=8, network_fee=ZERO, service=ServiceFee(),
-              fee_mode="sometimes")
+        price(Decimal(1), decimals=8, network_fee=ZERO, service=ServiceFee(), fee_mode="sometimes")
     assert info.value.code == "validation_error"
 
 
@@ -226,15 +294,16 @@ def test_an_unknown_fee_mode_is_refused() -> None:
 # every wei used) times a percent with decimals: more digits than Python's default
 # 28-digit context keeps.
 full_precision = st.tuples(st.integers(12, 18), st.integers(10**19, 10**26 - 1)).map(
-    lambda t: (t[0], Decimal(t[1]).scaleb(-t[0])))
+    lambda t: (t[0], Decimal(t[1]).scaleb(-t[0]))
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(case=full_precision,
-       percent=st.integers(1, 10**6).map(lambda n: Decimal(n).scaleb(-4)))
+@given(case=full_precision, percent=st.integers(1, 10**6).map(lambda n: Decimal(n).scaleb(-4)))
 @example(case=FULL_PRECISION[0], percent=FULL_PRECISION[1])
 def test_service_fee_is_never_below_the_exact_fee_at_full_precision(
-        case: tuple[int, Decimal], percent: Decimal) -> None:
+    case: tuple[int, Decimal], percent: Decimal
+) -> None:
     decimals, amount = case
     fee = service_fee(amount, ServiceFee(percent=percent), decimals)
     with exact():

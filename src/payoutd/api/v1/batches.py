@@ -37,47 +37,70 @@ async def _view(uow: UnitOfWork, b: Batch, merchant_id: str | None) -> dict[str,
         if b.fee_currency is not None:
             fee, unbatched_fee = (
                 None if v is None else shares.fee_share(members, merchant_id, v, b.fee_currency)
-                for v in (b.fee, b.unbatched_fee))
+                for v in (b.fee, b.unbatched_fee)
+            )
     saved = (unbatched_fee - fee) if unbatched_fee is not None and fee is not None else None
     shown = functools.partial(amount, currency=b.fee_currency or b.currency)
     return {
-        "id": b.id, "object": "batch", "network": b.network, "currency": b.currency,
-        "status": b.status, "txid": txid,
-        "fee": shown(fee), "fee_currency": b.fee_currency,
-        "unbatched_fee": shown(unbatched_fee), "fee_saved": shown(saved),
+        "id": b.id,
+        "object": "batch",
+        "network": b.network,
+        "currency": b.currency,
+        "status": b.status,
+        "txid": txid,
+        "fee": shown(fee),
+        "fee_currency": b.fee_currency,
+        "unbatched_fee": shown(unbatched_fee),
+        "fee_saved": shown(saved),
         "output_count": output_count,
         "payout_count": b.payout_count if merchant_id is None else len(mine),
-        "confirmations": b.confirmations, "created_at": ts(b.created_at),
+        "confirmations": b.confirmations,
+        "created_at": ts(b.created_at),
         "broadcast_at": ts(b.broadcast_at),
-        "payouts": [{"id": p.id, "status": p.status.value, "address": p.address,
-                     "final_amount": amount(p.final_amount, p.payout_currency, p.network)}
-                    for p in mine],
+        "payouts": [
+            {
+                "id": p.id,
+                "status": p.status.value,
+                "address": p.address,
+                "final_amount": amount(p.final_amount, p.payout_currency, p.network),
+            }
+            for p in mine
+        ],
     }
 
 
-@router.get("", response_model=BatchList,
-            responses=responses("unauthorized", "forbidden_scope", "invalid_cursor"),
-            summary="Batches that carried this merchant's payouts, newest first")
-async def list_batches(request: Request,
-                       principal: Annotated[Principal, Depends(require("read"))],
-                       cursor: str | None = None,
-                       limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
-                       ) -> dict[str, Any]:
+@router.get(
+    "",
+    response_model=BatchList,
+    responses=responses("unauthorized", "forbidden_scope", "invalid_cursor"),
+    summary="Batches that carried this merchant's payouts, newest first",
+)
+async def list_batches(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("read"))],
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
+) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     merchant_id = principal.key.merchant_id  # None for an operator key: every batch
     async with rt.db.read() as uow:
-        page = await uow.batches.page(merchant_id=merchant_id,
-                                      before_id=pagination.decode(cursor), limit=limit + 1)
+        page = await uow.batches.page(
+            merchant_id=merchant_id, before_id=pagination.decode(cursor), limit=limit + 1
+        )
         page, next_cursor = pagination.cut(page, limit, lambda b: b.id)
         data = [await _view(uow, b, merchant_id) for b in page]
     return {"data": data, "next_cursor": next_cursor}
 
 
-@router.get("/{batch_id}", response_model=BatchOut,
-            responses=responses("unauthorized", "forbidden_scope", "not_found"),
-            summary="One batch: its payouts, txid, fee paid and the fee batching saved")
-async def get_batch(batch_id: str, request: Request,
-                    principal: Annotated[Principal, Depends(require("read"))]) -> dict[str, Any]:
+@router.get(
+    "/{batch_id}",
+    response_model=BatchOut,
+    responses=responses("unauthorized", "forbidden_scope", "not_found"),
+    summary="One batch: its payouts, txid, fee paid and the fee batching saved",
+)
+async def get_batch(
+    batch_id: str, request: Request, principal: Annotated[Principal, Depends(require("read"))]
+) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     merchant_id = principal.key.merchant_id
     async with rt.db.read() as uow:

@@ -21,19 +21,45 @@ from payoutd.services.views import payout_view, ts
 
 router = APIRouter(prefix="/v1/payouts", tags=["payouts"])
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1,
-                                              max_length=255,
-                                              description="Makes a retry safe (Stripe semantics)")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Makes a retry safe (Stripe semantics)",
+    ),
+]
 
 CREATE_ERRORS = (
-    "bad_request", "method_not_allowed", "unauthorized", "forbidden_scope", "validation_error",
-    "invalid_amount", "invalid_address",
-    "invalid_memo", "currency_not_found", "service_not_found", "network_required",
-    "priority_not_supported", "payout_currency_required", "rate_unavailable",
-    "rate_source_not_available", "amount_too_small", "amount_too_large", "withdrawal_too_small",
-    "insufficient_funds", "wallet_not_found", "idempotency_conflict", "idempotency_in_progress",
-    "payouts_forbidden", "address_not_allowed", "ip_not_allowed", "rate_limited",
-    "signature_invalid", "network_unavailable",
+    "bad_request",
+    "method_not_allowed",
+    "unauthorized",
+    "forbidden_scope",
+    "validation_error",
+    "invalid_amount",
+    "invalid_address",
+    "invalid_memo",
+    "currency_not_found",
+    "service_not_found",
+    "network_required",
+    "priority_not_supported",
+    "payout_currency_required",
+    "rate_unavailable",
+    "rate_source_not_available",
+    "amount_too_small",
+    "amount_too_large",
+    "withdrawal_too_small",
+    "insufficient_funds",
+    "wallet_not_found",
+    "idempotency_conflict",
+    "idempotency_in_progress",
+    "payouts_forbidden",
+    "address_not_allowed",
+    "ip_not_allowed",
+    "rate_limited",
+    "signature_invalid",
+    "network_unavailable",
 )
 
 
@@ -42,11 +68,16 @@ def _rt(request: Request) -> Runtime:
     return rt
 
 
-@router.post("", status_code=201, response_model=PayoutOut,
-             responses={200: {"model": PayoutOut,
-                              "description": "A payout with this `order_id` already exists"},
-                        **responses(*CREATE_ERRORS)},
-             summary="Create a payout")
+@router.post(
+    "",
+    status_code=201,
+    response_model=PayoutOut,
+    responses={
+        200: {"model": PayoutOut, "description": "A payout with this `order_id` already exists"},
+        **responses(*CREATE_ERRORS),
+    },
+    summary="Create a payout",
+)
 async def create_payout(
     body: PayoutCreate,
     request: Request,
@@ -56,12 +87,14 @@ async def create_payout(
     """Holds the funds (unless `approval` is `manual`) and queues the payout. Repeating an
     `order_id` returns the existing payout with 200 and creates nothing."""
     status, view, replayed = await accept(request, principal, body)
-    return JSONResponse(view, status_code=status,
-                        headers={"Idempotent-Replayed": "true"} if replayed else None)
+    return JSONResponse(
+        view, status_code=status, headers={"Idempotent-Replayed": "true"} if replayed else None
+    )
 
 
-async def accept(request: Request, principal: Principal,
-                 body: PayoutCreate) -> tuple[int, Any, bool]:
+async def accept(
+    request: Request, principal: Principal, body: PayoutCreate
+) -> tuple[int, Any, bool]:
     """(status, body, replayed) of `POST /v1/payouts`, for the route and its fast lane
     (payoutd.api.payout_lane), through the one way payouts are created
     (payoutd.api.creation). A repeat of a completed Idempotency-Key answers its stored
@@ -88,9 +121,12 @@ async def accept(request: Request, principal: Principal,
         raise
 
 
-@router.get("", response_model=PayoutList, responses=responses(
-    "unauthorized", "forbidden_scope", "validation_error", "invalid_cursor"),
-    summary="List payouts, newest first")
+@router.get(
+    "",
+    response_model=PayoutList,
+    responses=responses("unauthorized", "forbidden_scope", "validation_error", "invalid_cursor"),
+    summary="List payouts, newest first",
+)
 async def list_payouts(
     request: Request,
     principal: Annotated[Principal, Depends(require("read"))],
@@ -105,32 +141,52 @@ async def list_payouts(
     rt = _rt(request)
     async with rt.db.read() as uow:
         page = await uow.payouts.page(
-            principal.merchant_id, status=status.value if status else None,
+            principal.merchant_id,
+            status=status.value if status else None,
             currency=currency and currency.upper(),
-            network=network and network.upper(), order_id=order_id, batch_id=batch_id,
-            before_id=pagination.decode(cursor), limit=limit + 1)
+            network=network and network.upper(),
+            order_id=order_id,
+            batch_id=batch_id,
+            before_id=pagination.decode(cursor),
+            limit=limit + 1,
+        )
     page, next_cursor = pagination.cut(page, limit, lambda p: p.id)
     return {"data": [payout_view(p) for p in page], "next_cursor": next_cursor}
 
 
-@router.get("/{payout_id}", response_model=PayoutOut,
-            responses=responses("unauthorized", "forbidden_scope", "not_found"),
-            summary="Retrieve a payout")
-async def get_payout(payout_id: str, request: Request,
-                     principal: Annotated[Principal, Depends(require("read"))]) -> dict[str, Any]:
+@router.get(
+    "/{payout_id}",
+    response_model=PayoutOut,
+    responses=responses("unauthorized", "forbidden_scope", "not_found"),
+    summary="Retrieve a payout",
+)
+async def get_payout(
+    payout_id: str, request: Request, principal: Annotated[Principal, Depends(require("read"))]
+) -> dict[str, Any]:
     rt = _rt(request)
     async with rt.db.read() as uow:
         return payout_view(await payouts.get(uow, principal.merchant_id, payout_id))
 
 
-@router.post("/{payout_id}/cancel", response_model=PayoutOut,
-             responses=responses("unauthorized", "forbidden_scope", "not_found",
-                                 "payout_not_cancellable", "idempotency_conflict",
-                                 "idempotency_in_progress"),
-             summary="Cancel a payout that was not sent yet")
-async def cancel_payout(payout_id: str, request: Request,
-                        principal: Annotated[Principal, Depends(require("payouts"))],
-                        idempotency_key: IdempotencyKey = None) -> JSONResponse:
+@router.post(
+    "/{payout_id}/cancel",
+    response_model=PayoutOut,
+    responses=responses(
+        "unauthorized",
+        "forbidden_scope",
+        "not_found",
+        "payout_not_cancellable",
+        "idempotency_conflict",
+        "idempotency_in_progress",
+    ),
+    summary="Cancel a payout that was not sent yet",
+)
+async def cancel_payout(
+    payout_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require("payouts"))],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     rt = _rt(request)
     merchant_id = principal.merchant_id
 
@@ -140,15 +196,28 @@ async def cancel_payout(payout_id: str, request: Request,
     return await idempotency.run(request, rt, merchant_id, work)
 
 
-@router.post("/{payout_id}/approve", response_model=PayoutOut,
-             responses=responses("unauthorized", "forbidden_scope", "not_found",
-                                 "invalid_transition", "insufficient_funds", "quote_expired",
-                                 "payouts_forbidden",
-                                 "idempotency_conflict", "idempotency_in_progress"),
-             summary="Approve an offer (a payout created with approval=manual)")
-async def approve_payout(payout_id: str, request: Request,
-                         principal: Annotated[Principal, Depends(require("payouts"))],
-                         idempotency_key: IdempotencyKey = None) -> JSONResponse:
+@router.post(
+    "/{payout_id}/approve",
+    response_model=PayoutOut,
+    responses=responses(
+        "unauthorized",
+        "forbidden_scope",
+        "not_found",
+        "invalid_transition",
+        "insufficient_funds",
+        "quote_expired",
+        "payouts_forbidden",
+        "idempotency_conflict",
+        "idempotency_in_progress",
+    ),
+    summary="Approve an offer (a payout created with approval=manual)",
+)
+async def approve_payout(
+    payout_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require("payouts"))],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     rt = _rt(request)
     merchant_id = principal.merchant_id
 
@@ -157,8 +226,9 @@ async def approve_payout(payout_id: str, request: Request,
         payout, approved = await payouts.approve(uow, rt.ctx, merchant_id, payout_id)
         if not approved:
             # committed as `expired`, then refused: the answer is a result, not a rollback
-            return 409, error_json(PayoutdError(
-                "quote_expired", f"The offer expired at {ts(payout.expires_at)}"))
+            return 409, error_json(
+                PayoutdError("quote_expired", f"The offer expired at {ts(payout.expires_at)}")
+            )
         return 200, payout_view(payout)
 
     return await idempotency.run(request, rt, merchant_id, work)

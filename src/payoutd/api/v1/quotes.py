@@ -19,19 +19,35 @@ from payoutd.services.views import amount, ts
 router = APIRouter(prefix="/v1", tags=["quotes"])
 
 QUOTE_ERRORS = (
-    "unauthorized", "forbidden_scope", "validation_error", "invalid_amount", "invalid_address",
-    "invalid_memo", "currency_not_found", "service_not_found", "network_required",
-    "priority_not_supported", "payout_currency_required", "rate_unavailable",
-    "rate_source_not_available", "amount_too_small", "amount_too_large",
-    "withdrawal_too_small", "network_unavailable",
+    "unauthorized",
+    "forbidden_scope",
+    "validation_error",
+    "invalid_amount",
+    "invalid_address",
+    "invalid_memo",
+    "currency_not_found",
+    "service_not_found",
+    "network_required",
+    "priority_not_supported",
+    "payout_currency_required",
+    "rate_unavailable",
+    "rate_source_not_available",
+    "amount_too_small",
+    "amount_too_large",
+    "withdrawal_too_small",
+    "network_unavailable",
 )
 
 
-@router.post("/quotes", response_model=QuoteOut, responses=responses(*QUOTE_ERRORS),
-             summary="Price a payout without creating it")
-async def create_quote(body: QuoteCreate, request: Request,
-                       principal: Annotated[Principal, Depends(require("read"))]
-                       ) -> dict[str, Any]:
+@router.post(
+    "/quotes",
+    response_model=QuoteOut,
+    responses=responses(*QUOTE_ERRORS),
+    summary="Price a payout without creating it",
+)
+async def create_quote(
+    body: QuoteCreate, request: Request, principal: Annotated[Principal, Depends(require("read"))]
+) -> dict[str, Any]:
     """The same rules and rates as `POST /v1/payouts`; nothing is held or stored. To keep
     a price, create the payout with `approval: "manual"`: that offer is locked until its
     `expires_at`."""
@@ -41,30 +57,56 @@ async def create_quote(body: QuoteCreate, request: Request,
     pc, net = q.asset.currency, q.asset.network
     expires = q.quoted_at + timedelta(seconds=rt.settings.quote_ttl_seconds)
     return {
-        "object": "quote", "amount": fmt(q.request.amount), "currency": q.request.currency.upper(),
-        "payout_amount": amount(p.payout_amount, pc, net), "payout_currency": pc,
-        "network": net, "address": q.address, "fee_mode": q.request.fee_mode,
+        "object": "quote",
+        "amount": fmt(q.request.amount),
+        "currency": q.request.currency.upper(),
+        "payout_amount": amount(p.payout_amount, pc, net),
+        "payout_currency": pc,
+        "network": net,
+        "address": q.address,
+        "fee_mode": q.request.fee_mode,
         "priority": q.priority,
-        "fees": {"network": amount(p.fee_network, pc, net),
-                 "service": amount(p.fee_service, pc, net),
-                 "total": amount(p.fee_total, pc, net), "currency": pc},
+        "fees": {
+            "network": amount(p.fee_network, pc, net),
+            "service": amount(p.fee_service, pc, net),
+            "total": amount(p.fee_total, pc, net),
+            "currency": pc,
+        },
         "final_amount": amount(p.final_amount, pc, net),
-        "debit": {"amount": amount(q.plan.debit_amount, q.plan.debit_currency),
-                  "currency": q.plan.debit_currency},
-        "rate": {"value": fmt(q.rate_value.normalize()) if q.rate_value is not None else None,
-                 "base": pc if q.rate_value is not None else None, "quote": q.rate_quote,
-                 "source": q.rate_source,
-                 "expires_at": ts(expires) if q.rate_value is not None else None},
-        "quoted_at": ts(q.quoted_at), "expires_at": ts(expires),
+        "debit": {
+            "amount": amount(q.plan.debit_amount, q.plan.debit_currency),
+            "currency": q.plan.debit_currency,
+        },
+        "rate": {
+            "value": fmt(q.rate_value.normalize()) if q.rate_value is not None else None,
+            "base": pc if q.rate_value is not None else None,
+            "quote": q.rate_quote,
+            "source": q.rate_source,
+            "expires_at": ts(expires) if q.rate_value is not None else None,
+        },
+        "quoted_at": ts(q.quoted_at),
+        "expires_at": ts(expires),
     }
 
 
-@router.get("/limits", response_model=LimitsOut,
-            responses=responses("unauthorized", "forbidden_scope", "currency_not_found",
-                                "rate_unavailable", "rate_source_not_available"),
-            summary="What can be paid out in a currency (Bitclear's payout-limits)")
-async def get_limits(request: Request, principal: Annotated[Principal, Depends(require("read"))],
-                     currency: str, rate_source: str | None = None) -> dict[str, Any]:
+@router.get(
+    "/limits",
+    response_model=LimitsOut,
+    responses=responses(
+        "unauthorized",
+        "forbidden_scope",
+        "currency_not_found",
+        "rate_unavailable",
+        "rate_source_not_available",
+    ),
+    summary="What can be paid out in a currency (Bitclear's payout-limits)",
+)
+async def get_limits(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("read"))],
+    currency: str,
+    rate_source: str | None = None,
+) -> dict[str, Any]:
     """`available`: the balances that can fund a payout denominated in `currency`, converted
     into it (for a crypto: its own balance and the USDT balance; for a fiat currency: every
     balance). `min_payout_amount`: what 20 EUR (the operator's setting) is worth in it.
@@ -73,7 +115,17 @@ async def get_limits(request: Request, principal: Annotated[Principal, Depends(r
     async with rt.db.read() as uow:
         balances = await uow.ledger.balances(principal.merchant_id)
     lim = await limits_service.limits(rt.ctx, currency, balances, rate_source)
-    return {"currency": lim.currency, "available": fmt(lim.available),
-            "min_payout_amount": fmt(lim.min_payout_amount), "rate_source": lim.rate_source,
-            "assets": [{"network": a.network, "min_amount": fmt(a.min_amount.normalize()),
-                        "max_amount": fmt(a.max_amount.normalize())} for a in lim.assets]}
+    return {
+        "currency": lim.currency,
+        "available": fmt(lim.available),
+        "min_payout_amount": fmt(lim.min_payout_amount),
+        "rate_source": lim.rate_source,
+        "assets": [
+            {
+                "network": a.network,
+                "min_amount": fmt(a.min_amount.normalize()),
+                "max_amount": fmt(a.max_amount.normalize()),
+            }
+            for a in lim.assets
+        ],
+    }

@@ -25,41 +25,58 @@ from pydantic import (
 
 from payoutd.domain.money import DECIMAL_PATTERN, fmt, parse_amount, parse_decimal
 
-_DECIMAL_DOC = ("A decimal string: digits and an optional fraction (at most 20 digits before "
-                "the point, 18 after it). No JSON number, sign, exponent, spaces or leading "
-                "zeros.")
+_DECIMAL_DOC = (
+    "A decimal string: digits and an optional fraction (at most 20 digits before "
+    "the point, 18 after it). No JSON number, sign, exponent, spaces or leading "
+    "zeros."
+)
 
 # a positive amount
 AmountIn = Annotated[
     Decimal,
     BeforeValidator(parse_amount),
     PlainSerializer(fmt, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "example": "0.5",
-                    "description": _DECIMAL_DOC + " Greater than zero."}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": DECIMAL_PATTERN,
+            "example": "0.5",
+            "description": _DECIMAL_DOC + " Greater than zero.",
+        }
+    ),
 ]
 # zero or more (fees)
 DecimalIn = Annotated[
     Decimal,
     BeforeValidator(parse_decimal),
     PlainSerializer(fmt, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "example": "0.5",
-                    "description": _DECIMAL_DOC}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": DECIMAL_PATTERN,
+            "example": "0.5",
+            "description": _DECIMAL_DOC,
+        }
+    ),
 ]
 
 # when a scheduled payout is released: an instant, so its offset must be said, and within
 # years a payout can sensibly wait for (a year 1 or 9999 is a typo, or a probe)
 EXECUTE_AT_YEARS = (2000, 2200)
-_INSTANT_DOC = (f"An RFC 3339 date-time with its UTC offset or `Z`, e.g. "
-                f"`2030-01-01T09:00:00Z` or `2030-01-01T10:00:00+01:00`; a time without an "
-                f"offset or a bare date is refused. Years {EXECUTE_AT_YEARS[0]} to "
-                f"{EXECUTE_AT_YEARS[1]}. Shown back in UTC.")
+_INSTANT_DOC = (
+    f"An RFC 3339 date-time with its UTC offset or `Z`, e.g. "
+    f"`2030-01-01T09:00:00Z` or `2030-01-01T10:00:00+01:00`; a time without an "
+    f"offset or a bare date is refused. Years {EXECUTE_AT_YEARS[0]} to "
+    f"{EXECUTE_AT_YEARS[1]}. Shown back in UTC."
+)
 
 
 def _text_only(value: Any) -> Any:
     """An instant arrives as text: pydantic would also read a number as Unix time."""
     if not isinstance(value, str | datetime):
-        raise ValueError("must be a date-time string with its UTC offset, e.g. "
-                         "2030-01-01T09:00:00Z")
+        raise ValueError(
+            "must be a date-time string with its UTC offset, e.g. 2030-01-01T09:00:00Z"
+        )
     return value
 
 
@@ -78,8 +95,14 @@ Instant = Annotated[
     datetime,
     BeforeValidator(_text_only),
     AfterValidator(_instant),
-    WithJsonSchema({"type": "string", "format": "date-time", "example": "2030-01-01T09:00:00Z",
-                    "description": _INSTANT_DOC}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "example": "2030-01-01T09:00:00Z",
+            "description": _INSTANT_DOC,
+        }
+    ),
 ]
 
 ORDER_ID = r"^[A-Za-z0-9_\-]{1,100}$"
@@ -91,13 +114,17 @@ METADATA_MAX_KEYS = 50
 METADATA_KEY_MAX = 40
 METADATA_VALUE_MAX = 500
 Metadata = Annotated[
-    dict[Annotated[str, StringConstraints(min_length=1, max_length=METADATA_KEY_MAX)],
-         Annotated[str, StringConstraints(max_length=METADATA_VALUE_MAX)]],
-    Field(max_length=METADATA_MAX_KEYS,
-          description=f"Your own key-value pairs, returned as given: at most "
-                      f"{METADATA_MAX_KEYS} keys, each key 1 to {METADATA_KEY_MAX} "
-                      f"characters, each value a string of at most {METADATA_VALUE_MAX} "
-                      f"characters (no numbers, booleans, nulls, lists or objects)."),
+    dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=METADATA_KEY_MAX)],
+        Annotated[str, StringConstraints(max_length=METADATA_VALUE_MAX)],
+    ],
+    Field(
+        max_length=METADATA_MAX_KEYS,
+        description=f"Your own key-value pairs, returned as given: at most "
+        f"{METADATA_MAX_KEYS} keys, each key 1 to {METADATA_KEY_MAX} "
+        f"characters, each value a string of at most {METADATA_VALUE_MAX} "
+        f"characters (no numbers, booleans, nulls, lists or objects).",
+    ),
 ]
 
 
@@ -387,9 +414,11 @@ class WebhookEndpointCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(min_length=8, max_length=2048, examples=["https://example.com/hooks"])
     event_types: list[str] | None = Field(
-        default=None, description="Event types, or [\"*\"]; none named: every event")
+        default=None, description='Event types, or ["*"]; none named: every event'
+    )
     services: list[str] | None = Field(
-        default=None, description="Calypso's notificationServiceTypes, e.g. [\"PAYOUT\"]")
+        default=None, description='Calypso\'s notificationServiceTypes, e.g. ["PAYOUT"]'
+    )
     description: str | None = Field(default=None, max_length=500)
 
 
@@ -453,8 +482,9 @@ class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scopes: list[Literal["read", "payouts"]] = Field(min_length=1)
     name: str | None = Field(default=None, max_length=200)
-    totp_code: str | None = Field(default=None, max_length=10,
-                                  description="Required for a `payouts` key")
+    totp_code: str | None = Field(
+        default=None, max_length=10, description="Required for a `payouts` key"
+    )
     ip_allowlist: list[str] | None = Field(default=None, max_length=100)
     rate_limit_per_minute: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
     signed_requests: StrictBool = False
@@ -472,8 +502,9 @@ class ApiKeyOut(BaseModel):
     created_at: str
     last_used_at: str | None
     key: str | None = Field(default=None, description="Shown only in the creation response")
-    signing_secret: str | None = Field(default=None,
-                                       description="Shown only in the creation response")
+    signing_secret: str | None = Field(
+        default=None, description="Shown only in the creation response"
+    )
     payouts_blocked_until: str | None = None
 
 
@@ -484,8 +515,9 @@ class ApiKeyList(BaseModel):
 
 class ApiKeyDelete(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    totp_code: str | None = Field(default=None, max_length=10,
-                                  description="Required once two-factor is enrolled")
+    totp_code: str | None = Field(
+        default=None, max_length=10, description="Required once two-factor is enrolled"
+    )
 
 
 class TotpOut(BaseModel):
@@ -496,8 +528,9 @@ class TotpOut(BaseModel):
 class CooldownLifted(BaseModel):
     merchant_id: str
     payouts_blocked_until: None = None
-    lifted_until: str | None = Field(description="The end the lifted cooldown had; null "
-                                                 "when none was running")
+    lifted_until: str | None = Field(
+        description="The end the lifted cooldown had; null when none was running"
+    )
 
 
 class AllowlistSet(BaseModel):

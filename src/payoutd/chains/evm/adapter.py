@@ -81,12 +81,25 @@ GWEI = Decimal(10) ** 9
 # eth_feeHistory reward percentile read for each priority
 TIP_PERCENTILES: dict[str, int] = {"economy": 10, "recommended": 50, "high": 75, "highest": 90}
 DEFAULT_TIP_MULTIPLIERS: dict[str, Decimal] = {
-    "economy": Decimal(1), "recommended": Decimal(1), "high": Decimal("1.5"),
+    "economy": Decimal(1),
+    "recommended": Decimal(1),
+    "high": Decimal("1.5"),
     "highest": Decimal(2),
 }
-OPTIONS = ("chain_id", "keystore", "passphrase_env", "url_env", "tokens", "token_fee",
-           "native_gas_limit", "token_gas_limit", "min_tip_gwei", "tip_multipliers",
-           "fee_history_blocks", "timeout_seconds")
+OPTIONS = (
+    "chain_id",
+    "keystore",
+    "passphrase_env",
+    "url_env",
+    "tokens",
+    "token_fee",
+    "native_gas_limit",
+    "token_gas_limit",
+    "min_tip_gwei",
+    "tip_multipliers",
+    "fee_history_blocks",
+    "timeout_seconds",
+)
 # ERC-20 function selectors: the first 4 bytes of keccak("transfer(address,uint256)"), ...
 TRANSFER = "a9059cbb"
 BALANCE_OF = "70a08231"
@@ -96,13 +109,27 @@ DECIMALS = "313ce567"
 # other error leaves the outcome unknown: the same transaction is sent again later.
 # "nonce too high" is not here: it only means an earlier transaction is not out yet.
 DEFINITIVE = (
-    "insufficient funds", "intrinsic gas too low", "gas limit", "exceeds block gas",
-    "nonce too low", "replacement transaction underpriced", "invalid sender",
-    "invalid chain id", "chain id", "max fee per gas less than block base fee",
-    "is too low for the next block", "fee cap less than block base fee",
-    "transaction underpriced", "exceeds the configured cap", "oversized data",
-    "tip higher than fee cap", "max priority fee per gas higher than max fee per gas",
-    "invalid transaction", "rlp", "doesn't have enough funds", "signed for another chain",
+    "insufficient funds",
+    "intrinsic gas too low",
+    "gas limit",
+    "exceeds block gas",
+    "nonce too low",
+    "replacement transaction underpriced",
+    "invalid sender",
+    "invalid chain id",
+    "chain id",
+    "max fee per gas less than block base fee",
+    "is too low for the next block",
+    "fee cap less than block base fee",
+    "transaction underpriced",
+    "exceeds the configured cap",
+    "oversized data",
+    "tip higher than fee cap",
+    "max priority fee per gas higher than max fee per gas",
+    "invalid transaction",
+    "rlp",
+    "doesn't have enough funds",
+    "signed for another chain",
 )
 
 
@@ -141,14 +168,26 @@ def _coin(units: int, decimals: int = 18) -> Decimal:
 class EvmChain:
     mode = "live"
 
-    def __init__(self, network: str, *, url: str, chain_id: int, keystore: Path,
-                 passphrase: Callable[[], str | None], tokens: dict[str, str],
-                 confirmations: int, batch_window_seconds: float | None,
-                 token_fee: Decimal | dict[str, Decimal] = Decimal(1),
-                 native_gas_limit: int = 21_000, token_gas_limit: int = 100_000,
-                 min_tip: int = int(GWEI), tip_multipliers: dict[str, Decimal] | None = None,
-                 fee_history_blocks: int = 20, timeout_seconds: float = 15.0,
-                 net: str = "main") -> None:
+    def __init__(
+        self,
+        network: str,
+        *,
+        url: str,
+        chain_id: int,
+        keystore: Path,
+        passphrase: Callable[[], str | None],
+        tokens: dict[str, str],
+        confirmations: int,
+        batch_window_seconds: float | None,
+        token_fee: Decimal | dict[str, Decimal] = Decimal(1),
+        native_gas_limit: int = 21_000,
+        token_gas_limit: int = 100_000,
+        min_tip: int = int(GWEI),
+        tip_multipliers: dict[str, Decimal] | None = None,
+        fee_history_blocks: int = 20,
+        timeout_seconds: float = 15.0,
+        net: str = "main",
+    ) -> None:
         if NETWORKS[network].family != "evm":
             raise ChainsFileError(f"{network} is not an EVM network")
         self.network = network
@@ -169,8 +208,7 @@ class EvmChain:
         self._url = url
         parts = urlsplit(url)
         # what logs and errors may show of the node: never its path or query (API keys)
-        self._host = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port
-                                                            else "")
+        self._host = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
         self._passphrase = passphrase
         self._account: LocalAccount | None = None
         self._address: ChecksumAddress | None = None
@@ -185,8 +223,9 @@ class EvmChain:
             raise ChainsFileError(f"{cfg.network}: unknown evm options {', '.join(unknown)}")
         multipliers = dict(o.get("tip_multipliers", {}))
         if set(multipliers) - set(TIP_PERCENTILES):
-            raise ChainsFileError(f"{cfg.network}: tip_multipliers are by priority: "
-                                  f"{', '.join(TIP_PERCENTILES)}")
+            raise ChainsFileError(
+                f"{cfg.network}: tip_multipliers are by priority: {', '.join(TIP_PERCENTILES)}"
+            )
         url = cfg.secret("url") or cfg.url
         if not url:
             raise ChainsFileError(f"{cfg.network}: url (or url_env) is required")
@@ -196,17 +235,25 @@ class EvmChain:
         raw_fee = o.get("token_fee", "1")
         token_fee: Decimal | dict[str, Decimal] = (
             {k.upper(): Decimal(str(v)) for k, v in raw_fee.items()}
-            if isinstance(raw_fee, dict) else Decimal(str(raw_fee)))
+            if isinstance(raw_fee, dict)
+            else Decimal(str(raw_fee))
+        )
         tokens = o.get("tokens", {})
         if not isinstance(tokens, dict):
             raise ChainsFileError(f"{cfg.network}: tokens must be a table of contracts")
         return cls(
-            cfg.network, url=url, chain_id=int(o["chain_id"]), keystore=Path(o["keystore"]),
+            cfg.network,
+            url=url,
+            chain_id=int(o["chain_id"]),
+            keystore=Path(o["keystore"]),
             # read when the key is first needed, so the variable can be set after start
             passphrase=lambda: cfg.secret("passphrase"),
             tokens={str(k): str(v) for k, v in tokens.items()},
-            confirmations=(cfg.confirmations if cfg.confirmations is not None
-                           else NETWORKS[cfg.network].confirmations),
+            confirmations=(
+                cfg.confirmations
+                if cfg.confirmations is not None
+                else NETWORKS[cfg.network].confirmations
+            ),
             batch_window_seconds=cfg.batch_window_seconds,
             token_fee=token_fee,
             native_gas_limit=int(o.get("native_gas_limit", 21_000)),
@@ -215,11 +262,14 @@ class EvmChain:
             tip_multipliers={k: Decimal(str(v)) for k, v in multipliers.items()},
             fee_history_blocks=int(o.get("fee_history_blocks", 20)),
             timeout_seconds=float(o.get("timeout_seconds", 15)),
-            net=cfg.net)
+            net=cfg.net,
+        )
 
     def __repr__(self) -> str:
-        return (f"EvmChain(network={self.network!r}, node={self._host!r}, "
-                f"chain_id={self.chain_id}, wallet={self._address!r})")
+        return (
+            f"EvmChain(network={self.network!r}, node={self._host!r}, "
+            f"chain_id={self.chain_id}, wallet={self._address!r})"
+        )
 
     # -- the node -------------------------------------------------------------------
 
@@ -230,23 +280,26 @@ class EvmChain:
         loop. Every failure to get an answer becomes ChainUnavailable, with the node
         named by scheme and host only."""
         provider = AsyncHTTPProvider(
-            self._url, request_kwargs={"timeout": aiohttp.ClientTimeout(
-                total=self.timeout_seconds)},
-            exception_retry_configuration=None)
+            self._url,
+            request_kwargs={"timeout": aiohttp.ClientTimeout(total=self.timeout_seconds)},
+            exception_retry_configuration=None,
+        )
         try:
             yield AsyncWeb3(provider)
         except aiohttp.ClientResponseError as exc:
-            raise ChainUnavailable(f"{self.network} node {self._host}: "
-                                   f"HTTP {exc.status}") from None
+            raise ChainUnavailable(f"{self.network} node {self._host}: HTTP {exc.status}") from None
         except (aiohttp.ClientError, TimeoutError, OSError, ProviderConnectionError) as exc:
-            raise ChainUnavailable(f"{self.network} node {self._host} unreachable: "
-                                   f"{type(exc).__name__}") from None
+            raise ChainUnavailable(
+                f"{self.network} node {self._host} unreachable: {type(exc).__name__}"
+            ) from None
         except Web3RPCError as exc:
-            raise ChainUnavailable(f"{self.network} node {self._host}: "
-                                   f"{_rpc_message(exc)}") from None
+            raise ChainUnavailable(
+                f"{self.network} node {self._host}: {_rpc_message(exc)}"
+            ) from None
         except Web3Exception as exc:  # an answer web3 could not make sense of
-            raise ChainUnavailable(f"{self.network} node {self._host}: "
-                                   f"{type(exc).__name__}: {exc}") from None
+            raise ChainUnavailable(
+                f"{self.network} node {self._host}: {type(exc).__name__}: {exc}"
+            ) from None
         finally:
             await provider.disconnect()
 
@@ -255,8 +308,10 @@ class EvmChain:
             return
         found = await w3.eth.chain_id
         if found != self.chain_id:
-            raise ChainUnavailable(f"{self.network} node {self._host} serves chain "
-                                   f"{found}, not the configured chain_id {self.chain_id}")
+            raise ChainUnavailable(
+                f"{self.network} node {self._host} serves chain "
+                f"{found}, not the configured chain_id {self.chain_id}"
+            )
         self._checked.add("chain")
 
     # -- the hot wallet -------------------------------------------------------------
@@ -265,8 +320,9 @@ class EvmChain:
         try:
             data = json.loads(self.keystore.read_text())
         except (OSError, ValueError) as exc:
-            raise ChainsFileError(f"{self.network}: cannot read keystore {self.keystore}: "
-                                  f"{type(exc).__name__}") from None
+            raise ChainsFileError(
+                f"{self.network}: cannot read keystore {self.keystore}: {type(exc).__name__}"
+            ) from None
         if not isinstance(data, dict):
             raise ChainsFileError(f"{self.network}: keystore {self.keystore} is not a keyfile")
         return data
@@ -301,11 +357,14 @@ class EvmChain:
                 # no chained traceback: the decrypting frames hold the passphrase
                 raise ChainsFileError(
                     f"{self.network}: cannot decrypt keystore {self.keystore}: wrong "
-                    f"passphrase or damaged file") from None
+                    f"passphrase or damaged file"
+                ) from None
             named = keyfile.get("address")
             if named and account.address.lower() != "0x" + str(named).lower().removeprefix("0x"):
-                raise ChainsFileError(f"{self.network}: keystore {self.keystore} holds the "
-                                      f"key of another address than it names")
+                raise ChainsFileError(
+                    f"{self.network}: keystore {self.keystore} holds the "
+                    f"key of another address than it names"
+                )
             self._account = account
             self._address = account.address
         return self._account
@@ -329,24 +388,28 @@ class EvmChain:
             return self.tokens[asset.currency]
         if self.net == "main" and asset.contract is not None:
             return to_checksum_address(asset.contract)
-        raise ChainsFileError(f"{self.network}: no contract configured for "
-                              f"{asset.currency} ([networks.{self.network}.tokens])")
+        raise ChainsFileError(
+            f"{self.network}: no contract configured for "
+            f"{asset.currency} ([networks.{self.network}.tokens])"
+        )
 
-    async def _check_token(self, w3: AsyncWeb3[Any], asset: Asset,
-                           contract: ChecksumAddress) -> None:
+    async def _check_token(
+        self, w3: AsyncWeb3[Any], asset: Asset, contract: ChecksumAddress
+    ) -> None:
         if asset.currency in self._checked:
             return
         if not await w3.eth.get_code(contract):
-            raise ChainsFileError(f"{self.network}: no contract at {contract} "
-                                  f"({asset.currency})")
+            raise ChainsFileError(f"{self.network}: no contract at {contract} ({asset.currency})")
         try:
             answer = await _call(w3, contract, DECIMALS)
         except (ContractLogicError, BadFunctionCallOutput):
             answer = b""
         decimals = int.from_bytes(answer, "big") if answer else -1
         if decimals != asset.decimals:
-            raise ChainsFileError(f"{self.network}: {asset.currency} contract {contract} has "
-                                  f"{decimals} decimals, payoutd expects {asset.decimals}")
+            raise ChainsFileError(
+                f"{self.network}: {asset.currency} contract {contract} has "
+                f"{decimals} decimals, payoutd expects {asset.decimals}"
+            )
         self._checked.add(asset.currency)
 
     def _token_fee(self, currency: str) -> Decimal:
@@ -362,12 +425,17 @@ class EvmChain:
     async def _fees(self, w3: AsyncWeb3[Any], priority: str | None) -> _Fees:
         priority = priority if priority in TIP_PERCENTILES else "recommended"
         assert priority is not None
-        history = await w3.eth.fee_history(self.fee_history_blocks, "latest",
-                                           [float(TIP_PERCENTILES[priority])])
+        history = await w3.eth.fee_history(
+            self.fee_history_blocks, "latest", [float(TIP_PERCENTILES[priority])]
+        )
         base = int(history["baseFeePerGas"][-1])  # the next block's base fee
-        rewards = [int(r[0]) for r, used in zip(history.get("reward") or [],
-                                                 history.get("gasUsedRatio") or [],
-                                                 strict=False) if r and used > 0]
+        rewards = [
+            int(r[0])
+            for r, used in zip(
+                history.get("reward") or [], history.get("gasUsedRatio") or [], strict=False
+            )
+            if r and used > 0
+        ]
         seen = int(statistics.median(rewards)) if rewards else 0
         tip = int(Decimal(max(seen, self.min_tip)) * self.tip_multipliers[priority])
         # 2 x base fee survives six full blocks of base fee increases (+12.5% each)
@@ -378,8 +446,7 @@ class EvmChain:
         if contract is not None:
             return self._token_fee(asset.currency)
         fees = await self._quoted_fees(priority)
-        return quantize(_coin(self.native_gas_limit * fees.max_fee), asset.decimals,
-                        ROUND_DEBIT)
+        return quantize(_coin(self.native_gas_limit * fees.max_fee), asset.decimals, ROUND_DEBIT)
 
     async def _quoted_fees(self, priority: str | None) -> _Fees:
         """Fees for quoting payouts: asked at most every FEE_CACHE_SECONDS (a mass payout
@@ -420,19 +487,25 @@ class EvmChain:
                 if contract is None:
                     need = sum(_units(o.amount, asset.decimals) for o in outputs) + gas_cost
                     if native < need:
-                        return (f"hot wallet {sender} holds {fmt(_coin(native))} {self.native}"
-                                f", the batch needs up to {fmt(_coin(need))} {self.native}")
+                        return (
+                            f"hot wallet {sender} holds {fmt(_coin(native))} {self.native}"
+                            f", the batch needs up to {fmt(_coin(need))} {self.native}"
+                        )
                     return None
                 await self._check_token(w3, asset, contract)
                 held = await self._token_balance(w3, contract, sender)
                 need = sum(_units(o.amount, asset.decimals) for o in outputs)
                 if held < need:
-                    return (f"hot wallet {sender} holds "
-                            f"{fmt(_coin(held, asset.decimals))} {asset.currency}, the batch "
-                            f"needs {fmt(_coin(need, asset.decimals))} {asset.currency}")
+                    return (
+                        f"hot wallet {sender} holds "
+                        f"{fmt(_coin(held, asset.decimals))} {asset.currency}, the batch "
+                        f"needs {fmt(_coin(need, asset.decimals))} {asset.currency}"
+                    )
                 if native < gas_cost:
-                    return (f"hot wallet {sender} holds {fmt(_coin(native))} {self.native} for"
-                            f" gas, the batch needs up to {fmt(_coin(gas_cost))} {self.native}")
+                    return (
+                        f"hot wallet {sender} holds {fmt(_coin(native))} {self.native} for"
+                        f" gas, the batch needs up to {fmt(_coin(gas_cost))} {self.native}"
+                    )
                 return None
         except (ChainUnavailable, ChainsFileError) as exc:
             return str(exc)
@@ -443,9 +516,16 @@ class EvmChain:
 
     # -- building the run -------------------------------------------------------------
 
-    async def prepare(self, batch_id: str, asset: Asset, outputs: list[Output],
-                      priority: str | None, *, payout_count: int,
-                      next_sequence: int | None) -> PreparedTx:
+    async def prepare(
+        self,
+        batch_id: str,
+        asset: Asset,
+        outputs: list[Output],
+        priority: str | None,
+        *,
+        payout_count: int,
+        next_sequence: int | None,
+    ) -> PreparedTx:
         contract = self._contract(asset)
         account = await self._signer()
         gas = self._gas(contract)
@@ -467,8 +547,10 @@ class EvmChain:
                 # the recipient pays this transaction's fee: at most gas x maxFeePerGas
                 amount -= _coin(max_fee_each)
             if amount <= 0:
-                refused[i] = (f"amount {fmt(amount)} {asset.currency} is not above zero "
-                              f"once the network fee is taken")
+                refused[i] = (
+                    f"amount {fmt(amount)} {asset.currency} is not above zero "
+                    f"once the network fee is taken"
+                )
             amounts.append(amount)
         if refused:
             raise OutputRejected(frozenset(refused), "; ".join(sorted(set(refused.values()))))
@@ -477,25 +559,41 @@ class EvmChain:
             units = _units(amount, asset.decimals)
             to = to_checksum_address(o.address)
             body: dict[str, Any] = {
-                "type": 2, "chainId": self.chain_id, "nonce": first + i, "gas": gas,
-                "maxFeePerGas": fees.max_fee, "maxPriorityFeePerGas": fees.tip,
+                "type": 2,
+                "chainId": self.chain_id,
+                "nonce": first + i,
+                "gas": gas,
+                "maxFeePerGas": fees.max_fee,
+                "maxPriorityFeePerGas": fees.tip,
             }
             if contract is None:
                 body.update(to=to, value=units, data=b"")
             else:
-                body.update(to=contract, value=0,
-                            data=bytes.fromhex(TRANSFER + _address_word(to) + _word(units)))
+                body.update(
+                    to=contract,
+                    value=0,
+                    data=bytes.fromhex(TRANSFER + _address_word(to) + _word(units)),
+                )
             signed = account.sign_transaction(body)
-            run.append({"nonce": first + i, "hash": "0x" + bytes(signed.hash).hex(),
-                        "raw": "0x" + bytes(signed.raw_transaction).hex()})
+            run.append(
+                {
+                    "nonce": first + i,
+                    "hash": "0x" + bytes(signed.hash).hex(),
+                    "raw": "0x" + bytes(signed.raw_transaction).hex(),
+                }
+            )
         fee = _coin(max_fee_each * len(outputs))
         subtracted = any(o.subtract_fee for o in outputs) and contract is None
         return PreparedTx(
-            txid=run[0]["hash"], raw=json.dumps(run, separators=(",", ":")), fee=fee,
-            fee_currency=self.native, unbatched_fee=_coin(max_fee_each) * payout_count,
+            txid=run[0]["hash"],
+            raw=json.dumps(run, separators=(",", ":")),
+            fee=fee,
+            fee_currency=self.native,
+            unbatched_fee=_coin(max_fee_each) * payout_count,
             output_txids=tuple(str(t["hash"]) for t in run),
             output_amounts=tuple(amounts) if subtracted else (),
-            sequence_end=first + len(outputs) - 1)
+            sequence_end=first + len(outputs) - 1,
+        )
 
     async def release(self, tx: PreparedTx) -> None:
         """Nothing is locked on an account chain. The nonces of a run that is never
@@ -534,12 +632,20 @@ class EvmChain:
                     continue  # "already known", "nonce too low": it is our very transaction
                 definitive = any(p in message.lower() for p in DEFINITIVE)
                 if not definitive:
-                    raise ChainUnavailable(f"{self.network}: transaction {item['hash']} "
-                                           f"(nonce {item['nonce']}): {message}")
+                    raise ChainUnavailable(
+                        f"{self.network}: transaction {item['hash']} "
+                        f"(nonce {item['nonce']}): {message}"
+                    )
                 if i == 0:
                     raise Rejected(f"{message} (nonce {item['nonce']})")
-                log.warning("evm.run_partly_sent", network=self.network, txid=tx.txid,
-                            refused=item["hash"], nonce=item["nonce"], reason=message)
+                log.warning(
+                    "evm.run_partly_sent",
+                    network=self.network,
+                    txid=tx.txid,
+                    refused=item["hash"],
+                    nonce=item["nonce"],
+                    reason=message,
+                )
                 return
 
     async def _seen(self, w3: AsyncWeb3[Any], txhash: str) -> _Seen | None:
@@ -548,8 +654,12 @@ class EvmChain:
         except TransactionNotFound:
             receipt = None
         if receipt is not None and receipt.get("blockNumber") is not None:
-            return _Seen(mined=True, pending=False, block=int(receipt["blockNumber"]),
-                         ok=int(receipt["status"]) == 1)
+            return _Seen(
+                mined=True,
+                pending=False,
+                block=int(receipt["blockNumber"]),
+                ok=int(receipt["status"]) == 1,
+            )
         try:
             found = await w3.eth.get_transaction(HexStr(txhash))
         except TransactionNotFound:
@@ -569,21 +679,24 @@ class EvmChain:
             used = int(await w3.eth.get_transaction_count(sender, "latest"))
             seen = await asyncio.gather(*(self._seen(w3, item["hash"]) for item in run))
             tip = int(await w3.eth.block_number)
-        if any(not (s and s.mined) and int(item["nonce"]) < used
-               for s, item in zip(seen, run, strict=True)):
+        if any(
+            not (s and s.mined) and int(item["nonce"]) < used
+            for s, item in zip(seen, run, strict=True)
+        ):
             return TxState("conflicted")
         if any(s is None for s in seen):
             return TxState("unknown")
         mined = [s for s in seen if s is not None and s.mined]
         if len(mined) < len(seen):
             return TxState("mempool")
-        return TxState("mined", min(tip - int(s.block or 0) + 1 for s in mined),
-                       failed_outputs=frozenset(i for i, s in enumerate(seen)
-                                                if s is not None and not s.ok))
+        return TxState(
+            "mined",
+            min(tip - int(s.block or 0) + 1 for s in mined),
+            failed_outputs=frozenset(i for i, s in enumerate(seen) if s is not None and not s.ok),
+        )
 
 
-async def _call(w3: AsyncWeb3[Any], contract: str, data: str,
-                block: str = "latest") -> bytes:
+async def _call(w3: AsyncWeb3[Any], contract: str, data: str, block: str = "latest") -> bytes:
     """eth_call of a contract function, `data` being its selector and arguments in hex."""
     params: TxParams = {"to": to_checksum_address(contract), "data": HexStr("0x" + data)}
     return bytes(await w3.eth.call(params, cast(BlockIdentifier, block)))

@@ -40,8 +40,9 @@ def checksum(body: str) -> str:
     the time goes")."""
     lower = body.lower()
     digest = sha3.keccak_256(lower.encode("ascii")).hexdigest()
-    return "0x" + "".join(c.upper() if d in _HIGH_NIBBLES else c
-                          for c, d in zip(lower, digest, strict=False))
+    return "0x" + "".join(
+        c.upper() if d in _HIGH_NIBBLES else c for c, d in zip(lower, digest, strict=False)
+    )
 
 
 _HIGH_NIBBLES: Final = frozenset("89abcdef")

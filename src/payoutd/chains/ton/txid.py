@@ -23,8 +23,7 @@ def validate(txid: str) -> str:
     if not set(txid) <= _BASE64:
         raise ValueError("is neither 64 hex digits nor base64")
     try:
-        raw = base64.urlsafe_b64decode(txid.replace("+", "-").replace("/", "_").rstrip("=")
-                                       + "=")
+        raw = base64.urlsafe_b64decode(txid.replace("+", "-").replace("/", "_").rstrip("=") + "=")
     except (binascii.Error, ValueError) as exc:
         raise ValueError("is not valid base64") from exc
     if len(raw) != _HASH_LENGTH:

@@ -54,20 +54,39 @@ SUN: Final = 6  # 1 TRX = 10**6 sun
 # (java-tron GrpcAPI.Return.response_code). Any other failure code (SERVER_BUSY,
 # NO_CONNECTION, NOT_ENOUGH_EFFECTIVE_CONNECTION, OTHER_ERROR, ...) leaves the outcome
 # open: the same transaction is offered again later.
-REFUSED: Final = frozenset({
-    "SIGERROR", "CONTRACT_VALIDATE_ERROR", "CONTRACT_EXE_ERROR", "BANDWITH_ERROR",
-    "TAPOS_ERROR", "TOO_BIG_TRANSACTION_ERROR", "TRANSACTION_EXPIRATION_ERROR",
-})
+REFUSED: Final = frozenset(
+    {
+        "SIGERROR",
+        "CONTRACT_VALIDATE_ERROR",
+        "CONTRACT_EXE_ERROR",
+        "BANDWITH_ERROR",
+        "TAPOS_ERROR",
+        "TOO_BIG_TRANSACTION_ERROR",
+        "TRANSACTION_EXPIRATION_ERROR",
+    }
+)
 MAX_FEE_LIMIT_TRX: Final = Decimal(15000)  # the network's cap on fee_limit
 MAX_EXPIRATION_SECONDS: Final = 24 * 3600  # java-tron refuses expirations further out
 # A node whose head block is older than this is syncing or stuck: transactions built on
 # it would expire (by the network's time) before they could be mined.
 MAX_HEAD_LAG_SECONDS: Final = 120
-OPTIONS: Final = frozenset({
-    "keystore", "passphrase_env", "private_key_env", "api_key_env", "address", "trx_fee",
-    "token_fee", "bandwidth_fee", "fee_limit", "expiration_seconds", "ref_block_depth",
-    "timeout_seconds", "contracts",
-})
+OPTIONS: Final = frozenset(
+    {
+        "keystore",
+        "passphrase_env",
+        "private_key_env",
+        "api_key_env",
+        "address",
+        "trx_fee",
+        "token_fee",
+        "bandwidth_fee",
+        "fee_limit",
+        "expiration_seconds",
+        "ref_block_depth",
+        "timeout_seconds",
+        "contracts",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +127,21 @@ class Block:
 class TronChain:
     mode = "live"
 
-    def __init__(self, network: str, url: str, wallet: HotWallet, *, confirmations: int,
-                 batch_window_seconds: float | None, fees: Fees | None = None,
-                 api_key: str | None = None, expiration_seconds: int = 600,
-                 ref_block_depth: int = 19, timeout: float = 10.0,
-                 contracts: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        network: str,
+        url: str,
+        wallet: HotWallet,
+        *,
+        confirmations: int,
+        batch_window_seconds: float | None,
+        fees: Fees | None = None,
+        api_key: str | None = None,
+        expiration_seconds: int = 600,
+        ref_block_depth: int = 19,
+        timeout: float = 10.0,
+        contracts: dict[str, str] | None = None,
+    ) -> None:
         self.network = network
         self.url = url.rstrip("/")
         self.wallet = wallet
@@ -136,10 +165,12 @@ class TronChain:
             raise ChainsFileError(f"{cfg.network}: url is required (a FullNode or TronGrid)")
         opts = cfg.options
         default = Fees()
-        fees = Fees(trx_transfer=_decimal(cfg, "trx_fee", default.trx_transfer),
-                    bandwidth=_decimal(cfg, "bandwidth_fee", default.bandwidth),
-                    fee_limit=_decimal(cfg, "fee_limit", default.fee_limit),
-                    token=_decimal(cfg, "token_fee", default.token))
+        fees = Fees(
+            trx_transfer=_decimal(cfg, "trx_fee", default.trx_transfer),
+            bandwidth=_decimal(cfg, "bandwidth_fee", default.bandwidth),
+            fee_limit=_decimal(cfg, "fee_limit", default.fee_limit),
+            token=_decimal(cfg, "token_fee", default.token),
+        )
         if fees.fee_limit > MAX_FEE_LIMIT_TRX:
             raise ChainsFileError(f"{cfg.network}: fee_limit is at most {MAX_FEE_LIMIT_TRX} TRX")
         expiration = _integer(cfg, "expiration_seconds", 600, 10, MAX_EXPIRATION_SECONDS)
@@ -153,14 +184,21 @@ class TronChain:
                 tx_codec.to_hex_address(str(address))
             except ValueError:
                 raise ChainsFileError(
-                    f"{cfg.network}: contracts.{currency} is not a TRON address") from None
-        return cls(cfg.network, cfg.url, HotWallet.from_config(cfg),
-                   confirmations=cfg.confirmations or NETWORKS[cfg.network].confirmations,
-                   batch_window_seconds=cfg.batch_window_seconds, fees=fees,
-                   api_key=cfg.secret("api_key"), expiration_seconds=expiration,
-                   ref_block_depth=depth,
-                   timeout=float(timeout),
-                   contracts={str(k).upper(): str(v) for k, v in contracts.items()})
+                    f"{cfg.network}: contracts.{currency} is not a TRON address"
+                ) from None
+        return cls(
+            cfg.network,
+            cfg.url,
+            HotWallet.from_config(cfg),
+            confirmations=cfg.confirmations or NETWORKS[cfg.network].confirmations,
+            batch_window_seconds=cfg.batch_window_seconds,
+            fees=fees,
+            api_key=cfg.secret("api_key"),
+            expiration_seconds=expiration,
+            ref_block_depth=depth,
+            timeout=float(timeout),
+            contracts={str(k).upper(): str(v) for k, v in contracts.items()},
+        )
 
     def __repr__(self) -> str:
         return f"TronChain({self.network}, {self.url}, wallet={self.wallet.address})"
@@ -191,43 +229,56 @@ class TronChain:
         contract = self._contract(asset)
         async with self._client() as client:
             trx = await self._trx_balance(client)
-            tokens = (await self._token_balance(client, contract, asset.decimals)
-                      if contract else None)
+            tokens = (
+                await self._token_balance(client, contract, asset.decimals) if contract else None
+            )
         who = f"hot wallet {self.wallet.address}"
         if contract:
             assert tokens is not None
             amount = sum((o.amount for o in outputs), Decimal(0))
             if tokens < amount:
-                return (f"{who} holds {_show(tokens)} {asset.currency}, the batch pays "
-                        f"{_show(amount)}")
+                return (
+                    f"{who} holds {_show(tokens)} {asset.currency}, the batch pays {_show(amount)}"
+                )
             fees = fee * len(outputs)
             if trx < fees:
-                return (f"{who} holds {_show(trx)} TRX, the batch's {len(outputs)} transfers "
-                        f"may burn up to {_show(fees)} TRX")
+                return (
+                    f"{who} holds {_show(trx)} TRX, the batch's {len(outputs)} transfers "
+                    f"may burn up to {_show(fees)} TRX"
+                )
             return None
         # a fee-subtracting output already holds its own fee
-        need = sum((o.amount if o.subtract_fee else o.amount + fee for o in outputs),
-                   Decimal(0))
+        need = sum((o.amount if o.subtract_fee else o.amount + fee for o in outputs), Decimal(0))
         if trx < need:
             return f"{who} holds {_show(trx)} TRX, the batch needs up to {_show(need)} TRX"
         return None
 
-    async def prepare(self, batch_id: str, asset: Asset, outputs: list[Output],
-                      priority: str | None, *, payout_count: int,
-                      next_sequence: int | None = None) -> PreparedTx:
+    async def prepare(
+        self,
+        batch_id: str,
+        asset: Asset,
+        outputs: list[Output],
+        priority: str | None,
+        *,
+        payout_count: int,
+        next_sequence: int | None = None,
+    ) -> PreparedTx:
         # next_sequence is unused: TRON has no nonces (see the module's docstring)
         fee = self._tx_fee(asset)
         contract = self._contract(asset)
         amounts = [quantize(o.amount, asset.decimals, ROUND_CREDIT) for o in outputs]
         subtracting = any(o.subtract_fee for o in outputs)
         if subtracting:  # only TRX payouts subtract: a token cannot pay a TRX fee
-            amounts = [a - fee if o.subtract_fee else a
-                       for o, a in zip(outputs, amounts, strict=True)]
+            amounts = [
+                a - fee if o.subtract_fee else a for o, a in zip(outputs, amounts, strict=True)
+            ]
         refused: dict[int, str] = {}
         for i, (o, amount) in enumerate(zip(outputs, amounts, strict=True)):
             if amount <= 0:
-                refused[i] = (f"amount {fmt(amount)} {asset.currency} is nothing once the "
-                              f"network fee is taken")
+                refused[i] = (
+                    f"amount {fmt(amount)} {asset.currency} is nothing once the "
+                    f"network fee is taken"
+                )
             elif contract is None and o.address == self.wallet.address:
                 refused[i] = "the hot wallet cannot send TRX to itself"
         if refused:
@@ -237,8 +288,11 @@ class TronChain:
             lag = time.time() - head.timestamp / 1000
             if lag > MAX_HEAD_LAG_SECONDS:
                 raise ChainUnavailable(f"the node's head block {head.number} is {lag:.0f} s old")
-            ref = (head if self.ref_block_depth == 0
-                   else await self._block(client, max(head.number - self.ref_block_depth, 0)))
+            ref = (
+                head
+                if self.ref_block_depth == 0
+                else await self._block(client, max(head.number - self.ref_block_depth, 0))
+            )
         # Valid until this much chain time has passed; the node judges by its head block.
         expiration = head.timestamp + self.expiration_seconds * 1000
         signed: list[dict[str, Any]] = []
@@ -247,29 +301,55 @@ class TronChain:
             units = int(amount.scaleb(asset.decimals))
             if contract:
                 raw = tx_codec.trigger_raw(
-                    owner=self.wallet.address, contract=contract,
+                    owner=self.wallet.address,
+                    contract=contract,
                     data=tx_codec.trc20_transfer_data(o.address, units),
                     fee_limit=int(self.fees.fee_limit.scaleb(SUN)),
-                    ref_block_bytes=ref.ref_block_bytes, ref_block_hash=ref.ref_block_hash,
-                    expiration=expiration, timestamp=self._timestamp())
+                    ref_block_bytes=ref.ref_block_bytes,
+                    ref_block_hash=ref.ref_block_hash,
+                    expiration=expiration,
+                    timestamp=self._timestamp(),
+                )
             else:
                 raw = tx_codec.transfer_raw(
-                    owner=self.wallet.address, to=o.address, amount_sun=units,
-                    ref_block_bytes=ref.ref_block_bytes, ref_block_hash=ref.ref_block_hash,
-                    expiration=expiration, timestamp=self._timestamp())
+                    owner=self.wallet.address,
+                    to=o.address,
+                    amount_sun=units,
+                    ref_block_bytes=ref.ref_block_bytes,
+                    ref_block_hash=ref.ref_block_hash,
+                    expiration=expiration,
+                    timestamp=self._timestamp(),
+                )
             raw_hex = tx_codec.encode_raw(raw).hex()
             txid = tx_codec.txid_of(raw_hex)
             txids.append(txid)
-            signed.append({"visible": False, "txID": txid, "raw_data": raw,
-                           "raw_data_hex": raw_hex,
-                           "signature": [self.wallet.sign(bytes.fromhex(txid))]})
-        log.info("tron.prepared", batch_id=batch_id, currency=asset.currency, txids=txids,
-                 ref_block=ref.number, expiration=expiration)
+            signed.append(
+                {
+                    "visible": False,
+                    "txID": txid,
+                    "raw_data": raw,
+                    "raw_data_hex": raw_hex,
+                    "signature": [self.wallet.sign(bytes.fromhex(txid))],
+                }
+            )
+        log.info(
+            "tron.prepared",
+            batch_id=batch_id,
+            currency=asset.currency,
+            txids=txids,
+            ref_block=ref.number,
+            expiration=expiration,
+        )
         return PreparedTx(
-            txid=txids[0], raw=json.dumps(signed, separators=(",", ":")),
-            fee=fee * len(outputs), fee_currency="TRX", unbatched_fee=fee * payout_count,
-            output_txids=tuple(txids), output_amounts=tuple(amounts) if subtracting else (),
-            sequence_end=None)
+            txid=txids[0],
+            raw=json.dumps(signed, separators=(",", ":")),
+            fee=fee * len(outputs),
+            fee_currency="TRX",
+            unbatched_fee=fee * payout_count,
+            output_txids=tuple(txids),
+            output_amounts=tuple(amounts) if subtracting else (),
+            sequence_end=None,
+        )
 
     async def release(self, tx: PreparedTx) -> None:
         """Nothing to free: no nonce was taken and nothing was locked."""
@@ -288,8 +368,11 @@ class TronChain:
             for i, t in enumerate(signed):
                 try:
                     answer = await self._post(client, "/wallet/broadcasttransaction", t)
-                    code = "SUCCESS" if answer.get("result") is True else str(
-                        answer.get("code", "OTHER_ERROR"))
+                    code = (
+                        "SUCCESS"
+                        if answer.get("result") is True
+                        else str(answer.get("code", "OTHER_ERROR"))
+                    )
                     reason = f"{code}: {_message(answer.get('message'))}"
                     if answer.get("txid") not in (None, t["txID"]):
                         reason += f" (the node computed txid {answer['txid']})"
@@ -311,13 +394,13 @@ class TronChain:
         for i in accepted:
             log.info("tron.broadcast", txid=signed[i]["txID"])
         if unclear:
-            raise ChainUnavailable("; ".join(f"{signed[i]['txID']}: {r}"
-                                             for i, r in unclear.items()))
+            raise ChainUnavailable(
+                "; ".join(f"{signed[i]['txID']}: {r}" for i, r in unclear.items())
+            )
         if refused and not accepted:
             raise Rejected("; ".join(sorted(set(refused.values()))))
         for i, reason in refused.items():
-            log.warning("tron.broadcast_refused", txid=signed[i]["txID"], output=i,
-                        reason=reason)
+            log.warning("tron.broadcast_refused", txid=signed[i]["txID"], output=i, reason=reason)
 
     async def status(self, tx: PreparedTx) -> TxState:
         signed = json.loads(tx.raw)
@@ -334,10 +417,10 @@ class TronChain:
             # "unknown": the node lost one (a restart, another node behind a balancer), and
             # the executor offers the very same transactions again
             return TxState("mempool" if all(pooled) else "unknown")
-        confirmations = min(head.number - int(info.get("blockNumber", 0)) + 1
-                            for info in infos)
-        failed = frozenset(i for i, (t, info) in enumerate(zip(signed, infos, strict=True))
-                           if _failed(t, info))
+        confirmations = min(head.number - int(info.get("blockNumber", 0)) + 1 for info in infos)
+        failed = frozenset(
+            i for i, (t, info) in enumerate(zip(signed, infos, strict=True)) if _failed(t, info)
+        )
         return TxState("mined", max(confirmations, 0), failed_outputs=failed)
 
     # --- the node ----------------------------------------------------------------------
@@ -348,11 +431,13 @@ class TronChain:
         if self._tls is None:
             self._tls = ssl.create_default_context(cafile=certifi.where())
         headers = {"TRON-PRO-API-KEY": self._api_key} if self._api_key else {}
-        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=self.timeout,
-                                 verify=self._tls)
+        return httpx.AsyncClient(
+            base_url=self.url, headers=headers, timeout=self.timeout, verify=self._tls
+        )
 
-    async def _post(self, client: httpx.AsyncClient, path: str,
-                    body: dict[str, Any]) -> dict[str, Any]:
+    async def _post(
+        self, client: httpx.AsyncClient, path: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
         try:
             response = await client.post(path, json=body)
         except httpx.HTTPError as exc:
@@ -376,8 +461,9 @@ class TronChain:
         data = await self._post(client, "/wallet/getblock", body)
         try:
             header = data["block_header"]["raw_data"]
-            return Block(int(header.get("number", 0)), str(data["blockID"]),
-                         int(header["timestamp"]))
+            return Block(
+                int(header.get("number", 0)), str(data["blockID"]), int(header["timestamp"])
+            )
         except (KeyError, TypeError, ValueError):
             raise ChainUnavailable(f"/wallet/getblock: no block {number or 'head'}") from None
 
@@ -389,31 +475,40 @@ class TronChain:
         """Whether the node holds it in its pending pool. A node without this endpoint
         (or down) just means "not known to be pending": offering it again is harmless."""
         try:
-            return bool(await self._post(client, "/wallet/gettransactionfrompending",
-                                         {"value": txid}))
+            return bool(
+                await self._post(client, "/wallet/gettransactionfrompending", {"value": txid})
+            )
         except ChainUnavailable:
             return False
 
     async def _trx_balance(self, client: httpx.AsyncClient) -> Decimal:
-        account = await self._post(client, "/wallet/getaccount",
-                                   {"address": self.wallet.address_hex})
+        account = await self._post(
+            client, "/wallet/getaccount", {"address": self.wallet.address_hex}
+        )
         # {} for an account never funded; a zero balance is left out (protobuf default)
         return Decimal(int(account.get("balance", 0))).scaleb(-SUN)
 
-    async def _token_balance(self, client: httpx.AsyncClient, contract: str,
-                             decimals: int) -> Decimal:
-        answer = await self._post(client, "/wallet/triggerconstantcontract", {
-            "owner_address": self.wallet.address_hex,
-            "contract_address": tx_codec.to_hex_address(contract),
-            "function_selector": "balanceOf(address)",
-            "parameter": tx_codec.trc20_balance_of_parameter(self.wallet.address)})
+    async def _token_balance(
+        self, client: httpx.AsyncClient, contract: str, decimals: int
+    ) -> Decimal:
+        answer = await self._post(
+            client,
+            "/wallet/triggerconstantcontract",
+            {
+                "owner_address": self.wallet.address_hex,
+                "contract_address": tx_codec.to_hex_address(contract),
+                "function_selector": "balanceOf(address)",
+                "parameter": tx_codec.trc20_balance_of_parameter(self.wallet.address),
+            },
+        )
         result = answer.get("result") or {}
         ret = ((answer.get("transaction") or {}).get("ret") or [{}])[0]
         words = answer.get("constant_result") or []
         if result.get("result") is not True or ret.get("ret") == "FAILED" or not words:
             raise ChainUnavailable(
                 f"balanceOf on {contract}: {result.get('code', '')} "
-                f"{_message(result.get('message'))}".strip())
+                f"{_message(result.get('message'))}".strip()
+            )
         try:
             return Decimal(int(words[0][:64], 16)).scaleb(-decimals)
         except ValueError:
@@ -469,7 +564,8 @@ def _decimal(cfg: NetworkConfig, key: str, default: Decimal) -> Decimal:
     # TRX and the TRC-20 tokens payoutd knows (USDT) have 6 decimals
     if not value.is_finite() or value < 0 or value.scaleb(SUN) % 1:
         raise ChainsFileError(
-            f"{cfg.network}: {key} must be a non-negative amount with at most 6 decimals")
+            f"{cfg.network}: {key} must be a non-negative amount with at most 6 decimals"
+        )
     return value
 
 

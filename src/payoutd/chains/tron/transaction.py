@@ -75,40 +75,92 @@ def trc20_balance_of_parameter(holder: str) -> str:
     return to_hex_address(holder)[2:].rjust(64, "0")
 
 
-def transfer_raw(*, owner: str, to: str, amount_sun: int, ref_block_bytes: str,
-                 ref_block_hash: str, expiration: int, timestamp: int) -> dict[str, Any]:
+def transfer_raw(
+    *,
+    owner: str,
+    to: str,
+    amount_sun: int,
+    ref_block_bytes: str,
+    ref_block_hash: str,
+    expiration: int,
+    timestamp: int,
+) -> dict[str, Any]:
     """raw_data of a TRX transfer, in TronGrid's JSON shape (visible=false)."""
-    value = {"amount": amount_sun, "owner_address": to_hex_address(owner),
-             "to_address": to_hex_address(to)}
-    return _raw("TransferContract", value, ref_block_bytes=ref_block_bytes,
-                ref_block_hash=ref_block_hash, expiration=expiration, timestamp=timestamp)
+    value = {
+        "amount": amount_sun,
+        "owner_address": to_hex_address(owner),
+        "to_address": to_hex_address(to),
+    }
+    return _raw(
+        "TransferContract",
+        value,
+        ref_block_bytes=ref_block_bytes,
+        ref_block_hash=ref_block_hash,
+        expiration=expiration,
+        timestamp=timestamp,
+    )
 
 
-def trigger_raw(*, owner: str, contract: str, data: str, fee_limit: int,
-                ref_block_bytes: str, ref_block_hash: str, expiration: int,
-                timestamp: int) -> dict[str, Any]:
+def trigger_raw(
+    *,
+    owner: str,
+    contract: str,
+    data: str,
+    fee_limit: int,
+    ref_block_bytes: str,
+    ref_block_hash: str,
+    expiration: int,
+    timestamp: int,
+) -> dict[str, Any]:
     """raw_data of a TriggerSmartContract call (a TRC-20 transfer), as TronGrid shows it."""
-    value = {"data": data, "owner_address": to_hex_address(owner),
-             "contract_address": to_hex_address(contract)}
-    raw = _raw("TriggerSmartContract", value, ref_block_bytes=ref_block_bytes,
-               ref_block_hash=ref_block_hash, expiration=expiration, timestamp=timestamp)
+    value = {
+        "data": data,
+        "owner_address": to_hex_address(owner),
+        "contract_address": to_hex_address(contract),
+    }
+    raw = _raw(
+        "TriggerSmartContract",
+        value,
+        ref_block_bytes=ref_block_bytes,
+        ref_block_hash=ref_block_hash,
+        expiration=expiration,
+        timestamp=timestamp,
+    )
     raw["fee_limit"] = fee_limit
     return raw
 
 
-def _raw(kind: str, value: dict[str, Any], *, ref_block_bytes: str, ref_block_hash: str,
-         expiration: int, timestamp: int) -> dict[str, Any]:
-    return {"contract": [{"parameter": {"value": value, "type_url": TYPE_URL_PREFIX + kind},
-                          "type": kind}],
-            "ref_block_bytes": ref_block_bytes, "ref_block_hash": ref_block_hash,
-            "expiration": expiration, "timestamp": timestamp}
+def _raw(
+    kind: str,
+    value: dict[str, Any],
+    *,
+    ref_block_bytes: str,
+    ref_block_hash: str,
+    expiration: int,
+    timestamp: int,
+) -> dict[str, Any]:
+    return {
+        "contract": [
+            {"parameter": {"value": value, "type_url": TYPE_URL_PREFIX + kind}, "type": kind}
+        ],
+        "ref_block_bytes": ref_block_bytes,
+        "ref_block_hash": ref_block_hash,
+        "expiration": expiration,
+        "timestamp": timestamp,
+    }
 
 
 def encode_raw(raw: dict[str, Any]) -> bytes:
     """The protobuf bytes of `raw_data` (Transaction.raw). Refuses what it cannot encode
     exactly rather than sign something the node would serialize differently."""
-    known = {"contract", "ref_block_bytes", "ref_block_hash", "expiration", "timestamp",
-             "fee_limit"}
+    known = {
+        "contract",
+        "ref_block_bytes",
+        "ref_block_hash",
+        "expiration",
+        "timestamp",
+        "fee_limit",
+    }
     unknown = set(raw) - known
     if unknown:
         raise ValueError(f"raw_data fields not supported: {', '.join(sorted(unknown))}")
@@ -137,18 +189,28 @@ def _encode_contract(contract: dict[str, Any]) -> bytes:
     value = parameter["value"]
     if kind == "TransferContract":
         fields = {"owner_address", "to_address", "amount"}
-        body = (_bytes_field(1, bytes.fromhex(value["owner_address"]))
-                + _bytes_field(2, bytes.fromhex(value["to_address"]))
-                + _int_field(3, value.get("amount", 0)))
+        body = (
+            _bytes_field(1, bytes.fromhex(value["owner_address"]))
+            + _bytes_field(2, bytes.fromhex(value["to_address"]))
+            + _int_field(3, value.get("amount", 0))
+        )
     else:
-        fields = {"owner_address", "contract_address", "call_value", "data",
-                  "call_token_value", "token_id"}
-        body = (_bytes_field(1, bytes.fromhex(value["owner_address"]))
-                + _bytes_field(2, bytes.fromhex(value["contract_address"]))
-                + _int_field(3, value.get("call_value", 0))
-                + _bytes_field(4, bytes.fromhex(value.get("data", "")))
-                + _int_field(5, value.get("call_token_value", 0))
-                + _int_field(6, value.get("token_id", 0)))
+        fields = {
+            "owner_address",
+            "contract_address",
+            "call_value",
+            "data",
+            "call_token_value",
+            "token_id",
+        }
+        body = (
+            _bytes_field(1, bytes.fromhex(value["owner_address"]))
+            + _bytes_field(2, bytes.fromhex(value["contract_address"]))
+            + _int_field(3, value.get("call_value", 0))
+            + _bytes_field(4, bytes.fromhex(value.get("data", "")))
+            + _int_field(5, value.get("call_token_value", 0))
+            + _int_field(6, value.get("token_id", 0))
+        )
     if set(value) - fields:
         raise ValueError(f"{kind} fields not supported: {', '.join(sorted(set(value) - fields))}")
     any_message = _bytes_field(1, parameter["type_url"].encode()) + _bytes_field(2, body)

@@ -45,19 +45,21 @@ class HotWallet:
             except (OSError, ValueError, KeyError) as exc:
                 # the reason only: "MAC mismatch", a missing file; never the inputs
                 raise ChainsFileError(
-                    f"{cfg.network}: cannot open keystore {keystore}: "
-                    f"{type(exc).__name__}") from None
+                    f"{cfg.network}: cannot open keystore {keystore}: {type(exc).__name__}"
+                ) from None
         else:
             text = cfg.secret("private_key")
             if text is None:
                 raise ChainsFileError(
                     f"{cfg.network}: name the hot wallet key with keystore + passphrase_env "
-                    f"or private_key_env")
+                    f"or private_key_env"
+                )
             try:
                 secret = bytes.fromhex(text.strip().removeprefix("0x"))
             except ValueError:
                 raise ChainsFileError(
-                    f"{cfg.network}: private_key_env does not hold a hex key") from None
+                    f"{cfg.network}: private_key_env does not hold a hex key"
+                ) from None
         try:
             wallet = cls(secret)
         except Exception:
@@ -65,7 +67,8 @@ class HotWallet:
         expected = cfg.options.get("address")
         if expected is not None and expected != wallet.address:
             raise ChainsFileError(
-                f"{cfg.network}: the key is for {wallet.address}, not address {expected}")
+                f"{cfg.network}: the key is for {wallet.address}, not address {expected}"
+            )
         return wallet
 
     def sign(self, txid: bytes) -> str:

@@ -54,8 +54,12 @@ from payoutd.services.ports import ChainUnavailable, OutputRejected, PreparedTx,
 PRIORITIES = ("economy", "recommended", "high", "highest")
 # sat/vB when the node has no estimate. Dogecoin prices by the kB, a hundred times
 # higher: Dogecoin Core 1.14.4+ recommends 0.01 DOGE/kB (1,000 koinu/vB).
-DEFAULT_FEE_RATES = {"economy": Decimal(1), "recommended": Decimal(2), "high": Decimal(5),
-                     "highest": Decimal(10)}
+DEFAULT_FEE_RATES = {
+    "economy": Decimal(1),
+    "recommended": Decimal(2),
+    "high": Decimal(5),
+    "highest": Decimal(10),
+}
 DOGE_FEE_RATES = {p: Decimal(1000) for p in ("economy", "recommended", "high", "highest")}
 DEFAULT_CONF_TARGET = {"economy": 24, "recommended": 6, "high": 2, "highest": 1}
 # Bitcoin Core's -dustrelayfee, in sat/vB (Litecoin Core raised it tenfold). Dogecoin
@@ -73,18 +77,39 @@ TX_OVERHEAD_VBYTES = 11
 INPUT_VBYTES = {"witness_v0_keyhash": 68}
 LEGACY_INPUT_VBYTES = 148
 OUTPUT_VBYTES = 34
-OPTIONS = ("username", "password_env", "wallet", "fee_rates", "conf_target", "estimate_fees",
-           "replaceable", "funding", "dust_relay_fee", "dust_limit", "timeout_seconds")
+OPTIONS = (
+    "username",
+    "password_env",
+    "wallet",
+    "fee_rates",
+    "conf_target",
+    "estimate_fees",
+    "replaceable",
+    "funding",
+    "dust_relay_fee",
+    "dust_limit",
+    "timeout_seconds",
+)
 
 # sendrawtransaction answers meaning the node already has the transaction
-_KNOWN = ("already in block chain", "txn-already-in-mempool", "txn-already-known",
-          "already have transaction")
+_KNOWN = (
+    "already in block chain",
+    "txn-already-in-mempool",
+    "txn-already-known",
+    "already have transaction",
+)
 # inputs gone: spent by this very transaction (mined, outputs spent since), by another
 # one, or parents the node does not have
 _SPENT = ("missingorspent", "missing inputs", "txn-mempool-conflict", "insufficient fee")
 # refusals that may pass later: the mempool is full or its minimum fee rose for a while
-_TRANSIENT = ("mempool min fee not met", "mempool full", "too-long-mempool-chain",
-              "too long mempool chain", "min relay fee not met", "non-final")
+_TRANSIENT = (
+    "mempool min fee not met",
+    "mempool full",
+    "too-long-mempool-chain",
+    "too long mempool chain",
+    "min relay fee not met",
+    "non-final",
+)
 _INVALID_ADDRESS = re.compile(r"invalid .*address[^:]*:\s*(\S+)", re.IGNORECASE)
 
 P = ParamSpec("P")
@@ -92,7 +117,8 @@ R = TypeVar("R")
 
 
 def _unknown_on_node_error(
-        method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    method: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
     """A node error no branch expected (the wallet not loaded, a method the node lacks)
     leaves the outcome unknown to the caller: ChainUnavailable, as for a node down."""
 
@@ -109,14 +135,24 @@ def _unknown_on_node_error(
 class UtxoChain:
     mode = "live"
 
-    def __init__(self, network: str, *, node: RpcClient, wallet: RpcClient, wallet_name: str,
-                 net: str = "main", confirmations: int | None = None,
-                 batch_window_seconds: float | None = None,
-                 fee_rates: dict[str, Decimal] | None = None,
-                 conf_target: dict[str, int] | None = None, estimate_fees: bool = True,
-                 replaceable: bool = False,
-                 funding: str = "psbt", dust_relay_fee: Decimal | None = None,
-                 dust_limit: Decimal | None = None) -> None:
+    def __init__(
+        self,
+        network: str,
+        *,
+        node: RpcClient,
+        wallet: RpcClient,
+        wallet_name: str,
+        net: str = "main",
+        confirmations: int | None = None,
+        batch_window_seconds: float | None = None,
+        fee_rates: dict[str, Decimal] | None = None,
+        conf_target: dict[str, int] | None = None,
+        estimate_fees: bool = True,
+        replaceable: bool = False,
+        funding: str = "psbt",
+        dust_relay_fee: Decimal | None = None,
+        dust_limit: Decimal | None = None,
+    ) -> None:
         if NETWORKS[network].family != "utxo":
             raise ValueError(f"{network} is not a UTXO network")
         self.network = network
@@ -135,8 +171,11 @@ class UtxoChain:
         if funding not in ("psbt", "raw"):
             raise ValueError("funding must be psbt or raw")
         self.funding = funding
-        self.dust_relay_fee = dust_relay_fee if dust_relay_fee is not None \
+        self.dust_relay_fee = (
+            dust_relay_fee
+            if dust_relay_fee is not None
             else DUST_RELAY_FEE.get(network, Decimal(3))
+        )
         self.dust_limit = dust_limit if dust_limit is not None else DUST_LIMIT.get(network)
 
     @classmethod
@@ -156,30 +195,38 @@ class UtxoChain:
         timeout = float(o.get("timeout_seconds", 30))
 
         def client(wallet: str | None) -> RpcClient:
-            return RpcClient(cfg.url or "", username=username, password=password,
-                             wallet=wallet, timeout=timeout)
+            return RpcClient(
+                cfg.url or "", username=username, password=password, wallet=wallet, timeout=timeout
+            )
 
         def rates(key: str) -> dict[str, Any]:
             value = o.get(key, {})
             if not isinstance(value, dict) or set(value) - set(PRIORITIES):
                 raise ChainsFileError(
-                    f"{cfg.network}: {key} maps priorities ({', '.join(PRIORITIES)})")
+                    f"{cfg.network}: {key} maps priorities ({', '.join(PRIORITIES)})"
+                )
             return value
 
         try:
             return cls(
                 # no wallet named: the node's only (default) wallet
-                cfg.network, node=client(None), wallet=client(wallet_name or None),
-                wallet_name=wallet_name, net=cfg.net, confirmations=cfg.confirmations,
+                cfg.network,
+                node=client(None),
+                wallet=client(wallet_name or None),
+                wallet_name=wallet_name,
+                net=cfg.net,
+                confirmations=cfg.confirmations,
                 batch_window_seconds=cfg.batch_window_seconds,
                 fee_rates={k: Decimal(str(v)) for k, v in rates("fee_rates").items()},
                 conf_target={k: int(v) for k, v in rates("conf_target").items()},
                 estimate_fees=o.get("estimate_fees", True),
                 replaceable=o.get("replaceable", False),
                 funding=str(o.get("funding", "raw" if cfg.network == "DOGE" else "psbt")),
-                dust_relay_fee=(Decimal(str(o["dust_relay_fee"]))
-                                if "dust_relay_fee" in o else None),
-                dust_limit=Decimal(str(o["dust_limit"])) if "dust_limit" in o else None)
+                dust_relay_fee=(
+                    Decimal(str(o["dust_relay_fee"])) if "dust_relay_fee" in o else None
+                ),
+                dust_limit=Decimal(str(o["dust_limit"])) if "dust_limit" in o else None,
+            )
         except ValueError as exc:
             raise ChainsFileError(f"{cfg.network}: {exc}") from exc
 
@@ -214,8 +261,7 @@ class UtxoChain:
 
     @_unknown_on_node_error
     async def estimate_fee(self, asset: Asset, priority: str | None) -> Decimal:
-        return self._coins(await self.fee_rate(priority), SINGLE_PAYOUT_VBYTES,
-                           asset.decimals)
+        return self._coins(await self.fee_rate(priority), SINGLE_PAYOUT_VBYTES, asset.decimals)
 
     # --- the wallet balance guard ------------------------------------------------------
 
@@ -226,10 +272,14 @@ class UtxoChain:
         inputs as paying them takes, at the highest priority's rate."""
         unspent = await self.wallet.call("listunspent", 0)
         coins = sorted(
-            ((Decimal(u["amount"]), INPUT_VBYTES.get(_script_type(u), LEGACY_INPUT_VBYTES))
-             for u in unspent
-             if u.get("spendable", True) and u.get("safe", int(u["confirmations"]) > 0)),
-            key=lambda c: c[0], reverse=True)
+            (
+                (Decimal(u["amount"]), INPUT_VBYTES.get(_script_type(u), LEGACY_INPUT_VBYTES))
+                for u in unspent
+                if u.get("spendable", True) and u.get("safe", int(u["confirmations"]) > 0)
+            ),
+            key=lambda c: c[0],
+            reverse=True,
+        )
         total = sum((o.amount for o in outputs), Decimal(0))
         pays_fee = not all(o.subtract_fee for o in outputs)
         rate = await self.fee_rate("highest") if pays_fee else Decimal(0)
@@ -251,16 +301,25 @@ class UtxoChain:
         def show(value: Decimal) -> str:
             return f"{fmt(quantize(value, asset.decimals, ROUND_DEBIT))} {self.coin}"
 
-        return (f"hot wallet {self.wallet_name!r} can spend {show(available)}; the batch "
-                f"needs {show(need)} ({show(total)} to {len(outputs)} outputs and the "
-                f"network fee){held}")
+        return (
+            f"hot wallet {self.wallet_name!r} can spend {show(available)}; the batch "
+            f"needs {show(need)} ({show(total)} to {len(outputs)} outputs and the "
+            f"network fee){held}"
+        )
 
     # --- building a batch --------------------------------------------------------------
 
     @_unknown_on_node_error
-    async def prepare(self, batch_id: str, asset: Asset, outputs: list[Output],
-                      priority: str | None, *, payout_count: int,
-                      next_sequence: int | None = None) -> PreparedTx:
+    async def prepare(
+        self,
+        batch_id: str,
+        asset: Asset,
+        outputs: list[Output],
+        priority: str | None,
+        *,
+        payout_count: int,
+        next_sequence: int | None = None,
+    ) -> PreparedTx:
         rate = await self.fee_rate(priority)
         amounts = [quantize(o.amount, asset.decimals, ROUND_CREDIT) for o in outputs]
         subtract = [i for i, o in enumerate(outputs) if o.subtract_fee]
@@ -277,24 +336,32 @@ class UtxoChain:
             await self._unlock(_inputs(signed))
             raise
         return PreparedTx(
-            txid=Transaction.from_string(signed).txid().hex(), raw=signed, fee=fee,
+            txid=Transaction.from_string(signed).txid().hex(),
+            raw=signed,
+            fee=fee,
             fee_currency=self.coin,
             unbatched_fee=self._coins(rate, SINGLE_PAYOUT_VBYTES * payout_count),
-            output_amounts=tuple(paid) if subtract else ())
+            output_amounts=tuple(paid) if subtract else (),
+        )
 
     def _recipients(self, outputs: list[Output], amounts: list[Decimal]) -> list[dict[str, str]]:
         # An array of one-key objects, which keeps the batch's order on every node version.
         return [{o.address: fmt(a)} for o, a in zip(outputs, amounts, strict=True)]
 
-    async def _fund_psbt(self, outputs: list[Output], amounts: list[Decimal],
-                         subtract: list[int], rate: Decimal) -> tuple[str, Decimal]:
+    async def _fund_psbt(
+        self, outputs: list[Output], amounts: list[Decimal], subtract: list[int], rate: Decimal
+    ) -> tuple[str, Decimal]:
         options: dict[str, Any] = {
-            "fee_rate": fmt(rate), "replaceable": self.replaceable, "lockUnspents": True,
-            "changePosition": len(outputs)}
+            "fee_rate": fmt(rate),
+            "replaceable": self.replaceable,
+            "lockUnspents": True,
+            "changePosition": len(outputs),
+        }
         if subtract:
             options["subtractFeeFromOutputs"] = subtract
-        funded = await self.wallet.call("walletcreatefundedpsbt", [],
-                                        self._recipients(outputs, amounts), 0, options)
+        funded = await self.wallet.call(
+            "walletcreatefundedpsbt", [], self._recipients(outputs, amounts), 0, options
+        )
         decoded = await self.wallet.call("decodepsbt", funded["psbt"])
         inputs = [(i["txid"], int(i["vout"])) for i in decoded["tx"]["vin"]]
         try:
@@ -302,7 +369,8 @@ class UtxoChain:
             final = await self.wallet.call("finalizepsbt", processed["psbt"], True)
             if not final.get("complete") or not final.get("hex"):
                 raise ChainUnavailable(
-                    f"wallet {self.wallet_name!r} could not sign the batch (locked wallet?)")
+                    f"wallet {self.wallet_name!r} could not sign the batch (locked wallet?)"
+                )
             signed_psbt = await self.wallet.call("decodepsbt", processed["psbt"])
             # the fee as the signed PSBT accounts for it: inputs minus outputs
             fee = Decimal(signed_psbt.get("fee", funded["fee"]))
@@ -313,14 +381,18 @@ class UtxoChain:
             raise
         return str(final["hex"]), fee
 
-    async def _fund_raw(self, outputs: list[Output], amounts: list[Decimal],
-                        subtract: list[int], rate: Decimal) -> tuple[str, Decimal]:
+    async def _fund_raw(
+        self, outputs: list[Output], amounts: list[Decimal], subtract: list[int], rate: Decimal
+    ) -> tuple[str, Decimal]:
         """For nodes without PSBT (Dogecoin Core 1.14): createrawtransaction,
         fundrawtransaction, then the wallet signs."""
         recipients = {o.address: fmt(a) for o, a in zip(outputs, amounts, strict=True)}
         unfunded = await self.node.call("createrawtransaction", [], recipients)
-        options: dict[str, Any] = {"feeRate": fmt(rate * 1000 / SATS), "lockUnspents": True,
-                                   "changePosition": len(outputs)}
+        options: dict[str, Any] = {
+            "feeRate": fmt(rate * 1000 / SATS),
+            "lockUnspents": True,
+            "changePosition": len(outputs),
+        }
         if subtract:
             options["subtractFeeFromOutputs"] = subtract
         if self.replaceable:
@@ -335,14 +407,16 @@ class UtxoChain:
                 signed = await self.wallet.call("signrawtransaction", funded["hex"])
             if not signed.get("complete"):
                 raise ChainUnavailable(
-                    f"wallet {self.wallet_name!r} could not sign the batch (locked wallet?)")
+                    f"wallet {self.wallet_name!r} could not sign the batch (locked wallet?)"
+                )
         except BaseException:
             await self._unlock(_inputs(funded["hex"]))
             raise
         return str(signed["hex"]), Decimal(funded["fee"])
 
-    async def _check_outputs(self, signed: str, outputs: list[Output],
-                             amounts: list[Decimal]) -> list[Decimal]:
+    async def _check_outputs(
+        self, signed: str, outputs: list[Output], amounts: list[Decimal]
+    ) -> list[Decimal]:
         """What each output pays, after making sure the node built what was asked: the
         batch's outputs first, in order, to the right addresses, then at most the change."""
         vout = (await self.node.call("decoderawtransaction", signed))["vout"]
@@ -352,16 +426,23 @@ class UtxoChain:
         for o, asked, out in zip(outputs, amounts, vout, strict=False):
             value = Decimal(out["value"])
             address = _address(out["scriptPubKey"])
-            if address is None or self.validate_address(address) != \
-                    self.validate_address(o.address):
+            if address is None or self.validate_address(address) != self.validate_address(
+                o.address
+            ):
                 raise RuntimeError(f"output {out['n']} pays {address}, not {o.address}")
             if value > asked or (not o.subtract_fee and value != asked) or value <= 0:
                 raise RuntimeError(f"output {out['n']} pays {value}, asked {asked}")
             paid.append(value)
         return paid
 
-    async def _refusal(self, exc: RpcError, outputs: list[Output], amounts: list[Decimal],
-                       subtract: list[int], rate: Decimal) -> Exception:
+    async def _refusal(
+        self,
+        exc: RpcError,
+        outputs: list[Output],
+        amounts: list[Decimal],
+        subtract: list[int],
+        rate: Decimal,
+    ) -> Exception:
         """The node would not build the batch: name the outputs to blame when it can."""
         text = exc.message.lower()
         found = _INVALID_ADDRESS.search(exc.message)
@@ -374,16 +455,18 @@ class UtxoChain:
             if not small and subtract:
                 # The fee took more than estimated: blame the smallest of those paying it.
                 i = min(subtract, key=lambda i: amounts[i])
-                small = {i: f"amount {fmt(amounts[i])} {self.coin} is too small to pay "
-                            f"its network fee"}
+                small = {
+                    i: f"amount {fmt(amounts[i])} {self.coin} is too small to pay its network fee"
+                }
             if small:
                 return OutputRejected(frozenset(small), "; ".join(sorted(set(small.values()))))
         if "insufficient funds" in text or exc.code == rpc.WALLET_INSUFFICIENT_FUNDS:
             return ChainUnavailable(f"hot wallet {self.wallet_name!r}: insufficient funds")
         return ChainUnavailable(str(exc))
 
-    async def _dust(self, outputs: list[Output], amounts: list[Decimal], subtract: list[int],
-                    rate: Decimal) -> dict[int, str]:
+    async def _dust(
+        self, outputs: list[Output], amounts: list[Decimal], subtract: list[int], rate: Decimal
+    ) -> dict[int, str]:
         """Outputs under the node's dust threshold, after their estimated fee share."""
         vbytes = TX_OVERHEAD_VBYTES + LEGACY_INPUT_VBYTES + OUTPUT_VBYTES * (len(outputs) + 1)
         share = (self._coins(rate, vbytes) / len(subtract)) if subtract else Decimal(0)
@@ -391,8 +474,9 @@ class UtxoChain:
         for i, (o, amount) in enumerate(zip(outputs, amounts, strict=True)):
             net = amount - share if o.subtract_fee else amount
             if net < await self._dust_threshold(o.address):
-                found[i] = (f"amount {fmt(amount)} {self.coin} is under the dust limit"
-                            + (" after its network fee" if o.subtract_fee else ""))
+                found[i] = f"amount {fmt(amount)} {self.coin} is under the dust limit" + (
+                    " after its network fee" if o.subtract_fee else ""
+                )
         return found
 
     async def _dust_threshold(self, address: str) -> Decimal:
@@ -400,8 +484,11 @@ class UtxoChain:
             return self.dust_limit
         info = await self.node.call("validateaddress", address)
         script = bytes.fromhex(info.get("scriptPubKey", ""))
-        witness = len(script) in (22, 34) and script[0] in (0, *range(0x51, 0x61)) \
+        witness = (
+            len(script) in (22, 34)
+            and script[0] in (0, *range(0x51, 0x61))
             and script[1] == len(script) - 2
+        )
         # Bitcoin Core's GetDustThreshold: the output and the input that would spend it
         size = 8 + 1 + len(script) + (32 + 4 + 1 + 107 // 4 + 4 if witness else 148)
         return self._coins(self.dust_relay_fee, size)
@@ -419,8 +506,9 @@ class UtxoChain:
         mine = [c for c in inputs if c in locked]
         if mine:
             try:
-                await self.wallet.call("lockunspent", True,
-                                       [{"txid": t, "vout": v} for t, v in mine])
+                await self.wallet.call(
+                    "lockunspent", True, [{"txid": t, "vout": v} for t, v in mine]
+                )
             except RpcError as exc:
                 if exc.code != rpc.INVALID_PARAMETER:
                     raise ChainUnavailable(str(exc)) from exc
@@ -533,7 +621,7 @@ class UtxoChain:
             raise ChainUnavailable(str(exc)) from exc
 
     async def _inputs_state(self, tx: PreparedTx) -> str:
-        """"unspent": every input is still there; "spent": one was spent (by a
+        """ "unspent": every input is still there; "spent": one was spent (by a
         transaction that is not `tx`, as the callers checked); "missing": one's parent
         is unknown to the node (e.g. an unconfirmed parent lost from the mempool)."""
         try:
@@ -545,8 +633,9 @@ class UtxoChain:
             if await self.node.call("gettxout", txid, vout, True) is not None:
                 continue
             parent = await self._wallet_tx(txid)
-            if (parent is not None and int(parent["confirmations"]) > 0) \
-                    or await self._in_mempool(txid):
+            if (parent is not None and int(parent["confirmations"]) > 0) or await self._in_mempool(
+                txid
+            ):
                 return "spent"
             missing = True
         return "missing" if missing else "unspent"

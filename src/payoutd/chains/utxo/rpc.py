@@ -65,8 +65,15 @@ class RpcClient:
     A connection per call: the runtime has no hook that would close a pooled client, the
     node is normally on the same host, and nothing stays bound to an event loop."""
 
-    def __init__(self, url: str, *, username: str | None, password: str | None,
-                 wallet: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        username: str | None,
+        password: str | None,
+        wallet: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
         base = url.rstrip("/")
         self.url = f"{base}/wallet/{quote(wallet, safe='')}" if wallet is not None else base
         self.auth = httpx.BasicAuth(username or "", password or "") if username else None
@@ -74,25 +81,31 @@ class RpcClient:
         self._ids = itertools.count(1)
 
     async def call(self, method: str, *params: Any) -> Any:
-        body = json.dumps({"jsonrpc": "1.0", "id": next(self._ids), "method": method,
-                           "params": list(params)}, default=_encode)
+        body = json.dumps(
+            {"jsonrpc": "1.0", "id": next(self._ids), "method": method, "params": list(params)},
+            default=_encode,
+        )
         try:
-            async with httpx.AsyncClient(timeout=self.timeout, auth=self.auth,
-                                         verify=_tls()) as client:
+            async with httpx.AsyncClient(
+                timeout=self.timeout, auth=self.auth, verify=_tls()
+            ) as client:
                 response = await client.post(
-                    self.url, content=body, headers={"Content-Type": "application/json"})
+                    self.url, content=body, headers={"Content-Type": "application/json"}
+                )
         except httpx.HTTPError as exc:
             # connect refused, timeouts, a connection cut mid-answer: whether the node
             # acted on the call is unknown
             raise ChainUnavailable(f"{method}: node unreachable: {exc!r}") from exc
         if response.status_code in (401, 403):
-            raise ChainUnavailable(f"{method}: the node refused the RPC credentials "
-                                   f"(HTTP {response.status_code})")
+            raise ChainUnavailable(
+                f"{method}: the node refused the RPC credentials (HTTP {response.status_code})"
+            )
         try:
             answer = json.loads(response.text, parse_float=Decimal)
         except ValueError as exc:
             raise ChainUnavailable(
-                f"{method}: HTTP {response.status_code} without JSON-RPC answer") from exc
+                f"{method}: HTTP {response.status_code} without JSON-RPC answer"
+            ) from exc
         error = answer.get("error") if isinstance(answer, dict) else None
         if error:
             code, message = int(error.get("code", 0)), str(error.get("message", ""))

@@ -10,7 +10,10 @@ connection = context.config.attributes.get("connection")
 if connection is None:
     raise SystemExit("run migrations with `payoutd migrate`")
 
-context.configure(connection=connection, target_metadata=metadata,
-                  render_as_batch=connection.dialect.name == "sqlite")
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
 with context.begin_transaction():
     context.run_migrations()

@@ -16,23 +16,25 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('holds', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_holds_account_id_status'))
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_outbox_merchant_id_seq'))
+    with op.batch_alter_table("holds", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_holds_account_id_status"))
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_merchant_id_seq"))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_outbox_merchant_id_seq'), ['merchant_id', 'seq'],
-                              unique=False)
-    with op.batch_alter_table('holds', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_holds_account_id_status'), ['account_id', 'status'],
-                              unique=False)
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_outbox_merchant_id_seq"), ["merchant_id", "seq"], unique=False
+        )
+    with op.batch_alter_table("holds", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_holds_account_id_status"), ["account_id", "status"], unique=False
+        )

@@ -15,23 +15,25 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007w'
-down_revision = '0007'
+revision = "0007w"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('payout_id', sa.String(length=36), nullable=True))
-        batch_op.create_index(batch_op.f('ix_webhook_deliveries_payout_id'), ['payout_id'],
-                              unique=False)
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("payout_id", sa.String(length=36), nullable=True))
+        batch_op.create_index(
+            batch_op.f("ix_webhook_deliveries_payout_id"), ["payout_id"], unique=False
+        )
     op.execute(
         "UPDATE webhook_deliveries SET payout_id = (SELECT outbox.subject_id FROM outbox "
-        "WHERE outbox.id = webhook_deliveries.event_id) WHERE endpoint_id IS NULL")
+        "WHERE outbox.id = webhook_deliveries.event_id) WHERE endpoint_id IS NULL"
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_webhook_deliveries_payout_id'))
-        batch_op.drop_column('payout_id')
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_payout_id"))
+        batch_op.drop_column("payout_id")
