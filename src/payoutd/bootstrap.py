@@ -13,6 +13,7 @@ from payoutd import json_text
 from payoutd.chains import config as chains_config
 from payoutd.chains.sandbox import SandboxChain
 from payoutd.config import Settings
+from payoutd.dialects import cryptomus
 from payoutd.domain.assets import CURRENCIES, NETWORKS
 from payoutd.metrics import Metrics
 from payoutd.rate_limits import RateLimits
@@ -24,6 +25,9 @@ from payoutd.services.ports import Chain, Clock, SystemClock
 from payoutd.store import pool_checks, sqlite_driver
 from payoutd.store.db import Database, tune_sqlite
 from payoutd.webhooks.delivery import Sender
+
+# the webhook formats of the provider dialects, by the name a payout records
+CALLBACK_FORMATS = {"cryptomus": cryptomus.CallbackFormat(), "spark": cryptomus.CallbackFormat()}
 
 
 @dataclass
@@ -170,6 +174,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         network_fees=NetworkFees(
             settings.network_fee_ttl_seconds, settings.network_fee_max_age_seconds
         ),
+        callback_formats=CALLBACK_FORMATS,
     )
     sender = Sender(
         allow_private=settings.webhook_allow_private, timeout=settings.webhook_timeout_seconds

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from payoutd import __version__
 from payoutd.api import docs, errors, inputs, reads
 from payoutd.api.body_limit import BodyLimit
+from payoutd.api.compat import cryptomus as compat_cryptomus
 from payoutd.api.intake import Intake
 from payoutd.api.payout_lane import PayoutLane
 from payoutd.api.responses import JSONResponse
@@ -105,6 +106,8 @@ def create_app(
                 ).items():
                     route.responses.setdefault(status, response)
         app.include_router(module.router)
+    for router in compat_cryptomus.routers():
+        app.include_router(router)
 
     @app.get(
         "/v1/ping",

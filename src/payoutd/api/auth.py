@@ -88,35 +88,52 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise PayoutdError("unauthorized", "Missing API key: send Authorization: Bearer <key>")
-        rt: Runtime = request.app.state.runtime
         prefix, secret = merchants.key_prefix(token.strip())
         row = await reads.key_row(request, prefix) if secret else None
         key, policy = merchants.verify_key(None if row is None else (row.key, row.policy), secret)
-        source = _client(request)
-        if key.ip_allowlist:
-            try:
-                ip = ipaddress.ip_address(source or "")
-            except ValueError:
-                ip = None
-            if ip is None or not any(ip in ipaddress.ip_network(n) for n in key.ip_allowlist):
-                raise PayoutdError("ip_not_allowed")
-        wait = await rt.rate_limits.take(
-            key.id, key.rate_limit_per_minute or rt.settings.api_rate_limit_per_minute
-        )
-        if wait is not None:
-            raise PayoutdError("rate_limited", headers={"Retry-After": str(math.ceil(wait))})
-        if key.signing_secret is not None:
-            await _check_signature(request, rt, key)
-        if scope not in key.scopes and not (scope == "read" and "payouts" in key.scopes):
-            raise PayoutdError("forbidden_scope", f"This key lacks the `{scope}` scope")
-        now = rt.ctx.clock.now()
-        # the row may be a cached one: remember this process's own touches too
-        touched: dict[str, datetime] = request.app.state.touched
-        last = max(filter(None, (key.last_used_at, touched.get(key.id))), default=None)
-        if last is None or now - last >= TOUCH_EVERY:
-            touched[key.id] = now
-            async with rt.db.unit() as uow:
-                await merchants.touch_key(uow, key.id, now)
-        return Principal(key, policy, source, row.fees if row is not None else {})
+        return await admit(request, key, policy, row, scope)
 
     return dependency
+
+
+async def admit(
+    request: Request,
+    key: ApiKey,
+    policy: MerchantPolicy | None,
+    row: reads.KeyRow | None,
+    scope: str,
+    *,
+    signed_requests: bool = True,
+) -> Principal:
+    """The rules every request with a verified key passes, however the key was shown (a
+    bearer token, or a provider dialect's signature made with it): the key's IP
+    allowlist, its rate limit, payoutd's request signature when the key asks for one
+    (`signed_requests`: a dialect's own signature stands for it), the scope. Touches the
+    key's last_used_at."""
+    rt: Runtime = request.app.state.runtime
+    source = _client(request)
+    if key.ip_allowlist:
+        try:
+            ip = ipaddress.ip_address(source or "")
+        except ValueError:
+            ip = None
+        if ip is None or not any(ip in ipaddress.ip_network(n) for n in key.ip_allowlist):
+            raise PayoutdError("ip_not_allowed")
+    wait = await rt.rate_limits.take(
+        key.id, key.rate_limit_per_minute or rt.settings.api_rate_limit_per_minute
+    )
+    if wait is not None:
+        raise PayoutdError("rate_limited", headers={"Retry-After": str(math.ceil(wait))})
+    if signed_requests and key.signing_secret is not None:
+        await _check_signature(request, rt, key)
+    if scope not in key.scopes and not (scope == "read" and "payouts" in key.scopes):
+        raise PayoutdError("forbidden_scope", f"This key lacks the `{scope}` scope")
+    now = rt.ctx.clock.now()
+    # the row may be a cached one: remember this process's own touches too
+    touched: dict[str, datetime] = request.app.state.touched
+    last = max(filter(None, (key.last_used_at, touched.get(key.id))), default=None)
+    if last is None or now - last >= TOUCH_EVERY:
+        touched[key.id] = now
+        async with rt.db.unit() as uow:
+            await merchants.touch_key(uow, key.id, now)
+    return Principal(key, policy, source, row.fees if row is not None else {})

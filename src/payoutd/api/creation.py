@@ -12,7 +12,7 @@ from typing import Any
 
 from payoutd.api.auth import Principal
 from payoutd.api.errors import error_json
-from payoutd.api.intake import Intake
+from payoutd.api.intake import Intake, InTransaction
 from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import PayoutdError
 from payoutd.services import idempotency, payouts
@@ -49,15 +49,20 @@ async def place(
     quote: payouts.Quote,
     *,
     idempotent: IdempotentRequest | None = None,
+    in_transaction: InTransaction | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Place a priced payout. With `idempotent`, its answer (a refusal too) is kept under
     the key in the transaction that places the payout; any other failure leaves the key
-    to the caller (`IdempotentRequest.kept` says whether the answer was kept)."""
+    to the caller (`IdempotentRequest.kept` says whether the answer was kept).
+    `in_transaction`: the caller's own writes in that transaction, given the answer (a
+    dialect's record of how the payout's callback_url is spoken to)."""
     placement = payouts.Placement(principal.merchant_id, quote, principal.policy)
     if idempotent is None:
-        return answer(await intake.place(placement))
+        return answer(await intake.place(placement, in_transaction=in_transaction))
 
     async def keep(uow: UnitOfWork, placed: payouts.Placed | PayoutdError) -> None:
+        if in_transaction is not None:
+            await in_transaction(uow, placed)
         if isinstance(placed, PayoutdError):
             status, body = placed.status, error_json(placed)
         else:

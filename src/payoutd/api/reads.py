@@ -24,6 +24,7 @@ from payoutd.bootstrap import Runtime
 from payoutd.coalesce import Coalescer
 from payoutd.domain.access import ApiKey, MerchantPolicy
 from payoutd.domain.fees import ServiceFee
+from payoutd.services import merchants
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ class KeyCache:
 def install(app: FastAPI, runtime: Runtime) -> None:
     app.state.keys = Coalescer(partial(_read_keys, runtime))
     app.state.key_cache = KeyCache(runtime.settings.auth_cache_seconds)
+    app.state.signing_keys = SigningKeys(app.state.key_cache)
 
 
 async def key_row(request: Request, prefix: str) -> KeyRow | None:
@@ -147,3 +149,46 @@ async def _read_keys(runtime: Runtime, prefixes: list[str]) -> dict[str, KeyRow]
         prefix: KeyRow(key, policy, fees.get(key.merchant_id or "", {}))
         for prefix, (key, policy) in keys.items()
     }
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """One of a merchant's live payouts keys, as a provider dialect's client holds it: the
+    whole key (`pk_<prefix>_<secret>`), the "payout key" its signatures are made with."""
+
+    prefix: str
+    token: str
+
+
+class SigningKeys:
+    """A merchant's payouts keys by merchant id, for dialects whose requests name the
+    merchant and sign with its payout key (Cryptomus, Spark); kept like KeyCache's rows
+    (`auth_cache_seconds`, and forgotten with it: `KeyCache.clear` after a key changes)."""
+
+    def __init__(self, cache: KeyCache) -> None:
+        self.cache = cache
+        self._rows: dict[str, tuple[float, int, list[SigningKey]]] = {}
+
+    async def of(self, runtime: Runtime, merchant_id: str) -> list[SigningKey]:
+        now = self.cache.clock()
+        found = self._rows.get(merchant_id)
+        if found is not None and now < found[0] and found[1] == self.cache.generation:
+            return found[2]
+        generation = self.cache.generation
+        async with runtime.db.read() as uow:
+            keys = await uow.merchants.keys(merchant_id)
+        live = []
+        for key in keys:
+            secret = merchants.key_secret(runtime.ctx, key)
+            if secret and "payouts" in key.scopes and key.revoked_at is None:
+                live.append(SigningKey(key.prefix, f"{key.prefix}_{secret}"))
+        if self.cache.ttl > 0 and generation == self.cache.generation:
+            if len(self._rows) > 100_000:  # a bound, not a policy: start over
+                self._rows.clear()
+            self._rows[merchant_id] = (now + self.cache.ttl, generation, live)
+        return live
+
+
+async def signing_keys(request: Request, merchant_id: str) -> list[SigningKey]:
+    keys: SigningKeys = request.app.state.signing_keys
+    return await keys.of(request.app.state.runtime, merchant_id)

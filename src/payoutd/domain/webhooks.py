@@ -7,6 +7,7 @@ import base64
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 SECRET_PREFIX = "whsec_"  # Standard Webhooks' form of a signing secret
 
@@ -100,3 +101,13 @@ class AttemptResult:
     def gone(self) -> bool:
         """410 Gone: the receiver asks for the endpoint to be disabled."""
         return self.status_code == 410
+
+
+class Prepared(NamedTuple):
+    """What a delivery's next attempt sends: its body, and either the secrets that sign
+    it with Standard Webhooks' headers when it is sent, or (a provider's format, signed
+    inside its body) the headers it is sent with as they are."""
+
+    secrets: list[str]
+    body: str
+    headers: dict[str, str] | None = None

@@ -11,7 +11,7 @@ from payoutd.domain.assets import CURRENCIES, Currency
 from payoutd.domain.errors import field_error
 from payoutd.domain.fees import ServiceFee
 from payoutd.services.network_fees import NetworkFees
-from payoutd.services.ports import Chain, Clock, MetricsSink, Rates, Secrets
+from payoutd.services.ports import CallbackFormat, Chain, Clock, MetricsSink, Rates, Secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,8 @@ class Context:
     metrics: MetricsSink | None = None
     # quotes' network fees, kept a few seconds (ttl 0: asked of the chain every time)
     network_fees: NetworkFees = field(default_factory=lambda: NetworkFees(0, 0))
+    # provider dialects' webhook formats by dialect name (payoutd.dialects)
+    callback_formats: Mapping[str, CallbackFormat] = field(default_factory=dict)
 
     def currency(self, code: str, *, field: str = "currency") -> Currency:
         code = code.upper()

@@ -77,3 +77,15 @@ async def limits(
         assets=assets,
         rate_source=source,
     )
+
+
+async def worth(ctx: Context, amount: Decimal, currency: str, target: str) -> Decimal | None:
+    """What `amount` of `currency` is worth in `target` at the default rate source, or None
+    when no rate prices the pair (a balance shown with its worth in USD)."""
+    if currency == target:
+        return amount
+    try:
+        rate = await ctx.rates.rate(currency, target, ctx.rates.resolve(None))
+    except RateError:
+        return None
+    return CONTEXT.multiply(amount, rate.value)

@@ -542,6 +542,23 @@ async def get(uow: UnitOfWork, merchant_id: str, payout_id: str) -> Payout:
     return payout
 
 
+async def find(
+    uow: UnitOfWork, merchant_id: str, *, payout_id: str | None, order_id: str | None
+) -> Payout:
+    """A payout by its order_id (which wins when both are given, as Cryptomus's
+    payout/info has it) or by its id."""
+    if order_id is not None:
+        found = (await uow.payouts.by_order_ids([(merchant_id, order_id)])).get(
+            (merchant_id, order_id)
+        )
+        if found is None:
+            raise PayoutdError("not_found", "Payout not found")
+        return found
+    if payout_id is None:
+        raise PayoutdError("not_found", "Payout not found")
+    return await get(uow, merchant_id, payout_id)
+
+
 async def cancel(uow: UnitOfWork, ctx: Context, merchant_id: str, payout_id: str) -> Payout:
     payout = await uow.payouts.get(merchant_id, payout_id, for_update=True)
     if payout is None:

@@ -5,7 +5,7 @@ payoutd.domain."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -121,6 +121,8 @@ class Merchants(Protocol):
 
     async def key(self, merchant_id: str, key_id: str) -> ApiKey | None: ...
 
+    async def keys(self, merchant_id: str) -> list[ApiKey]: ...
+
     async def revoke_key(self, key_id: str, now: datetime) -> None: ...
 
     async def touch_key(self, key_id: str, now: datetime) -> None: ...
@@ -230,6 +232,14 @@ class Webhooks(Protocol):
 
     async def events(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
 
+    async def add_callback_format(
+        self, payout_id: str, dialect: str, key_id: str | None
+    ) -> None: ...
+
+    async def callback_formats(
+        self, payout_ids: Sequence[str]
+    ) -> dict[str, tuple[str, str | None]]: ...
+
     async def add_deliveries(self, rows: list[dict[str, Any]]) -> None: ...
 
     async def claim_due(
@@ -255,6 +265,16 @@ class Webhooks(Protocol):
     async def delivery(self, lane: Lane, delivery_id: str) -> Delivery | None: ...
 
     async def redeliver(self, delivery_id: str, now: datetime) -> None: ...
+
+
+class CallbackFormat(Protocol):
+    """A provider's webhook format, for callback_urls of payouts its dialect created
+    (payoutd.dialects): whether an event is sent in it, and the headers and body of one
+    (signed with `secret`, the API key that created the payout)."""
+
+    def wants(self, event: Mapping[str, Any]) -> bool: ...
+
+    def render(self, event: Mapping[str, Any], secret: str) -> tuple[dict[str, str], str]: ...
 
 
 class Idempotency(Protocol):

@@ -17,10 +17,18 @@ from urllib.parse import urlsplit
 
 from payoutd.domain import webhook_policy
 from payoutd.domain.errors import PayoutdError, field_error
-from payoutd.domain.webhooks import AttemptResult, Delivery, Endpoint, Lane, Outcome, new_secret
+from payoutd.domain.webhooks import (
+    AttemptResult,
+    Delivery,
+    Endpoint,
+    Lane,
+    Outcome,
+    Prepared,
+    new_secret,
+)
 from payoutd.ids import new_id
 from payoutd.services.context import Context
-from payoutd.services.ports import UnitOfWork
+from payoutd.services.ports import CallbackFormat, UnitOfWork
 from payoutd.services.views import ts
 
 # A claimed delivery's lease: longer than one attempt's timeout, and renewed while the
@@ -229,18 +237,43 @@ async def dispatch(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
             }
         )
 
+    called = [e["subject_id"] for e in events if _callback(e)]
+    formats = await uow.webhooks.callback_formats(called) if called else {}
     for event in events:
         if not event["merchant_id"]:
             continue  # operator events (batch.broadcast) reach no merchant
         for ep in by_merchant.get(event["merchant_id"], []):
             if webhook_policy.wants(ep.event_types, event["type"]):
                 add(event, ep.url, ep.id)
-        callback = (event["payload"].get("payout") or {}).get("callback_url")
+        callback = _callback(event)
         if callback:
+            spoken = formats.get(event["subject_id"])
+            if spoken is not None and not _format(ctx, spoken[0]).wants(event):
+                continue  # the provider's format has no webhook for this event
             add(event, callback, None, event["subject_id"])  # the subject: the payout
     await uow.webhooks.add_deliveries(rows)
     await uow.webhooks.mark_dispatched([e["seq"] for e in events], now)
     return len(rows)
+
+
+def _callback(event: dict[str, Any]) -> str | None:
+    url: str | None = (event["payload"].get("payout") or {}).get("callback_url")
+    return url
+
+
+def _format(ctx: Context, dialect: str) -> CallbackFormat:
+    found = ctx.callback_formats.get(dialect)
+    if found is None:  # a payout made by a dialect this build no longer speaks
+        raise LookupError(f"no callback format for the {dialect!r} dialect")
+    return found
+
+
+async def speak_to_callback(
+    uow: UnitOfWork, payout_id: str, dialect: str, key_id: str | None
+) -> None:
+    """The payout's callback_url hears the provider's webhooks, signed with this key
+    (in the transaction that creates the payout)."""
+    await uow.webhooks.add_callback_format(payout_id, dialect, key_id)
 
 
 def body(event: dict[str, Any]) -> str:
@@ -259,22 +292,36 @@ def body(event: dict[str, Any]) -> str:
 
 async def prepare_attempts(
     uow: UnitOfWork, ctx: Context, due: Sequence[Delivery], now: datetime
-) -> list[tuple[list[str], str] | None]:
-    """For each delivery, the secrets that sign its next attempt (those in use at `now`,
-    the engine's clock, which also set the rotation's end) and its body; None when the
-    delivery has no event or its endpoint is gone (then it is cancelled). The worker
-    signs right before sending. Reads each event and endpoint once for all of them."""
+) -> list[Prepared | None]:
+    """For each delivery, what its next attempt sends (domain.webhooks.Prepared): the
+    secrets in use at `now` (the engine's clock, which also set the rotation's end) and
+    the event's body, signed by the worker right before sending; or, to the callback_url
+    of a payout a provider dialect created, that provider's body signed with the key that
+    created it. None when the delivery has no event or its endpoint is gone (then it is
+    cancelled). Reads each event, endpoint and key once for all of them."""
     events = await uow.webhooks.events([d.event_id for d in due])
     endpoints = await uow.webhooks.endpoints_by_id(
         [d.endpoint_id for d in due if d.endpoint_id is not None]
     )
+    formats = await uow.webhooks.callback_formats(
+        [d.payout_id for d in due if d.endpoint_id is None and d.payout_id is not None]
+    )
     merchant_secrets: dict[str, str] = {}
-    prepared: list[tuple[list[str], str] | None] = []
+    key_secrets: dict[str | None, str] = {}
+    prepared: list[Prepared | None] = []
     for d in due:
         event = events.get(d.event_id)
         ep = endpoints.get(d.endpoint_id) if d.endpoint_id is not None else None
         if event is None or (d.endpoint_id is not None and (ep is None or ep.status != "enabled")):
             prepared.append(None)
+            continue
+        spoken = formats.get(d.payout_id or "") if ep is None else None
+        if spoken is not None:
+            dialect, key_id = spoken
+            if key_id not in key_secrets:
+                key_secrets[key_id] = await _signing_key(uow, ctx, d.merchant_id, key_id)
+            headers, text = _format(ctx, dialect).render(event, key_secrets[key_id])
+            prepared.append(Prepared([], text, headers))
             continue
         if ep is not None:
             secrets_in_use = [ctx.secrets.open(s) for s in ep.secrets_at(now)]
@@ -282,8 +329,26 @@ async def prepare_attempts(
             if d.merchant_id not in merchant_secrets:
                 merchant_secrets[d.merchant_id] = await merchant_secret(uow, ctx, d.merchant_id)
             secrets_in_use = [merchant_secrets[d.merchant_id]]
-        prepared.append((secrets_in_use, body(event)))
+        prepared.append(Prepared(secrets_in_use, body(event)))
     return prepared
+
+
+async def _signing_key(uow: UnitOfWork, ctx: Context, merchant_id: str, key_id: str | None) -> str:
+    """The secret of the API key that created the payout; when that key was deleted since,
+    the merchant's newest payouts key, as the provider signs with its current payout key.
+    Empty when the merchant has none left: the receiver then refuses the signature, and
+    the delivery log shows its failures."""
+    keys = [
+        k
+        for k in await uow.merchants.keys(merchant_id)
+        if k.revoked_at is None and "payouts" in k.scopes and k.secret_sealed is not None
+    ]
+    chosen = next((k for k in keys if k.id == key_id), None)
+    if chosen is None and keys:
+        chosen = max(keys, key=lambda k: k.created_at)
+    if chosen is None or chosen.secret_sealed is None:
+        return ""
+    return ctx.secrets.open(chosen.secret_sealed)
 
 
 async def claim_due(
@@ -294,7 +359,7 @@ async def claim_due(
     limit: int,
     *,
     skip_lanes: Sequence[str] = (),
-) -> list[tuple[Delivery, tuple[list[str], str] | None]]:
+) -> list[tuple[Delivery, Prepared | None]]:
     """The due deliveries, leased until `until`, each with what its attempt needs
     (`prepare_attempts`); None for those cancelled here, their endpoint disabled or
     deleted meanwhile."""

@@ -128,9 +128,14 @@ class PayoutRepository:
         order_id: str | None = None,
         batch_id: str | None = None,
         before_id: str | None = None,
+        after_id: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
         limit: int = 50,
     ) -> list[Payout]:
-        """Newest first; `before_id` is the cursor (ids are time-ordered)."""
+        """Newest first; `before_id` is the cursor (ids are time-ordered). `after_id`
+        pages backwards: the `limit` oldest payouts newer than it, still newest first.
+        `created_from`/`created_to` bound `created_at`, both inclusive."""
         stmt: Select[Any] = select(payouts).where(payouts.c.merchant_id == merchant_id)
         if status:
             stmt = stmt.where(payouts.c.status == status)
@@ -142,8 +147,15 @@ class PayoutRepository:
             stmt = stmt.where(payouts.c.order_id == order_id)
         if batch_id:
             stmt = stmt.where(payouts.c.batch_id == batch_id)
+        if created_from is not None:
+            stmt = stmt.where(payouts.c.created_at >= created_from)
+        if created_to is not None:
+            stmt = stmt.where(payouts.c.created_at <= created_to)
         if before_id:
             stmt = stmt.where(payouts.c.id < before_id)
+        if after_id:
+            stmt = stmt.where(payouts.c.id > after_id).order_by(payouts.c.id.asc()).limit(limit)
+            return [from_row(r) for r in (await self.conn.execute(stmt))][::-1]
         stmt = stmt.order_by(payouts.c.id.desc()).limit(limit)
         return [from_row(r) for r in (await self.conn.execute(stmt))]
 

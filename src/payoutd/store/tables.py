@@ -376,6 +376,16 @@ webhook_deliveries = Table(
     Index(None, "payout_id"),
 )
 
+# How a payout's callback_url is spoken to when a provider dialect created it (absent:
+# payoutd's own Standard Webhooks): the dialect, and the API key whose secret signs them.
+payout_callbacks = Table(
+    "payout_callbacks",
+    metadata,
+    Column("payout_id", String(36), ForeignKey("payouts.id"), primary_key=True),
+    Column("dialect", String(16), nullable=False),
+    Column("key_id", String(36), nullable=True),
+)
+
 webhook_attempts = Table(
     "webhook_attempts",
     metadata,

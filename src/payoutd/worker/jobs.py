@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import structlog
 
 from payoutd.domain.payout import Status
-from payoutd.domain.webhooks import AttemptResult, Delivery
+from payoutd.domain.webhooks import AttemptResult, Delivery, Prepared
 from payoutd.services import execution, payouts, webhooks
 from payoutd.services.context import Context
 from payoutd.services.ports import ChainUnavailable, Rejected
@@ -256,16 +256,16 @@ class _Successes:
                 log.exception("webhook.record_failed")  # they wait for the next try
 
 
-async def attempt(
-    sender: WebhookSender, d: Delivery, secrets_in_use: list[str], body: str
-) -> AttemptResult:
+async def attempt(sender: WebhookSender, d: Delivery, prepared: Prepared) -> AttemptResult:
     """One attempt; whatever goes wrong in it is its failure (recorded, retried, counted
     toward disabling the endpoint), never the job's."""
     started = time.monotonic()
     try:
         # signed now, with the real time: a lane's last delivery may go out long after
         # the pass began, and receivers refuse timestamps over 5 min old
-        headers = signing.headers(secrets_in_use, d.event_id, datetime.now(UTC), body)
+        secrets_in_use, body, headers = prepared
+        if headers is None:
+            headers = signing.headers(secrets_in_use, d.event_id, datetime.now(UTC), body)
         return await sender.send(d.url, headers, body)
     except Exception as exc:
         log.warning("webhook.attempt_raised", delivery_id=d.id, error=repr(exc))
@@ -276,7 +276,6 @@ async def attempt(
         )
 
 
-Prepared = tuple[list[str], str]  # the secrets that sign an attempt, and its body
 MAX_QUEUED = 100  # a lane holding this many waits for them before it takes more
 
 
@@ -334,9 +333,9 @@ class Deliveries:
         queue = self.queues[key]
         try:
             while queue:
-                d, (secrets_in_use, body) = queue[0]
+                d, prepared = queue[0]
                 async with self.gate:
-                    result = await attempt(self.sender, d, secrets_in_use, body)
+                    result = await attempt(self.sender, d, prepared)
                 if result.ok:
                     self.successes.waiting.append((d, result, self.ctx.clock.now()))
                     status = "delivered"

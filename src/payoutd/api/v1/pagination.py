@@ -54,6 +54,25 @@ def decode(cursor: str | None) -> str | None:
     return position
 
 
+def encode_after(position: str) -> str:
+    """A cursor to the page before (newer than) a position, for lists that page both ways
+    (a provider dialect's `previousCursor`)."""
+    return encode(f"after:{position}")
+
+
+def decode_either(cursor: str | None) -> tuple[str | None, str | None]:
+    """(before_id, after_id) a cursor of a list that pages both ways names: `encode`'s
+    cursors go on to older items, `encode_after`'s back to newer ones."""
+    if not cursor:
+        return None, None
+    position = _position(cursor)
+    newer = position.startswith("after:")
+    position = position.removeprefix("after:")
+    if _ID.fullmatch(position) is None:
+        raise _invalid()
+    return (None, position) if newer else (position, None)
+
+
 def decode_seq(cursor: str | None) -> int | None:
     """The sequence number a cursor of a seq-ordered list names (the sandbox's
     transactions), or None for the first page."""
