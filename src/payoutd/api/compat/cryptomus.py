@@ -291,7 +291,8 @@ class Dialect:
                 summary=f"{summary} ({self.title})",
                 description=_DOC.format(title=self.title),
                 response_class=JSONResponse,
-                openapi_extra=_OPENAPI,
+                responses=_RESPONSES,
+                openapi_extra={**_OPENAPI, "requestBody": _request_body(path)},
             )
         return r
 
@@ -325,11 +326,103 @@ _DOC = (
 )
 _OPENAPI: dict[str, Any] = {
     "parameters": [
-        {"name": "merchant", "in": "header", "required": True, "schema": {"type": "string"}},
-        {"name": "sign", "in": "header", "required": True, "schema": {"type": "string"}},
+        {
+            "name": "merchant",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "Your merchant id",
+        },
+        {
+            "name": "sign",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "md5(base64(the body as sent) + payout key), hex",
+        },
     ],
-    "requestBody": {
-        "required": False,
+}
+_TEXT = {"type": "string"}
+_BOOL_TEXT = {"oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["1", "0"]}]}
+# each call's parameters, as the seed documents them (required ones marked)
+_BODIES: dict[str, tuple[dict[str, Any], list[str]]] = {
+    "/payout": (
+        {
+            "amount": {"type": "string", "description": "The amount, in `currency`"},
+            "currency": _TEXT,
+            "order_id": {"type": "string", "pattern": ORDER_ID.pattern, "maxLength": 100},
+            "address": _TEXT,
+            "is_subtract": {
+                **_BOOL_TEXT,
+                "description": "true: fees are taken from the balance; false: from the amount",
+            },
+            "network": _TEXT,
+            "url_callback": {"type": "string", "format": "uri"},
+            "to_currency": {"type": "string", "description": "What is sent, for a fiat amount"},
+            "course_source": {"type": "string", "enum": list(COURSE_SOURCES)},
+            "from_currency": {"type": "string", "enum": ["USDT"]},
+            "priority": {"type": "string", "enum": list(PRIORITIES)},
+            "memo": {"type": "string", "minLength": 1, "maxLength": 30},
+        },
+        ["amount", "currency", "order_id", "address", "is_subtract"],
+    ),
+    "/payout/info": ({"uuid": _TEXT, "order_id": _TEXT}, []),
+    "/payout/list": (
+        {
+            "date_from": {"type": "string", "example": "2030-01-01 00:00:00"},
+            "date_to": {"type": "string", "example": "2030-01-31 23:59:59"},
+        },
+        [],
+    ),
+}
+
+
+def _request_body(path: str) -> dict[str, Any]:
+    properties, required = _BODIES.get(path, ({}, []))
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return {"required": bool(required), "content": {"application/json": {"schema": schema}}}
+
+
+_REFUSAL = {
+    "type": "object",
+    "properties": {
+        "state": {"type": "integer", "enum": [1]},
+        "message": {"type": "string"},
+        "errors": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "required": ["state"],
+}
+
+
+def _refusal(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _REFUSAL}}}
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": '`{"state": 0, "result": ...}`',
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"state": {"type": "integer", "enum": [0]}, "result": {}},
+                    "required": ["state", "result"],
+                }
+            }
+        },
+    },
+    401: _refusal("`Invalid Sign`: the sign header does not match the body"),
+    403: _refusal("`You are forbidden`: payouts are blocked (a new payout key's cooldown)"),
+    404: _refusal("`Payout not found`"),
+    422: _refusal("A refusal in the seed's words, or `errors` naming each field's rule"),
+    429: _refusal("Too many requests for this key"),
+    500: {
+        "description": '`{"message": "Server error, #1", "code": 500, "error": null}`',
         "content": {"application/json": {"schema": {"type": "object"}}},
     },
 }
