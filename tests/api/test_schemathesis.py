@@ -363,7 +363,9 @@ def test_every_list_that_takes_a_cursor_may_refuse_a_made_up_one(tmp_path: Path)
         f"{method.upper()} {path}"
         for path, item in paths.items()
         for method, op in item.items()
+        # a provider dialect answers a made-up cursor in its own shape, 422 (documented)
         if any(p.get("name") == "cursor" for p in op.get("parameters", []))
+        and not path.startswith("/compat/")
     }
     assert paged
     assert {name for name in paged if MAY_REFUSE.get(name) != CURSOR} == set()

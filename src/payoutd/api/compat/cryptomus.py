@@ -292,7 +292,10 @@ class Dialect:
                 description=_DOC.format(title=self.title),
                 response_class=JSONResponse,
                 responses=_RESPONSES,
-                openapi_extra={**_OPENAPI, "requestBody": _request_body(path)},
+                openapi_extra={
+                    "parameters": _HEADERS + (_CURSOR if path == "/payout/list" else []),
+                    "requestBody": _request_body(path),
+                },
             )
         return r
 
@@ -324,24 +327,31 @@ _DOC = (
     'refusals `{{"state": 1, "message": ...}}` or, for a field, '
     '`{{"state": 1, "errors": {{field: [rule]}}}}`.'
 )
-_OPENAPI: dict[str, Any] = {
-    "parameters": [
-        {
-            "name": "merchant",
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string"},
-            "description": "Your merchant id",
-        },
-        {
-            "name": "sign",
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string"},
-            "description": "md5(base64(the body as sent) + payout key), hex",
-        },
-    ],
-}
+_HEADERS: list[dict[str, Any]] = [
+    {
+        "name": "merchant",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "Your merchant id",
+    },
+    {
+        "name": "sign",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "md5(base64(the body as sent) + payout key), hex",
+    },
+]
+_CURSOR: list[dict[str, Any]] = [
+    {
+        "name": "cursor",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "`paginate.nextCursor` or `paginate.previousCursor` of a page",
+    }
+]
 _TEXT = {"type": "string"}
 _BOOL_TEXT = {"oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["1", "0"]}]}
 # each call's parameters, as the seed documents them (required ones marked)
