@@ -19,6 +19,26 @@ from payoutd.services import idempotency, payouts
 from payoutd.services.ports import UnitOfWork
 from payoutd.services.views import payout_view
 
+# What pricing a payout may refuse with (services.payouts.quote): documented on every call
+# that prices one (creating a payout, a quote).
+PRICING_ERRORS = (
+    "validation_error",
+    "invalid_amount",
+    "invalid_address",
+    "invalid_memo",
+    "currency_not_found",
+    "service_not_found",
+    "network_required",
+    "priority_not_supported",
+    "payout_currency_required",
+    "rate_unavailable",
+    "rate_source_not_available",
+    "amount_too_small",
+    "amount_too_large",
+    "withdrawal_too_small",
+    "network_unavailable",
+)
+
 
 @dataclass(slots=True)
 class IdempotentRequest:

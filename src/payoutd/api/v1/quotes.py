@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
+from payoutd.api import creation
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import responses
 from payoutd.api.v1.schemas import LimitsOut, QuoteCreate, QuoteOut
@@ -18,25 +19,7 @@ from payoutd.services.views import amount, ts
 
 router = APIRouter(prefix="/v1", tags=["quotes"])
 
-QUOTE_ERRORS = (
-    "unauthorized",
-    "forbidden_scope",
-    "validation_error",
-    "invalid_amount",
-    "invalid_address",
-    "invalid_memo",
-    "currency_not_found",
-    "service_not_found",
-    "network_required",
-    "priority_not_supported",
-    "payout_currency_required",
-    "rate_unavailable",
-    "rate_source_not_available",
-    "amount_too_small",
-    "amount_too_large",
-    "withdrawal_too_small",
-    "network_unavailable",
-)
+QUOTE_ERRORS = ("unauthorized", "forbidden_scope", *creation.PRICING_ERRORS)
 
 
 @router.post(
