@@ -26,7 +26,7 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from payoutd.api import creation, reads
+from payoutd.api import creation, errors, reads
 from payoutd.api.auth import Principal, admit
 from payoutd.api.intake import InTransaction
 from payoutd.api.responses import JSONResponse
@@ -431,6 +431,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _refusal("`Payout not found`"),
     422: _refusal("A refusal in the seed's words, or `errors` naming each field's rule"),
     429: _refusal("Too many requests for this key"),
+    # answered by payoutd before the body is read (payoutd.api.body_limit), in its shape
+    **errors.responses("payload_too_large"),
     500: {
         "description": '`{"message": "Server error, #1", "code": 500, "error": null}`',
         "content": {"application/json": {"schema": {"type": "object"}}},
