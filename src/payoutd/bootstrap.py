@@ -13,7 +13,7 @@ from payoutd import json_text
 from payoutd.chains import config as chains_config
 from payoutd.chains.sandbox import SandboxChain
 from payoutd.config import Settings
-from payoutd.dialects import cryptomus
+from payoutd.dialects import bitclear, cryptomus
 from payoutd.domain.assets import CURRENCIES, NETWORKS
 from payoutd.metrics import Metrics
 from payoutd.rate_limits import RateLimits
@@ -27,7 +27,11 @@ from payoutd.store.db import Database, tune_sqlite
 from payoutd.webhooks.delivery import Sender
 
 # the webhook formats of the provider dialects, by the name a payout records
-CALLBACK_FORMATS = {"cryptomus": cryptomus.CallbackFormat(), "spark": cryptomus.CallbackFormat()}
+CALLBACK_FORMATS = {
+    "cryptomus": cryptomus.CallbackFormat(),
+    "spark": cryptomus.CallbackFormat(),
+    "bitclear": bitclear.CallbackFormat(),
+}
 
 
 @dataclass

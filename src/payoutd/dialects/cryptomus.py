@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from payoutd.domain.events import PAYOUT_CREATED, PAYOUT_STATUS_CHANGED
+from payoutd.domain.payout import DialectRecord
 
 # DESIGN §3: native status -> the word Cryptomus and Spark show
 STATUS_WORDS: Mapping[str, str] = {
@@ -175,7 +176,9 @@ class CallbackFormat:
     def wants(self, event: Mapping[str, Any]) -> bool:
         return heard(event)
 
-    def render(self, event: Mapping[str, Any], secret: str) -> tuple[dict[str, str], str]:
+    def render(
+        self, event: Mapping[str, Any], secret: str, record: DialectRecord
+    ) -> tuple[dict[str, str], str]:
         return {"content-type": "application/json"}, signed_webhook(
             event["payload"]["payout"], secret
         )

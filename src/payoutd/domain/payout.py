@@ -200,3 +200,15 @@ def reserve(payout: Payout, batch_id: str) -> Change:
         )
     after = dataclasses.replace(payout, batch_id=batch_id, version=payout.version + 1)
     return Change(before=payout, after=after, funds=Funds.NONE)
+
+
+@dataclass(frozen=True, slots=True)
+class DialectRecord:
+    """A payout a provider dialect created (payoutd.dialects): the dialect, the API key
+    that created it (whose secret signs the provider's webhooks), and what the provider
+    shows that the payout itself does not keep (Bitclear's price)."""
+
+    payout_id: str
+    dialect: str
+    key_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)

@@ -33,6 +33,7 @@ from payoutd.domain.money import (
 from payoutd.domain.payout import (
     INITIAL,
     Change,
+    DialectRecord,
     Funds,
     Payout,
     Status,
@@ -542,6 +543,12 @@ async def get(uow: UnitOfWork, merchant_id: str, payout_id: str) -> Payout:
     return payout
 
 
+async def record_dialect(uow: UnitOfWork, record: DialectRecord) -> None:
+    """Keep which provider dialect created a payout, in the transaction that creates it:
+    its callback_url then hears that provider's webhooks (services.webhooks)."""
+    await uow.payouts.add_dialect_record(record)
+
+
 async def find(
     uow: UnitOfWork, merchant_id: str, *, payout_id: str | None, order_id: str | None
 ) -> Payout:
@@ -588,6 +595,20 @@ async def approve(
     ):
         return await apply(uow, ctx, transition(payout, Status.EXPIRED, now=now)), False
     return await apply(uow, ctx, transition(payout, approved_status(payout, now), now=now)), True
+
+
+async def approve_offer(
+    uow: UnitOfWork,
+    ctx: Context,
+    merchant_id: str,
+    payout_id: str,
+    policy: MerchantPolicy | None,
+) -> tuple[Payout, bool]:
+    """Approving an offer on a merchant's behalf: the one way in for every caller (the
+    native route, a dialect's approve). Refused during a new payout key's cooldown, as
+    placing a payout is; otherwise `approve`."""
+    access.ensure_payouts_allowed(policy, ctx.clock.now())
+    return await approve(uow, ctx, merchant_id, payout_id)
 
 
 async def expire_offers(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:

@@ -20,7 +20,7 @@ from payoutd.domain.events import Event
 from payoutd.domain.fees import ServiceFee
 from payoutd.domain.idempotency import StoredRequest
 from payoutd.domain.ledger import Entry, HoldRequest
-from payoutd.domain.payout import Change, Payout, Status
+from payoutd.domain.payout import Change, DialectRecord, Payout, Status
 from payoutd.domain.rates import Rate
 from payoutd.domain.webhooks import Delivery, Endpoint, Lane, Outcome
 
@@ -58,6 +58,10 @@ class Payouts(Protocol):
     async def save_many(self, changes: Sequence[Change]) -> None: ...
 
     async def in_batch(self, batch_id: str) -> list[Payout]: ...
+
+    async def add_dialect_record(self, record: DialectRecord) -> None: ...
+
+    async def dialect_records(self, payout_ids: Sequence[str]) -> dict[str, DialectRecord]: ...
 
     async def queues(self, status: Status) -> Sequence[tuple[str, str, datetime]]: ...
 
@@ -232,14 +236,6 @@ class Webhooks(Protocol):
 
     async def events(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
 
-    async def add_callback_format(
-        self, payout_id: str, dialect: str, key_id: str | None
-    ) -> None: ...
-
-    async def callback_formats(
-        self, payout_ids: Sequence[str]
-    ) -> dict[str, tuple[str, str | None]]: ...
-
     async def add_deliveries(self, rows: list[dict[str, Any]]) -> None: ...
 
     async def claim_due(
@@ -270,11 +266,14 @@ class Webhooks(Protocol):
 class CallbackFormat(Protocol):
     """A provider's webhook format, for callback_urls of payouts its dialect created
     (payoutd.dialects): whether an event is sent in it, and the headers and body of one
-    (signed with `secret`, the API key that created the payout)."""
+    (signed with `secret`, the API key that created the payout, where the provider signs;
+    `record` is what the dialect kept of the payout)."""
 
     def wants(self, event: Mapping[str, Any]) -> bool: ...
 
-    def render(self, event: Mapping[str, Any], secret: str) -> tuple[dict[str, str], str]: ...
+    def render(
+        self, event: Mapping[str, Any], secret: str, record: DialectRecord
+    ) -> tuple[dict[str, str], str]: ...
 
 
 class Idempotency(Protocol):

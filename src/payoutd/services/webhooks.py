@@ -238,7 +238,7 @@ async def dispatch(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
         )
 
     called = [e["subject_id"] for e in events if _callback(e)]
-    formats = await uow.webhooks.callback_formats(called) if called else {}
+    records = await uow.payouts.dialect_records(called) if called else {}
     for event in events:
         if not event["merchant_id"]:
             continue  # operator events (batch.broadcast) reach no merchant
@@ -247,8 +247,8 @@ async def dispatch(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
                 add(event, ep.url, ep.id)
         callback = _callback(event)
         if callback:
-            spoken = formats.get(event["subject_id"])
-            if spoken is not None and not _format(ctx, spoken[0]).wants(event):
+            record = records.get(event["subject_id"])
+            if record is not None and not _format(ctx, record.dialect).wants(event):
                 continue  # the provider's format has no webhook for this event
             add(event, callback, None, event["subject_id"])  # the subject: the payout
     await uow.webhooks.add_deliveries(rows)
@@ -266,14 +266,6 @@ def _format(ctx: Context, dialect: str) -> CallbackFormat:
     if found is None:  # a payout made by a dialect this build no longer speaks
         raise LookupError(f"no callback format for the {dialect!r} dialect")
     return found
-
-
-async def speak_to_callback(
-    uow: UnitOfWork, payout_id: str, dialect: str, key_id: str | None
-) -> None:
-    """The payout's callback_url hears the provider's webhooks, signed with this key
-    (in the transaction that creates the payout)."""
-    await uow.webhooks.add_callback_format(payout_id, dialect, key_id)
 
 
 def body(event: dict[str, Any]) -> str:
@@ -303,7 +295,7 @@ async def prepare_attempts(
     endpoints = await uow.webhooks.endpoints_by_id(
         [d.endpoint_id for d in due if d.endpoint_id is not None]
     )
-    formats = await uow.webhooks.callback_formats(
+    records = await uow.payouts.dialect_records(
         [d.payout_id for d in due if d.endpoint_id is None and d.payout_id is not None]
     )
     merchant_secrets: dict[str, str] = {}
@@ -315,12 +307,12 @@ async def prepare_attempts(
         if event is None or (d.endpoint_id is not None and (ep is None or ep.status != "enabled")):
             prepared.append(None)
             continue
-        spoken = formats.get(d.payout_id or "") if ep is None else None
-        if spoken is not None:
-            dialect, key_id = spoken
+        record = records.get(d.payout_id or "") if ep is None else None
+        if record is not None:
+            key_id = record.key_id
             if key_id not in key_secrets:
                 key_secrets[key_id] = await _signing_key(uow, ctx, d.merchant_id, key_id)
-            headers, text = _format(ctx, dialect).render(event, key_secrets[key_id])
+            headers, text = _format(ctx, record.dialect).render(event, key_secrets[key_id], record)
             prepared.append(Prepared([], text, headers))
             continue
         if ep is not None:

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payoutd.domain.payout import Change, Payout, Status
+from payoutd.domain.payout import Change, DialectRecord, Payout, Status
 from payoutd.services.ports import ConcurrentChange
 from payoutd.store.dialect import one_of, update_rows
-from payoutd.store.tables import batches, payouts
+from payoutd.store.tables import batches, payout_dialects, payouts
 
 _FIELDS = [f.name for f in dataclasses.fields(Payout) if f.name != "extra"]
 
@@ -158,6 +158,27 @@ class PayoutRepository:
             return [from_row(r) for r in (await self.conn.execute(stmt))][::-1]
         stmt = stmt.order_by(payouts.c.id.desc()).limit(limit)
         return [from_row(r) for r in (await self.conn.execute(stmt))]
+
+    async def add_dialect_record(self, record: DialectRecord) -> None:
+        await self.conn.execute(
+            payout_dialects.insert().values(
+                payout_id=record.payout_id,
+                dialect=record.dialect,
+                key_id=record.key_id,
+                details=record.details,
+            )
+        )
+
+    async def dialect_records(self, payout_ids: Sequence[str]) -> dict[str, DialectRecord]:
+        """Those of these payouts a provider dialect created."""
+        if not payout_ids:
+            return {}
+        D = payout_dialects
+        rows = await self.conn.execute(select(D).where(D.c.payout_id.in_(sorted(set(payout_ids)))))
+        return {
+            r.payout_id: DialectRecord(r.payout_id, r.dialect, r.key_id, dict(r.details))
+            for r in rows
+        }
 
     async def in_batch(self, batch_id: str) -> list[Payout]:
         stmt = select(payouts).where(payouts.c.batch_id == batch_id).order_by(payouts.c.id)

@@ -376,14 +376,16 @@ webhook_deliveries = Table(
     Index(None, "payout_id"),
 )
 
-# How a payout's callback_url is spoken to when a provider dialect created it (absent:
-# payoutd's own Standard Webhooks): the dialect, and the API key whose secret signs them.
-payout_callbacks = Table(
-    "payout_callbacks",
+# A payout a provider dialect created: which dialect, the API key that created it (its
+# secret signs the provider's webhooks), and what the provider shows that payoutd's own
+# payout does not keep (Bitclear's priceCurrency and priceAmount).
+payout_dialects = Table(
+    "payout_dialects",
     metadata,
     Column("payout_id", String(36), ForeignKey("payouts.id"), primary_key=True),
     Column("dialect", String(16), nullable=False),
     Column("key_id", String(36), nullable=True),
+    Column("details", JSON, nullable=False),
 )
 
 webhook_attempts = Table(

@@ -10,13 +10,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payoutd.domain.webhooks import Delivery, Endpoint, Lane, Outcome
-from payoutd.store.tables import (
-    outbox,
-    payout_callbacks,
-    webhook_attempts,
-    webhook_deliveries,
-    webhook_endpoints,
-)
+from payoutd.store.tables import outbox, webhook_attempts, webhook_deliveries, webhook_endpoints
 
 E, D = webhook_endpoints, webhook_deliveries
 
@@ -130,25 +124,6 @@ class WebhookRepository:
         return {r.id: dict(r._mapping) for r in rows}
 
     # -- deliveries -----------------------------------------------------------------
-
-    async def add_callback_format(self, payout_id: str, dialect: str, key_id: str | None) -> None:
-        await self.conn.execute(
-            payout_callbacks.insert().values(payout_id=payout_id, dialect=dialect, key_id=key_id)
-        )
-
-    async def callback_formats(
-        self, payout_ids: Sequence[str]
-    ) -> dict[str, tuple[str, str | None]]:
-        """(dialect, key id) of those of these payouts a provider dialect created."""
-        if not payout_ids:
-            return {}
-        C = payout_callbacks
-        rows = await self.conn.execute(
-            select(C.c.payout_id, C.c.dialect, C.c.key_id).where(
-                C.c.payout_id.in_(sorted(set(payout_ids)))
-            )
-        )
-        return {r[0]: (r[1], r[2]) for r in rows}
 
     async def add_deliveries(self, rows: list[dict[str, Any]]) -> None:
         if rows:

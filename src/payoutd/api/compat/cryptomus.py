@@ -37,7 +37,8 @@ from payoutd.domain.assets import ASSETS
 from payoutd.domain.errors import PayoutdError
 from payoutd.domain.fees import FEE_MODES
 from payoutd.domain.money import fmt, parse_amount
-from payoutd.services import limits, merchants, payouts, webhooks
+from payoutd.domain.payout import DialectRecord
+from payoutd.services import limits, merchants, payouts
 from payoutd.services.ports import UnitOfWork
 from payoutd.services.views import amount as shown_amount
 from payoutd.services.views import payout_view
@@ -467,8 +468,8 @@ async def _create(
             async def keep(uow: UnitOfWork, placed: payouts.Placed | PayoutdError) -> None:
                 # the callback_url hears this provider's webhooks, signed with this key
                 if not isinstance(placed, PayoutdError) and placed.created:
-                    await webhooks.speak_to_callback(
-                        uow, placed.payout.id, dialect.name, principal.key.id
+                    await payouts.record_dialect(
+                        uow, DialectRecord(placed.payout.id, dialect.name, principal.key.id)
                     )
 
         _, view = await creation.place(

@@ -15,7 +15,7 @@ from payoutd.api.v1.schemas import PayoutCreate, PayoutList, PayoutOut
 from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import PayoutdError
 from payoutd.domain.payout import Status
-from payoutd.services import access, payouts
+from payoutd.services import payouts
 from payoutd.services.ports import UnitOfWork
 from payoutd.services.views import payout_view, ts
 
@@ -208,8 +208,9 @@ async def approve_payout(
     merchant_id = principal.merchant_id
 
     async def work(uow: UnitOfWork) -> tuple[int, Any]:
-        access.ensure_payouts_allowed(principal.policy, rt.ctx.clock.now())  # as payouts.place
-        payout, approved = await payouts.approve(uow, rt.ctx, merchant_id, payout_id)
+        payout, approved = await payouts.approve_offer(
+            uow, rt.ctx, merchant_id, payout_id, principal.policy
+        )
         if not approved:
             # committed as `expired`, then refused: the answer is a result, not a rollback
             return 409, error_json(
