@@ -21,13 +21,13 @@ from payoutd.rates import RateSources
 from payoutd.secretbox import KEY_FILE, KeyFile, SecretBox, parse_keys
 from payoutd.services.context import Context
 from payoutd.services.network_fees import NetworkFees
-from payoutd.services.ports import Chain, Clock, SystemClock
+from payoutd.services.ports import CallbackFormat, Chain, Clock, SystemClock
 from payoutd.store import pool_checks, sqlite_driver
 from payoutd.store.db import Database, tune_sqlite
 from payoutd.webhooks.delivery import Sender
 
 # the webhook formats of the provider dialects, by the name a payout records
-CALLBACK_FORMATS = {
+CALLBACK_FORMATS: dict[str, CallbackFormat] = {
     "cryptomus": cryptomus.CallbackFormat(),
     "spark": cryptomus.CallbackFormat(),
     "bitclear": bitclear.CallbackFormat(),

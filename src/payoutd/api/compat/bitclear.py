@@ -1,0 +1,316 @@
+"""Bitclear's v3 payout API over payoutd's own use cases, at `/compat/bitclear/v3/`.
+
+Authentication is HTTP Basic, as Bitclear's clients send it: the username is an API
+key's id (`pk_<prefix>`), the password the secret after it. A payout is an offer (`NEW`)
+until it is approved, or queued at once with `autoApprove`; it is charged in
+`priceCurrency` when the merchant holds that balance (the fiat statement), otherwise in
+the currency it sends, and its `priceAmount` is what the statement shows.
+
+This module translates and nothing else: payouts are priced and placed by the one way
+payouts are created (payoutd.api.creation), approved by the one approval
+(services.payouts.approve_offer), and refusals keep payoutd's own codes and shape (the
+seed documents no error format)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from payoutd.api import creation, errors, reads
+from payoutd.api.auth import Principal, admit
+from payoutd.api.intake import InTransaction
+from payoutd.api.responses import JSONResponse
+from payoutd.api.v1 import pagination
+from payoutd.api.v1.schemas import AmountIn
+from payoutd.bootstrap import Runtime
+from payoutd.dialects import bitclear as words
+from payoutd.domain.assets import CURRENCIES
+from payoutd.domain.errors import PayoutdError, field_error
+from payoutd.domain.money import ROUND_CREDIT, fmt, quantize
+from payoutd.domain.payout import DialectRecord, Payout
+from payoutd.services import limits, merchants, payouts
+from payoutd.services.ports import UnitOfWork
+from payoutd.services.views import payout_view
+
+DIALECT = "bitclear"
+DEFAULT_LIMITS_CURRENCY = "BTC"  # what /v3/payout-limits answers in without ?currency=
+
+
+async def _principal(request: Request, scope: str) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    username = password = ""
+    if scheme.lower() == "basic":
+        try:
+            username, _, password = base64.b64decode(token, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            username = password = ""
+    if not username or not password:
+        raise _unauthorized()
+    row = await reads.key_row(request, username)
+    try:
+        key, policy = merchants.verify_key(None if row is None else (row.key, row.policy), password)
+    except PayoutdError:
+        raise _unauthorized() from None
+    return await admit(request, key, policy, row, scope)
+
+
+def _unauthorized() -> PayoutdError:
+    return PayoutdError(
+        "unauthorized",
+        "Send HTTP Basic credentials: your API key's id (pk_...) and its secret",
+        headers={"WWW-Authenticate": 'Basic realm="payoutd"'},
+    )
+
+
+async def _reader(request: Request) -> Principal:
+    return await _principal(request, "read")
+
+
+async def _payer(request: Request) -> Principal:
+    return await _principal(request, "payouts")
+
+
+Reader = Annotated[Principal, Depends(_reader)]
+Payer = Annotated[Principal, Depends(_payer)]
+
+
+class PayoutRequest(BaseModel):
+    """The seed's payout request: exactly one of `transferAmount` (the crypto sent) and
+    `priceAmount` (fiat converted at the offered rate)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    transferAmount: AmountIn | None = None
+    priceAmount: AmountIn | None = None
+    transferCurrency: str = Field(min_length=2, max_length=10, examples=["BTC"])
+    priceCurrency: str = Field(min_length=2, max_length=10, examples=["USD"])
+    address: str = Field(min_length=1, max_length=128)
+    comment: str | None = Field(default=None, max_length=1000)
+    notificationUrl: str | None = Field(default=None, max_length=2048)
+    autoApprove: StrictBool = False
+
+
+class Approval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payoutId: str = Field(min_length=1, max_length=36)
+
+
+_DOC = (
+    "Bitclear's wire format: HTTP Basic with your API key's id (`pk_...`) as the username "
+    "and its secret as the password. Amounts are JSON numbers, exact. Refusals are "
+    'payoutd\'s own: `{"error": {"code", "message", "fields"}}` (docs/errors.md).'
+)
+router = APIRouter(prefix="/compat/bitclear/v3", tags=["Bitclear dialect"])
+_AUTH_ERRORS = ("unauthorized", "forbidden_scope", "ip_not_allowed", "rate_limited")
+
+
+def _rt(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+async def _views(rt: Runtime, merchant_id: str, found: list[Payout]) -> list[dict[str, Any]]:
+    async with rt.db.read() as uow:
+        records = await uow.payouts.dialect_records([p.id for p in found])
+    return [_view(p, merchant_id, records.get(p.id)) for p in found]
+
+
+def _view(p: Payout, merchant_id: str, record: DialectRecord | None) -> dict[str, Any]:
+    """The seed's object. A payout made through another API shows its debit as its
+    price."""
+    price = (
+        record.details
+        if record is not None and record.dialect == DIALECT
+        else {"priceCurrency": p.debit_currency, "priceAmount": fmt(p.debit_amount)}
+    )
+    return words.payout(payout_view(p), merchant_id, price)
+
+
+class _Raw(str):
+    """JSON text already written (Bitclear's exact numbers)."""
+
+
+class _BitclearJSON(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        if isinstance(content, _Raw):
+            return content.encode()
+        return super().render(content)
+
+
+def _respond(body: Any, status: int = 200) -> _BitclearJSON:
+    return _BitclearJSON(_Raw(words.dumps(body)), status_code=status)
+
+
+@router.post(
+    "/payouts",
+    summary="Create a payout offer, or a queued payout with autoApprove (Bitclear)",
+    description=_DOC,
+    responses=errors.responses(*_AUTH_ERRORS, *creation.PRICING_ERRORS, "insufficient_funds"),
+)
+async def create(body: PayoutRequest, request: Request, principal: Payer) -> _BitclearJSON:
+    rt = _rt(request)
+    if (body.transferAmount is None) == (body.priceAmount is None):
+        raise field_error(
+            "validation_error",
+            "transferAmount",
+            "Give exactly one of transferAmount (the crypto sent) and priceAmount (fiat)",
+        )
+    price_currency = rt.ctx.currency(body.priceCurrency, field="priceCurrency").code
+    transfer_currency = body.transferCurrency.upper()
+    async with rt.db.read() as uow:
+        held = await uow.ledger.balance(principal.merchant_id, price_currency)
+    # the fiat statement when the merchant keeps that balance; else the crypto's own
+    charged = price_currency if held is not None else transfer_currency
+    common: dict[str, Any] = {
+        "address": body.address,
+        "balance_currency": charged,
+        "approval": "auto" if body.autoApprove else "manual",
+        "comment": body.comment,
+        "callback_url": body.notificationUrl,
+    }
+    if body.transferAmount is not None:
+        req = payouts.PayoutRequest(
+            amount=body.transferAmount, currency=transfer_currency, **common
+        )
+    else:
+        assert body.priceAmount is not None
+        req = payouts.PayoutRequest(
+            amount=body.priceAmount,
+            currency=price_currency,
+            payout_currency=transfer_currency,
+            **common,
+        )
+    quote = await creation.price(rt, principal, req)
+    price = await _price(rt, quote, price_currency, body.priceAmount)
+    record_key = principal.key.id
+
+    async def keep(uow: UnitOfWork, placed: payouts.Placed | PayoutdError) -> None:
+        if not isinstance(placed, PayoutdError) and placed.created:
+            await payouts.record_dialect(
+                uow, DialectRecord(placed.payout.id, DIALECT, record_key, price)
+            )
+
+    hook: InTransaction = keep
+    _, view = await creation.place(request.app.state.intake, principal, quote, in_transaction=hook)
+    return _respond(words.payout(view, principal.merchant_id, price), 201)
+
+
+async def _price(
+    rt: Runtime, quote: payouts.Quote, price_currency: str, asked: Decimal | None
+) -> dict[str, Any]:
+    """What the merchant's statement shows for this payout: the debit, when it is charged
+    in `priceCurrency`; else the fiat asked for, or the debit's worth in it."""
+    plan = quote.plan
+    decimals = CURRENCIES[price_currency].decimals if price_currency in CURRENCIES else 2
+    if plan.debit_currency == price_currency:
+        amount: Decimal | None = plan.debit_amount
+    elif asked is not None:
+        amount = asked
+    else:
+        amount = await limits.worth(rt.ctx, plan.debit_amount, plan.debit_currency, price_currency)
+    shown = None if amount is None else fmt(quantize(amount, decimals, ROUND_CREDIT))
+    return {"priceCurrency": price_currency, "priceAmount": shown}
+
+
+async def _approve(request: Request, principal: Principal, payout_id: str) -> _BitclearJSON:
+    rt = _rt(request)
+    async with rt.db.unit() as uow:
+        payout, approved = await payouts.approve_offer(
+            uow, rt.ctx, principal.merchant_id, payout_id, principal.policy
+        )
+    if not approved:
+        # committed as EXPIRED; the answer is the seed's error after expirationTime
+        raise PayoutdError(
+            "quote_expired", f"The offer expired at {payout.expires_at}; its state is EXPIRED"
+        )
+    return _respond((await _views(rt, principal.merchant_id, [payout]))[0])
+
+
+_APPROVE_ERRORS = errors.responses(
+    *_AUTH_ERRORS, "not_found", "invalid_transition", "insufficient_funds", "quote_expired"
+)
+
+
+@router.post(
+    "/payouts/approve",
+    summary="Approve an offer by its payoutId (Bitclear)",
+    description=_DOC,
+    responses=_APPROVE_ERRORS,
+)
+async def approve(body: Approval, request: Request, principal: Payer) -> _BitclearJSON:
+    return await _approve(request, principal, body.payoutId)
+
+
+@router.post(
+    "/payouts/{payout_id}/approve",
+    summary="Approve an offer, with an empty body (Bitclear)",
+    description=_DOC,
+    responses=_APPROVE_ERRORS,
+)
+async def approve_by_path(payout_id: str, request: Request, principal: Payer) -> _BitclearJSON:
+    return await _approve(request, principal, payout_id)
+
+
+@router.get(
+    "/payouts",
+    summary="List payouts, newest first (Bitclear)",
+    description=_DOC + " Pages: `?limit=` (default 50) and `?cursor=<nextCursor>`.",
+    responses=errors.responses(*_AUTH_ERRORS, "invalid_cursor"),
+)
+async def list_payouts(
+    request: Request,
+    principal: Reader,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
+) -> _BitclearJSON:
+    rt = _rt(request)
+    async with rt.db.read() as uow:
+        rows = await uow.payouts.page(
+            principal.merchant_id, before_id=pagination.decode(cursor), limit=limit + 1
+        )
+    page, next_cursor = pagination.cut(rows, limit, lambda p: p.id)
+    return _respond(
+        {"payouts": await _views(rt, principal.merchant_id, page), "nextCursor": next_cursor}
+    )
+
+
+@router.get(
+    "/payouts/{payout_id}",
+    summary="Retrieve a payout (Bitclear)",
+    description=_DOC,
+    responses=errors.responses(*_AUTH_ERRORS, "not_found"),
+)
+async def get_payout(payout_id: str, request: Request, principal: Reader) -> _BitclearJSON:
+    rt = _rt(request)
+    async with rt.db.read() as uow:
+        found = await payouts.get(uow, principal.merchant_id, payout_id)
+    return _respond((await _views(rt, principal.merchant_id, [found]))[0])
+
+
+@router.get(
+    "/payout-limits",
+    summary="What can be paid out, in BTC or ?currency= (Bitclear)",
+    description=_DOC,
+    responses=errors.responses(*_AUTH_ERRORS, "currency_not_found", "rate_unavailable"),
+)
+async def payout_limits(
+    request: Request, principal: Reader, currency: str | None = None
+) -> _BitclearJSON:
+    rt = _rt(request)
+    async with rt.db.read() as uow:
+        balances = await uow.ledger.balances(principal.merchant_id)
+    lim = await limits.limits(rt.ctx, currency or DEFAULT_LIMITS_CURRENCY, balances)
+    return _respond(
+        {
+            "available": words.number(fmt(lim.available)),
+            "minPayoutAmount": words.number(fmt(lim.min_payout_amount)),
+            "currency": lim.currency,
+        }
+    )
