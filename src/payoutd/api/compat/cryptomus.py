@@ -39,7 +39,7 @@ from payoutd.domain.fees import FEE_MODES
 from payoutd.domain.money import fmt, parse_amount
 from payoutd.domain.payout import DialectRecord
 from payoutd.services import limits, merchants, payouts
-from payoutd.services.ports import UnitOfWork
+from payoutd.services.ports import ChainUnavailable, UnitOfWork
 from payoutd.services.views import amount as shown_amount
 from payoutd.services.views import payout_view
 
@@ -313,6 +313,12 @@ class Dialect:
                 return JSONResponse(
                     translated.body, status_code=translated.status, headers=err.headers
                 )
+            except ChainUnavailable as exc:
+                # a node out of reach is the native API's `network_unavailable` (its
+                # exception handler, which this catch-all would otherwise pre-empt)
+                log.warning("compat.network_unavailable", dialect=self.name, reason=str(exc))
+                translated = _translated(PayoutdError("network_unavailable"))
+                return JSONResponse(translated.body, status_code=translated.status)
             except Exception:
                 log.exception("compat.server_error", dialect=self.name, path=request.url.path)
                 return JSONResponse(dict(words.SERVER_ERROR), status_code=500)
