@@ -5,10 +5,10 @@ data is returned and no new payout is created".
 The 50 requests go at once to two API runtimes on the same database (each its own app,
 intake and connection pool, as two API processes are), so the repeats race in
 PostgreSQL's transactions, not only in one runtime's queue: one intake already keeps two
-placements of one order_id out of a batch (payoutd.api.intake), and the test shows
-transactions of both runtimes open at once. With a url_callback, each placement also
-writes in its transaction (how the callback is spoken to), which takes the intake's
-other path; both are run."""
+placements of one order_id out of a batch (payoutd.api.intake). The test shows that
+placing transactions were open at the same time (four at most, in runs here). With a
+url_callback, each placement also writes in its transaction (how the callback is spoken
+to), which takes the intake's other path; both are run."""
 
 from __future__ import annotations
 
