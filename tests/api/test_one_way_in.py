@@ -8,13 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from payoutd.api import intake as intake_module
 from payoutd.services import payouts
-from payoutd.store.tables import holds, ledger_accounts, outbox
-from payoutd.store.tables import payouts as payouts_table
-from tests.support import Harness, Merchant
+from tests.outcomes import rows_of, same_shape
+from tests.support import Harness
 
 BODY = {
     "amount": "0.01",
@@ -24,60 +22,6 @@ BODY = {
     "comment": "same input",
     "metadata": {"k": "v"},
 }
-# what differs between two payouts of two merchants made the same way at other moments
-OWN = {
-    "id",
-    "merchant_id",
-    "created_at",
-    "updated_at",
-    "subject_id",
-    "payout_id",
-    "account_id",
-    "version",
-}
-
-
-def same_shape(value: Any) -> Any:
-    """`value` without what is each payout's own (ids, merchant, timestamps)."""
-    if isinstance(value, dict):
-        return {k: same_shape(v) for k, v in value.items() if k not in OWN}
-    if isinstance(value, list):
-        return [same_shape(v) for v in value]
-    return value
-
-
-async def rows_of(h: Harness, m: Merchant) -> dict[str, Any]:
-    async with h.rt.db.read() as uow:
-        conn = uow.conn
-        made = [
-            dict(r._mapping)
-            for r in await conn.execute(
-                select(payouts_table).where(payouts_table.c.merchant_id == m.id)
-            )
-        ]
-        ids = [p["id"] for p in made]
-        held = [
-            dict(r._mapping)
-            for r in await conn.execute(select(holds).where(holds.c.payout_id.in_(ids)))
-        ]
-        accounts = [
-            dict(r._mapping)
-            for r in await conn.execute(
-                select(ledger_accounts).where(ledger_accounts.c.id.like(f"%{m.id}%"))
-            )
-        ]
-        events = [
-            dict(r._mapping)
-            for r in await conn.execute(
-                select(outbox.c.type, outbox.c.payload).where(outbox.c.subject_id.in_(ids))
-            )
-        ]
-    shaped: dict[str, Any] = same_shape(
-        {"payouts": made, "holds": held, "accounts": accounts, "events": events}
-    )
-    return shaped
-
-
 WAYS = {
     # a plain JSON payout: answered by the fast lane, before FastAPI's routing
     "lane": ("", {}),

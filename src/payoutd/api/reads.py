@@ -179,9 +179,9 @@ class SigningKeys:
             keys = await uow.merchants.keys(merchant_id)
         live = []
         for key in keys:
-            secret = merchants.key_secret(runtime.ctx, key)
-            if secret and "payouts" in key.scopes and key.revoked_at is None:
-                live.append(SigningKey(key.prefix, f"{key.prefix}_{secret}"))
+            token = merchants.payout_key(runtime.ctx, key)
+            if token and "payouts" in key.scopes and key.revoked_at is None:
+                live.append(SigningKey(key.prefix, token))
         if self.cache.ttl > 0 and generation == self.cache.generation:
             if len(self._rows) > 100_000:  # a bound, not a policy: start over
                 self._rows.clear()

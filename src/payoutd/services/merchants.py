@@ -87,6 +87,14 @@ def key_secret(ctx: Context, key: ApiKey) -> str | None:
     return None if key.secret_sealed is None else ctx.secrets.open(key.secret_sealed)
 
 
+def payout_key(ctx: Context, key: ApiKey) -> str | None:
+    """The whole key as its holder has it (`pk_<prefix>_<secret>`): a provider's "payout
+    key", which signs the dialect's requests and its webhooks alike; None as for
+    key_secret."""
+    secret = key_secret(ctx, key)
+    return None if secret is None else f"{key.prefix}_{secret}"
+
+
 async def create_merchant(uow: UnitOfWork, ctx: Context, name: str) -> tuple[Merchant, IssuedKey]:
     """A merchant and its first key (scope `payouts` and `read`)."""
     if not name.strip():

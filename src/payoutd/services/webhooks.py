@@ -28,6 +28,7 @@ from payoutd.domain.webhooks import (
 )
 from payoutd.ids import new_id
 from payoutd.services.context import Context
+from payoutd.services.merchants import payout_key
 from payoutd.services.ports import CallbackFormat, UnitOfWork
 from payoutd.services.views import ts
 
@@ -326,7 +327,7 @@ async def prepare_attempts(
 
 
 async def _signing_key(uow: UnitOfWork, ctx: Context, merchant_id: str, key_id: str | None) -> str:
-    """The secret of the API key that created the payout; when that key was deleted since,
+    """The payout key (the whole API key) that created the payout; when it was deleted since,
     the merchant's newest payouts key, as the provider signs with its current payout key.
     Empty when the merchant has none left: the receiver then refuses the signature, and
     the delivery log shows its failures."""
@@ -338,9 +339,9 @@ async def _signing_key(uow: UnitOfWork, ctx: Context, merchant_id: str, key_id: 
     chosen = next((k for k in keys if k.id == key_id), None)
     if chosen is None and keys:
         chosen = max(keys, key=lambda k: k.created_at)
-    if chosen is None or chosen.secret_sealed is None:
-        return ""
-    return ctx.secrets.open(chosen.secret_sealed)
+    # the whole key, as the requests the dialect verifies are signed with it
+    token = None if chosen is None else payout_key(ctx, chosen)
+    return token or ""
 
 
 async def claim_due(
