@@ -15,23 +15,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, WithJsonSchema
 
 from payoutd.api import creation, errors, reads
 from payoutd.api.auth import Principal, admit
 from payoutd.api.intake import InTransaction
 from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import pagination
-from payoutd.api.v1.schemas import AmountIn
 from payoutd.bootstrap import Runtime
 from payoutd.dialects import bitclear as words
 from payoutd.domain.assets import CURRENCIES
 from payoutd.domain.errors import PayoutdError, field_error
-from payoutd.domain.money import ROUND_CREDIT, fmt, quantize
+from payoutd.domain.money import ROUND_CREDIT, fmt, parse_amount, quantize
 from payoutd.domain.payout import DialectRecord, Payout
 from payoutd.services import limits, merchants, payouts
 from payoutd.services.ports import UnitOfWork
@@ -80,14 +82,67 @@ Reader = Annotated[Principal, Depends(_reader)]
 Payer = Annotated[Principal, Depends(_payer)]
 
 
+class _ExactJSON(Request):
+    """A request whose JSON body keeps its numbers exact: Bitclear's clients send amounts
+    as JSON numbers (`"transferAmount": 0.1`), and a float would not be the amount sent
+    (nor survive an 18-decimal amount). Every number with a fraction or an exponent is
+    read from its own text into a Decimal."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = json.loads(await self.body(), parse_float=Decimal)
+        return self._json
+
+
+class _ExactRoute(APIRoute):
+    """The dialect's routes read their bodies as `_ExactJSON` (FastAPI's custom request
+    class pattern)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def exact(request: Request) -> Response:
+            return await handler(_ExactJSON(request.scope, request.receive))
+
+        return exact
+
+
+def _amount(raw: object) -> Decimal:
+    """A Bitclear amount: a JSON number as read by `_ExactJSON` (Decimal, or int for a
+    whole one), or payoutd's own decimal string; then payoutd's rule for an amount (more
+    than zero, at most 18 decimals). A bool or a float is refused: a float has already
+    lost the digits sent."""
+    if isinstance(raw, Decimal) or (isinstance(raw, int) and not isinstance(raw, bool)):
+        if not Decimal(raw).is_finite():
+            raise ValueError("must be a number")
+        raw = fmt(Decimal(raw))
+    return parse_amount(raw)
+
+
+# Bitclear's amount: a JSON number, exact (a decimal string is accepted too)
+BitclearAmount = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    WithJsonSchema(
+        {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "example": 0.1,
+            "description": "A JSON number, read exactly (never through a float); at most "
+            '18 decimals. payoutd\'s decimal string ("0.1") is accepted too.',
+        }
+    ),
+]
+
+
 class PayoutRequest(BaseModel):
     """The seed's payout request: exactly one of `transferAmount` (the crypto sent) and
     `priceAmount` (fiat converted at the offered rate)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    transferAmount: AmountIn | None = None
-    priceAmount: AmountIn | None = None
+    transferAmount: BitclearAmount | None = None
+    priceAmount: BitclearAmount | None = None
     transferCurrency: str = Field(min_length=2, max_length=10, examples=["BTC"])
     priceCurrency: str = Field(min_length=2, max_length=10, examples=["USD"])
     address: str = Field(min_length=1, max_length=128)
@@ -107,7 +162,7 @@ _DOC = (
     "and its secret as the password. Amounts are JSON numbers, exact. Refusals are "
     'payoutd\'s own: `{"error": {"code", "message", "fields"}}` (docs/errors.md).'
 )
-router = APIRouter(prefix="/compat/bitclear/v3", tags=["Bitclear dialect"])
+router = APIRouter(prefix="/compat/bitclear/v3", tags=["Bitclear dialect"], route_class=_ExactRoute)
 _AUTH_ERRORS = ("unauthorized", "forbidden_scope", "ip_not_allowed", "rate_limited")
 
 
