@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, WithJsonSchema
+from starlette.convertors import Convertor, register_url_convertor
 
 from payoutd.api import creation, errors, reads
 from payoutd.api.auth import Principal, admit
@@ -207,7 +208,9 @@ def _respond(body: Any, status: int = 200) -> _BitclearJSON:
     "/payouts",
     summary="Create a payout offer, or a queued payout with autoApprove (Bitclear)",
     description=_DOC,
-    responses=errors.responses(*_AUTH_ERRORS, *creation.PRICING_ERRORS, "insufficient_funds"),
+    responses=errors.responses(
+        *_AUTH_ERRORS, *creation.PRICING_ERRORS, "insufficient_funds", "payload_too_large"
+    ),
 )
 async def create(body: PayoutRequest, request: Request, principal: Payer) -> _BitclearJSON:
     rt = _rt(request)
@@ -288,8 +291,14 @@ async def _approve(request: Request, principal: Principal, payout_id: str) -> _B
     return _respond((await _views(rt, principal.merchant_id, [payout]))[0])
 
 
+# 413: answered by payoutd before the body is read (payoutd.api.body_limit)
 _APPROVE_ERRORS = errors.responses(
-    *_AUTH_ERRORS, "not_found", "invalid_transition", "insufficient_funds", "quote_expired"
+    *_AUTH_ERRORS,
+    "not_found",
+    "invalid_transition",
+    "insufficient_funds",
+    "quote_expired",
+    "payload_too_large",
 )
 
 
@@ -336,8 +345,25 @@ async def list_payouts(
     )
 
 
+class _PayoutId(Convertor[str]):
+    """A payout id in a path: any segment but `approve`, which is the approval call
+    (`POST /payouts/approve`): so a GET there is no payout to read, and its 405 lists POST
+    alone, as the document does."""
+
+    regex = "(?!approve$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("bitclear_payout_id", _PayoutId())
+
+
 @router.get(
-    "/payouts/{payout_id}",
+    "/payouts/{payout_id:bitclear_payout_id}",
     summary="Retrieve a payout (Bitclear)",
     description=_DOC,
     responses=errors.responses(*_AUTH_ERRORS, "not_found"),
