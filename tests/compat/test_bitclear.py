@@ -9,6 +9,7 @@ an answer."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ import httpx
 import pytest
 
 from tests import support
+from tests.compat import bitclear_client
 from tests.compat.bitclear_client import PAYOUT_FIELDS, BitclearClient, Inbox, credentials
 from tests.compat.bitclear_support import (
     A1,
@@ -72,6 +74,18 @@ def inbox() -> Iterator[Inbox]:
     box = Inbox()
     yield box
     box.close()
+
+
+# -- the client ----------------------------------------------------------------------
+
+
+def test_the_client_is_written_from_the_seed_alone() -> None:
+    """It imports nothing of payoutd (nor of the tests that do): what it sends and reads is
+    the seed's wire format, not payoutd's code."""
+    tree = ast.parse(Path(bitclear_client.__file__).read_text())
+    imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    imported += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert imported and not [m for m in imported if m.split(".")[0] in ("payoutd", "tests")]
 
 
 # -- offers --------------------------------------------------------------------------
