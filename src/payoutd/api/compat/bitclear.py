@@ -111,13 +111,18 @@ class _ExactRoute(APIRoute):
 def _amount(raw: object) -> Decimal:
     """A Bitclear amount: a JSON number as read by `_ExactJSON` (Decimal, or int for a
     whole one), or payoutd's own decimal string; then payoutd's rule for an amount (more
-    than zero, at most 18 decimals). A bool or a float is refused: a float has already
-    lost the digits sent."""
-    if isinstance(raw, Decimal) or (isinstance(raw, int) and not isinstance(raw, bool)):
+    than zero, at most 18 decimals). A bool, NaN or a float is refused: a float has
+    already lost the digits sent."""
+    if isinstance(raw, bool) or not isinstance(raw, Decimal | int | str):
+        raise ValueError(NOT_A_NUMBER)
+    if not isinstance(raw, str):
         if not Decimal(raw).is_finite():
-            raise ValueError("must be a number")
+            raise ValueError(NOT_A_NUMBER)
         raw = fmt(Decimal(raw))
     return parse_amount(raw)
+
+
+NOT_A_NUMBER = "must be a number such as 0.1"
 
 
 # Bitclear's amount: a JSON number, exact (a decimal string is accepted too)
@@ -245,7 +250,12 @@ async def create(body: PayoutRequest, request: Request, principal: Payer) -> _Bi
             payout_currency=transfer_currency,
             **common,
         )
-    quote = await creation.price(rt, principal, req)
+    priced = body.priceAmount is not None
+    try:
+        quote = await creation.price(rt, principal, req)
+    except PayoutdError as err:
+        err.fields = words.fields(err.fields, priced)
+        raise
     price = await _price(rt, quote, price_currency, body.priceAmount)
     record_key = principal.key.id
 
@@ -256,7 +266,13 @@ async def create(body: PayoutRequest, request: Request, principal: Payer) -> _Bi
             )
 
     hook: InTransaction = keep
-    _, view = await creation.place(request.app.state.intake, principal, quote, in_transaction=hook)
+    try:
+        _, view = await creation.place(
+            request.app.state.intake, principal, quote, in_transaction=hook
+        )
+    except PayoutdError as err:
+        err.fields = words.fields(err.fields, priced)
+        raise
     return _respond(words.payout(view, principal.merchant_id, price), 201)
 
 
