@@ -170,7 +170,9 @@ async def test_amounts_are_read_exactly(h: Harness, sent: str, expected: Decimal
     assert Decimal((await native(h, m, p["payoutId"]))["payout_amount"]) == expected
 
 
-@pytest.mark.parametrize("amount", ["-0.1", "0", "true", "0.000000001", "1e400", '"0.1x"'])
+@pytest.mark.parametrize(
+    "amount", ["-0.1", "0", "true", "NaN", "0.000000001", "1e400", '"0.1x"', "[0.1]"]
+)
 async def test_amounts_that_are_not_amounts_are_refused(h: Harness, amount: str) -> None:
     m = await h.merchant(BTC="1")
     r = await h.client.post(
@@ -181,6 +183,31 @@ async def test_amounts_that_are_not_amounts_are_refused(h: Harness, amount: str)
         auth=BitclearClient(h.client, m.key).auth,
     )
     assert r.status_code == 422, r.text
+    assert list(r.json()["error"]["fields"]) == ["transferAmount"]
+    assert (await h.client.get("/v1/payouts", headers=m.headers)).json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("asked", "field"),
+    [
+        ({"transferAmount": Decimal("0.000000001")}, "transferAmount"),  # 9 BTC decimals
+        ({"transferAmount": None, "priceAmount": Decimal("0.001")}, "priceAmount"),  # 3 cents
+        ({"transferCurrency": "XYZ"}, "transferCurrency"),
+        ({"transferCurrency": "ETH"}, "transferCurrency"),  # which network: Bitclear can't say
+        ({"address": "not-an-address"}, "address"),
+        ({"notificationUrl": "http://127.0.0.1/hook"}, "notificationUrl"),  # private
+    ],
+)
+async def test_a_refusal_names_the_field_bitclear_sent(
+    h: Harness, asked: dict[str, Any], field: str
+) -> None:
+    """payoutd's refusal, its shape kept (the seed documents none), naming the field as
+    the client wrote it, never payoutd's own name for it."""
+    m = await h.merchant(BTC="1", ETH="1")
+    fields = {k: v for k, v in offer(**asked).items() if v is not None}
+    r = await BitclearClient(h.client, m.key).create(**fields)
+    assert r.status_code in (400, 422), r.text
+    assert list(r.json()["error"]["fields"]) == [field], r.text
     assert (await h.client.get("/v1/payouts", headers=m.headers)).json()["data"] == []
 
 
