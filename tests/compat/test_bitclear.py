@@ -455,10 +455,11 @@ async def test_a_notification_for_each_state_is_the_payout_as_get_showed_it(
     await h.settle()  # sending and confirming are QUEUED too: nothing new is heard
     await step("SENT")
 
-    # each stamped with when the payout reached that state
+    # each stamped with when the payout reached that state (the clock stood still from
+    # each change to the GET after it)
     stamps = [n["timestamp"] for n in notified(inbox, pid)]
-    assert stamps[0] == p["createdTime"]
-    assert stamps == sorted(stamps) and len(set(stamps)) == 3
+    assert stamps == [millis(at) for _, at in seen]
+    assert stamps[0] == p["createdTime"] and len(set(stamps)) == 3
     # and the delivery log shows them delivered, once each
     log = await deliveries(h, m, pid)
     assert len(log) == 3
