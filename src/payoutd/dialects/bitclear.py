@@ -33,6 +33,32 @@ STATES: Mapping[str, str] = {
 }
 NOTIFICATION_TYPE = "v3/payouts"
 
+# A refusal names the field the client sent: payoutd's request field -> Bitclear's, by how
+# the payout was asked for. Bitclear has no network nor balance field: the currency sent
+# picks the one, the statement's currency (priceCurrency) the other.
+_FIELDS_EXACT: Mapping[str, str] = {
+    "amount": "transferAmount",
+    "currency": "transferCurrency",
+    "payout_currency": "transferCurrency",
+    "network": "transferCurrency",
+    "balance_currency": "priceCurrency",
+    "callback_url": "notificationUrl",
+}
+_FIELDS_PRICED: Mapping[str, str] = {
+    **_FIELDS_EXACT,
+    "amount": "priceAmount",
+    "currency": "priceCurrency",
+}
+
+
+def fields(native: Mapping[str, list[str]], priced: bool) -> dict[str, list[str]]:
+    """A refusal's fields in Bitclear's names; `priced`: asked as `priceAmount`."""
+    names = _FIELDS_PRICED if priced else _FIELDS_EXACT
+    named: dict[str, list[str]] = {}
+    for field, problems in native.items():
+        named.setdefault(names.get(field, field), []).extend(problems)
+    return named
+
 
 class Number(str):
     """A decimal amount written as a JSON number, digit for digit."""

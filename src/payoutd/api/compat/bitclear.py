@@ -15,23 +15,26 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, WithJsonSchema
+from starlette.convertors import Convertor, register_url_convertor
 
 from payoutd.api import creation, errors, reads
 from payoutd.api.auth import Principal, admit
 from payoutd.api.intake import InTransaction
 from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import pagination
-from payoutd.api.v1.schemas import AmountIn
 from payoutd.bootstrap import Runtime
 from payoutd.dialects import bitclear as words
 from payoutd.domain.assets import CURRENCIES
 from payoutd.domain.errors import PayoutdError, field_error
-from payoutd.domain.money import ROUND_CREDIT, fmt, quantize
+from payoutd.domain.money import ROUND_CREDIT, fmt, parse_amount, quantize
 from payoutd.domain.payout import DialectRecord, Payout
 from payoutd.services import limits, merchants, payouts
 from payoutd.services.ports import UnitOfWork
@@ -80,14 +83,72 @@ Reader = Annotated[Principal, Depends(_reader)]
 Payer = Annotated[Principal, Depends(_payer)]
 
 
+class _ExactJSON(Request):
+    """A request whose JSON body keeps its numbers exact: Bitclear's clients send amounts
+    as JSON numbers (`"transferAmount": 0.1`), and a float would not be the amount sent
+    (nor survive an 18-decimal amount). Every number with a fraction or an exponent is
+    read from its own text into a Decimal."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = json.loads(await self.body(), parse_float=Decimal)
+        return self._json
+
+
+class _ExactRoute(APIRoute):
+    """The dialect's routes read their bodies as `_ExactJSON` (FastAPI's custom request
+    class pattern)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def exact(request: Request) -> Response:
+            return await handler(_ExactJSON(request.scope, request.receive))
+
+        return exact
+
+
+def _amount(raw: object) -> Decimal:
+    """A Bitclear amount: a JSON number as read by `_ExactJSON` (Decimal, or int for a
+    whole one), or payoutd's own decimal string; then payoutd's rule for an amount (more
+    than zero, at most 18 decimals). A bool, NaN or a float is refused: a float has
+    already lost the digits sent."""
+    if isinstance(raw, bool) or not isinstance(raw, Decimal | int | str):
+        raise ValueError(NOT_A_NUMBER)
+    if not isinstance(raw, str):
+        if not Decimal(raw).is_finite():
+            raise ValueError(NOT_A_NUMBER)
+        raw = fmt(Decimal(raw))
+    return parse_amount(raw)
+
+
+NOT_A_NUMBER = "must be a number such as 0.1"
+
+
+# Bitclear's amount: a JSON number, exact (a decimal string is accepted too)
+BitclearAmount = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    WithJsonSchema(
+        {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "example": 0.1,
+            "description": "A JSON number, read exactly (never through a float); at most "
+            '18 decimals. payoutd\'s decimal string ("0.1") is accepted too.',
+        }
+    ),
+]
+
+
 class PayoutRequest(BaseModel):
     """The seed's payout request: exactly one of `transferAmount` (the crypto sent) and
     `priceAmount` (fiat converted at the offered rate)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    transferAmount: AmountIn | None = None
-    priceAmount: AmountIn | None = None
+    transferAmount: BitclearAmount | None = None
+    priceAmount: BitclearAmount | None = None
     transferCurrency: str = Field(min_length=2, max_length=10, examples=["BTC"])
     priceCurrency: str = Field(min_length=2, max_length=10, examples=["USD"])
     address: str = Field(min_length=1, max_length=128)
@@ -107,7 +168,7 @@ _DOC = (
     "and its secret as the password. Amounts are JSON numbers, exact. Refusals are "
     'payoutd\'s own: `{"error": {"code", "message", "fields"}}` (docs/errors.md).'
 )
-router = APIRouter(prefix="/compat/bitclear/v3", tags=["Bitclear dialect"])
+router = APIRouter(prefix="/compat/bitclear/v3", tags=["Bitclear dialect"], route_class=_ExactRoute)
 _AUTH_ERRORS = ("unauthorized", "forbidden_scope", "ip_not_allowed", "rate_limited")
 
 
@@ -152,7 +213,9 @@ def _respond(body: Any, status: int = 200) -> _BitclearJSON:
     "/payouts",
     summary="Create a payout offer, or a queued payout with autoApprove (Bitclear)",
     description=_DOC,
-    responses=errors.responses(*_AUTH_ERRORS, *creation.PRICING_ERRORS, "insufficient_funds"),
+    responses=errors.responses(
+        *_AUTH_ERRORS, *creation.PRICING_ERRORS, "insufficient_funds", "payload_too_large"
+    ),
 )
 async def create(body: PayoutRequest, request: Request, principal: Payer) -> _BitclearJSON:
     rt = _rt(request)
@@ -187,7 +250,12 @@ async def create(body: PayoutRequest, request: Request, principal: Payer) -> _Bi
             payout_currency=transfer_currency,
             **common,
         )
-    quote = await creation.price(rt, principal, req)
+    priced = body.priceAmount is not None
+    try:
+        quote = await creation.price(rt, principal, req)
+    except PayoutdError as err:
+        err.fields = words.fields(err.fields, priced)
+        raise
     price = await _price(rt, quote, price_currency, body.priceAmount)
     record_key = principal.key.id
 
@@ -198,7 +266,13 @@ async def create(body: PayoutRequest, request: Request, principal: Payer) -> _Bi
             )
 
     hook: InTransaction = keep
-    _, view = await creation.place(request.app.state.intake, principal, quote, in_transaction=hook)
+    try:
+        _, view = await creation.place(
+            request.app.state.intake, principal, quote, in_transaction=hook
+        )
+    except PayoutdError as err:
+        err.fields = words.fields(err.fields, priced)
+        raise
     return _respond(words.payout(view, principal.merchant_id, price), 201)
 
 
@@ -233,8 +307,14 @@ async def _approve(request: Request, principal: Principal, payout_id: str) -> _B
     return _respond((await _views(rt, principal.merchant_id, [payout]))[0])
 
 
+# 413: answered by payoutd before the body is read (payoutd.api.body_limit)
 _APPROVE_ERRORS = errors.responses(
-    *_AUTH_ERRORS, "not_found", "invalid_transition", "insufficient_funds", "quote_expired"
+    *_AUTH_ERRORS,
+    "not_found",
+    "invalid_transition",
+    "insufficient_funds",
+    "quote_expired",
+    "payload_too_large",
 )
 
 
@@ -281,8 +361,25 @@ async def list_payouts(
     )
 
 
+class _PayoutId(Convertor[str]):
+    """A payout id in a path: any segment but `approve`, which is the approval call
+    (`POST /payouts/approve`): so a GET there is no payout to read, and its 405 lists POST
+    alone, as the document does."""
+
+    regex = "(?!approve$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("bitclear_payout_id", _PayoutId())
+
+
 @router.get(
-    "/payouts/{payout_id}",
+    "/payouts/{payout_id:bitclear_payout_id}",
     summary="Retrieve a payout (Bitclear)",
     description=_DOC,
     responses=errors.responses(*_AUTH_ERRORS, "not_found"),
