@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from payoutd.api import intake as intake_module
 from payoutd.services import payouts
-from payoutd.store.tables import holds, outbox, payout_callbacks
+from payoutd.store.tables import holds, outbox, payout_dialects
 from payoutd.store.tables import payouts as payouts_table
 from tests import support
 from tests.compat.client import CryptomusClient
@@ -102,7 +102,7 @@ async def test_an_order_id_sent_50_times_at_once_makes_one_payout(
         outbox.c.subject_id == result["uuid"], outbox.c.type == "payout.created"
     )
     assert await count(h, created) == 1
-    spoken = select(func.count()).where(payout_callbacks.c.payout_id == result["uuid"])
+    spoken = select(func.count()).where(payout_dialects.c.payout_id == result["uuid"])
     assert await count(h, spoken) == (1 if callback else 0)
 
     # the balance was debited once: what the one payout holds, and no more
