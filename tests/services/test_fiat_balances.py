@@ -14,7 +14,11 @@ merchant pays rounds up to the balance's (cents).
 Each table row: 100 of the fiat sent as the crypto, paid from the fiat balance
 (`balance_currency` = the fiat): the payout amount is 100 fiat converted, the debit is
 what the payout costs in crypto (amount + fees) converted back, in cents. EUR is priced
-through USD (1 EUR = 1.08 USD), so 1 X = X/USD / 1.08 EUR.
+through USD (1 EUR = 1.08 USD), so 1 X = X/USD / 1.08 EUR. Where 100 EUR buys an exact
+number of units (108 USDT, 240 POL, 0.72 SOL), the payout is one unit of the last decimal
+less: payoutd computes cross rates to 60 significant digits, 1/1.08 rounds up there
+(0.925...926), and the conversion, rounded down, lands just under (the rows say so). The
+recipient, never the ledger, is short of that unit.
 """
 
 from __future__ import annotations
@@ -99,7 +103,7 @@ class Row:
 #        on_top: charged 0.00158154 (amount + fees)
 #          * 65000.00 = 102.8001 -> up: 102.81
 #        from_amount: final 0.00153846 - 0.00004308 = 0.00149538;
-#          charged 0.00153846 -> 99.9999 -> up: 100.00
+#          charged 0.00153846 (the amount) * the rate = 99.9999 -> up: 100.00
 #   EUR: 100 / (65000.00 / 1.08 = 60185.185185185185...) = 0.001661538461...
 #        -> rounded down: 0.00166153
 #        service 0.00166153 * 1.5 % = 0.00002492295
@@ -107,7 +111,7 @@ class Row:
 #        on_top: charged 0.00170646 (amount + fees)
 #          * (65000.00 / 1.08) = 102.703611111111... -> up: 102.71
 #        from_amount: final 0.00166153 - 0.00004493 = 0.00161660;
-#          charged 0.00166153 -> 99.99949074074... -> up: 100.00
+#          charged 0.00166153 (the amount) * the rate = 99.99949074074... -> up: 100.00
 # LTC on LTC: 8 decimals, network fee 0.0001 LTC; 1 LTC = 85.00 USD
 #   USD: 100 / (85.00) = 1.176470588235...
 #        -> rounded down: 1.17647058
@@ -116,7 +120,7 @@ class Row:
 #        on_top: charged 1.19421764 (amount + fees)
 #          * 85.00 = 101.5084994 -> up: 101.51
 #        from_amount: final 1.17647058 - 0.01774706 = 1.15872352;
-#          charged 1.17647058 -> 99.9999993 -> up: 100.00
+#          charged 1.17647058 (the amount) * the rate = 99.9999993 -> up: 100.00
 #   EUR: 100 / (85.00 / 1.08 = 78.703703703703...) = 1.270588235294...
 #        -> rounded down: 1.27058823
 #        service 1.27058823 * 1.5 % = 0.01905882345
@@ -124,7 +128,7 @@ class Row:
 #        on_top: charged 1.28974706 (amount + fees)
 #          * (85.00 / 1.08) = 101.507870462962... -> up: 101.51
 #        from_amount: final 1.27058823 - 0.01915883 = 1.25142940;
-#          charged 1.27058823 -> 99.999999583333... -> up: 100.00
+#          charged 1.27058823 (the amount) * the rate = 99.999999583333... -> up: 100.00
 # DOGE on DOGE: 8 decimals, network fee 1 DOGE; 1 DOGE = 0.16 USD
 #   USD: 100 / (0.16) = 625
 #        -> rounded down: 625.00000000
@@ -133,7 +137,7 @@ class Row:
 #        on_top: charged 635.37500000 (amount + fees)
 #          * 0.16 = 101.66 -> up: 101.66
 #        from_amount: final 625.00000000 - 10.375 = 614.62500000;
-#          charged 625.00000000 -> 100 -> up: 100.00
+#          charged 625.00000000 (the amount) * the rate = 100 -> up: 100.00
 #   EUR: 100 / (0.16 / 1.08 = 0.148148148148...) = 675
 #        -> rounded down: 675.00000000
 #        service 675.00000000 * 1.5 % = 10.125
@@ -141,7 +145,7 @@ class Row:
 #        on_top: charged 686.12500000 (amount + fees)
 #          * (0.16 / 1.08) = 101.648148148148... -> up: 101.65
 #        from_amount: final 675.00000000 - 11.125 = 663.87500000;
-#          charged 675.00000000 -> 100 -> up: 100.00
+#          charged 675.00000000 (the amount) * the rate = 100 -> up: 100.00
 # ETH on ETH: 18 decimals, network fee 0.0002 ETH; 1 ETH = 3200.00 USD
 #   USD: 100 / (3200.00) = 0.03125
 #        -> rounded down: 0.031250000000000000
@@ -150,7 +154,7 @@ class Row:
 #        on_top: charged 0.031918750000000000 (amount + fees)
 #          * 3200.00 = 102.14 -> up: 102.14
 #        from_amount: final 0.031250000000000000 - 0.00066875 = 0.030581250000000000;
-#          charged 0.031250000000000000 -> 100 -> up: 100.00
+#          charged 0.031250000000000000 (the amount) * the rate = 100 -> up: 100.00
 #   EUR: 100 / (3200.00 / 1.08 = 2962.962962962962...) = 0.03375
 #        -> rounded down: 0.033750000000000000
 #        service 0.033750000000000000 * 1.5 % = 0.00050625
@@ -158,7 +162,7 @@ class Row:
 #        on_top: charged 0.034456250000000000 (amount + fees)
 #          * (3200.00 / 1.08) = 102.092592592592... -> up: 102.10
 #        from_amount: final 0.033750000000000000 - 0.00070625 = 0.033043750000000000;
-#          charged 0.033750000000000000 -> 100 -> up: 100.00
+#          charged 0.033750000000000000 (the amount) * the rate = 100 -> up: 100.00
 # USDT on TRON: 6 decimals, network fee 1 USDT; 1 USDT = 1.00 USD
 #   USD: 100 / (1.00) = 100
 #        -> rounded down: 100.000000
@@ -167,7 +171,7 @@ class Row:
 #        on_top: charged 102.500000 (amount + fees)
 #          * 1.00 = 102.5 -> up: 102.50
 #        from_amount: final 100.000000 - 2.5 = 97.500000;
-#          charged 100.000000 -> 100 -> up: 100.00
+#          charged 100.000000 (the amount) * the rate = 100 -> up: 100.00
 #   EUR: 100 / (1.00 / 1.08 = 0.925925925925...) = 108, exactly a 6-decimal
 #        amount; the cross rate is EUR's 1/1.08 rounded to 60 digits (up: ...926),
 #        so 100 buys a hair less -> rounded down: 107.999999
@@ -176,7 +180,7 @@ class Row:
 #        on_top: charged 110.619999 (amount + fees)
 #          * (1.00 / 1.08) = 102.425925 -> up: 102.43
 #        from_amount: final 107.999999 - 2.62 = 105.379999;
-#          charged 107.999999 -> 99.999999074074... -> up: 100.00
+#          charged 107.999999 (the amount) * the rate = 99.999999074074... -> up: 100.00
 # USDC on ETH: 6 decimals, network fee 1 USDC; 1 USDC = 1.00 USD
 #   USD: 100 / (1.00) = 100
 #        -> rounded down: 100.000000
@@ -185,7 +189,7 @@ class Row:
 #        on_top: charged 102.500000 (amount + fees)
 #          * 1.00 = 102.5 -> up: 102.50
 #        from_amount: final 100.000000 - 2.5 = 97.500000;
-#          charged 100.000000 -> 100 -> up: 100.00
+#          charged 100.000000 (the amount) * the rate = 100 -> up: 100.00
 #   EUR: 100 / (1.00 / 1.08 = 0.925925925925...) = 108, exactly a 6-decimal
 #        amount; the cross rate is EUR's 1/1.08 rounded to 60 digits (up: ...926),
 #        so 100 buys a hair less -> rounded down: 107.999999
@@ -194,7 +198,7 @@ class Row:
 #        on_top: charged 110.619999 (amount + fees)
 #          * (1.00 / 1.08) = 102.425925 -> up: 102.43
 #        from_amount: final 107.999999 - 2.62 = 105.379999;
-#          charged 107.999999 -> 99.999999074074... -> up: 100.00
+#          charged 107.999999 (the amount) * the rate = 99.999999074074... -> up: 100.00
 # DAI on ETH: 18 decimals, network fee 1 DAI; 1 DAI = 1.00 USD
 #   USD: 100 / (1.00) = 100
 #        -> rounded down: 100.000000000000000000
@@ -203,7 +207,7 @@ class Row:
 #        on_top: charged 102.500000000000000000 (amount + fees)
 #          * 1.00 = 102.5 -> up: 102.50
 #        from_amount: final 100.000000000000000000 - 2.5 = 97.500000000000000000;
-#          charged 100.000000000000000000 -> 100 -> up: 100.00
+#          charged 100.000000000000000000 (the amount) * the rate = 100 -> up: 100.00
 #   EUR: 100 / (1.00 / 1.08 = 0.925925925925...) = 108, exactly a 18-decimal
 #        amount; the cross rate is EUR's 1/1.08 rounded to 60 digits (up: ...926),
 #        so 100 buys a hair less -> rounded down: 107.999999999999999999
@@ -212,7 +216,7 @@ class Row:
 #        on_top: charged 110.619999999999999999 (amount + fees)
 #          * (1.00 / 1.08) = 102.425925925925... -> up: 102.43
 #        from_amount: final 107.999999999999999999 - 2.62 = 105.379999999999999999;
-#          charged 107.999999999999999999 -> 99.999999999999... -> up: 100.00
+#          charged 107.999999999999999999 (the amount) * the rate = 99.999999999999... -> up: 100.00
 # BUSD on BSC: 18 decimals, network fee 1 BUSD; 1 BUSD = 1.00 USD
 #   USD: 100 / (1.00) = 100
 #        -> rounded down: 100.000000000000000000
@@ -221,7 +225,7 @@ class Row:
 #        on_top: charged 102.500000000000000000 (amount + fees)
 #          * 1.00 = 102.5 -> up: 102.50
 #        from_amount: final 100.000000000000000000 - 2.5 = 97.500000000000000000;
-#          charged 100.000000000000000000 -> 100 -> up: 100.00
+#          charged 100.000000000000000000 (the amount) * the rate = 100 -> up: 100.00
 #   EUR: 100 / (1.00 / 1.08 = 0.925925925925...) = 108, exactly a 18-decimal
 #        amount; the cross rate is EUR's 1/1.08 rounded to 60 digits (up: ...926),
 #        so 100 buys a hair less -> rounded down: 107.999999999999999999
@@ -230,7 +234,7 @@ class Row:
 #        on_top: charged 110.619999999999999999 (amount + fees)
 #          * (1.00 / 1.08) = 102.425925925925... -> up: 102.43
 #        from_amount: final 107.999999999999999999 - 2.62 = 105.379999999999999999;
-#          charged 107.999999999999999999 -> 99.999999999999... -> up: 100.00
+#          charged 107.999999999999999999 (the amount) * the rate = 99.999999999999... -> up: 100.00
 # TRX on TRON: 6 decimals, network fee 1 TRX; 1 TRX = 0.12 USD
 #   USD: 100 / (0.12) = 833.333333333333...
 #        -> rounded down: 833.333333
@@ -239,7 +243,7 @@ class Row:
 #        on_top: charged 846.833333 (amount + fees)
 #          * 0.12 = 101.61999996 -> up: 101.62
 #        from_amount: final 833.333333 - 13.5 = 819.833333;
-#          charged 833.333333 -> 99.99999996 -> up: 100.00
+#          charged 833.333333 (the amount) * the rate = 99.99999996 -> up: 100.00
 #   EUR: 100 / (0.12 / 1.08 = 0.111111111111...) = 900
 #        -> rounded down: 900.000000
 #        service 900.000000 * 1.5 % = 13.5
@@ -247,7 +251,7 @@ class Row:
 #        on_top: charged 914.500000 (amount + fees)
 #          * (0.12 / 1.08) = 101.611111111111... -> up: 101.62
 #        from_amount: final 900.000000 - 14.5 = 885.500000;
-#          charged 900.000000 -> 100 -> up: 100.00
+#          charged 900.000000 (the amount) * the rate = 100 -> up: 100.00
 # BNB on BSC: 18 decimals, network fee 0.0002 BNB; 1 BNB = 580.00 USD
 #   USD: 100 / (580.00) = 0.172413793103...
 #        -> rounded down: 0.172413793103448275
@@ -256,7 +260,7 @@ class Row:
 #        on_top: charged 0.175200000000000000 (amount + fees)
 #          * 580.00 = 101.616 -> up: 101.62
 #        from_amount: final 0.172413793103448275 - 0.002786206896551725 = 0.169627586206896550;
-#          charged 0.172413793103448275 -> 99.999999999999... -> up: 100.00
+#          charged 0.172413793103448275 (the amount) * the rate = 99.999999999999... -> up: 100.00
 #   EUR: 100 / (580.00 / 1.08 = 537.037037037037...) = 0.186206896551...
 #        -> rounded down: 0.186206896551724137
 #        service 0.186206896551724137 * 1.5 % = 0.00279310344827586205...
@@ -264,7 +268,7 @@ class Row:
 #        on_top: charged 0.189200000000000000 (amount + fees)
 #          * (580.00 / 1.08) = 101.607407407407... -> up: 101.61
 #        from_amount: final 0.186206896551724137 - 0.002993103448275863 = 0.183213793103448274;
-#          charged 0.186206896551724137 -> 99.999999999999... -> up: 100.00
+#          charged 0.186206896551724137 (the amount) * the rate = 99.999999999999... -> up: 100.00
 # POL on POLYGON: 18 decimals, network fee 0.01 POL; 1 POL = 0.45 USD
 #   USD: 100 / (0.45) = 222.222222222222...
 #        -> rounded down: 222.222222222222222222
@@ -273,7 +277,7 @@ class Row:
 #        on_top: charged 225.565555555555555556 (amount + fees)
 #          * 0.45 = 101.5045... -> up: 101.51
 #        from_amount: final 222.222222222222222222 - 3.343333333333333334 = 218.878888888888888888;
-#          charged 222.222222222222222222 -> 99.999999999999... -> up: 100.00
+#          charged 222.222222222222222222 (the amount) * the rate = 99.999999999999... -> up: 100.00
 #   EUR: 100 / (0.45 / 1.08 = 0.416666666666...) = 240, exactly a 18-decimal
 #        amount; the cross rate is EUR's 1/1.08 rounded to 60 digits (up: ...926),
 #        so 100 buys a hair less -> rounded down: 239.999999999999999999
@@ -282,7 +286,7 @@ class Row:
 #        on_top: charged 243.609999999999999999 (amount + fees)
 #          * (0.45 / 1.08) = 101.504166666666... -> up: 101.51
 #        from_amount: final 239.999999999999999999 - 3.61 = 236.389999999999999999;
-#          charged 239.999999999999999999 -> 99.999999999999... -> up: 100.00
+#          charged 239.999999999999999999 (the amount) * the rate = 99.999999999999... -> up: 100.00
 # SOL on SOL: 9 decimals, network fee 0.00001 SOL; 1 SOL = 150.00 USD
 #   USD: 100 / (150.00) = 0.666666666666...
 #        -> rounded down: 0.666666666
@@ -291,7 +295,7 @@ class Row:
 #        on_top: charged 0.676676666 (amount + fees)
 #          * 150.00 = 101.5014999 -> up: 101.51
 #        from_amount: final 0.666666666 - 0.01001 = 0.656656666;
-#          charged 0.666666666 -> 99.9999999 -> up: 100.00
+#          charged 0.666666666 (the amount) * the rate = 99.9999999 -> up: 100.00
 #   EUR: 100 / (150.00 / 1.08 = 138.888888888888...) = 0.72, exactly a 9-decimal
 #        amount; the cross rate is EUR's 1/1.08 rounded to 60 digits (up: ...926),
 #        so 100 buys a hair less -> rounded down: 0.719999999
@@ -300,7 +304,7 @@ class Row:
 #        on_top: charged 0.730809999 (amount + fees)
 #          * (150.00 / 1.08) = 101.50138875 -> up: 101.51
 #        from_amount: final 0.719999999 - 0.01081 = 0.709189999;
-#          charged 0.719999999 -> 99.999999861111... -> up: 100.00
+#          charged 0.719999999 (the amount) * the rate = 99.999999861111... -> up: 100.00
 # TON on TON: 9 decimals, network fee 0.01 TON; 1 TON = 5.20 USD
 #   USD: 100 / (5.20) = 19.230769230769...
 #        -> rounded down: 19.230769230
@@ -309,7 +313,7 @@ class Row:
 #        on_top: charged 19.529230769 (amount + fees)
 #          * 5.20 = 101.5519999988 -> up: 101.56
 #        from_amount: final 19.230769230 - 0.298461539 = 18.932307691;
-#          charged 19.230769230 -> 99.999999996 -> up: 100.00
+#          charged 19.230769230 (the amount) * the rate = 99.999999996 -> up: 100.00
 #   EUR: 100 / (5.20 / 1.08 = 4.814814814814...) = 20.76923076923...
 #        -> rounded down: 20.769230769
 #        service 20.769230769 * 1.5 % = 0.311538461535
@@ -317,7 +321,7 @@ class Row:
 #        on_top: charged 21.090769231 (amount + fees)
 #          * (5.20 / 1.08) = 101.548148149259... -> up: 101.55
 #        from_amount: final 20.769230769 - 0.321538462 = 20.447692307;
-#          charged 20.769230769 -> 99.999999998888... -> up: 100.00
+#          charged 20.769230769 (the amount) * the rate = 99.999999998888... -> up: 100.00
 
 ROWS = [
     Row(
