@@ -449,12 +449,14 @@ CASES: list[Case] = [
         field="payout_currency",
     ),
     Case(
-        "other-balance",
-        "service_not_found",
+        # any balance may pay (BTC or USD for a USDT payout), but only one payoutd knows
+        "unknown-balance",
+        "currency_not_found",
         "POST",
         CREATE,
-        usdt(balance_currency="BTC"),
+        usdt(balance_currency="XYZ"),
         field="balance_currency",
+        message="The currency was not found",
     ),
     Case(
         "fiat-without-payout-currency",

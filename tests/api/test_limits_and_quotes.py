@@ -76,13 +76,14 @@ async def test_limits_match_the_rates_file_and_balances(lh: Harness) -> None:
     h = lh
     m = await h.merchant(**DEPOSITS)
 
-    # BTC: its own balance plus the USDT balance converted; ETH cannot pay a BTC payout.
+    # BTC: every balance can pay a BTC payout, its own as it is, the others converted.
     #   USDT -> BTC = 0.998 / 60000, so 1234.56 USDT = 1232.09088 / 60000 = 0.020534848 BTC
-    #   available = 0.5 + 0.020534848 = 0.520534848 -> rounded down to 8 decimals
+    #   ETH -> BTC = 3000 / 60000 = 0.05, so 2 ETH = 0.1 BTC
+    #   available = 0.5 + 0.020534848 + 0.1 = 0.620534848 -> rounded down to 8 decimals
     #   min = 20 EUR = 20 * 1.25 / 60000 = 25 / 60000 = 0.000416666... -> rounded up
     assert await limits(h, m, "BTC") == {
         "currency": "BTC",
-        "available": "0.52053484",
+        "available": "0.62053484",
         "min_payout_amount": "0.00041667",
         "rate_source": "static",
         "assets": [{"network": "BTC", "min_amount": "0.00001", "max_amount": "100"}],
@@ -103,11 +104,14 @@ async def test_limits_match_the_rates_file_and_balances(lh: Harness) -> None:
     lim = await limits(h, m, "EUR")
     assert (lim["available"], lim["min_payout_amount"]) == ("29785.67", "20.00")
 
-    # USDT: only the USDT balance; min = 25 / 0.998 = 25.0501002... -> 25.050101
+    # USDT: its own balance plus BTC and ETH converted at 1 USDT = 0.998 USD:
+    #   (0.5 * 60000 + 2 * 3000) / 0.998 = 36000 / 0.998 = 36072.144288577...
+    #   available = 1234.56 + 36072.144288577... = 37306.704288577... -> 37306.704288
+    # min = 25 / 0.998 = 25.0501002... -> 25.050101
     # and one min/max per network the seeds list for USDT
     assert await limits(h, m, "USDT") == {
         "currency": "USDT",
-        "available": "1234.560000",
+        "available": "37306.704288",
         "min_payout_amount": "25.050101",
         "rate_source": "static",
         "assets": [
@@ -116,9 +120,10 @@ async def test_limits_match_the_rates_file_and_balances(lh: Harness) -> None:
         ],
     }
 
-    # ETH: its own balance only (2) plus USDT: 1232.09088 / 3000 = 0.41069696
+    # ETH: its own balance (2) plus USDT: 1232.09088 / 3000 = 0.41069696, plus BTC:
+    # 0.5 * 60000 / 3000 = 10
     lim = await limits(h, m, "ETH")
-    assert Decimal(lim["available"]) == Decimal("2.41069696")
+    assert Decimal(lim["available"]) == Decimal("12.41069696")
 
     # what a payout holds is no longer available
     r = await h.client.post(
@@ -128,8 +133,8 @@ async def test_limits_match_the_rates_file_and_balances(lh: Harness) -> None:
     )
     assert r.status_code == 201, r.text
     assert r.json()["debit"] == {"amount": "0.10002000", "currency": "BTC"}
-    # BTC: 0.5 - 0.10002 + 0.020534848 = 0.420514848
-    assert (await limits(h, m, "BTC"))["available"] == "0.42051484"
+    # BTC: 0.5 - 0.10002 + 0.020534848 + 0.1 = 0.520514848
+    assert (await limits(h, m, "BTC"))["available"] == "0.52051484"
     # USD: 0.39998 * 60000 + 1232.09088 + 6000 = 23998.8 + 7232.09088 = 31230.89088
     assert (await limits(h, m, "USD"))["available"] == "31230.89"
 
@@ -201,6 +206,54 @@ async def test_a_quote_prices_like_a_payout_and_changes_nothing(lh: Harness) -> 
     bal = await h.balances(m)
     assert Decimal(bal["USDT"]["held"]) == Decimal("101.402405")
     assert Decimal(bal["USDT"]["available"]) == Decimal("1234.56") - Decimal("101.402405")
+
+
+async def test_fiat_balances_count_and_pay_like_any_other(lh: Harness) -> None:
+    """USD and EUR balances are listed, counted by the limits of every currency and can
+    pay (quotes and payouts with `balance_currency`), each in cents."""
+    h = lh
+    m = await h.merchant(BTC="0.5", USD="250.5", EUR="100")
+    bal = await h.balances(m)
+    assert bal["USD"] == {
+        "currency": "USD",
+        "available": "250.50",
+        "held": "0.00",
+        "balance": "250.50",
+    }
+    assert (bal["EUR"]["available"], bal["EUR"]["balance"]) == ("100.00", "100.00")
+
+    # USD: 250.50 + 100 EUR * 1.25 + 0.5 BTC * 60000 = 250.5 + 125 + 30000 = 30375.5
+    assert (await limits(h, m, "USD"))["available"] == "30375.50"
+    # EUR: 250.50 * 0.8 + 100 + 30000 * 0.8 = 200.4 + 100 + 24000 = 24300.4
+    assert (await limits(h, m, "EUR"))["available"] == "24300.40"
+    # BTC: 0.5 + (250.5 + 125) / 60000 = 0.5 + 0.00625833... -> 0.50625833
+    assert (await limits(h, m, "BTC"))["available"] == "0.50625833"
+
+    # 0.004 BTC (240 USD, above the 25 USD floor) from USD: no service fee here,
+    #   (0.004 + 0.00002) * 60000 = 241.2 USD
+    body = {"amount": "0.004", "currency": "BTC", "balance_currency": "usd"}
+    r = await h.client.post("/v1/quotes", headers=m.headers, json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["debit"] == {"amount": "241.20", "currency": "USD"}
+    assert (r.json()["rate"]["value"], r.json()["rate"]["quote"]) == ("60000", "USD")
+    r = await h.client.post("/v1/payouts", headers=m.headers, json={**body, "address": BTC_ADDR})
+    assert r.status_code == 201, r.text
+    assert r.json()["debit"] == {"amount": "241.20", "currency": "USD"}
+    usd = (await h.balances(m))["USD"]
+    assert (usd["available"], usd["held"], usd["balance"]) == ("9.30", "241.20", "250.50")
+    # what the payout holds is no longer available: 9.30 + 125 + 30000 = 30134.3
+    assert (await limits(h, m, "USD"))["available"] == "30134.30"
+
+    # from EUR at 1 BTC = 60000 / 1.25 = 48000 EUR: 0.00402 * 48000 = 192.96 EUR, more
+    # than the 100 EUR there is
+    r = await h.client.post(
+        "/v1/payouts",
+        headers=m.headers,
+        json={**body, "balance_currency": "EUR", "address": BTC_ADDR},
+    )
+    error = refusal(r, 422, "insufficient_funds")
+    assert error["message"] == "Not enough balance for convert EUR to BTC"
+    assert (await h.balances(m))["EUR"]["held"] == "0.00"
 
 
 async def test_the_20_eur_floor(lh: Harness) -> None:

@@ -167,6 +167,39 @@ def test_the_cli_prints_amounts_at_their_currencys_precision(
         )
 
 
+def test_the_cli_deposits_fiat(tmp_path: Path, database_url: str | None) -> None:
+    """`payoutd deposit M USD 1000` credits a fiat balance, kept in cents, on either
+    database; a fraction of a cent is refused and the ledger stays clean."""
+    env = (
+        {"PAYOUTD_DATABASE_URL": database_url}
+        if database_url
+        else {"PAYOUTD_DATA_DIR": str(tmp_path)}
+    )
+    made = run_env(tmp_path, env, "merchant", "create", "Acme", "--json")
+    assert made.returncode == 0, made.stderr
+    merchant = json.loads(made.stdout)["merchant_id"]
+    for currency, given, shown, available in (
+        ("USD", "1000", "1000.00", "1000.00"),
+        ("usd", "0.5", "0.50", "1000.50"),
+        ("EUR", "250.25", "250.25", "250.25"),
+    ):
+        dep = run_env(tmp_path, env, "deposit", merchant, currency, given, "--json")
+        assert dep.returncode == 0, dep.stderr
+        out = json.loads(dep.stdout)
+        assert (out["currency"], out["amount"], out["available"]) == (
+            currency.upper(),
+            shown,
+            available,
+        ), out
+    bad = run_env(tmp_path, env, "deposit", merchant, "USD", "0.001")
+    assert bad.returncode == 2 and "invalid_amount" in bad.stderr, bad.stderr
+    unknown = run_env(tmp_path, env, "deposit", merchant, "XYZ", "1")
+    assert unknown.returncode == 2 and "currency_not_found" in unknown.stderr, unknown.stderr
+    check = run_env(tmp_path, env, "ledger", "check", "--json")
+    assert check.returncode == 0, check.stdout
+    assert json.loads(check.stdout)["ok"]
+
+
 async def test_review_resolve_checks_the_txid_by_the_networks_rule(
     h: Any, tmp_path: Path, database_url: str | None
 ) -> None:

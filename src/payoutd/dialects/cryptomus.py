@@ -50,6 +50,9 @@ MESSAGES: Mapping[str, str | None] = {
     "network_unavailable": "The terminal was not found",
 }
 NOT_FOUND_SERVICE_TO_CURRENCY = "Not found service to_currency"
+# The seed's `from_currency`: "only USDT" converts. payoutd lets any balance pay; the
+# provider's clients keep the provider's rule.
+FROM_CURRENCY = "USDT"
 INVALID_SIGN = "Invalid Sign"
 PAYOUT_NOT_FOUND = "Payout not found"
 SERVER_ERROR: Mapping[str, Any] = {"message": "Server error, #1", "code": 500, "error": None}
@@ -74,6 +77,15 @@ RULES: Mapping[str, str] = {
     "rate_source_not_available": "validation.in",
     "address_not_allowed": "validation.not_in",
 }
+
+
+def from_currency_served(from_currency: str | None, currency: str, to_currency: str | None) -> bool:
+    """Whether the seed serves this `from_currency`: none, the balance of the currency
+    sent itself, or USDT (anything else is "The service was not found")."""
+    if from_currency is None:
+        return True
+    paying = from_currency.upper()
+    return paying in (FROM_CURRENCY, (to_currency or currency).upper())
 
 
 def heard(event: Mapping[str, Any]) -> bool:

@@ -47,6 +47,9 @@ class Asset:
         return f"{self.currency}-{self.network}"
 
 
+# Balances in fiat are kept in cents: USD, EUR, and any fiat the rates file prices.
+FIAT_DECIMALS = 2
+
 CURRENCIES: Mapping[str, Currency] = {
     c.code: c
     for c in (
@@ -63,8 +66,8 @@ CURRENCIES: Mapping[str, Currency] = {
         Currency("POL", "Polygon", 18),
         Currency("SOL", "Solana", 9),
         Currency("TON", "Toncoin", 9),
-        Currency("USD", "US dollar", 2, fiat=True),
-        Currency("EUR", "Euro", 2, fiat=True),
+        Currency("USD", "US dollar", FIAT_DECIMALS, fiat=True),
+        Currency("EUR", "Euro", FIAT_DECIMALS, fiat=True),
     )
 }
 

@@ -1,9 +1,16 @@
-"""How a payout request becomes exact amounts: the four funding modes of the seeds.
+"""How a payout request becomes exact amounts: the four funding modes of the seeds,
+generalised to any balance.
 
 1. crypto from its own balance      (currency=LTC)
 2. fiat converted, paid from crypto (currency=USD, payout_currency=LTC)
-3. fiat converted, paid from USDT   (currency=USD, payout_currency=LTC, balance_currency=USDT)
-4. crypto paid from USDT            (currency=LTC, balance_currency=USDT)
+3. fiat converted, paid from another balance
+                                    (currency=USD, payout_currency=LTC, balance_currency=USDT)
+4. crypto paid from another balance (currency=LTC, balance_currency=USDT or USD or ETH)
+
+Any balance the merchant holds may pay, crypto or fiat (a Bitclear merchant is charged
+in USD): the debit is what the payout costs in the payout currency, converted into the
+paying balance's currency at the quoted rate, and the ledger books the conversion
+through the exchange account (payoutd.domain.ledger.payout_posting).
 
 Rounding never favours the merchant against the ledger: converted amounts the recipient
 gets round down, amounts taken from the balance round up (payoutd.domain.money).
@@ -18,9 +25,6 @@ from payoutd.domain.errors import field_error
 from payoutd.domain.fees import Pricing, ServiceFee, price
 from payoutd.domain.money import CONTEXT, ROUND_CREDIT, ROUND_DEBIT, quantize
 
-# Cryptomus `from_currency`: the one balance that may pay for other currencies.
-CONVERSION_BALANCE = "USDT"
-
 # A conversion's 60-digit intermediate result rounds the way the quantize after it does:
 # rounded half-even, a quotient or product just past a quantum could land on it and the
 # final rounding would then favour the merchant (1 / (1/1316 rounded up) gave 1316).
@@ -34,6 +38,15 @@ class Plan:
     pricing: Pricing  # fees and final amount, in the payout currency
     debit_amount: Decimal  # what leaves the balance, in the debit currency
     debit_currency: str
+
+
+def debit_currency(payout_currency: str, balance_currency: str | None) -> str:
+    """The balance that pays: the one asked for, whichever currency it is in (crypto or
+    fiat), else the payout currency's own. The one statement of the rule: every balance
+    can pay for every currency (services.limits counts them all), converted when it is
+    another currency; a dialect that allows less (Cryptomus's `from_currency`: USDT
+    only) refuses the rest itself."""
+    return (balance_currency or payout_currency).upper()
 
 
 def plan(

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from payoutd.config import Settings
-from payoutd.domain.assets import CURRENCIES, Currency
+from payoutd.domain.assets import CURRENCIES, FIAT_DECIMALS, Currency
 from payoutd.domain.errors import field_error
 from payoutd.domain.fees import ServiceFee
 from payoutd.services.network_fees import NetworkFees
@@ -21,7 +21,7 @@ class Context:
     settings: Settings
     rates: Rates
     secrets: Secrets
-    # fiat currencies the rates file prices beyond USD and EUR (e.g. GBP), 2 decimals
+    # fiat currencies the rates file prices beyond USD and EUR (e.g. GBP), in cents
     extra_fiat: frozenset[str] = frozenset()
     metrics: MetricsSink | None = None
     # quotes' network fees, kept a few seconds (ttl 0: asked of the chain every time)
@@ -35,7 +35,7 @@ class Context:
         if found is not None:
             return found
         if code in self.extra_fiat:
-            return Currency(code, code, 2, fiat=True)
+            return Currency(code, code, FIAT_DECIMALS, fiat=True)
         raise field_error("currency_not_found", field)
 
     def chain(self, network: str) -> Chain:

@@ -9,7 +9,6 @@ from payoutd.domain.assets import ASSETS
 from payoutd.domain.errors import field_error
 from payoutd.domain.ledger import Balance
 from payoutd.domain.money import CONTEXT, ROUND_CREDIT, ROUND_DEBIT, quantize
-from payoutd.domain.quotes import CONVERSION_BALANCE
 from payoutd.domain.rates import RateError
 from payoutd.services.context import Context
 from payoutd.services.payouts import min_payout_amount
@@ -31,15 +30,6 @@ class Limits:
     rate_source: str
 
 
-def funding_balances(currency: str, fiat: bool, balances: list[Balance]) -> list[Balance]:
-    """The balances that can pay a payout denominated in `currency`: any of them for a
-    fiat amount (each crypto can be sent as that much fiat's worth); for a crypto, its own
-    balance and the USDT balance, which converts (Cryptomus `from_currency`)."""
-    if fiat:
-        return balances
-    return [b for b in balances if b.currency in (currency, CONVERSION_BALANCE)]
-
-
 async def limits(
     ctx: Context, currency_code: str, balances: list[Balance], rate_source: str | None = None
 ) -> Limits:
@@ -59,8 +49,10 @@ async def limits(
                 "rate_unavailable", "currency", f"Error convert to_currency: {exc}"
             ) from exc
 
+    # Every balance can fund a payout in any currency, its own as it is and any other
+    # converted (domain.quotes.debit_currency), so every one counts, crypto or fiat.
     total = Decimal(0)
-    for b in funding_balances(cur.code, cur.fiat, balances):
+    for b in balances:
         if b.available > 0:
             total += CONTEXT.multiply(b.available, await price(b.currency))
     minimum = await min_payout_amount(ctx, cur.code, source)

@@ -11,7 +11,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from payoutd.domain.access import ApiKey, Merchant, MerchantPolicy
-from payoutd.domain.assets import currency as find_currency
 from payoutd.domain.errors import PayoutdError, field_error
 from payoutd.domain.fees import ServiceFee
 from payoutd.domain.ledger import deposit as deposit_entries
@@ -165,9 +164,8 @@ async def deposit(
     """Credit a merchant's balance through the ledger (money that arrived from outside)."""
     if await uow.merchants.get(merchant_id) is None:
         raise PayoutdError("merchant_not_found")
-    cur = find_currency(currency_code)
-    if cur.fiat:
-        raise field_error("service_not_found", "currency", "Balances are kept in crypto only")
+    # fiat too (USD, EUR and any the rates file prices): a payout may be paid from it
+    cur = ctx.currency(currency_code)
     if decimals_of(amount) > cur.decimals:
         raise field_error(
             "invalid_amount", "amount", f"{cur.code} amounts have at most {cur.decimals} decimals"

@@ -41,7 +41,7 @@ from payoutd.domain.payout import (
     initial_status,
     transition,
 )
-from payoutd.domain.quotes import CONVERSION_BALANCE, Plan
+from payoutd.domain.quotes import Plan
 from payoutd.domain.rates import RateError
 from payoutd.ids import new_id
 from payoutd.services import access, webhooks
@@ -115,8 +115,8 @@ async def min_payout_amount(ctx: Context, currency: str, source: str) -> Decimal
 
 
 async def quote(ctx: Context, merchant_fees: Mapping[str, ServiceFee], req: PayoutRequest) -> Quote:
-    """Validate a payout request and price it in one of the four funding modes
-    (payoutd.domain.quotes). `merchant_fees` are the merchant's service fees by currency
+    """Validate a payout request and price it in one of the four funding modes, paid from
+    any balance (payoutd.domain.quotes). `merchant_fees` are the merchant's service fees by currency
     (read by the caller). Refusals name the field at fault."""
     cur = ctx.currency(req.currency)
     if cur.fiat:
@@ -133,13 +133,11 @@ async def quote(ctx: Context, merchant_fees: Mapping[str, ServiceFee], req: Payo
                 "Not found service to_currency: a crypto amount is sent as is",
             )
     asset = resolve_asset(payout_code, req.network, currency_field=asset_field)
-    debit_code = (req.balance_currency or payout_code).upper()
-    if debit_code not in (payout_code, CONVERSION_BALANCE):
-        raise field_error(
-            "service_not_found",
-            "balance_currency",
-            f"Only the {CONVERSION_BALANCE} balance can pay for another currency",
-        )
+    # Any balance pays, crypto or fiat; another currency's is converted (domain.quotes).
+    debit = ctx.currency(
+        quotes.debit_currency(payout_code, req.balance_currency), field="balance_currency"
+    )
+    debit_code = debit.code
     precision = _precision(asset)
     amount_decimals = cur.decimals if cur.fiat else precision
     if decimals_of(req.amount) > amount_decimals:
@@ -187,7 +185,7 @@ async def quote(ctx: Context, merchant_fees: Mapping[str, ServiceFee], req: Payo
         payout_decimals=precision,
         payout_price=payout_price,
         debit_currency=debit_code,
-        debit_decimals=CURRENCIES[debit_code].decimals,
+        debit_decimals=debit.decimals,
         debit_price=debit_price,
         network_fee=network_fee,
         service=ctx.service_fee(merchant_fees, payout_code),

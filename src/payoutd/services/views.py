@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from payoutd.domain.assets import ASSETS, CURRENCIES
+from payoutd.domain.assets import ASSETS, CURRENCIES, FIAT_DECIMALS
 from payoutd.domain.money import ROUND_CREDIT, fmt, quantize
 from payoutd.domain.payout import Payout
 
@@ -34,7 +34,8 @@ def _shown(currency: str, network: str | None) -> Callable[[Decimal | None], str
 def _shown_decimals(currency: str, network: str | None) -> int:
     asset = ASSETS.get((currency, network or ""))
     cur = CURRENCIES.get(currency)
-    decimals = asset.decimals if asset else (cur.decimals if cur else 18)
+    # a currency payoutd does not list is a fiat the rates file prices (Context.currency)
+    decimals = asset.decimals if asset else (cur.decimals if cur else FIAT_DECIMALS)
     if cur:
         decimals = max(decimals, cur.decimals)
     return decimals

@@ -34,7 +34,7 @@ from payoutd.api.v1 import pagination
 from payoutd.bootstrap import Runtime
 from payoutd.dialects import cryptomus as words
 from payoutd.domain.assets import ASSETS
-from payoutd.domain.errors import PayoutdError
+from payoutd.domain.errors import PayoutdError, field_error
 from payoutd.domain.fees import FEE_MODES
 from payoutd.domain.money import fmt, parse_amount
 from payoutd.domain.payout import DialectRecord
@@ -467,6 +467,8 @@ async def _create(
     rt = _rt(request)
     req = _payout_request(data)
     try:
+        if not words.from_currency_served(req.balance_currency, req.currency, req.payout_currency):
+            raise field_error("service_not_found", "balance_currency")
         quote = await creation.price(rt, principal, req)
         keep: InTransaction | None = None
         if req.callback_url:

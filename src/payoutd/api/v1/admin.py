@@ -80,9 +80,8 @@ async def create_merchant(
         "merchant_not_found",
         "currency_not_found",
         "invalid_amount",
-        "service_not_found",
     ),
-    summary="Credit a merchant's balance through the ledger",
+    summary="Credit a merchant's balance through the ledger (crypto or fiat)",
 )
 async def deposit(
     body: DepositCreate,

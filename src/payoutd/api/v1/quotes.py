@@ -90,10 +90,10 @@ async def get_limits(
     currency: str,
     rate_source: str | None = None,
 ) -> dict[str, Any]:
-    """`available`: the balances that can fund a payout denominated in `currency`, converted
-    into it (for a crypto: its own balance and the USDT balance; for a fiat currency: every
-    balance). `min_payout_amount`: what 20 EUR (the operator's setting) is worth in it.
-    `assets`: per network, the minimum and maximum of one payout."""
+    """`available`: every balance, crypto or fiat, converted into `currency` (any balance
+    can fund a payout in any currency, `balance_currency`). `min_payout_amount`: what
+    20 EUR (the operator's setting) is worth in it. `assets`: per network, the minimum
+    and maximum of one payout."""
     rt: Runtime = request.app.state.runtime
     async with rt.db.read() as uow:
         balances = await uow.ledger.balances(principal.merchant_id)

@@ -128,6 +128,15 @@ Metadata = Annotated[
 ]
 
 
+BALANCE_CURRENCY = (
+    "The balance that pays: any currency the merchant holds, crypto or fiat (USD, EUR and "
+    "any other fiat the rates file prices). Left out, the balance of the currency sent "
+    "pays. Another currency's balance is debited what the payout costs (amount and fees, "
+    "in the currency sent) converted at the quoted rate, rounded up to its decimals; "
+    "`debit` shows the amount and `rate` the rate."
+)
+
+
 class PayoutCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -137,7 +146,9 @@ class PayoutCreate(BaseModel):
     network: str | None = Field(default=None, max_length=10, examples=["TRON"])
     payout_currency: str | None = Field(default=None, max_length=10)
     memo: str | None = Field(default=None, max_length=64)
-    balance_currency: str | None = Field(default=None, max_length=10)
+    balance_currency: str | None = Field(
+        default=None, max_length=10, examples=["USD"], description=BALANCE_CURRENCY
+    )
     fee_mode: Literal["on_top", "from_amount"] = "on_top"
     priority: Literal["economy", "recommended", "high", "highest"] | None = None
     rate_source: str | None = Field(default=None, max_length=20)
@@ -161,7 +172,9 @@ class QuoteCreate(BaseModel):
     network: str | None = Field(default=None, max_length=10)
     address: str | None = Field(default=None, min_length=1, max_length=128)
     memo: str | None = Field(default=None, max_length=64)
-    balance_currency: str | None = Field(default=None, max_length=10)
+    balance_currency: str | None = Field(
+        default=None, max_length=10, examples=["USD"], description=BALANCE_CURRENCY
+    )
     fee_mode: Literal["on_top", "from_amount"] = "on_top"
     priority: Literal["economy", "recommended", "high", "highest"] | None = None
     rate_source: str | None = Field(default=None, max_length=20)
@@ -325,7 +338,13 @@ class MerchantCreated(BaseModel):
 class DepositCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     merchant_id: str = Field(min_length=1, max_length=36)
-    currency: str = Field(min_length=2, max_length=10)
+    currency: str = Field(
+        min_length=2,
+        max_length=10,
+        examples=["USD"],
+        description="Any currency payoutd knows, crypto or fiat (USD, EUR and any other "
+        "fiat the rates file prices)",
+    )
     amount: AmountIn
 
 
