@@ -152,7 +152,9 @@ def _respond(body: Any, status: int = 200) -> _BitclearJSON:
     "/payouts",
     summary="Create a payout offer, or a queued payout with autoApprove (Bitclear)",
     description=_DOC,
-    responses=errors.responses(*_AUTH_ERRORS, *creation.PRICING_ERRORS, "insufficient_funds"),
+    responses=errors.responses(
+        *_AUTH_ERRORS, *creation.PRICING_ERRORS, "insufficient_funds", "payload_too_large"
+    ),
 )
 async def create(body: PayoutRequest, request: Request, principal: Payer) -> _BitclearJSON:
     rt = _rt(request)
@@ -234,7 +236,12 @@ async def _approve(request: Request, principal: Principal, payout_id: str) -> _B
 
 
 _APPROVE_ERRORS = errors.responses(
-    *_AUTH_ERRORS, "not_found", "invalid_transition", "insufficient_funds", "quote_expired"
+    *_AUTH_ERRORS,
+    "not_found",
+    "invalid_transition",
+    "insufficient_funds",
+    "quote_expired",
+    "payload_too_large",
 )
 
 
