@@ -286,3 +286,29 @@ async def test_100_concurrent_creates_with_one_idempotency_key_make_one_payout(
         debit = Decimal((await native(h, m, ids.pop()))["debit"]["amount"])
         assert Decimal(held["available"]) == Decimal(1) - debit
         assert (await h.ledger_check())["ok"] is True
+
+
+async def test_the_openapi_document_shows_the_mount(h: Harness) -> None:
+    document = (await h.client.get("/openapi.json")).json()
+    mounted = {
+        path: item["post"]
+        for path, item in document["paths"].items()
+        if path.startswith("/compat/calypso/api/v1/")
+    }
+    assert set(mounted) == {
+        f"/compat/calypso/api/v1/{call}"
+        for call in (
+            "payout/create",
+            "payout",
+            "subscription/webhook/create",
+            "subscription/webhook/list",
+            "subscription/webhook/delete",
+        )
+    }
+    for op in mounted.values():
+        assert op["tags"] == ["Calypso dialect"]
+        assert {p["name"] for p in op["parameters"]} == {"Key", "Sign"}
+        envelope = op["requestBody"]["content"]["application/json"]["schema"]
+        assert envelope["required"] == ["account", "timestamp", "payload"]
+    listing = document["paths"]["/v1/payouts"]["get"]
+    assert "idempotency_key" in {p["name"] for p in listing["parameters"]}
