@@ -94,6 +94,7 @@ READS = {
     "merchants.keys",
     "merchants.keys_and_policies",
     "payouts.any_reserved",
+    "payouts.dialect_records",
     "payouts.in_batch",
     "payouts.in_status",
     "payouts.in_transactions",
