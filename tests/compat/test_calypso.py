@@ -116,7 +116,8 @@ async def test_create_then_get_by_id_and_by_idempotency_key(h: Harness) -> None:
     await h.settle()
     done = (await c.payout(id=shown["id"])).json()
     assert done["state"] == "COMPLETED"
-    assert done["transactionHash"] == (await native(h, m, shown["id"]))["txid"] is not None
+    txid = (await native(h, m, shown["id"]))["txid"]
+    assert txid is not None and done["transactionHash"] == txid
     assert (await c.payout(id=str(uuid.uuid4()))).status_code == 404
     report = await h.ledger_check()
     assert report["ok"] is True, report["problems"]
@@ -240,9 +241,8 @@ async def test_subscriptions_receive_status_changes_and_validation_errors_signed
         assert error.body["payload"]["id"] == refused["id"]
         assert error.body["account"] == m.id
         assert REFUSED_ADDR in error.body["payload"]["errors"][0]["message"]
-        assert [hook.key for hook in hooks if hook.key == errors_only["key"]] == [
-            errors_only["key"]
-        ]
+        # the errors-only subscription hears the validation error and nothing else
+        assert len([hook for hook in hooks if hook.key == errors_only["key"]]) == 1
         # Sign is the subscription's own: the other subscription's secret does not make it
         first = rx.received(words.PAYOUT_CHANGE_STATUS)[0]
         assert first.key == everything["key"]
