@@ -13,7 +13,7 @@ from payoutd import json_text
 from payoutd.chains import config as chains_config
 from payoutd.chains.sandbox import SandboxChain
 from payoutd.config import Settings
-from payoutd.dialects import bitclear, cryptomus
+from payoutd.dialects import bitclear, calypso, cryptomus
 from payoutd.domain.assets import CURRENCIES, NETWORKS
 from payoutd.metrics import Metrics
 from payoutd.rate_limits import RateLimits
@@ -21,7 +21,7 @@ from payoutd.rates import RateSources
 from payoutd.secretbox import KEY_FILE, KeyFile, SecretBox, parse_keys
 from payoutd.services.context import Context
 from payoutd.services.network_fees import NetworkFees
-from payoutd.services.ports import CallbackFormat, Chain, Clock, SystemClock
+from payoutd.services.ports import CallbackFormat, Chain, Clock, EndpointFormat, SystemClock
 from payoutd.store import pool_checks, sqlite_driver
 from payoutd.store.db import Database, tune_sqlite
 from payoutd.webhooks.delivery import Sender
@@ -31,6 +31,10 @@ CALLBACK_FORMATS: dict[str, CallbackFormat] = {
     "cryptomus": cryptomus.CallbackFormat(),
     "spark": cryptomus.CallbackFormat(),
     "bitclear": bitclear.CallbackFormat(),
+}
+# the webhook formats of endpoints subscribed through a dialect, by the endpoint's format
+ENDPOINT_FORMATS: dict[str, EndpointFormat] = {
+    calypso.FORMAT: calypso.EndpointFormat(),
 }
 
 
@@ -179,6 +183,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
             settings.network_fee_ttl_seconds, settings.network_fee_max_age_seconds
         ),
         callback_formats=CALLBACK_FORMATS,
+        endpoint_formats=ENDPOINT_FORMATS,
     )
     sender = Sender(
         allow_private=settings.webhook_allow_private, timeout=settings.webhook_timeout_seconds

@@ -61,6 +61,9 @@ def dialect_refusal(path: str, r: Any) -> bool:
     if path.startswith("/compat/bitclear/"):
         challenge = r.headers.get("www-authenticate", "").lower()
         return error(r) == "unauthorized" and challenge.startswith("basic")
+    if path.startswith("/compat/calypso/"):
+        # Calypso documents no error format either: payoutd's own
+        return error(r) in ("unauthorized", "signature_invalid")
     return bool(r.json().get("state") == 1)
 
 

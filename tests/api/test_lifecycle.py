@@ -413,7 +413,7 @@ DESIGN_ASSETS = {
     "BTC": {"BTC"},
     "LTC": {"LTC"},
     "DOGE": {"DOGE"},
-    "ETH": {"ETH", "USDT", "USDC", "DAI"},
+    "ETH": {"ETH", "USDT", "USDC", "DAI", "FRAX", "BUSD"},
     "TRON": {"TRX", "USDT"},
     "BSC": {"BNB", "USDT", "USDC", "BUSD"},
     "POLYGON": {"POL", "USDT", "USDC"},

@@ -16,6 +16,7 @@ from payoutd import __version__
 from payoutd.api import docs, errors, inputs, reads
 from payoutd.api.body_limit import BodyLimit
 from payoutd.api.compat import bitclear as compat_bitclear
+from payoutd.api.compat import calypso as compat_calypso
 from payoutd.api.compat import cryptomus as compat_cryptomus
 from payoutd.api.intake import Intake
 from payoutd.api.payout_lane import PayoutLane
@@ -107,7 +108,7 @@ def create_app(
                 ).items():
                     route.responses.setdefault(status, response)
         app.include_router(module.router)
-    for router in (*compat_cryptomus.routers(), compat_bitclear.router):
+    for router in (*compat_cryptomus.routers(), compat_bitclear.router, compat_calypso.router):
         app.include_router(router)
 
     @app.get(

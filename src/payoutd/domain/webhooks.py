@@ -31,6 +31,9 @@ class Endpoint:
     failing_since: datetime | None
     created_at: datetime
     updated_at: datetime
+    # a provider dialect's webhook format (services.ports.EndpointFormat); None: payoutd's
+    # own, Standard Webhooks
+    format: str | None = None
 
     def secrets_at(self, now: datetime) -> list[str]:
         """The secrets that sign right now: the current one, and the previous one while

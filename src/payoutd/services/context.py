@@ -11,7 +11,15 @@ from payoutd.domain.assets import CURRENCIES, FIAT_DECIMALS, Currency
 from payoutd.domain.errors import field_error
 from payoutd.domain.fees import ServiceFee
 from payoutd.services.network_fees import NetworkFees
-from payoutd.services.ports import CallbackFormat, Chain, Clock, MetricsSink, Rates, Secrets
+from payoutd.services.ports import (
+    CallbackFormat,
+    Chain,
+    Clock,
+    EndpointFormat,
+    MetricsSink,
+    Rates,
+    Secrets,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +36,8 @@ class Context:
     network_fees: NetworkFees = field(default_factory=lambda: NetworkFees(0, 0))
     # provider dialects' webhook formats by dialect name (payoutd.dialects)
     callback_formats: Mapping[str, CallbackFormat] = field(default_factory=dict)
+    # provider dialects' webhook formats for endpoints, by the endpoint's `format`
+    endpoint_formats: Mapping[str, EndpointFormat] = field(default_factory=dict)
 
     def currency(self, code: str, *, field: str = "currency") -> Currency:
         code = code.upper()

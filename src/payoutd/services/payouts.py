@@ -547,6 +547,19 @@ async def record_dialect(uow: UnitOfWork, record: DialectRecord) -> None:
     await uow.payouts.add_dialect_record(record)
 
 
+async def by_idempotency_key(uow: UnitOfWork, merchant_id: str, key: str) -> Payout | None:
+    """The payout a native request with this Idempotency-Key created (its answer, kept
+    under the key, was 201 and that payout); None for any other key: unknown, expired,
+    still running, or one whose request refused or created nothing (a cancel's)."""
+    stored = await uow.idempotency.get(merchant_id, key)
+    if stored is None or stored.status != "completed" or stored.response_status != 201:
+        return None
+    body = stored.response_body
+    if not isinstance(body, dict) or body.get("object") != "payout":
+        return None
+    return await uow.payouts.get(merchant_id, str(body["id"]))
+
+
 async def find(
     uow: UnitOfWork, merchant_id: str, *, payout_id: str | None, order_id: str | None
 ) -> Payout:

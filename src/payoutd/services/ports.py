@@ -276,6 +276,18 @@ class CallbackFormat(Protocol):
     ) -> tuple[dict[str, str], str]: ...
 
 
+class EndpointFormat(Protocol):
+    """A provider's webhook format for endpoints subscribed through its dialect (Calypso's
+    webhook subscriptions): whether an event is sent in it, and the headers and body of
+    one, signed with the endpoint's own key (`key_id`, `secret`)."""
+
+    def wants(self, event: Mapping[str, Any]) -> bool: ...
+
+    def render(
+        self, event: Mapping[str, Any], key_id: str, secret: str
+    ) -> tuple[dict[str, str], str]: ...
+
+
 class Idempotency(Protocol):
     async def claim(
         self, merchant_id: str, key: str, request_hash: str, now: datetime, locked_until: datetime

@@ -29,7 +29,7 @@ from payoutd.domain.webhooks import (
 from payoutd.ids import new_id
 from payoutd.services.context import Context
 from payoutd.services.merchants import payout_key
-from payoutd.services.ports import CallbackFormat, UnitOfWork
+from payoutd.services.ports import CallbackFormat, EndpointFormat, UnitOfWork
 from payoutd.services.views import ts
 
 # A claimed delivery's lease: longer than one attempt's timeout, and renewed while the
@@ -111,7 +111,12 @@ async def create_endpoint(
     event_types: list[str] | None,
     services: list[str] | None,
     description: str | None,
+    format: str | None = None,
 ) -> Endpoint:
+    """A new endpoint. `format`: a provider dialect's webhook format its deliveries are
+    sent in (ctx.endpoint_formats); None for payoutd's own."""
+    if format is not None:
+        _endpoint_format(ctx, format)  # a name this build speaks, or LookupError
     try:
         subscription = webhook_policy.expand(event_types, services)
     except ValueError as exc:
@@ -131,6 +136,7 @@ async def create_endpoint(
         failing_since=None,
         created_at=now,
         updated_at=now,
+        format=format,
     )
     await uow.webhooks.add_endpoint(endpoint)
     return endpoint
@@ -244,7 +250,9 @@ async def dispatch(uow: UnitOfWork, ctx: Context, limit: int = 500) -> int:
         if not event["merchant_id"]:
             continue  # operator events (batch.broadcast) reach no merchant
         for ep in by_merchant.get(event["merchant_id"], []):
-            if webhook_policy.wants(ep.event_types, event["type"]):
+            if webhook_policy.wants(ep.event_types, event["type"]) and (
+                ep.format is None or _endpoint_format(ctx, ep.format).wants(event)
+            ):
                 add(event, ep.url, ep.id)
         callback = _callback(event)
         if callback:
@@ -266,6 +274,13 @@ def _format(ctx: Context, dialect: str) -> CallbackFormat:
     found = ctx.callback_formats.get(dialect)
     if found is None:  # a payout made by a dialect this build no longer speaks
         raise LookupError(f"no callback format for the {dialect!r} dialect")
+    return found
+
+
+def _endpoint_format(ctx: Context, name: str) -> EndpointFormat:
+    found = ctx.endpoint_formats.get(name)
+    if found is None:  # an endpoint of a dialect this build no longer speaks
+        raise LookupError(f"no endpoint format {name!r}")
     return found
 
 
@@ -314,6 +329,12 @@ async def prepare_attempts(
             if key_id not in key_secrets:
                 key_secrets[key_id] = await _signing_key(uow, ctx, d.merchant_id, key_id)
             headers, text = _format(ctx, record.dialect).render(event, key_secrets[key_id], record)
+            prepared.append(Prepared([], text, headers))
+            continue
+        if ep is not None and ep.format is not None:
+            # a provider's subscription: its body, signed with the endpoint's own key
+            fmt = _endpoint_format(ctx, ep.format)
+            headers, text = fmt.render(event, ep.id, ctx.secrets.open(ep.secret))
             prepared.append(Prepared([], text, headers))
             continue
         if ep is not None:

@@ -346,6 +346,8 @@ webhook_endpoints = Table(
     Column("failing_since", UTCDateTime(), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # a provider dialect's webhook format (e.g. "calypso"); NULL: Standard Webhooks
+    Column("format", String(16), nullable=True),
     Index(None, "merchant_id", "status"),
 )
 

@@ -214,7 +214,11 @@ def _respond(body: Any, status: int = 200) -> _BitclearJSON:
     summary="Create a payout offer, or a queued payout with autoApprove (Bitclear)",
     description=_DOC,
     responses=errors.responses(
-        *_AUTH_ERRORS, *creation.PRICING_ERRORS, "insufficient_funds", "payload_too_large"
+        *_AUTH_ERRORS,
+        *creation.PRICING_ERRORS,
+        "insufficient_funds",
+        "bad_request",
+        "payload_too_large",
     ),
 )
 async def create(body: PayoutRequest, request: Request, principal: Payer) -> _BitclearJSON:
@@ -314,6 +318,7 @@ _APPROVE_ERRORS = errors.responses(
     "invalid_transition",
     "insufficient_funds",
     "quote_expired",
+    "bad_request",
     "payload_too_large",
 )
 

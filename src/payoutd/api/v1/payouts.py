@@ -121,10 +121,31 @@ async def list_payouts(
     network: str | None = None,
     order_id: str | None = None,
     batch_id: str | None = None,
+    idempotency_key: Annotated[
+        str | None,
+        Query(
+            max_length=255,
+            description="The payout created by a request with this `Idempotency-Key` "
+            "(while payoutd keeps the key's answer); the other filters apply too",
+        ),
+    ] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
 ) -> dict[str, Any]:
     rt = _rt(request)
+    if idempotency_key is not None:
+        async with rt.db.read() as uow:
+            found = await payouts.by_idempotency_key(uow, principal.merchant_id, idempotency_key)
+        wanted = {
+            "status": status.value if status else None,
+            "currency": currency and currency.upper(),
+            "network": network and network.upper(),
+            "order_id": order_id,
+            "batch_id": batch_id,
+        }
+        view = payout_view(found) if found is not None else None
+        matches = view is not None and all(v is None or view[k] == v for k, v in wanted.items())
+        return {"data": [view] if matches else [], "next_cursor": None}
     async with rt.db.read() as uow:
         page = await uow.payouts.page(
             principal.merchant_id,
