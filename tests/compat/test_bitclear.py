@@ -359,7 +359,8 @@ async def test_payout_limits_in_btc_and_usd(database_url: str | None, tmp_path: 
         btc = answer(await c.limits())
         assert btc["currency"] == "BTC"
         assert all(is_number(btc[k]) for k in ("available", "minPayoutAmount"))
-        assert btc["available"] == Decimal("1.5")  # LTC cannot pay a BTC payout
+        # any balance pays, converted (issue 20): 1.5 + 10 * 85 / 65000, down to the satoshi
+        assert btc["available"] == Decimal("1.51307692")
         # 20 EUR = 21.60 USD = 21.60 / 65000 BTC, rounded up to the satoshi
         assert btc["minPayoutAmount"] == (20 * EUR_USD / BTC_USD).quantize(SATOSHI, ROUND_CEILING)
         assert btc["minPayoutAmount"] == Decimal("0.00033231")
@@ -374,7 +375,7 @@ async def test_payout_limits_in_btc_and_usd(database_url: str | None, tmp_path: 
         # what an approved payout holds is no longer available
         p = answer(await c.create(**offer(autoApprove=True)), 201)
         debit = Decimal((await native(h, m, p["payoutId"]))["debit"]["amount"])
-        assert answer(await c.limits())["available"] == Decimal("1.5") - debit
+        assert answer(await c.limits())["available"] == Decimal("1.51307692") - debit
         await clean(h)
 
 

@@ -46,6 +46,8 @@ async def test_the_usd_statement_is_debited_by_price_amount(
     assert is_number(price) and price >= sent_at_least  # what is sent, and its fees
     if "priceAmount" in asked:
         assert p["transferAmount"] == (Decimal(100) / BTC_USD).quantize(SATOSHI, ROUND_FLOOR)
+        # the seed: "a new entry on the USD statement for fiatTotalAmount = 100"
+        assert price == Decimal(100)
     debit = (await native(h, m, p["payoutId"]))["debit"]
     assert debit["currency"] == "USD" and Decimal(debit["amount"]) == price
     assert await amounts(h, m, "USD") == (usd_balance, Decimal(0))  # an offer holds nothing

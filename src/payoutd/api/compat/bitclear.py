@@ -248,10 +248,13 @@ async def create(body: PayoutRequest, request: Request, principal: Payer) -> _Bi
         )
     else:
         assert body.priceAmount is not None
+        # the seed's statement entry for "100 USD" is 100: the fees come out of what is
+        # sent, as an exact transferAmount has them on top
         req = payouts.PayoutRequest(
             amount=body.priceAmount,
             currency=price_currency,
             payout_currency=transfer_currency,
+            fee_mode="from_amount",
             **common,
         )
     priced = body.priceAmount is not None
