@@ -19,7 +19,7 @@ falls on each of them in turn; the ratio shown is the median of the rounds' rati
 uvicorn's own share of a request (what `GET /v1/ping` costs in bench.intake, the same
 for both kinds) is left out, so the ratio here is the strictest form of it.
 
-    .venv/bin/python -m bench.compat [--requests 3000] [--repeat 5] [--connections 32]
+    .venv/bin/python -m bench.compat [--requests 3000] [--repeat 9] [--connections 32]
         [--cprofile-kind compat --cprofile F]
 
 bench.run runs it in a process of its own (`--json`) and reads its last line.
@@ -313,7 +313,7 @@ def table(res: dict[str, Any]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=3000, help="creates per kind per round")
-    ap.add_argument("--repeat", type=int, default=5, help="rounds")
+    ap.add_argument("--repeat", type=int, default=9, help="rounds")
     ap.add_argument("--warmup", type=int, default=500, help="creates per kind first")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--json", action="store_true", help="print the result as one JSON line")
