@@ -3,8 +3,8 @@ must-show ratios (PASS/FAIL against their thresholds), writes results.json and
 throughput.png (throughput against concurrency for payoutd and its references) and, after
 a full run, the "Last results" section of bench/README.md.
 
-    .venv/bin/python -m bench.run [--quick] [--only intake_pg,intake_sqlite,growth,e2e,
-                                  webhooks,batching] [--out DIR] [--strict]
+    .venv/bin/python -m bench.run [--quick] [--only intake_pg,intake_sqlite,compat,growth,
+                                  e2e,webhooks,batching] [--out DIR] [--strict]
 
 --quick runs everything tiny (seconds per benchmark, a few minutes in all) and writes to
 bench/out/quick/ unless --out says otherwise; it never touches README.md. The exit status is
@@ -32,7 +32,7 @@ from typing import Any
 
 from bench import common as c
 
-ALL = ("batching", "intake_sqlite", "intake_pg", "webhooks", "growth", "e2e")
+ALL = ("batching", "intake_sqlite", "intake_pg", "compat", "webhooks", "growth", "e2e")
 README = c.BENCH / "README.md"
 START, END = "<!-- bench:last-results:start -->", "<!-- bench:last-results:end -->"
 
@@ -40,6 +40,7 @@ THRESHOLDS = {
     "intake_pg_ratio": 0.75,
     "intake_pg_p99_ms": 50.0,
     "intake_sqlite_ratio": 0.5,
+    "compat_cpu_ratio": 1.25,
     "growth_ratio": 1.25,
     "e2e_paid_vs_accepted": 1.0,
     "e2e_rss_mb": 300.0,
@@ -198,6 +199,7 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
     elif sq:
         checks.append(_check("SQLite intake", None, False, "error", sq.get("error", "")))
+    checks += compat_checks(results.get("compat"))
     gr = results.get("growth")
     if gr and "ratios" in gr:
         stored = gr["grown"]["stored_payouts"]
@@ -317,6 +319,35 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     return checks
+
+
+def compat_checks(res: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The Cryptomus dialect's create against the native one, CPU per request."""
+    if not res:
+        return []
+    if "ratio" not in res:
+        return [_check("Cryptomus dialect CPU", None, False, "error", res.get("error", ""))]
+    limit = THRESHOLDS["compat_cpu_ratio"]
+    k = res["kinds"]
+    out = []
+    for key, label, over, under in (
+        ("ratio", "", "compat", "native"),
+        ("ratio_callback", ", both with a callback URL", "compat_callback", "native_callback"),
+    ):
+        value = res[key]
+        lo, hi = res[f"{key}_range"]
+        out.append(
+            _check(
+                f"Cryptomus signed `payout` create ÷ native create, CPU per request{label}",
+                value,
+                # quick runs are too short for a verdict: reported only
+                None if res.get("quick") else value <= limit,
+                f"{value:.3f} ({k[over]['cpu_us_median']:,.0f} vs "
+                f"{k[under]['cpu_us_median']:,.0f} µs; rounds {lo:.3f}-{hi:.3f})",
+                "(reported)" if res.get("quick") else f"≤ {limit}",
+            )
+        )
+    return out
 
 
 def _row_at(rows: list[dict[str, Any]], connections: int) -> dict[str, Any] | None:
@@ -477,7 +508,7 @@ def _plot_e2e(results: dict[str, Any], out_dir: Path, plt: Any) -> None:
 
 
 def report(results: dict[str, Any], plot_path: Path | None, link_base: str) -> str:
-    from bench import e2e, growth, intake, webhooks
+    from bench import compat, e2e, growth, intake, webhooks
 
     meta = results["meta"]
     parts = [
@@ -496,6 +527,7 @@ def report(results: dict[str, Any], plot_path: Path | None, link_base: str) -> s
         ("ceiling", "HTTP ceiling (same app and server, no database)", intake.ceiling_table),
         ("intake_sqlite", "Intake on SQLite (default configuration)", intake.sqlite_table),
         ("intake_pg", "Intake on PostgreSQL", intake.pg_table),
+        ("compat", "Cryptomus dialect: CPU per create against the native API", compat.table),
         ("growth", "Growth", growth.table),
         ("e2e", "End to end", e2e.table),
         ("webhooks", "Webhook deliveries", webhooks.table),
@@ -591,8 +623,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (c.OUT / "quick" if args.quick else c.OUT)
     out.mkdir(parents=True, exist_ok=True)
     c.quiet_logging()
-    if c.wrk_bin() is None and set(only) - {"batching"}:
-        c.log("wrk is not installed (apt-get install -y wrk): only batching can run")
+    if c.wrk_bin() is None and set(only) - {"batching", "compat"}:
+        c.log("wrk is not installed (apt-get install -y wrk): only batching and compat can run")
 
     merge_previous = not args.quick and out.resolve() == c.OUT.resolve()
     previous: dict[str, Any] = {}
@@ -616,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
         results[key]["seconds"] = round(time.monotonic() - t0, 1)
         results[key]["ran_at"] = datetime.now(UTC).isoformat(timespec="seconds")
 
-    from bench import e2e, growth, intake, webhooks
+    from bench import compat, e2e, growth, intake, webhooks
 
     if "batching" in only:
         attempt("batching", lambda: run_batching(args.quick))
@@ -631,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
             attempt("intake_sqlite", lambda: intake.run_sqlite(args.quick, ceiling))
         if "intake_pg" in only:
             attempt("intake_pg", lambda: intake.run_pg(args.quick, ceiling))
+    if "compat" in only:
+        attempt("compat", lambda: compat.run(args.quick))
     if "webhooks" in only:
         attempt("webhooks", lambda: webhooks.run(args.quick))
     if "growth" in only:
@@ -652,6 +686,7 @@ def main(argv: list[str] | None = None) -> int:
             "ceiling",
             "intake_sqlite",
             "intake_pg",
+            "compat",
             "webhooks",
             "growth",
             "e2e",

@@ -1,6 +1,7 @@
 """The benchmarks still run: `bench.run --quick` on its cheapest subset, end to end (a
-real `payoutd serve`, wrk, the HTTP ceiling, the sqlite3 reference, the batching table),
-and its results.json has every number the summary needs, all positive.
+real `payoutd serve`, wrk, the HTTP ceiling, the sqlite3 reference, the batching table,
+the Cryptomus dialect's CPU against the native create's), and its results.json has every
+number the summary needs, all positive.
 
 wrk is required: skipped locally when it is missing, failed under CI=true."""
 
@@ -12,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,7 +36,7 @@ def test_quick_benchmarks_write_results(tmp_path: Path) -> None:
             "bench.run",
             "--quick",
             "--only",
-            "intake_sqlite,batching",
+            "intake_sqlite,batching,compat",
             "--out",
             str(tmp_path),
             "--no-readme",
@@ -49,8 +51,16 @@ def test_quick_benchmarks_write_results(tmp_path: Path) -> None:
     assert "| SQLite intake ÷ HTTP ceiling, 32 connections |" in done.stdout
 
     results = json.loads((tmp_path / "results.json").read_text())
-    assert {"meta", "thresholds", "summary", "ceiling", "intake_sqlite", "batching"} <= set(results)
-    for key in ("ceiling", "intake_sqlite", "batching"):
+    assert {
+        "meta",
+        "thresholds",
+        "summary",
+        "ceiling",
+        "intake_sqlite",
+        "batching",
+        "compat",
+    } <= set(results)
+    for key in ("ceiling", "intake_sqlite", "batching", "compat"):
         assert "error" not in results[key], results[key]
 
     ceiling = results["ceiling"]["payoutd_app"]
@@ -71,12 +81,38 @@ def test_quick_benchmarks_write_results(tmp_path: Path) -> None:
     assert [row["payouts"] for row in results["batching"]["rows"]] == [10, 100]
     assert all(0 < row["saved"] <= row["physical_limit"] for row in results["batching"]["rows"])
 
+    _check_compat(results["compat"])
+
     checks = {check["check"]: check for check in results["summary"]}
     assert checks["SQLite intake ÷ HTTP ceiling, 32 connections"]["result"] in ("PASS", "FAIL")
     assert checks["SQLite durability (payoutd's connections)"]["result"] == "PASS"
+
+    compat_check = "Cryptomus signed `payout` create ÷ native create, CPU per request"
+    assert checks[compat_check]["value"] == results["compat"]["ratio"]
+    assert checks[compat_check]["result"] == "-"  # a quick run's ratio is reported only
+    assert f"| {compat_check} |" in done.stdout
 
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         return
     assert (tmp_path / "throughput.png").stat().st_size > 0
+
+
+def _check_compat(compat: dict[str, Any]) -> None:
+    """Every kind created every payout it was sent, with CPU measured in every round; the
+    ratios are those of the kinds' rounds."""
+    kinds = compat["kinds"]
+    assert set(kinds) == {"native", "compat", "native_callback", "compat_callback"}
+    for kind in kinds.values():
+        assert len(kind["cpu_us_per_request"]) == compat["repeat"]
+        assert all(us > 0 for us in kind["cpu_us_per_request"])
+        assert kind["answers"]["created"] == compat["requests"] * compat["repeat"]
+    assert compat["stored_payouts"] == compat["sent"] > 0
+    assert 0 < compat["payout_callbacks"] < compat["stored_payouts"]
+    low, high = compat["ratio_range"]
+    assert 0 < low <= compat["ratio"] <= high
+    rounds = zip(
+        kinds["compat"]["cpu_us_per_request"], kinds["native"]["cpu_us_per_request"], strict=True
+    )
+    assert min(a / b for a, b in rounds) == pytest.approx(low, abs=0.002)

@@ -96,6 +96,7 @@ def create_app(
     errors.install(app)
     docs.install(app)
     app.add_middleware(PayoutLane)
+    app.add_middleware(compat_cryptomus.Lane)
     # outermost: the lane and the routes only ever see a body within the limit
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.request_body_max_bytes)
     for module in (payouts, batches, quotes, accounts, webhooks, access, admin, sandbox):

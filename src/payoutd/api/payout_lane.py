@@ -56,7 +56,7 @@ class PayoutLane:
         ):
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:  # the client went away
             return
         answered = await self._answer(scope, receive, body)
@@ -125,7 +125,7 @@ def _json_only(headers: list[tuple[bytes, bytes]]) -> bool:
     )
 
 
-async def _read_body(receive: Receive) -> bytes | None:
+async def read_body(receive: Receive) -> bytes | None:
     chunks = []
     while True:
         message = await receive()

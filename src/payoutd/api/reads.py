@@ -1,5 +1,5 @@
 """The rows every request reads: its API key with the merchant's access policy and
-service fees.
+service fees; and the balances a provider dialect's answers show.
 
 They are read for many concurrent requests at once (payoutd.coalesce: one read serves
 every request that arrived while the previous one ran) and then kept for
@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import partial
 
 from fastapi import FastAPI, Request
@@ -24,6 +25,7 @@ from payoutd.bootstrap import Runtime
 from payoutd.coalesce import Coalescer
 from payoutd.domain.access import ApiKey, MerchantPolicy
 from payoutd.domain.fees import ServiceFee
+from payoutd.domain.ledger import Balance
 from payoutd.services import merchants
 
 
@@ -111,6 +113,7 @@ def install(app: FastAPI, runtime: Runtime) -> None:
     app.state.keys = Coalescer(partial(_read_keys, runtime))
     app.state.key_cache = KeyCache(runtime.settings.auth_cache_seconds)
     app.state.signing_keys = SigningKeys(app.state.key_cache)
+    app.state.balances = Coalescer(partial(_read_balances, runtime))
 
 
 async def key_row(request: Request, prefix: str) -> KeyRow | None:
@@ -192,3 +195,26 @@ class SigningKeys:
 async def signing_keys(request: Request, merchant_id: str) -> list[SigningKey]:
     keys: SigningKeys = request.app.state.signing_keys
     return await keys.of(request.app.state.runtime, merchant_id)
+
+
+async def available(request: Request, merchant_id: str, currency: str) -> Decimal:
+    """The merchant's available balance in `currency` (0 without an account), as read
+    after this call was made: a provider dialect answers its creates with it. Concurrent
+    calls share one read (payoutd.coalesce), which never serves a value read before the
+    call was made, so a create's answer always includes its own hold. One read per
+    create was most of a dialect create's CPU on SQLite (bench/README.md, `compat`)."""
+    balances: Coalescer[tuple[str, str], Balance] = request.app.state.balances
+    found = await balances.get((merchant_id, currency))
+    return found.available if found is not None else Decimal(0)
+
+
+async def _read_balances(
+    runtime: Runtime, asked: list[tuple[str, str]]
+) -> dict[tuple[str, str], Balance]:
+    found = {}
+    async with runtime.db.read() as uow:
+        for merchant_id, currency in asked:
+            balance = await uow.ledger.balance(merchant_id, currency)
+            if balance is not None:
+                found[merchant_id, currency] = balance
+    return found
