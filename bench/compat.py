@@ -11,7 +11,7 @@ bench.lane_cpu does):
   `sign` = md5(base64(body) + payout key), signed here from the provider's rule, not
   with payoutd's dialect code;
 * native_callback, compat_callback: the same with a callback_url (`url_callback`),
-  for which the dialect also writes a payout_callbacks row in the payout's transaction.
+  for which the dialect also writes a payout_dialects row in the payout's transaction.
 
 The process's CPU time (every thread) over a round divided by its requests is the
 number compared. The order of the kinds turns every round, so a drift of the machine
@@ -211,13 +211,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         asyncio.run(run())
         db = data / "payoutd.db"
         stored = c.sqlite_count(db, "SELECT count(*) FROM payouts")
-        callbacks = c.sqlite_count(db, "SELECT count(*) FROM payout_callbacks")
+        callbacks = c.sqlite_count(db, "SELECT count(*) FROM payout_dialects")
     # every create made its payout, and every dialect create with url_callback (only
-    # those) its payout_callbacks row
+    # those) its payout_dialects row
     expected_callbacks = args.warmup + args.requests * args.repeat
     if stored != sent or callbacks != expected_callbacks:
         raise RuntimeError(
-            f"{sent} creates stored {stored} payouts and {callbacks} payout_callbacks rows "
+            f"{sent} creates stored {stored} payouts and {callbacks} payout_dialects rows "
             f"(expected {expected_callbacks})"
         )
     return summarise(args, cpu, wall, answers, sent, stored, callbacks)
@@ -258,7 +258,7 @@ def summarise(
         # the creates sent, warm-up included, against the payouts and callback rows stored
         "sent": sent,
         "stored_payouts": stored,
-        "payout_callbacks": callbacks,
+        "payout_dialects": callbacks,
     }
 
 
@@ -283,7 +283,7 @@ def table(res: dict[str, Any]) -> str:
         "native": "native `POST /v1/payouts`",
         "compat": "Cryptomus `POST /compat/cryptomus/v1/payout`, signed",
         "native_callback": "native, with callback_url",
-        "compat_callback": "Cryptomus, with url_callback (+ payout_callbacks row)",
+        "compat_callback": "Cryptomus, with url_callback (+ payout_dialects row)",
     }
     rows = [
         [
@@ -304,7 +304,7 @@ def table(res: dict[str, Any]) -> str:
         f"{text}\n\n{res['repeat']} rounds of {res['requests']:,} creates per kind, "
         f"{res['connections']} clients, one merchant paying {res['payout']} from one "
         f"balance; {res['stored_payouts']:,} payouts stored for {res['sent']:,} creates sent, "
-        f"{res['payout_callbacks']:,} payout_callbacks rows. Cryptomus ÷ native, median of "
+        f"{res['payout_dialects']:,} payout_dialects rows. Cryptomus ÷ native, median of "
         f"the rounds: {res['ratio']:.3f} ({lo:.3f}-{hi:.3f}); with a callback URL "
         f"{res['ratio_callback']:.3f} ({clo:.3f}-{chi:.3f})."
     )

@@ -109,7 +109,7 @@ def _check_compat(compat: dict[str, Any]) -> None:
         assert all(us > 0 for us in kind["cpu_us_per_request"])
         assert kind["answers"]["created"] == compat["requests"] * compat["repeat"]
     assert compat["stored_payouts"] == compat["sent"] > 0
-    assert 0 < compat["payout_callbacks"] < compat["stored_payouts"]
+    assert 0 < compat["payout_dialects"] < compat["stored_payouts"]
     low, high = compat["ratio_range"]
     assert 0 < low <= compat["ratio"] <= high
     rounds = zip(
