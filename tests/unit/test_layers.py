@@ -89,6 +89,7 @@ READS = {
     "batches.unsent",
     "ledger.balance",
     "ledger.balances",
+    "ledger.balances_of",
     "ledger.check",
     "merchants.addresses",
     "merchants.keys",

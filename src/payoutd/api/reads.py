@@ -211,10 +211,5 @@ async def available(request: Request, merchant_id: str, currency: str) -> Decima
 async def _read_balances(
     runtime: Runtime, asked: list[tuple[str, str]]
 ) -> dict[tuple[str, str], Balance]:
-    found = {}
     async with runtime.db.read() as uow:
-        for merchant_id, currency in asked:
-            balance = await uow.ledger.balance(merchant_id, currency)
-            if balance is not None:
-                found[merchant_id, currency] = balance
-    return found
+        return await uow.ledger.balances_of(asked)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
+from fractions import Fraction
 
 # 38 significant digits fits NUMERIC(38, 18) and anything a chain can express.
 CONTEXT = Context(prec=60)
@@ -26,6 +28,22 @@ _QUANTA = tuple(Decimal(1).scaleb(-d) for d in range(MAX_DECIMALS + 1))
 
 def quantize(value: Decimal, decimals: int, rounding: str) -> Decimal:
     return value.quantize(quantum(decimals), rounding=rounding, context=CONTEXT)
+
+
+def quantize_exact(value: Fraction, decimals: int, rounding: str) -> Decimal:
+    """An exact amount (a conversion at an exact rate) to `decimals` places, rounded
+    down (ROUND_CREDIT) or up (ROUND_DEBIT) from its true value: no intermediate
+    rounding can carry it across a quantum."""
+    if rounding not in (ROUND_CREDIT, ROUND_DEBIT):
+        raise ValueError(f"an exact amount rounds down or up, not {rounding}")
+    scaled = value * 10**decimals
+    whole = math.floor(scaled) if rounding == ROUND_CREDIT else math.ceil(scaled)
+    return Decimal(whole).scaleb(-decimals, CONTEXT)
+
+
+def to_decimal(value: Fraction) -> Decimal:
+    """An exact fraction at payoutd's 60 digits (a rate to show or store)."""
+    return CONTEXT.divide(Decimal(value.numerator), Decimal(value.denominator))
 
 
 # The one spelling of an amount payoutd reads: digits, then an optional fraction. No sign,
@@ -84,5 +102,7 @@ __all__ = [
     "parse_amount",
     "parse_decimal",
     "quantize",
+    "quantize_exact",
     "quantum",
+    "to_decimal",
 ]

@@ -19,17 +19,17 @@ gets round down, amounts taken from the balance round up (payoutd.domain.money).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Context, Decimal
+from decimal import Decimal
+from fractions import Fraction
 
 from payoutd.domain.errors import field_error
 from payoutd.domain.fees import Pricing, ServiceFee, price
-from payoutd.domain.money import CONTEXT, ROUND_CREDIT, ROUND_DEBIT, quantize
+from payoutd.domain.money import ROUND_CREDIT, ROUND_DEBIT, quantize_exact
 
-# A conversion's 60-digit intermediate result rounds the way the quantize after it does:
-# rounded half-even, a quotient or product just past a quantum could land on it and the
-# final rounding would then favour the merchant (1 / (1/1316 rounded up) gave 1316).
-_CREDIT_CONTEXT = Context(prec=CONTEXT.prec, rounding=ROUND_CREDIT)
-_DEBIT_CONTEXT = Context(prec=CONTEXT.prec, rounding=ROUND_DEBIT)
+# Conversions are exact: the prices are exact fractions of the quoted prices
+# (domain.rates.Rate.exact) and each converted amount is rounded once, from its true
+# value. A 60-digit intermediate could land just past a quantum either way: 100 EUR at
+# 1 / (1 / 1.08) paid 107.999999 USDT, and a rounded-up 1/1316 turned 1 into 1316.
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,23 +54,24 @@ def plan(
     *,
     payout_currency: str,
     payout_decimals: int,
-    payout_price: Decimal | None,
+    payout_price: Decimal | Fraction | None,
     debit_currency: str,
     debit_decimals: int,
-    debit_price: Decimal | None,
+    debit_price: Decimal | Fraction | None,
     network_fee: Decimal,
     service: ServiceFee,
     fee_mode: str,
 ) -> Plan:
     """`payout_price`: what one unit of the payout currency costs in the request currency
-    (None when the request is in the payout currency). `debit_price`: what one unit of the
+    (None when the request is in the payout currency), exactly when it can be (a Decimal
+    is taken as exact). `debit_price`: what one unit of the
     payout currency costs in the debit currency (None when the payout currency's own
     balance pays)."""
     if payout_price is None:
         payout_amount = amount
     else:
-        payout_amount = quantize(
-            _CREDIT_CONTEXT.divide(amount, payout_price), payout_decimals, ROUND_CREDIT
+        payout_amount = quantize_exact(
+            Fraction(amount) / Fraction(payout_price), payout_decimals, ROUND_CREDIT
         )
         if payout_amount <= 0:
             raise field_error("withdrawal_too_small", "amount")
@@ -84,8 +85,8 @@ def plan(
     if debit_price is None:
         debit = pricing.charged
     else:
-        debit = quantize(
-            _DEBIT_CONTEXT.multiply(pricing.charged, debit_price), debit_decimals, ROUND_DEBIT
+        debit = quantize_exact(
+            Fraction(pricing.charged) * Fraction(debit_price), debit_decimals, ROUND_DEBIT
         )
     return Plan(
         payout_amount=pricing.payout_amount,

@@ -10,9 +10,10 @@ A rate ``Rate(base="BTC", quote="EUR", value=v)`` means 1 BTC = v EUR.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 from itertools import pairwise
 from typing import Protocol, runtime_checkable
 
@@ -40,6 +41,10 @@ class Rate:
     # The currencies actually walked, e.g. ("BTC", "USDT", "EUR") for a cross through
     # USDT, or ("BTC", "USDT") for a BTC->USD request an exchange prices in USDT.
     route: tuple[str, ...] = ()
+    # The value as an exact fraction of the quoted prices it was walked from (a cross
+    # through an inverse, 1 / 1.08, has no exact decimal): conversions use it, so 100 EUR
+    # at EUR/USD 1.08 is 108 USDT, not 107.999999 (None: `value` is the whole truth).
+    exact: Fraction | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.value.is_finite() or self.value <= 0:
@@ -116,6 +121,8 @@ class CrossRoute:
     path: tuple[str, ...]
     # Set when USD was not quoted and this currency (e.g. USDT) stood in for it.
     stand_in: str | None = None
+    # the value exactly: products and inverses of the quoted prices (Rate.exact)
+    exact: Fraction = field(default=Fraction(1), compare=False)
 
 
 def _usable(value: Decimal | None) -> Decimal | None:
@@ -146,14 +153,31 @@ def _paths(base: str, quote: str, legs: Sequence[str]) -> list[tuple[str, ...]]:
     return paths
 
 
-def _walk(direct: Direct, path: tuple[str, ...]) -> Decimal | None:
-    value = ONE
+def _pair_exact(direct: Direct, base: str, quote: str) -> Fraction | None:
+    """`pair_rate` as an exact fraction of the quoted price."""
+    if base == quote:
+        return Fraction(1)
+    value = _usable(direct(base, quote))
+    if value is not None:
+        return Fraction(value)
+    inverse = _usable(direct(quote, base))
+    if inverse is not None:
+        return 1 / Fraction(inverse)
+    return None
+
+
+def _walk(direct: Direct, path: tuple[str, ...]) -> tuple[Decimal, Fraction] | None:
+    """The path's rate, and exactly. The decimal is computed step by step as it always
+    was (60 digits), so rates shown and stored do not move."""
+    value, exact = ONE, Fraction(1)
     for a, b in pairwise(path):
         step = pair_rate(direct, a, b)
-        if step is None:
+        step_exact = _pair_exact(direct, a, b)
+        if step is None or step_exact is None:
             return None
         value = CONTEXT.multiply(value, step)
-    return value
+        exact *= step_exact
+    return value, exact
 
 
 def route(
@@ -177,9 +201,9 @@ def route(
     if base == quote:
         return CrossRoute(ONE, (base,))
     for path in _paths(base, quote, legs):
-        value = _walk(direct, path)
-        if value is not None:
-            return CrossRoute(value, path)
+        walked = _walk(direct, path)
+        if walked is not None:
+            return CrossRoute(walked[0], path, exact=walked[1])
     if usd_stand_in is not None and "USD" in (base, quote):
         stand_in = usd_stand_in.upper()
         sub_base = stand_in if base == "USD" else base
@@ -188,9 +212,9 @@ def route(
             return CrossRoute(ONE, (sub_base,), stand_in)
         sub_legs = [leg for leg in legs if leg != "USD"]
         for path in _paths(sub_base, sub_quote, sub_legs):
-            value = _walk(direct, path)
-            if value is not None:
-                return CrossRoute(value, path, stand_in)
+            walked = _walk(direct, path)
+            if walked is not None:
+                return CrossRoute(walked[0], path, stand_in, exact=walked[1])
     return None
 
 

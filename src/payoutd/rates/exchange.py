@@ -321,7 +321,7 @@ class ExchangeRates:
                 source=self.name,
             )
         as_of = min((entry.fetched_at for entry in cached.values()), default=self.clock())
-        return Rate(base, quote, found.value, self.name, as_of, found.path)
+        return Rate(base, quote, found.value, self.name, as_of, found.path, found.exact)
 
     async def aclose(self) -> None:
         await self.exchange.close()

@@ -105,7 +105,7 @@ class StaticRates:
             answer = self._answers[(base, quote)] = (
                 None
                 if found is None
-                else Rate(base, quote, found.value, self.name, self.as_of, found.path)
+                else Rate(base, quote, found.value, self.name, self.as_of, found.path, found.exact)
             )
         if answer is None:
             raise RateUnavailable(

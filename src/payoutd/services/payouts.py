@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
 from typing import Any, Literal, NamedTuple, overload
 
 from payoutd.domain import events, quotes
@@ -23,12 +24,12 @@ from payoutd.domain.events import Event
 from payoutd.domain.fees import FEE_MODES, Pricing, ServiceFee
 from payoutd.domain.ledger import HoldRequest, payout_posting
 from payoutd.domain.money import (
-    CONTEXT,
     MAX_DECIMALS,
     ROUND_DEBIT,
     decimals_of,
     fmt,
     quantize,
+    to_decimal,
 )
 from payoutd.domain.payout import (
     INITIAL,
@@ -95,14 +96,16 @@ def _precision(asset: Asset) -> int:
     return min(asset.decimals, CURRENCIES[asset.currency].decimals)
 
 
-async def _price(ctx: Context, base: str, quote: str, source: str, field: str) -> Decimal:
-    """What one `base` costs in `quote`, or the seeds' `Error convert to_currency`."""
+async def _price(ctx: Context, base: str, quote: str, source: str, field: str) -> Fraction:
+    """What one `base` costs in `quote`, exactly (domain.rates.Rate.exact), or the seeds'
+    `Error convert to_currency`."""
     if base == quote:
-        return Decimal(1)
+        return Fraction(1)
     try:
-        return (await ctx.rates.rate(base, quote, source)).value
+        rate = await ctx.rates.rate(base, quote, source)
     except RateError as exc:
         raise field_error("rate_unavailable", field, f"Error convert to_currency: {exc}") from exc
+    return rate.exact if rate.exact is not None else Fraction(rate.value)
 
 
 async def min_payout_amount(ctx: Context, currency: str, source: str) -> Decimal:
@@ -111,7 +114,7 @@ async def min_payout_amount(ctx: Context, currency: str, source: str) -> Decimal
     floor = ctx.settings.min_payout_eur
     if floor <= 0:
         return Decimal(0)
-    return CONTEXT.multiply(floor, await _price(ctx, "EUR", currency, source, "amount"))
+    return to_decimal(Fraction(floor) * await _price(ctx, "EUR", currency, source, "amount"))
 
 
 async def quote(ctx: Context, merchant_fees: Mapping[str, ServiceFee], req: PayoutRequest) -> Quote:
@@ -198,17 +201,18 @@ async def quote(ctx: Context, merchant_fees: Mapping[str, ServiceFee], req: Payo
         await _check_worth(ctx, req.amount, cur.code, cur.decimals, source)
     else:
         await _check_worth(ctx, plan.payout_amount, asset.currency, precision, source)
-    rate_value: Decimal | None = None
+    exact_rate: Fraction | None = None
     rate_quote: str | None = None
     if debit_price is not None:
-        rate_value, rate_quote = debit_price, debit_code
+        exact_rate, rate_quote = debit_price, debit_code
     elif payout_price is not None:
-        rate_value, rate_quote = payout_price, cur.code
-    if rate_value is not None:
+        exact_rate, rate_quote = payout_price, cur.code
+    rate_value: Decimal | None = None
+    if exact_rate is not None:
         # Shown at the scale the payouts table keeps (NUMERIC(38, 18) on PostgreSQL), so
         # the quote, the created payout and every later read show the same rate on both
-        # databases. The amounts above were computed at the rate's full precision.
-        rate_value = quantize(rate_value, MAX_DECIMALS, ROUND_HALF_EVEN)
+        # databases. The amounts above were computed at the exact rate.
+        rate_value = quantize(to_decimal(exact_rate), MAX_DECIMALS, ROUND_HALF_EVEN)
     return Quote(
         req,
         asset,

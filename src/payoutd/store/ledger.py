@@ -69,6 +69,15 @@ def _parse_account(account_id: str) -> tuple[str, str | None, str]:
     return parts[0], None, parts[1]
 
 
+def _accounts(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Any]:
+    """(id, balance, held) of these accounts as SQLite stores them (amounts as text)."""
+    return conn.execute(
+        "SELECT id, balance, held FROM ledger_accounts WHERE id IN "
+        f"({sqlite_driver.marks(len(ids))})",
+        list(ids),
+    ).fetchall()
+
+
 @functools.cache
 def sqlite_amount(dialect: Any) -> Any:
     """A stored amount (SQLite's text) to its Decimal, as SQLAlchemy reads the column."""
@@ -149,6 +158,29 @@ class LedgerRepository:
             .order_by(ledger_accounts.c.currency)
         )
         return [Balance(r[0], r[1], r[2]) for r in await self.conn.execute(stmt)]
+
+    async def balances_of(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Balance]:
+        """The balances of these (merchant, currency) pairs that exist, in one read; on
+        SQLite on the sqlite3 connection itself (through SQLAlchemy's execution a read
+        like this was most of a dialect create's extra CPU: bench/README.md, `compat`)."""
+        if not pairs:
+            return {}
+        by_id = {merchant_account(m, c): (m, c) for m, c in pairs}
+        ids = sorted(by_id)
+        if self.pg:
+            stmt = select(
+                ledger_accounts.c.id, ledger_accounts.c.balance, ledger_accounts.c.held
+            ).where(one_of(self.dialect, ledger_accounts.c.id, ids))
+            rows: list[Any] = list(await self.conn.execute(stmt))
+            amount: Any = lambda v: v  # noqa: E731 - NUMERIC arrives as Decimal
+        else:
+            driver = await sqlite_driver.of(self.conn)
+            rows = await driver.call(functools.partial(_accounts, ids=ids))
+            amount = sqlite_amount(self.conn.dialect)
+        return {
+            by_id[account_id]: Balance(by_id[account_id][1], amount(balance), amount(held))
+            for account_id, balance, held in rows
+        }
 
     async def balance(self, merchant_id: str, currency: str) -> Balance | None:
         stmt = select(ledger_accounts.c.balance, ledger_accounts.c.held).where(
@@ -258,11 +290,7 @@ class LedgerRepository:
         read on the sqlite3 connection inside the caller's write transaction (BEGIN
         IMMEDIATE: they stay true until it ends)."""
         assert conn.in_transaction, "accounts are read inside the write transaction"
-        return conn.execute(
-            "SELECT id, balance, held FROM ledger_accounts WHERE id IN "
-            f"({sqlite_driver.marks(len(ids))})",
-            ids,
-        ).fetchall()
+        return _accounts(conn, ids)
 
     async def add_holds(self, granted: Sequence[HoldRequest], now: datetime) -> list[str]:
         """Write holds that `check_holds` granted in this transaction; their ids, in order."""
