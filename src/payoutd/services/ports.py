@@ -19,7 +19,7 @@ from payoutd.domain.errors import PayoutdError
 from payoutd.domain.events import Event
 from payoutd.domain.fees import ServiceFee
 from payoutd.domain.idempotency import StoredRequest
-from payoutd.domain.ledger import Entry, HoldRequest
+from payoutd.domain.ledger import Balance, Entry, HoldRequest
 from payoutd.domain.payout import Change, DialectRecord, Payout, Status
 from payoutd.domain.rates import Rate
 from payoutd.domain.webhooks import Delivery, Endpoint, Lane, Outcome
@@ -91,6 +91,10 @@ class Placements(Protocol):
 
 
 class Ledger(Protocol):
+    async def balances_of(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], Balance]: ...
+
     async def post(
         self,
         kind: str,
