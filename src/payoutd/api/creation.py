@@ -15,6 +15,7 @@ from payoutd.api.errors import error_json
 from payoutd.api.intake import Intake, InTransaction
 from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import PayoutdError
+from payoutd.domain.payout import DialectRecord
 from payoutd.services import idempotency, payouts
 from payoutd.services.ports import UnitOfWork
 from payoutd.services.views import payout_view
@@ -91,6 +92,31 @@ async def place(
         idempotent.kept.append(placed)
 
     return answer(await intake.place(placement, in_transaction=keep))
+
+
+async def record_dialect(
+    uow: UnitOfWork,
+    placed: payouts.Placed | PayoutdError,
+    dialect: str,
+    key_id: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """In the placing transaction: a payout this placement created was made through a
+    provider dialect (its webhooks then speak that provider's format, signed with
+    `key_id`); a refusal or a repeat records nothing."""
+    if not isinstance(placed, PayoutdError) and placed.created:
+        await payouts.record_dialect(
+            uow, DialectRecord(placed.payout.id, dialect, key_id, details or {})
+        )
+
+
+def recording(dialect: str, key_id: str, details: dict[str, Any] | None = None) -> InTransaction:
+    """`record_dialect` as a placement's `in_transaction`."""
+
+    async def keep(uow: UnitOfWork, placed: payouts.Placed | PayoutdError) -> None:
+        await record_dialect(uow, placed, dialect, key_id, details)
+
+    return keep
 
 
 def answer(placed: payouts.Placed) -> tuple[int, dict[str, Any]]:

@@ -27,7 +27,6 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from payoutd.api import creation, errors, reads
 from payoutd.api.auth import Principal, admit
-from payoutd.api.intake import InTransaction
 from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import pagination
 from payoutd.bootstrap import Runtime
@@ -37,7 +36,6 @@ from payoutd.domain.errors import PayoutdError, field_error
 from payoutd.domain.money import ROUND_CREDIT, fmt, parse_amount, quantize
 from payoutd.domain.payout import DialectRecord, Payout
 from payoutd.services import limits, merchants, payouts
-from payoutd.services.ports import UnitOfWork
 from payoutd.services.views import payout_view
 
 DIALECT = "bitclear"
@@ -264,15 +262,7 @@ async def create(body: PayoutRequest, request: Request, principal: Payer) -> _Bi
         err.fields = words.fields(err.fields, priced)
         raise
     price = await _price(rt, quote, price_currency, body.priceAmount)
-    record_key = principal.key.id
-
-    async def keep(uow: UnitOfWork, placed: payouts.Placed | PayoutdError) -> None:
-        if not isinstance(placed, PayoutdError) and placed.created:
-            await payouts.record_dialect(
-                uow, DialectRecord(placed.payout.id, DIALECT, record_key, price)
-            )
-
-    hook: InTransaction = keep
+    hook = creation.recording(DIALECT, principal.key.id, price)
     try:
         _, view = await creation.place(
             request.app.state.intake, principal, quote, in_transaction=hook

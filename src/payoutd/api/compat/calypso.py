@@ -28,16 +28,13 @@ from fastapi.responses import Response
 
 from payoutd.api import creation, errors, reads
 from payoutd.api.auth import Principal, admit
-from payoutd.api.intake import InTransaction
 from payoutd.api.responses import JSONResponse
 from payoutd.bootstrap import Runtime
 from payoutd.dialects import calypso as words
 from payoutd.domain.errors import PayoutdError, field_error
 from payoutd.domain.money import fmt, parse_amount
-from payoutd.domain.payout import DialectRecord
 from payoutd.domain.webhooks import Endpoint
 from payoutd.services import merchants, payouts, webhooks
-from payoutd.services.ports import UnitOfWork
 from payoutd.services.views import payout_view, ts
 
 DIALECT = "calypso"
@@ -200,15 +197,7 @@ async def _create(request: Request, principal: Principal, payload: dict[str, Any
     )
     quote = await creation.price(rt, principal, req)
     details = {"calypsoFeePercentage": _fee_percentage(rt, principal, currency)}
-    key_id = principal.key.id
-
-    async def keep(uow: UnitOfWork, placed: payouts.Placed | PayoutdError) -> None:
-        if not isinstance(placed, PayoutdError) and placed.created:
-            await payouts.record_dialect(
-                uow, DialectRecord(placed.payout.id, DIALECT, key_id, details)
-            )
-
-    hook: InTransaction = keep
+    hook = creation.recording(DIALECT, principal.key.id, details)
     # a repeated idempotencyKey (the native order_id) answers the payout stored with it
     _, view = await creation.place(request.app.state.intake, principal, quote, in_transaction=hook)
     return await _object(rt, principal, view)

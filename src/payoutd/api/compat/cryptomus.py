@@ -40,7 +40,6 @@ from payoutd.domain.assets import ASSETS
 from payoutd.domain.errors import PayoutdError, field_error
 from payoutd.domain.fees import FEE_MODES
 from payoutd.domain.money import fmt, parse_amount
-from payoutd.domain.payout import DialectRecord
 from payoutd.services import limits, merchants, payouts
 from payoutd.services.ports import ChainUnavailable, UnitOfWork
 from payoutd.services.views import amount as shown_amount
@@ -529,11 +528,9 @@ async def _create(
         async def keep(uow: UnitOfWork, placed: payouts.Placed | PayoutdError) -> None:
             if isinstance(placed, PayoutdError):
                 return
-            if placed.created and req.callback_url:
+            if req.callback_url:
                 # the callback_url hears this provider's webhooks, signed with this key
-                await payouts.record_dialect(
-                    uow, DialectRecord(placed.payout.id, dialect.name, principal.key.id)
-                )
+                await creation.record_dialect(uow, placed, dialect.name, principal.key.id)
             # the seed's `balance`: what remains, read in the transaction that holds
             left.append(await _available_in(uow, principal.merchant_id, debit_currency))
 
