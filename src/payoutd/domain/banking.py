@@ -77,3 +77,19 @@ class StatementLine:
     returned: bool = False  # a payment of ours coming back (R01…, AC04…)
     return_reason: str | None = None
     counterparty: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainDeposit:
+    """A transfer into one of the operator's funding wallets seen on chain: what funds an
+    off-ramp. `(network, txid, index)` names it once, however often a scan sees it."""
+
+    network: str  # payoutd's network code: "SOL", "ETH", "BASE"
+    currency: str  # "USDC" or "USDT"
+    address: str  # the funding wallet it was paid to
+    amount: Decimal
+    txid: str
+    index: int  # the log index (EVM) or output/instruction index within the transaction
+    block: int
+    confirmations: int
+    sender: str | None = None
