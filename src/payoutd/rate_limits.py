@@ -6,15 +6,22 @@ per key). Where the counts live decides where a limit holds: in this process's m
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 import structlog
-from limits import RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 NAMESPACE = "payoutd-api-key"
 log = structlog.get_logger("payoutd.api")
+
+
+@lru_cache(maxsize=64)
+def _per_minute(limit: int) -> RateLimitItem:
+    # every request asks for one of a handful of limits: each item is built once
+    return RateLimitItemPerMinute(limit)
 
 
 class RateLimits:
@@ -28,7 +35,7 @@ class RateLimits:
     async def take(self, key_id: str, per_minute: int) -> float | None:
         """None when the key may make this request (which then counts); else the seconds
         until it may make another."""
-        item = RateLimitItemPerMinute(per_minute)
+        item = _per_minute(per_minute)
         try:
             if await self.limiter.hit(item, NAMESPACE, key_id):
                 return None

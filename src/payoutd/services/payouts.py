@@ -114,7 +114,21 @@ async def min_payout_amount(ctx: Context, currency: str, source: str) -> Decimal
     floor = ctx.settings.min_payout_eur
     if floor <= 0:
         return Decimal(0)
-    return to_decimal(Fraction(floor) * await _price(ctx, "EUR", currency, source, "amount"))
+    price = await _price(ctx, "EUR", currency, source, "amount")
+    # Every create asks this, and the price changes only when the rate source's quote
+    # does: the exact product (a Fraction) is worked out once per quote it is made from.
+    key = (currency, source, floor)
+    known = _MIN_PAYOUTS.get(key)
+    if known is not None and (known[0] is price or known[0] == price):
+        return known[1]
+    value = to_decimal(Fraction(floor) * price)
+    if len(_MIN_PAYOUTS) > 1024:
+        _MIN_PAYOUTS.clear()
+    _MIN_PAYOUTS[key] = (price, value)
+    return value
+
+
+_MIN_PAYOUTS: dict[tuple[str, str, Decimal], tuple[Fraction, Decimal]] = {}
 
 
 async def quote(ctx: Context, merchant_fees: Mapping[str, ServiceFee], req: PayoutRequest) -> Quote:
