@@ -255,6 +255,20 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "Method not allowed",
         "The path exists but not with this HTTP method.",
     ),
+    ErrorSpec(
+        "bank_currency_not_supported",
+        422,
+        "This bank file format does not carry {currency}",
+        "A payment file was asked for in a currency its format cannot pay: SEPA credit "
+        "transfers (pain.001) carry EUR only, NACHA files USD only.",
+    ),
+    ErrorSpec(
+        "statement_unreadable",
+        422,
+        "The bank statement could not be read",
+        "The file is neither a camt.053 nor an MT940 statement, or it breaks the format "
+        "(the message says where); nothing of it was imported.",
+    ),
     # The one answer above 499 that is not a bug: a node payoutd needs to price a payout
     # cannot be reached. Nothing was changed; retry after the given time.
     ErrorSpec(
