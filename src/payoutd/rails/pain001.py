@@ -20,6 +20,7 @@ from typing import Any
 
 from lxml import etree
 from sepaxml import SepaTransfer
+from text_unidecode import unidecode
 
 from payoutd.domain.banking import Originator, OutgoingPayment
 from payoutd.domain.errors import field_error
@@ -110,6 +111,12 @@ def _payment(index: int, payment: OutgoingPayment, execution_date: date) -> dict
         ),
         "endtoend_id": end_to_end,
     }
+    if len(unidecode(found["description"])) > MAX_REMITTANCE:
+        # sepaxml transliterates ("ß" -> "ss") and would then cut the text short
+        raise refused(
+            payment_field(index, "remittance"),
+            f"At most {MAX_REMITTANCE} characters once written in SEPA's Latin characters",
+        )
     if creditor.bic:
         found["BIC"] = creditor.bic.upper()
     return found
