@@ -148,11 +148,19 @@ def test_the_same_export_gives_the_same_file() -> None:
 @pytest.mark.parametrize(
     ("payment", "code", "field"),
     [
-        (usd_payment(9, "1.00", routing="011401534"), "validation_error", "routing_number"),
-        (usd_payment(9, "1.00", routing="01140153"), "validation_error", "routing_number"),
-        (usd_payment(9, "1.00", account="1" * 18), "validation_error", "account_number"),
-        (usd_payment(9, "1.00", account_type="brokerage"), "validation_error", "account_type"),
-        (usd_payment(9, "1.00", holder_type="trust"), "validation_error", "holder_type"),
+        (
+            usd_payment(9, "1.00", routing="011401534"),
+            "validation_error",
+            "creditor.routing_number",
+        ),
+        (usd_payment(9, "1.00", routing="01140153"), "validation_error", "creditor.routing_number"),
+        (usd_payment(9, "1.00", account="1" * 18), "validation_error", "creditor.account_number"),
+        (
+            usd_payment(9, "1.00", account_type="brokerage"),
+            "validation_error",
+            "creditor.account_type",
+        ),
+        (usd_payment(9, "1.00", holder_type="trust"), "validation_error", "creditor.holder_type"),
         (usd_payment(9, "1.005"), "invalid_amount", "amount"),
         (usd_payment(9, "100000000.00"), "invalid_amount", "amount"),
         (usd_payment(9, "1.00", remittance="x" * 81), "validation_error", "remittance"),
@@ -188,9 +196,7 @@ def test_a_bad_payment_is_refused_naming_its_field(
     with pytest.raises(PayoutdError) as e:
         write([MIXED[0], payment])
     assert e.value.code == code
-    assert list(e.value.fields) == [f"payments[1].creditor.{field}"] or list(e.value.fields) == [
-        f"payments[1].{field}"
-    ]
+    assert list(e.value.fields) == [f"payments[1].{field}"]
 
 
 def test_an_originator_in_another_currency_or_without_routing_is_refused() -> None:
