@@ -16,8 +16,8 @@ from payoutd.config import Settings
 from payoutd.dialects import bitclear, calypso, cryptomus
 from payoutd.domain.assets import CURRENCIES, NETWORKS
 from payoutd.metrics import Metrics
-from payoutd.rate_limits import RateLimits
 from payoutd.rails.files import BankFiles
+from payoutd.rate_limits import RateLimits
 from payoutd.rates import RateSources
 from payoutd.secretbox import KEY_FILE, KeyFile, SecretBox, parse_keys
 from payoutd.services.context import Context
