@@ -5,14 +5,17 @@ day's files."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from ach.parser import Parser
 
+from payoutd.bootstrap import build
 from payoutd.domain.banking import BankAccountRef, Originator
 from payoutd.domain.errors import PayoutdError
 from payoutd.rails.files import BankFiles
 from payoutd.services.ports import PaymentFiles
+from tests import support
 from tests.rails.support import EUR_ORIGINATOR, USD_ORIGINATOR, eur_payment, usd_payment
 
 CREATED = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
@@ -65,3 +68,20 @@ def test_other_currencies_and_bad_arguments_are_refused() -> None:
                 file_number=number,
             )
         assert (e.value.code, list(e.value.fields)) == (code, [field])
+
+
+async def test_bootstrap_gives_the_services_the_bank_files(tmp_path: Path) -> None:
+    runtime = build(support.test_settings(tmp_path, None))
+    try:
+        files = runtime.ctx.payment_files
+        assert isinstance(files, BankFiles)
+        name, _ = files.export(
+            EUR_ORIGINATOR,
+            [eur_payment(1, "1.00")],
+            reference="EXP-1",
+            created_at=CREATED,
+            execution_date=date(2026, 12, 9),
+        )
+        assert name == "pain001-EXP-1.xml"
+    finally:
+        await runtime.close()
