@@ -10,9 +10,12 @@ from decimal import Decimal
 
 import pytest
 from ach.parser import Parser
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from payoutd.domain.banking import BankAccountRef, Originator, OutgoingPayment
 from payoutd.domain.errors import PayoutdError
+from payoutd.rails.nacha import MAX_CENTS as MAX_ENTRY_CENTS
 from payoutd.rails.nacha import write_nacha
 from tests.rails.support import USD_ORIGINATOR, aba_check_digit, usd_payment
 
@@ -217,3 +220,61 @@ def test_an_originator_in_another_currency_or_without_routing_is_refused() -> No
             effective_date=EFFECTIVE,
         )
     assert list(e.value.fields) == ["file_id_modifier"]
+
+
+def test_a_long_name_is_cut_to_the_field() -> None:
+    text = write([usd_payment(1, "1.00", holder="Maximiliane Übermann-Schwarzenegger")])
+    [entry] = Parser(text).as_dict()["batches"][0]["entries"]
+    assert entry["entry_detail"]["ind_name"] == "MAXIMILIANE UBERMANN-S"
+
+
+routing_prefixes = st.sampled_from(["01140153", "02100002", "09100001", "32227162", "12100035"])
+rows = st.tuples(
+    routing_prefixes,
+    st.integers(min_value=1, max_value=MAX_ENTRY_CENTS),
+    st.sampled_from(["checking", "savings"]),
+    st.sampled_from(["individual", "business"]),
+    st.text(alphabet="0123456789", min_size=1, max_size=17),
+    st.text(
+        alphabet=st.characters(codec="latin-1", categories=["L", "Zs"]), min_size=1, max_size=40
+    ).filter(str.strip),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(rows, min_size=1, max_size=25))
+def test_any_payments_read_back_the_same(
+    drawn: list[tuple[str, int, str, str, str, str]],
+) -> None:
+    payments = [
+        usd_payment(
+            n,
+            str(Decimal(value).scaleb(-2)),
+            routing=prefix + aba_check_digit(prefix),
+            account=account,
+            account_type=account_type,
+            holder_type=holder_type,
+            holder=holder,
+        )
+        for n, (prefix, value, account_type, holder_type, account, holder) in enumerate(drawn)
+    ]
+    text = write(payments)
+    parsed = Parser(text).as_dict()
+    details = {
+        e["entry_detail"]["ind_id"].strip(): e["entry_detail"]
+        for b in parsed["batches"]
+        for e in b["entries"]
+    }
+    assert len(details) == len(payments)
+    for p in payments:
+        detail = details[p.payment_id]
+        assert int(detail["amount"]) == cents(p.amount)
+        assert detail["recv_dfi_id"] + detail["check_digit"] == p.creditor.routing_number
+        assert detail["dfi_acnt_num"].strip() == p.creditor.account_number
+    assert int(parsed["file_control"]["credit_amount"]) == sum(cents(p.amount) for p in payments)
+    assert (
+        int(parsed["file_control"]["entry_hash"])
+        == sum(int((p.creditor.routing_number or "")[:8]) for p in payments) % 10**10
+    )
+    lines = records(text)
+    assert {len(line) for line in lines} == {94} and len(lines) % 10 == 0
