@@ -278,3 +278,22 @@ def test_any_payments_read_back_the_same(
     )
     lines = records(text)
     assert {len(line) for line in lines} == {94} and len(lines) % 10 == 0
+
+
+def test_a_file_over_the_control_totals_width_is_refused() -> None:
+    """The file control's credit total holds 12 digits of cents: 101 payments of the
+    largest entry amount do not fit, and the file is refused rather than cut."""
+    payments = [usd_payment(n, "99999999.99") for n in range(101)]
+    with pytest.raises(PayoutdError) as e:
+        write(payments)
+    assert e.value.code == "validation_error"
+    assert "cannot be written" in e.value.message
+    assert list(e.value.fields) == ["payments"]
+
+
+def test_a_company_id_nacha_cannot_carry_is_refused() -> None:
+    account = USD_ORIGINATOR.account
+    for company_id in ("", "12345678901", "12-345"):
+        with pytest.raises(PayoutdError) as e:
+            write(MIXED, Originator(account, "PAYOUTD OPERATOR", company_id))
+        assert list(e.value.fields) == ["originator.company_id"]

@@ -361,3 +361,12 @@ def test_an_xml_bomb_is_not_expanded() -> None:
 
 def test_bank_files_read_is_read_statement() -> None:
     assert BankFiles().read(CAMT.read_bytes()) == read_statement(CAMT.read_bytes())
+
+
+def test_a_latin1_mt940_reads_like_its_utf8_twin() -> None:
+    """German banks often send MT940 in ISO 8859-1."""
+    utf8 = MT940.read_bytes()
+    latin1 = utf8.decode("utf-8").encode("latin-1")
+    assert latin1 != utf8
+    assert read_statement(latin1) == read_statement(utf8)
+    assert read_statement(latin1)[0].counterparty == "Jürgen Müller"
