@@ -52,7 +52,7 @@ def test_usd_payments_leave_as_nacha(file_number: int, modifier: str) -> None:
 def test_other_currencies_and_bad_arguments_are_refused() -> None:
     gbp = Originator(BankAccountRef("Op Ltd", "GBP", iban="GB29NWBK60161331926819"), "Op")
     cases = [
-        (gbp, "EXP-9", 1, "bank_currency_not_supported", "originator.account.currency"),
+        (gbp, "EXP-9", 1, "validation_error", "originator.account.currency"),
         (USD_ORIGINATOR, "../etc/passwd", 1, "validation_error", "reference"),
         (USD_ORIGINATOR, "EXP-9", 37, "validation_error", "file_number"),
         (USD_ORIGINATOR, "EXP-9", 0, "validation_error", "file_number"),

@@ -175,7 +175,7 @@ def test_the_same_export_gives_the_same_file() -> None:
         ),
         (
             OutgoingPayment("P-1", Decimal(1), "EUR", MIXED[0].creditor, "m"),
-            "bank_currency_not_supported",
+            "validation_error",
             "currency",
         ),
     ],
@@ -206,7 +206,11 @@ def test_an_originator_in_another_currency_or_without_routing_is_refused() -> No
     eur = Originator(BankAccountRef("Op", "EUR", iban="DE89370400440532013000"), "OP", "1")
     with pytest.raises(PayoutdError) as e:
         write(MIXED, eur)
-    assert e.value.code == "bank_currency_not_supported"
+    assert (e.value.code, list(e.value.fields)) == (
+        "validation_error",
+        ["originator.account.currency"],
+    )
+    assert e.value.message == "A NACHA file carries USD only, not EUR"
     no_routing = Originator(BankAccountRef("Op", "USD"), "OP", "1234567890")
     with pytest.raises(PayoutdError) as e:
         write(MIXED, no_routing)

@@ -71,7 +71,9 @@ class BankFiles:
             )
             return f"nacha-{reference}.ach", data
         raise field_error(
-            "bank_currency_not_supported", "originator.account.currency", currency=currency
+            "validation_error",
+            "originator.account.currency",
+            f"Payment files are written for EUR (SEPA) and USD (NACHA) accounts, not {currency}",
         )
 
     def read(self, data: bytes) -> list[StatementLine]:
