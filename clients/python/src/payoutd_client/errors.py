@@ -67,6 +67,10 @@ class NotFound(PayoutdError):
     """404: no such object for this merchant."""
 
 
+class MethodNotAllowed(PayoutdError):
+    """405: the path exists, not with this HTTP method (an SDK older than the API?)."""
+
+
 class Conflict(PayoutdError):
     """409: the object's state or the Idempotency-Key does not allow this."""
 
@@ -214,6 +218,7 @@ BY_STATUS: Mapping[int, type[PayoutdError]] = {
     401: AuthenticationError,
     403: PermissionDenied,
     404: NotFound,
+    405: MethodNotAllowed,
     409: Conflict,
     413: PayloadTooLarge,
     422: ValidationError,
