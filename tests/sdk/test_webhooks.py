@@ -10,7 +10,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from payoutd_client import AsyncClient, Client, NotFound, WebhookEvent, webhooks
+from payoutd_client import AsyncClient, Client, Delivery, NotFound, WebhookEvent, webhooks
 
 from tests.compat.receiver import CallbackServer, Hook
 from tests.sdk.conftest import BTC_ADDRESS, Live
@@ -46,6 +46,35 @@ async def await_hooks(
         assert time.monotonic() < deadline, f"no {kind} webhook after {WAIT_SECONDS} s"
         await asyncio.sleep(0.05)
     return found
+
+
+def delivered(payoutd: Client, endpoint_id: str, event_id: str) -> Delivery:
+    """The event's delivery once payoutd recorded its answer (the receiver has the webhook
+    a moment before the worker writes down the 200)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        # a page of one: the walk goes through the log's pages
+        log = payoutd.webhook_endpoints.deliveries(endpoint_id, limit=1)
+        found = next(d for d in log if d.event_id == event_id)
+        if found.status == "delivered":
+            return found
+        assert time.monotonic() < deadline, f"not delivered after {WAIT_SECONDS} s: {found}"
+        time.sleep(0.05)
+
+
+async def adelivered(payoutd: AsyncClient, endpoint_id: str, event_id: str) -> Delivery:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        found = None
+        async for d in payoutd.webhook_endpoints.deliveries(endpoint_id):
+            if d.event_id == event_id:
+                found = d
+                break
+        assert found is not None
+        if found.status == "delivered":
+            return found
+        assert time.monotonic() < deadline, f"not delivered after {WAIT_SECONDS} s: {found}"
+        await asyncio.sleep(0.05)
 
 
 def check_refusals(hook: Hook, secret: str) -> None:
@@ -93,9 +122,8 @@ def test_a_real_webhook_is_verified_and_a_tampered_one_refused(live: Live) -> No
             [paid] = wait_for_hooks(server, "/hooks", payout.id, "payout.paid")
             assert webhooks.verify(paid.raw, paid.headers, endpoint.secret).type == "payout.paid"
 
-            log = list(payoutd.webhook_endpoints.deliveries(endpoint.id, limit=1))
-            delivery = next(d for d in log if d.event_id == event.id)
-            assert delivery.event_type == "payout.created" and delivery.status == "delivered"
+            delivery = delivered(payoutd, endpoint.id, event.id)
+            assert delivery.event_type == "payout.created"
             assert delivery.attempt_log and delivery.attempt_log[0].status_code == 200
             again = payoutd.webhook_endpoints.redeliver(endpoint.id, delivery.id)
             assert again.id == delivery.id
@@ -128,8 +156,7 @@ async def test_async_a_real_webhook_is_verified_and_a_tampered_one_refused(live:
             assert event.payout is not None and event.payout.id == payout.id
             check_refusals(hook, endpoint.secret)
 
-            deliveries = [d async for d in payoutd.webhook_endpoints.deliveries(endpoint.id)]
-            delivery = next(d for d in deliveries if d.event_id == event.id)
+            delivery = await adelivered(payoutd, endpoint.id, event.id)
             await payoutd.webhook_endpoints.redeliver(endpoint.id, delivery.id)
             _, resent = await await_hooks(server, "/hooks", payout.id, "payout.created", count=2)
             assert webhooks.verify(resent.raw, resent.headers, endpoint.secret).id == event.id
