@@ -191,11 +191,46 @@ def test_connection_errors_are_retried_then_raised() -> None:
     assert failed.value.status is None and len(sent) == 4
 
 
-def test_a_delete_cut_short_is_not_sent_again() -> None:
+def test_calls_payoutd_keeps_no_answer_of_are_not_sent_again_when_cut_short() -> None:
+    """A DELETE or a new webhook endpoint that may have been done is not risked twice;
+    a connection never made, or a 429 / 503 (payoutd did nothing), is retried."""
     sent, payoutd = client([httpx.ReadError("reset")])
     with pytest.raises(ConnectionFailed):
         payoutd.webhook_endpoints.delete("e1")
     assert len(sent) == 1
+    sent, payoutd = client([httpx.Response(502)])
+    with pytest.raises(ServerError):
+        payoutd.webhook_endpoints.create("https://example.com/hooks")
+    assert len(sent) == 1
+    sent, payoutd = client([httpx.ReadError("reset")])
+    with pytest.raises(ConnectionFailed):
+        payoutd.webhook_endpoints.create("https://example.com/hooks")
+    assert len(sent) == 1
+    endpoint = {
+        "id": "e1",
+        "object": "webhook_endpoint",
+        "url": "https://example.com/hooks",
+        "event_types": ["*"],
+        "description": None,
+        "status": "enabled",
+        "disabled_reason": None,
+        "failing_since": None,
+        "created_at": "2026-01-01T00:00:00Z",
+        "secret": "whsec_x",
+    }
+    sent, payoutd = client(
+        [httpx.ConnectError("refused"), error(503, "x"), httpx.Response(201, json=endpoint)]
+    )
+    assert payoutd.webhook_endpoints.create("https://example.com/hooks").secret == "whsec_x"
+    assert len(sent) == 3
+
+
+def test_a_gateway_error_is_retried_for_a_payout() -> None:
+    sent, payoutd = client(
+        [httpx.Response(502), httpx.Response(504), httpx.Response(201, json=PAYOUT)]
+    )
+    create(payoutd)
+    assert len(sent) == 3 and len({r.headers["idempotency-key"] for r in sent}) == 1
 
 
 async def test_async_retries_with_one_idempotency_key() -> None:

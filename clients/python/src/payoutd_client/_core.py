@@ -25,14 +25,19 @@ USER_AGENT = f"payoutd-client-python/{VERSION}"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
-# 502 and 504 come from a proxy in front of payoutd: the request may or may not have
-# reached it, which the Idempotency-Key makes safe to find out by asking again.
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# payoutd answers 429 and 503 before doing anything; 502 and 504 come from a proxy in
+# front of it, when the request may or may not have reached it (retried only when the
+# call is repeatable)
+REFUSED_UNDONE = frozenset({429, 503})
+GATEWAY = frozenset({502, 504})
 
 
 @dataclass(frozen=True, slots=True)
 class Call(Generic[T]):
-    """One API request and how its JSON answer becomes a result."""
+    """One API request and how its JSON answer becomes a result. `repeatable`: sending it
+    twice does what sending it once does (a read; a POST payoutd keeps the answer of under
+    its Idempotency-Key, or whose repeat is harmless), so a request that may or may not
+    have reached payoutd can be sent again."""
 
     method: str
     path: str
@@ -40,6 +45,7 @@ class Call(Generic[T]):
     params: Mapping[str, str | int] | None = None
     body: Mapping[str, Any] | None = None
     idempotency_key: str | None = None
+    repeatable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,19 +64,20 @@ class Retry:
         delay: float = min(self.maximum, self.initial * 2**attempt)
         return delay * (0.5 + random.random() / 2)
 
-    def delay(self, attempt: int, response: httpx.Response | None, method: str) -> float | None:
+    def delay(self, attempt: int, response: httpx.Response | None, call: Call[Any]) -> float | None:
         """Seconds to wait before the next attempt, or None when there is none: the last
         attempt was the final one, or the answer is one to keep."""
         if attempt >= self.max_retries:
             return None
         if response is None:
             return self.backoff(attempt)
-        if response.status_code == 409 and method == "POST":
+        status = response.status_code
+        if status == 409 and call.method == "POST":
             # the first request with this Idempotency-Key is still running (its answer was
             # lost on the way): asking again soon gets its stored answer
             if _code(response) != "idempotency_in_progress":
                 return None
-        elif response.status_code not in RETRY_STATUSES:
+        elif not (status in REFUSED_UNDONE or (status in GATEWAY and call.repeatable)):
             return None
         wait = self.backoff(attempt)
         asked = retry_after(response.headers.get("retry-after"))
@@ -108,14 +115,14 @@ def _code(response: httpx.Response) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def retry_transport_error(method: str, exc: httpx.TransportError) -> bool:
+def retry_transport_error(call: Call[Any], exc: httpx.TransportError) -> bool:
     """Whether a request that got no answer may be sent again. A connection never made
-    changed nothing; a request cut short may have been carried out, which is safe to
-    repeat for reads and for POSTs (their Idempotency-Key gets the first answer back),
-    not for a DELETE."""
+    changed nothing; a request cut short may have been carried out, which only a
+    repeatable call may risk (a payout's POST gets its first answer back by its
+    Idempotency-Key; a DELETE or a new webhook endpoint would not)."""
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return True
-    return method != "DELETE"
+    return call.repeatable
 
 
 def headers(api_key: str, call: Call[Any], idempotency_key: str | None) -> dict[str, str]:
@@ -326,12 +333,15 @@ def endpoint_create(
     idempotency_key: str | None,
 ) -> Call[models.WebhookEndpoint]:
     body = _body(url=url, event_types=event_types, description=description)
+    # payoutd keeps no Idempotency-Key answer for this POST: a second one makes a second
+    # endpoint
     return Call(
         "POST",
         "/v1/webhook-endpoints",
         models.WebhookEndpoint.from_json,
         body=body,
         idempotency_key=idempotency_key,
+        repeatable=False,
     )
 
 
@@ -352,7 +362,8 @@ def endpoint_list(
 
 
 def endpoint_delete(endpoint_id: str) -> Call[None]:
-    return Call("DELETE", f"/v1/webhook-endpoints/{_seg(endpoint_id)}", _nothing)
+    # once done, a repeat answers 404
+    return Call("DELETE", f"/v1/webhook-endpoints/{_seg(endpoint_id)}", _nothing, repeatable=False)
 
 
 def delivery_list(

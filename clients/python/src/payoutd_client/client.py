@@ -72,11 +72,11 @@ class Client:
                     headers=headers,
                 )
             except httpx.TransportError as exc:
-                wait = self.retry.delay(attempt, None, call.method)
-                if wait is None or not _core.retry_transport_error(call.method, exc):
+                wait = self.retry.delay(attempt, None, call)
+                if wait is None or not _core.retry_transport_error(call, exc):
                     raise _core.connection_failed(call, exc) from exc
             else:
-                wait = self.retry.delay(attempt, response, call.method)
+                wait = self.retry.delay(attempt, response, call)
                 if wait is None:
                     return _core.result(call, response)
                 response.close()
