@@ -1,7 +1,9 @@
 """A live payoutd for the SDK's tests: `payoutd serve` (API and worker in one process, as
 the Quickstart runs it) as a real process on a free loopback port, on SQLite and on
 PostgreSQL, with a fast sandbox chain so payouts are paid and webhooks delivered within
-seconds. Each test gets a merchant of its own, made and funded through the operator API."""
+seconds. One server per database for tests/sdk, stopped when they end: each test gets a
+merchant of its own, made and funded through the operator API, so it sees only its own
+payouts."""
 
 from __future__ import annotations
 
@@ -69,7 +71,7 @@ def _database(kind: str) -> Iterator[str | None]:
 
 
 @pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+    scope="package", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
 def live(
     request: pytest.FixtureRequest,
