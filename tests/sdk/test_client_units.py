@@ -271,6 +271,13 @@ def test_every_catalogue_code_raises_a_class_of_its_status() -> None:
     assert issubclass(errors.error_class(409, "idempotency_in_progress"), IdempotencyInProgress)
 
 
+def test_a_success_that_is_not_json_is_an_error() -> None:
+    _, payoutd = client([httpx.Response(200, text="<html>captive portal</html>")])
+    with pytest.raises(PayoutdError) as odd:
+        payoutd.payouts.get("p1")
+    assert (odd.value.code, odd.value.status) == ("invalid_response", 200)
+
+
 def test_a_non_json_error_keeps_its_status() -> None:
     _, payoutd = client([httpx.Response(404, text="<html>nginx</html>")])
     with pytest.raises(NotFound) as missing:

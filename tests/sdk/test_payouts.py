@@ -219,6 +219,10 @@ def test_a_lost_answer_is_retried_with_the_same_key_and_makes_one_payout(live: L
         keys = {r.headers["Idempotency-Key"] for r in posts}
         assert len(keys) == 1 and keys != {""}
         assert [p.id for p in payoutd.payouts.list()] == [payout.id]
+        # what a caller that crashed instead would ask: did the create with this key work?
+        [key] = keys
+        assert [p.id for p in payoutd.payouts.list(idempotency_key=key)] == [payout.id]
+        assert list(payoutd.payouts.list(idempotency_key="never-used")) == []
     http.close()
 
 

@@ -151,6 +151,15 @@ def result(call: Call[T], response: httpx.Response) -> T:
         body: Any = response.json()
     except ValueError:
         body = response.text
+        if response.status_code < 400:  # not payoutd's answer (a proxy's page?)
+            raise errors.PayoutdError(
+                f"{call.method} {call.path}: HTTP {response.status_code} with a body that "
+                "is not JSON",
+                code="invalid_response",
+                status=response.status_code,
+                headers=response.headers,
+                body=body,
+            ) from None
     if response.status_code >= 400:
         raise errors.from_response(response.status_code, response.headers, body)
     return call.read(body)
@@ -261,6 +270,7 @@ def payout_list(
     network: str | None,
     order_id: str | None,
     batch_id: str | None,
+    idempotency_key: str | None,
     limit: int | None,
 ) -> Call[models.Page[models.Payout]]:
     params = _params(
@@ -269,6 +279,7 @@ def payout_list(
         network=network,
         order_id=order_id,
         batch_id=batch_id,
+        idempotency_key=idempotency_key,
         limit=limit,
         cursor=cursor,
     )

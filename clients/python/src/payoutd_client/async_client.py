@@ -56,7 +56,7 @@ class AsyncClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def request(self, call: _core.Call[T]) -> T:
+    async def _request(self, call: _core.Call[T]) -> T:
         key = _core.idempotency_key(call)
         headers = _core.headers(self.api_key, call, key)
         attempt = 0
@@ -111,7 +111,7 @@ class Payouts(_Resource):
     ) -> models.Payout:
         """Create a payout (`approval="manual"` makes an offer to approve later). Repeating
         an `order_id` returns the existing payout and creates nothing."""
-        return await self._client.request(
+        return await self._client._request(
             _core.payout_create(
                 amount_=amount,
                 currency=currency,
@@ -134,7 +134,7 @@ class Payouts(_Resource):
         )
 
     async def get(self, payout_id: str) -> models.Payout:
-        return await self._client.request(_core.payout_get(payout_id))
+        return await self._client._request(_core.payout_get(payout_id))
 
     def list(
         self,
@@ -144,12 +144,15 @@ class Payouts(_Resource):
         network: str | None = None,
         order_id: str | None = None,
         batch_id: str | None = None,
+        idempotency_key: str | None = None,
         limit: int | None = None,
     ) -> AsyncPager[models.Payout]:
-        """Payouts, newest first; `limit` is the page size (at most 200)."""
+        """Payouts, newest first; `limit` is the page size (at most 200).
+        `idempotency_key` finds the payout a create with that key made (none when it
+        made none): how to learn, after a crash, whether a create got through."""
 
         async def fetch(cursor: str | None) -> models.Page[models.Payout]:
-            return await self._client.request(
+            return await self._client._request(
                 _core.payout_list(
                     cursor,
                     status=status,
@@ -157,6 +160,7 @@ class Payouts(_Resource):
                     network=network,
                     order_id=order_id,
                     batch_id=batch_id,
+                    idempotency_key=idempotency_key,
                     limit=limit,
                 )
             )
@@ -165,13 +169,15 @@ class Payouts(_Resource):
 
     async def approve(self, payout_id: str, *, idempotency_key: str | None = None) -> models.Payout:
         """Approve an offer: its funds are held and it is queued."""
-        return await self._client.request(
+        return await self._client._request(
             _core.payout_action(payout_id, "approve", idempotency_key)
         )
 
     async def cancel(self, payout_id: str, *, idempotency_key: str | None = None) -> models.Payout:
         """Cancel a payout that was not sent yet; held funds are released."""
-        return await self._client.request(_core.payout_action(payout_id, "cancel", idempotency_key))
+        return await self._client._request(
+            _core.payout_action(payout_id, "cancel", idempotency_key)
+        )
 
 
 class Quotes(_Resource):
@@ -191,7 +197,7 @@ class Quotes(_Resource):
         idempotency_key: str | None = None,
     ) -> models.Quote:
         """Price a payout without creating it."""
-        return await self._client.request(
+        return await self._client._request(
             _core.quote_create(
                 amount_=amount,
                 currency=currency,
@@ -210,17 +216,17 @@ class Quotes(_Resource):
 
 class Balances(_Resource):
     def list(self) -> AsyncPager[models.Balance]:
-        return AsyncPager(lambda cursor: self._client.request(_core.balance_list(cursor)))
+        return AsyncPager(lambda cursor: self._client._request(_core.balance_list(cursor)))
 
 
 class LimitsResource(_Resource):
     async def get(self, currency: str, *, rate_source: str | None = None) -> models.Limits:
-        return await self._client.request(_core.limits_get(currency, rate_source))
+        return await self._client._request(_core.limits_get(currency, rate_source))
 
 
 class Assets(_Resource):
     def list(self) -> AsyncPager[models.Asset]:
-        return AsyncPager(lambda cursor: self._client.request(_core.asset_list(cursor)))
+        return AsyncPager(lambda cursor: self._client._request(_core.asset_list(cursor)))
 
 
 class WebhookEndpoints(_Resource):
@@ -233,18 +239,18 @@ class WebhookEndpoints(_Resource):
         idempotency_key: str | None = None,
     ) -> models.WebhookEndpoint:
         """Subscribe `url`; the answer's `secret` (shown only now) verifies its webhooks."""
-        return await self._client.request(
+        return await self._client._request(
             _core.endpoint_create(url, event_types, description, idempotency_key)
         )
 
     async def get(self, endpoint_id: str) -> models.WebhookEndpoint:
-        return await self._client.request(_core.endpoint_get(endpoint_id))
+        return await self._client._request(_core.endpoint_get(endpoint_id))
 
     def list(self, *, limit: int | None = None) -> AsyncPager[models.WebhookEndpoint]:
-        return AsyncPager(lambda cursor: self._client.request(_core.endpoint_list(cursor, limit)))
+        return AsyncPager(lambda cursor: self._client._request(_core.endpoint_list(cursor, limit)))
 
     async def delete(self, endpoint_id: str) -> None:
-        await self._client.request(_core.endpoint_delete(endpoint_id))
+        await self._client._request(_core.endpoint_delete(endpoint_id))
 
     def deliveries(
         self, endpoint_id: str, *, limit: int | None = None
@@ -252,7 +258,7 @@ class WebhookEndpoints(_Resource):
         """The endpoint's delivery log, newest first."""
 
         async def fetch(cursor: str | None) -> models.Page[models.Delivery]:
-            return await self._client.request(_core.delivery_list(endpoint_id, cursor, limit))
+            return await self._client._request(_core.delivery_list(endpoint_id, cursor, limit))
 
         return AsyncPager(fetch)
 
@@ -260,14 +266,14 @@ class WebhookEndpoints(_Resource):
         self, endpoint_id: str, delivery_id: str, *, idempotency_key: str | None = None
     ) -> models.Delivery:
         """Send a delivery again now."""
-        return await self._client.request(
+        return await self._client._request(
             _core.delivery_redeliver(endpoint_id, delivery_id, idempotency_key)
         )
 
 
 class ApiKeys(_Resource):
     def list(self) -> AsyncPager[models.ApiKey]:
-        return AsyncPager(lambda cursor: self._client.request(_core.api_key_list(cursor)))
+        return AsyncPager(lambda cursor: self._client._request(_core.api_key_list(cursor)))
 
 
 __all__ = ["AsyncClient"]

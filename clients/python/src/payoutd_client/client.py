@@ -58,7 +58,7 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, call: _core.Call[T]) -> T:
+    def _request(self, call: _core.Call[T]) -> T:
         key = _core.idempotency_key(call)
         headers = _core.headers(self.api_key, call, key)
         attempt = 0
@@ -113,7 +113,7 @@ class Payouts(_Resource):
     ) -> models.Payout:
         """Create a payout (`approval="manual"` makes an offer to approve later). Repeating
         an `order_id` returns the existing payout and creates nothing."""
-        return self._client.request(
+        return self._client._request(
             _core.payout_create(
                 amount_=amount,
                 currency=currency,
@@ -136,7 +136,7 @@ class Payouts(_Resource):
         )
 
     def get(self, payout_id: str) -> models.Payout:
-        return self._client.request(_core.payout_get(payout_id))
+        return self._client._request(_core.payout_get(payout_id))
 
     def list(
         self,
@@ -146,12 +146,15 @@ class Payouts(_Resource):
         network: str | None = None,
         order_id: str | None = None,
         batch_id: str | None = None,
+        idempotency_key: str | None = None,
         limit: int | None = None,
     ) -> Pager[models.Payout]:
-        """Payouts, newest first; `limit` is the page size (at most 200)."""
+        """Payouts, newest first; `limit` is the page size (at most 200).
+        `idempotency_key` finds the payout a create with that key made (none when it
+        made none): how to learn, after a crash, whether a create got through."""
 
         def fetch(cursor: str | None) -> models.Page[models.Payout]:
-            return self._client.request(
+            return self._client._request(
                 _core.payout_list(
                     cursor,
                     status=status,
@@ -159,6 +162,7 @@ class Payouts(_Resource):
                     network=network,
                     order_id=order_id,
                     batch_id=batch_id,
+                    idempotency_key=idempotency_key,
                     limit=limit,
                 )
             )
@@ -167,11 +171,11 @@ class Payouts(_Resource):
 
     def approve(self, payout_id: str, *, idempotency_key: str | None = None) -> models.Payout:
         """Approve an offer: its funds are held and it is queued."""
-        return self._client.request(_core.payout_action(payout_id, "approve", idempotency_key))
+        return self._client._request(_core.payout_action(payout_id, "approve", idempotency_key))
 
     def cancel(self, payout_id: str, *, idempotency_key: str | None = None) -> models.Payout:
         """Cancel a payout that was not sent yet; held funds are released."""
-        return self._client.request(_core.payout_action(payout_id, "cancel", idempotency_key))
+        return self._client._request(_core.payout_action(payout_id, "cancel", idempotency_key))
 
 
 class Quotes(_Resource):
@@ -191,7 +195,7 @@ class Quotes(_Resource):
         idempotency_key: str | None = None,
     ) -> models.Quote:
         """Price a payout without creating it."""
-        return self._client.request(
+        return self._client._request(
             _core.quote_create(
                 amount_=amount,
                 currency=currency,
@@ -210,17 +214,17 @@ class Quotes(_Resource):
 
 class Balances(_Resource):
     def list(self) -> Pager[models.Balance]:
-        return Pager(lambda cursor: self._client.request(_core.balance_list(cursor)))
+        return Pager(lambda cursor: self._client._request(_core.balance_list(cursor)))
 
 
 class LimitsResource(_Resource):
     def get(self, currency: str, *, rate_source: str | None = None) -> models.Limits:
-        return self._client.request(_core.limits_get(currency, rate_source))
+        return self._client._request(_core.limits_get(currency, rate_source))
 
 
 class Assets(_Resource):
     def list(self) -> Pager[models.Asset]:
-        return Pager(lambda cursor: self._client.request(_core.asset_list(cursor)))
+        return Pager(lambda cursor: self._client._request(_core.asset_list(cursor)))
 
 
 class WebhookEndpoints(_Resource):
@@ -233,24 +237,24 @@ class WebhookEndpoints(_Resource):
         idempotency_key: str | None = None,
     ) -> models.WebhookEndpoint:
         """Subscribe `url`; the answer's `secret` (shown only now) verifies its webhooks."""
-        return self._client.request(
+        return self._client._request(
             _core.endpoint_create(url, event_types, description, idempotency_key)
         )
 
     def get(self, endpoint_id: str) -> models.WebhookEndpoint:
-        return self._client.request(_core.endpoint_get(endpoint_id))
+        return self._client._request(_core.endpoint_get(endpoint_id))
 
     def list(self, *, limit: int | None = None) -> Pager[models.WebhookEndpoint]:
-        return Pager(lambda cursor: self._client.request(_core.endpoint_list(cursor, limit)))
+        return Pager(lambda cursor: self._client._request(_core.endpoint_list(cursor, limit)))
 
     def delete(self, endpoint_id: str) -> None:
-        self._client.request(_core.endpoint_delete(endpoint_id))
+        self._client._request(_core.endpoint_delete(endpoint_id))
 
     def deliveries(self, endpoint_id: str, *, limit: int | None = None) -> Pager[models.Delivery]:
         """The endpoint's delivery log, newest first."""
 
         def fetch(cursor: str | None) -> models.Page[models.Delivery]:
-            return self._client.request(_core.delivery_list(endpoint_id, cursor, limit))
+            return self._client._request(_core.delivery_list(endpoint_id, cursor, limit))
 
         return Pager(fetch)
 
@@ -258,14 +262,14 @@ class WebhookEndpoints(_Resource):
         self, endpoint_id: str, delivery_id: str, *, idempotency_key: str | None = None
     ) -> models.Delivery:
         """Send a delivery again now."""
-        return self._client.request(
+        return self._client._request(
             _core.delivery_redeliver(endpoint_id, delivery_id, idempotency_key)
         )
 
 
 class ApiKeys(_Resource):
     def list(self) -> Pager[models.ApiKey]:
-        return Pager(lambda cursor: self._client.request(_core.api_key_list(cursor)))
+        return Pager(lambda cursor: self._client._request(_core.api_key_list(cursor)))
 
 
 __all__ = ["Client"]
