@@ -35,7 +35,7 @@ GATEWAY = frozenset({502, 504})
 @dataclass(frozen=True, slots=True)
 class Call(Generic[T]):
     """One API request and how its JSON answer becomes a result. `repeatable`: sending it
-    twice does what sending it once does (a read; a POST payoutd keeps the answer of under
+    twice does what sending it once does (a read; a POST whose answer payoutd keeps under
     its Idempotency-Key, or whose repeat is harmless), so a request that may or may not
     have reached payoutd can be sent again."""
 
@@ -125,7 +125,7 @@ def retry_transport_error(call: Call[Any], exc: httpx.TransportError) -> bool:
     return call.repeatable
 
 
-def headers(api_key: str, call: Call[Any], idempotency_key: str | None) -> dict[str, str]:
+def headers(api_key: str, idempotency_key: str | None) -> dict[str, str]:
     found = {
         "Authorization": f"Bearer {api_key}",
         "Accept": "application/json",

@@ -58,7 +58,7 @@ class AsyncClient:
 
     async def _request(self, call: _core.Call[T]) -> T:
         key = _core.idempotency_key(call)
-        headers = _core.headers(self.api_key, call, key)
+        headers = _core.headers(self.api_key, key)
         attempt = 0
         while True:
             try:
