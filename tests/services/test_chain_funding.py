@@ -130,6 +130,19 @@ async def test_a_deposit_is_handed_on_once_after_its_confirmations(h: Harness) -
     assert await handed_rows(h) == 2
     assert await cursor(h) == 5  # blocks up to 4 have 2 confirmations at height 5
 
+    # the operator sees the simulated transfers among what the sandbox mined; a merchant,
+    # none of whose payouts they carry, does not
+    listed = await h.client.get("/v1/sandbox/transactions?network=ETH", headers=h.admin)
+    shown = {t["txid"]: t for t in listed.json()["data"]}
+    assert shown[sent["txid"]]["sender"] == SENDER
+    assert shown[sent["txid"]]["outputs"] == [
+        {"address": FUNDING, "amount": "250.500000", "memo": None}
+    ]
+    assert (shown[usdt["txid"]]["sender"], shown[usdt["txid"]]["confirmations"]) == (None, 5)
+    m = await h.merchant()
+    mine = await h.client.get("/v1/sandbox/transactions", headers=m.headers)
+    assert mine.json()["data"] == []
+
 
 async def test_a_rescan_from_the_first_block_hands_nothing_on_again(h: Harness) -> None:
     handler = Handler()

@@ -554,6 +554,7 @@ async def transactions(
                     for o in m["outputs"]
                 ],
                 "created_at": m["created_at"].isoformat().replace("+00:00", "Z"),
+                "sender": m["sender"],
             }
         )
     return out

@@ -371,6 +371,12 @@ class SandboxTx(BaseModel):
     confirmations: int
     outputs: list[SandboxOutput]
     created_at: str
+    sender: str | None = Field(
+        default=None,
+        description="Who paid a transfer simulated into an address (POST "
+        "/v1/sandbox/deposits); null for the hot wallet's own batches.",
+        examples=["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"],
+    )
 
 
 class SandboxTxList(BaseModel):

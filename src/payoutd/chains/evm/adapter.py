@@ -12,6 +12,7 @@
     token_gas_limit = 100000
     min_tip_gwei = "1"
     tip_multipliers = { economy = "1", recommended = "1", high = "1.5", highest = "2" }
+    deposit_block_range = 1000             # blocks per eth_getLogs of the funding watch
 
     [networks.ETH.tokens]                  # contract per currency; on `net = "main"` the
     USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"   # well-known ones are the default
@@ -32,6 +33,10 @@ token payout is charged a flat, configured `token_fee` in the token itself: pric
 gas in the token would need an ETH/token rate at creation time, and a flat fee is what
 hosted providers charge for token withdrawals anyway. The batch fee recorded is the upper
 bound (gas limit x maxFeePerGas, summed); what the chain actually takes is lower.
+
+Deposits (off-ramp funding): `deposits()` reads the token contracts' ERC-20 `Transfer`
+logs whose recipient (topic 2) is a funding wallet, block ranges bounded by
+`deposit_block_range`, only blocks with the network's confirmations.
 """
 
 from __future__ import annotations
