@@ -6,6 +6,7 @@ that fails half way), and the sandbox API refuses bad input without recording an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from payoutd.chains import sandbox
+from payoutd.chains.evm.adapter import EvmChain
 from payoutd.domain.banking import ChainDeposit
 from payoutd.services import funding
 from payoutd.services.context import Context
@@ -21,7 +23,7 @@ from payoutd.services.ports import UnitOfWork
 from payoutd.store.tables import audit_log, chain_cursors, chain_deposits
 from payoutd.worker import jobs
 from payoutd.worker.runner import Worker
-from tests import support
+from tests import live, support
 from tests.support import Harness
 
 # EIP-55 test vectors: valid checksummed Ethereum addresses
@@ -298,3 +300,26 @@ async def test_only_an_admin_key_simulates_deposits(h: Harness) -> None:
         json={"network": "ETH", "currency": "USDC", "address": FUNDING, "amount": "1"},
     )
     assert (r.status_code, r.json()["error"]["code"]) == (403, "forbidden_scope"), r.text
+
+
+async def test_a_node_that_does_not_answer_moves_nothing(h: Harness, tmp_path: Path) -> None:
+    down = EvmChain(
+        "ETH",
+        url=f"http://127.0.0.1:{live.free_port()}",  # nothing listens there
+        chain_id=1,
+        keystore=tmp_path / "unused.json",
+        passphrase=lambda: None,
+        tokens={},
+        confirmations=2,
+        batch_window_seconds=None,
+        timeout_seconds=2,
+    )
+    ctx = dataclasses.replace(h.rt.ctx, chains={**h.rt.ctx.chains, "ETH": down})
+    handler = Handler()
+    # the other networks' wallets are still watched in the same pass
+    await deposit(h, network="BASE", address=OTHER)
+    await h.mine(2)
+    seen = await jobs.watch_funding(h.rt.db, ctx, {"ETH": [FUNDING], "BASE": [OTHER]}, handler)
+    assert [(d.network, d.address) for d in seen] == [("BASE", OTHER)]
+    assert await cursor(h) is None
+    assert [(r["network"], r["address"]) for r in await recorded(h)] == [("BASE", OTHER)]
