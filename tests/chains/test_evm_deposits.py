@@ -21,7 +21,7 @@ from payoutd.chains import config as chains_config
 from payoutd.chains.evm.adapter import EvmChain
 from payoutd.domain.banking import ChainDeposit
 from payoutd.services.context import Context
-from payoutd.services.ports import UnitOfWork
+from payoutd.services.ports import Deposits, UnitOfWork
 from payoutd.store.tables import chain_deposits
 from payoutd.worker import jobs
 from tests import support
@@ -47,7 +47,10 @@ def node(hardhat: HardhatNode) -> Iterator[HardhatNode]:
 
 def evm(node: HardhatNode, directory: Path, confirmations: int) -> EvmChain:
     cfg = chains_config.load(node.chains_file(directory, confirmations=confirmations))["ETH"]
-    return EvmChain.from_config(cfg)
+    chain = EvmChain.from_config(cfg)
+    watchable: Deposits = chain  # mypy: the adapter implements the port
+    assert isinstance(watchable, Deposits)
+    return chain
 
 
 def transfer(

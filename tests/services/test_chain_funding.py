@@ -19,7 +19,7 @@ from payoutd.chains.evm.adapter import EvmChain
 from payoutd.domain.banking import ChainDeposit
 from payoutd.services import funding
 from payoutd.services.context import Context
-from payoutd.services.ports import UnitOfWork
+from payoutd.services.ports import Deposits, UnitOfWork
 from payoutd.store.tables import audit_log, chain_cursors, chain_deposits
 from payoutd.worker import jobs
 from payoutd.worker.runner import Worker
@@ -164,6 +164,8 @@ async def test_two_scanners_at_once_hand_a_deposit_on_once(h: Harness) -> None:
     await h.mine(2)
     chain = h.rt.ctx.chain("ETH")
     assert isinstance(chain, sandbox.SandboxChain)
+    watchable: Deposits = chain  # mypy: the sandbox implements the port
+    assert isinstance(watchable, Deposits)
     # Both scanners fetched the same blocks before either recorded anything; the
     # handler keeps each transaction open a while, so the two records overlap.
     found, next_block = await chain.deposits([FUNDING], ["USDC", "USDT"], None)
