@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payoutd.store import pool_checks
 from payoutd.store.audit import AuditRepository
 from payoutd.store.batches import BatchRepository
+from payoutd.store.chain_deposits import ChainDepositRepository
 from payoutd.store.idempotency import IdempotencyRepository
 from payoutd.store.ledger import LedgerRepository
 from payoutd.store.merchants import MerchantRepository, ServiceFeeRepository
@@ -37,6 +38,7 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(conn, dialect)
         self.sealed = SealedRepository(conn, dialect)
         self.placements = PlacementRepository(conn, dialect, self.ledger, self.outbox)
+        self.chain_deposits = ChainDepositRepository(conn, dialect)
 
     async def connection_closed(self) -> bool:
         """For a connection kept between uses (asyncpg): whether the server has ended it,
