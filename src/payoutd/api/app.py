@@ -18,6 +18,7 @@ from payoutd.api.body_limit import BodyLimit
 from payoutd.api.compat import bitclear as compat_bitclear
 from payoutd.api.compat import calypso as compat_calypso
 from payoutd.api.compat import cryptomus as compat_cryptomus
+from payoutd.api.compat import sphere as compat_sphere
 from payoutd.api.intake import Intake
 from payoutd.api.payout_lane import PayoutLane
 from payoutd.api.responses import JSONResponse
@@ -113,7 +114,12 @@ def create_app(
                 ).items():
                     route.responses.setdefault(status, response)
         app.include_router(router)
-    for router in (*compat_cryptomus.routers(), compat_bitclear.router, compat_calypso.router):
+    for router in (
+        *compat_cryptomus.routers(),
+        compat_bitclear.router,
+        compat_calypso.router,
+        compat_sphere.router,
+    ):
         app.include_router(router)
 
     @app.get(
