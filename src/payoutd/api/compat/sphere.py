@@ -184,6 +184,46 @@ class WalletCreate(BaseModel):
     lookupKey: str | None = _LookupKey
 
 
+# -- answers, as OpenAPI documents them -------------------------------------------------
+
+
+class Envelope(BaseModel):
+    """Every answer of Sphere's dialect."""
+
+    ok: bool = Field(description="true on success, false on a refusal", examples=[True])
+    object: str = Field(description='Always "object"', examples=["object"])
+    statusCode: int = Field(description="The HTTP status, repeated", examples=[200])
+    error: str | None = Field(
+        description="null on success; else payoutd's stable error code (docs/errors.md)",
+        examples=[None],
+    )
+    message: str = Field(
+        description='"success", or what was refused and why', examples=["success"]
+    )
+    data: dict[str, Any] | None = Field(
+        description="On success the object under its name (`customer`, `bankAccount`, "
+        "`wallet`, `payout`); null on a refusal",
+        examples=[{"customer": {"id": "customer_f5bd32a916584675b739b8e2301f1480"}}],
+    )
+    ts: str = Field(
+        description="When it was answered: ISO 8601, UTC, milliseconds",
+        examples=["2024-08-13T13:57:18.580Z"],
+    )
+    request: str = Field(
+        description="This request's id: `request_` and 32 hex digits",
+        examples=["request_0abb672dad5446d3b9f016ec77dd13b0"],
+    )
+
+
+def envelope_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` of a Sphere route: its 200 and each refusal's status, every
+    one the envelope (the refusals' codes named as the native API names them)."""
+    documented = errors.responses(*codes)
+    for response in documented.values():
+        response["model"] = Envelope
+    return {200: {"model": Envelope, "description": "Success"}, **documented}
+
+
 # -- routes ------------------------------------------------------------------------------
 
 _DOC = (
@@ -210,7 +250,7 @@ router = APIRouter(prefix=PREFIX, tags=["Sphere dialect"])
     "/customer",
     summary="Create a customer (Sphere)",
     description=_DOC,
-    responses=errors.responses(*_WRITE_ERRORS),
+    responses=envelope_responses(*_WRITE_ERRORS),
     openapi_extra=_body(CustomerCreate),
 )
 async def create_customer(request: Request) -> Response:
@@ -237,7 +277,7 @@ async def create_customer(request: Request) -> Response:
     "/customer/{customer_id}",
     summary="Retrieve a customer (Sphere)",
     description=_DOC,
-    responses=errors.responses(*_AUTH_ERRORS, "not_found"),
+    responses=envelope_responses(*_AUTH_ERRORS, "not_found"),
 )
 async def get_customer(customer_id: str, request: Request) -> Response:
     rt = _rt(request)
@@ -254,7 +294,7 @@ async def get_customer(customer_id: str, request: Request) -> Response:
     "/bankAccount",
     summary="Create a bank account (Sphere)",
     description=_DOC,
-    responses=errors.responses(
+    responses=envelope_responses(
         *_WRITE_ERRORS,
         "invalid_routing_number",
         "invalid_account_number",
@@ -294,7 +334,7 @@ async def create_bank_account(request: Request) -> Response:
     "/bankAccount/{account_id}",
     summary="Retrieve a bank account, a customer's or a funding account (Sphere)",
     description=_DOC,
-    responses=errors.responses(*_AUTH_ERRORS, "not_found"),
+    responses=envelope_responses(*_AUTH_ERRORS, "not_found"),
 )
 async def get_bank_account(account_id: str, request: Request) -> Response:
     rt = _rt(request)
@@ -311,7 +351,7 @@ async def get_bank_account(account_id: str, request: Request) -> Response:
     "/wallet",
     summary="Create a wallet (Sphere)",
     description=_DOC,
-    responses=errors.responses(
+    responses=envelope_responses(
         *_WRITE_ERRORS, "invalid_address", "customer_not_found", "service_not_found"
     ),
     openapi_extra=_body(WalletCreate),
@@ -340,7 +380,7 @@ async def create_wallet(request: Request) -> Response:
     "/wallet/{wallet_id}",
     summary="Retrieve a wallet, a customer's or a funding wallet (Sphere)",
     description=_DOC,
-    responses=errors.responses(*_AUTH_ERRORS, "not_found"),
+    responses=envelope_responses(*_AUTH_ERRORS, "not_found"),
 )
 async def get_wallet(wallet_id: str, request: Request) -> Response:
     rt = _rt(request)
