@@ -294,3 +294,34 @@ async def test_a_bad_cursor_is_refused(h: Harness) -> None:
     m = await h.merchant()
     r = await h.client.get("/v1/customers", headers=m.headers, params={"cursor": "bm9wZQ"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
+
+
+async def test_rotation_reseals_account_numbers_and_they_still_open(h: Harness) -> None:
+    from payoutd.services import parties
+    from payoutd.services.sealing import reseal_all
+
+    m = await h.merchant()
+    c = await _customer(h, m)
+    usd = (
+        await h.client.post(
+            "/v1/bank-accounts", headers=m.headers, json={"customer": c["id"], **USD}
+        )
+    ).json()
+    eur = (
+        await h.client.post(
+            "/v1/bank-accounts", headers=m.headers, json={"customer": c["id"], **EUR}
+        )
+    ).json()
+    box = h.rt.secrets
+    box.add_key()
+    async with h.rt.db.unit() as uow:
+        count = await reseal_all(uow, h.rt.ctx, actor="tests")
+    box.retire_old_keys()
+    assert count == 4  # the operator's and the merchant's API key, and the two numbers
+    async with h.rt.db.read() as uow:
+        assert (await parties.get_bank_account(uow, m.id, usd["id"])).account_number == (
+            "1000682035"
+        )
+        assert (await parties.get_bank_account(uow, m.id, eur["id"])).iban == (
+            "DE89370400440532013000"
+        )
