@@ -4,12 +4,15 @@ operator's funding accounts and wallets come from the configuration, checked at 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from payoutd.bootstrap import Runtime, build
+from payoutd.chains.addressing import validate_address
 from payoutd.config import Funding, FundingBankAccount, FundingWallet, load_settings
 from payoutd.domain.errors import PayoutdError
 from payoutd.services import parties
@@ -169,3 +172,31 @@ def test_a_bad_funding_entry_stops_the_start(tmp_path: Path, funding: Funding, n
     settings = support.test_settings(tmp_path, None, funding=funding)
     with pytest.raises(parties.FundingConfigError, match=named.replace("[", r"\[")):
         build(settings)
+
+
+class _OnARealNode:
+    """A network moved onto a real node (a chains file): the same address rules, mode
+    `live`. Only what funding_wallet asks of a chain."""
+
+    mode = "live"
+
+    def __init__(self, network: str) -> None:
+        self.network = network
+
+    def validate_address(self, address: str) -> str:
+        return validate_address(self.network, address)
+
+
+def test_a_sandbox_wallet_never_funds_a_network_on_a_real_node(rt: Runtime) -> None:
+    chains: dict[str, Any] = {**rt.ctx.chains, "SOL": _OnARealNode("SOL")}
+    live = dataclasses.replace(rt.ctx, chains=chains)
+    with pytest.raises(PayoutdError) as err:
+        parties.funding_wallet(live, "usdc", "sol")
+    assert err.value.code == "service_not_found"
+    # the networks still on the sandbox keep their sandbox wallets
+    assert parties.funding_wallet(live, "usdc", "base").sandbox
+    # a wallet of the operator's own serves the real network
+    own = Funding(wallets=[FundingWallet(network="sol", currency="usdc", address=SOL)])
+    settings = rt.settings.model_copy(update={"funding": own})
+    mine = dataclasses.replace(live, settings=settings)
+    assert parties.funding_wallet(mine, "usdc", "sol").address == SOL
