@@ -197,9 +197,7 @@ class Envelope(BaseModel):
         description="null on success; else payoutd's stable error code (docs/errors.md)",
         examples=[None],
     )
-    message: str = Field(
-        description='"success", or what was refused and why', examples=["success"]
-    )
+    message: str = Field(description='"success", or what was refused and why', examples=["success"])
     data: dict[str, Any] | None = Field(
         description="On success the object under its name (`customer`, `bankAccount`, "
         "`wallet`, `payout`); null on a refusal",
