@@ -187,7 +187,7 @@ class WalletCreate(BaseModel):
 # -- answers, as OpenAPI documents them -------------------------------------------------
 
 
-class Envelope(BaseModel):
+class SphereEnvelope(BaseModel):
     """Every answer of Sphere's dialect."""
 
     ok: bool = Field(description="true on success, false on a refusal", examples=[True])
@@ -218,8 +218,8 @@ def envelope_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
     one the envelope (the refusals' codes named as the native API names them)."""
     documented = errors.responses(*codes)
     for response in documented.values():
-        response["model"] = Envelope
-    return {200: {"model": Envelope, "description": "Success"}, **documented}
+        response["model"] = SphereEnvelope
+    return {200: {"model": SphereEnvelope, "description": "Success"}, **documented}
 
 
 # -- routes ------------------------------------------------------------------------------
