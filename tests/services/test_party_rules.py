@@ -123,6 +123,7 @@ address = "7hPhaUpydpvm8wtiS3k4LPZKUmivQRs7YQmpE1hFshHx"
         wire = parties.funding_account(runtime.ctx, "usd", "wire")
         assert wire.id == "bankAccount_c8ec5bdca412485ea50b7f5d1494e4a1"
         assert wire.account_number == "1000682035"
+        assert [n.value for n in wire.networks] == ["wire"]
         with pytest.raises(PayoutdError):  # configured for wire only
             parties.funding_account(runtime.ctx, "usd", "ach")
         with pytest.raises(PayoutdError):  # no EUR account configured: none at all

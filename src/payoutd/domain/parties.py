@@ -98,6 +98,8 @@ class BankAccount:
     funding: bool = False
     bank_address: str | None = None
     sandbox: bool = False  # a funding account of the sandbox bank
+    # a funding account configured for some of its currency's networks only (else all)
+    only_networks: tuple[BankNetwork, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
     lookup_key: str | None = None
 
@@ -114,7 +116,7 @@ class BankAccount:
 
     @property
     def networks(self) -> tuple[BankNetwork, ...]:
-        return BANK_NETWORKS[self.currency]
+        return self.only_networks or BANK_NETWORKS[self.currency]
 
 
 @dataclass(frozen=True, slots=True)

@@ -436,7 +436,6 @@ def _funding_account(entry: FundingBankAccount, where: str) -> BankAccount:
         numbers.account_number,
         numbers.iban,
     )
-    meta: dict[str, Any] = {"networks": [n.value for n in networks]} if networks else {}
     return BankAccount(
         id=account_id,
         merchant_id=None,
@@ -450,8 +449,8 @@ def _funding_account(entry: FundingBankAccount, where: str) -> BankAccount:
         account_type=entry.account_type,
         funding=True,
         bank_address=entry.bank_address,
-        meta=meta,
         sandbox=entry.sandbox,
+        only_networks=tuple(networks),
         routing_number=numbers.routing_number,
         account_number=numbers.account_number,
         iban=numbers.iban,
@@ -501,8 +500,7 @@ def funding_account(ctx: Context, currency: str, network: str) -> BankAccount:
     cur = _choice(BankCurrency, currency, "currency")
     net = _choice(BankNetwork, network, "network")
     for account in funding_accounts(ctx):
-        moves_by = account.meta.get("networks") or [n.value for n in account.networks]
-        if account.currency is cur and net.value in moves_by:
+        if account.currency is cur and net in account.networks:
             return account
     raise field_error(
         "service_not_found", "network", f"No funding account takes {cur.value} by {net.value}"
