@@ -201,3 +201,35 @@ def test_a_sandbox_wallet_never_funds_a_network_on_a_real_node(rt: Runtime) -> N
     settings = rt.settings.model_copy(update={"funding": own})
     mine = dataclasses.replace(live, settings=settings)
     assert parties.funding_wallet(mine, "usdc", "sol").address == SOL
+
+
+async def test_text_longer_than_its_column_is_refused_whoever_calls(
+    database_url: str | None, tmp_path: Path
+) -> None:
+    """The CLI has no request schema: the service holds the columns' lengths itself (on
+    PostgreSQL a longer value would be a database error, a 5xx)."""
+    settings = support.test_settings(tmp_path, database_url)
+    async with support.harness(settings, truncate=database_url is not None) as h:
+        m = await h.merchant()
+        async with h.rt.db.unit() as uow:
+            with pytest.raises(PayoutdError) as err:
+                await parties.create_customer(
+                    uow, h.rt.ctx, m.id, parties.CustomerRequest("individual", "x" * 201)
+                )
+            assert list(err.value.fields) == ["name"]
+            customer = await parties.create_customer(
+                uow, h.rt.ctx, m.id, parties.CustomerRequest("business", "Acme")
+            )
+            with pytest.raises(PayoutdError) as err:
+                await parties.create_wallet(
+                    uow,
+                    h.rt.ctx,
+                    m.id,
+                    parties.WalletRequest(customer.id, "sol", "usdc", SOL, lookup_key="k" * 201),
+                )
+            assert list(err.value.fields) == ["lookup_key"]
+            with pytest.raises(PayoutdError) as err:
+                await parties.create_customer(
+                    uow, h.rt.ctx, "no-such-merchant", parties.CustomerRequest("business", "X")
+                )
+            assert err.value.code == "merchant_not_found"

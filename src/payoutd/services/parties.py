@@ -96,6 +96,26 @@ def _new(prefix: str) -> str:
     return party_id(prefix, new_id())
 
 
+# the longest text each column keeps (store.tables); the API's schemas say the same
+LIMITS = {
+    "name": 200,
+    "email": 254,
+    "lookup_key": 200,
+    "holder_name": 200,
+    "bank_name": 200,
+    "bank_address": 300,
+}
+
+
+def _fits(**values: str | None) -> None:
+    """Text fields within their columns, whichever caller (the CLI has no schema)."""
+    for name, value in values.items():
+        if value is not None and len(value) > LIMITS[name]:
+            raise field_error(
+                "validation_error", name, f"{name} has at most {LIMITS[name]} characters"
+            )
+
+
 def _meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     if len(meta) > MAX_META_PAIRS:
         raise field_error("validation_error", "meta", f"meta has at most {MAX_META_PAIRS} keys")
@@ -113,6 +133,7 @@ async def create_customer(
     name = req.name.strip()
     if not name:
         raise field_error("validation_error", "name", "name is required")
+    _fits(name=name, email=req.email, lookup_key=req.lookup_key)
     if await uow.merchants.get(merchant_id) is None:  # the operator's CLI names one
         raise PayoutdError("merchant_not_found")
     now = ctx.clock.now()
@@ -243,6 +264,12 @@ async def create_bank_account(
     holder = req.holder_name.strip()
     if not holder:
         raise field_error("validation_error", "holder_name", "holder_name is required")
+    _fits(
+        holder_name=holder,
+        bank_name=req.bank_name,
+        bank_address=req.bank_address,
+        lookup_key=req.lookup_key,
+    )
     account_type = _account_type(req.account_type)
     customer = await _customer_of(uow, merchant_id, req.customer_id)
     now = ctx.clock.now()
@@ -341,6 +368,7 @@ async def create_wallet(
     uow: UnitOfWork, ctx: Context, merchant_id: str, req: WalletRequest
 ) -> Wallet:
     network, currency, address = check_wallet(ctx, req.network, req.currency, req.address)
+    _fits(lookup_key=req.lookup_key)
     customer = await _customer_of(uow, merchant_id, req.customer_id)
     now = ctx.clock.now()
     wallet = Wallet(
