@@ -325,3 +325,17 @@ async def test_rotation_reseals_account_numbers_and_they_still_open(h: Harness) 
         assert (await parties.get_bank_account(uow, m.id, eur["id"])).iban == (
             "DE89370400440532013000"
         )
+
+
+async def test_an_idempotency_key_makes_a_retried_create_one_customer(h: Harness) -> None:
+    m = await h.merchant()
+    headers = {**m.headers, "Idempotency-Key": "cust-1"}
+    body = {"type": "business", "name": "Acme"}
+    first = await h.client.post("/v1/customers", headers=headers, json=body)
+    again = await h.client.post("/v1/customers", headers=headers, json=body)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers.get("Idempotent-Replayed") == "true"
+    other = await h.client.post("/v1/customers", headers=headers, json={**body, "name": "B"})
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
+    listed = (await h.client.get("/v1/customers", headers=m.headers)).json()["data"]
+    assert [c["id"] for c in listed] == [first.json()["id"]]
