@@ -197,7 +197,7 @@ async def objects_of(h: Harness, a: Merchant) -> dict[str, str]:
 
 async def _parties_of(h: Harness, a: Merchant) -> dict[str, str]:
     """A customer of `a` with a bank account and a wallet (ramp payouts)."""
-    made = {}
+    made: dict[str, str] = {}
     for name, path, body in (
         ("customer_id", "/v1/customers", {"type": "individual", "name": "Ada"}),
         (
