@@ -4,8 +4,8 @@ Transfers into the operator's funding wallets are recorded once per (network, tx
 output_index), and each network's deposit watch keeps the first block it has not scanned
 yet. The sandbox chain's simulated incoming transfers name their sender.
 
-Revision ID: 0014
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-08 01:00:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import payoutd.store.types
 
-revision = "0014"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
