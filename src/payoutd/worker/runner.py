@@ -16,6 +16,7 @@ from payoutd.chains.sandbox import SandboxChain
 from payoutd.services.context import Context
 from payoutd.store.db import Database
 from payoutd.webhooks.delivery import Sender
+from payoutd.worker.imports import import_pass
 from payoutd.worker.jobs import Deliveries, dispatch_events, follow_broadcast, send_pass
 
 log = structlog.get_logger("payoutd.worker")
@@ -84,6 +85,13 @@ class Worker:
                 _every(
                     s.worker_interval_seconds, "follow", lambda: follow_broadcast(self.db, self.ctx)
                 )
+            )
+        )
+
+        # mass payouts: one import at a time per worker, a chunk of rows per transaction
+        self._tasks.append(
+            asyncio.create_task(
+                _every(s.worker_interval_seconds, "imports", lambda: import_pass(self.db, self.ctx))
             )
         )
 
