@@ -612,7 +612,8 @@ def payouts_import(
         verb = "would be accepted" if dry_run else "accepted"
         console.print(
             f"import {out['id']}: {out['total']} rows, {out['accepted']} {verb}, "
-            f"{out['existing']} existing, {out['refused']} refused"
+            f"{out['existing']} existing, {out['refused']} refused",
+            soft_wrap=True,
         )
         for row in out["rows"]:
             if row["status"] == "refused":
@@ -620,6 +621,7 @@ def payouts_import(
                 console.print(
                     f"  row {row['row']}: {err['code']} ({err['field'] or '-'}): {err['message']}",
                     highlight=False,
+                    soft_wrap=True,
                 )
     raise typer.Exit(1 if out["refused"] else 0)
 
