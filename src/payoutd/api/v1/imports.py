@@ -32,12 +32,83 @@ _ROWS_DOC = (
 )
 
 
+_COLUMN_DOCS: dict[str, str] = {
+    "amount": "The amount, a decimal string as in POST /v1/payouts",
+    "currency": "The currency of `amount`",
+    "network": "The network, when the currency travels on several",
+    "address": "Where the payout goes",
+    "order_id": "Your id of the payout; left out, one is derived from the upload and the row",
+    "memo": "The memo, on networks that take one",
+    "payout_currency": "The crypto sent, for a fiat `currency`",
+    "balance_currency": "The balance that pays",
+    "fee_mode": "`on_top` or `from_amount`",
+    "priority": "economy, recommended, high or highest",
+    "rate_source": "The rate source for a conversion",
+    "approval": "`auto`, or `manual` for an offer",
+    "execute_at": "When a scheduled payout is released",
+    "comment": "Your note",
+    "callback_url": "Where the payout's status webhooks go",
+}
+
+
+class ImportRowIn(BaseModel):
+    """One payout: the fields of `POST /v1/payouts`, each a string (checked row by row:
+    a row whose values are refused is reported, the others go on)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: str = Field(description=_COLUMN_DOCS["amount"], examples=["0.5"])
+    currency: str = Field(description=_COLUMN_DOCS["currency"], examples=["LTC"])
+    address: str = Field(
+        description=_COLUMN_DOCS["address"], examples=["LT2KVaAy1ppRuxRgrS5RNU3vBsy7RibPeA"]
+    )
+    network: str | None = Field(default=None, description=_COLUMN_DOCS["network"], examples=["LTC"])
+    order_id: str | None = Field(
+        default=None, description=_COLUMN_DOCS["order_id"], examples=["payroll-2030-01-42"]
+    )
+    memo: str | None = Field(default=None, description=_COLUMN_DOCS["memo"], examples=["104"])
+    payout_currency: str | None = Field(
+        default=None, description=_COLUMN_DOCS["payout_currency"], examples=["USDT"]
+    )
+    balance_currency: str | None = Field(
+        default=None, description=_COLUMN_DOCS["balance_currency"], examples=["USD"]
+    )
+    fee_mode: str | None = Field(
+        default=None, description=_COLUMN_DOCS["fee_mode"], examples=["on_top"]
+    )
+    priority: str | None = Field(
+        default=None, description=_COLUMN_DOCS["priority"], examples=["recommended"]
+    )
+    rate_source: str | None = Field(
+        default=None, description=_COLUMN_DOCS["rate_source"], examples=["static"]
+    )
+    approval: str | None = Field(
+        default=None, description=_COLUMN_DOCS["approval"], examples=["auto"]
+    )
+    execute_at: str | None = Field(
+        default=None, description=_COLUMN_DOCS["execute_at"], examples=["2030-01-01T09:00:00Z"]
+    )
+    comment: str | None = Field(
+        default=None, description=_COLUMN_DOCS["comment"], examples=["January payroll"]
+    )
+    callback_url: str | None = Field(
+        default=None,
+        description=_COLUMN_DOCS["callback_url"],
+        examples=["https://example.com/hooks"],
+    )
+    metadata: dict[str, str] | None = Field(
+        default=None,
+        description="Your own pairs of strings, as a payout's",
+        examples=[{"team": "ops"}],
+    )
+
+
 class ImportCreate(BaseModel):
     """The JSON form of an import (the other is a CSV file, `Content-Type: text/csv`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    rows: list[dict[str, Any]] = Field(
+    rows: list[ImportRowIn] = Field(
         description=_ROWS_DOC,
         examples=[
             [{"amount": "0.5", "currency": "LTC", "address": "LT2KVaAy1ppRuxRgrS5RNU3vBsy7RibPeA"}]
@@ -188,12 +259,16 @@ async def create_import(
         file = read_csv(body)
     elif media == "application/json":
         try:
-            parsed = ImportCreate.model_validate(json.loads(body))
-        except ValueError as exc:
-            if isinstance(exc, ValidationError):
-                raise field_error("validation_error", "rows", _first(exc)) from None
+            raw = json.loads(body)
+        except ValueError:
             raise PayoutdError("bad_request", "The body is not valid JSON") from None
-        file = read_json_rows(parsed.rows)
+        if isinstance(raw, dict) and isinstance(raw.get("rows"), list):
+            read_json_rows(raw["rows"])  # unknown columns and too many rows, named first
+        try:
+            parsed = ImportCreate.model_validate(raw)
+        except ValidationError as exc:
+            raise field_error("validation_error", "rows", _first(exc)) from None
+        file = read_json_rows([row.model_dump(exclude_none=True) for row in parsed.rows])
     else:
         raise PayoutdError(
             "bad_request", 'Send the rows as text/csv or as application/json {"rows": [...]}'
