@@ -296,3 +296,46 @@ async def test_a_worker_that_dies_mid_file_is_resumed(h: Harness) -> None:
         async with h.rt.db.unit() as uow:
             await import_service.place(uow, h.rt.ctx, claimed, owner, chunk, priced, terms)
     assert (await counts(h, m.id))[:2] == (25, 25)
+
+
+async def test_a_row_is_the_same_payout_as_post_v1_payouts(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import's row goes through the one entry point (`services.payouts.quote` and
+    `place_many`) and leaves exactly what the same body sent to `POST /v1/payouts` leaves:
+    the payout, its hold, its event, its ledger entries."""
+    from payoutd.services import payouts as payout_service
+    from tests.outcomes import rows_of, same_shape
+
+    calls: list[int] = []
+    real = payout_service.place_many
+
+    async def spy(uow: Any, ctx: Any, items: Any, **kw: Any) -> Any:
+        calls.append(len(items))
+        return await real(uow, ctx, items, **kw)
+
+    body = {
+        "amount": "0.5",
+        "currency": "LTC",
+        "address": LTC_ADDR,
+        "order_id": "same-1",
+        "comment": "same input",
+        "metadata": {"k": "v"},
+    }
+    by_api = await h.merchant("By API", LTC="2")
+    r = await h.client.post("/v1/payouts", json=body, headers=by_api.headers)
+    assert r.status_code == 201, r.text
+
+    monkeypatch.setattr(payout_service, "place_many", spy)
+    by_import = await h.merchant("By import", LTC="2")
+    r = await h.client.post("/v1/payout-imports", json={"rows": [body]}, headers=by_import.headers)
+    assert r.status_code == 202, r.text
+    assert await import_pass(h.rt.db, h.rt.ctx) == 1
+    assert calls == [1]
+    [row] = await all_rows(h, by_import, r.json()["id"])
+    got = await h.client.get(f"/v1/payouts/{row['payout_id']}", headers=by_import.headers)
+    listed = await h.client.get(
+        "/v1/payouts", params={"order_id": "same-1"}, headers=by_api.headers
+    )
+    assert same_shape(got.json()) == same_shape(listed.json()["data"][0])
+    assert await rows_of(h, by_import) == await rows_of(h, by_api)
