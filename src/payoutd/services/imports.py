@@ -44,9 +44,10 @@ from payoutd.services.context import Context
 from payoutd.services.ports import UnitOfWork
 from payoutd.services.views import payout_view, ts
 
-# Rows placed per transaction: large enough that a commit's fixed cost is shared by many
-# payouts, small enough that the write lock (SQLite) is not held long at a time.
-CHUNK_ROWS = 500
+# Rows placed per transaction: the intake's largest group commit (api.intake.Intake's
+# max_batch), so a chunk shares a commit's fixed cost as widely and holds SQLite's write
+# lock (and, on SQLite, the event loop of a process that also serves the API) no longer.
+CHUNK_ROWS = 256
 # A worker holds an import this long past its last chunk; one that dies is followed
 # after it (a chunk takes well under a second).
 LEASE = timedelta(seconds=60)
