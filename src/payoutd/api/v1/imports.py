@@ -109,6 +109,8 @@ class ImportCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rows: list[ImportRowIn] = Field(
+        min_length=1,
+        max_length=MAX_ROWS,
         description=_ROWS_DOC,
         examples=[
             [{"amount": "0.5", "currency": "LTC", "address": "LT2KVaAy1ppRuxRgrS5RNU3vBsy7RibPeA"}]
