@@ -339,3 +339,23 @@ async def test_a_row_is_the_same_payout_as_post_v1_payouts(
     )
     assert same_shape(got.json()) == same_shape(listed.json()["data"][0])
     assert await rows_of(h, by_import) == await rows_of(h, by_api)
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+async def test_the_merchants_access_rules_hold_for_every_row(h: Harness, dry_run: bool) -> None:
+    """A cooldown refuses an import's rows as it refuses POST /v1/payouts, in a dry run
+    too: the worker places them on the merchant's behalf with its current policy."""
+    from datetime import timedelta
+
+    m = await h.merchant("Acme", LTC="1")
+    async with h.rt.db.unit() as uow:
+        await uow.merchants.forbid_payouts_until(m.id, h.clock.now() + timedelta(hours=1))
+    body = f"amount,currency,address\n0.001,LTC,{LTC_ADDR}\n0.001,LTC,{LTC_ADDR}\n".encode()
+    imp = await upload(h, m, body, **({"dry_run": "true"} if dry_run else {}))
+    assert await import_pass(h.rt.db, h.rt.ctx) == 1
+    rows = await all_rows(h, m, imp["id"])
+    assert [(r["status"], r["error"]["code"]) for r in rows] == [
+        ("refused", "payouts_forbidden"),
+        ("refused", "payouts_forbidden"),
+    ]
+    assert (await counts(h, m.id))[0] == 0

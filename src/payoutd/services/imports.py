@@ -39,7 +39,7 @@ from payoutd.domain.imports import (
 )
 from payoutd.domain.payout import Payout
 from payoutd.ids import new_id
-from payoutd.services import payouts
+from payoutd.services import access, payouts
 from payoutd.services.context import Context
 from payoutd.services.ports import UnitOfWork
 from payoutd.services.views import payout_view, ts
@@ -150,7 +150,7 @@ async def place(
     when it priced and the balance covers it with the rows before it. Raises LeaseLost
     when `owner` no longer holds the import (nothing may be committed then)."""
     if imp.dry_run:
-        results = await _rehearse(uow, imp, rows, priced)
+        results = await _rehearse(uow, ctx, imp, rows, priced, merchant_terms)
     else:
         results = await _place(uow, ctx, imp, rows, priced, merchant_terms)
     now = ctx.clock.now()
@@ -201,11 +201,27 @@ async def _place(
 
 async def _rehearse(
     uow: UnitOfWork,
+    ctx: Context,
     imp: PayoutImport,
     rows: Sequence[Row],
     priced: Sequence[payouts.Quote | PayoutdError],
+    merchant_terms: Terms,
 ) -> list[RowResult]:
-    merchant = imp.merchant_id
+    merchant, policy, now = imp.merchant_id, merchant_terms.policy, ctx.clock.now()
+    checked: list[payouts.Quote | PayoutdError] = []
+    for quote in priced:
+        if not isinstance(quote, PayoutdError):
+            # what placing checks besides the money (services.payouts._new_payout)
+            try:
+                access.ensure_payouts_allowed(policy, now)
+                if quote.address is not None:
+                    await access.ensure_address_allowed(
+                        uow, policy, merchant, quote.asset.network, quote.address
+                    )
+            except PayoutdError as err:
+                quote = err
+        checked.append(quote)
+    priced = checked
     stored = await uow.payouts.by_order_ids(
         [(merchant, r.order_id) for r in rows if r.order_id is not None]
     )
