@@ -359,3 +359,39 @@ async def test_the_merchants_access_rules_hold_for_every_row(h: Harness, dry_run
         ("refused", "payouts_forbidden"),
     ]
     assert (await counts(h, m.id))[0] == 0
+
+
+async def test_an_error_that_is_no_rows_fails_the_import(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a refusal of a row: something broke (here, pricing itself). The import is
+    `failed` with the error, what was placed stays placed, and the same file again
+    places only the rest."""
+    m = await h.merchant("Acme", LTC="1")
+    body = ("amount,currency,address\n" + f"0.001,LTC,{LTC_ADDR}\n" * 300).encode()
+    imp = await upload(h, m, body)
+    real = import_service.price
+    calls = 0
+
+    async def flaky(ctx: Any, terms: Any, rows: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the rates went away")
+        return await real(ctx, terms, rows)
+
+    monkeypatch.setattr(import_service, "price", flaky)
+    with pytest.raises(RuntimeError):
+        await import_pass(h.rt.db, h.rt.ctx)
+    r = await h.client.get(f"/v1/payout-imports/{imp['id']}", headers=m.headers)
+    failed = r.json()
+    assert failed["status"] == "failed" and "the rates went away" in failed["error"]
+    assert failed["processed"] == failed["accepted"] == import_service.CHUNK_ROWS
+    assert await import_pass(h.rt.db, h.rt.ctx) == 0  # a failed import is left alone
+
+    monkeypatch.setattr(import_service, "price", real)
+    again = await upload(h, m, body)
+    assert await import_pass(h.rt.db, h.rt.ctx) == 1
+    r = await h.client.get(f"/v1/payout-imports/{again['id']}", headers=m.headers)
+    assert (r.json()["existing"], r.json()["accepted"]) == (256, 300 - 256)
+    assert (await counts(h, m.id))[0] == 300
