@@ -395,3 +395,17 @@ async def test_an_error_that_is_no_rows_fails_the_import(
     r = await h.client.get(f"/v1/payout-imports/{again['id']}", headers=m.headers)
     assert (r.json()["existing"], r.json()["accepted"]) == (256, 300 - 256)
     assert (await counts(h, m.id))[0] == 300
+
+
+async def test_a_file_has_a_body_limit_of_its_own(h: Harness) -> None:
+    """A mass payout's file is larger than any other request's body: its route takes up
+    to `import_body_max_bytes`; every other route keeps `request_body_max_bytes`."""
+    m = await h.merchant("Acme", LTC="10")
+    limit = h.rt.settings.request_body_max_bytes
+    body = "amount,currency,address,comment\n" + f"0.001,LTC,{LTC_ADDR},{'x' * 900}\n" * 100
+    assert limit < len(body) < h.rt.settings.import_body_max_bytes
+    headers = {**m.headers, "Content-Type": "text/csv"}
+    r = await h.client.post("/v1/payout-imports", content=body, headers=headers)
+    assert r.status_code == 202, r.text
+    r = await h.client.post("/v1/payouts", content=body, headers=headers)
+    assert r.status_code == 413
