@@ -43,7 +43,7 @@ def payouts_file(rows: int) -> tuple[bytes, dict[int, tuple[str, str]]]:
             # the row before names the same order_id: it is placed, this one refused
             lines[-1] = lines[-1].replace(",,row", ",dup-1,row", 1)
             order_id = "dup-1"
-            bad[number] = ("duplicate_order_id", "order_id")
+            bad[number] = ("validation_error", "order_id")
         elif kind == 4:
             amount = '"1,5"'  # a decimal comma, quoted as a spreadsheet writes it
             bad[number] = ("invalid_amount", "amount")
