@@ -409,3 +409,17 @@ async def test_a_file_has_a_body_limit_of_its_own(h: Harness) -> None:
     assert r.status_code == 202, r.text
     r = await h.client.post("/v1/payouts", content=body, headers=headers)
     assert r.status_code == 413
+
+
+async def test_an_upload_retried_with_its_idempotency_key_is_one_import(h: Harness) -> None:
+    m = await h.merchant("Acme", LTC="1")
+    body = f"amount,currency,address\n0.001,LTC,{LTC_ADDR}\n"
+    headers = {**m.headers, "Content-Type": "text/csv", "Idempotency-Key": "upload-1"}
+    first = await h.client.post("/v1/payout-imports", content=body, headers=headers)
+    again = await h.client.post("/v1/payout-imports", content=body, headers=headers)
+    assert first.status_code == again.status_code == 202, again.text
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    other = await h.client.post("/v1/payout-imports", content=body + body[-40:], headers=headers)
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
+    r = await h.client.get("/v1/payout-imports", headers=m.headers)
+    assert [i["id"] for i in r.json()["data"]] == [first.json()["id"]]
