@@ -26,6 +26,7 @@ from payoutd.domain.fees import ServiceFee
 from payoutd.domain.imports import (
     ACCEPTED,
     COLUMNS,
+    DONE,
     EXISTING,
     METADATA_PREFIX,
     QUEUED,
@@ -172,7 +173,7 @@ async def place(
         accepted=imp.accepted + sum(1 for r in results if r.status == ACCEPTED),
         existing=imp.existing + sum(1 for r in results if r.status == EXISTING),
         refused=imp.refused + sum(1 for r in results if r.status == REFUSED),
-        status="done" if finished else RUNNING,
+        status=DONE if finished else RUNNING,
         finished_at=now if finished else None,
     )
 
