@@ -27,6 +27,7 @@ from payoutd.api.v1 import (
     accounts,
     admin,
     batches,
+    imports,
     parties,
     payouts,
     quotes,
@@ -100,9 +101,14 @@ def create_app(
     app.add_middleware(PayoutLane)
     app.add_middleware(compat_cryptomus.Lane)
     # outermost: the lane and the routes only ever see a body within the limit
-    app.add_middleware(BodyLimit, max_bytes=runtime.settings.request_body_max_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=runtime.settings.request_body_max_bytes,
+        paths={imports.PATH: runtime.settings.import_body_max_bytes},
+    )
     routers = [
-        m.router for m in (payouts, batches, quotes, accounts, webhooks, access, admin, sandbox)
+        m.router
+        for m in (payouts, batches, imports, quotes, accounts, webhooks, access, admin, sandbox)
     ]
     for router in (*routers, parties.router, parties.admin_router):
         for route in router.routes:

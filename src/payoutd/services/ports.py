@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-from payoutd.domain.access import ApiKey, Merchant, Totp
+from payoutd.domain.access import ApiKey, Merchant, MerchantPolicy, Totp
 from payoutd.domain.assets import Asset
 from payoutd.domain.banking import ChainDeposit, Originator, OutgoingPayment, StatementLine
 from payoutd.domain.batches import Batch
@@ -20,6 +20,7 @@ from payoutd.domain.errors import PayoutdError
 from payoutd.domain.events import Event
 from payoutd.domain.fees import ServiceFee
 from payoutd.domain.idempotency import StoredRequest
+from payoutd.domain.imports import PayoutImport, Row, RowResult
 from payoutd.domain.ledger import Balance, Entry, HoldRequest
 from payoutd.domain.parties import AccountStatus, BankAccount, Customer, KycStatus, Wallet
 from payoutd.domain.payout import Change, DialectRecord, Payout, Status
@@ -127,6 +128,8 @@ class Merchants(Protocol):
 
     async def get(self, merchant_id: str) -> Merchant | None: ...
 
+    async def policy(self, merchant_id: str) -> MerchantPolicy | None: ...
+
     async def add_key(self, key: ApiKey) -> None: ...
 
     async def key(self, merchant_id: str, key_id: str) -> ApiKey | None: ...
@@ -171,6 +174,8 @@ class Merchants(Protocol):
 
 
 class ServiceFees(Protocol):
+    async def of_many(self, merchant_ids: Sequence[str]) -> dict[str, dict[str, ServiceFee]]: ...
+
     async def set(
         self, merchant_id: str, currency: str, fee: ServiceFee, now: datetime
     ) -> None: ...
@@ -392,6 +397,46 @@ class ChainDeposits(Protocol):
         ...
 
 
+class Imports(Protocol):
+    async def add(self, imp: PayoutImport, rows: Sequence[Row]) -> None: ...
+
+    async def get(self, merchant_id: str | None, import_id: str) -> PayoutImport | None: ...
+
+    async def page(
+        self, merchant_id: str, *, before_id: str | None, limit: int
+    ) -> list[PayoutImport]: ...
+
+    async def rows(self, import_id: str) -> list[Row]: ...
+
+    async def any_claimable(self, now: datetime) -> bool: ...
+
+    async def claim(
+        self, owner: str, now: datetime, lease_until: datetime
+    ) -> PayoutImport | None: ...
+
+    async def advance(
+        self,
+        imp: PayoutImport,
+        owner: str,
+        results: Sequence[RowResult],
+        *,
+        next_row: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> bool: ...
+
+    async def fail(self, import_id: str, owner: str, error: str, now: datetime) -> None: ...
+
+    async def results(
+        self,
+        import_id: str,
+        *,
+        status: str | None = None,
+        after_number: int | None = None,
+        limit: int = 100,
+    ) -> list[RowResult]: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction, opened and committed by the request
     or the job; services only read and write through its repositories."""
@@ -437,6 +482,9 @@ class UnitOfWork(Protocol):
 
     @property
     def chain_deposits(self) -> ChainDeposits: ...
+
+    @property
+    def imports(self) -> Imports: ...
 
     async def connection_closed(self) -> bool: ...
 

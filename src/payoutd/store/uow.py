@@ -12,6 +12,7 @@ from payoutd.store.audit import AuditRepository
 from payoutd.store.batches import BatchRepository
 from payoutd.store.chain_deposits import ChainDepositRepository
 from payoutd.store.idempotency import IdempotencyRepository
+from payoutd.store.imports import ImportRepository
 from payoutd.store.ledger import LedgerRepository
 from payoutd.store.merchants import MerchantRepository, ServiceFeeRepository
 from payoutd.store.outbox import OutboxRepository
@@ -46,6 +47,7 @@ class UnitOfWork:
         self.signatures = SignatureRepository(conn, dialect)
         self.webhooks = WebhookRepository(conn, dialect)
         self.sealed = SealedRepository(conn, dialect)
+        self.imports = ImportRepository(conn, dialect)
         self.placements = PlacementRepository(conn, dialect, self.ledger, self.outbox)
         self.chain_deposits = ChainDepositRepository(conn, dialect)
         self.parties = PartyRepository(conn, secrets)
