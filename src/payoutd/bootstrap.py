@@ -16,6 +16,7 @@ from payoutd.config import Settings
 from payoutd.dialects import bitclear, calypso, cryptomus
 from payoutd.domain.assets import CURRENCIES, NETWORKS
 from payoutd.metrics import Metrics
+from payoutd.rails.files import BankFiles
 from payoutd.rate_limits import RateLimits
 from payoutd.rates import RateSources
 from payoutd.secretbox import KEY_FILE, KeyFile, SecretBox, parse_keys
@@ -184,6 +185,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         ),
         callback_formats=CALLBACK_FORMATS,
         endpoint_formats=ENDPOINT_FORMATS,
+        payment_files=BankFiles(),
     )
     sender = Sender(
         allow_private=settings.webhook_allow_private, timeout=settings.webhook_timeout_seconds

@@ -255,6 +255,13 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "Method not allowed",
         "The path exists but not with this HTTP method.",
     ),
+    ErrorSpec(
+        "statement_unreadable",
+        422,
+        "The bank statement could not be read",
+        "The file is neither a camt.053 nor an MT940 statement, or it breaks the format "
+        "(the message says where); nothing of it was imported.",
+    ),
     # The one answer above 499 that is not a bug: a node payoutd needs to price a payout
     # cannot be reached. Nothing was changed; retry after the given time.
     ErrorSpec(

@@ -17,6 +17,7 @@ from payoutd.services.ports import (
     Clock,
     EndpointFormat,
     MetricsSink,
+    PaymentFiles,
     Rates,
     Secrets,
 )
@@ -38,6 +39,8 @@ class Context:
     callback_formats: Mapping[str, CallbackFormat] = field(default_factory=dict)
     # provider dialects' webhook formats for endpoints, by the endpoint's `format`
     endpoint_formats: Mapping[str, EndpointFormat] = field(default_factory=dict)
+    # payment files and statements of real banks (payoutd.rails.files); None: not built
+    payment_files: PaymentFiles | None = None
 
     def currency(self, code: str, *, field: str = "currency") -> Currency:
         code = code.upper()

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from payoutd.domain.access import ApiKey, Merchant, Totp
 from payoutd.domain.assets import Asset
+from payoutd.domain.banking import Originator, OutgoingPayment, StatementLine
 from payoutd.domain.batches import Batch
 from payoutd.domain.batching import Output
 from payoutd.domain.errors import PayoutdError
@@ -390,6 +391,31 @@ class Secrets(Protocol):
 
     def reseal(self, sealed: str) -> str:
         """The same secret sealed under the newest master key."""
+        ...
+
+
+class PaymentFiles(Protocol):
+    """The files of real banks (payoutd.rails.files): payment files the operator uploads,
+    statements the operator downloads. Refusals are PayoutdErrors naming the field."""
+
+    def export(
+        self,
+        originator: Originator,
+        payments: Sequence[OutgoingPayment],
+        *,
+        reference: str,
+        created_at: datetime,
+        execution_date: date,
+        file_number: int = 1,
+    ) -> tuple[str, bytes]:
+        """(file name, content): a SEPA pain.001 for a EUR originator account, a NACHA
+        file for a USD one. `reference` (1-35 letters, digits, '-') names the file;
+        `file_number` counts the files of `created_at`'s day for this account, from 1."""
+        ...
+
+    def read(self, data: bytes) -> list[StatementLine]:
+        """The booked lines of a camt.053 or MT940 statement, with references that are
+        the same however often the file is read (`statement_unreadable` otherwise)."""
         ...
 
 
