@@ -128,8 +128,11 @@ class Surfnet:
         return int(self.epoch_info()["blockHeight"])
 
     def expire(self, last_valid_block_height: int) -> None:
-        """Produce blocks until the block height is past `last_valid_block_height`."""
-        while self.block_height() <= last_valid_block_height:
+        """Produce blocks until the finalized block height is past
+        `last_valid_block_height`: what proves a blockhash expired."""
+        while int(self.rpc("getBlockHeight", [{"commitment": "finalized"}])) <= (
+            last_valid_block_height
+        ):
             self.mine(1)
 
     # --- accounts ----------------------------------------------------------------------
