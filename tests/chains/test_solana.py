@@ -7,9 +7,9 @@ between recording a batch and sending it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +33,7 @@ from payoutd.chains.solana.adapter import (
 from payoutd.domain.assets import ASSETS
 from payoutd.domain.batches import Batch
 from payoutd.domain.batching import Output
+from payoutd.services import execution
 from payoutd.services.ports import ChainUnavailable, PreparedTx, Rejected
 from payoutd.store.tables import batches
 from payoutd.worker import jobs
@@ -299,6 +300,32 @@ async def test_a_send_the_node_refuses_waits_for_the_blockhash_to_expire_then_fa
     assert (await h.ledger_check())["ok"]
 
 
+async def test_a_broadcast_transaction_the_chain_never_included_fails_once_expired(
+    h: Harness, surfpool: Surfnet
+) -> None:
+    """The node took it and lost it (here: the batch is marked broadcast, as after an
+    accepted send, without reaching the chain). Once the finalized block height is past
+    its blockhash, the chain proves it was never included: the payouts fail, the funds
+    return, and no network fee is posted."""
+    m = await h.merchant(SOL="3")
+    r = recipient()
+    p = await pay(h, m, "1", "SOL", r)
+    batch_id = await jobs.open_batch(h.rt.db, h.rt.ctx, "SOL", "SOL")
+    assert batch_id is not None
+    async with h.rt.db.unit() as uow:
+        await execution.mark_broadcast(uow, h.rt.ctx, batch_id)
+    assert (await get(h, m, p["id"]))["status"] == "confirming"
+    recorded = Recorded.loads((await batch(h, batch_id)).raw_tx or "")
+    surfpool.expire(recorded.last_valid_block_height)
+    await h.tick()
+    done = await get(h, m, p["id"])
+    assert (done["status"], done["failure_reason"]) == ("failed", "transaction expired unsent")
+    assert (await batch(h, batch_id)).status == "failed"
+    assert surfpool.sol_balance(r) == 0
+    assert Decimal((await h.balances(m))["SOL"]["available"]) == Decimal(3)
+    assert (await h.ledger_check())["ok"]
+
+
 async def test_a_resend_the_node_answers_without_data_counts_as_sent(
     surfpool: Surfnet, wallet: Keypair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -420,25 +447,22 @@ async def test_a_worker_killed_between_recording_and_sending_pays_each_payout_on
     before = set(signatures_of(surfpool, hot))
     recorded: dict[str, str] = {}
     for currency in ("SOL", "USDC"):
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                CRASH_WORKER,
-                str(tmp_path),
-                database_url or "",
-                str(surfpool.chains_file(tmp_path)),
-                currency,
-            ],
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CRASH_WORKER,
+            str(tmp_path),
+            database_url or "",
+            str(surfpool.chains_file(tmp_path)),
+            currency,
             cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
-        assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
-        [line] = [x for x in done.stdout.splitlines() if x.startswith("BATCH ")]
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+        assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
+        [line] = [x for x in out.decode().splitlines() if x.startswith("BATCH ")]
         recorded[currency] = line.split()[1]
     assert set(signatures_of(surfpool, hot)) == before  # nothing left payoutd
 
