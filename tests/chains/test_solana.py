@@ -287,7 +287,7 @@ async def test_a_send_the_node_refuses_waits_for_the_blockhash_to_expire_then_fa
         fee=Decimal(0),
         fee_currency="SOL",
     )
-    with pytest.raises(ChainUnavailable, match="not yet expired"):
+    with pytest.raises(ChainUnavailable, match="not provably expired"):
         await chain.broadcast(tx)
     await h.tick()
     assert (await get(h, m, p["id"]))["status"] == "sending"  # still recorded, unsent
@@ -377,6 +377,38 @@ async def test_a_transaction_never_sent_is_expired_once_its_blockhash_is_past(
         await chain.broadcast(tx)
     [signed] = recorded.signed()
     assert Transaction.from_bytes(recorded.transactions[0]) == signed
+
+
+async def test_an_expired_transaction_a_pruned_node_cannot_account_for_is_dropped(
+    surfpool: Surfnet, wallet: Keypair, tmp_path: Path
+) -> None:
+    """When the node's ledger starts after the blockhash (a node restored from a
+    snapshot, history pruned), "not found" proves nothing: a human reviews it."""
+    chain = chain_of(surfpool, tmp_path)
+    tx = await chain.prepare(
+        "pruned",
+        SOL,
+        [Output(recipient(), Decimal("0.3"))],
+        None,
+        payout_count=1,
+        next_sequence=None,
+    )
+    recorded = Recorded.loads(tx.raw)
+    lowest = int(surfpool.rpc("minimumLedgerSlot"))
+    assert lowest > 0
+    # recorded as if its blockhash came from before the node's first slot
+    before = Recorded(
+        recorded.blockhash,
+        recorded.last_valid_block_height,
+        lowest - 1,
+        recorded.transactions,
+        recorded.outputs,
+    )
+    tx = PreparedTx(txid=tx.txid, raw=before.dumps(), fee=tx.fee, fee_currency="SOL")
+    surfpool.expire(recorded.last_valid_block_height)
+    assert (await chain.status(tx)).state == "dropped"
+    with pytest.raises(ChainUnavailable, match="not provably expired"):
+        await chain.broadcast(tx)
 
 
 def test_the_chains_file_takes_solana_and_keeps_its_key_secret(

@@ -465,7 +465,10 @@ class SolanaChain:
                         del refused[i]
                 if refused and not await self._proven_expired(client, recorded):
                     unclear.update(
-                        {i: f"refused, blockhash not yet expired: {r}" for i, r in refused.items()}
+                        {
+                            i: f"refused, its blockhash not provably expired: {r}"
+                            for i, r in refused.items()
+                        }
                     )
                     refused = {}
         for i in accepted:
