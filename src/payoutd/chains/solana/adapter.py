@@ -46,12 +46,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, TypeVar
 
-import httpx
 import structlog
-from solana.exceptions import SolanaRpcException
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Confirmed, Finalized, Processed
-from solana.rpc.core import RPCException, RPCNoResultException
+from solana.rpc.core import RPCException
 from solana.rpc.models import TxOpts
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
 from solders.hash import Hash
@@ -274,7 +272,7 @@ class SolanaChain:
                     f"{who} holds {_show(tokens)} {asset.currency}, the batch pays {_show(amount)}"
                 )
             # every recipient may need a token account: its rent is the hot wallet's
-            need = fees + rent * len(outputs)
+            need = fees + rent * len(outputs) + keep
             if lamports < need:
                 return (
                     f"{who} holds {_show(_sol(lamports))} SOL, the batch's fees and token "
@@ -449,8 +447,10 @@ class SolanaChain:
                     # preflight refused it: it would fail now, or the node does not know
                     # its blockhash (expired, or not yet seen by a lagging node)
                     refused[i] = _rpc_message(exc)
-                except (SolanaRpcException, RPCNoResultException, httpx.HTTPError) as exc:
-                    unclear[i] = f"{type(exc).__name__}: {exc}"
+                except Exception as exc:
+                    # unreachable, timed out, or an answer that could not be read: the
+                    # node may have taken it
+                    unclear[i] = f"{type(exc).__name__}: {_rpc_message(exc)}"
                 except BaseException as exc:
                     if not is_panic(exc):
                         raise
@@ -669,7 +669,9 @@ async def _rpc(call: Awaitable[T]) -> T:
     """A read from the node; any failure leaves the outcome unknown."""
     try:
         return await call
-    except (RPCException, RPCNoResultException, SolanaRpcException, httpx.HTTPError) as exc:
+    except Exception as exc:
+        # RPCException (an error answer), SolanaRpcException (HTTP failures), an answer
+        # solders cannot parse: all of them say nothing about the chain
         raise ChainUnavailable(f"{type(exc).__name__}: {_rpc_message(exc)}") from exc
     except BaseException as exc:
         if is_panic(exc):
