@@ -8,6 +8,7 @@ between recording a batch and sending it."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import signal
 import sys
@@ -297,6 +298,35 @@ async def test_a_send_the_node_refuses_waits_for_the_blockhash_to_expire_then_fa
     assert done["status"] == "failed"
     assert surfpool.sol_balance(r) == 0
     assert Decimal((await h.balances(m))["SOL"]["available"]) == Decimal(5)
+    assert (await h.ledger_check())["ok"]
+
+
+async def test_a_transaction_that_failed_on_chain_fails_its_payouts_and_posts_its_fee(
+    h: Harness, surfpool: Surfnet, wallet: Keypair
+) -> None:
+    """Included but failed (here: sent without preflight once the hot wallet could no
+    longer pay it, as when an earlier send raced a withdrawal): the worker finds it on
+    chain, its payouts fail, their funds return, and the fee it burnt is posted."""
+    hot = str(wallet.pubkey())
+    m = await h.merchant(SOL="5")
+    r1, r2 = recipient(), recipient()
+    p1, p2 = await pay(h, m, "1", "SOL", r1), await pay(h, m, "1.5", "SOL", r2)
+    batch_id = await jobs.open_batch(h.rt.db, h.rt.ctx, "SOL", "SOL")
+    assert batch_id is not None
+    recorded = Recorded.loads((await batch(h, batch_id)).raw_tx or "")
+    surfpool.fund_sol(hot, Decimal("0.5"))
+    wire = base64.b64encode(recorded.transactions[0]).decode()
+    surfpool.rpc("sendTransaction", [wire, {"encoding": "base64", "skipPreflight": True}])
+    await h.tick()  # found on chain: counted broadcast, not sent again
+    await confirm(h, surfpool)
+    done = [await get(h, m, p["id"]) for p in (p1, p2)]
+    assert {(d["status"], d["failure_reason"]) for d in done} == {
+        ("failed", "transaction reverted")
+    }
+    assert surfpool.sol_balance(r1) == surfpool.sol_balance(r2) == 0
+    assert Decimal((await h.balances(m))["SOL"]["available"]) == Decimal(5)
+    fee = (await batch(h, batch_id)).fee
+    assert fee is not None and surfpool.sol_balance(hot) == Decimal("0.5") - fee
     assert (await h.ledger_check())["ok"]
 
 
