@@ -1,6 +1,8 @@
 """The chain Protocol's behaviours, tested identically on every adapter: the sandbox, the
-UTXO adapter on a real litecoind, and (once registered in contract_support) the EVM
-adapter on its node. What the executor relies on from any chain is pinned here."""
+UTXO adapter on a real litecoind, the EVM adapter on Hardhat and the Solana adapter on
+Surfpool (registered in contract_support). What the executor relies on from any chain is
+pinned here; where a chain differs by nature (Solana addresses carry no checksum, a
+Solana leader includes a transaction on arrival) its ChainUnderTest says so."""
 
 from __future__ import annotations
 
