@@ -35,7 +35,7 @@ from payoutd.domain.assets import ASSETS
 from payoutd.domain.batches import Batch
 from payoutd.domain.batching import Output
 from payoutd.services import execution
-from payoutd.services.ports import ChainUnavailable, PreparedTx, Rejected
+from payoutd.services.ports import ChainUnavailable, OutputRejected, PreparedTx, Rejected
 from payoutd.store.tables import batches
 from payoutd.worker import jobs
 from tests import support
@@ -217,6 +217,27 @@ async def test_many_recipients_share_transactions_up_to_the_size_limit(
     assert state.state == "mined" and not state.failed_outputs
     assert {surfpool.sol_balance(a) for a in sol_to} == {Decimal("0.01")}
     assert {surfpool.token_balance(a, "USDC") for a in usdc_to} == {Decimal(2)}
+
+
+async def test_a_token_account_given_as_a_recipient_is_refused(
+    surfpool: Surfnet, wallet: Keypair, tmp_path: Path
+) -> None:
+    chain = chain_of(surfpool, tmp_path)
+    holder = recipient()
+    surfpool.fund_tokens(holder, "USDC", Decimal(1))
+    ata = str(
+        associated_token_account(Pubkey.from_string(holder), Pubkey.from_string(MINTS["USDC"]))
+    )
+    with pytest.raises(OutputRejected, match="token account, not a wallet") as caught:
+        await chain.prepare(
+            "to-ata",
+            USDC,
+            [Output(recipient(), Decimal(1)), Output(ata, Decimal(1))],
+            None,
+            payout_count=2,
+            next_sequence=None,
+        )
+    assert caught.value.indices == frozenset({1})
 
 
 async def test_an_insufficient_hot_wallet_is_refused_before_sending(

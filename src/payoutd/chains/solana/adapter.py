@@ -60,7 +60,11 @@ from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction
 from solders.transaction_status import TransactionConfirmationStatus, TransactionStatus
-from spl.token.constants import ASSOCIATED_TOKEN_PROGRAM_ID, TOKEN_PROGRAM_ID
+from spl.token.constants import (
+    ASSOCIATED_TOKEN_PROGRAM_ID,
+    TOKEN_2022_PROGRAM_ID,
+    TOKEN_PROGRAM_ID,
+)
 from spl.token.instructions import (
     create_idempotent_associated_token_account,
     get_associated_token_address,
@@ -82,6 +86,7 @@ T = TypeVar("T")
 
 TOKEN_PROGRAM: Final = TOKEN_PROGRAM_ID
 ASSOCIATED_TOKEN_PROGRAM: Final = ASSOCIATED_TOKEN_PROGRAM_ID
+TOKEN_PROGRAMS: Final = frozenset({TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID})
 LAMPORTS: Final = 9  # 1 SOL = 10**9 lamports
 SIGNATURE_FEE: Final = 5000  # lamports per signature: one, the hot wallet's
 PACKET_DATA_SIZE: Final = 1232  # the most bytes one transaction may take on the wire
@@ -331,6 +336,15 @@ class SolanaChain:
                 size = 0
             found = await self._accounts(client, targets)
             rent = (await _rpc(client.get_minimum_balance_for_rent_exemption(size))).value
+            if mint is not None:
+                # A token account's address given as the recipient (a common mistake):
+                # an associated account "owned" by it would hold tokens no one can move.
+                held = await self._owners(client, owners)
+                for i, program in enumerate(held):
+                    if program in TOKEN_PROGRAMS:
+                        refused[i] = "the address is a token account, not a wallet"
+        if refused:
+            raise OutputRejected(frozenset(refused), "; ".join(sorted(set(refused.values()))))
         missing = [not present for present in found]
         groups = self._group(owners, units, mint, missing, asset.decimals, priority, blockhash)
         fees = [
@@ -626,11 +640,16 @@ class SolanaChain:
         return AsyncClient(self.url, commitment=Confirmed, timeout=self.timeout)
 
     async def _accounts(self, client: AsyncClient, keys: list[Pubkey]) -> list[bool]:
-        """Whether each account exists (getMultipleAccounts takes 100 at a time)."""
-        found: list[bool] = []
+        """Whether each account exists."""
+        return [owner is not None for owner in await self._owners(client, keys)]
+
+    async def _owners(self, client: AsyncClient, keys: list[Pubkey]) -> list[Pubkey | None]:
+        """The program owning each account, None where there is none (getMultipleAccounts
+        takes 100 at a time)."""
+        found: list[Pubkey | None] = []
         for start in range(0, len(keys), 100):
             answer = await _rpc(client.get_multiple_accounts(keys[start : start + 100], Confirmed))
-            found.extend(a is not None for a in answer.value)
+            found.extend(None if a is None else a.owner for a in answer.value)
         return found
 
     async def _statuses(
