@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import logging
 import os
 import signal
 import sys
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.transaction import Transaction
@@ -483,6 +486,34 @@ def test_the_chains_file_takes_solana_and_keeps_its_key_secret(
     with pytest.raises(chains_config.ChainsFileError, match="private_key_env") as caught:
         chain_of(surfpool, tmp_path)
     assert "not a key" not in str(caught.value)
+
+
+async def test_the_hot_wallet_key_never_reaches_a_log(
+    surfpool: Surfnet,
+    wallet: Keypair,
+    tmp_path: Path,
+    database_url: str | None,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)  # solana-py's and httpx's own logging included
+    secret = bytes(wallet)
+    secrets = [secret_text(wallet), json.dumps(list(secret)), secret.hex(), secret[:32].hex()]
+    with structlog.testing.capture_logs() as events:
+        async with sol_harness(surfpool, tmp_path, database_url) as h:
+            m = await h.merchant(SOL="1")
+            p = await pay(h, m, "0.01", "SOL", recipient())
+            await h.tick()
+            await confirm(h, surfpool)
+            assert (await get(h, m, p["id"]))["status"] == "paid"
+            chain = h.rt.ctx.chain("SOL")
+            shown = repr(chain) + str(chain) + repr(getattr(chain, "wallet", None))
+    captured = capsys.readouterr()
+    logs = "\n".join([caplog.text, captured.out, captured.err, *map(repr, events)])
+    assert "solana.prepared" in logs and "batch.broadcast" in logs  # all captured
+    for text in secrets:
+        assert text not in logs
+        assert text not in shown
 
 
 async def test_assets_show_solana_live(h: Harness) -> None:
