@@ -20,6 +20,7 @@ from payoutd.rails.files import BankFiles
 from payoutd.rate_limits import RateLimits
 from payoutd.rates import RateSources
 from payoutd.secretbox import KEY_FILE, KeyFile, SecretBox, parse_keys
+from payoutd.services import parties
 from payoutd.services.context import Context
 from payoutd.services.network_fees import NetworkFees
 from payoutd.services.ports import CallbackFormat, Chain, Clock, EndpointFormat, SystemClock
@@ -57,7 +58,9 @@ class Runtime:
         await self.db.dispose()
 
 
-def build_database(settings: Settings) -> Database:
+def build_database(settings: Settings, secrets: SecretBox | None = None) -> Database:
+    """`secrets` opens the personal data some tables keep sealed (bank account numbers);
+    a database built without it refuses to read or write those."""
     url = settings.url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -85,7 +88,7 @@ def build_database(settings: Settings) -> Database:
         )
         if asyncpg:
             pool_checks.install(engine)  # a ping only where a connection may have died
-    return Database(engine)
+    return Database(engine, secrets)
 
 
 def build_secrets(settings: Settings) -> SecretBox:
@@ -173,10 +176,10 @@ def extra_fiat(rates: RateSources) -> frozenset[str]:
 
 def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     clock = clock or SystemClock()
-    db = build_database(settings)
+    secrets = build_secrets(settings)
+    db = build_database(settings, secrets)
     rates = build_rates(settings, clock)
     metrics = Metrics()
-    secrets = build_secrets(settings)
     ctx = Context(
         clock=clock,
         chains=build_chains(settings, db),
@@ -192,6 +195,8 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         endpoint_formats=ENDPOINT_FORMATS,
         payment_files=BankFiles(),
     )
+    # a funding account or wallet the configuration got wrong stops the start, named
+    parties.check_funding(ctx)
     sender = Sender(
         allow_private=settings.webhook_allow_private, timeout=settings.webhook_timeout_seconds
     )

@@ -23,6 +23,7 @@ from tests.support import Harness, Merchant
 
 BTC_ADDR = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
 BTC_ADDR_2 = "1AGNa15ZQXAZUgFiqJ2i7Z2DPU2J6hW62i"
+ETH_ADDR = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
 BTC_PAYOUT = {"amount": "0.01", "currency": "BTC", "address": BTC_ADDR}
 QUOTE = {"amount": "0.01", "currency": "BTC"}
 COOLDOWN = timedelta(hours=24)
@@ -64,7 +65,19 @@ def dialect_refusal(path: str, r: Any) -> bool:
     if path.startswith("/compat/calypso/"):
         # Calypso documents no error format either: payoutd's own
         return error(r) in ("unauthorized", "signature_invalid")
+    if path.startswith("/compat/sphere/"):
+        return sphere_refusal(r, "unauthorized")
     return bool(r.json().get("state") == 1)
+
+
+def sphere_refusal(r: Any, code: str) -> bool:
+    """Sphere's envelope refusing with `code` (Sphere's keys are the native Bearer keys)."""
+    body = r.json()
+    return bool(
+        body.get("ok") is False
+        and body.get("error") == code
+        and body["statusCode"] == r.status_code
+    )
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -167,16 +180,48 @@ async def objects_of(h: Harness, a: Merchant) -> dict[str, str]:
     assert r.status_code == 201, r.text
     address_id = r.json()["id"]
     r = await h.client.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries", headers=a.headers)
+    deliveries = r.json()["data"]
+    parties = await _parties_of(h, a)
     return {
+        **parties,
         "payout_id": (await create(h, a))["id"],  # queued: cancel would still work
         "batch_id": batch_id,
         "endpoint_id": endpoint_id,
-        "delivery_id": r.json()["data"][0]["id"],
+        "delivery_id": deliveries[0]["id"],
         "key_id": key["id"],
         "address_id": address_id,
         "merchant_id": a.id,
         "currency": "BTC",
     }
+
+
+async def _parties_of(h: Harness, a: Merchant) -> dict[str, str]:
+    """A customer of `a` with a bank account and a wallet (ramp payouts)."""
+    made: dict[str, str] = {}
+    for name, path, body in (
+        ("customer_id", "/v1/customers", {"type": "individual", "name": "Ada"}),
+        (
+            "account_id",
+            "/v1/bank-accounts",
+            {
+                "currency": "usd",
+                "holder_name": "Ada",
+                "routing_number": "101206101",
+                "account_number": "1000682035",
+            },
+        ),
+        (
+            "wallet_id",
+            "/v1/wallets",
+            {"network": "base", "currency": "usdc", "address": ETH_ADDR},
+        ),
+    ):
+        if name != "customer_id":
+            body = {**body, "customer": made["customer_id"]}
+        r = await h.client.post(path, headers=a.headers, json=body)
+        assert r.status_code == 201, r.text
+        made[name] = r.json()["id"]
+    return made
 
 
 async def state_of(h: Harness, a: Merchant, ids: dict[str, str]) -> list[Any]:
@@ -191,6 +236,9 @@ async def state_of(h: Harness, a: Merchant, ids: dict[str, str]) -> list[Any]:
         "/v1/balances",
         "/v1/payouts",
         "/v1/webhook-endpoints",
+        "/v1/customers",
+        "/v1/bank-accounts",
+        "/v1/wallets",
     ]
     state = []
     for path in paths:
@@ -218,6 +266,25 @@ async def test_authorization_matrix_from_the_openapi_document(h: Harness) -> Non
 
     for method, path in ops:
         where = f"{method} {path}"
+        if path.startswith("/compat/sphere/"):
+            # Sphere's keys are the native Bearer keys, its refusals its envelope
+            for headers in (
+                {},
+                bearer("pk_000000000000_not-a-real-secret"),
+                {"Authorization": "Basic cGtfMDAwMDAwMDAwMDAwOm5vdC1hLXJlYWwtc2VjcmV0"},
+            ):
+                r = await h.client.request(method, url(path), headers=headers)
+                assert r.status_code == 401 and dialect_refusal(path, r), (where, r.text)
+            r = await h.client.request(method, url(path), headers=reader, json={})
+            if method == "GET":
+                assert r.status_code == 200 and r.json()["ok"], (where, r.text)
+            else:
+                assert r.status_code == 403, (where, r.text)
+                assert sphere_refusal(r, "forbidden_scope"), (where, r.text)
+            if params(path):
+                r = await h.client.request(method, url(path), headers=b.headers)
+                assert r.status_code == 404 and sphere_refusal(r, "not_found"), (where, r.text)
+            continue
         if path.startswith("/compat/"):
             # a provider dialect: only the provider's own signature lets a request in;
             # none, or a native key however good, is refused in the provider's shape

@@ -24,6 +24,7 @@ BTC_A2 = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"
 BTC_B = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
 LTC_A = "ltc1qj08ys4ct2hzzc2hcz6h2hgrvlmsjynawmt3sjh"
 TON = "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs"
+SOL_A = "DuUf1ThgCQcwrrW6X6dw5MTwsHcTrxSg1rMhSSbvL1Zr"
 MEMO_A, MEMO_B = "alpha-invoice-77", "beta-invoice-12"
 
 
@@ -91,8 +92,32 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
         ]
         assert deliveries, "merchant A's endpoint has a delivery log to hide"
 
+        # A's customer with a bank account and a wallet (ramp payouts' parties)
+        customer = await create(h, a, "/v1/customers", {"type": "business", "name": "Alpha Co"})
+        account = await create(
+            h,
+            a,
+            "/v1/bank-accounts",
+            {
+                "customer": customer["id"],
+                "currency": "eur",
+                "holder_name": "Alpha Co",
+                "iban": "NL91ABNA0417164300",
+                "bic": "ABNANL2A",
+            },
+        )
+        wallet = await create(
+            h,
+            a,
+            "/v1/wallets",
+            {"customer": customer["id"], "network": "sol", "currency": "usdc", "address": SOL_A},
+        )
+
         a_only_batch = a_paid[2]["batch_id"]
         ids = {
+            "customer_id": customer["id"],
+            "account_id": account["id"],
+            "wallet_id": wallet["id"],
             "payout_id": a_paid[0]["id"],
             "batch_id": a_only_batch,
             "endpoint_id": endpoint["id"],
@@ -117,6 +142,10 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             *(d["id"] for d in deliveries),
             *(p["amount"] for p in a_paid),
             *(p["final_amount"] for p in a_paid),
+            customer["id"],
+            account["id"],
+            wallet["id"],
+            SOL_A,
         }
 
         walked = []
@@ -170,6 +199,13 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
         # the operator still sees whole transactions
         everything = (await read(h, h_operator(h), "/v1/sandbox/transactions"))["data"]
         assert {t["txid"] for t in everything} == {p["txid"] for p in a_paid + b_paid}
+
+
+async def create(h: Harness, m: Merchant, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    r = await h.client.post(path, headers=m.headers, json=body)
+    assert r.status_code == 201, r.text
+    made: dict[str, Any] = r.json()
+    return made
 
 
 def h_operator(h: Harness) -> Merchant:

@@ -9,11 +9,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from payoutd.domain.access import ApiKey, Merchant, Totp
 from payoutd.domain.assets import Asset
-from payoutd.domain.banking import Originator, OutgoingPayment, StatementLine
+from payoutd.domain.banking import ChainDeposit, Originator, OutgoingPayment, StatementLine
 from payoutd.domain.batches import Batch
 from payoutd.domain.batching import Output
 from payoutd.domain.errors import PayoutdError
@@ -21,6 +21,7 @@ from payoutd.domain.events import Event
 from payoutd.domain.fees import ServiceFee
 from payoutd.domain.idempotency import StoredRequest
 from payoutd.domain.ledger import Balance, Entry, HoldRequest
+from payoutd.domain.parties import AccountStatus, BankAccount, Customer, KycStatus, Wallet
 from payoutd.domain.payout import Change, DialectRecord, Payout, Status
 from payoutd.domain.rates import Rate
 from payoutd.domain.webhooks import Delivery, Endpoint, Lane, Outcome
@@ -309,8 +310,86 @@ class Idempotency(Protocol):
     async def release(self, merchant_id: str, key: str) -> None: ...
 
 
+class Parties(Protocol):
+    """A merchant's customers, bank accounts and wallets (ramp payouts). A read names the
+    merchant (None: the operator, any merchant's); account numbers and IBANs come back
+    opened, whatever the store keeps of them."""
+
+    async def add_customer(self, c: Customer) -> None: ...
+
+    async def customer(self, merchant_id: str | None, customer_id: str) -> Customer | None: ...
+
+    async def customers(
+        self,
+        merchant_id: str,
+        *,
+        lookup_key: str | None = None,
+        before_id: str | None = None,
+        limit: int = 50,
+    ) -> list[Customer]: ...
+
+    async def set_kyc(self, customer_id: str, status: KycStatus, now: datetime) -> None: ...
+
+    async def add_bank_account(self, a: BankAccount) -> None: ...
+
+    async def bank_account(
+        self, merchant_id: str | None, account_id: str
+    ) -> BankAccount | None: ...
+
+    async def bank_accounts(
+        self,
+        merchant_id: str,
+        *,
+        lookup_key: str | None = None,
+        customer_id: str | None = None,
+        before_id: str | None = None,
+        limit: int = 50,
+    ) -> list[BankAccount]: ...
+
+    async def set_bank_account_status(
+        self, account_id: str, status: AccountStatus, now: datetime
+    ) -> None: ...
+
+    async def add_wallet(self, w: Wallet) -> None: ...
+
+    async def wallet(self, merchant_id: str | None, wallet_id: str) -> Wallet | None: ...
+
+    async def wallets(
+        self,
+        merchant_id: str,
+        *,
+        lookup_key: str | None = None,
+        customer_id: str | None = None,
+        before_id: str | None = None,
+        limit: int = 50,
+    ) -> list[Wallet]: ...
+
+    async def set_wallet_status(
+        self, wallet_id: str, status: AccountStatus, now: datetime
+    ) -> None: ...
+
+
 class Sealed(Protocol):
     async def reseal(self, change: Callable[[str], str]) -> int: ...
+
+
+class ChainDeposits(Protocol):
+    """Transfers into the operator's funding wallets, recorded once each, and where each
+    network's deposit watch has got to."""
+
+    async def cursor(self, network: str) -> int | None:
+        """The first block of `network` not scanned yet (None: never scanned)."""
+        ...
+
+    async def add(self, deposit: ChainDeposit, now: datetime) -> bool:
+        """Record the deposit; False when it is recorded already (a rescan, or another
+        worker got there first: on PostgreSQL the second waits for the first's commit)."""
+        ...
+
+    async def advance(self, network: str, next_block: int, now: datetime) -> None:
+        """Move the cursor forward to `next_block`; never back (a slower scanner that
+        finishes last does not undo a faster one's progress)."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -351,7 +430,13 @@ class UnitOfWork(Protocol):
     def sealed(self) -> Sealed: ...
 
     @property
+    def parties(self) -> Parties: ...
+
+    @property
     def idempotency(self) -> Idempotency: ...
+
+    @property
+    def chain_deposits(self) -> ChainDeposits: ...
 
     async def connection_closed(self) -> bool: ...
 
@@ -543,3 +628,23 @@ class Chain(Protocol):
         ...
 
     async def status(self, tx: PreparedTx) -> TxState: ...
+
+
+@runtime_checkable
+class Deposits(Protocol):
+    """A chain adapter that can see incoming token transfers (the sandbox chain, EVM): what
+    funds an off-ramp. Adapters without it are simply not watched."""
+
+    async def deposits(
+        self, addresses: Sequence[str], currencies: Sequence[str], from_block: int | None
+    ) -> tuple[list[ChainDeposit], int]:
+        """Transfers of `currencies` to any of `addresses` mined in blocks from `from_block`
+        on that have at least the network's confirmations, oldest first, and the block
+        to ask from next time. A call covers a bounded range of blocks, so catching up
+        takes several; it never returns a transfer with fewer confirmations, so nothing
+        it returns can still be reorganised away (within the network's confirmations).
+        `from_block` None (never scanned): the adapter picks the start, a live chain
+        the first block not confirmed yet (what a funding wallet received before
+        payoutd watched it is not payoutd's), the sandbox its first block (its whole
+        history is payoutd's)."""
+        ...
