@@ -145,6 +145,11 @@ def live_chain(cfg: chains_config.NetworkConfig) -> Chain:
 
         chain = TronChain.from_config(cfg)
         return chain
+    if cfg.adapter == "solana":
+        from payoutd.chains.solana.adapter import SolanaChain
+
+        chain = SolanaChain.from_config(cfg)
+        return chain
     raise chains_config.ChainsFileError(f"{cfg.network}: no adapter {cfg.adapter!r}")
 
 

@@ -27,7 +27,7 @@ from payoutd.chains.sandbox import SandboxChain
 from payoutd.domain.assets import ASSETS, Asset
 from payoutd.services.ports import Chain
 from tests import support
-from tests.chains import hardhat, litecoind
+from tests.chains import hardhat, litecoind, surfpool
 
 
 @dataclass
@@ -41,6 +41,12 @@ class ChainUnderTest:
     locked: Callable[[], Awaitable[frozenset[object]]]
     prices_priority: bool  # whether a higher priority must cost strictly more
     amount: Decimal  # a comfortable amount for one output
+    # whether a broadcast transaction waits (in a mempool) for `mine`; a Solana leader
+    # executes it on arrival, in a block of its own that `mine` then builds on
+    waits_for_mine: bool = True
+    # whether addresses carry a checksum; a Solana address (a bare public key) does not,
+    # so only a character outside its alphabet can be caught
+    checksummed: bool = True
 
 
 # (a directory of the test's own, a migrated SQLite database file to copy if needed)
@@ -122,4 +128,5 @@ FACTORIES: dict[str, Factory] = {
     # the path for nodes without PSBT (Dogecoin Core 1.14), on the same litecoind
     "utxo-raw": functools.partial(utxo_chain, funding="raw"),
     "evm": hardhat.evm_chain,
+    "solana": surfpool.solana_chain,
 }

@@ -301,7 +301,7 @@ async def review_batch(uow: UnitOfWork, ctx: Context, batch_id: str, reason: str
 def follow_changes(batch: Batch, state: TxState, required: int) -> bool:
     """Whether what the chain says of a broadcast batch changes anything `follow` records
     (most passes find a batch as they left it: in the mempool, or at the same depth)."""
-    if state.state in ("dropped", "conflicted", "reverted"):
+    if state.state in ("dropped", "conflicted", "reverted", "expired"):
         return True
     if state.state != "mined":
         return False
@@ -322,6 +322,10 @@ async def follow(uow: UnitOfWork, ctx: Context, batch_id: str, state: TxState) -
         return "needs_review"
     if state.state == "reverted":
         await fail_batch(uow, ctx, batch_id, "broadcast", "transaction reverted")
+        return "failed"
+    if state.state == "expired":
+        # proven never included: nothing was sent and nothing was charged
+        await fail_batch(uow, ctx, batch_id, "broadcast", "transaction expired unsent")
         return "failed"
     if state.confirmations < required:
         await uow.batches.set_status(

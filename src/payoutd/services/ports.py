@@ -588,7 +588,9 @@ class PreparedTx:
 @dataclass(frozen=True, slots=True)
 class TxState:
     # unknown: the chain has never seen it; mempool; mined; dropped: gone from the
-    # mempool unmined; conflicted: replaced or double-spent; reverted: mined but failed
+    # mempool unmined; conflicted: replaced or double-spent; reverted: mined but failed;
+    # expired: the chain proves none of it was included or ever can be (a Solana
+    # blockhash past its last valid block height, the node's ledger reaching back to it)
     state: str
     confirmations: int = 0  # of the least confirmed transaction of the batch
     # account chains: outputs whose own transaction reverted (they moved no money)
