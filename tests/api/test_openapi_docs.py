@@ -36,7 +36,8 @@ def undocumented(document: Schema) -> list[str]:
         return schema
 
     def has_example(schema: Schema, seen: frozenset[str] = frozenset()) -> bool:
-        if schema.get("examples") or "example" in schema or "const" in schema:
+        # an enumeration shows its values (Swagger UI's example is the first)
+        if schema.get("examples") or "example" in schema or "const" in schema or "enum" in schema:
             return True
         ref = schema.get("$ref")
         if isinstance(ref, str):
@@ -47,6 +48,8 @@ def undocumented(document: Schema) -> list[str]:
         real = [b for b in branches if b.get("type") != "null"]
         if real:
             return all(has_example(b, seen) for b in real)
+        if isinstance(schema.get("items"), dict):
+            return has_example(schema["items"], seen)
         if schema.get("type") == "object" and schema.get("properties"):
             # an object whose every property shows a value shows one whole
             return all(has_example(p, seen) for p in schema["properties"].values())
