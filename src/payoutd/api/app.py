@@ -7,7 +7,7 @@ import hmac
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -43,6 +43,19 @@ strings (keys up to 40 characters, values up to 500); a body is JSON of at most
 with a stable code:
 
 """
+
+
+def _validation_in_own_shape(router: APIRouter) -> None:
+    """A parameter or body that does not validate is answered 422 in payoutd's own shape
+    (errors._validation): OpenAPI says so, instead of FastAPI's default `detail` list."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and (
+            route.dependant.path_params
+            or route.dependant.query_params
+            or route.dependant.header_params
+            or route.body_field is not None
+        ):
+            route.responses.setdefault(422, errors.responses("validation_error")[422])
 
 
 def create_app(
@@ -100,6 +113,7 @@ def create_app(
     # outermost: the lane and the routes only ever see a body within the limit
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.request_body_max_bytes)
     for module in (payouts, batches, quotes, accounts, webhooks, access, admin, sandbox):
+        _validation_in_own_shape(module.router)
         for route in module.router.routes:
             # a JSON body that cannot be decoded at all is answered 400 `bad_request`, one
             # over the size limit 413 `payload_too_large`
@@ -110,6 +124,7 @@ def create_app(
                     route.responses.setdefault(status, response)
         app.include_router(module.router)
     for router in (*compat_cryptomus.routers(), compat_bitclear.router, compat_calypso.router):
+        _validation_in_own_shape(router)
         app.include_router(router)
 
     @app.get(

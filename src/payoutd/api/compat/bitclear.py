@@ -29,6 +29,7 @@ from payoutd.api import creation, errors, reads
 from payoutd.api.auth import Principal, admit
 from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import pagination
+from payoutd.api.v1.params import Cursor, Limit, PayoutId
 from payoutd.bootstrap import Runtime
 from payoutd.dialects import bitclear as words
 from payoutd.domain.assets import CURRENCIES
@@ -145,20 +146,70 @@ class PayoutRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    transferAmount: BitclearAmount | None = None
-    priceAmount: BitclearAmount | None = None
-    transferCurrency: str = Field(min_length=2, max_length=10, examples=["BTC"])
-    priceCurrency: str = Field(min_length=2, max_length=10, examples=["USD"])
-    address: str = Field(min_length=1, max_length=128)
-    comment: str | None = Field(default=None, max_length=1000)
-    notificationUrl: str | None = Field(default=None, max_length=2048)
-    autoApprove: StrictBool = False
+    transferAmount: Annotated[
+        BitclearAmount | None,
+        Field(
+            description="The crypto to send, exactly, in `transferCurrency`; give this or "
+            "`priceAmount`",
+            examples=[0.0015, None],
+        ),
+    ] = None
+    priceAmount: Annotated[
+        BitclearAmount | None,
+        Field(
+            description="The worth to send, in `priceCurrency` (fiat), converted to "
+            "`transferCurrency` at the offered rate; give this or `transferAmount`",
+            examples=[100, None],
+        ),
+    ] = None
+    transferCurrency: str = Field(
+        min_length=2,
+        max_length=10,
+        description="The crypto currency sent (its own network)",
+        examples=["BTC"],
+    )
+    priceCurrency: str = Field(
+        min_length=2,
+        max_length=10,
+        description="The fiat currency of the price; the payout is charged to this "
+        "balance when you hold one, else to `transferCurrency`'s",
+        examples=["USD"],
+    )
+    address: str = Field(
+        min_length=1,
+        max_length=128,
+        description="The recipient's address",
+        examples=["1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"],
+    )
+    comment: str | None = Field(
+        default=None, max_length=1000, description="Your note", examples=["invoice 1042", None]
+    )
+    notificationUrl: str | None = Field(
+        default=None,
+        max_length=2048,
+        description='Receives `{timestamp, notificationType: "v3/payouts", body}` when '
+        "the payout is created and at each change of state (docs/webhooks.md)",
+        examples=["https://shop.example.com/hooks/bitclear", None],
+    )
+    autoApprove: StrictBool = Field(
+        default=False,
+        description="True: queued at once; false: an offer (`NEW`) to approve before "
+        "`expirationTime`",
+        examples=[False],
+    )
 
 
 class Approval(BaseModel):
+    """The offer to approve."""
+
     model_config = ConfigDict(extra="forbid")
 
-    payoutId: str = Field(min_length=1, max_length=36)
+    payoutId: str = Field(
+        min_length=1,
+        max_length=36,
+        description="The offer's id, as the create answered it",
+        examples=["0193b5c2-7e4a-7c1d-9a2b-3f4e5d6c7b8a"],
+    )
 
 
 _DOC = (
@@ -332,7 +383,7 @@ async def approve(body: Approval, request: Request, principal: Payer) -> _Bitcle
     description=_DOC,
     responses=_APPROVE_ERRORS,
 )
-async def approve_by_path(payout_id: str, request: Request, principal: Payer) -> _BitclearJSON:
+async def approve_by_path(payout_id: PayoutId, request: Request, principal: Payer) -> _BitclearJSON:
     return await _approve(request, principal, payout_id)
 
 
@@ -345,8 +396,8 @@ async def approve_by_path(payout_id: str, request: Request, principal: Payer) ->
 async def list_payouts(
     request: Request,
     principal: Reader,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> _BitclearJSON:
     rt = _rt(request)
     async with rt.db.read() as uow:
@@ -382,7 +433,7 @@ register_url_convertor("bitclear_payout_id", _PayoutId())
     description=_DOC,
     responses=errors.responses(*_AUTH_ERRORS, "not_found"),
 )
-async def get_payout(payout_id: str, request: Request, principal: Reader) -> _BitclearJSON:
+async def get_payout(payout_id: PayoutId, request: Request, principal: Reader) -> _BitclearJSON:
     rt = _rt(request)
     async with rt.db.read() as uow:
         found = await payouts.get(uow, principal.merchant_id, payout_id)
@@ -396,7 +447,12 @@ async def get_payout(payout_id: str, request: Request, principal: Reader) -> _Bi
     responses=errors.responses(*_AUTH_ERRORS, "currency_not_found", "rate_unavailable"),
 )
 async def payout_limits(
-    request: Request, principal: Reader, currency: str | None = None
+    request: Request,
+    principal: Reader,
+    currency: Annotated[
+        str | None,
+        Query(description="The currency to express the limits in; left out: BTC", examples=["USD"]),
+    ] = None,
 ) -> _BitclearJSON:
     rt = _rt(request)
     async with rt.db.read() as uow:

@@ -732,7 +732,8 @@ class SandboxTx(BaseModel):
     network: str = Field(description="The network it was sent on", examples=["LTC"])
     currency: str = Field(description="The currency it moved", examples=["LTC"])
     status: str = Field(
-        description="`mempool` (waiting for a block), `mined`, or `dropped` (lost, by a `drop` rule)",
+        description="`mempool` (waiting for a block), `mined`, or `dropped` (lost, by a "
+        "`drop` rule)",
         examples=["mined"],
     )
     fee: str = Field(
