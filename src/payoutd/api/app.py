@@ -35,6 +35,8 @@ from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import PayoutdError
 from payoutd.worker.runner import Worker
 
+DEFAULT_ANSWER = "Successful Response"
+
 DESCRIPTION = """Self-hosted crypto payouts. Amounts are decimal strings in one spelling
 (digits and an optional fraction: no JSON number, sign, exponent, spaces or leading zeros);
 `execute_at` is an RFC 3339 date-time with its offset; `metadata` is at most 50 pairs of
@@ -56,6 +58,18 @@ def _validation_in_own_shape(router: APIRouter) -> None:
             or route.body_field is not None
         ):
             route.responses.setdefault(422, errors.responses("validation_error")[422])
+
+
+def _answers_described(router: APIRouter) -> None:
+    """A success answer's description, unless the route says its own: its model's
+    (FastAPI's default, "Successful Response", says nothing); 204: nothing is sent."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute) or route.response_description != DEFAULT_ANSWER:
+            continue
+        if route.status_code == 204:
+            route.response_description = "Done; no body"
+        elif isinstance(route.response_model, type) and route.response_model.__doc__:
+            route.response_description = " ".join(route.response_model.__doc__.split())
 
 
 def create_app(
@@ -115,6 +129,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.request_body_max_bytes)
     for module in (payouts, batches, quotes, accounts, webhooks, access, admin, sandbox):
         _validation_in_own_shape(module.router)
+        _answers_described(module.router)
         for route in module.router.routes:
             # a JSON body that cannot be decoded at all is answered 400 `bad_request`, one
             # over the size limit 413 `payload_too_large`
@@ -126,19 +141,27 @@ def create_app(
         app.include_router(module.router)
     for router in (*compat_cryptomus.routers(), compat_bitclear.router, compat_calypso.router):
         _validation_in_own_shape(router)
+        _answers_described(router)
         app.include_router(router)
 
     @app.get(
         "/v1/ping",
         tags=["operations"],
         summary="200 from the API process itself; touches no database",
+        response_description='`{"ok": true}`',
     )
     async def ping() -> dict[str, bool]:
         """For load balancers' liveness checks (use /healthz for readiness), and the
         benchmarks' HTTP ceiling: the same application answering without any work."""
         return {"ok": True}
 
-    @app.get("/healthz", tags=["operations"], summary="200 when the database answers")
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="200 when the database answers",
+        response_description='`{"status": "ok"}`; 503 `{"status": "unavailable"}` when the '
+        "database does not answer",
+    )
     async def healthz(request: Request) -> Any:
         if await runtime.db.ping():
             return {"status": "ok"}

@@ -261,6 +261,8 @@ def _respond(body: Any, status: int = 200) -> _BitclearJSON:
 @router.post(
     "/payouts",
     summary="Create a payout offer, or a queued payout with autoApprove (Bitclear)",
+    response_description="The payout, in Bitclear's shape: an offer (`NEW`) with its "
+    "`expirationTime`, or `QUEUED` with autoApprove",
     description=_DOC,
     responses=errors.responses(
         *_AUTH_ERRORS,
@@ -370,6 +372,7 @@ _APPROVE_ERRORS = errors.responses(
 @router.post(
     "/payouts/approve",
     summary="Approve an offer by its payoutId (Bitclear)",
+    response_description="The approved payout, `QUEUED`",
     description=_DOC,
     responses=_APPROVE_ERRORS,
 )
@@ -380,6 +383,7 @@ async def approve(body: Approval, request: Request, principal: Payer) -> _Bitcle
 @router.post(
     "/payouts/{payout_id}/approve",
     summary="Approve an offer, with an empty body (Bitclear)",
+    response_description="The approved payout, `QUEUED`",
     description=_DOC,
     responses=_APPROVE_ERRORS,
 )
@@ -390,6 +394,7 @@ async def approve_by_path(payout_id: PayoutId, request: Request, principal: Paye
 @router.get(
     "/payouts",
     summary="List payouts, newest first (Bitclear)",
+    response_description='`{"payouts": [...], "nextCursor": ...}`',
     description=_DOC + " Pages: `?limit=` (default 50) and `?cursor=<nextCursor>`.",
     responses=errors.responses(*_AUTH_ERRORS, "invalid_cursor"),
 )
@@ -430,6 +435,7 @@ register_url_convertor("bitclear_payout_id", _PayoutId())
 @router.get(
     "/payouts/{payout_id:bitclear_payout_id}",
     summary="Retrieve a payout (Bitclear)",
+    response_description="The payout, in Bitclear's shape",
     description=_DOC,
     responses=errors.responses(*_AUTH_ERRORS, "not_found"),
 )
@@ -443,6 +449,7 @@ async def get_payout(payout_id: PayoutId, request: Request, principal: Reader) -
 @router.get(
     "/payout-limits",
     summary="What can be paid out, in BTC or ?currency= (Bitclear)",
+    response_description="`{available, minPayoutAmount, currency}`",
     description=_DOC,
     responses=errors.responses(*_AUTH_ERRORS, "currency_not_found", "rate_unavailable"),
 )

@@ -19,6 +19,7 @@ from payoutd.api.v1.schemas import (
     LedgerCheck,
     MerchantCreate,
     MerchantCreated,
+    PayoutList,
     PayoutOut,
     ReviewResolve,
     ServiceFeeOut,
@@ -144,8 +145,10 @@ async def set_service_fee(
 
 @router.get(
     "/reviews",
+    response_model=PayoutList,
     responses=responses("unauthorized", "forbidden_scope"),
     summary="Payouts in needs_review, waiting for an operator",
+    response_description="Every payout in `needs_review`, in one page",
 )
 async def list_reviews(
     request: Request, principal: Annotated[Principal, Depends(require("admin"))]

@@ -225,8 +225,9 @@ class PayoutCreate(BaseModel):
     network: str | None = Field(
         default=None,
         max_length=10,
-        description=NETWORK_DOC + ". Null: the payout currency's own network, when it "
-        "has one (a token on several networks needs it)",
+        description=NETWORK_DOC + ". May be left out when the payout currency travels "
+        "on one network only (BTC, LTC); a currency on several (USDT) needs it, else 422 "
+        "`network_required`",
         examples=["TRON", "LTC"],
     )
     payout_currency: str | None = Field(
@@ -323,7 +324,8 @@ class QuoteCreate(BaseModel):
     network: str | None = Field(
         default=None,
         max_length=10,
-        description=NETWORK_DOC + ". Null: the payout currency's own network",
+        description=NETWORK_DOC + ". May be left out when the payout currency travels "
+        "on one network only",
         examples=["LTC", None],
     )
     address: str | None = Field(
