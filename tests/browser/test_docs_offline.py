@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import Browser, Route, expect, sync_playwright
 
 from tests import live, support
 
@@ -23,7 +24,7 @@ LOOPBACK = "127.0.0.1"
 
 
 @pytest.fixture
-def chromium() -> Iterator[object]:
+def chromium() -> Iterator[Browser]:
     """Debian's Chromium under Playwright, headless; local to this file (the browser
     tests' shared fixture lives in tests/browser/conftest.py)."""
     if shutil.which(CHROMIUM) is None:
@@ -31,8 +32,6 @@ def chromium() -> Iterator[object]:
         if support.IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
         try:
@@ -41,10 +40,7 @@ def chromium() -> Iterator[object]:
             browser.close()
 
 
-def test_docs_render_without_network_access(chromium: object, tmp_path: Path) -> None:
-    from playwright.sync_api import Browser, Route, expect
-
-    assert isinstance(chromium, Browser)
+def test_docs_render_without_network_access(chromium: Browser, tmp_path: Path) -> None:
     with live.api_server(tmp_path / "data", None, tmp_path / "serve.log") as server:
         context = chromium.new_context()
         blocked: list[str] = []
@@ -70,6 +66,8 @@ def test_docs_render_without_network_access(chromium: object, tmp_path: Path) ->
         # opened, the operation shows its documented request body
         create.locator(".opblock-summary").click()
         expect(create.locator(".opblock-body")).to_contain_text("amount", timeout=10_000)
+        # the webhook events, in their own section
+        expect(page.get_by_text("payout.paid", exact=True).first).to_be_visible()
         page.goto(f"{server.url}/redoc", wait_until="networkidle")
         expect(page.get_by_text("/v1/payouts").first).to_be_attached(timeout=20_000)
         context.close()
