@@ -137,6 +137,8 @@ async def list_payouts(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
+    """Your payouts, newest first, filtered by any of the query parameters together.
+    Pages of `limit`; pass `next_cursor` as `cursor` for the next."""
     rt = _rt(request)
     if idempotency_key is not None:
         async with rt.db.read() as uow:
@@ -175,6 +177,8 @@ async def list_payouts(
 async def get_payout(
     payout_id: PayoutId, request: Request, principal: Annotated[Principal, Depends(require("read"))]
 ) -> dict[str, Any]:
+    """The payout now: its `status`, fees, `txid` and confirmations once sent. Its
+    changes are also sent as webhook events (docs/webhooks.md)."""
     rt = _rt(request)
     async with rt.db.read() as uow:
         return payout_view(await payouts.get(uow, principal.merchant_id, payout_id))
@@ -199,6 +203,9 @@ async def cancel_payout(
     principal: Annotated[Principal, Depends(require("payouts"))],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    """Cancels a payout that is `pending_approval`, `scheduled` or `queued`: its
+    held funds return to the balance. Once a batch has taken it (`sending` onwards) it
+    can no longer be cancelled: 409 `payout_not_cancellable`."""
     rt = _rt(request)
     merchant_id = principal.merchant_id
 
@@ -230,6 +237,9 @@ async def approve_payout(
     principal: Annotated[Principal, Depends(require("payouts"))],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    """Approves an offer at its quoted amounts: it holds its funds and is queued (or
+    `scheduled` until its `execute_at`). After `expires_at` the offer is `expired`,
+    holds nothing, and the answer is 409 `quote_expired`."""
     rt = _rt(request)
     merchant_id = principal.merchant_id
 

@@ -91,6 +91,9 @@ def _rt(request: Request) -> Runtime:
 async def create(
     body: WebhookEndpointCreate, request: Request, principal: Annotated[Principal, WRITE]
 ) -> dict[str, Any]:
+    """Subscribes `url` to the events named (all of them by default), sent with
+    Standard Webhooks signatures (docs/webhooks.md). The answer carries the signing
+    `secret`, shown only here and after a rotation."""
     rt = _rt(request)
     async with rt.db.unit() as uow:
         e = await webhooks.create_endpoint(
@@ -167,6 +170,9 @@ async def rotate(
     request: Request,
     principal: Annotated[Principal, WRITE],
 ) -> dict[str, Any]:
+    """A new signing secret, shown once. The previous one keeps signing too (both
+    signatures on each delivery) until `previous_secret_expires_at`, so a receiver can
+    switch without refusing a delivery."""
     rt = _rt(request)
     async with rt.db.unit() as uow:
         e = await webhooks.rotate_secret(
@@ -239,6 +245,8 @@ async def redeliver(
     request: Request,
     principal: Annotated[Principal, WRITE],
 ) -> dict[str, Any]:
+    """Queues the delivery's event to be sent again at once, whatever came of it
+    before; the same `webhook-id`, so a receiver that already has it can ignore it."""
     return await _redeliver(request, principal, Lane(endpoint_id=endpoint_id), delivery_id)
 
 
