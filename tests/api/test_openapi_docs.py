@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from payoutd.api.app import create_app
 from payoutd.bootstrap import build
 from tests import support
+from tests.support import Harness
 
 Schema = dict[str, Any]
 COMBINERS = ("allOf", "anyOf", "oneOf")
@@ -120,6 +121,22 @@ def undocumented(document: Schema) -> list[str]:
     return problems
 
 
+def example_of(document: Schema, schema: Schema) -> Any:
+    """The value Swagger UI fills a request in with: the schema's first example, else an
+    object of its properties' (those whose first example is null left out)."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return example_of(document, document["components"]["schemas"][ref.rsplit("/", 1)[1]])
+    if schema.get("examples"):
+        return schema["examples"][0]
+    if "example" in schema:
+        return schema["example"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    found = {name: example_of(document, prop) for name, prop in schema["properties"].items()}
+    return {name: value for name, value in found.items() if value is not None}
+
+
 def _document(tmp_path: Path) -> tuple[FastAPI, Schema]:
     app = create_app(build(support.test_settings(tmp_path, None)))
     return app, app.openapi()
@@ -214,3 +231,15 @@ def test_an_object_nested_inline_is_walked() -> None:
         "Outer.list[].deep: no example",
         "Outer.map<anyOf[0]>{}.deeper: no example",
     ]
+
+
+async def test_the_documented_examples_make_a_payout_and_a_quote(h: Harness) -> None:
+    """What /docs fills the requests in with is taken: the field examples agree with one
+    another (the currency, network and address of one real payout)."""
+    document = (await h.client.get("/openapi.json")).json()
+    m = await h.merchant(LTC="2")
+    for path, status in (("/v1/payouts", 201), ("/v1/quotes", 200)):
+        content = document["paths"][path]["post"]["requestBody"]["content"]
+        body = example_of(document, content["application/json"]["schema"])
+        r = await h.client.post(path, headers=m.headers, json=body)
+        assert r.status_code == status, (body, r.text)

@@ -213,7 +213,7 @@ class PayoutCreate(BaseModel):
         min_length=2,
         max_length=10,
         description=CURRENCY_DOC + ". What `amount` is denominated in",
-        examples=["USDT", "LTC", "USD"],
+        examples=["LTC", "USDT", "USD"],
     )
     address: str = Field(
         min_length=1,
@@ -228,7 +228,7 @@ class PayoutCreate(BaseModel):
         description=NETWORK_DOC + ". May be left out when the payout currency travels "
         "on one network only (BTC, LTC); a currency on several (USDT) needs it, else 422 "
         "`network_required`",
-        examples=["TRON", "LTC"],
+        examples=["LTC", "TRON"],
     )
     payout_currency: str | None = Field(
         default=None,
@@ -236,26 +236,26 @@ class PayoutCreate(BaseModel):
         description="The crypto currency the recipient gets, when `currency` is another "
         "one (usually fiat): `amount` is converted at the quoted rate. Null: `currency` "
         "itself",
-        examples=["LTC", None],
+        examples=[None, "LTC"],
     )
     memo: str | None = Field(
         default=None,
         max_length=64,
         description="A memo, tag or comment the network carries with the transfer, on "
         "networks that take one (`memo: true` in `GET /v1/assets`, e.g. TON)",
-        examples=["invoice-1042", None],
+        examples=[None, "invoice-1042"],
     )
     balance_currency: str | None = Field(
-        default=None, max_length=10, examples=["USD", None], description=BALANCE_CURRENCY
+        default=None, max_length=10, examples=[None, "USD"], description=BALANCE_CURRENCY
     )
     fee_mode: Literal["on_top", "from_amount"] = Field(
         default="on_top", description=FEE_MODE_DOC, examples=["on_top"]
     )
     priority: Literal["economy", "recommended", "high", "highest"] | None = Field(
-        default=None, description=PRIORITY_DOC, examples=["recommended", None]
+        default=None, description=PRIORITY_DOC, examples=[None, "recommended"]
     )
     rate_source: str | None = Field(
-        default=None, max_length=20, description=RATE_SOURCE_DOC, examples=["static", None]
+        default=None, max_length=20, description=RATE_SOURCE_DOC, examples=[None, "static"]
     )
     approval: Literal["auto", "manual"] = Field(
         default="auto",
@@ -285,7 +285,7 @@ class PayoutCreate(BaseModel):
         description="A URL that receives this payout's events (signed with the merchant's "
         "callback secret, `POST /v1/webhook-secret`; docs/webhooks.md): `http` or "
         "`https`, no credentials, at most 2048 characters, on a globally routable address",
-        examples=["https://shop.example.com/hooks/payouts", None],
+        examples=[None, "https://shop.example.com/hooks/payouts"],
     )
     comment: str | None = Field(
         default=None,
@@ -342,16 +342,16 @@ class QuoteCreate(BaseModel):
         examples=[None],
     )
     balance_currency: str | None = Field(
-        default=None, max_length=10, examples=["USD", None], description=BALANCE_CURRENCY
+        default=None, max_length=10, examples=[None, "USD"], description=BALANCE_CURRENCY
     )
     fee_mode: Literal["on_top", "from_amount"] = Field(
         default="on_top", description=FEE_MODE_DOC, examples=["on_top"]
     )
     priority: Literal["economy", "recommended", "high", "highest"] | None = Field(
-        default=None, description=PRIORITY_DOC, examples=["recommended", None]
+        default=None, description=PRIORITY_DOC, examples=[None, "recommended"]
     )
     rate_source: str | None = Field(
-        default=None, max_length=20, description=RATE_SOURCE_DOC, examples=["static", None]
+        default=None, max_length=20, description=RATE_SOURCE_DOC, examples=[None, "static"]
     )
 
 
