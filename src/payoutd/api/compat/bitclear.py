@@ -215,7 +215,10 @@ class Approval(BaseModel):
 _DOC = (
     "Bitclear's wire format: HTTP Basic with your API key's id (`pk_...`) as the username "
     "and its secret as the password. Amounts are JSON numbers, exact. Refusals are "
-    'payoutd\'s own: `{"error": {"code", "message", "fields"}}` (docs/errors.md).'
+    'payoutd\'s own: `{"error": {"code", "message", "fields"}}` (docs/errors.md). A '
+    '`notificationUrl` gets `{"timestamp", "notificationType": "v3/payouts", "body": '
+    "<the payout>}` when the payout is created and at each change of its state, unsigned "
+    "as Bitclear's are (docs/webhooks.md)."
 )
 router = APIRouter(prefix="/compat/bitclear/v3", tags=["Bitclear dialect"], route_class=_ExactRoute)
 _AUTH_ERRORS = ("unauthorized", "forbidden_scope", "ip_not_allowed", "rate_limited")

@@ -296,7 +296,11 @@ _DOC = (
     '`{"account": <your merchant id>, "timestamp": <unix ms>, "payload": {...}}` and a '
     "timestamp more than 3 minutes off is refused. Amounts are decimal strings (a JSON "
     "number is read exactly). Refusals are payoutd's own: "
-    '`{"error": {"code", "message", "fields"}}` (docs/errors.md).'
+    '`{"error": {"code", "message", "fields"}}` (docs/errors.md). A subscription '
+    "(`subscription/webhook/create`) gets `PAYOUT_CHANGE_STATUS` and "
+    '`PAYOUT_VALIDATION_ERROR` as `{"type", "timestamp", "account", "payload"}` with '
+    "headers `Key` (the subscription's key) and `Sign`, hex HMAC-SHA512 of the body keyed "
+    "by its secret (docs/webhooks.md)."
 )
 _HEADERS: list[dict[str, Any]] = [
     {

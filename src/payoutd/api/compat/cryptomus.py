@@ -367,7 +367,10 @@ _DOC = (
     "md5(base64(body) + payout key), hex, where the payout key is one of your API keys "
     'with the `payouts` scope, whole. Answers `{{"state": 0, "result": ...}}`; '
     'refusals `{{"state": 1, "message": ...}}` or, for a field, '
-    '`{{"state": 1, "errors": {{field: [rule]}}}}`.'
+    '`{{"state": 1, "errors": {{field: [rule]}}}}`. A payout\'s `url_callback` gets '
+    '{title}\'s webhook: `{{"type": "payout", "uuid", "order_id", "status", ...}}` with '
+    "`sign` in the body, md5(base64(the body without `sign`) + the payout key), when it is "
+    "created and at each change of its status word (docs/webhooks.md)."
 )
 _HEADERS: list[dict[str, Any]] = [
     {
