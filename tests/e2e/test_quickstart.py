@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -94,3 +96,69 @@ def test_quickstart_serves_and_pays_within_30s(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+def _tree(into: Path) -> Path:
+    """A copy of what `scripts/bootstrap` installs from: a checkout without a .venv."""
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, into / name)
+    shutil.copytree(ROOT / "scripts", into / "scripts")
+    shutil.copytree(ROOT / "src", into / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    return into
+
+
+def _bootstrap(tree: Path, mode: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    return subprocess.run(
+        [str(tree / "scripts" / "bootstrap"), mode],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.mark.slow
+def test_serve_installs_only_what_running_needs_and_says_so(tmp_path: Path) -> None:
+    """`scripts/serve`'s install (`bootstrap run`) in a fresh checkout: each step said on
+    stderr with pip's own output, payoutd installed, none of the dev tools; run again,
+    it installs nothing."""
+    tree = _tree(tmp_path)
+    first = _bootstrap(tree, "run")
+    assert first.returncode == 0, first.stderr[-5000:]
+    assert first.stdout == ""  # stdout stays free for what a command prints
+    steps = [line for line in first.stderr.splitlines() if line.startswith("bootstrap: ")]
+    assert [s.split()[1] for s in steps] == ["creating", "updating", "installing", "done:"]
+    assert "Successfully installed" in first.stderr  # pip speaks: not --quiet
+    python = tree / ".venv" / "bin" / "python"
+    for module, present in (("payoutd.api.app", True), ("pytest", False), ("mypy", False)):
+        found = subprocess.run(
+            [str(python), "-c", f"import {module}"], capture_output=True, timeout=120
+        )
+        assert (found.returncode == 0) is present, (module, found.stderr)
+    assert not (tree / ".venv" / "bin" / "pytest").exists()
+    assert (tree / ".venv" / ".payoutd-installed-run").exists()
+    assert not (tree / ".venv" / ".payoutd-installed-dev").exists()
+
+    again = _bootstrap(tree, "run")
+    assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
+
+
+def test_serve_after_test_installs_nothing() -> None:
+    """This checkout's .venv has the dev install (the tests run in it): `bootstrap run`
+    finds everything running needs there and does nothing."""
+    stamp = ROOT / ".venv" / ".payoutd-installed-dev"
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    # scripts/test runs `bootstrap dev` first; without it this would install into the
+    # .venv the tests run in
+    assert stamp.exists() and stamp.read_text().strip() == want, "run scripts/bootstrap dev"
+    again = _bootstrap(ROOT, "run")
+    assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
+
+
+def test_bootstrap_refuses_an_unknown_mode(tmp_path: Path) -> None:
+    refused = _bootstrap(_tree(tmp_path), "bench")
+    assert refused.returncode == 2
+    assert "usage: scripts/bootstrap [run|dev]" in refused.stderr
+    assert not (tmp_path / ".venv").exists()

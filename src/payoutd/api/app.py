@@ -7,13 +7,13 @@ import hmac
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from payoutd import __version__
-from payoutd.api import docs, errors, inputs, reads
+from payoutd.api import docs, errors, inputs, reads, webhook_events
 from payoutd.api.body_limit import BodyLimit
 from payoutd.api.compat import bitclear as compat_bitclear
 from payoutd.api.compat import calypso as compat_calypso
@@ -38,6 +38,8 @@ from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import PayoutdError
 from payoutd.worker.runner import Worker
 
+DEFAULT_ANSWER = "Successful Response"
+
 DESCRIPTION = """Self-hosted crypto payouts. Amounts are decimal strings in one spelling
 (digits and an optional fraction: no JSON number, sign, exponent, spaces or leading zeros);
 `execute_at` is an RFC 3339 date-time with its offset; `metadata` is at most 50 pairs of
@@ -46,6 +48,31 @@ strings (keys up to 40 characters, values up to 500); a body is JSON of at most
 with a stable code:
 
 """
+
+
+def _validation_in_own_shape(router: APIRouter) -> None:
+    """A parameter or body that does not validate is answered 422 in payoutd's own shape
+    (errors._validation): OpenAPI says so, instead of FastAPI's default `detail` list."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and (
+            route.dependant.path_params
+            or route.dependant.query_params
+            or route.dependant.header_params
+            or route.body_field is not None
+        ):
+            route.responses.setdefault(422, errors.responses("validation_error")[422])
+
+
+def _answers_described(router: APIRouter) -> None:
+    """A success answer's description, unless the route says its own: its model's
+    (FastAPI's default, "Successful Response", says nothing); 204: nothing is sent."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute) or route.response_description != DEFAULT_ANSWER:
+            continue
+        if route.status_code == 204:
+            route.response_description = "Done; no body"
+        elif isinstance(route.response_model, type) and route.response_model.__doc__:
+            route.response_description = " ".join(route.response_model.__doc__.split())
 
 
 def create_app(
@@ -98,6 +125,7 @@ def create_app(
     app.state.touched = {}  # key id -> when this process last wrote its last_used_at
     errors.install(app)
     docs.install(app)
+    webhook_events.install(app)
     app.add_middleware(PayoutLane)
     app.add_middleware(compat_cryptomus.Lane)
     # outermost: the lane and the routes only ever see a body within the limit
@@ -111,6 +139,8 @@ def create_app(
         for m in (payouts, batches, imports, quotes, accounts, webhooks, access, admin, sandbox)
     ]
     for router in (*routers, parties.router, parties.admin_router):
+        _validation_in_own_shape(router)
+        _answers_described(router)
         for route in router.routes:
             # a JSON body that cannot be decoded at all is answered 400 `bad_request`, one
             # over the size limit 413 `payload_too_large`
@@ -126,19 +156,28 @@ def create_app(
         compat_calypso.router,
         compat_sphere.router,
     ):
+        _validation_in_own_shape(router)
+        _answers_described(router)
         app.include_router(router)
 
     @app.get(
         "/v1/ping",
         tags=["operations"],
         summary="200 from the API process itself; touches no database",
+        response_description='`{"ok": true}`',
     )
     async def ping() -> dict[str, bool]:
         """For load balancers' liveness checks (use /healthz for readiness), and the
         benchmarks' HTTP ceiling: the same application answering without any work."""
         return {"ok": True}
 
-    @app.get("/healthz", tags=["operations"], summary="200 when the database answers")
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="200 when the database answers",
+        response_description='`{"status": "ok"}`; 503 `{"status": "unavailable"}` when the '
+        "database does not answer",
+    )
     async def healthz(request: Request) -> Any:
         if await runtime.db.ping():
             return {"status": "ok"}

@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
@@ -21,13 +21,28 @@ log = structlog.get_logger("payoutd.api")
 
 
 class ErrorBody(BaseModel):
-    code: str
-    message: str
-    fields: dict[str, list[str]] = {}
+    """What was refused and why."""
+
+    code: str = Field(
+        description="The stable code, from the catalogue (docs/errors.md): branch on it",
+        examples=["insufficient_funds"],
+    )
+    message: str = Field(
+        description="In words, for people; it may change: do not parse it",
+        examples=["Not enough funds"],
+    )
+    fields: dict[str, list[str]] = Field(
+        default={},
+        description="The fields at fault, by name (dotted for nested ones), each with "
+        "what is wrong; empty when no field is",
+        examples=[{"amount": ["Not enough funds"]}],
+    )
 
 
 class ErrorResponse(BaseModel):
-    error: ErrorBody
+    """Every refusal (a 4xx), and 503 `network_unavailable`."""
+
+    error: ErrorBody = Field(description="The refusal")
 
 
 def error_json(err: PayoutdError) -> dict[str, Any]:

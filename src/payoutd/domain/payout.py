@@ -18,6 +18,12 @@ from payoutd.domain.errors import PayoutdError
 
 
 class Status(StrEnum):
+    """A payout's status: `pending_approval` (an offer, nothing held), `scheduled` (held,
+    waiting for `execute_at`), `queued` (held, waiting for a batch), `sending` (in a batch
+    being signed and broadcast), `confirming` (broadcast), `paid`, `failed` (funds
+    returned), `cancelled` (funds returned), `expired` (an offer not approved in time),
+    `needs_review` (the chain's outcome is unclear; an operator decides)."""
+
     PENDING_APPROVAL = "pending_approval"
     SCHEDULED = "scheduled"
     QUEUED = "queued"

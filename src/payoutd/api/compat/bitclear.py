@@ -29,6 +29,7 @@ from payoutd.api import creation, errors, reads
 from payoutd.api.auth import Principal, admit
 from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import pagination
+from payoutd.api.v1.params import Cursor, Limit, PayoutId
 from payoutd.bootstrap import Runtime
 from payoutd.dialects import bitclear as words
 from payoutd.domain.assets import CURRENCIES
@@ -145,26 +146,79 @@ class PayoutRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    transferAmount: BitclearAmount | None = None
-    priceAmount: BitclearAmount | None = None
-    transferCurrency: str = Field(min_length=2, max_length=10, examples=["BTC"])
-    priceCurrency: str = Field(min_length=2, max_length=10, examples=["USD"])
-    address: str = Field(min_length=1, max_length=128)
-    comment: str | None = Field(default=None, max_length=1000)
-    notificationUrl: str | None = Field(default=None, max_length=2048)
-    autoApprove: StrictBool = False
+    transferAmount: Annotated[
+        BitclearAmount | None,
+        Field(
+            description="The crypto to send, exactly, in `transferCurrency`; give this or "
+            "`priceAmount`",
+            examples=[0.0015, None],
+        ),
+    ] = None
+    priceAmount: Annotated[
+        BitclearAmount | None,
+        Field(
+            description="The worth to send, in `priceCurrency` (fiat), converted to "
+            "`transferCurrency` at the offered rate; give this or `transferAmount`",
+            examples=[100, None],
+        ),
+    ] = None
+    transferCurrency: str = Field(
+        min_length=2,
+        max_length=10,
+        description="The crypto currency sent (its own network)",
+        examples=["BTC"],
+    )
+    priceCurrency: str = Field(
+        min_length=2,
+        max_length=10,
+        description="The fiat currency of the price; the payout is charged to this "
+        "balance when you hold one, else to `transferCurrency`'s",
+        examples=["USD"],
+    )
+    address: str = Field(
+        min_length=1,
+        max_length=128,
+        description="The recipient's address",
+        examples=["1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"],
+    )
+    comment: str | None = Field(
+        default=None, max_length=1000, description="Your note", examples=["invoice 1042", None]
+    )
+    notificationUrl: str | None = Field(
+        default=None,
+        max_length=2048,
+        description='Receives `{timestamp, notificationType: "v3/payouts", body}` when '
+        "the payout is created and at each change of state (docs/webhooks.md)",
+        examples=["https://shop.example.com/hooks/bitclear", None],
+    )
+    autoApprove: StrictBool = Field(
+        default=False,
+        description="True: queued at once; false: an offer (`NEW`) to approve before "
+        "`expirationTime`",
+        examples=[False],
+    )
 
 
 class Approval(BaseModel):
+    """The offer to approve."""
+
     model_config = ConfigDict(extra="forbid")
 
-    payoutId: str = Field(min_length=1, max_length=36)
+    payoutId: str = Field(
+        min_length=1,
+        max_length=36,
+        description="The offer's id, as the create answered it",
+        examples=["0193b5c2-7e4a-7c1d-9a2b-3f4e5d6c7b8a"],
+    )
 
 
 _DOC = (
     "Bitclear's wire format: HTTP Basic with your API key's id (`pk_...`) as the username "
     "and its secret as the password. Amounts are JSON numbers, exact. Refusals are "
-    'payoutd\'s own: `{"error": {"code", "message", "fields"}}` (docs/errors.md).'
+    'payoutd\'s own: `{"error": {"code", "message", "fields"}}` (docs/errors.md). A '
+    '`notificationUrl` gets `{"timestamp", "notificationType": "v3/payouts", "body": '
+    "<the payout>}` when the payout is created and at each change of its state, unsigned "
+    "as Bitclear's are (docs/webhooks.md)."
 )
 router = APIRouter(prefix="/compat/bitclear/v3", tags=["Bitclear dialect"], route_class=_ExactRoute)
 _AUTH_ERRORS = ("unauthorized", "forbidden_scope", "ip_not_allowed", "rate_limited")
@@ -210,6 +264,8 @@ def _respond(body: Any, status: int = 200) -> _BitclearJSON:
 @router.post(
     "/payouts",
     summary="Create a payout offer, or a queued payout with autoApprove (Bitclear)",
+    response_description="The payout, in Bitclear's shape: an offer (`NEW`) with its "
+    "`expirationTime`, or `QUEUED` with autoApprove",
     description=_DOC,
     responses=errors.responses(
         *_AUTH_ERRORS,
@@ -319,6 +375,7 @@ _APPROVE_ERRORS = errors.responses(
 @router.post(
     "/payouts/approve",
     summary="Approve an offer by its payoutId (Bitclear)",
+    response_description="The approved payout, `QUEUED`",
     description=_DOC,
     responses=_APPROVE_ERRORS,
 )
@@ -329,24 +386,26 @@ async def approve(body: Approval, request: Request, principal: Payer) -> _Bitcle
 @router.post(
     "/payouts/{payout_id}/approve",
     summary="Approve an offer, with an empty body (Bitclear)",
+    response_description="The approved payout, `QUEUED`",
     description=_DOC,
     responses=_APPROVE_ERRORS,
 )
-async def approve_by_path(payout_id: str, request: Request, principal: Payer) -> _BitclearJSON:
+async def approve_by_path(payout_id: PayoutId, request: Request, principal: Payer) -> _BitclearJSON:
     return await _approve(request, principal, payout_id)
 
 
 @router.get(
     "/payouts",
     summary="List payouts, newest first (Bitclear)",
+    response_description='`{"payouts": [...], "nextCursor": ...}`',
     description=_DOC + " Pages: `?limit=` (default 50) and `?cursor=<nextCursor>`.",
     responses=errors.responses(*_AUTH_ERRORS, "invalid_cursor"),
 )
 async def list_payouts(
     request: Request,
     principal: Reader,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> _BitclearJSON:
     rt = _rt(request)
     async with rt.db.read() as uow:
@@ -379,10 +438,11 @@ register_url_convertor("bitclear_payout_id", _PayoutId())
 @router.get(
     "/payouts/{payout_id:bitclear_payout_id}",
     summary="Retrieve a payout (Bitclear)",
+    response_description="The payout, in Bitclear's shape",
     description=_DOC,
     responses=errors.responses(*_AUTH_ERRORS, "not_found"),
 )
-async def get_payout(payout_id: str, request: Request, principal: Reader) -> _BitclearJSON:
+async def get_payout(payout_id: PayoutId, request: Request, principal: Reader) -> _BitclearJSON:
     rt = _rt(request)
     async with rt.db.read() as uow:
         found = await payouts.get(uow, principal.merchant_id, payout_id)
@@ -392,11 +452,17 @@ async def get_payout(payout_id: str, request: Request, principal: Reader) -> _Bi
 @router.get(
     "/payout-limits",
     summary="What can be paid out, in BTC or ?currency= (Bitclear)",
+    response_description="`{available, minPayoutAmount, currency}`",
     description=_DOC,
     responses=errors.responses(*_AUTH_ERRORS, "currency_not_found", "rate_unavailable"),
 )
 async def payout_limits(
-    request: Request, principal: Reader, currency: str | None = None
+    request: Request,
+    principal: Reader,
+    currency: Annotated[
+        str | None,
+        Query(description="The currency to express the limits in; left out: BTC", examples=["USD"]),
+    ] = None,
 ) -> _BitclearJSON:
     rt = _rt(request)
     async with rt.db.read() as uow:

@@ -296,54 +296,109 @@ _DOC = (
     '`{"account": <your merchant id>, "timestamp": <unix ms>, "payload": {...}}` and a '
     "timestamp more than 3 minutes off is refused. Amounts are decimal strings (a JSON "
     "number is read exactly). Refusals are payoutd's own: "
-    '`{"error": {"code", "message", "fields"}}` (docs/errors.md).'
+    '`{"error": {"code", "message", "fields"}}` (docs/errors.md). A subscription '
+    "(`subscription/webhook/create`) gets `PAYOUT_CHANGE_STATUS` and "
+    '`PAYOUT_VALIDATION_ERROR` as `{"type", "timestamp", "account", "payload"}` with '
+    "headers `Key` (the subscription's key) and `Sign`, hex HMAC-SHA512 of the body keyed "
+    "by its secret (docs/webhooks.md)."
 )
 _HEADERS: list[dict[str, Any]] = [
     {
         "name": "Key",
         "in": "header",
         "required": True,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "examples": ["pk_3f9a1c2b"]},
         "description": "Your API key's id (`pk_<prefix>`)",
     },
     {
         "name": "Sign",
         "in": "header",
         "required": True,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "examples": ["5f2b" + "0" * 124]},
         "description": "hex HMAC-SHA512(the body as sent, the key's secret)",
     },
 ]
-_TEXT = {"type": "string"}
+_ID = "0193b5c2-7e4a-7c1d-9a2b-3f4e5d6c7b8a"
 _PAYLOADS: dict[str, dict[str, Any]] = {
     "/payout/create": {
         "properties": {
-            "depositAddress": _TEXT,
-            "amount": {"type": "string", "example": "0.5"},
-            "currency": {"type": "string", "enum": list(words.CURRENCIES)},
-            "comment": _TEXT,
-            "idempotencyKey": {"type": "string", "format": "uuid"},
-            "executionDate": {"type": "string", "format": "date-time"},
+            "depositAddress": {
+                "type": "string",
+                "description": "The recipient's address",
+                "examples": ["TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"],
+            },
+            "amount": {
+                "type": "string",
+                "example": "0.5",
+                "description": "How much to send, in `currency`: a decimal string (a JSON "
+                "number is read exactly)",
+            },
+            "currency": {
+                "type": "string",
+                "enum": list(words.CURRENCIES),
+                "description": "Calypso's currency code: it names the network too "
+                "(`USDT` on Ethereum, `USDT_TRX` on TRON, ...)",
+            },
+            "comment": {
+                "type": "string",
+                "description": "Your note, shown back",
+                "examples": ["invoice 1042"],
+            },
+            "idempotencyKey": {
+                "type": "string",
+                "format": "uuid",
+                "description": "Your id for the payout (the native `order_id`): a repeat "
+                "answers the first payout and creates nothing",
+                "examples": ["3f1c9a7e-5d2b-4c8e-9f0a-1b2c3d4e5f60"],
+            },
+            "executionDate": {
+                "type": "string",
+                "format": "date-time",
+                "description": "Send no earlier than this (ISO 8601 with its offset); the "
+                "funds are held from now",
+                "examples": ["2030-01-01T09:00:00Z"],
+            },
         },
         "required": ["depositAddress", "amount", "currency"],
     },
-    "/payout": {"properties": {"id": _TEXT, "idempotencyKey": _TEXT}},
+    "/payout": {
+        "properties": {
+            "id": {"type": "string", "description": "The payout's id", "examples": [_ID]},
+            "idempotencyKey": {
+                "type": "string",
+                "description": "Or: the `idempotencyKey` it was created with",
+                "examples": ["3f1c9a7e-5d2b-4c8e-9f0a-1b2c3d4e5f60"],
+            },
+        }
+    },
     "/subscription/webhook/create": {
         "properties": {
-            "url": {"type": "string", "format": "uri"},
+            "url": {
+                "type": "string",
+                "format": "uri",
+                "description": "Where to POST the events (docs/webhooks.md, Calypso)",
+                "examples": ["https://shop.example.com/hooks/calypso"],
+            },
             "notificationEventTypes": {
                 "type": "array",
                 "items": {"type": "string", "enum": list(words.EVENT_TYPES)},
+                "description": "The events wanted",
             },
             "notificationServiceTypes": {
                 "type": "array",
                 "items": {"type": "string", "enum": list(words.SERVICES)},
+                "description": "Or whole families of events (`PAYOUT`: all of them)",
             },
         },
         "required": ["url"],
     },
-    "/subscription/webhook/list": {"properties": {}},
-    "/subscription/webhook/delete": {"properties": {"id": _TEXT}, "required": ["id"]},
+    "/subscription/webhook/list": {"properties": {}, "examples": [{}]},
+    "/subscription/webhook/delete": {
+        "properties": {
+            "id": {"type": "string", "description": "The subscription's id", "examples": [_ID]}
+        },
+        "required": ["id"],
+    },
 }
 _AUTH_ERRORS = (
     "validation_error",
@@ -380,13 +435,36 @@ _ROUTES: list[tuple[str, Handler, str, str, tuple[str, ...]]] = [
 ]
 
 
+# what each call answers with 200, in Calypso's words (README, "Switching from Calypso")
+_ANSWERS = {
+    "/payout/create": "The payout: `id account depositAddress amount currency calypsoFee "
+    "calypsoFeePercentage state createdDate transactionHash comment executionDate "
+    "idempotencyKey errors cancellation`; `state` is `IN_PROGRESS`, `COMPLETED`, `FAILED`, "
+    "`CANCELED` or `CREATED` (an offer made through the native API)",
+    "/payout": "The payout, as `payout/create` answers it",
+    "/subscription/webhook/create": "The subscription: `id url notificationEventTypes "
+    "status key createdDate secret` (the secret shown only here)",
+    "/subscription/webhook/list": '`{"subscriptions": [...]}`, without their secrets',
+    "/subscription/webhook/delete": '`{"id", "deleted": true}`',
+}
+
+
 def _body(path: str) -> dict[str, Any]:
-    payload = {"type": "object", **_PAYLOADS[path]}
+    payload = {"type": "object", "description": "The call's own fields", **_PAYLOADS[path]}
     schema = {
         "type": "object",
         "properties": {
-            "account": {"type": "string", "description": "Your merchant id"},
-            "timestamp": {"type": "integer", "description": "Unix time in milliseconds"},
+            "account": {
+                "type": "string",
+                "description": "Your merchant id",
+                "examples": [_ID],
+            },
+            "timestamp": {
+                "type": "integer",
+                "description": "Unix time in milliseconds; refused when more than 3 "
+                "minutes off payoutd's clock",
+                "examples": [1796722200000],
+            },
             "payload": payload,
         },
         "required": ["account", "timestamp", "payload"],
@@ -413,6 +491,9 @@ for _path, _handler, _scope, _summary, _errors in _ROUTES:
         summary=f"{_summary} (Calypso)",
         description=_DOC,
         response_class=JSONResponse,
-        responses=errors.responses(*_AUTH_ERRORS, *_errors, "payload_too_large"),
+        responses={
+            200: {"description": _ANSWERS[_path]},
+            **errors.responses(*_AUTH_ERRORS, *_errors, "payload_too_large"),
+        },
         openapi_extra={"parameters": _HEADERS, "requestBody": _body(_path)},
     )

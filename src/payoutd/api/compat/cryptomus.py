@@ -367,21 +367,24 @@ _DOC = (
     "md5(base64(body) + payout key), hex, where the payout key is one of your API keys "
     'with the `payouts` scope, whole. Answers `{{"state": 0, "result": ...}}`; '
     'refusals `{{"state": 1, "message": ...}}` or, for a field, '
-    '`{{"state": 1, "errors": {{field: [rule]}}}}`.'
+    '`{{"state": 1, "errors": {{field: [rule]}}}}`. A payout\'s `url_callback` gets '
+    '{title}\'s webhook: `{{"type": "payout", "uuid", "order_id", "status", ...}}` with '
+    "`sign` in the body, md5(base64(the body without `sign`) + the payout key), when it is "
+    "created and at each change of its status word (docs/webhooks.md)."
 )
 _HEADERS: list[dict[str, Any]] = [
     {
         "name": "merchant",
         "in": "header",
         "required": True,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "examples": ["0193b5c2-7e4a-7c1d-9a2b-3f4e5d6c7b8a"]},
         "description": "Your merchant id",
     },
     {
         "name": "sign",
         "in": "header",
         "required": True,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "examples": ["2b0a3f4c5d6e7f8091a2b3c4d5e6f708"]},
         "description": "md5(base64(the body as sent) + payout key), hex",
     },
 ]
@@ -390,7 +393,10 @@ _CURSOR: list[dict[str, Any]] = [
         "name": "cursor",
         "in": "query",
         "required": False,
-        "schema": {"type": "string"},
+        "schema": {
+            "type": "string",
+            "examples": ["djE6MDE5M2I1YzItN2U0YS03YzFkLTlhMmItM2Y0ZTVkNmM3Yjhh"],
+        },
         "description": "`paginate.nextCursor` or `paginate.previousCursor` of a page",
     }
 ]
@@ -400,29 +406,104 @@ _BOOL_TEXT = {"oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["1", "0
 _BODIES: dict[str, tuple[dict[str, Any], list[str]]] = {
     "/payout": (
         {
-            "amount": {"type": "string", "description": "The amount, in `currency`"},
-            "currency": _TEXT,
-            "order_id": {"type": "string", "pattern": ORDER_ID.pattern, "maxLength": 100},
-            "address": _TEXT,
+            "amount": {
+                "type": "string",
+                "description": "The amount, in `currency` (a decimal string; a JSON number "
+                "is read exactly)",
+                "examples": ["0.5"],
+            },
+            "currency": {
+                "type": "string",
+                "description": "The currency of `amount`: crypto, or fiat with `to_currency`",
+                "examples": ["USDT"],
+            },
+            "order_id": {
+                "type": "string",
+                "pattern": ORDER_ID.pattern,
+                "maxLength": 100,
+                "description": "Your id for the payout (the native `order_id`): a repeat "
+                "answers the existing payout and creates nothing",
+                "examples": ["order-1042"],
+            },
+            "address": {
+                "type": "string",
+                "description": "The recipient's address",
+                "examples": ["TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"],
+            },
             "is_subtract": {
                 **_BOOL_TEXT,
                 "description": "true: fees are taken from the balance; false: from the amount",
+                "examples": [True],
             },
-            "network": _TEXT,
-            "url_callback": {"type": "string", "format": "uri"},
-            "to_currency": {"type": "string", "description": "What is sent, for a fiat amount"},
-            "course_source": {"type": "string", "enum": list(COURSE_SOURCES)},
-            "from_currency": {"type": "string", "enum": ["USDT"]},
-            "priority": {"type": "string", "enum": list(PRIORITIES)},
-            "memo": {"type": "string", "minLength": 1, "maxLength": 30},
+            "network": {
+                "type": "string",
+                "description": "The network code (`TRON`, `ETH`, `BTC`, ...)",
+                "examples": ["TRON"],
+            },
+            "url_callback": {
+                "type": "string",
+                "format": "uri",
+                "description": "Receives the provider's webhooks for this payout, signed "
+                "with `sign` in the body (docs/webhooks.md)",
+                "examples": ["https://shop.example.com/hooks/cryptomus"],
+            },
+            "to_currency": {
+                "type": "string",
+                "description": "What is sent, for a fiat amount",
+                "examples": ["USDT"],
+            },
+            "course_source": {
+                "type": "string",
+                "enum": list(COURSE_SOURCES),
+                "description": "The exchange whose rate converts a fiat amount",
+            },
+            "from_currency": {
+                "type": "string",
+                "enum": ["USDT"],
+                "description": "Pay from the USDT balance (converted) instead of `currency`'s",
+            },
+            "priority": {
+                "type": "string",
+                "enum": list(PRIORITIES),
+                "description": "How fast to confirm, on networks whose fee depends on it",
+            },
+            "memo": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 30,
+                "description": "A memo or tag, on networks that take one (TON)",
+                "examples": ["invoice-1042"],
+            },
         },
         ["amount", "currency", "order_id", "address", "is_subtract"],
     ),
-    "/payout/info": ({"uuid": _TEXT, "order_id": _TEXT}, []),
+    "/payout/info": (
+        {
+            "uuid": {
+                "type": "string",
+                "description": "The payout's uuid",
+                "examples": ["0193b5c2-7e4a-7c1d-9a2b-3f4e5d6c7b8a"],
+            },
+            "order_id": {
+                "type": "string",
+                "description": "Or your `order_id` (it wins when both are given)",
+                "examples": ["order-1042"],
+            },
+        },
+        [],
+    ),
     "/payout/list": (
         {
-            "date_from": {"type": "string", "example": "2030-01-01 00:00:00"},
-            "date_to": {"type": "string", "example": "2030-01-31 23:59:59"},
+            "date_from": {
+                "type": "string",
+                "example": "2030-01-01 00:00:00",
+                "description": "Payouts created from then (`YYYY-MM-DD H:mm:ss`, UTC)",
+            },
+            "date_to": {
+                "type": "string",
+                "example": "2030-01-31 23:59:59",
+                "description": "Payouts created until then (`YYYY-MM-DD H:mm:ss`, UTC)",
+            },
         },
         [],
     ),
@@ -432,6 +513,8 @@ _BODIES: dict[str, tuple[dict[str, Any], list[str]]] = {
 def _request_body(path: str) -> dict[str, Any]:
     properties, required = _BODIES.get(path, ({}, []))
     schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if not properties:
+        schema["examples"] = [{}]  # the call takes no parameters: an empty object
     if required:
         schema["required"] = required
     return {"required": bool(required), "content": {"application/json": {"schema": schema}}}
@@ -440,11 +523,17 @@ def _request_body(path: str) -> dict[str, Any]:
 _REFUSAL = {
     "type": "object",
     "properties": {
-        "state": {"type": "integer", "enum": [1]},
-        "message": {"type": "string"},
+        "state": {"type": "integer", "enum": [1], "description": "1: refused"},
+        "message": {
+            "type": "string",
+            "description": "Why, in the provider's words",
+            "examples": ["Not enough funds"],
+        },
         "errors": {
             "type": "object",
             "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "description": "Per field, the validator rules it broke",
+            "examples": [{"amount": ["validation.required"]}],
         },
     },
     "required": ["state"],
@@ -462,7 +551,14 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
             "application/json": {
                 "schema": {
                     "type": "object",
-                    "properties": {"state": {"type": "integer", "enum": [0]}, "result": {}},
+                    "properties": {
+                        "state": {"type": "integer", "enum": [0], "description": "0: done"},
+                        "result": {
+                            "description": "The call's answer (README, \"Switching from "
+                            'Cryptomus or Spark")',
+                            "examples": [{"uuid": "0193b5c2-7e4a-7c1d-9a2b-3f4e5d6c7b8a"}],
+                        },
+                    },
                     "required": ["state", "result"],
                 }
             }

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from payoutd.api import reads
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import responses
+from payoutd.api.v1.params import AddressId, KeyId
 from payoutd.api.v1.schemas import (
     AddressCreate,
     AddressList,
@@ -151,7 +152,7 @@ async def list_keys(request: Request, principal: Annotated[Principal, READ]) -> 
     summary="Revoke a key (with a TOTP code in the body once enrolled)",
 )
 async def delete_key(
-    key_id: str,
+    key_id: KeyId,
     request: Request,
     principal: Annotated[Principal, WRITE],
     body: ApiKeyDelete | None = None,
@@ -281,7 +282,7 @@ async def list_addresses(request: Request, principal: Annotated[Principal, READ]
     summary="Forget a saved address",
 )
 async def remove_address(
-    address_id: str, request: Request, principal: Annotated[Principal, WRITE]
+    address_id: AddressId, request: Request, principal: Annotated[Principal, WRITE]
 ) -> Response:
     rt = _rt(request)
     async with rt.db.unit() as uow:

@@ -25,6 +25,8 @@ router = APIRouter(prefix="/v1", tags=["balances"])
 async def balances(
     request: Request, principal: Annotated[Principal, Depends(require("read"))]
 ) -> dict[str, Any]:
+    """Per currency held: `balance` (everything posted), `held` (by payouts accepted
+    and not yet paid, failed or cancelled) and `available` (what new payouts can use)."""
     rt = request.app.state.runtime
     async with rt.db.read() as uow:
         rows = await uow.ledger.balances(principal.merchant_id)
@@ -52,6 +54,9 @@ async def balances(
 async def assets(
     request: Request, principal: Annotated[Principal, Depends(require("read"))]
 ) -> dict[str, Any]:
+    """Every currency and network payoutd knows: its decimals, limits, whether it
+    takes a memo or a priority, and whether it runs on a real node (`live`) or the
+    sandbox."""
     chains = request.app.state.runtime.ctx.chains
     data = []
     for (currency, network), a in ASSETS.items():

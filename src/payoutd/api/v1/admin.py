@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from payoutd.api import reads
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import responses
+from payoutd.api.v1.params import MerchantId, PayoutId
 from payoutd.api.v1.schemas import (
     CooldownLifted,
     DepositCreate,
@@ -18,6 +19,7 @@ from payoutd.api.v1.schemas import (
     LedgerCheck,
     MerchantCreate,
     MerchantCreated,
+    PayoutList,
     PayoutOut,
     ReviewResolve,
     ServiceFeeOut,
@@ -120,8 +122,10 @@ async def deposit(
     summary="Set a merchant's service fee for one currency (percent + fixed)",
 )
 async def set_service_fee(
-    merchant_id: str,
-    currency: str,
+    merchant_id: MerchantId,
+    currency: Annotated[
+        str, Path(description="The currency the fee applies to", examples=["USDT"])
+    ],
     body: ServiceFeeSet,
     request: Request,
     principal: Annotated[Principal, Depends(require("admin"))],
@@ -141,8 +145,10 @@ async def set_service_fee(
 
 @router.get(
     "/reviews",
+    response_model=PayoutList,
     responses=responses("unauthorized", "forbidden_scope"),
     summary="Payouts in needs_review, waiting for an operator",
+    response_description="Every payout in `needs_review`, in one page",
 )
 async def list_reviews(
     request: Request, principal: Annotated[Principal, Depends(require("admin"))]
@@ -167,7 +173,7 @@ async def list_reviews(
     summary="Resolve a needs_review payout as paid (with its txid) or failed",
 )
 async def resolve_review(
-    payout_id: str,
+    payout_id: PayoutId,
     body: ReviewResolve,
     request: Request,
     principal: Annotated[Principal, Depends(require("admin"))],
@@ -201,7 +207,9 @@ def _operator(principal: Principal) -> str:
     summary="Enrol a merchant's two-factor authentication; the secret is shown once",
 )
 async def enrol_totp(
-    merchant_id: str, request: Request, principal: Annotated[Principal, Depends(require("admin"))]
+    merchant_id: MerchantId,
+    request: Request,
+    principal: Annotated[Principal, Depends(require("admin"))],
 ) -> dict[str, Any]:
     return await _new_totp(access.enrol_totp, merchant_id, request, principal)
 
@@ -213,14 +221,16 @@ async def enrol_totp(
     summary="Replace a merchant's TOTP secret (ends a lockout); shown once",
 )
 async def reset_totp(
-    merchant_id: str, request: Request, principal: Annotated[Principal, Depends(require("admin"))]
+    merchant_id: MerchantId,
+    request: Request,
+    principal: Annotated[Principal, Depends(require("admin"))],
 ) -> dict[str, Any]:
     return await _new_totp(access.reset_totp, merchant_id, request, principal)
 
 
 async def _new_totp(
     change: Callable[..., Awaitable[tuple[str, str]]],
-    merchant_id: str,
+    merchant_id: MerchantId,
     request: Request,
     principal: Principal,
 ) -> dict[str, Any]:
@@ -239,7 +249,9 @@ async def _new_totp(
     summary="End a merchant's payout cooldown now",
 )
 async def lift_cooldown(
-    merchant_id: str, request: Request, principal: Annotated[Principal, Depends(require("admin"))]
+    merchant_id: MerchantId,
+    request: Request,
+    principal: Annotated[Principal, Depends(require("admin"))],
 ) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     async with rt.db.unit() as uow:

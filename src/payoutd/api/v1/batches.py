@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import responses
 from payoutd.api.v1 import pagination
+from payoutd.api.v1.params import BatchId, Cursor, Limit
 from payoutd.api.v1.schemas import BatchList, BatchOut
 from payoutd.bootstrap import Runtime
 from payoutd.domain.batches import Batch
@@ -78,8 +79,8 @@ async def _view(uow: UnitOfWork, b: Batch, merchant_id: str | None) -> dict[str,
 async def list_batches(
     request: Request,
     principal: Annotated[Principal, Depends(require("read"))],
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     merchant_id = principal.key.merchant_id  # None for an operator key: every batch
@@ -99,7 +100,7 @@ async def list_batches(
     summary="One batch: its payouts, txid, fee paid and the fee batching saved",
 )
 async def get_batch(
-    batch_id: str, request: Request, principal: Annotated[Principal, Depends(require("read"))]
+    batch_id: BatchId, request: Request, principal: Annotated[Principal, Depends(require("read"))]
 ) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     merchant_id = principal.key.merchant_id

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from payoutd.api import creation, idempotency
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import error_json, responses
 from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import pagination
-from payoutd.api.v1.schemas import PayoutCreate, PayoutList, PayoutOut
+from payoutd.api.v1.params import Cursor, IdempotencyKey, Limit, NetworkFilter, PayoutId
+from payoutd.api.v1.schemas import ID_EXAMPLE, PayoutCreate, PayoutList, PayoutOut
 from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import PayoutdError
 from payoutd.domain.payout import Status
@@ -21,15 +22,6 @@ from payoutd.services.views import payout_view, ts
 
 router = APIRouter(prefix="/v1/payouts", tags=["payouts"])
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        description="Makes a retry safe (Stripe semantics)",
-    ),
-]
 
 CREATE_ERRORS = (
     "bad_request",
@@ -116,22 +108,37 @@ async def accept(
 async def list_payouts(
     request: Request,
     principal: Annotated[Principal, Depends(require("read"))],
-    status: Status | None = None,
-    currency: str | None = None,
-    network: str | None = None,
-    order_id: str | None = None,
-    batch_id: str | None = None,
+    status: Annotated[
+        Status | None,
+        Query(description="Only payouts in this status", examples=["queued"]),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        Query(description="Only payouts asked for in this currency", examples=["LTC"]),
+    ] = None,
+    network: NetworkFilter = None,
+    order_id: Annotated[
+        str | None,
+        Query(description="The payout with this `order_id` (yours)", examples=["order-1042"]),
+    ] = None,
+    batch_id: Annotated[
+        str | None,
+        Query(description="Only the payouts a batch carries", examples=[ID_EXAMPLE]),
+    ] = None,
     idempotency_key: Annotated[
         str | None,
         Query(
             max_length=255,
             description="The payout created by a request with this `Idempotency-Key` "
             "(while payoutd keeps the key's answer); the other filters apply too",
+            examples=["3f1c9a7e-5d2b-4c8e-9f0a-1b2c3d4e5f60"],
         ),
     ] = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> dict[str, Any]:
+    """Your payouts, newest first, filtered by any of the query parameters together.
+    Pages of `limit`; pass `next_cursor` as `cursor` for the next."""
     rt = _rt(request)
     if idempotency_key is not None:
         async with rt.db.read() as uow:
@@ -168,8 +175,10 @@ async def list_payouts(
     summary="Retrieve a payout",
 )
 async def get_payout(
-    payout_id: str, request: Request, principal: Annotated[Principal, Depends(require("read"))]
+    payout_id: PayoutId, request: Request, principal: Annotated[Principal, Depends(require("read"))]
 ) -> dict[str, Any]:
+    """The payout now: its `status`, fees, `txid` and confirmations once sent. Its
+    changes are also sent as webhook events (docs/webhooks.md)."""
     rt = _rt(request)
     async with rt.db.read() as uow:
         return payout_view(await payouts.get(uow, principal.merchant_id, payout_id))
@@ -189,11 +198,14 @@ async def get_payout(
     summary="Cancel a payout that was not sent yet",
 )
 async def cancel_payout(
-    payout_id: str,
+    payout_id: PayoutId,
     request: Request,
     principal: Annotated[Principal, Depends(require("payouts"))],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    """Cancels a payout that is `pending_approval`, `scheduled` or `queued`: its
+    held funds return to the balance. Once a batch has taken it (`sending` onwards) it
+    can no longer be cancelled: 409 `payout_not_cancellable`."""
     rt = _rt(request)
     merchant_id = principal.merchant_id
 
@@ -220,11 +232,14 @@ async def cancel_payout(
     summary="Approve an offer (a payout created with approval=manual)",
 )
 async def approve_payout(
-    payout_id: str,
+    payout_id: PayoutId,
     request: Request,
     principal: Annotated[Principal, Depends(require("payouts"))],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    """Approves an offer at its quoted amounts: it holds its funds and is queued (or
+    `scheduled` until its `execute_at`). After `expires_at` the offer is `expired`,
+    holds nothing, and the answer is 409 `quote_expired`."""
     rt = _rt(request)
     merchant_id = principal.merchant_id
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from payoutd.api import creation
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import responses
-from payoutd.api.v1.schemas import LimitsOut, QuoteCreate, QuoteOut
+from payoutd.api.v1.schemas import RATE_SOURCE_DOC, LimitsOut, QuoteCreate, QuoteOut
 from payoutd.bootstrap import Runtime
 from payoutd.domain.money import fmt
 from payoutd.services import limits as limits_service
@@ -87,8 +87,12 @@ async def create_quote(
 async def get_limits(
     request: Request,
     principal: Annotated[Principal, Depends(require("read"))],
-    currency: str,
-    rate_source: str | None = None,
+    currency: Annotated[
+        str, Query(description="The currency to pay out (crypto or fiat)", examples=["USDT"])
+    ],
+    rate_source: Annotated[
+        str | None, Query(description=RATE_SOURCE_DOC, examples=["static"])
+    ] = None,
 ) -> dict[str, Any]:
     """`available`: every balance, crypto or fiat, converted into `currency` (any balance
     can fund a payout in any currency, `balance_currency`). `min_payout_amount`: what

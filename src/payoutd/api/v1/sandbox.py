@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import responses
 from payoutd.api.v1 import pagination
+from payoutd.api.v1.params import Cursor, Limit, NetworkFilter
 from payoutd.api.v1.schemas import (
     SandboxDepositCreate,
     SandboxDepositOut,
@@ -37,9 +38,9 @@ router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
 async def transactions(
     request: Request,
     principal: Annotated[Principal, Depends(require("read"))],
-    network: str | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
+    network: NetworkFilter = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> dict[str, Any]:
     rt = request.app.state.runtime
     merchant_id = principal.key.merchant_id  # None for an operator key: every transaction

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import responses
 from payoutd.api.v1 import pagination
+from payoutd.api.v1.params import Cursor, DeliveryId, EndpointId, Limit, PayoutId
 from payoutd.api.v1.schemas import (
     MerchantSecretOut,
     SecretRotate,
@@ -90,6 +91,9 @@ def _rt(request: Request) -> Runtime:
 async def create(
     body: WebhookEndpointCreate, request: Request, principal: Annotated[Principal, WRITE]
 ) -> dict[str, Any]:
+    """Subscribes `url` to the events named (all of them by default), sent with
+    Standard Webhooks signatures (docs/webhooks.md). The answer carries the signing
+    `secret`, shown only here and after a rotation."""
     rt = _rt(request)
     async with rt.db.unit() as uow:
         e = await webhooks.create_endpoint(
@@ -113,8 +117,8 @@ async def create(
 async def list_endpoints(
     request: Request,
     principal: Annotated[Principal, READ],
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> dict[str, Any]:
     rt = _rt(request)
     async with rt.db.read() as uow:
@@ -132,7 +136,7 @@ async def list_endpoints(
     summary="One webhook endpoint (why it is disabled, if it is)",
 )
 async def get_endpoint(
-    endpoint_id: str, request: Request, principal: Annotated[Principal, READ]
+    endpoint_id: EndpointId, request: Request, principal: Annotated[Principal, READ]
 ) -> dict[str, Any]:
     rt = _rt(request)
     async with rt.db.read() as uow:
@@ -146,7 +150,7 @@ async def get_endpoint(
     summary="Delete an endpoint; its pending deliveries are cancelled",
 )
 async def delete_endpoint(
-    endpoint_id: str, request: Request, principal: Annotated[Principal, WRITE]
+    endpoint_id: EndpointId, request: Request, principal: Annotated[Principal, WRITE]
 ) -> Response:
     rt = _rt(request)
     async with rt.db.unit() as uow:
@@ -161,8 +165,14 @@ async def delete_endpoint(
     summary="A new secret; the old one keeps signing until the overlap ends",
 )
 async def rotate(
-    endpoint_id: str, body: SecretRotate, request: Request, principal: Annotated[Principal, WRITE]
+    endpoint_id: EndpointId,
+    body: SecretRotate,
+    request: Request,
+    principal: Annotated[Principal, WRITE],
 ) -> dict[str, Any]:
+    """A new signing secret, shown once. The previous one keeps signing too (both
+    signatures on each delivery) until `previous_secret_expires_at`, so a receiver can
+    switch without refusing a delivery."""
     rt = _rt(request)
     async with rt.db.unit() as uow:
         e = await webhooks.rotate_secret(
@@ -178,14 +188,11 @@ async def rotate(
     summary="Enable an endpoint that was disabled",
 )
 async def enable(
-    endpoint_id: str, request: Request, principal: Annotated[Principal, WRITE]
+    endpoint_id: EndpointId, request: Request, principal: Annotated[Principal, WRITE]
 ) -> dict[str, Any]:
     rt = _rt(request)
     async with rt.db.unit() as uow:
         return endpoint_view(await webhooks.enable(uow, rt.ctx, principal.merchant_id, endpoint_id))
-
-
-Limit = Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)]
 
 
 async def _deliveries(
@@ -217,10 +224,10 @@ async def _redeliver(
     summary="The delivery log: attempts, status codes, latency, next retry",
 )
 async def deliveries(
-    endpoint_id: str,
+    endpoint_id: EndpointId,
     request: Request,
     principal: Annotated[Principal, READ],
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
     return await _deliveries(request, principal, Lane(endpoint_id=endpoint_id), cursor, limit)
@@ -233,8 +240,13 @@ async def deliveries(
     summary="Send a delivery again now",
 )
 async def redeliver(
-    endpoint_id: str, delivery_id: str, request: Request, principal: Annotated[Principal, WRITE]
+    endpoint_id: EndpointId,
+    delivery_id: DeliveryId,
+    request: Request,
+    principal: Annotated[Principal, WRITE],
 ) -> dict[str, Any]:
+    """Queues the delivery's event to be sent again at once, whatever came of it
+    before; the same `webhook-id`, so a receiver that already has it can ignore it."""
     return await _redeliver(request, principal, Lane(endpoint_id=endpoint_id), delivery_id)
 
 
@@ -245,10 +257,10 @@ async def redeliver(
     summary="The delivery log of the payout's own callback_url",
 )
 async def callback_deliveries(
-    payout_id: str,
+    payout_id: PayoutId,
     request: Request,
     principal: Annotated[Principal, READ],
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
     return await _deliveries(request, principal, Lane(payout_id=payout_id), cursor, limit)
@@ -261,7 +273,10 @@ async def callback_deliveries(
     summary="Send a delivery to the payout's callback_url again now",
 )
 async def redeliver_callback(
-    payout_id: str, delivery_id: str, request: Request, principal: Annotated[Principal, WRITE]
+    payout_id: PayoutId,
+    delivery_id: DeliveryId,
+    request: Request,
+    principal: Annotated[Principal, WRITE],
 ) -> dict[str, Any]:
     return await _redeliver(request, principal, Lane(payout_id=payout_id), delivery_id)
 

@@ -1,0 +1,76 @@
+"""/docs renders in a real headless Chromium with no network access beyond 127.0.0.1:
+every request to another host is blocked and recorded, and none may be attempted.
+
+Debian's Chromium (`/usr/bin/chromium`, installed by `.ci/run`), driven by Playwright for
+Python; Playwright's own browser downloads are never used. Without Chromium the test
+skips, except under CI=true, where it fails."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Route, expect, sync_playwright
+
+from tests import live, support
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+LOOPBACK = "127.0.0.1"
+
+
+@pytest.fixture
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium under Playwright, headless; local to this file (the browser
+    tests' shared fixture lives in tests/browser/conftest.py)."""
+    if shutil.which(CHROMIUM) is None:
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
+        if support.IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_docs_render_without_network_access(chromium: Browser, tmp_path: Path) -> None:
+    with live.api_server(tmp_path / "data", None, tmp_path / "serve.log") as server:
+        context = chromium.new_context()
+        blocked: list[str] = []
+        served: list[str] = []
+
+        def gate(route: Route) -> None:
+            url = route.request.url
+            if urlsplit(url).hostname == LOOPBACK:
+                served.append(url)
+                route.continue_()
+            else:
+                blocked.append(url)
+                route.abort("blockedbyclient")
+
+        # every request of every page and worker of the context, whatever its scheme
+        context.route("**/*", gate)
+        page = context.new_page()
+        page.goto(f"{server.url}/docs", wait_until="networkidle")
+        create = page.locator("#operations-payouts-create_payout_v1_payouts_post")
+        expect(create).to_be_visible(timeout=20_000)
+        expect(create.locator(".opblock-summary-method")).to_have_text("POST")
+        expect(create.locator(".opblock-summary-path")).to_have_text("/v1/payouts")
+        # opened, the operation shows its documented request body
+        create.locator(".opblock-summary").click()
+        expect(create.locator(".opblock-body")).to_contain_text("amount", timeout=10_000)
+        # the webhook events, in their own section
+        expect(page.get_by_text("payout.paid", exact=True).first).to_be_visible()
+        page.goto(f"{server.url}/redoc", wait_until="networkidle")
+        expect(page.get_by_text("/v1/payouts").first).to_be_attached(timeout=20_000)
+        context.close()
+    assert blocked == [], f"requests outside {LOOPBACK}: {blocked}"
+    assert any(url.endswith("/openapi.json") for url in served), served
+    assert any("/docs/assets/swagger-ui-bundle.js" in url for url in served), served
