@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from payoutd import __version__
-from payoutd.api import docs, errors, inputs, reads
+from payoutd.api import dashboard, docs, errors, inputs, reads
 from payoutd.api.body_limit import BodyLimit
 from payoutd.api.compat import bitclear as compat_bitclear
 from payoutd.api.compat import calypso as compat_calypso
@@ -111,6 +111,7 @@ def create_app(
         app.include_router(module.router)
     for router in (*compat_cryptomus.routers(), compat_bitclear.router, compat_calypso.router):
         app.include_router(router)
+    dashboard.install(app)
 
     @app.get(
         "/v1/ping",
