@@ -198,8 +198,12 @@ async def endpoint_deliveries(endpoint_id: str, request: Request) -> Response:
         )
         page, next_cursor = pagination.cut(page, PAGE_SIZE, lambda d: d.id)
         views = await delivery_views(uow, page)
+        events = await uow.webhooks.events([d.event_id for d in page])
     for d, row in zip(views, page, strict=True):
-        d["payout_id"] = row.payout_id
+        # which payout each delivery is about, to find it by the payout
+        event = events.get(row.event_id)
+        about = event["subject_id"] if event and row.event_type.startswith("payout.") else None
+        d["payout_id"] = row.payout_id or about
     return render(
         request,
         "endpoint.html",

@@ -296,9 +296,14 @@ async def payout_detail(payout_id: str, request: Request) -> Response:
 
 
 def _status_of(event: dict[str, Any]) -> str | None:
-    payload = event.get("payload") or {}
-    data = payload.get("data") if isinstance(payload, dict) else None
-    found = (data if isinstance(data, dict) else payload).get("status")
+    """The status an event left the payout in: a transition's `new_status`, or the status
+    of the payout it carries (payout.created)."""
+    payload = event.get("payload")
+    if not isinstance(payload, dict):
+        return None
+    found = payload.get("new_status")
+    if found is None and isinstance(payload.get("payout"), dict):
+        found = payload["payout"].get("status")
     return found if isinstance(found, str) else None
 
 
