@@ -49,6 +49,14 @@ def get_routes(app: FastAPI) -> Iterator[str]:
                 yield candidate.path
 
 
+async def sign_in_to_dashboard(h: Harness, m: Merchant) -> None:
+    page = await h.client.get("/dashboard/sign-in")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf, page.text
+    r = await h.client.post("/dashboard/sign-in", data={"csrf": csrf.group(1), "api_key": m.key})
+    assert r.status_code == 303, r.text
+
+
 async def pay(h: Harness, m: Merchant, **body: Any) -> dict[str, Any]:
     r = await h.client.post("/v1/payouts", headers=m.headers, json=body)
     assert r.status_code == 201, r.text
@@ -119,6 +127,9 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             *(p["final_amount"] for p in a_paid),
         }
 
+        # the dashboard's pages, walked too, with merchant B signed in (its session
+        # cookie, sent only to /dashboard paths)
+        await sign_in_to_dashboard(h, b)
         walked = []
         for route_path in get_routes(h.app):
             path = re.sub(r"{(\w+):\w+}", r"{\1}", route_path)  # a path convertor's name
@@ -139,6 +150,10 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             "/v1/batches/{batch_id}",
             "/v1/webhook-endpoints/{endpoint_id}/deliveries",
             "/v1/payouts",
+            "/dashboard/payouts",
+            "/dashboard/payouts/{payout_id}",
+            "/dashboard/webhooks/{endpoint_id}",
+            "/dashboard/payouts/export.csv",
         ):
             assert path in walked, path
 

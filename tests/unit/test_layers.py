@@ -94,6 +94,8 @@ READS = {
     "merchants.addresses",
     "merchants.keys",
     "merchants.keys_and_policies",
+    "merchants.listing",
+    "outbox.for_subject",
     "payouts.any_reserved",
     "payouts.dialect_records",
     "payouts.in_batch",
@@ -104,6 +106,8 @@ READS = {
     "webhooks.attempts",
     "webhooks.deliveries",
     "webhooks.endpoints",
+    "webhooks.events",
+    "webhooks.of_events",
 }
 
 
