@@ -3,7 +3,7 @@ must-show ratios (PASS/FAIL against their thresholds), writes results.json and
 throughput.png (throughput against concurrency for payoutd and its references) and, after
 a full run, the "Last results" section of bench/README.md.
 
-    .venv/bin/python -m bench.run [--quick] [--only intake_pg,intake_sqlite,compat,growth,
+    .venv/bin/python -m bench.run [--quick] [--only intake_pg,intake_sqlite,imports,compat,growth,
                                   e2e,webhooks,batching] [--out DIR] [--strict]
 
 --quick runs everything tiny (seconds per benchmark, a few minutes in all) and writes to
@@ -32,7 +32,16 @@ from typing import Any
 
 from bench import common as c
 
-ALL = ("batching", "intake_sqlite", "intake_pg", "compat", "webhooks", "growth", "e2e")
+ALL = (
+    "batching",
+    "intake_sqlite",
+    "intake_pg",
+    "imports",
+    "compat",
+    "webhooks",
+    "growth",
+    "e2e",
+)
 README = c.BENCH / "README.md"
 START, END = "<!-- bench:last-results:start -->", "<!-- bench:last-results:end -->"
 
@@ -40,6 +49,7 @@ THRESHOLDS = {
     "intake_pg_ratio": 0.75,
     "intake_pg_p99_ms": 50.0,
     "intake_sqlite_ratio": 0.5,
+    "imports_ratio": 0.5,
     "compat_cpu_ratio": 1.25,
     "growth_ratio": 1.25,
     "e2e_paid_vs_accepted": 1.0,
@@ -199,6 +209,7 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
     elif sq:
         checks.append(_check("SQLite intake", None, False, "error", sq.get("error", "")))
+    checks += imports_checks(results.get("imports"))
     checks += compat_checks(results.get("compat"))
     gr = results.get("growth")
     if gr and "ratios" in gr:
@@ -319,6 +330,27 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     return checks
+
+
+def imports_checks(res: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A mass payout's rows/s against the API's own intake req/s, same run (issue 22)."""
+    if not res:
+        return []
+    if "ratio_api" not in res:
+        return [_check("Mass payout import", None, False, "error", res.get("error", ""))]
+    limit = THRESHOLDS["imports_ratio"]
+    ratio = res["ratio_api"]
+    return [
+        _check(
+            f"SQLite import of {res['rows']} rows (API + worker) ÷ API intake, rows/s per req/s",
+            ratio,
+            ratio is not None and ratio >= limit,
+            f"{ratio:.3f} ({res['api']['rows_per_s']:,.0f} vs {res['intake']['rps']:,.0f})"
+            if ratio is not None
+            else "-",
+            f"≥ {limit}",
+        )
+    ]
 
 
 def compat_checks(res: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -508,7 +540,7 @@ def _plot_e2e(results: dict[str, Any], out_dir: Path, plt: Any) -> None:
 
 
 def report(results: dict[str, Any], plot_path: Path | None, link_base: str) -> str:
-    from bench import compat, e2e, growth, intake, webhooks
+    from bench import compat, e2e, growth, imports, intake, webhooks
 
     meta = results["meta"]
     parts = [
@@ -527,6 +559,7 @@ def report(results: dict[str, Any], plot_path: Path | None, link_base: str) -> s
         ("ceiling", "HTTP ceiling (same app and server, no database)", intake.ceiling_table),
         ("intake_sqlite", "Intake on SQLite (default configuration)", intake.sqlite_table),
         ("intake_pg", "Intake on PostgreSQL", intake.pg_table),
+        ("imports", "Mass payouts: a CSV import against the API's intake (SQLite)", imports.table),
         ("compat", "Cryptomus dialect: CPU per create against the native API", compat.table),
         ("growth", "Growth", growth.table),
         ("e2e", "End to end", e2e.table),
@@ -648,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
         results[key]["seconds"] = round(time.monotonic() - t0, 1)
         results[key]["ran_at"] = datetime.now(UTC).isoformat(timespec="seconds")
 
-    from bench import compat, e2e, growth, intake, webhooks
+    from bench import compat, e2e, growth, imports, intake, webhooks
 
     if "batching" in only:
         attempt("batching", lambda: run_batching(args.quick))
@@ -663,6 +696,8 @@ def main(argv: list[str] | None = None) -> int:
             attempt("intake_sqlite", lambda: intake.run_sqlite(args.quick, ceiling))
         if "intake_pg" in only:
             attempt("intake_pg", lambda: intake.run_pg(args.quick, ceiling))
+    if "imports" in only:
+        attempt("imports", lambda: imports.run(args.quick))
     if "compat" in only:
         attempt("compat", lambda: compat.run(args.quick))
     if "webhooks" in only:
@@ -686,6 +721,7 @@ def main(argv: list[str] | None = None) -> int:
             "ceiling",
             "intake_sqlite",
             "intake_pg",
+            "imports",
             "compat",
             "webhooks",
             "growth",

@@ -1,5 +1,6 @@
 """The operator's command line: `payoutd serve`, `migrate`, `merchant create`,
-`merchant totp enrol|reset`, `merchant cooldown lift`, `deposit`, `ledger check`. `--json`
+`merchant totp enrol|reset`, `merchant cooldown lift`, `deposit`, `ledger check`,
+`payouts import|export`. `--json`
 prints machine-readable output."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import json as jsonlib
 import os
 import signal
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from enum import StrEnum
@@ -50,6 +52,10 @@ review_app = typer.Typer(
     help="Payouts whose chain outcome needs a human (needs_review).", no_args_is_help=True
 )
 app.add_typer(review_app, name="review")
+payouts_app = typer.Typer(
+    help="Mass payouts: import a CSV of payouts, export payouts as CSV.", no_args_is_help=True
+)
+app.add_typer(payouts_app, name="payouts")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -527,6 +533,177 @@ def secrets_new_key() -> None:
     from payoutd.secretbox import new_key
 
     typer.echo(new_key())
+
+
+@payouts_app.command("import")
+def payouts_import(
+    file: Annotated[Path, typer.Argument(help="A CSV whose header names the payout API's fields")],
+    merchant: Annotated[str, typer.Option(help="The merchant whose balances pay")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Price and check every row; create nothing")
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="Write the per-row results to this CSV file")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a payout for every row of FILE, each through the same path as POST
+    /v1/payouts. A refused row stops nothing; exits 1 when any row was refused. Rows
+    without order_id get one derived from the file, so importing it again creates
+    nothing new."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from payoutd.domain.imports import PayoutImport, read_csv
+    from payoutd.ids import new_id
+    from payoutd.services import imports
+    from payoutd.worker.imports import run as run_import
+
+    async def job(rt: Runtime) -> dict[str, Any]:
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise PayoutdError("bad_request", f"cannot read {file}: {exc.strerror}") from None
+        parsed = read_csv(data)
+        owner = new_id()
+        async with rt.db.unit() as uow:
+            imp = await imports.create(uow, rt.ctx, merchant, parsed, dry_run=dry_run, owner=owner)
+        columns = (
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} rows/s"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=err_console, disable=as_json, transient=False) as progress:
+            task = progress.add_task(
+                "dry run" if dry_run else "importing", total=imp.total, rate="-"
+            )
+            started, first = time.monotonic(), imp.next_row
+
+            def advance(now: PayoutImport) -> None:
+                elapsed = time.monotonic() - started
+                rate = (now.next_row - first) / elapsed if elapsed > 0 else 0.0
+                progress.update(task, completed=now.next_row, rate=f"{rate:,.0f}")
+
+            imp = await run_import(rt.db, rt.ctx, imp, owner, advance)
+        rows = []
+        async with rt.db.read() as uow:
+            after: int | None = None
+            while True:
+                found = await uow.imports.results(imp.id, after_number=after, limit=1000)
+                rows += [imports.row_view(r) for r in found]
+                if len(found) < 1000:
+                    break
+                after = found[-1].number
+        return {**imports.import_view(imp), "rows": rows}
+
+    out = _run(job)
+    if report is not None:
+        _write_report(report, out["rows"])
+    if as_json:
+        typer.echo(jsonlib.dumps(out))
+    else:
+        verb = "would be accepted" if dry_run else "accepted"
+        console.print(
+            f"import {out['id']}: {out['total']} rows, {out['accepted']} {verb}, "
+            f"{out['existing']} existing, {out['refused']} refused",
+            soft_wrap=True,
+        )
+        for row in out["rows"]:
+            if row["status"] == "refused":
+                err = row["error"]
+                console.print(
+                    f"  row {row['row']}: {err['code']} ({err['field'] or '-'}): {err['message']}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+    raise typer.Exit(1 if out["refused"] else 0)
+
+
+REPORT_COLUMNS = (
+    "row",
+    "status",
+    "order_id",
+    "payout_id",
+    "error_code",
+    "error_field",
+    "error_message",
+)
+
+
+def _write_report(path: Path, rows: list[dict[str, Any]]) -> None:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(REPORT_COLUMNS)
+        for row in rows:
+            err = row["error"] or {}
+            writer.writerow(
+                [
+                    row["row"],
+                    row["status"],
+                    row["order_id"] or "",
+                    row["payout_id"] or "",
+                    err.get("code") or "",
+                    err.get("field") or "",
+                    err.get("message") or "",
+                ]
+            )
+
+
+@payouts_app.command("export")
+def payouts_export(
+    merchant: Annotated[str, typer.Option(help="Whose payouts")],
+    status: Annotated[str | None, typer.Option(help="Only payouts in this status")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write to this file (default: stdout)")] = None,
+) -> None:
+    """Write MERCHANT's payouts as CSV, newest first: the import's columns, with each
+    payout's id, status, fees, txid and times."""
+    import csv
+    import io
+
+    from payoutd.domain.payout import Status
+    from payoutd.services import imports
+
+    if status is not None and status not in {s.value for s in Status}:
+        err_console.print(
+            f"[red]error[/red] validation_error: status must be one of "
+            f"{', '.join(s.value for s in Status)}"
+        )
+        raise typer.Exit(2)
+
+    async def job(rt: Runtime) -> list[dict[str, str]]:
+        rows: list[dict[str, str]] = []
+        before: str | None = None
+        async with rt.db.read() as uow:
+            if await uow.merchants.get(merchant) is None:
+                raise PayoutdError("merchant_not_found")
+            while True:
+                page = await uow.payouts.page(merchant, status=status, before_id=before, limit=500)
+                rows += [imports.export_row(p) for p in page]
+                if len(page) < 500:
+                    return rows
+                before = page[-1].id
+
+    rows = _run(job)
+    keys = sorted({k for row in rows for k in row if k.startswith("metadata.")})
+    columns = imports.export_columns([k.removeprefix("metadata.") for k in keys])
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    if out is None:
+        typer.echo(buffer.getvalue(), nl=False)
+    else:
+        out.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+        err_console.print(f"{len(rows)} payouts written to {out}")
 
 
 def main() -> None:

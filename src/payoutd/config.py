@@ -77,6 +77,8 @@ class Settings(BaseSettings):
 
     # a request body over this is answered 413 payload_too_large, unread
     request_body_max_bytes: int = Field(default=64 * 1024, ge=1024)
+    # the body of POST /v1/payout-imports: a file of up to 10,000 payouts
+    import_body_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
     # webhooks
     webhook_allow_private: bool = False  # true only for development and tests

@@ -52,6 +52,7 @@ from payoutd.bootstrap import build
 from payoutd.chains.sandbox import SandboxChain
 from payoutd.services import merchants
 from payoutd.worker import jobs
+from payoutd.worker.imports import import_pass
 from tests import live, support
 
 pytestmark = pytest.mark.e2e
@@ -111,6 +112,11 @@ MAY_REFUSE: dict[str, list[str]] = {
     # a name of only whitespace, as Python's str.strip sees it ("\x1e" is; JSON Schema's
     # patterns cannot say so)
     "POST /v1/admin/merchants": ["422"],
+    # a CSV body is a string to JSON Schema: its header must name the payout API's fields
+    # (400 for no CSV at all, 422 for other columns)
+    "POST /v1/payout-imports": ["400", "422"],
+    "GET /v1/payout-imports": CURSOR,
+    "GET /v1/payout-imports/{import_id}/rows": CURSOR,
 }
 
 
@@ -244,6 +250,13 @@ def make_objects(database_url: str | None, tmp_path: Path) -> dict[str, str]:
             made["address_id"] = await post(
                 "/v1/addresses", {"network": "BTC", "address": BTC_ADDR}
             )
+            r = await c.post(
+                "/v1/payout-imports",
+                json={"rows": [{"amount": "0.01", "currency": "BTC", "address": BTC_ADDR}]},
+            )
+            assert r.status_code == 202, r.text
+            made["import_id"] = r.json()["id"]
+            await import_pass(rt.db, rt.ctx)
 
     with start_blocking_portal() as portal:
         try:
@@ -263,6 +276,7 @@ def runs(made: dict[str, str]) -> list[Run]:
         "key_id": made["key_id"],
         "address_id": made["address_id"],
         "merchant_id": made["merchant_id"],
+        "import_id": made["import_id"],
         "currency": "BTC",
     }
     on_objects = {
@@ -281,6 +295,8 @@ def runs(made: dict[str, str]) -> list[Run]:
         KEY_DELETION,
         "PUT /v1/admin/merchants/{merchant_id}/fees/{currency}",
         "POST /v1/admin/payouts/{payout_id}/resolve",
+        "GET /v1/payout-imports/{import_id}",
+        "GET /v1/payout-imports/{import_id}/rows",
     }
     parameters = {name: {p: ids[p] for p in ids if "{" + p + "}" in name} for name in on_objects}
     operator_calls = {name for name in on_objects if name.split()[1].startswith("/v1/admin/")}

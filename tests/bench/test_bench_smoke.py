@@ -116,3 +116,48 @@ def _check_compat(compat: dict[str, Any]) -> None:
         kinds["compat"]["cpu_us_per_request"], kinds["native"]["cpu_us_per_request"], strict=True
     )
     assert min(a / b for a, b in rounds) == pytest.approx(low, abs=0.002)
+
+
+def test_quick_imports_bench(tmp_path: Path) -> None:
+    """`imports` at smoke size: a 500-row CSV imported through the API and a worker
+    process and through the CLI, each row a payout, against the intake of the same run."""
+    if shutil.which("wrk") is None:
+        if IN_CI:
+            pytest.fail("wrk is required in CI (apt-get install -y wrk)")
+        pytest.skip("wrk is not installed (apt-get install -y wrk)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYOUTD_")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--quick",
+            "--only",
+            "imports",
+            "--out",
+            str(tmp_path),
+            "--no-readme",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    res = json.loads((tmp_path / "results.json").read_text())["imports"]
+    assert "error" not in res, res
+    assert res["rows"] == 500 and res["intake"]["rps"] > 0 and res["intake"]["created"] > 0
+    for way in ("api", "cli"):
+        assert (res[way]["accepted"], res[way]["refused"]) == (500, 0)
+        assert res[way]["rows_per_s"] > 0
+    # the warm-up's one row, and both imports' rows: every one a payout
+    assert res["created"] == 1 + 500 + 500
+    ratio = res["api"]["rows_per_s"] / res["intake"]["rps"]
+    assert res["ratio_api"] == pytest.approx(ratio, abs=0.001)
+    check = next(
+        c
+        for c in json.loads((tmp_path / "results.json").read_text())["summary"]
+        if c["check"].startswith("SQLite import of 500 rows")
+    )
+    assert check["result"] in ("PASS", "FAIL")

@@ -26,6 +26,7 @@ from payoutd.api.v1 import (
     accounts,
     admin,
     batches,
+    imports,
     payouts,
     quotes,
     sandbox,
@@ -98,8 +99,12 @@ def create_app(
     app.add_middleware(PayoutLane)
     app.add_middleware(compat_cryptomus.Lane)
     # outermost: the lane and the routes only ever see a body within the limit
-    app.add_middleware(BodyLimit, max_bytes=runtime.settings.request_body_max_bytes)
-    for module in (payouts, batches, quotes, accounts, webhooks, access, admin, sandbox):
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=runtime.settings.request_body_max_bytes,
+        paths={imports.PATH: runtime.settings.import_body_max_bytes},
+    )
+    for module in (payouts, batches, imports, quotes, accounts, webhooks, access, admin, sandbox):
         for route in module.router.routes:
             # a JSON body that cannot be decoded at all is answered 400 `bad_request`, one
             # over the size limit 413 `payload_too_large`

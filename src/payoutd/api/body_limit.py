@@ -9,7 +9,7 @@ server closes the connection rather than read the rest of the body."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from payoutd import json_text
@@ -26,18 +26,28 @@ DEFAULT_MAX_BYTES = 64 * 1024
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    """`paths`: the routes that take larger bodies (a mass payout's file), with their own
+    limit."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        paths: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.paths = dict(paths or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.paths.get(scope["path"], self.max_bytes)
         length = _content_length(scope["headers"])
         if length is not None:
-            if length > self.max_bytes:
-                await self._refuse(send)
+            if length > max_bytes:
+                await self._refuse(send, max_bytes)
             else:
                 await self.app(scope, receive, send)
             return
@@ -50,17 +60,17 @@ class BodyLimit:
                 return  # the client went away
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send)
+            if size > max_bytes:
+                await self._refuse(send, max_bytes)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         await self.app(scope, replay(b"".join(chunks), receive), send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, max_bytes: int) -> None:
         err = PayoutdError(
-            "payload_too_large", f"The request body is larger than {self.max_bytes} bytes"
+            "payload_too_large", f"The request body is larger than {max_bytes} bytes"
         )
         content = json_text.dumps(error_json(err))
         await send(

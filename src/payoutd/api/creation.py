@@ -1,9 +1,11 @@
-"""Creating a payout at the edge: the one way every caller takes (the route, its fast
-lane, and each way in that comes later: a provider dialect, the dashboard, an import).
-It prices the request (`services.payouts.quote`) and places it through the request
-side's transaction runner (payoutd.api.intake), which runs the one service function,
+"""Creating a payout at the edge: the one way every request takes (the route, its fast
+lane, a provider dialect, the dashboard). It prices the request
+(`services.payouts.quote`) and places it through the request side's transaction runner
+(payoutd.api.intake), which runs the one service function,
 `services.payouts.place_many`. An Idempotency-Key's answer is kept in the same
-transaction as the payout it answers."""
+transaction as the payout it answers. A mass payout's rows, placed by the worker or the
+CLI with no request behind them, take the same two service functions through
+`services.imports`, a chunk of rows per `place_many`."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from payoutd.domain.access import ApiKey, Merchant, Totp
+from payoutd.domain.access import ApiKey, Merchant, MerchantPolicy, Totp
 from payoutd.domain.assets import Asset
 from payoutd.domain.batches import Batch
 from payoutd.domain.batching import Output
@@ -19,6 +19,7 @@ from payoutd.domain.errors import PayoutdError
 from payoutd.domain.events import Event
 from payoutd.domain.fees import ServiceFee
 from payoutd.domain.idempotency import StoredRequest
+from payoutd.domain.imports import PayoutImport, Row, RowResult
 from payoutd.domain.ledger import Balance, Entry, HoldRequest
 from payoutd.domain.payout import Change, DialectRecord, Payout, Status
 from payoutd.domain.rates import Rate
@@ -125,6 +126,8 @@ class Merchants(Protocol):
 
     async def get(self, merchant_id: str) -> Merchant | None: ...
 
+    async def policy(self, merchant_id: str) -> MerchantPolicy | None: ...
+
     async def add_key(self, key: ApiKey) -> None: ...
 
     async def key(self, merchant_id: str, key_id: str) -> ApiKey | None: ...
@@ -169,6 +172,8 @@ class Merchants(Protocol):
 
 
 class ServiceFees(Protocol):
+    async def of_many(self, merchant_ids: Sequence[str]) -> dict[str, dict[str, ServiceFee]]: ...
+
     async def set(
         self, merchant_id: str, currency: str, fee: ServiceFee, now: datetime
     ) -> None: ...
@@ -312,6 +317,46 @@ class Sealed(Protocol):
     async def reseal(self, change: Callable[[str], str]) -> int: ...
 
 
+class Imports(Protocol):
+    async def add(self, imp: PayoutImport, rows: Sequence[Row]) -> None: ...
+
+    async def get(self, merchant_id: str | None, import_id: str) -> PayoutImport | None: ...
+
+    async def page(
+        self, merchant_id: str, *, before_id: str | None, limit: int
+    ) -> list[PayoutImport]: ...
+
+    async def rows(self, import_id: str) -> list[Row]: ...
+
+    async def any_claimable(self, now: datetime) -> bool: ...
+
+    async def claim(
+        self, owner: str, now: datetime, lease_until: datetime
+    ) -> PayoutImport | None: ...
+
+    async def advance(
+        self,
+        imp: PayoutImport,
+        owner: str,
+        results: Sequence[RowResult],
+        *,
+        next_row: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> bool: ...
+
+    async def fail(self, import_id: str, owner: str, error: str, now: datetime) -> None: ...
+
+    async def results(
+        self,
+        import_id: str,
+        *,
+        status: str | None = None,
+        after_number: int | None = None,
+        limit: int = 100,
+    ) -> list[RowResult]: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction, opened and committed by the request
     or the job; services only read and write through its repositories."""
@@ -351,6 +396,9 @@ class UnitOfWork(Protocol):
 
     @property
     def idempotency(self) -> Idempotency: ...
+
+    @property
+    def imports(self) -> Imports: ...
 
     async def connection_closed(self) -> bool: ...
 

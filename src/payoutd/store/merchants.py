@@ -66,6 +66,25 @@ class MerchantRepository:
         )
         return [Merchant(r.id, r.name, r.created_at) for r in rows]
 
+    async def policy(self, merchant_id: str) -> MerchantPolicy | None:
+        """The merchant's access policy, as a key's row carries it (`keys_and_policies`),
+        for work done on its behalf without a key (a mass payout's rows); None for no
+        such merchant."""
+        row = (
+            await self.conn.execute(
+                select(
+                    merchants.c.payouts_forbidden_until,
+                    merchants.c.address_allowlist,
+                    merchants.c.totp_secret,
+                ).where(merchants.c.id == merchant_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        return MerchantPolicy(
+            row.payouts_forbidden_until, bool(row.address_allowlist), row.totp_secret is not None
+        )
+
     async def add_key(self, key: ApiKey) -> None:
         await self.conn.execute(
             api_keys.insert().values(

@@ -402,3 +402,45 @@ webhook_attempts = Table(
     Column("error", String(500), nullable=True),
     Index(None, "delivery_id"),
 )
+
+# Mass payouts (issue 22): an uploaded file of payouts, processed in the background one
+# chunk of rows per transaction. `rows` keeps the rows as read (domain.imports.Row);
+# `next_row` is how many of them have a result, so a worker that dies mid-file is
+# followed by one that resumes there (the lease says whose turn it is).
+payout_imports = Table(
+    "payout_imports",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
+    Column("status", String(12), nullable=False),  # queued, running, done, failed
+    Column("dry_run", Boolean, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("rows", JSON, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("next_row", Integer, nullable=False),
+    Column("accepted", Integer, nullable=False),
+    Column("existing", Integer, nullable=False),
+    Column("refused", Integer, nullable=False),
+    Column("lease_owner", String(36), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("error", String(500), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Index(None, "merchant_id", "id"),
+    # the worker's queue: imports not finished
+    Index(None, "status", "created_at"),
+)
+
+# One row's result: the payout it created or found, or why it was refused.
+payout_import_rows = Table(
+    "payout_import_rows",
+    metadata,
+    Column("import_id", String(36), ForeignKey("payout_imports.id"), primary_key=True),
+    Column("row_number", Integer, primary_key=True),
+    Column("status", String(10), nullable=False),  # accepted, existing, refused
+    Column("order_id", String(100), nullable=True),
+    Column("payout_id", String(36), nullable=True),
+    Column("error_code", String(40), nullable=True),
+    Column("error_message", String(1000), nullable=True),
+    Column("error_field", String(64), nullable=True),
+)

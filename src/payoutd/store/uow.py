@@ -10,6 +10,7 @@ from payoutd.store import pool_checks
 from payoutd.store.audit import AuditRepository
 from payoutd.store.batches import BatchRepository
 from payoutd.store.idempotency import IdempotencyRepository
+from payoutd.store.imports import ImportRepository
 from payoutd.store.ledger import LedgerRepository
 from payoutd.store.merchants import MerchantRepository, ServiceFeeRepository
 from payoutd.store.outbox import OutboxRepository
@@ -36,6 +37,7 @@ class UnitOfWork:
         self.signatures = SignatureRepository(conn, dialect)
         self.webhooks = WebhookRepository(conn, dialect)
         self.sealed = SealedRepository(conn, dialect)
+        self.imports = ImportRepository(conn, dialect)
         self.placements = PlacementRepository(conn, dialect, self.ledger, self.outbox)
 
     async def connection_closed(self) -> bool:

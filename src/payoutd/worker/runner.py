@@ -16,9 +16,12 @@ from payoutd.chains.sandbox import SandboxChain
 from payoutd.services.context import Context
 from payoutd.store.db import Database
 from payoutd.webhooks.delivery import Sender
+from payoutd.worker.imports import import_pass
 from payoutd.worker.jobs import Deliveries, dispatch_events, follow_broadcast, send_pass
 
 log = structlog.get_logger("payoutd.worker")
+
+IMPORT_POLL_SECONDS = 0.25
 
 
 async def _every(seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
@@ -83,6 +86,20 @@ class Worker:
             asyncio.create_task(
                 _every(
                     s.worker_interval_seconds, "follow", lambda: follow_broadcast(self.db, self.ctx)
+                )
+            )
+        )
+
+        # mass payouts: one import at a time per worker, a chunk of rows per transaction.
+        # Looked for more often than the other work: a merchant is watching the upload's
+        # progress, and a file of thousands of rows takes only a few passes' time; the
+        # look is one read of an index, and no write transaction (SQLite's one writer).
+        self._tasks.append(
+            asyncio.create_task(
+                _every(
+                    min(s.worker_interval_seconds, IMPORT_POLL_SECONDS),
+                    "imports",
+                    lambda: import_pass(self.db, self.ctx),
                 )
             )
         )
