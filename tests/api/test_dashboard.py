@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pyotp
 
+from payoutd.worker import imports as imports_worker
 from payoutd.worker import jobs
 from tests.support import Harness, Merchant
 
@@ -343,3 +344,56 @@ async def test_the_operator_resolves_reviews_and_sees_merchants_and_the_ledger(
     async with browser(h) as merchant:
         await merchant.sign_in(m.key)
         assert (await merchant.get("/dashboard/operator/reviews")).status_code == 403
+
+
+async def test_a_csv_upload_reports_each_row_and_progress(h: Harness) -> None:
+    m = await h.merchant(LTC="5")
+    body = (
+        "amount,currency,address,order_id\n"
+        f"0.1,LTC,{LTC},up-1\n"
+        "0.1,LTC,nope,up-2\n"
+        f"0.1,XYZ,{LTC},up-3\n"
+        f"0.2,LTC,{LTC},up-4\n"
+    ).encode()
+    async with browser(h) as b:
+        await b.sign_in(m.key)
+        forged = await b.client.post(
+            "/dashboard/imports", files={"file": ("pay.csv", body, "text/csv")}
+        )
+        assert forged.status_code == 403
+        bad = await b.client.post(
+            "/dashboard/imports",
+            data={"csrf": b.csrf},
+            files={"file": ("pay.csv", b"amount,currency,address,colour\n1,LTC,x,red\n")},
+        )
+        assert bad.status_code == 422 and "colour" in bad.text
+        r = await b.client.post(
+            "/dashboard/imports",
+            data={"csrf": b.csrf},
+            files={"file": ("pay.csv", body, "text/csv")},
+        )
+        assert r.status_code == 303, r.text
+        page_path = r.headers["location"]
+        import_id = page_path.rsplit("/", 1)[-1]
+        waiting = (await b.get(f"{page_path}/progress")).text
+        assert 'hx-trigger="every 1s"' in waiting and 'data-status="queued"' in waiting
+        assert await imports_worker.import_pass(h.rt.db, h.rt.ctx) == 1
+        done = await b.get(f"{page_path}/progress")
+        assert 'data-status="done"' in done.text and "hx-trigger" not in done.text
+        assert done.headers["HX-Refresh"] == "true"
+        page = (await b.get(page_path)).text
+        assert re.findall(r'data-row="(\d+)" class="(\w+)"', page) == [
+            ("2", "accepted"),
+            ("3", "refused"),
+            ("4", "refused"),
+            ("5", "accepted"),
+        ]
+        assert "invalid_address" in page and "currency_not_found" in page
+        refused = (await b.get(page_path, status="refused")).text
+        assert re.findall(r'data-row="(\d+)"', refused) == ["3", "4"]
+        assert import_id in (await b.get("/dashboard/imports")).text
+    # the same answer as the API's
+    r = await h.client.get(f"/v1/payout-imports/{import_id}", headers=m.headers)
+    assert (r.json()["accepted"], r.json()["refused"]) == (2, 2)
+    r = await h.client.get("/v1/payouts", headers=m.headers)
+    assert sorted(p["order_id"] for p in r.json()["data"]) == ["up-1", "up-4"]

@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from tests import live
+from tests.browser.conftest import blocked_outside_loopback
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -118,7 +119,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             "create",
             "Acme",
         )
-        _cli(env, "deposit", made["merchant_id"], "LTC", "25")
+        _cli(env, "deposit", made["merchant_id"], "LTC", "100")
         operator = _cli(env, "operator-key", "create")
         r = httpx.post(
             f"{s.url}/v1/api-keys",
@@ -256,6 +257,28 @@ def test_a_forged_form_post_without_the_csrf_token_is_refused(page: Page, server
     assert response is not None and response.status == 403
     assert "CSRF" in page.locator("main").inner_text()
     assert server.payout(offer["id"])["status"] == "pending_approval"
+
+
+def test_upload_a_100_row_csv_and_watch_it_finish(page: Page, server: Live, tmp_path: Path) -> None:
+    rows = [f"0.3,LTC,{LTC},upload-{n}" for n in range(100)]
+    file = tmp_path / "payroll.csv"
+    file.write_text("amount,currency,address,order_id\n" + "\n".join(rows) + "\n")
+    outside = blocked_outside_loopback(page)
+    sign_in(page, server, server.key)
+    page.get_by_role("link", name="Mass payouts").click()
+    page.get_by_label("CSV file").set_input_files(str(file))
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_url("**/dashboard/imports/*")
+    # htmx polls the progress until the import is done, then reloads the page
+    page.wait_for_selector('#progress[data-status="done"]', timeout=60_000)
+    page.wait_for_selector('tr[data-row="101"]')
+    assert "100 of 100 rows" in " ".join(page.locator("#progress").inner_text().split())
+    assert page.locator("tr.accepted").count() == 100
+    assert page.evaluate("typeof htmx.version") == "string"  # served by payoutd itself
+    assert outside == []
+    import_id = page.url.rsplit("/", 1)[-1]
+    r = server.api("GET", f"/v1/payout-imports/{import_id}")
+    assert (r.json()["status"], r.json()["accepted"], r.json()["refused"]) == ("done", 100, 0)
 
 
 def test_screenshots_of_the_payouts_page_and_a_payout(

@@ -102,7 +102,10 @@ def create_app(
     app.add_middleware(
         BodyLimit,
         max_bytes=runtime.settings.request_body_max_bytes,
-        paths={imports.PATH: runtime.settings.import_body_max_bytes},
+        paths={
+            imports.PATH: runtime.settings.import_body_max_bytes,
+            dashboard.UPLOAD_PATH: runtime.settings.import_body_max_bytes,
+        },
     )
     for module in (payouts, batches, imports, quotes, accounts, webhooks, access, admin, sandbox):
         for route in module.router.routes:

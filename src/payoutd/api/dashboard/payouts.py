@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
@@ -34,9 +32,10 @@ from payoutd.api.v1.quotes import quote_view
 from payoutd.api.v1.schemas import PayoutCreate
 from payoutd.api.v1.webhooks import delivery_views
 from payoutd.domain.errors import PayoutdError, field_error
+from payoutd.domain.imports import METADATA_PREFIX
 from payoutd.domain.payout import CANCELLABLE, Status
 from payoutd.domain.webhooks import Lane
-from payoutd.services import payouts, webhooks
+from payoutd.services import imports, payouts, webhooks
 from payoutd.services.views import payout_view, ts
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
@@ -59,29 +58,6 @@ CREATE_FIELDS = (
     "approval",
     "order_id",
     "comment",
-)
-EXPORT_COLUMNS = (
-    "id",
-    "order_id",
-    "status",
-    "amount",
-    "currency",
-    "payout_amount",
-    "payout_currency",
-    "network",
-    "address",
-    "memo",
-    "fee_network",
-    "fee_service",
-    "fee_total",
-    "final_amount",
-    "debit_amount",
-    "debit_currency",
-    "txid",
-    "batch_id",
-    "failure_reason",
-    "created_at",
-    "updated_at",
 )
 
 
@@ -185,41 +161,33 @@ async def payout_list(request: Request) -> Response:
 
 @router.get("/payouts/export.csv")
 async def export(request: Request) -> Response:
-    """Every payout the filters select, newest first, read page by page."""
+    """Every payout the filters select, newest first, in the columns of `payoutd payouts
+    export` (services.imports.export_row): a file that reads as an import's rows."""
     v = await viewer(request)
     filters = Filters.of(request.query_params)
     rt = runtime(request)
-    merchant_id = v.principal.merchant_id
-
-    async def rows() -> AsyncIterator[str]:
-        out = io.StringIO()
-        sheet = csv.writer(out)
-        sheet.writerow(EXPORT_COLUMNS)
-        before: str | None = None
+    rows: list[dict[str, str]] = []
+    before: str | None = None
+    async with rt.db.read() as uow:
         while True:
-            async with rt.db.read() as uow:
-                found = await uow.payouts.page(
-                    merchant_id, **filters.page_args(), before_id=before, limit=EXPORT_PAGE
-                )
-            for p in found:
-                view = payout_view(p)
-                view.update(
-                    fee_network=view["fees"]["network"],
-                    fee_service=view["fees"]["service"],
-                    fee_total=view["fees"]["total"],
-                    debit_amount=view["debit"]["amount"],
-                    debit_currency=view["debit"]["currency"],
-                )
-                sheet.writerow([view[c] if view[c] is not None else "" for c in EXPORT_COLUMNS])
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
+            found = await uow.payouts.page(
+                v.principal.merchant_id, **filters.page_args(), before_id=before, limit=EXPORT_PAGE
+            )
+            rows += [imports.export_row(p) for p in found]
             if len(found) < EXPORT_PAGE:
-                return
+                break
             before = found[-1].id
-
-    return StreamingResponse(
-        rows(),
+    keys = sorted({k for row in rows for k in row if k.startswith(METADATA_PREFIX)})
+    out = io.StringIO(newline="")
+    sheet = csv.DictWriter(
+        out,
+        fieldnames=imports.export_columns([k.removeprefix(METADATA_PREFIX) for k in keys]),
+        restval="",
+    )
+    sheet.writeheader()
+    sheet.writerows(rows)
+    return Response(
+        out.getvalue(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="payouts.csv"'},
     )
