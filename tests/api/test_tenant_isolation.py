@@ -99,6 +99,13 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
         ]
         assert deliveries, "merchant A's endpoint has a delivery log to hide"
 
+        r = await h.client.post(
+            "/v1/payout-imports",
+            content=f"amount,currency,address\n0.001,BTC,{BTC_A1}\n".encode(),
+            headers={**a.headers, "Content-Type": "text/csv"},
+        )
+        assert r.status_code == 202, r.text
+        a_import = r.json()["id"]
         a_only_batch = a_paid[2]["batch_id"]
         ids = {
             "payout_id": a_paid[0]["id"],
@@ -108,6 +115,7 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             "key_id": (await read(h, a, "/v1/api-keys"))["data"][0]["id"],
             "merchant_id": a.id,
             "currency": "BTC",
+            "import_id": a_import,
         }
         hidden = {
             a.id,
@@ -121,6 +129,7 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             MEMO_A,
             a_paid[2]["txid"],
             a_only_batch,
+            a_import,
             *(p["id"] for p in a_paid),
             *(d["id"] for d in deliveries),
             *(p["amount"] for p in a_paid),
@@ -154,6 +163,8 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             "/dashboard/payouts/{payout_id}",
             "/dashboard/webhooks/{endpoint_id}",
             "/dashboard/payouts/export.csv",
+            "/dashboard/imports/{import_id}",
+            "/v1/payout-imports/{import_id}",
         ):
             assert path in walked, path
 
