@@ -95,7 +95,15 @@ async def test_sign_in_sets_an_httponly_encrypted_cookie_and_sign_out_ends_it(h:
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/dashboard" in cookie
         assert "Secure" not in cookie  # plain http here; https sets it
         assert m.key not in cookie and m.key.split("_")[-1] not in cookie
-        assert (await b.get("/dashboard/balances")).status_code == 200
+        page = await b.get("/dashboard/balances")
+        assert page.status_code == 200
+        assert page.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+        assert page.headers["Cache-Control"] == "no-store"
+        # a link cannot make a page say what payoutd did not
+        said = await b.get("/dashboard/payouts", notice="Call +1 555 0100 now")
+        assert "555" not in said.text
+        assert "Payout queued" in (await b.get("/dashboard/payouts", notice="status-queued")).text
         r = await b.post("/dashboard/sign-out")
         assert r.status_code == 303
         assert (await b.get("/dashboard/balances")).status_code == 303

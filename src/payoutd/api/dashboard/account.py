@@ -13,6 +13,7 @@ from payoutd.api.dashboard.pages import (
     DashboardRoute,
     authenticate,
     form,
+    notice,
     redirect,
     render,
     runtime,
@@ -52,7 +53,7 @@ async def sign_in_page(request: Request) -> Response:
         "sign_in.html",
         None,
         csrf_token=found.csrf,
-        reason=request.query_params.get("reason"),
+        reason=notice(request, "reason"),
     )
     if session.read(request) is None:
         session.write(request, response, found)
@@ -100,7 +101,7 @@ async def _principal(request: Request, api_key: str) -> Principal:
 @router.post("/sign-out")
 async def sign_out(request: Request) -> Response:
     await form(request, session.read(request))
-    response = redirect("/dashboard/sign-in", reason="Signed out")
+    response = redirect("/dashboard/sign-in", reason="signed-out")
     session.clear(response)
     return response
 
@@ -223,7 +224,7 @@ async def redeliver(endpoint_id: str, delivery_id: str, request: Request) -> Res
         await webhooks.redeliver(
             uow, rt.ctx, v.principal.merchant_id, Lane(endpoint_id=endpoint_id), delivery_id
         )
-    return redirect(f"/dashboard/webhooks/{endpoint_id}", notice="Delivery queued again")
+    return redirect(f"/dashboard/webhooks/{endpoint_id}", notice="redelivered")
 
 
 @router.post("/webhooks/{endpoint_id}/delete")
@@ -233,7 +234,7 @@ async def delete_endpoint(endpoint_id: str, request: Request) -> Response:
     rt = runtime(request)
     async with rt.db.unit() as uow:
         await webhooks.delete_endpoint(uow, rt.ctx, v.principal.merchant_id, endpoint_id)
-    return redirect("/dashboard/webhooks", notice="Endpoint deleted")
+    return redirect("/dashboard/webhooks", notice="endpoint-deleted")
 
 
 async def _keys_page(request: Request, status_code: int = 200, **context: object) -> Response:
@@ -316,7 +317,7 @@ async def revoke_key(key_id: str, request: Request) -> Response:
     finally:
         request.app.state.key_cache.clear()
     if key_id == p.key.id:
-        response = redirect("/dashboard/sign-in", reason="This session's key was revoked")
+        response = redirect("/dashboard/sign-in", reason="own-key-revoked")
         session.clear(response)
         return response
-    return redirect("/dashboard/keys", notice="Key revoked")
+    return redirect("/dashboard/keys", notice="key-revoked")

@@ -70,9 +70,7 @@ async def resolve(payout_id: str, request: Request) -> Response:
             actor=f"{body.operator} (key {v.principal.key.prefix}, dashboard)",
             source=v.principal.source,
         )
-    return redirect(
-        "/dashboard/operator/reviews", notice=f"Payout {resolved.id} is {resolved.status.value}"
-    )
+    return redirect("/dashboard/operator/reviews", notice=f"status-{resolved.status.value}")
 
 
 @router.get("/merchants")

@@ -19,7 +19,25 @@ from payoutd.api.auth import Principal, admit
 from payoutd.api.dashboard import session
 from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import PayoutdError, field_error
+from payoutd.domain.payout import Status
 from payoutd.services import merchants
+
+# What a page may say after a redirect, named in its query string (`?notice=created`):
+# only these texts, so a link cannot make the dashboard say anything else.
+NOTICES: dict[str, str] = {
+    "signed-out": "Signed out",
+    "session-ended": "The key of this session no longer works: sign in again",
+    "own-key-revoked": "This session's key was revoked",
+    "created": "Payout created",
+    "redelivered": "Delivery queued again",
+    "endpoint-deleted": "Endpoint deleted",
+    "key-revoked": "Key revoked",
+    **{f"status-{s.value}": f"Payout {s.value}" for s in Status},
+}
+
+
+def notice(request: Request, name: str = "notice") -> str | None:
+    return NOTICES.get(request.query_params.get(name, ""))
 
 
 class SignInRequired(Exception):
@@ -72,7 +90,7 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     context.setdefault("error", None)
-    context.setdefault("notice", request.query_params.get("notice"))
+    context.setdefault("notice", notice(request))
     return templates(request).TemplateResponse(
         request,
         name,
@@ -99,7 +117,7 @@ async def viewer(request: Request, scope: str = "read") -> Viewer:
         principal = await authenticate(request, found.api_key, scope)
     except PayoutdError as err:
         if err.code == "unauthorized":
-            raise SignInRequired("The key of this session no longer works: sign in again") from None
+            raise SignInRequired("session-ended") from None
         raise
     return Viewer(principal, found)
 
@@ -153,6 +171,19 @@ def _error_page(request: Request, status_code: int, title: str, message: str) ->
     )
 
 
+# Every dashboard answer: never framed by another site (clickjacking), scripts and styles
+# from payoutd only (htmx adds its indicator style inline), forms posted only to payoutd,
+# not kept in a shared cache (a page may show a new key or secret once).
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
 class DashboardRoute(APIRoute):
     """Answers the dashboard's refusals as pages: no session → the sign-in page; a form
     without its CSRF token → 403; a PayoutdError → its status and message."""
@@ -161,6 +192,11 @@ class DashboardRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
+            response = await answer(request)
+            response.headers.update(HEADERS)
+            return response
+
+        async def answer(request: Request) -> Response:
             try:
                 return await handler(request)
             except SignInRequired as need:

@@ -233,7 +233,7 @@ async def create_payout(request: Request) -> Response:
         return render(
             request, "payout_new.html", v, err.status, values=values, quote=None, error=err
         )
-    return redirect(f"/dashboard/payouts/{view['id']}", notice="Payout created")
+    return redirect(f"/dashboard/payouts/{view['id']}", notice="created")
 
 
 @router.get("/payouts/{payout_id}")
@@ -305,7 +305,7 @@ async def act(payout_id: str, action: str, request: Request) -> Response:
     v = await viewer(request, "payouts")
     await form(request, v.session)
     status = await ACTIONS[action](request, v, payout_id)
-    return redirect(f"/dashboard/payouts/{payout_id}", notice=f"Payout {status}")
+    return redirect(f"/dashboard/payouts/{payout_id}", notice=f"status-{status}")
 
 
 @router.post("/payouts-bulk")
@@ -344,4 +344,4 @@ async def redeliver(payout_id: str, delivery_id: str, request: Request) -> Respo
     rt = runtime(request)
     async with rt.db.unit() as uow:
         await webhooks.redeliver(uow, rt.ctx, v.principal.merchant_id, lane, delivery_id)
-    return redirect(f"/dashboard/payouts/{payout_id}", notice="Delivery queued again")
+    return redirect(f"/dashboard/payouts/{payout_id}", notice="redelivered")
