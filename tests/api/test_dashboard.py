@@ -405,3 +405,68 @@ async def test_a_csv_upload_reports_each_row_and_progress(h: Harness) -> None:
     assert (r.json()["accepted"], r.json()["refused"]) == (2, 2)
     r = await h.client.get("/v1/payouts", headers=m.headers)
     assert sorted(p["order_id"] for p in r.json()["data"]) == ["up-1", "up-4"]
+
+
+async def test_the_operator_resolves_a_needs_review_payout_paid_or_failed(h: Harness) -> None:
+    from payoutd.chains import sandbox
+
+    btc = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"
+    m = await h.merchant(BTC="1")
+    await sandbox.add_rule(h.rt.db, address=btc, action="drop")
+    dropped = [
+        await create(h, m, amount="0.1", currency="BTC", address=btc),
+        await create(h, m, amount="0.2", currency="BTC", address=btc),
+    ]
+    await h.settle()
+    assert {(await api_payout(h, m, p["id"]))["status"] for p in dropped} == {"needs_review"}
+    async with browser(h) as b:
+        await b.sign_in(h.operator_key)
+        queue = (await b.get("/dashboard/operator/reviews")).text
+        assert set(re.findall(r'data-payout="([^"]+)"', queue)) == {p["id"] for p in dropped}
+        first, second = (f"/dashboard/operator/reviews/{p['id']}/resolve" for p in dropped)
+        assert (
+            await b.client.post(first, data={"outcome": "paid", "txid": "ab" * 32})
+        ).status_code == 403
+        r = await b.post(first, {"outcome": "paid"})  # a paid resolution needs its txid
+        assert r.status_code == 422 and "txid" in r.text
+        r = await b.post(first, {"outcome": "paid", "txid": "ab" * 32})
+        assert r.status_code == 303
+        r = await b.post(second, {"outcome": "failed", "reason": "never mined"})
+        assert r.status_code == 303
+        assert "Nothing to review" in (await b.get(r.headers["location"])).text
+    paid, failed = [await api_payout(h, m, p["id"]) for p in dropped]
+    assert (paid["status"], paid["txid"], failed["status"]) == ("paid", "ab" * 32, "failed")
+    assert (await h.balances(m))["BTC"]["held"] == "0.00000000"
+    assert (await h.ledger_check())["ok"]
+
+
+async def test_balances_limits_and_deleting_an_endpoint(h: Harness) -> None:
+    m = await h.merchant(LTC="5")
+    offer = await create(h, m, approval="manual")
+    r = await h.client.post(
+        "/v1/webhook-endpoints", headers=m.headers, json={"url": "https://hooks.example.com/x"}
+    )
+    endpoint = r.json()
+    async with browser(h) as b:
+        await b.sign_in(m.key)
+        await b.post(f"/dashboard/payouts/{offer['id']}/approve")
+        balances = await h.balances(m)
+        page = (await b.get("/dashboard/balances", currency="ltc")).text
+        row = re.search(r"<tr><td>LTC</td>(.*?)</tr>", page)
+        assert row
+        assert re.findall(r'class="num">([^<]+)<', row.group(1)) == [
+            balances["LTC"]["available"],
+            balances["LTC"]["held"],
+            balances["LTC"]["balance"],
+        ]
+        limits = (await h.client.get("/v1/limits?currency=LTC", headers=m.headers)).json()
+        assert f"<dd>{limits['available']}</dd>" in page
+        api = await h.client.get("/v1/limits?currency=NOPE", headers=m.headers)
+        unknown = await b.get("/dashboard/balances", currency="NOPE")
+        assert (
+            unknown.status_code == api.status_code and api.json()["error"]["code"] in unknown.text
+        )
+        r = await b.post(f"/dashboard/webhooks/{endpoint['id']}/delete")
+        assert r.status_code == 303
+    r = await h.client.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=m.headers)
+    assert r.status_code == 404  # deleted, as DELETE /v1/webhook-endpoints/{id} leaves it
