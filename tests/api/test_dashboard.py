@@ -304,6 +304,14 @@ async def test_webhook_endpoints_their_log_and_redeliver(h: Harness) -> None:
         assert r.status_code == 303
         r = await b.post(f"/dashboard/webhooks/{endpoint['id']}/deliveries/nope/redeliver")
         assert r.status_code == 404
+        # from the payout's page too: the delivery's endpoint is named by the form
+        r = await b.post(
+            f"/dashboard/payouts/{p['id']}/deliveries/{ids[-1]}/redeliver",
+            {"endpoint_id": endpoint["id"]},
+        )
+        assert r.status_code == 303
+        r = await b.post(f"/dashboard/payouts/{p['id']}/deliveries/{ids[-1]}/redeliver")
+        assert r.status_code == 404  # not a delivery to the payout's callback_url
         made = await b.post("/dashboard/webhooks", {"url": "https://second.example.com/h"})
         assert made.status_code == 201 and "whsec_" in made.text
     listed = await h.client.get(
