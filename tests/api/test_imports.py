@@ -43,7 +43,7 @@ def payouts_file(rows: int) -> tuple[bytes, dict[int, tuple[str, str]]]:
             # the row before names the same order_id: it is placed, this one refused
             lines[-1] = lines[-1].replace(",,row", ",dup-1,row", 1)
             order_id = "dup-1"
-            bad[number] = ("duplicate_order_id", "order_id")
+            bad[number] = ("validation_error", "order_id")
         elif kind == 4:
             amount = '"1,5"'  # a decimal comma, quoted as a spreadsheet writes it
             bad[number] = ("invalid_amount", "amount")
@@ -359,3 +359,67 @@ async def test_the_merchants_access_rules_hold_for_every_row(h: Harness, dry_run
         ("refused", "payouts_forbidden"),
     ]
     assert (await counts(h, m.id))[0] == 0
+
+
+async def test_an_error_that_is_no_rows_fails_the_import(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a refusal of a row: something broke (here, pricing itself). The import is
+    `failed` with the error, what was placed stays placed, and the same file again
+    places only the rest."""
+    m = await h.merchant("Acme", LTC="1")
+    body = ("amount,currency,address\n" + f"0.001,LTC,{LTC_ADDR}\n" * 300).encode()
+    imp = await upload(h, m, body)
+    real = import_service.price
+    calls = 0
+
+    async def flaky(ctx: Any, terms: Any, rows: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the rates went away")
+        return await real(ctx, terms, rows)
+
+    monkeypatch.setattr(import_service, "price", flaky)
+    with pytest.raises(RuntimeError):
+        await import_pass(h.rt.db, h.rt.ctx)
+    r = await h.client.get(f"/v1/payout-imports/{imp['id']}", headers=m.headers)
+    failed = r.json()
+    assert failed["status"] == "failed" and "the rates went away" in failed["error"]
+    assert failed["processed"] == failed["accepted"] == import_service.CHUNK_ROWS
+    assert await import_pass(h.rt.db, h.rt.ctx) == 0  # a failed import is left alone
+
+    monkeypatch.setattr(import_service, "price", real)
+    again = await upload(h, m, body)
+    assert await import_pass(h.rt.db, h.rt.ctx) == 1
+    r = await h.client.get(f"/v1/payout-imports/{again['id']}", headers=m.headers)
+    assert (r.json()["existing"], r.json()["accepted"]) == (256, 300 - 256)
+    assert (await counts(h, m.id))[0] == 300
+
+
+async def test_a_file_has_a_body_limit_of_its_own(h: Harness) -> None:
+    """A mass payout's file is larger than any other request's body: its route takes up
+    to `import_body_max_bytes`; every other route keeps `request_body_max_bytes`."""
+    m = await h.merchant("Acme", LTC="10")
+    limit = h.rt.settings.request_body_max_bytes
+    body = "amount,currency,address,comment\n" + f"0.001,LTC,{LTC_ADDR},{'x' * 900}\n" * 100
+    assert limit < len(body) < h.rt.settings.import_body_max_bytes
+    headers = {**m.headers, "Content-Type": "text/csv"}
+    r = await h.client.post("/v1/payout-imports", content=body, headers=headers)
+    assert r.status_code == 202, r.text
+    r = await h.client.post("/v1/payouts", content=body, headers=headers)
+    assert r.status_code == 413
+
+
+async def test_an_upload_retried_with_its_idempotency_key_is_one_import(h: Harness) -> None:
+    m = await h.merchant("Acme", LTC="1")
+    body = f"amount,currency,address\n0.001,LTC,{LTC_ADDR}\n"
+    headers = {**m.headers, "Content-Type": "text/csv", "Idempotency-Key": "upload-1"}
+    first = await h.client.post("/v1/payout-imports", content=body, headers=headers)
+    again = await h.client.post("/v1/payout-imports", content=body, headers=headers)
+    assert first.status_code == again.status_code == 202, again.text
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    other = await h.client.post("/v1/payout-imports", content=body + body[-40:], headers=headers)
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
+    r = await h.client.get("/v1/payout-imports", headers=m.headers)
+    assert [i["id"] for i in r.json()["data"]] == [first.json()["id"]]

@@ -117,8 +117,11 @@ def test_the_amount_pattern_published_is_the_one_enforced() -> None:
 
 @pytest.fixture
 async def small(database_url: str | None, tmp_path: Path) -> AsyncIterator[Harness]:
-    """A harness whose operator set the body limit to 2 KiB."""
-    settings = support.test_settings(tmp_path, database_url, request_body_max_bytes=2048)
+    """A harness whose operator set the body limits to 2 KiB (a mass payout's file has
+    a limit of its own, set alike here)."""
+    settings = support.test_settings(
+        tmp_path, database_url, request_body_max_bytes=2048, import_body_max_bytes=2048
+    )
     async with support.harness(settings, truncate=database_url is not None) as h:
         yield h
 

@@ -111,13 +111,6 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "The available balance does not cover the debit.",
     ),
     ErrorSpec(
-        "duplicate_order_id",
-        422,
-        "The order_id is used by an earlier row",
-        "A mass payout (`/v1/payout-imports`): a row repeats the `order_id` of an earlier "
-        "row of the same file; the earlier row is the one placed.",
-    ),
-    ErrorSpec(
         "wallet_not_found", 422, "Wallet not found", "The merchant has no balance in this currency."
     ),
     ErrorSpec(

@@ -244,7 +244,8 @@ def _too_many() -> PayoutdError:
 
 def _finish(digest: str, rows: list[Row]) -> ImportFile:
     """Derive the missing order_ids; a row repeating an earlier row's order_id is refused
-    (which of the two the merchant meant is not for payoutd to guess)."""
+    (which of the two the merchant meant is not for payoutd to guess; the earlier one is
+    placed, as the API places the first of two creates with one order_id)."""
     if not rows:
         raise PayoutdError("validation_error", "The file has no rows")
     seen: dict[str, int] = {}
@@ -259,7 +260,7 @@ def _finish(digest: str, rows: list[Row]) -> ImportFile:
             first = seen.setdefault(order_id, row.number)
             if first != row.number:
                 refusal = field_error(
-                    "duplicate_order_id",
+                    "validation_error",
                     "order_id",
                     f"order_id {order_id} is already used by row {first} of this import",
                 )

@@ -26,6 +26,7 @@ from payoutd.domain.fees import ServiceFee
 from payoutd.domain.imports import (
     ACCEPTED,
     COLUMNS,
+    DONE,
     EXISTING,
     METADATA_PREFIX,
     QUEUED,
@@ -113,6 +114,12 @@ async def claim(uow: UnitOfWork, ctx: Context, owner: str) -> PayoutImport | Non
     return await uow.imports.claim(owner, now, now + LEASE)
 
 
+async def fail(uow: UnitOfWork, ctx: Context, import_id: str, owner: str, error: str) -> None:
+    """Processing stopped on an error that is no row's: the import is `failed` with it.
+    What was placed stays placed; the same file uploaded again places only the rest."""
+    await uow.imports.fail(import_id, owner, error, ctx.clock.now())
+
+
 async def terms(uow: UnitOfWork, merchant_id: str) -> Terms:
     fees = await uow.service_fees.of_many([merchant_id])
     return Terms(fees.get(merchant_id, {}), await uow.merchants.policy(merchant_id))
@@ -166,7 +173,7 @@ async def place(
         accepted=imp.accepted + sum(1 for r in results if r.status == ACCEPTED),
         existing=imp.existing + sum(1 for r in results if r.status == EXISTING),
         refused=imp.refused + sum(1 for r in results if r.status == REFUSED),
-        status="done" if finished else RUNNING,
+        status=DONE if finished else RUNNING,
         finished_at=now if finished else None,
     )
 

@@ -14,6 +14,7 @@ from payoutd.domain.imports import (
     ACCEPTED,
     DONE,
     EXISTING,
+    FAILED,
     QUEUED,
     REFUSED,
     RUNNING,
@@ -202,7 +203,7 @@ class ImportRepository:
         await self.conn.execute(
             update(t)
             .where(t.c.id == import_id, t.c.lease_owner == owner)
-            .values(status="failed", error=error[:500], finished_at=now, lease_owner=None)
+            .values(status=FAILED, error=error[:500], finished_at=now, lease_owner=None)
         )
 
     async def results(

@@ -49,7 +49,7 @@ async def run(
     except Exception as exc:
         log.exception("imports.failed", import_id=imp.id)
         async with db.unit() as uow:
-            await uow.imports.fail(imp.id, owner, f"{type(exc).__name__}: {exc}", ctx.clock.now())
+            await imports.fail(uow, ctx, imp.id, owner, f"{type(exc).__name__}: {exc}")
         raise
     return imp
 

@@ -78,7 +78,7 @@ def test_a_repeated_order_id_refuses_the_later_row() -> None:
     )
     assert f.rows[0].refusal is None
     refusal = f.rows[1].refusal
-    assert refusal is not None and refusal.code == "duplicate_order_id"
+    assert refusal is not None and refusal.code == "validation_error"
     assert refusal.fields == {"order_id": ["order_id x is already used by row 2 of this import"]}
 
 

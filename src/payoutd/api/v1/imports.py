@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from payoutd.api import idempotency
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import responses
 from payoutd.api.responses import JSONResponse
@@ -22,6 +23,7 @@ from payoutd.domain.imports import (
     read_json_rows,
 )
 from payoutd.services import imports
+from payoutd.services.ports import UnitOfWork
 
 PATH = "/v1/payout-imports"
 router = APIRouter(prefix=PATH, tags=["payout imports"])
@@ -237,6 +239,8 @@ _BODY = {
         "forbidden_scope",
         "validation_error",
         "payload_too_large",
+        "idempotency_conflict",
+        "idempotency_in_progress",
     ),
     openapi_extra=_BODY,
     summary="Upload payouts in bulk (CSV or JSON)",
@@ -244,6 +248,16 @@ _BODY = {
 async def create_import(
     request: Request,
     principal: Annotated[Principal, Depends(require("payouts"))],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            description="Makes a retry safe (Stripe semantics): the same upload again "
+            "answers the first one's import",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool,
         Query(
@@ -276,9 +290,13 @@ async def create_import(
             "bad_request", 'Send the rows as text/csv or as application/json {"rows": [...]}'
         )
     rt = _rt(request)
-    async with rt.db.unit() as uow:
-        imp = await imports.create(uow, rt.ctx, principal.merchant_id, file, dry_run=dry_run)
-    return JSONResponse(imports.import_view(imp), status_code=202)
+    merchant_id = principal.merchant_id
+
+    async def work(uow: UnitOfWork) -> tuple[int, Any]:
+        imp = await imports.create(uow, rt.ctx, merchant_id, file, dry_run=dry_run)
+        return 202, imports.import_view(imp)
+
+    return await idempotency.run(request, rt, merchant_id, work)
 
 
 def _first(exc: ValidationError) -> str:
