@@ -478,3 +478,14 @@ async def test_balances_limits_and_deleting_an_endpoint(h: Harness) -> None:
         assert r.status_code == 303
     r = await h.client.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=m.headers)
     assert r.status_code == 404  # deleted, as DELETE /v1/webhook-endpoints/{id} leaves it
+
+
+async def test_over_https_the_session_cookie_is_secure(h: Harness) -> None:
+    m = await h.merchant()
+    transport = httpx.ASGITransport(app=h.app, raise_app_exceptions=True)
+    async with httpx.AsyncClient(transport=transport, base_url="https://payoutd.test") as client:
+        b = Browser(client)
+        r = await b.sign_in(m.key)
+        assert r.status_code == 303
+        assert "Secure" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
+        assert (await b.get("/dashboard/keys")).status_code == 200
