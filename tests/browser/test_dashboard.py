@@ -181,6 +181,28 @@ def test_approve_an_offer_and_cancel_a_payout(page: Page, server: Live) -> None:
     assert page.get_by_role("button", name="Cancel payout").count() == 0
 
 
+def test_create_a_payout_with_its_quote_shown_first(page: Page, server: Live) -> None:
+    sign_in(page, server, server.key)
+    page.get_by_role("link", name="New payout").click()
+    page.get_by_label("Amount", exact=True).fill("0.4")
+    page.get_by_label("Currency", exact=True).fill("LTC")
+    page.get_by_label("Address", exact=True).fill(LTC)
+    page.get_by_label("Order id", exact=True).fill("browser-quote-1")
+    page.get_by_role("button", name="Get a quote").click()
+    quote = page.locator("#quote").inner_text()
+    asked = server.api(
+        "POST", "/v1/quotes", json={"amount": "0.4", "currency": "LTC", "address": LTC}
+    ).json()
+    assert f"{asked['debit']['amount']} LTC" in quote
+    assert server.api("GET", "/v1/payouts?order_id=browser-quote-1").json()["data"] == []
+    page.get_by_role("button", name="Confirm payout").click()
+    page.wait_for_url("**/dashboard/payouts/*")
+    assert "Payout created" in page.locator(".notice").inner_text()
+    made = server.api("GET", "/v1/payouts?order_id=browser-quote-1").json()["data"]
+    assert [p["amount"] for p in made] == ["0.40000000"]
+    assert made[0]["id"] in page.url
+
+
 def test_bulk_approve_of_selected_offers(page: Page, server: Live) -> None:
     offers = [server.create(approval="manual") for _ in range(2)]
     sign_in(page, server, server.key)
