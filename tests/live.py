@@ -58,11 +58,21 @@ def api_server(
 ) -> Iterator[Server]:
     """`payoutd serve --role api` (no worker: nothing is sent, no webhook delivered),
     ready to answer; stopped when the block ends."""
+    with server("api", data_dir, database_url, log, **settings) as found:
+        yield found
+
+
+@contextmanager
+def server(
+    role: str, data_dir: Path, database_url: str | None, log: Path, **settings: str
+) -> Iterator[Server]:
+    """`payoutd serve --role <role>` (`all`: the API and the worker, which sends payouts
+    and delivers webhooks), ready to answer; stopped when the block ends."""
     port = free_port()
     env = env_for(data_dir, database_url, port, **settings)
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(PAYOUTD), "serve", "--role", "api"], env=env, stdout=out, stderr=subprocess.STDOUT
+            [str(PAYOUTD), "serve", "--role", role], env=env, stdout=out, stderr=subprocess.STDOUT
         )
     server = Server(f"http://127.0.0.1:{port}", log, process)
     try:

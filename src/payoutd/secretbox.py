@@ -13,6 +13,7 @@ the file, so it is retired by the next rotation, once everything was resealed ag
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import tempfile
@@ -20,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_FILE = "secret.key"
 KEPT_AFTER_ROTATION = 2  # the new key and the one it replaced
@@ -104,6 +107,7 @@ class SecretBox:
 
     def __init__(self, keys: Sequence[bytes], key_file: KeyFile | None = None) -> None:
         self.key_file = key_file
+        self._derived: dict[str, tuple[list[bytes], MultiFernet]] = {}
         self._load(keys)
 
     @classmethod
@@ -140,6 +144,30 @@ class SecretBox:
             return self._fernet.rotate(sealed.encode()).decode()
         except InvalidToken:
             raise SecretKeyError(UNKNOWN_KEY) from None
+
+    def derived(self, purpose: str) -> MultiFernet:
+        """Keys for another use than stored secrets (`purpose`, e.g. the dashboard's
+        session cookies), derived from each master key with HKDF: a token made for one
+        use never opens as another's, and a rotation keeps the tokens made under the
+        previous key readable while that key is kept."""
+        self._reload()
+        cached = self._derived.get(purpose)
+        if cached is not None and cached[0] == self.keys:
+            return cached[1]
+        fernet = MultiFernet(
+            [
+                Fernet(
+                    base64.urlsafe_b64encode(
+                        HKDF(
+                            algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()
+                        ).derive(base64.urlsafe_b64decode(k))
+                    )
+                )
+                for k in self.keys
+            ]
+        )
+        self._derived[purpose] = (list(self.keys), fernet)
+        return fernet
 
     def add_key(self) -> None:
         """A new newest key (key file only: keys given in the environment are the

@@ -50,6 +50,14 @@ def get_routes(app: FastAPI) -> Iterator[str]:
                 yield candidate.path
 
 
+async def sign_in_to_dashboard(h: Harness, m: Merchant) -> None:
+    page = await h.client.get("/dashboard/sign-in")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf, page.text
+    r = await h.client.post("/dashboard/sign-in", data={"csrf": csrf.group(1), "api_key": m.key})
+    assert r.status_code == 303, r.text
+
+
 async def pay(h: Harness, m: Merchant, **body: Any) -> dict[str, Any]:
     r = await h.client.post("/v1/payouts", headers=m.headers, json=body)
     assert r.status_code == 201, r.text
@@ -113,6 +121,13 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             {"customer": customer["id"], "network": "sol", "currency": "usdc", "address": SOL_A},
         )
 
+        r = await h.client.post(
+            "/v1/payout-imports",
+            content=f"amount,currency,address\n0.001,BTC,{BTC_A1}\n".encode(),
+            headers={**a.headers, "Content-Type": "text/csv"},
+        )
+        assert r.status_code == 202, r.text
+        a_import = r.json()["id"]
         a_only_batch = a_paid[2]["batch_id"]
         ids = {
             "customer_id": customer["id"],
@@ -125,6 +140,7 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             "key_id": (await read(h, a, "/v1/api-keys"))["data"][0]["id"],
             "merchant_id": a.id,
             "currency": "BTC",
+            "import_id": a_import,
         }
         hidden = {
             a.id,
@@ -138,6 +154,7 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             MEMO_A,
             a_paid[2]["txid"],
             a_only_batch,
+            a_import,
             *(p["id"] for p in a_paid),
             *(d["id"] for d in deliveries),
             *(p["amount"] for p in a_paid),
@@ -148,6 +165,9 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             SOL_A,
         }
 
+        # the dashboard's pages, walked too, with merchant B signed in (its session
+        # cookie, sent only to /dashboard paths)
+        await sign_in_to_dashboard(h, b)
         walked = []
         for route_path in get_routes(h.app):
             path = re.sub(r"{(\w+):\w+}", r"{\1}", route_path)  # a path convertor's name
@@ -168,6 +188,12 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             "/v1/batches/{batch_id}",
             "/v1/webhook-endpoints/{endpoint_id}/deliveries",
             "/v1/payouts",
+            "/dashboard/payouts",
+            "/dashboard/payouts/{payout_id}",
+            "/dashboard/webhooks/{endpoint_id}",
+            "/dashboard/payouts/export.csv",
+            "/dashboard/imports/{import_id}",
+            "/v1/payout-imports/{import_id}",
         ):
             assert path in walked, path
 

@@ -101,6 +101,8 @@ READS = {
     "merchants.get",
     "merchants.keys",
     "merchants.keys_and_policies",
+    "merchants.listing",
+    "outbox.for_subject",
     "payouts.any_reserved",
     "payouts.dialect_records",
     "payouts.in_batch",
@@ -111,6 +113,8 @@ READS = {
     "webhooks.attempts",
     "webhooks.deliveries",
     "webhooks.endpoints",
+    "webhooks.events",
+    "webhooks.of_events",
 }
 
 

@@ -66,3 +66,24 @@ def test_a_rotation_keeps_the_replaced_key_and_retires_older_ones(tmp_path: Path
     assert box.keys[1:] == [second]
     with pytest.raises(SecretKeyError, match="does not have"):
         box.open(SecretBox([first]).seal("gone with its key"))
+
+
+def test_derived_keys_serve_one_purpose_and_follow_a_rotation() -> None:
+    """The dashboard's session cookies: sealed under keys derived from the master keys,
+    never opened as a stored secret or as another purpose's token."""
+    from cryptography.fernet import InvalidToken
+
+    old, new = new_key(), new_key()
+    box = SecretBox([old.encode()])
+    token = box.derived("sessions").encrypt(b"payload")
+    assert box.derived("sessions").decrypt(token) == b"payload"
+    with pytest.raises(InvalidToken):
+        box.derived("something else").decrypt(token)
+    with pytest.raises(SecretKeyError):
+        box.open(token.decode())  # not a stored secret
+    rotated = SecretBox([new.encode(), old.encode()])
+    assert rotated.derived("sessions").decrypt(token) == b"payload"  # the old key still opens
+    fresh = rotated.derived("sessions").encrypt(b"later")
+    with pytest.raises(InvalidToken):
+        box.derived("sessions").decrypt(fresh)  # sealed under the new key
+    assert SecretBox([new.encode()]).derived("sessions").decrypt(fresh) == b"later"

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from payoutd import __version__
-from payoutd.api import docs, errors, inputs, reads, webhook_events
+from payoutd.api import dashboard, docs, errors, inputs, reads, webhook_events
 from payoutd.api.body_limit import BodyLimit
 from payoutd.api.compat import bitclear as compat_bitclear
 from payoutd.api.compat import calypso as compat_calypso
@@ -132,7 +132,10 @@ def create_app(
     app.add_middleware(
         BodyLimit,
         max_bytes=runtime.settings.request_body_max_bytes,
-        paths={imports.PATH: runtime.settings.import_body_max_bytes},
+        paths={
+            imports.PATH: runtime.settings.import_body_max_bytes,
+            dashboard.UPLOAD_PATH: runtime.settings.import_body_max_bytes,
+        },
     )
     routers = [
         m.router
@@ -159,6 +162,7 @@ def create_app(
         _validation_in_own_shape(router)
         _answers_described(router)
         app.include_router(router)
+    dashboard.install(app)
 
     @app.get(
         "/v1/ping",

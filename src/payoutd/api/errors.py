@@ -3,7 +3,7 @@ from the catalogue in payoutd.domain.errors."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 import structlog
@@ -64,6 +64,12 @@ def _validation(request: Request, exc: Exception) -> JSONResponse:
     if any(item.get("type") == "json_invalid" for item in errors):
         # not JSON at all: the request itself cannot be read (docs/errors.md)
         return render(PayoutdError("bad_request", "The request body is not valid JSON"))
+    return render(validation_error(errors))
+
+
+def validation_error(errors: Sequence[Any]) -> PayoutdError:
+    """Pydantic's errors of a request's fields as the catalogue's refusal (the API's body
+    and query, the dashboard's forms)."""
     fields: dict[str, list[str]] = {}
     only_bad_amounts = True
     for item in errors:
@@ -78,8 +84,7 @@ def _validation(request: Request, exc: Exception) -> JSONResponse:
             only_bad_amounts = False
     first = next(iter(fields), "body")
     code = "invalid_amount" if fields and only_bad_amounts else "validation_error"
-    err = PayoutdError(code, f"{first}: {fields[first][0]}" if fields else None, fields=fields)
-    return render(err)
+    return PayoutdError(code, f"{first}: {fields[first][0]}" if fields else None, fields=fields)
 
 
 def _payoutd(request: Request, exc: Exception) -> JSONResponse:

@@ -59,6 +59,13 @@ class MerchantRepository:
         ).first()
         return Merchant(row.id, row.name, row.created_at) if row else None
 
+    async def listing(self, limit: int = 500) -> list[Merchant]:
+        """Merchants by name, for the operator's view."""
+        rows = await self.conn.execute(
+            select(merchants).order_by(merchants.c.name, merchants.c.id).limit(limit)
+        )
+        return [Merchant(r.id, r.name, r.created_at) for r in rows]
+
     async def policy(self, merchant_id: str) -> MerchantPolicy | None:
         """The merchant's access policy, as a key's row carries it (`keys_and_policies`),
         for work done on its behalf without a key (a mass payout's rows); None for no

@@ -127,6 +127,7 @@ class PayoutRepository:
         network: str | None = None,
         order_id: str | None = None,
         batch_id: str | None = None,
+        address: str | None = None,
         before_id: str | None = None,
         after_id: str | None = None,
         created_from: datetime | None = None,
@@ -147,6 +148,8 @@ class PayoutRepository:
             stmt = stmt.where(payouts.c.order_id == order_id)
         if batch_id:
             stmt = stmt.where(payouts.c.batch_id == batch_id)
+        if address:
+            stmt = stmt.where(payouts.c.address == address)
         if created_from is not None:
             stmt = stmt.where(payouts.c.created_at >= created_from)
         if created_to is not None:

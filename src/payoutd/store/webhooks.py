@@ -244,6 +244,18 @@ class WebhookRepository:
         stmt = stmt.order_by(D.c.id.desc()).limit(limit)
         return [_delivery(r) for r in await self.conn.execute(stmt)]
 
+    async def of_events(self, merchant_id: str, event_ids: Sequence[str]) -> list[Delivery]:
+        """The merchant's deliveries of these events, to its endpoints and callback_url
+        alike, newest first (a payout's page shows every delivery about it)."""
+        if not event_ids:
+            return []
+        stmt = (
+            select(D)
+            .where(D.c.merchant_id == merchant_id, D.c.event_id.in_(list(event_ids)))
+            .order_by(D.c.id.desc())
+        )
+        return [_delivery(r) for r in await self.conn.execute(stmt)]
+
     async def delivery(self, lane: Lane, delivery_id: str) -> Delivery | None:
         row = (
             await self.conn.execute(select(D).where(D.c.id == delivery_id, _in_lane(lane)))

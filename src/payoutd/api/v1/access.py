@@ -63,7 +63,7 @@ def _rt(request: Request) -> Runtime:
 
 
 @contextlib.asynccontextmanager
-async def _unit_checking_totp(rt: Runtime, principal: Principal) -> AsyncIterator[UnitOfWork]:
+async def unit_checking_totp(rt: Runtime, principal: Principal) -> AsyncIterator[UnitOfWork]:
     """The request's transaction, for a change that may check a TOTP code. A refused code
     rolls it back; the refusal is then recorded in a transaction of its own (the lockout
     counts it) and answered as that records it."""
@@ -103,7 +103,7 @@ async def create_key(
     body: ApiKeyCreate, request: Request, principal: Annotated[Principal, WRITE]
 ) -> dict[str, Any]:
     rt = _rt(request)
-    async with _unit_checking_totp(rt, principal) as uow:
+    async with unit_checking_totp(rt, principal) as uow:
         issued, blocked_until = await access.create_key(
             uow,
             rt.ctx,
@@ -158,7 +158,7 @@ async def delete_key(
     body: ApiKeyDelete | None = None,
 ) -> Response:
     rt = _rt(request)
-    async with _unit_checking_totp(rt, principal) as uow:
+    async with unit_checking_totp(rt, principal) as uow:
         await access.delete_key(
             uow,
             rt.ctx,
@@ -201,7 +201,7 @@ async def set_allowlist(
     body: AllowlistSet, request: Request, principal: Annotated[Principal, WRITE]
 ) -> dict[str, Any]:
     rt = _rt(request)
-    async with _unit_checking_totp(rt, principal) as uow:
+    async with unit_checking_totp(rt, principal) as uow:
         await access.set_address_allowlist(
             uow,
             rt.ctx,
@@ -234,7 +234,7 @@ async def add_address(
     body: AddressCreate, request: Request, principal: Annotated[Principal, WRITE]
 ) -> dict[str, Any]:
     rt = _rt(request)
-    async with _unit_checking_totp(rt, principal) as uow:
+    async with unit_checking_totp(rt, principal) as uow:
         address_id = await access.add_address(
             uow,
             rt.ctx,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -125,6 +126,28 @@ async def list_payouts(
         str | None,
         Query(description="Only the payouts a batch carries", examples=[ID_EXAMPLE]),
     ] = None,
+    address: Annotated[
+        str | None,
+        Query(
+            max_length=128,
+            description="Only payouts to this address",
+            examples=["ltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kgmn4n9"],
+        ),
+    ] = None,
+    created_from: Annotated[
+        datetime | None,
+        Query(
+            description="Only payouts created at or after this instant (RFC 3339)",
+            examples=["2026-12-01T00:00:00Z"],
+        ),
+    ] = None,
+    created_to: Annotated[
+        datetime | None,
+        Query(
+            description="Only payouts created at or before this instant (RFC 3339)",
+            examples=["2026-12-31T23:59:59Z"],
+        ),
+    ] = None,
     idempotency_key: Annotated[
         str | None,
         Query(
@@ -149,9 +172,17 @@ async def list_payouts(
             "network": network and network.upper(),
             "order_id": order_id,
             "batch_id": batch_id,
+            "address": address,
         }
         view = payout_view(found) if found is not None else None
-        matches = view is not None and all(v is None or view[k] == v for k, v in wanted.items())
+        start, end = aware(created_from), aware(created_to)
+        matches = (
+            found is not None
+            and view is not None
+            and all(v is None or view[k] == v for k, v in wanted.items())
+            and (start is None or found.created_at >= start)
+            and (end is None or found.created_at <= end)
+        )
         return {"data": [view] if matches else [], "next_cursor": None}
     async with rt.db.read() as uow:
         page = await uow.payouts.page(
@@ -161,11 +192,19 @@ async def list_payouts(
             network=network and network.upper(),
             order_id=order_id,
             batch_id=batch_id,
+            address=address,
+            created_from=aware(created_from),
+            created_to=aware(created_to),
             before_id=pagination.decode(cursor),
             limit=limit + 1,
         )
     page, next_cursor = pagination.cut(page, limit, lambda p: p.id)
     return {"data": [payout_view(p) for p in page], "next_cursor": next_cursor}
+
+
+def aware(at: datetime | None) -> datetime | None:
+    """An instant given without an offset is read as UTC."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
 @router.get(

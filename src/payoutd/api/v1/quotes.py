@@ -36,9 +36,15 @@ async def create_quote(
     `expires_at`."""
     rt: Runtime = request.app.state.runtime
     q = await payouts.quote(rt.ctx, principal.fees, payouts.PayoutRequest(**body.model_dump()))
+    return quote_view(q, rt.settings.quote_ttl_seconds)
+
+
+def quote_view(q: payouts.Quote, ttl_seconds: int) -> dict[str, Any]:
+    """A quote as `POST /v1/quotes` answers it (and the dashboard shows it before a
+    payout is confirmed)."""
     p = q.pricing
     pc, net = q.asset.currency, q.asset.network
-    expires = q.quoted_at + timedelta(seconds=rt.settings.quote_ttl_seconds)
+    expires = q.quoted_at + timedelta(seconds=ttl_seconds)
     return {
         "object": "quote",
         "amount": fmt(q.request.amount),
@@ -101,7 +107,11 @@ async def get_limits(
     rt: Runtime = request.app.state.runtime
     async with rt.db.read() as uow:
         balances = await uow.ledger.balances(principal.merchant_id)
-    lim = await limits_service.limits(rt.ctx, currency, balances, rate_source)
+    return limits_view(await limits_service.limits(rt.ctx, currency, balances, rate_source))
+
+
+def limits_view(lim: limits_service.Limits) -> dict[str, Any]:
+    """What `GET /v1/limits` answers (and the dashboard's balances page shows)."""
     return {
         "currency": lim.currency,
         "available": fmt(lim.available),
