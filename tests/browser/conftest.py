@@ -3,7 +3,7 @@ Playwright for Python (its driver ships inside the wheel; `playwright install` i
 run and nothing is downloaded at run time). Missing, the tests skip, except under
 CI=true, where they fail (.ci/run installs chromium).
 
-Fixtures: `browser` (one Chromium per session) and `page` (a fresh context, its own
+Fixtures: `browser` (one Chromium per test module) and `page` (a fresh context, its own
 cookies, per test). `blocked_outside_loopback(page)` makes any request to a host other
 than 127.0.0.1 / localhost fail, for pages that must work offline."""
 
@@ -32,7 +32,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API runs, its event loop is this
+# thread's running loop, and a later test's asyncio.run() (a session fixture built lazily,
+# e.g. a database template) would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         _unavailable(f"Chromium at {CHROMIUM}")

@@ -2,47 +2,26 @@
 every request to another host is blocked and recorded, and none may be attempted.
 
 Debian's Chromium (`/usr/bin/chromium`, installed by `.ci/run`), driven by Playwright for
-Python; Playwright's own browser downloads are never used. Without Chromium the test
-skips, except under CI=true, where it fails."""
+Python (the `browser` fixture of tests/browser/conftest.py)."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Route, expect
 
-from tests import live, support
+from tests import live
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
 LOOPBACK = "127.0.0.1"
 
 
-@pytest.fixture
-def chromium() -> Iterator[Browser]:
-    """Debian's Chromium under Playwright, headless; local to this file (the browser
-    tests' shared fixture lives in tests/browser/conftest.py)."""
-    if shutil.which(CHROMIUM) is None:
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
-        if support.IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def test_docs_render_without_network_access(chromium: Browser, tmp_path: Path) -> None:
+def test_docs_render_without_network_access(browser: Browser, tmp_path: Path) -> None:
     with live.api_server(tmp_path / "data", None, tmp_path / "serve.log") as server:
-        context = chromium.new_context()
+        context = browser.new_context()
         blocked: list[str] = []
         served: list[str] = []
 
