@@ -142,6 +142,11 @@ def live_chain(cfg: chains_config.NetworkConfig) -> Chain:
 
         chain = TronChain.from_config(cfg)
         return chain
+    if cfg.adapter == "ton":
+        from payoutd.chains.ton.adapter import TonChain
+
+        chain = TonChain.from_config(cfg)
+        return chain
     raise chains_config.ChainsFileError(f"{cfg.network}: no adapter {cfg.adapter!r}")
 
 
