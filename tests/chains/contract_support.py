@@ -27,7 +27,7 @@ from payoutd.chains.sandbox import SandboxChain
 from payoutd.domain.assets import ASSETS, Asset
 from payoutd.services.ports import Chain
 from tests import support
-from tests.chains import hardhat, litecoind
+from tests.chains import hardhat, litecoind, tonsandbox
 
 
 @dataclass
@@ -122,4 +122,5 @@ FACTORIES: dict[str, Factory] = {
     # the path for nodes without PSBT (Dogecoin Core 1.14), on the same litecoind
     "utxo-raw": functools.partial(utxo_chain, funding="raw"),
     "evm": hardhat.evm_chain,
+    "ton": tonsandbox.ton_chain,
 }

@@ -18,17 +18,24 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from pytoniq_core import Address, Cell, Slice
+from pytoniq_core.boc import begin_cell
+from pytoniq_core.boc.address import Address
+from pytoniq_core.boc.cell import Cell
+from pytoniq_core.boc.slice import Slice
 
 from tests import support
+
+if TYPE_CHECKING:
+    from tests.chains.contract_support import ChainUnderTest
 
 TON_DIR = Path(__file__).parent / "ton"
 NANO = 9
@@ -152,8 +159,6 @@ class TonSandbox:
         return Decimal(int(answer["stack"][0][1], 16)).scaleb(-JETTON_DECIMALS)
 
     def jetton_wallet(self, master: str, owner: str) -> str:
-        from pytoniq_core import begin_cell
-
         arg = begin_cell().store_address(Address(owner)).end_cell()
         answer = self.call(
             "runGetMethod",
@@ -187,7 +192,7 @@ def _snake_text(body: Slice) -> str:
         body = body.load_ref().begin_parse()
 
 
-def new_address() -> str:
+def new_address_raw() -> str:
     """A fresh wallet address no account holds yet (raw form)."""
     return f"0:{os.urandom(32).hex()}"
 
@@ -252,3 +257,108 @@ def tonsandbox() -> Iterator[TonSandbox]:
     """Import it into a test module to use it; every module shares the one emulator."""
     yield node()
     shutdown()
+
+
+# --- the hot wallet and the adapter, as a chains file builds them ------------------------
+
+KEY_ENV = "PAYOUTD_TEST_TON_SECRET_KEY"
+
+
+def friendly(address: str, *, bounceable: bool = False) -> str:
+    """The user-friendly form of an address (UQ.. non-bounceable, EQ.. bounceable)."""
+    return str(
+        Address(address).to_str(is_user_friendly=True, is_bounceable=bounceable, is_url_safe=True)
+    )
+
+
+def chains_file(directory: Path, sandbox: TonSandbox, **options: Any) -> Path:
+    """A chains file for TON on this emulator; the key comes from KEY_ENV."""
+    options = {
+        "secret_key_env": KEY_ENV,
+        "jettons": {"USDT": sandbox.jetton_master},
+        **options,
+    }
+    lines = [
+        "[networks.TON]",
+        'adapter = "ton"',
+        f'url = "{sandbox.url}"',
+        "confirmations = 2",
+        "batch_window_seconds = 0",
+    ]
+    for key, value in options.items():
+        if isinstance(value, dict):
+            table = ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items())
+            lines.append(f"{key} = {{ {table} }}")
+        elif value is not None:
+            lines.append(f"{key} = {json.dumps(value)}")
+    path = directory / "chains.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@contextmanager
+def hot_wallet_env(
+    sandbox: TonSandbox, ton: Decimal = Decimal(100), usdt: Decimal = Decimal(0)
+) -> Iterator[str]:
+    """A fresh key in KEY_ENV, its wallet funded (not yet deployed: its first message
+    deploys it). Yields the wallet's raw address."""
+    from payoutd.chains.ton.wallet import HotWallet
+
+    previous = os.environ.get(KEY_ENV)
+    secret = wallet_key()
+    os.environ[KEY_ENV] = secret
+    address = HotWallet(bytes.fromhex(secret)).address
+    if ton:
+        sandbox.fund(address, ton)
+    if usdt:
+        sandbox.mint(sandbox.jetton_master, address, usdt)
+    try:
+        yield address
+    finally:
+        if previous is None:
+            os.environ.pop(KEY_ENV, None)
+        else:
+            os.environ[KEY_ENV] = previous
+
+
+@asynccontextmanager
+async def ton_chain(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[ChainUnderTest]:
+    """The shared chain suite's TON entry (tests/chains/contract_support.py): the adapter,
+    built from a chains file, on a fresh funded hot wallet of its own; blocks come only
+    from `mine`, so a sent message waits until then."""
+    from payoutd.chains import config as chains_config
+    from payoutd.chains.ton.adapter import TonChain
+    from payoutd.domain.assets import ASSETS
+    from tests.chains.contract_support import ChainUnderTest  # it imports this module
+
+    sandbox = node()
+    sandbox.automine(0)
+    with hot_wallet_env(sandbox) as wallet:
+        chain = TonChain.from_config(chains_config.load(chains_file(tmp_path, sandbox))["TON"])
+
+        async def new_address() -> str:
+            return friendly(new_address_raw())
+
+        async def mine(blocks: int) -> None:
+            sandbox.mine(blocks)
+
+        async def received(address: str) -> Decimal:
+            return sum((r.value for r in sandbox.received(address)), Decimal(0))
+
+        async def locked() -> frozenset[object]:
+            # nothing is reserved: what must not move is the wallet's next seqno
+            return frozenset({sandbox.seqno(wallet)})
+
+        try:
+            yield ChainUnderTest(
+                chain,
+                ASSETS[("TON", "TON")],
+                new_address,
+                mine,
+                received,
+                locked,
+                prices_priority=False,
+                amount=Decimal("0.5"),
+            )
+        finally:
+            sandbox.mine(1)  # whatever a test left waiting

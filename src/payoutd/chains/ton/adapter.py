@@ -44,7 +44,10 @@ from typing import Any, Final
 import certifi
 import httpx
 import structlog
-from pytoniq_core import Address, Cell, Transaction, begin_cell
+from pytoniq_core.boc import begin_cell
+from pytoniq_core.boc.address import Address
+from pytoniq_core.boc.cell import Cell
+from pytoniq_core.tlb.transaction import Transaction
 
 from payoutd.chains.addressing import validate_address, validate_txid
 from payoutd.chains.config import ChainsFileError, NetworkConfig
@@ -197,7 +200,9 @@ class TonChain:
             assert jettons is not None
             amount = sum((o.amount for o in outputs), Decimal(0))
             if jettons < amount:
-                return f"{who} holds {_show(jettons)} {asset.currency}, the batch pays {_show(amount)}"
+                return (
+                    f"{who} holds {_show(jettons)} {asset.currency}, the batch pays {_show(amount)}"
+                )
             need = per_output * len(outputs)
             if ton < need:
                 return (
@@ -272,9 +277,7 @@ class TonChain:
         for n, start in enumerate(range(0, len(internals), ton_wallet.MAX_MESSAGES)):
             chunk = internals[start : start + ton_wallet.MAX_MESSAGES]
             seqno = first + n
-            signed = self.wallet.sign(
-                seqno, valid_until, chunk, deploy=seqno == 0 and not deployed
-            )
+            signed = self.wallet.sign(seqno, valid_until, chunk, deploy=seqno == 0 and not deployed)
             messages.append(
                 {
                     "seqno": seqno,
@@ -285,7 +288,8 @@ class TonChain:
                     "outputs": [
                         {"dest": m.dest, "value": m.value, "body": m.body.hash.hex(), "to": o}
                         for m, o in zip(
-                            chunk, [x.address for x in outputs[start : start + len(chunk)]],
+                            chunk,
+                            [x.address for x in outputs[start : start + len(chunk)]],
                             strict=True,
                         )
                     ],
@@ -430,9 +434,7 @@ class TonChain:
             cursor = {"lt": str(last["lt"]), "hash": str(last["hash"])}
         return found
 
-    async def _never(
-        self, client: httpx.AsyncClient, m: dict[str, Any]
-    ) -> tuple[str, str] | None:
+    async def _never(self, client: httpx.AsyncClient, m: dict[str, Any]) -> tuple[str, str] | None:
         """Why this unapplied message can never be applied ("conflicted": its seqno went to
         another message; "dropped": it expired), or None while it still can."""
         info = await self._get(client, "getWalletInformation", address=self.wallet.address)
@@ -517,7 +519,9 @@ class TonChain:
             self._jetton_wallets[master] = str(address.to_str(is_user_friendly=False))
         return self._jetton_wallets[master]
 
-    async def _jetton_balance(self, client: httpx.AsyncClient, master: str, asset: Asset) -> Decimal:
+    async def _jetton_balance(
+        self, client: httpx.AsyncClient, master: str, asset: Asset
+    ) -> Decimal:
         jw = await self._jetton_wallet(client, master)
         try:
             answer = await self._run(client, jw, "get_wallet_data", [])
@@ -654,4 +658,3 @@ def _integer(cfg: NetworkConfig, key: str, default: int, low: int, high: int) ->
     if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
         raise ChainsFileError(f"{cfg.network}: {key} must be a whole number in {low}..{high}")
     return raw
-

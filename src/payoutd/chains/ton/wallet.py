@@ -20,14 +20,17 @@ from dataclasses import dataclass
 from typing import Final
 
 import nacl.signing
-from pytoniq_core import Address, Builder, Cell, begin_cell
+from pytoniq_core.boc import begin_cell
+from pytoniq_core.boc.address import Address
+from pytoniq_core.boc.builder import Builder
+from pytoniq_core.boc.cell import Cell
 from pytoniq_core.crypto.keys import mnemonic_is_valid, mnemonic_to_private_key
 
 from payoutd.chains.config import ChainsFileError, NetworkConfig
 
 # Wallet v4R2's code (ton-blockchain/wallet-contract, wallet-v4-code.fc compiled; the BOC
-# @ton/ton's WalletContractV4 deploys), the cell every v4R2 wallet runs; its hash is feb5ff6820e2ff0d9483e7e0d62c817d846789fb4ae580c8
-# 78866d959dabd5c0.
+# @ton/ton's WalletContractV4 deploys), the cell every v4R2 wallet runs. Its hash:
+# feb5ff6820e2ff0d9483e7e0d62c817d846789fb4ae580c878866d959dabd5c0.
 V4R2_CODE: Final = (
     "te6ccgECFAEAAtQAART/APSkE/S88sgLAQIBIAIDAgFIBAUE+PKDCNcYINMf0x/THwL4I7vyZO1E0NMf0x/T"
     "//QE0VFDuvKhUVG68qIF+QFUEGT5EPKj+AAkpMjLH1JAyx9SMMv/UhD0AMntVPgPAdMHIcAAn2xRkyDXSpbT"
@@ -89,7 +92,9 @@ class HotWallet:
         secret = cfg.secret("secret_key")
         mnemonic = cfg.secret("mnemonic")
         if (secret is None) == (mnemonic is None):
-            raise ChainsFileError(f"{cfg.network}: name exactly one of secret_key_env, mnemonic_env")
+            raise ChainsFileError(
+                f"{cfg.network}: name exactly one of secret_key_env, mnemonic_env"
+            )
         if secret is not None:
             try:
                 seed = bytes.fromhex(secret.strip())
@@ -166,13 +171,7 @@ def _state_init(public_key: bytes, wallet_id: int) -> Cell:
         .end_cell()
     )
     # split_depth, special: none; code, data: present; library: none
-    return (
-        begin_cell()
-        .store_uint(0b00110, 5)
-        .store_ref(code_cell())
-        .store_ref(data)
-        .end_cell()
-    )
+    return begin_cell().store_uint(0b00110, 5).store_ref(code_cell()).store_ref(data).end_cell()
 
 
 def _internal(m: Internal) -> Cell:
