@@ -339,18 +339,19 @@ class TonChain:
                 if m["body_hash"] in found:
                     applied += 1
                     continue
+                # A message that can never apply is not sent: its seqno went to another
+                # message (whose outcome is not this batch's), or it expired.
+                never = await self._never(client, m)
+                if never is not None:
+                    refused.append(never[1])
+                    continue
                 try:
                     await self._post(client, "sendBoc", {"boc": m["boc"]})
-                    self._sent.add(m["body_hash"])
-                    log.info("ton.broadcast", seqno=m["seqno"], hash=m["hash"])
-                    continue
                 except ChainUnavailable as exc:
-                    reason = str(exc)
-                never = await self._never(client, m)
-                if never is None:
-                    unclear.append(f"seqno {m['seqno']}: {reason}")
-                else:
-                    refused.append(never[1])
+                    unclear.append(f"seqno {m['seqno']}: {exc}")
+                    continue
+                self._sent.add(m["body_hash"])
+                log.info("ton.broadcast", seqno=m["seqno"], hash=m["hash"])
         if unclear:
             raise ChainUnavailable("; ".join(unclear))
         if refused and not applied and len(refused) == len(raw["messages"]):
