@@ -27,6 +27,8 @@ from typing import Any
 from payoutd.domain.assets import NETWORKS
 
 ADAPTERS = ("sandbox", "utxo", "evm", "tron", "ton")
+# keys that would hold a secret in the file itself; `<key>_env` names its variable instead
+SECRET_KEYS = ("password", "passphrase", "private_key", "api_key", "mnemonic", "secret_key")
 
 
 class ChainsFileError(ValueError):
@@ -74,7 +76,7 @@ def load(path: Path) -> dict[str, NetworkConfig]:
         expected_family = {"utxo": "utxo", "evm": "evm", "tron": "tron", "ton": "ton"}.get(adapter)
         if expected_family and NETWORKS[network].family != expected_family:
             raise ChainsFileError(f"{network} is not a {adapter} network")
-        if any(k in raw for k in ("password", "passphrase", "private_key", "api_key", "mnemonic", "secret_key")):
+        if any(k in raw for k in SECRET_KEYS):
             raise ChainsFileError(
                 f"{network}: put secrets in the environment and name it with *_env"
             )
