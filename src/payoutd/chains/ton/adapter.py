@@ -37,6 +37,7 @@ import base64
 import json
 import ssl
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -63,7 +64,7 @@ log = structlog.get_logger("payoutd.chains.ton")
 NANO: Final = 9  # 1 TON = 10**9 nanotons
 MASTERCHAIN_SHARD: Final = "-9223372036854775808"
 HISTORY_PAGE: Final = 50
-MAX_HISTORY_PAGES: Final = 20  # how far back a message is looked for (1000 transactions)
+MAX_HISTORY_PAGES: Final = 40  # how far back a message is looked for (2000 transactions)
 OPTIONS: Final = frozenset(
     {
         "api_key_env",
@@ -407,33 +408,42 @@ class TonChain:
         searched back to the wallet's last transaction when the run was prepared."""
         wanted = {m["body_hash"] for m in raw["messages"]}
         found: dict[str, Any] = {}
-        after = int(raw["after_lt"])
+        async for item in self._history(client, raw["wallet"], int(raw["after_lt"])):
+            msg = _parse(item).in_msg
+            if msg is not None and msg.is_external and msg.body.hash.hex() in wanted:
+                found[msg.body.hash.hex()] = item
+                if len(found) == len(wanted):
+                    break
+        return found
+
+    async def _history(
+        self, client: httpx.AsyncClient, address: str, after_lt: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        """An account's transactions newer than `after_lt`, newest first, page by page."""
         cursor: dict[str, str] = {}
+        seen: set[str] = set()
         for _ in range(MAX_HISTORY_PAGES):
             page = await self._get(
                 client,
                 "getTransactions",
-                address=raw["wallet"],
+                address=address,
                 limit=str(HISTORY_PAGE),
-                to_lt=str(after),
+                to_lt=str(after_lt),
                 archival="true",
                 **cursor,
             )
             if not isinstance(page, list):
                 raise ChainUnavailable("getTransactions: not a list")
             for item in page:
-                parsed = _parse(item)
-                msg = parsed.in_msg
-                if msg is not None and msg.is_external:
-                    h = msg.body.hash.hex()
-                    if h in wanted:
-                        found[h] = item
-            if len(found) == len(wanted) or len(page) < HISTORY_PAGE:
-                return found
+                lt = str(item["transaction_id"]["lt"])
+                if lt not in seen:  # the next page starts with the last one seen
+                    seen.add(lt)
+                    yield item
+            if len(page) < HISTORY_PAGE:
+                return
             last = page[-1]["transaction_id"]
-            # the next page starts at the last one seen (toncenter includes it again)
             cursor = {"lt": str(last["lt"]), "hash": str(last["hash"])}
-        return found
+        raise ChainUnavailable(f"getTransactions: more than {len(seen)} transactions to read")
 
     async def _never(self, client: httpx.AsyncClient, m: dict[str, Any]) -> tuple[str, str] | None:
         """Why this unapplied message can never be applied ("conflicted": its seqno went to
@@ -475,24 +485,17 @@ class TonChain:
         created_lt (its transaction comes later, at a larger lt)."""
         dest: Address = sent.info.dest
         created_lt = int(sent.info.created_lt)
-        src = sent.info.src
-        page = await self._get(
-            client,
-            "getTransactions",
-            address=dest.to_str(is_user_friendly=False),
-            limit=str(HISTORY_PAGE),
-            to_lt=str(created_lt),
-            archival="true",
-        )
-        for item in page if isinstance(page, list) else []:
+        src = _account_of(sent.info.src)
+        address = dest.to_str(is_user_friendly=False)
+        async for item in self._history(client, address, created_lt):
             msg = _parse(item).in_msg
             if (
                 msg is not None
                 and msg.is_internal
                 and int(msg.info.created_lt) == created_lt
-                and _account_of(msg.info.src) == _account_of(src)
+                and _account_of(msg.info.src) == src
             ):
-                return dict(item)
+                return item
         return None
 
     async def _confirmations(self, client: httpx.AsyncClient, utime: int) -> int:
