@@ -14,7 +14,8 @@
 // toncenter serves them. It models blocks only as far as tests need them: an accepted
 // external message waits in a queue (the "mempool") until a block is made, either by
 // POST /sandbox/mine or every --block-ms milliseconds; each block gets the next
-// masterchain seqno and a strictly later unixtime, and executes the queue in order (a
+// masterchain seqno, the wall clock's unixtime and the range of lts its transactions
+// took, and executes the queue in order (a
 // message the wallet refuses, e.g. a seqno already used, leaves no trace, as on TON). It
 // does not emulate a lite server's pre-check of external messages, shards or proofs.
 //
@@ -58,10 +59,22 @@ async function main() {
     }
   }
 
+  // Chain time follows the wall clock (wallets judge valid_until by it); blocks made
+  // within one second share it.
   function nextTime() {
-    now = Math.max(now + 1, Math.floor(Date.now() / 1000));
+    now = Math.max(now, Math.floor(Date.now() / 1000));
     blockchain.now = now;
     return now;
+  }
+
+  // a block ends at the largest lt of its transactions (or where the previous one ended)
+  function closeBlock(utime, results) {
+    const prev = blocks.length ? blocks[blocks.length - 1].endLt : 0n;
+    let endLt = prev;
+    for (const result of results) {
+      for (const tx of result.transactions) if (tx.lt > endLt) endLt = tx.lt;
+    }
+    blocks.push({ seqno: blocks.length + 1, utime, endLt });
   }
 
   // The test-only actions go through the jetton contracts' own send methods; this
@@ -88,7 +101,7 @@ async function main() {
     captured = [];
     await fn();
     for (const result of captured) record(result, utime);
-    blocks.push({ seqno: blocks.length + 1, utime });
+    closeBlock(utime, captured);
   }
 
   async function mine(count) {
@@ -96,14 +109,17 @@ async function main() {
       const utime = nextTime();
       const pending = queue;
       queue = [];
+      const results = [];
       for (const boc of pending) {
         try {
-          record(await blockchain.sendMessage(Cell.fromBase64(boc)), utime);
+          const result = await blockchain.sendMessage(Cell.fromBase64(boc));
+          record(result, utime);
+          results.push(result);
         } catch (err) {
           // refused by the account's code (bad signature, used seqno, expired): no trace
         }
       }
-      blocks.push({ seqno: blocks.length + 1, utime });
+      closeBlock(utime, results);
     }
   }
   await mine(1);
@@ -247,9 +263,16 @@ async function main() {
       return { '@type': 'blocks.masterchainInfo', last: blockId(last), init: blockId(blocks[0]) };
     },
     async lookupBlock(q) {
-      // masterchain blocks by unixtime: the last one made at or before it
-      const t = Number(q.unixtime);
-      const found = [...blocks].reverse().find((b) => b.utime <= t);
+      // masterchain blocks by lt (the block whose lt range holds it) or by unixtime (the
+      // last one made at or before it)
+      let found;
+      if (q.lt !== undefined) {
+        const lt = BigInt(q.lt);
+        found = blocks.find((b) => b.endLt >= lt);
+      } else {
+        const t = Number(q.unixtime);
+        found = [...blocks].reverse().find((b) => b.utime <= t);
+      }
       if (!found) throw new Error('block not found');
       return blockId(found);
     },

@@ -378,10 +378,10 @@ class TonChain:
             failed: set[int] = set()
             pending = False
             index = 0
-            latest = 0
+            latest = 0  # the lt of the last transaction the batch's transfers took
             for m in raw["messages"]:
                 wallet_tx = found[m["body_hash"]]
-                latest = max(latest, int(wallet_tx["utime"]))
+                latest = max(latest, _lt(wallet_tx))
                 out = _out_messages(wallet_tx)
                 for expected in m["outputs"]:
                     sent_msg = out.get((_account(expected["dest"]), expected["body"]))
@@ -461,7 +461,7 @@ class TonChain:
     async def _delivery(
         self, client: httpx.AsyncClient, sent: Any, jetton: bool
     ) -> tuple[bool, int] | None:
-        """Whether the transfer arrived (False: it bounced) and when, or None while its
+        """Whether the transfer arrived (False: it bounced) and at which lt, or None while its
         message is still on its way. For a jetton, the hot wallet's jetton wallet and then
         the recipient's jetton wallet must both have taken it."""
         tx = await self._receiving(client, sent)
@@ -469,16 +469,16 @@ class TonChain:
             return None
         parsed = _parse(tx)
         if _bounced(parsed):
-            return False, int(tx["utime"])
+            return False, _lt(tx)
         if not jetton:
-            return True, int(tx["utime"])
+            return True, _lt(tx)
         forwards = [m for m in parsed.out_msgs if m.is_internal]
         if not forwards:
-            return False, int(tx["utime"])
+            return False, _lt(tx)
         second = await self._receiving(client, forwards[0])
         if second is None:
             return None
-        return not _bounced(_parse(second)), int(second["utime"])
+        return not _bounced(_parse(second)), _lt(second)
 
     async def _receiving(self, client: httpx.AsyncClient, sent: Any) -> dict[str, Any] | None:
         """The destination's transaction for an internal message, found by the message's
@@ -498,11 +498,13 @@ class TonChain:
                 return item
         return None
 
-    async def _confirmations(self, client: httpx.AsyncClient, utime: int) -> int:
-        """Masterchain blocks since the one made when the last transaction ran."""
+    async def _confirmations(self, client: httpx.AsyncClient, lt: int) -> int:
+        """Masterchain blocks since the one whose logical time holds the last transaction
+        (a shard block is committed by that masterchain block or a later one, so this
+        may count one block more than a shard-aware count would)."""
         head = await self._get(client, "getMasterchainInfo")
         block = await self._get(
-            client, "lookupBlock", workchain="-1", shard=MASTERCHAIN_SHARD, unixtime=str(utime)
+            client, "lookupBlock", workchain="-1", shard=MASTERCHAIN_SHARD, lt=str(lt)
         )
         try:
             return max(int(head["last"]["seqno"]) - int(block["seqno"]) + 1, 1)
@@ -596,6 +598,13 @@ def _parse(item: dict[str, Any]) -> Any:
         return Transaction.deserialize(cell.begin_parse())
     except Exception as exc:  # a malformed BOC from the API: the outcome is unknown
         raise ChainUnavailable(f"getTransactions: unreadable transaction: {exc}") from exc
+
+
+def _lt(item: dict[str, Any]) -> int:
+    try:
+        return int(item["transaction_id"]["lt"])
+    except (KeyError, TypeError, ValueError):
+        raise ChainUnavailable("getTransactions: a transaction without its lt") from None
 
 
 def _bounced(parsed: Any) -> bool:
