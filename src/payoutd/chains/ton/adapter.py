@@ -335,6 +335,7 @@ class TonChain:
         refused: list[str] = []
         applied = 0
         async with self._client() as client:
+            snapshot = await self._snapshot(client)
             found = await self._find(client, raw)
             for m in raw["messages"]:
                 if m["body_hash"] in found:
@@ -342,7 +343,7 @@ class TonChain:
                     continue
                 # A message that can never apply is not sent: its seqno went to another
                 # message (whose outcome is not this batch's), or it expired.
-                never = await self._never(client, m)
+                never = self._never(m, snapshot)
                 if never is not None:
                     refused.append(never[1])
                     continue
@@ -363,10 +364,11 @@ class TonChain:
     async def status(self, tx: PreparedTx) -> TxState:
         raw = json.loads(tx.raw)
         async with self._client() as client:
+            snapshot = await self._snapshot(client)
             found = await self._find(client, raw)
             missing = [m for m in raw["messages"] if m["body_hash"] not in found]
             if missing:
-                states = [await self._never(client, m) for m in missing]
+                states = [self._never(m, snapshot) for m in missing]
                 if any(s is not None and s[0] == "conflicted" for s in states):
                     return TxState("conflicted")
                 if any(states):
@@ -445,15 +447,23 @@ class TonChain:
             cursor = {"lt": str(last["lt"]), "hash": str(last["hash"])}
         raise ChainUnavailable(f"getTransactions: more than {len(seen)} transactions to read")
 
-    async def _never(self, client: httpx.AsyncClient, m: dict[str, Any]) -> tuple[str, str] | None:
-        """Why this unapplied message can never be applied ("conflicted": its seqno went to
-        another message; "dropped": it expired), or None while it still can."""
+    async def _snapshot(self, client: httpx.AsyncClient) -> tuple[int, int]:
+        """The wallet's seqno and the chain's time, read BEFORE its history is searched:
+        a message applied after this read is then still found in that history, so a
+        message missing from it and behind this seqno was truly overtaken."""
         info = await self._get(client, "getWalletInformation", address=self.wallet.address)
         seqno = int(info.get("seqno", 0)) if info.get("account_state") == "active" else 0
+        state = await self._get(client, "getAddressInformation", address=self.wallet.address)
+        return seqno, int(state.get("sync_utime", 0))
+
+    @staticmethod
+    def _never(m: dict[str, Any], snapshot: tuple[int, int]) -> tuple[str, str] | None:
+        """Why this message, not in the wallet's history, can never be applied
+        ("conflicted": its seqno went to another message; "dropped": it expired), or None
+        while it still can."""
+        seqno, now = snapshot
         if seqno > int(m["seqno"]):
             return "conflicted", f"seqno {m['seqno']} was taken by another message"
-        state = await self._get(client, "getAddressInformation", address=self.wallet.address)
-        now = int(state.get("sync_utime", 0))
         if now > int(m["valid_until"]):
             return "dropped", f"valid_until {m['valid_until']} passed unapplied"
         return None
