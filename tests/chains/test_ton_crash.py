@@ -33,8 +33,9 @@ PAYOUTD = ROOT / ".venv" / "bin" / "payoutd"
 
 pytestmark = [pytest.mark.slow]
 
-KILLS = int(os.environ.get("PAYOUTD_CRASH_KILLS", "8"))
-PAYOUTS = 14
+KILLS = int(os.environ.get("PAYOUTD_CRASH_KILLS", "10"))
+WAVE = 2  # payouts placed before each kill, so each worker finds work
+PAYOUTS = 4 + WAVE * KILLS
 BLOCK_MS = 250
 
 
@@ -117,11 +118,12 @@ async def test_a_worker_killed_again_and_again_pays_every_ton_payout_exactly_onc
                         expected[memo] = (address, amount)
                         placed += 1
 
-                await place(PAYOUTS // 2)
+                await place(PAYOUTS - WAVE * KILLS)
                 windows = 0  # kills that left a batch recorded and not marked sent
-                for k in range(KILLS):
+                for _ in range(KILLS):
+                    await place(WAVE)
                     proc = spawn(data_dir, chains_file, log_path)
-                    await asyncio.sleep(rng.uniform(0.8, 3.0))  # start-up takes ~1 s
+                    await asyncio.sleep(rng.uniform(0.9, 2.5))  # start-up takes ~1 s
                     kill(proc)
                     async with rt.db.read() as uow:
                         windows += len(
@@ -131,8 +133,6 @@ async def test_a_worker_killed_again_and_again_pays_every_ton_payout_exactly_onc
                                 )
                             ).all()
                         )
-                    if k == KILLS // 2:
-                        await place(PAYOUTS - placed)
                 proc = spawn(data_dir, chains_file, log_path)
                 try:
                     deadline = time.monotonic() + 120
