@@ -18,6 +18,7 @@ from pytoniq_core.boc.cell import Cell
 
 from payoutd.chains import config as chains_config
 from payoutd.chains.config import ChainsFileError, NetworkConfig
+from payoutd.chains.ton import adapter
 from payoutd.chains.ton import wallet as ton_wallet
 from payoutd.chains.ton.adapter import TonChain
 from payoutd.domain.assets import ASSETS
@@ -213,6 +214,30 @@ async def test_a_seqno_another_message_took_is_conflicted_and_never_sent_again(
             await chain.broadcast(first)
         sandbox.mine(1)
         assert sandbox.received(a) == []
+
+
+async def test_a_message_no_block_took_is_sent_again_unchanged(
+    sandbox: TonSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with tonsandbox.hot_wallet_env(sandbox) as wallet:
+        chain = chain_on(sandbox, tmp_path)
+        a = recipient()
+        tx = await chain.prepare("b", TON, [Output(a, Decimal(1))], None, payout_count=1)
+        await chain.broadcast(tx)
+        assert sandbox.call("sandbox/forget", {}) == {"forgotten": 1}
+        sandbox.mine(1)
+        assert (await chain.status(tx)).state == "mempool"  # sent just now: it may come
+        monkeypatch.setattr(adapter, "RESEND_SECONDS", 0.0)
+        assert (await chain.status(tx)).state == "unknown"  # the executor sends it again
+        await chain.broadcast(tx)
+        sandbox.mine(2)
+        assert (await chain.status(tx)).state == "mined"
+        sent = wallet_transactions(sandbox, wallet)
+        assert (
+            len(sent) == 1
+            and sent[0].in_msg.body.hash.hex() == json.loads(tx.raw)["messages"][0]["body_hash"]
+        )
+        assert [r.value for r in sandbox.received(a)] == [Decimal(1)]
 
 
 async def test_an_expired_message_is_dropped_never_sent(

@@ -22,7 +22,7 @@
 // Test-only endpoints (never on a real toncenter): POST /sandbox/fund {address, amount}
 // (nanotons, non-bounceable from a treasury), POST /sandbox/jetton {} (deploys a jetton
 // minter, answers its address), POST /sandbox/mint {master, to, amount}, POST
-// /sandbox/mine {blocks}, POST /sandbox/automine {block_ms}.
+// /sandbox/mine {blocks}, POST /sandbox/automine {block_ms}, POST /sandbox/forget {}.
 //
 // Usage: node server.js [--port N] [--block-ms N]; prints {"url": ...} as one JSON line.
 'use strict';
@@ -295,6 +295,12 @@ async function main() {
     async 'sandbox/mine'(q, body) {
       await mine(Number(body.blocks || 1));
       return { seqno: blocks.length };
+    },
+    async 'sandbox/forget'() {
+      // the waiting external messages vanish, as ones no validator took do
+      const forgotten = queue.length;
+      queue = [];
+      return { forgotten };
     },
     async 'sandbox/automine'(q, body) {
       if (timer) clearInterval(timer);

@@ -63,6 +63,9 @@ log = structlog.get_logger("payoutd.chains.ton")
 
 NANO: Final = 9  # 1 TON = 10**9 nanotons
 MASTERCHAIN_SHARD: Final = "-9223372036854775808"
+# An external message no block took within this long is sent again (validators keep
+# them only briefly; a block comes every few seconds)
+RESEND_SECONDS: Final = 30.0
 HISTORY_PAGE: Final = 50
 MAX_HISTORY_PAGES: Final = 40  # how far back a message is looked for (2000 transactions)
 OPTIONS: Final = frozenset(
@@ -126,7 +129,8 @@ class TonChain:
         self._api_key = api_key
         self._tls: ssl.SSLContext | None = None
         self._jetton_wallets: dict[str, str] = {}
-        self._sent: set[str] = set()  # body hashes this process has sent
+        # body hash -> when this process last sent it (time.monotonic())
+        self._sent: dict[str, float] = {}
 
     @classmethod
     def from_config(cls, cfg: NetworkConfig) -> TonChain:
@@ -352,7 +356,7 @@ class TonChain:
                 except ChainUnavailable as exc:
                     unclear.append(f"seqno {m['seqno']}: {exc}")
                     continue
-                self._sent.add(m["body_hash"])
+                self._sent[m["body_hash"]] = time.monotonic()
                 log.info("ton.broadcast", seqno=m["seqno"], hash=m["hash"])
         if unclear:
             raise ChainUnavailable("; ".join(unclear))
@@ -373,10 +377,12 @@ class TonChain:
                     return TxState("conflicted")
                 if any(states):
                     return TxState("dropped")
-                sent = all(m["body_hash"] in self._sent for m in missing)
                 # "unknown": not in a block, still valid, and not sent by this process
-                # (a restart): the executor sends the very same messages again
-                return TxState("mempool" if sent else "unknown")
+                # lately (a restart, or a message no validator took): the executor sends
+                # the very same messages again, which is always safe
+                since = time.monotonic() - RESEND_SECONDS
+                recent = all(self._sent.get(m["body_hash"], since) > since for m in missing)
+                return TxState("mempool" if recent else "unknown")
             failed: set[int] = set()
             pending = False
             index = 0
