@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 from pytoniq_core.boc.cell import Cell
+from pytoniq_core.crypto.keys import mnemonic_new
 
 from payoutd.chains import config as chains_config
 from payoutd.chains.config import ChainsFileError, NetworkConfig
@@ -99,6 +101,37 @@ def test_what_a_wrong_configuration_says(monkeypatch: pytest.MonkeyPatch) -> Non
         TonChain.from_config(cfg(secret_key_env="K", seqno=3))
     with pytest.raises(ChainsFileError, match="ton_fee"):
         TonChain.from_config(cfg(secret_key_env="K", ton_fee="0.0000000001"))
+
+
+def test_a_mnemonic_gives_the_wallet_tons_own_sdk_derives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 24 words -> key -> v4R2 address, checked against @ton/crypto and @ton/ton (a
+    second implementation, in the emulator's node_modules)."""
+    tonsandbox.node()  # its node_modules
+    words = " ".join(mnemonic_new())
+    monkeypatch.setenv("WORDS", words)
+    chain = TonChain.from_config(
+        NetworkConfig("TON", "ton", url="http://127.0.0.1:1", options={"mnemonic_env": "WORDS"})
+    )
+    script = (
+        "const {mnemonicToPrivateKey} = require('@ton/crypto');"
+        "const {WalletContractV4} = require('@ton/ton');"
+        "mnemonicToPrivateKey(process.argv[1].split(' ')).then((k) => console.log("
+        "WalletContractV4.create({workchain: 0, publicKey: k.publicKey}).address.toRawString()))"
+    )
+    done = subprocess.run(
+        ["node", "-e", script, words],
+        cwd=tonsandbox.TON_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert chain.wallet.address == done.stdout.strip()
+    monkeypatch.setenv("WORDS", words.replace(words.split()[0], "zzz", 1))
+    with pytest.raises(ChainsFileError, match="not a TON mnemonic"):
+        TonChain.from_config(
+            NetworkConfig("TON", "ton", url="http://127.0.0.1:1", options={"mnemonic_env": "WORDS"})
+        )
 
 
 def test_the_chains_file_refuses_a_secret_written_in_it(tmp_path: Path) -> None:
