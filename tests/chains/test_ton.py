@@ -207,6 +207,32 @@ async def test_an_overspend_is_refused_before_sending_and_the_wallet_would_not_p
         assert held - 1 - Decimal("0.01") < sandbox.balance(wallet) < held - 1
 
 
+async def test_a_jetton_transfer_the_jetton_wallet_refuses_fails_its_output(
+    sandbox: TonSandbox, tmp_path: Path
+) -> None:
+    with tonsandbox.hot_wallet_env(sandbox, usdt=Decimal(5)) as wallet:
+        chain = chain_on(sandbox, tmp_path)
+        a, b = recipient(), recipient()
+        # signed past shortfall(): the hot wallet's jetton wallet holds 5, not 3 + 4
+        tx = await chain.prepare(
+            "b",
+            USDT,
+            [Output(a, Decimal(3), memo="ok"), Output(b, Decimal(4), memo="too much")],
+            None,
+            payout_count=2,
+        )
+        await chain.broadcast(tx)
+        sandbox.mine(2)
+        state = await chain.status(tx)
+        assert state.state == "mined" and state.failed_outputs == frozenset({1})
+        assert sandbox.jetton_balance(sandbox.jetton_master, a) == 3
+        assert sandbox.jetton_balance(sandbox.jetton_master, b) == 0
+        assert sandbox.jetton_balance(sandbox.jetton_master, wallet) == 2
+        assert [(r.value, r.comment, r.jetton) for r in sandbox.received(a)] == [
+            (Decimal(3), "ok", True)
+        ]
+
+
 async def test_a_bounced_transfer_fails_its_output(sandbox: TonSandbox, tmp_path: Path) -> None:
     with tonsandbox.hot_wallet_env(sandbox) as wallet:
         chain = chain_on(sandbox, tmp_path)
