@@ -11,6 +11,7 @@
     ton_fee = "0.01"                          # TON each TON payout is charged
     jetton_fee = "0.1"                        # what a jetton payout is charged, in the jetton
     jetton_ton = "0.05"                       # TON sent along with each jetton transfer
+    forward_ton = "0.000000001"               # of it, what carries the notification
     message_ttl_seconds = 600                 # valid_until of each signed message
     # jettons = { USDT = "EQ..." }            # jetton masters, when not payoutd's own
 

@@ -53,7 +53,6 @@ MAX_MESSAGES: Final = 4  # what one external message of a v4 wallet can carry
 SEND_MODE: Final = 3
 COMMENT_OP: Final = 0
 JETTON_TRANSFER_OP: Final = 0x0F8A7EA5
-BOUNCED_PREFIX: Final = 0xFFFFFFFF
 
 
 def code_cell() -> Cell:
