@@ -150,6 +150,11 @@ def live_chain(cfg: chains_config.NetworkConfig) -> Chain:
 
         chain = SolanaChain.from_config(cfg)
         return chain
+    if cfg.adapter == "ton":
+        from payoutd.chains.ton.adapter import TonChain
+
+        chain = TonChain.from_config(cfg)
+        return chain
     raise chains_config.ChainsFileError(f"{cfg.network}: no adapter {cfg.adapter!r}")
 
 

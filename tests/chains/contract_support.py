@@ -27,7 +27,7 @@ from payoutd.chains.sandbox import SandboxChain
 from payoutd.domain.assets import ASSETS, Asset
 from payoutd.services.ports import Chain
 from tests import support
-from tests.chains import hardhat, litecoind, surfpool
+from tests.chains import hardhat, litecoind, surfpool, tonsandbox
 
 
 @dataclass
@@ -129,4 +129,5 @@ FACTORIES: dict[str, Factory] = {
     "utxo-raw": functools.partial(utxo_chain, funding="raw"),
     "evm": hardhat.evm_chain,
     "solana": surfpool.solana_chain,
+    "ton": tonsandbox.ton_chain,
 }

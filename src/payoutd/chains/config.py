@@ -3,7 +3,7 @@
     PAYOUTD_CHAINS_FILE=chains.toml
 
     [networks.LTC]
-    adapter = "utxo"                       # utxo | evm | tron | solana | sandbox
+    adapter = "utxo"                       # utxo | evm | tron | solana | ton | sandbox
     url = "http://127.0.0.1:19443"
     username = "payoutd"
     password_env = "PAYOUTD_LTC_RPC_PASSWORD"   # secrets come from the environment
@@ -26,7 +26,9 @@ from typing import Any
 
 from payoutd.domain.assets import NETWORKS
 
-ADAPTERS = ("sandbox", "utxo", "evm", "tron", "solana")
+ADAPTERS = ("sandbox", "utxo", "evm", "tron", "solana", "ton")
+# keys that would hold a secret in the file itself; `<key>_env` names its variable instead
+SECRET_KEYS = ("password", "passphrase", "private_key", "api_key", "mnemonic", "secret_key")
 
 
 class ChainsFileError(ValueError):
@@ -71,12 +73,16 @@ def load(path: Path) -> dict[str, NetworkConfig]:
         adapter = str(raw.pop("adapter", "sandbox"))
         if adapter not in ADAPTERS:
             raise ChainsFileError(f"{network}: adapter must be one of {', '.join(ADAPTERS)}")
-        expected_family = {"utxo": "utxo", "evm": "evm", "tron": "tron", "solana": "solana"}.get(
-            adapter
-        )
+        expected_family = {
+            "utxo": "utxo",
+            "evm": "evm",
+            "tron": "tron",
+            "solana": "solana",
+            "ton": "ton",
+        }.get(adapter)
         if expected_family and NETWORKS[network].family != expected_family:
             raise ChainsFileError(f"{network} is not a {adapter} network")
-        if any(k in raw for k in ("password", "passphrase", "private_key", "api_key")):
+        if any(k in raw for k in SECRET_KEYS):
             raise ChainsFileError(
                 f"{network}: put secrets in the environment and name it with *_env"
             )
