@@ -15,6 +15,7 @@ from payoutd.store.merchants import MerchantRepository, ServiceFeeRepository
 from payoutd.store.outbox import OutboxRepository
 from payoutd.store.payouts import PayoutRepository
 from payoutd.store.placements import PlacementRepository
+from payoutd.store.ramps import BankRepository, RampRepository
 from payoutd.store.sealed import SealedRepository
 from payoutd.store.signatures import SignatureRepository
 from payoutd.store.webhooks import WebhookRepository
@@ -37,6 +38,8 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(conn, dialect)
         self.sealed = SealedRepository(conn, dialect)
         self.placements = PlacementRepository(conn, dialect, self.ledger, self.outbox)
+        self.ramps = RampRepository(conn, dialect)
+        self.bank = BankRepository(conn, dialect)
 
     async def connection_closed(self) -> bool:
         """For a connection kept between uses (asyncpg): whether the server has ended it,
