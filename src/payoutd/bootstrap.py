@@ -16,12 +16,20 @@ from payoutd.config import Settings
 from payoutd.dialects import bitclear, calypso, cryptomus
 from payoutd.domain.assets import CURRENCIES, NETWORKS
 from payoutd.metrics import Metrics
+from payoutd.rails.sandbox import FileBank, SandboxBank
 from payoutd.rate_limits import RateLimits
 from payoutd.rates import RateSources
 from payoutd.secretbox import KEY_FILE, KeyFile, SecretBox, parse_keys
 from payoutd.services.context import Context
 from payoutd.services.network_fees import NetworkFees
-from payoutd.services.ports import CallbackFormat, Chain, Clock, EndpointFormat, SystemClock
+from payoutd.services.ports import (
+    BankRail,
+    CallbackFormat,
+    Chain,
+    Clock,
+    EndpointFormat,
+    SystemClock,
+)
 from payoutd.store import pool_checks, sqlite_driver
 from payoutd.store.db import Database, tune_sqlite
 from payoutd.webhooks.delivery import Sender
@@ -165,6 +173,14 @@ def extra_fiat(rates: RateSources) -> frozenset[str]:
     return frozenset(code for code in named if code not in CURRENCIES)
 
 
+def build_bank_rail(settings: Settings) -> BankRail:
+    """The sandbox bank by default; `bank_rail = "files"` for real banks (payment files
+    out, statements in)."""
+    if settings.bank_rail == "files":
+        return FileBank()
+    return SandboxBank(settle_seconds=settings.sandbox_bank_settle_seconds)
+
+
 def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     clock = clock or SystemClock()
     db = build_database(settings)
@@ -184,6 +200,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         ),
         callback_formats=CALLBACK_FORMATS,
         endpoint_formats=ENDPOINT_FORMATS,
+        bank_rail=build_bank_rail(settings),
     )
     sender = Sender(
         allow_private=settings.webhook_allow_private, timeout=settings.webhook_timeout_seconds

@@ -12,11 +12,14 @@ from payoutd.domain.errors import field_error
 from payoutd.domain.fees import ServiceFee
 from payoutd.services.network_fees import NetworkFees
 from payoutd.services.ports import (
+    BankRail,
     CallbackFormat,
     Chain,
     Clock,
     EndpointFormat,
     MetricsSink,
+    PartyDirectory,
+    PaymentFiles,
     Rates,
     Secrets,
 )
@@ -38,6 +41,10 @@ class Context:
     callback_formats: Mapping[str, CallbackFormat] = field(default_factory=dict)
     # provider dialects' webhook formats for endpoints, by the endpoint's `format`
     endpoint_formats: Mapping[str, EndpointFormat] = field(default_factory=dict)
+    # ramp payouts: who they name, how payments reach the bank, the bank files
+    parties: PartyDirectory | None = None
+    bank_rail: BankRail | None = None
+    payment_files: PaymentFiles | None = None
 
     def currency(self, code: str, *, field: str = "currency") -> Currency:
         code = code.upper()

@@ -28,6 +28,7 @@ from payoutd.domain.events import Event
 from payoutd.domain.fees import ServiceFee
 from payoutd.domain.idempotency import StoredRequest
 from payoutd.domain.ledger import Balance, Entry, HoldRequest
+from payoutd.domain.parties import BankAccount, Customer, Wallet
 from payoutd.domain.payout import (
     Change,
     DialectRecord,
@@ -664,9 +665,15 @@ class BankRail(Protocol):
     default) takes payments itself and settles them after a delay; real banks take
     payment files the operator uploads (PaymentFiles) and confirm in their statements."""
 
-    name: str  # "sandbox" or "files"
-    # the sandbox bank settles a payment this long after it was handed over
-    settle_seconds: float
+    @property
+    def name(self) -> str:
+        """ "sandbox" or "files"."""
+        ...
+
+    @property
+    def settle_seconds(self) -> float:
+        """The sandbox bank settles a payment this long after it was handed over."""
+        ...
 
     def accepts_payments(self) -> bool:
         """True: payments are handed to the rail as they are made (the sandbox); False:
@@ -687,3 +694,23 @@ class PaymentFiles(Protocol):
         ...
 
     def read_statement(self, data: bytes) -> list[StatementLine]: ...
+
+
+class PartyDirectory(Protocol):
+    """The parties ramp payouts name (services.parties): a merchant's customers, their
+    bank accounts and wallets (each lookup refuses an id the merchant does not own), and
+    the operator's funding accounts and wallets from the configuration."""
+
+    async def get_customer(
+        self, uow: UnitOfWork, merchant_id: str, customer_id: str, /
+    ) -> Customer: ...
+
+    async def get_bank_account(
+        self, uow: UnitOfWork, merchant_id: str, account_id: str, /
+    ) -> BankAccount: ...
+
+    async def get_wallet(self, uow: UnitOfWork, merchant_id: str, wallet_id: str, /) -> Wallet: ...
+
+    def funding_account(self, currency: str, network: str, /) -> BankAccount: ...
+
+    def funding_wallet(self, currency: str, network: str, /) -> Wallet: ...

@@ -16,7 +16,13 @@ from payoutd.chains.sandbox import SandboxChain
 from payoutd.services.context import Context
 from payoutd.store.db import Database
 from payoutd.webhooks.delivery import Sender
-from payoutd.worker.jobs import Deliveries, dispatch_events, follow_broadcast, send_pass
+from payoutd.worker.jobs import (
+    Deliveries,
+    dispatch_events,
+    follow_broadcast,
+    ramp_pass,
+    send_pass,
+)
 
 log = structlog.get_logger("payoutd.worker")
 
@@ -84,6 +90,12 @@ class Worker:
                 _every(
                     s.worker_interval_seconds, "follow", lambda: follow_broadcast(self.db, self.ctx)
                 )
+            )
+        )
+
+        self._tasks.append(
+            asyncio.create_task(
+                _every(s.worker_interval_seconds, "ramps", lambda: ramp_pass(self.db, self.ctx))
             )
         )
 
