@@ -28,6 +28,7 @@ from payoutd.api.v1 import (
     batches,
     payouts,
     quotes,
+    ramps,
     sandbox,
     webhooks,
 )
@@ -99,8 +100,11 @@ def create_app(
     app.add_middleware(compat_cryptomus.Lane)
     # outermost: the lane and the routes only ever see a body within the limit
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.request_body_max_bytes)
-    for module in (payouts, batches, quotes, accounts, webhooks, access, admin, sandbox):
-        for route in module.router.routes:
+    native = [
+        m.router for m in (payouts, batches, quotes, accounts, webhooks, access, admin, sandbox)
+    ] + [ramps.router, ramps.admin_router, ramps.sandbox_router]
+    for native_router in native:
+        for route in native_router.routes:
             # a JSON body that cannot be decoded at all is answered 400 `bad_request`, one
             # over the size limit 413 `payload_too_large`
             if isinstance(route, APIRoute) and route.body_field is not None:
@@ -108,7 +112,7 @@ def create_app(
                     "bad_request", "payload_too_large"
                 ).items():
                     route.responses.setdefault(status, response)
-        app.include_router(module.router)
+        app.include_router(native_router)
     for router in (*compat_cryptomus.routers(), compat_bitclear.router, compat_calypso.router):
         app.include_router(router)
 

@@ -794,7 +794,9 @@ async def sandbox_settle(uow: UnitOfWork, ctx: Context) -> int:
     return len(due)
 
 
-async def sandbox_return(uow: UnitOfWork, ctx: Context, payment_ref: str) -> str:
+async def sandbox_return(
+    uow: UnitOfWork, ctx: Context, payment_ref: str
+) -> tuple[StatementLine, str]:
     """The sandbox bank returns a payment (by its id or its ramp payout's id) not settled
     yet: the ramp payout is refunded."""
     _sandbox(ctx)
@@ -805,7 +807,8 @@ async def sandbox_return(uow: UnitOfWork, ctx: Context, payment_ref: str) -> str
         raise PayoutdError(
             "invalid_transition", f"The payment is {payment.status} and cannot be returned"
         )
-    return await receive_bank_line(uow, ctx, _payment_line(ctx, payment, returned=True))
+    line = _payment_line(ctx, payment, returned=True)
+    return line, await receive_bank_line(uow, ctx, line)
 
 
 # -- views ------------------------------------------------------------------------------------
