@@ -20,6 +20,7 @@ from payoutd.rails.sandbox import FileBank, SandboxBank
 from payoutd.rate_limits import RateLimits
 from payoutd.rates import RateSources
 from payoutd.secretbox import KEY_FILE, KeyFile, SecretBox, parse_keys
+from payoutd.services import parties
 from payoutd.services.context import Context
 from payoutd.services.network_fees import NetworkFees
 from payoutd.services.ports import (
@@ -64,7 +65,9 @@ class Runtime:
         await self.db.dispose()
 
 
-def build_database(settings: Settings) -> Database:
+def build_database(settings: Settings, secrets: SecretBox | None = None) -> Database:
+    """`secrets` opens the personal data some tables keep sealed (bank account numbers);
+    a database built without it refuses to read or write those."""
     url = settings.url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -92,7 +95,7 @@ def build_database(settings: Settings) -> Database:
         )
         if asyncpg:
             pool_checks.install(engine)  # a ping only where a connection may have died
-    return Database(engine)
+    return Database(engine, secrets)
 
 
 def build_secrets(settings: Settings) -> SecretBox:
@@ -183,10 +186,10 @@ def build_bank_rail(settings: Settings) -> BankRail:
 
 def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     clock = clock or SystemClock()
-    db = build_database(settings)
+    secrets = build_secrets(settings)
+    db = build_database(settings, secrets)
     rates = build_rates(settings, clock)
     metrics = Metrics()
-    secrets = build_secrets(settings)
     ctx = Context(
         clock=clock,
         chains=build_chains(settings, db),
@@ -202,6 +205,8 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         endpoint_formats=ENDPOINT_FORMATS,
         bank_rail=build_bank_rail(settings),
     )
+    # a funding account or wallet the configuration got wrong stops the start, named
+    parties.check_funding(ctx)
     sender = Sender(
         allow_private=settings.webhook_allow_private, timeout=settings.webhook_timeout_seconds
     )

@@ -9,8 +9,90 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class FundingBankAccount(BaseModel):
+    """One of the operator's own bank accounts that on-ramp customers pay into (and
+    off-ramp payments leave from). `id` defaults to one derived from the account, so it
+    stays the same across restarts; `networks` to every network of its currency."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    currency: str  # usd or eur
+    holder_name: str
+    bank_name: str = ""
+    bank_address: str | None = None
+    routing_number: str | None = None  # usd
+    account_number: str | None = None  # usd
+    account_type: str = "checking"
+    iban: str | None = None  # eur
+    bic: str | None = None  # eur
+    networks: list[str] | None = None  # e.g. ["wire"]; default: all of the currency's
+    sandbox: bool = False  # served by the sandbox bank only, never a real one
+
+
+class FundingWallet(BaseModel):
+    """One of the operator's own wallets that off-ramp customers send stablecoins to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    network: str  # sol, ethereum or base
+    currency: str  # usdc or usdt
+    address: str
+    # a sandbox wallet is used only while its network runs on the sandbox chain: with a
+    # real node configured and no wallet of the operator's, off-ramps on it are refused
+    sandbox: bool = False
+
+
+# the sandbox's funding accounts (the sandbox bank's accounts; the IBAN is the ISO 13616
+# documentation example) and wallets (addresses nobody holds a key of: hashes of their
+# names, valid for their networks)
+_SANDBOX_EVM = {
+    "ethereum": "0xE12b6324f8F2F29a864465A6eD47674707abC1CB",
+    "base": "0x92De91770cD8999fB9a1FB8C8337aeC379712352",
+}
+SANDBOX_BANK_ACCOUNTS: tuple[FundingBankAccount, ...] = (
+    FundingBankAccount(
+        currency="usd",
+        holder_name="payoutd sandbox",
+        bank_name="payoutd sandbox bank",
+        routing_number="101206101",
+        account_number="9900000001",
+        sandbox=True,
+    ),
+    FundingBankAccount(
+        currency="eur",
+        holder_name="payoutd sandbox",
+        bank_name="payoutd sandbox bank",
+        iban="DE89370400440532013000",
+        bic="COBADEFFXXX",
+        sandbox=True,
+    ),
+)
+SANDBOX_WALLETS: tuple[FundingWallet, ...] = tuple(
+    FundingWallet(network=network, currency=currency, address=address, sandbox=True)
+    for network, address in (
+        ("sol", "FLWE9QbB2YCpWZezriKdwLPsW6bgktbeUVcPkm44tzaj"),
+        *_SANDBOX_EVM.items(),
+    )
+    for currency in ("usdc", "usdt")
+)
+
+
+class Funding(BaseModel):
+    """`[[funding.bank_accounts]]` and `[[funding.wallets]]` of the TOML file (or
+    PAYOUTD_FUNDING as JSON). Each list left out keeps the sandbox's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bank_accounts: list[FundingBankAccount] = Field(
+        default_factory=lambda: list(SANDBOX_BANK_ACCOUNTS)
+    )
+    wallets: list[FundingWallet] = Field(default_factory=lambda: list(SANDBOX_WALLETS))
 
 
 class Settings(BaseSettings):
@@ -87,6 +169,9 @@ class Settings(BaseSettings):
 
     # networks that leave the sandbox: see payoutd.chains.config
     chains_file: Path | None = None
+
+    # the operator's funding bank accounts and wallets of ramp payouts (Sphere)
+    funding: Funding = Field(default_factory=Funding)
 
     # the sandbox chain
     sandbox_block_seconds: float = 2.0

@@ -195,6 +195,37 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "The address is not in the allowlist",
         "The merchant's address allowlist is on and this address is not saved.",
     ),
+    ErrorSpec(
+        "invalid_routing_number",
+        422,
+        "The routing number is not valid",
+        "A USD bank account's ABA routing number is not 9 digits or its check digit is wrong.",
+    ),
+    ErrorSpec(
+        "invalid_account_number",
+        422,
+        "The account number is not valid",
+        "A USD bank account's number is not 4 to 17 digits.",
+    ),
+    ErrorSpec(
+        "invalid_iban",
+        422,
+        "The IBAN is not valid",
+        "A EUR bank account's IBAN fails its check digits, length or country structure, "
+        "or its country is not in SEPA.",
+    ),
+    ErrorSpec(
+        "invalid_bic",
+        422,
+        "The BIC is not valid",
+        "A EUR bank account's BIC is malformed, or its country is not the IBAN's.",
+    ),
+    ErrorSpec(
+        "customer_not_found",
+        422,
+        "The customer was not found",
+        "A bank account or wallet names a customer this merchant does not have.",
+    ),
     ErrorSpec("not_found", 404, "Not found", "No such object for this merchant."),
     ErrorSpec(
         "payout_not_cancellable",

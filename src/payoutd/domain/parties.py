@@ -96,6 +96,8 @@ class BankAccount:
     iban: str | None = None
     bic: str | None = None
     funding: bool = False
+    bank_address: str | None = None
+    sandbox: bool = False  # a funding account of the sandbox bank
     meta: dict[str, Any] = field(default_factory=dict)
     lookup_key: str | None = None
 
@@ -103,6 +105,16 @@ class BankAccount:
     def last4(self) -> str:
         number = self.account_number or self.iban or ""
         return number[-4:]
+
+    @property
+    def masked_number(self) -> str:
+        """The account number (or IBAN) as a customer's is shown: only its last four
+        digits, as Sphere's instructions write it (`********9942`)."""
+        return "********" + self.last4
+
+    @property
+    def networks(self) -> tuple[BankNetwork, ...]:
+        return BANK_NETWORKS[self.currency]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,3 +134,35 @@ class Wallet:
     funding: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
     lookup_key: str | None = None
+    sandbox: bool = False  # a funding wallet of the sandbox chain
+
+
+# Ids as Sphere shows them: a prefix and 32 hex digits (a time-ordered id without its
+# dashes, so a list by id is newest first as everywhere else in payoutd).
+CUSTOMER_PREFIX = "customer_"
+BANK_ACCOUNT_PREFIX = "bankAccount_"
+WALLET_PREFIX = "wallet_"
+
+# the networks that move each bank currency
+BANK_NETWORKS: dict[BankCurrency, tuple[BankNetwork, ...]] = {
+    BankCurrency.USD: (
+        BankNetwork.ACH,
+        BankNetwork.ACH_PULL,
+        BankNetwork.ACH_PUSH,
+        BankNetwork.WIRE,
+    ),
+    BankCurrency.EUR: (BankNetwork.SEPA,),
+}
+
+# Sphere's wallet networks -> payoutd's network codes (payoutd.domain.assets), whose
+# address rules a wallet's address passes
+WALLET_CHAINS: dict[WalletNetwork, str] = {
+    WalletNetwork.SOL: "SOL",
+    WalletNetwork.ETHEREUM: "ETH",
+    WalletNetwork.BASE: "BASE",
+}
+
+
+def party_id(prefix: str, time_ordered: str) -> str:
+    """`prefix` and the 32 hex digits of a time-ordered UUID (payoutd.ids)."""
+    return prefix + time_ordered.replace("-", "")

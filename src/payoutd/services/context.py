@@ -18,7 +18,6 @@ from payoutd.services.ports import (
     Clock,
     EndpointFormat,
     MetricsSink,
-    PartyDirectory,
     PaymentFiles,
     Rates,
     Secrets,
@@ -41,8 +40,7 @@ class Context:
     callback_formats: Mapping[str, CallbackFormat] = field(default_factory=dict)
     # provider dialects' webhook formats for endpoints, by the endpoint's `format`
     endpoint_formats: Mapping[str, EndpointFormat] = field(default_factory=dict)
-    # ramp payouts: who they name, how payments reach the bank, the bank files
-    parties: PartyDirectory | None = None
+    # ramp payouts: how payments reach the bank, the bank files
     bank_rail: BankRail | None = None
     payment_files: PaymentFiles | None = None
 

@@ -28,7 +28,7 @@ from payoutd.domain.events import Event
 from payoutd.domain.fees import ServiceFee
 from payoutd.domain.idempotency import StoredRequest
 from payoutd.domain.ledger import Balance, Entry, HoldRequest
-from payoutd.domain.parties import BankAccount, Customer, Wallet
+from payoutd.domain.parties import AccountStatus, BankAccount, Customer, KycStatus, Wallet
 from payoutd.domain.payout import (
     Change,
     DialectRecord,
@@ -445,6 +445,65 @@ class Idempotency(Protocol):
     async def release(self, merchant_id: str, key: str) -> None: ...
 
 
+class Parties(Protocol):
+    """A merchant's customers, bank accounts and wallets (ramp payouts). A read names the
+    merchant (None: the operator, any merchant's); account numbers and IBANs come back
+    opened, whatever the store keeps of them."""
+
+    async def add_customer(self, c: Customer) -> None: ...
+
+    async def customer(self, merchant_id: str | None, customer_id: str) -> Customer | None: ...
+
+    async def customers(
+        self,
+        merchant_id: str,
+        *,
+        lookup_key: str | None = None,
+        before_id: str | None = None,
+        limit: int = 50,
+    ) -> list[Customer]: ...
+
+    async def set_kyc(self, customer_id: str, status: KycStatus, now: datetime) -> None: ...
+
+    async def add_bank_account(self, a: BankAccount) -> None: ...
+
+    async def bank_account(
+        self, merchant_id: str | None, account_id: str
+    ) -> BankAccount | None: ...
+
+    async def bank_accounts(
+        self,
+        merchant_id: str,
+        *,
+        lookup_key: str | None = None,
+        customer_id: str | None = None,
+        before_id: str | None = None,
+        limit: int = 50,
+    ) -> list[BankAccount]: ...
+
+    async def set_bank_account_status(
+        self, account_id: str, status: AccountStatus, now: datetime
+    ) -> None: ...
+
+    async def add_wallet(self, w: Wallet) -> None: ...
+
+    async def wallet(self, merchant_id: str | None, wallet_id: str) -> Wallet | None: ...
+
+    async def wallets(
+        self,
+        merchant_id: str,
+        *,
+        lookup_key: str | None = None,
+        customer_id: str | None = None,
+        before_id: str | None = None,
+        limit: int = 50,
+    ) -> list[Wallet]: ...
+
+    async def set_wallet_status(
+        self, wallet_id: str, status: AccountStatus, now: datetime
+    ) -> None: ...
+
+
 class Sealed(Protocol):
     async def reseal(self, change: Callable[[str], str]) -> int: ...
 
@@ -485,6 +544,9 @@ class UnitOfWork(Protocol):
 
     @property
     def sealed(self) -> Sealed: ...
+
+    @property
+    def parties(self) -> Parties: ...
 
     @property
     def idempotency(self) -> Idempotency: ...
@@ -694,23 +756,3 @@ class PaymentFiles(Protocol):
         ...
 
     def read_statement(self, data: bytes) -> list[StatementLine]: ...
-
-
-class PartyDirectory(Protocol):
-    """The parties ramp payouts name (services.parties): a merchant's customers, their
-    bank accounts and wallets (each lookup refuses an id the merchant does not own), and
-    the operator's funding accounts and wallets from the configuration."""
-
-    async def get_customer(
-        self, uow: UnitOfWork, merchant_id: str, customer_id: str, /
-    ) -> Customer: ...
-
-    async def get_bank_account(
-        self, uow: UnitOfWork, merchant_id: str, account_id: str, /
-    ) -> BankAccount: ...
-
-    async def get_wallet(self, uow: UnitOfWork, merchant_id: str, wallet_id: str, /) -> Wallet: ...
-
-    def funding_account(self, currency: str, network: str, /) -> BankAccount: ...
-
-    def funding_wallet(self, currency: str, network: str, /) -> Wallet: ...

@@ -56,14 +56,9 @@ from payoutd.domain.payout import (
 )
 from payoutd.domain.rates import RateError
 from payoutd.ids import new_id
-from payoutd.services import payouts
+from payoutd.services import parties, payouts
 from payoutd.services.context import Context
-from payoutd.services.ports import (
-    BankRail,
-    PartyDirectory,
-    PaymentFiles,
-    UnitOfWork,
-)
+from payoutd.services.ports import BankRail, PaymentFiles, UnitOfWork
 from payoutd.services.views import amount as shown_amount
 from payoutd.services.views import ts
 
@@ -85,12 +80,6 @@ class RampRequest:
     wire_message: str | None = None
     lookup_key: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-def _parties(ctx: Context) -> PartyDirectory:
-    if ctx.parties is None:
-        raise PayoutdError("bank_rail_unavailable", "No parties directory is configured")
-    return ctx.parties
 
 
 def _files(ctx: Context) -> PaymentFiles:
@@ -136,17 +125,16 @@ async def create(uow: UnitOfWork, ctx: Context, merchant_id: str, req: RampReque
     rules.check_third_party_message(req.third_party_message)
     rules.check_wire_message(req.wire_message)
     rules.check_lookup_key(req.lookup_key)
-    book = _parties(ctx)
-    customer = await book.get_customer(uow, merchant_id, req.customer)
+    customer = await parties.get_customer(uow, merchant_id, req.customer)
     if customer.kyc_status is not KycStatus.APPROVED:
         raise field_error("customer_not_approved", "customer")
     source: BankAccount | Wallet
     destination: BankAccount | Wallet
     funding: BankAccount | Wallet
     if kind is RampType.ON_RAMP:
-        source = await book.get_bank_account(uow, merchant_id, req.source.id)
-        destination = await book.get_wallet(uow, merchant_id, req.destination.id)
-        funding = book.funding_account(src_cur, req.source.network)
+        source = await parties.get_bank_account(uow, merchant_id, req.source.id)
+        destination = await parties.get_wallet(uow, merchant_id, req.destination.id)
+        funding = parties.funding_account(ctx, src_cur, req.source.network)
         src_detail, fund_detail = _bank_detail(source), _bank_detail(funding)
         dst_detail, wallet_address, bank = destination.address, destination.address, {}
         _usable(source.currency.value == src_cur, "source.currency", "not the account's currency")
@@ -157,9 +145,9 @@ async def create(uow: UnitOfWork, ctx: Context, merchant_id: str, req: RampReque
             "not the wallet's currency and network",
         )
     else:
-        source = await book.get_wallet(uow, merchant_id, req.source.id)
-        destination = await book.get_bank_account(uow, merchant_id, req.destination.id)
-        funding = book.funding_wallet(src_cur, req.source.network)
+        source = await parties.get_wallet(uow, merchant_id, req.source.id)
+        destination = await parties.get_bank_account(uow, merchant_id, req.destination.id)
+        funding = parties.funding_wallet(ctx, src_cur, req.source.network)
         src_detail, fund_detail = source.address, funding.address
         dst_detail, wallet_address = _bank_detail(destination), source.address
         bank = dataclasses.asdict(bank_ref(destination))
@@ -445,11 +433,10 @@ async def receive_deposit(uow: UnitOfWork, ctx: Context, deposit: ChainDeposit) 
         if network is not None and deposit.sender
         else []
     )
-    book = _parties(ctx)
     reason = "no pending payout from this sender"
     for ramp in candidates:
         try:
-            funding = book.funding_wallet(currency, ramp.source_network)
+            funding = parties.funding_wallet(ctx, currency, ramp.source_network)
         except PayoutdError:
             continue
         if funding.id != ramp.funding_id or funding.address != deposit.address:
@@ -682,7 +669,7 @@ class Export:
 
 
 def originator(ctx: Context, currency: str) -> Originator:
-    account = _parties(ctx).funding_account(currency.lower(), PAYMENT_NETWORK[currency.lower()])
+    account = parties.funding_account(ctx, currency.lower(), PAYMENT_NETWORK[currency.lower()])
     return Originator(account=bank_ref(account), company_name=account.holder_name)
 
 
@@ -749,7 +736,7 @@ async def sandbox_transfer(
         raise field_error("validation_error", "network", f"{cur} does not travel by {network}")
     if amount <= 0 or decimals_of(amount) > DECIMALS[cur]:
         raise field_error("invalid_amount", "amount")
-    account = _parties(ctx).funding_account(cur, network)
+    account = parties.funding_account(ctx, cur, network)
     now = ctx.clock.now()
     line = StatementLine(
         reference=f"SANDBOX-{new_id()}",
@@ -766,8 +753,8 @@ async def sandbox_transfer(
 
 def _payment_line(ctx: Context, payment: BankPayment, *, returned: bool) -> StatementLine:
     today: date = ctx.clock.now().date()
-    account = _parties(ctx).funding_account(
-        payment.currency.lower(), PAYMENT_NETWORK[payment.currency.lower()]
+    account = parties.funding_account(
+        ctx, payment.currency.lower(), PAYMENT_NETWORK[payment.currency.lower()]
     )
     return StatementLine(
         reference=f"SANDBOX-{'RET' if returned else 'DBT'}-{payment.id}",

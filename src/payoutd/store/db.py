@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from payoutd.services.ports import Secrets
 from payoutd.store.sqlite_writer import SqliteWriter
 from payoutd.store.uow import UnitOfWork
 
@@ -46,8 +47,10 @@ def tune_sqlite(engine: AsyncEngine) -> None:
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, secrets: Secrets | None = None) -> None:
         self.engine = engine
+        # seals and opens the personal data the unit's repositories keep (store.parties)
+        self.secrets = secrets
         self.dialect = engine.dialect.name
         # SQLite has one writer at a time anyway: this process's writers queue on one
         # lock and share one connection (payoutd.store.sqlite_writer) instead of
@@ -71,10 +74,10 @@ class Database:
         """A read-write transaction, committed when the block ends without error."""
         if self._writer is not None:
             async with self._writer.transaction() as conn:
-                yield UnitOfWork(conn, self.dialect)
+                yield UnitOfWork(conn, self.dialect, secrets=self.secrets)
             return
         async with self.engine.connect() as conn, conn.begin():
-            yield UnitOfWork(conn, self.dialect)
+            yield UnitOfWork(conn, self.dialect, secrets=self.secrets)
 
     @contextlib.asynccontextmanager
     async def autocommit(self) -> AsyncIterator[UnitOfWork]:
@@ -84,7 +87,7 @@ class Database:
         assert self.is_postgres, "SQLite writes need BEGIN IMMEDIATE (see tune_sqlite)"
         async with self.engine.connect() as raw:
             conn = await raw.execution_options(isolation_level="AUTOCOMMIT")
-            yield UnitOfWork(conn, self.dialect)
+            yield UnitOfWork(conn, self.dialect, secrets=self.secrets)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[UnitOfWork]:
@@ -92,7 +95,7 @@ class Database:
         async with self.engine.connect() as raw:
             conn: AsyncConnection = await raw.execution_options(**{READ_ONLY: True})
             async with conn.begin():
-                yield UnitOfWork(conn, self.dialect, read_only=True)
+                yield UnitOfWork(conn, self.dialect, read_only=True, secrets=self.secrets)
 
     @contextlib.asynccontextmanager
     async def snapshot(self) -> AsyncIterator[UnitOfWork]:
@@ -110,7 +113,7 @@ class Database:
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
             async with conn.begin():
-                yield UnitOfWork(conn, self.dialect, read_only=True)
+                yield UnitOfWork(conn, self.dialect, read_only=True, secrets=self.secrets)
 
     @contextlib.asynccontextmanager
     async def wallet_lock(self, wallet: str) -> AsyncIterator[bool]:

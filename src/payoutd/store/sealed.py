@@ -7,12 +7,14 @@ from collections.abc import Callable
 from sqlalchemy import Table, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payoutd.store.tables import api_keys, merchants, webhook_endpoints
+from payoutd.store.tables import api_keys, bank_accounts, merchants, webhook_endpoints
 
 SEALED_COLUMNS: dict[Table, tuple[str, ...]] = {
     merchants: ("webhook_secret", "totp_secret"),
     api_keys: ("signing_secret", "secret_sealed"),
     webhook_endpoints: ("secret", "previous_secret"),
+    # personal data rather than secrets, sealed under the same keys (store.parties)
+    bank_accounts: ("account_number", "iban"),
 }
 
 

@@ -545,3 +545,65 @@ bank_exports = Table(
     Column("content", Text, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
 )
+
+# The parties of ramp payouts (Sphere): a merchant's customers, their bank accounts and
+# wallets. Ids are Sphere's (`customer_` + 32 hex...), time-ordered, so lists page by id.
+# The operator's funding accounts and wallets are configuration, not rows.
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", String(48), primary_key=True),
+    Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("kyc_status", String(16), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("email", String(254), nullable=True),
+    Column("meta", JSON, nullable=False),
+    Column("lookup_key", String(200), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "merchant_id", "lookup_key"),
+)
+
+bank_accounts = Table(
+    "bank_accounts",
+    metadata,
+    Column("id", String(48), primary_key=True),
+    Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
+    Column("customer_id", String(48), ForeignKey("customers.id"), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("holder_name", String(200), nullable=False),
+    Column("bank_name", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    # personal data: the account number and the IBAN are sealed (payoutd.secretbox), and
+    # only their last four digits are kept in the clear, for display
+    Column("routing_number", String(9), nullable=True),
+    Column("account_number", String(SEALED), nullable=True),
+    Column("account_type", String(16), nullable=False),
+    Column("iban", String(SEALED), nullable=True),
+    Column("bic", String(11), nullable=True),
+    Column("last4", String(4), nullable=False),
+    Column("bank_address", String(300), nullable=True),
+    Column("meta", JSON, nullable=False),
+    Column("lookup_key", String(200), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "merchant_id", "lookup_key"),
+)
+
+wallets = Table(
+    "wallets",
+    metadata,
+    Column("id", String(48), primary_key=True),
+    Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
+    Column("customer_id", String(48), ForeignKey("customers.id"), nullable=False),
+    Column("network", String(16), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("address", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("meta", JSON, nullable=False),
+    Column("lookup_key", String(200), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "merchant_id", "lookup_key"),
+)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payoutd.services.ports import Secrets
 from payoutd.store import pool_checks
 from payoutd.store.audit import AuditRepository
 from payoutd.store.batches import BatchRepository
@@ -13,6 +14,7 @@ from payoutd.store.idempotency import IdempotencyRepository
 from payoutd.store.ledger import LedgerRepository
 from payoutd.store.merchants import MerchantRepository, ServiceFeeRepository
 from payoutd.store.outbox import OutboxRepository
+from payoutd.store.parties import PartyRepository
 from payoutd.store.payouts import PayoutRepository
 from payoutd.store.placements import PlacementRepository
 from payoutd.store.ramps import BankRepository, RampRepository
@@ -22,7 +24,14 @@ from payoutd.store.webhooks import WebhookRepository
 
 
 class UnitOfWork:
-    def __init__(self, conn: AsyncConnection, dialect: str, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        dialect: str,
+        *,
+        read_only: bool = False,
+        secrets: Secrets | None = None,
+    ) -> None:
         self.conn = conn
         self.dialect = dialect
         self.read_only = read_only
@@ -38,6 +47,7 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(conn, dialect)
         self.sealed = SealedRepository(conn, dialect)
         self.placements = PlacementRepository(conn, dialect, self.ledger, self.outbox)
+        self.parties = PartyRepository(conn, secrets)
         self.ramps = RampRepository(conn, dialect)
         self.bank = BankRepository(conn, dialect)
 

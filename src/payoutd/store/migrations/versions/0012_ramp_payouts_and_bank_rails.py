@@ -7,7 +7,7 @@ review queue for money that matched nothing, and the payments (and payment files
 the operator's funding accounts.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-08 01:00:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from payoutd.store.types import Amount, UTCDateTime
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
