@@ -94,9 +94,7 @@ async def test_off_ramp_returned_by_the_sandbox_bank_is_refunded(h: Harness) -> 
     c = await rs.customer(h, merchant)
     ramp = await rs.create(h, merchant, rs.off_ramp_body(c, "20", "usd"))
     assert await deposit_for(h, ramp, "20", txid="6" * 64) == "funded"
-    r = await h.client.post(
-        f"/v1/sandbox/bank/payments/{ramp['id']}/return", headers=h.admin
-    )
+    r = await h.client.post(f"/v1/sandbox/bank/payments/{ramp['id']}/return", headers=h.admin)
     assert r.status_code == 200, r.text
     assert r.json()["outcome"] == "returned"
     assert (await rs.status_of(h, merchant, ramp["id"]))["status"] == "refunded"

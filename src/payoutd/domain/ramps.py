@@ -5,6 +5,7 @@ other payout's."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
@@ -47,11 +48,18 @@ def new_memo() -> str:
     return "".join(secrets.choice(MEMO_ALPHABET) for _ in range(MEMO_LENGTH))
 
 
-def memo_in(text: str, memo: str) -> bool:
-    """Whether a remittance text carries `memo`: banks fold case, split long remittance
-    lines and pad with spaces, so the comparison ignores case and whitespace."""
-    folded = "".join(text.split()).upper()
-    return memo.upper() in folded
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def memo_candidates(text: str) -> list[str]:
+    """The memo-shaped words of a remittance text (banks may fold its case and surround
+    the memo with their own prefixes: /ROC/, EREF+...)."""
+    alphabet = set(MEMO_ALPHABET)
+    return [
+        w.upper()
+        for w in _WORD.findall(text)
+        if len(w) == MEMO_LENGTH and set(w.upper()) <= alphabet
+    ]
 
 
 def check_third_party_message(message: str | None) -> str | None:

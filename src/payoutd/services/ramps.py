@@ -314,18 +314,6 @@ async def apply(uow: UnitOfWork, ctx: Context, change: RampChange) -> RampPayout
 
 # -- money coming in --------------------------------------------------------------------
 
-MEMO_TOKEN = re.compile(r"[A-Za-z0-9]+")
-
-
-def _memo_candidates(text: str) -> list[str]:
-    """The memo-shaped words of a remittance text."""
-    alphabet = set(rules.MEMO_ALPHABET)
-    return [
-        w.upper()
-        for w in MEMO_TOKEN.findall(text)
-        if len(w) == rules.MEMO_LENGTH and set(w.upper()) <= alphabet
-    ]
-
 
 async def _queue(uow: UnitOfWork, kind: str, subject_id: str, reason: str, now: datetime) -> str:
     await uow.bank.add_review(kind, subject_id, reason, now)
@@ -382,7 +370,7 @@ async def _match_line(
         return "review", None, f"our payment is already {payment.status}"
     if line.direction is not Direction.CREDIT:
         return "review", None, "a debit that names no payment of ours"
-    for memo in _memo_candidates(line.memo):
+    for memo in rules.memo_candidates(line.memo):
         ramp = await uow.ramps.by_memo(memo)
         if ramp is None or ramp.type is not RampType.ON_RAMP:
             continue
