@@ -16,6 +16,7 @@ from payoutd.config import Settings
 from payoutd.dialects import bitclear, calypso, cryptomus
 from payoutd.domain.assets import CURRENCIES, NETWORKS
 from payoutd.metrics import Metrics
+from payoutd.rails.files import BankFiles
 from payoutd.rails.sandbox import FileBank, SandboxBank
 from payoutd.rate_limits import RateLimits
 from payoutd.rates import RateSources
@@ -204,6 +205,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         callback_formats=CALLBACK_FORMATS,
         endpoint_formats=ENDPOINT_FORMATS,
         bank_rail=build_bank_rail(settings),
+        payment_files=BankFiles(),
     )
     # a funding account or wallet the configuration got wrong stops the start, named
     parties.check_funding(ctx)

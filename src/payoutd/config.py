@@ -189,6 +189,9 @@ class Settings(BaseSettings):
     # `payoutd bank export`; statements confirm them)
     bank_rail: Literal["sandbox", "files"] = "sandbox"
     sandbox_bank_settle_seconds: float = Field(default=5.0, ge=0)
+    # NACHA's Company Identification of the operator (often "1" + the EIN): USD payment
+    # files need it
+    ach_company_id: str = ""
 
     db_pool_size: int = Field(default=20, ge=1)
     # API processes of `serve --role api` (each with its own pool of db_pool_size); more

@@ -27,6 +27,8 @@ VIOLATIONS = [
     ("adapters", "webhooks/signing.py", "import payoutd.api.errors"),
     ("ports", "services/ports.py", "import payoutd.services.context"),
     ("adapters-apart", "webhooks/signing.py", "import payoutd.store.tables"),
+    ("adapters", "rails/files.py", "import payoutd.services.payouts"),
+    ("adapters-apart", "rails/files.py", "import payoutd.chains.sandbox"),
     ("services", "services/webhooks.py", "import payoutd.dialects.cryptomus"),
     ("dialects", "dialects/cryptomus.py", "import payoutd.services.views"),
     ("dialects", "dialects/cryptomus.py", "import fastapi"),

@@ -31,6 +31,8 @@ class BankAccountRef:
     routing_number: str | None = None
     account_number: str | None = None
     account_type: str = "checking"  # ACH: "checking" or "savings"
+    # ACH: an "individual" is paid in a PPD batch, a "business" in a CCD batch
+    holder_type: str = "individual"
 
 
 @dataclass(frozen=True, slots=True)

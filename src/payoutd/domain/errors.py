@@ -286,6 +286,20 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "Method not allowed",
         "The path exists but not with this HTTP method.",
     ),
+    ErrorSpec(
+        "bank_currency_not_supported",
+        422,
+        "This bank file format does not carry {currency}",
+        "A payment file was asked for in a currency its format cannot pay: SEPA credit "
+        "transfers (pain.001) carry EUR only, NACHA files USD only.",
+    ),
+    ErrorSpec(
+        "statement_unreadable",
+        422,
+        "The bank statement could not be read",
+        "The file is neither a camt.053 nor an MT940 statement, or it breaks the format "
+        "(the message says where); nothing of it was imported.",
+    ),
     # The one answer above 499 that is not a bug: a node payoutd needs to price a payout
     # cannot be reached. Nothing was changed; retry after the given time.
     ErrorSpec(
@@ -331,12 +345,6 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "No bank rail serves this",
         "The sandbox bank is not the configured rail, or no payment file writer or "
         "funding account serves the currency.",
-    ),
-    ErrorSpec(
-        "invalid_statement",
-        422,
-        "The statement could not be read",
-        "The file is neither a camt.053 nor an MT940 statement payoutd can read.",
     ),
     ErrorSpec(
         "merchant_not_found", 404, "Merchant not found", "Operator calls: no merchant with that id."

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -298,6 +298,8 @@ class BankBook(Protocol):
         *,
         export_id: str | None = None,
     ) -> bool: ...
+
+    async def exports_since(self, currency: str, since: datetime) -> int: ...
 
     async def add_export(
         self,
@@ -598,6 +600,31 @@ class Secrets(Protocol):
         ...
 
 
+class PaymentFiles(Protocol):
+    """The files of real banks (payoutd.rails.files): payment files the operator uploads,
+    statements the operator downloads. Refusals are PayoutdErrors naming the field."""
+
+    def export(
+        self,
+        originator: Originator,
+        payments: Sequence[OutgoingPayment],
+        *,
+        reference: str,
+        created_at: datetime,
+        execution_date: date,
+        file_number: int = 1,
+    ) -> tuple[str, bytes]:
+        """(file name, content): a SEPA pain.001 for a EUR originator account, a NACHA
+        file for a USD one. `reference` (1-35 letters, digits, '-') names the file;
+        `file_number` counts the files of `created_at`'s day for this account, from 1."""
+        ...
+
+    def read(self, data: bytes) -> list[StatementLine]:
+        """The booked lines of a camt.053 or MT940 statement, with references that are
+        the same however often the file is read (`statement_unreadable` otherwise)."""
+        ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
@@ -741,18 +768,3 @@ class BankRail(Protocol):
         """True: payments are handed to the rail as they are made (the sandbox); False:
         they wait for the operator's export of a payment file."""
         ...
-
-
-class PaymentFiles(Protocol):
-    """The bank files payoutd writes and reads (payoutd.rails): SEPA credit transfers
-    (pain.001) for EUR, NACHA for USD, and statements (camt.053, MT940) in."""
-
-    def write(self, originator: Originator, payments: Sequence[OutgoingPayment]) -> bytes:
-        """One payment file for `payments` (all in the originator's currency)."""
-        ...
-
-    def file_format(self, currency: str) -> str:
-        """ "pain.001" or "nacha"."""
-        ...
-
-    def read_statement(self, data: bytes) -> list[StatementLine]: ...

@@ -97,7 +97,7 @@ def _bank_detail(account: BankAccount) -> str:
     return rules.masked(account.account_number or account.iban or "")
 
 
-def bank_ref(account: BankAccount) -> BankAccountRef:
+def bank_ref(account: BankAccount, holder_type: str = "individual") -> BankAccountRef:
     return BankAccountRef(
         holder=account.holder_name,
         currency=account.currency.value.upper(),
@@ -106,6 +106,7 @@ def bank_ref(account: BankAccount) -> BankAccountRef:
         routing_number=account.routing_number,
         account_number=account.account_number,
         account_type=account.account_type,
+        holder_type=holder_type,
     )
 
 
@@ -150,7 +151,7 @@ async def create(uow: UnitOfWork, ctx: Context, merchant_id: str, req: RampReque
         funding = parties.funding_wallet(ctx, src_cur, req.source.network)
         src_detail, fund_detail = source.address, funding.address
         dst_detail, wallet_address = _bank_detail(destination), source.address
-        bank = dataclasses.asdict(bank_ref(destination))
+        bank = dataclasses.asdict(bank_ref(destination, customer.type.value))
         _usable(
             source.currency.value == src_cur and source.network.value == req.source.network,
             "source.network",
@@ -534,7 +535,7 @@ async def _start_bank_payment(uow: UnitOfWork, ctx: Context, ramp: RampPayout) -
     sandbox = rail is not None and rail.accepts_payments()
     await uow.bank.add_payment(
         BankPayment(
-            id=payment_id(ramp.id),
+            id=new_payment_id(),
             ramp_id=ramp.id,
             merchant_id=ramp.merchant_id,
             amount=priced.final_amount,
@@ -551,10 +552,12 @@ async def _start_bank_payment(uow: UnitOfWork, ctx: Context, ramp: RampPayout) -
     return processing
 
 
-def payment_id(ramp_id: str) -> str:
-    """The end-to-end id of a ramp's payment: SEPA allows 35 characters, NACHA carries 15
-    in the individual id, so the uuid's 32 hex digits, upper-cased."""
-    return ramp_id.replace("-", "").upper()
+def new_payment_id() -> str:
+    """The end-to-end id of a ramp's bank payment, which the bank's statement echoes:
+    NACHA's individual identification number carries at most 15 characters (SEPA's
+    EndToEndId 35), so "P" and 14 memo symbols (about 68 random bits; the primary key
+    refuses a repeat)."""
+    return "P" + rules.new_memo()[:14]
 
 
 async def start_on_ramps(uow: UnitOfWork, ctx: Context, limit: int = 50) -> int:
@@ -654,11 +657,19 @@ class Export:
     payments: int
     total: Decimal
     content: bytes
+    filename: str
 
 
 def originator(ctx: Context, currency: str) -> Originator:
+    """The funding account payments of `currency` leave from, as the payment file names it
+    (NACHA's company id from the configuration)."""
     account = parties.funding_account(ctx, currency.lower(), PAYMENT_NETWORK[currency.lower()])
-    return Originator(account=bank_ref(account), company_name=account.holder_name)
+    return Originator(
+        account=bank_ref(account, "business"),
+        company_name=account.holder_name,
+        company_id=ctx.settings.ach_company_id,
+        destination_name=account.bank_name,
+    )
 
 
 async def export_payments(uow: UnitOfWork, ctx: Context, currency: str) -> Export | None:
@@ -672,29 +683,34 @@ async def export_payments(uow: UnitOfWork, ctx: Context, currency: str) -> Expor
     payments = await uow.bank.unexported(cur)
     if not payments:
         return None
-    content = files.write(originator(ctx, cur), [p.outgoing() for p in payments])
     now = ctx.clock.now()
-    export_id = new_id()
+    export_id = new_id().replace("-", "")  # a SEPA message id: at most 35 characters
+    day = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo)
+    name, content = files.export(
+        originator(ctx, cur),
+        [p.outgoing() for p in payments],
+        reference=export_id,
+        created_at=now,
+        execution_date=now.date(),
+        file_number=await uow.bank.exports_since(cur, day) + 1,
+    )
     for p in payments:
         if not await uow.bank.set_payment_status(
             p.id, "pending", "exported", now, export_id=export_id
         ):
             raise RuntimeError(f"payment {p.id} was exported by another transaction")
     total = sum((p.amount for p in payments), Decimal(0))
-    fmt_name = files.file_format(cur)
+    fmt_name = "pain.001" if cur == "EUR" else "nacha"
     await uow.bank.add_export(
         export_id, cur, fmt_name, len(payments), total, content.decode("ascii"), now
     )
-    return Export(export_id, cur, fmt_name, len(payments), total, content)
+    return Export(export_id, cur, fmt_name, len(payments), total, content, name)
 
 
 async def import_statement(uow: UnitOfWork, ctx: Context, data: bytes) -> dict[str, int]:
-    """Every line of a camt.053 or MT940 statement through receive_bank_line; the counts
-    of each outcome."""
-    try:
-        lines = _files(ctx).read_statement(data)
-    except (ValueError, KeyError) as exc:
-        raise PayoutdError("invalid_statement", f"The statement could not be read: {exc}") from exc
+    """Every line of a camt.053 or MT940 statement through receive_bank_line (a file that
+    cannot be read is refused whole: statement_unreadable); the count of each outcome."""
+    lines = _files(ctx).read(data)
     counts = {"funded": 0, "settled": 0, "returned": 0, "review": 0, "duplicate": 0}
     for line in lines:
         counts[await receive_bank_line(uow, ctx, line)] += 1

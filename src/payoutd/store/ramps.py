@@ -458,6 +458,15 @@ class BankRepository:
         )
         return bool(result.rowcount == 1)
 
+    async def exports_since(self, currency: str, since: datetime) -> int:
+        """Payment files of `currency` written since then (NACHA numbers a day's files)."""
+        stmt = (
+            select(func.count())
+            .select_from(bank_exports)
+            .where(bank_exports.c.currency == currency, bank_exports.c.created_at >= since)
+        )
+        return int((await self.conn.execute(stmt)).scalar_one())
+
     async def add_export(
         self,
         export_id: str,

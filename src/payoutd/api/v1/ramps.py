@@ -158,7 +158,7 @@ async def cancel_ramp(
 @admin_router.post(
     "/statements",
     response_model=StatementImported,
-    responses=responses("unauthorized", "forbidden_scope", "invalid_statement"),
+    responses=responses("unauthorized", "forbidden_scope", "statement_unreadable"),
     summary="Import a bank statement (camt.053 or MT940, the raw file as the body)",
     openapi_extra={
         "requestBody": {
@@ -277,6 +277,7 @@ async def export_payments(
         content=export.content,
         media_type=media,
         headers={
+            "Content-Disposition": f'attachment; filename="{export.filename}"',
             "X-Export-Id": export.id,
             "X-Export-Format": export.format,
             "X-Export-Payments": str(export.payments),
