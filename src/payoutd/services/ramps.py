@@ -845,3 +845,22 @@ def view(r: RampPayout) -> dict[str, Any]:
         "created_at": ts(r.created_at),
         "updated_at": ts(r.updated_at),
     }
+
+
+def review_view(item: ReviewItem) -> dict[str, Any]:
+    """A review queue item as the admin API and the CLI show it."""
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "reason": item.reason,
+        "status": item.status,
+        "amount": shown_amount(item.amount, item.currency.upper()),
+        "currency": item.currency.upper(),
+        "memo": item.memo,
+        "reference": item.reference,
+        "ramp_id": item.ramp_id,
+        "resolved_by": item.resolved_by,
+        "note": item.note,
+        "created_at": ts(item.created_at),
+        "resolved_at": ts(item.resolved_at),
+    }

@@ -25,12 +25,10 @@ from payoutd.api.v1.ramp_schemas import (
     StatementImported,
 )
 from payoutd.bootstrap import Runtime
-from payoutd.domain.banking import ReviewItem
 from payoutd.domain.errors import field_error
 from payoutd.domain.ramps import End
 from payoutd.services import ramps
 from payoutd.services.ports import UnitOfWork
-from payoutd.services.views import amount, ts
 
 router = APIRouter(prefix="/v1/ramp-payouts", tags=["ramp payouts"])
 admin_router = APIRouter(
@@ -181,24 +179,6 @@ async def import_statement(
     return {"lines": sum(counts.values()), **counts}
 
 
-def review_view(item: ReviewItem) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "kind": item.kind,
-        "reason": item.reason,
-        "status": item.status,
-        "amount": amount(item.amount, item.currency.upper()),
-        "currency": item.currency.upper(),
-        "memo": item.memo,
-        "reference": item.reference,
-        "ramp_id": item.ramp_id,
-        "resolved_by": item.resolved_by,
-        "note": item.note,
-        "created_at": ts(item.created_at),
-        "resolved_at": ts(item.resolved_at),
-    }
-
-
 @admin_router.get(
     "/review",
     response_model=ReviewList,
@@ -214,7 +194,7 @@ async def review_queue(
     rt = _rt(request)
     async with rt.db.read() as uow:
         items = await uow.bank.review_items(status or None, limit=limit)
-    return {"data": [review_view(i) for i in items]}
+    return {"data": [ramps.review_view(i) for i in items]}
 
 
 @admin_router.post(
@@ -246,7 +226,7 @@ async def resolve_review(
         item = await ramps.resolve_review(
             uow, rt.ctx, item_id, by=body.operator, ramp_id=body.ramp_id, note=body.note
         )
-    return {"data": [review_view(item)]}
+    return {"data": [ramps.review_view(item)]}
 
 
 @admin_router.post(
