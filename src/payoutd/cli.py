@@ -1,5 +1,6 @@
 """The operator's command line: `payoutd serve`, `migrate`, `merchant create`,
-`merchant totp enrol|reset`, `merchant cooldown lift`, `deposit`, `ledger check`. `--json`
+`merchant totp enrol|reset`, `merchant cooldown lift`, `deposit`, `ledger check`,
+`customers create|list|kyc`, `bank-accounts create|list`, `wallets create|list`. `--json`
 prints machine-readable output."""
 
 from __future__ import annotations
@@ -61,6 +62,18 @@ bank_app.add_typer(bank_review_app, name="review")
 app.add_typer(bank_app, name="bank")
 ramps_app = typer.Typer(help="Ramp payouts (bank account <-> wallet).", no_args_is_help=True)
 app.add_typer(ramps_app, name="ramps")
+customers_app = typer.Typer(
+    help="A merchant's customers of ramp payouts, and their KYC status.", no_args_is_help=True
+)
+app.add_typer(customers_app, name="customers")
+bank_accounts_app = typer.Typer(
+    help="Customers' bank accounts (usd: ACH/wire, eur: SEPA).", no_args_is_help=True
+)
+app.add_typer(bank_accounts_app, name="bank-accounts")
+wallets_app = typer.Typer(
+    help="Customers' stablecoin wallets (usdc/usdt on sol, ethereum, base).", no_args_is_help=True
+)
+app.add_typer(wallets_app, name="wallets")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -686,6 +699,210 @@ def secrets_new_key() -> None:
     from payoutd.secretbox import new_key
 
     typer.echo(new_key())
+
+
+# -- the parties of ramp payouts ---------------------------------------------------------
+
+LookupOpt = Annotated[str | None, typer.Option("--lookup-key", help="Your lookup key")]
+LimitOpt = Annotated[int, typer.Option(min=1, max=200, help="How many, newest first")]
+
+
+def _listed(
+    rows: list[dict[str, Any]], as_json: bool, line: Callable[[dict[str, Any]], str]
+) -> None:
+    if as_json:
+        typer.echo(jsonlib.dumps({"data": rows}))
+        return
+    if not rows:
+        console.print("none")
+    for row in rows:
+        console.print(line(row), highlight=False)
+
+
+@customers_app.command("create")
+def customers_create(
+    merchant: str,
+    name: Annotated[str, typer.Option(help="The customer's name")],
+    type_: Annotated[str, typer.Option("--type", help="individual or business")] = "individual",
+    email: Annotated[str | None, typer.Option(help="Contact address")] = None,
+    lookup_key: LookupOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a customer of MERCHANT (KYC pending)."""
+    from payoutd.services import parties
+    from payoutd.services.views import customer_view
+
+    req = parties.CustomerRequest(type=type_, name=name, email=email, lookup_key=lookup_key)
+
+    async def job(rt: Runtime) -> dict[str, Any]:
+        async with rt.db.unit() as uow:
+            return customer_view(await parties.create_customer(uow, rt.ctx, merchant, req))
+
+    out = _run(job)
+    _print(out, as_json, f"{out['id']}  {out['type']}  {out['name']}  kyc {out['kyc_status']}")
+
+
+@customers_app.command("list")
+def customers_list(
+    merchant: str, lookup_key: LookupOpt = None, limit: LimitOpt = 50, as_json: JsonOpt = False
+) -> None:
+    """MERCHANT's customers, newest first."""
+    from payoutd.services import parties
+    from payoutd.services.views import customer_view
+
+    async def job(rt: Runtime) -> list[dict[str, Any]]:
+        async with rt.db.read() as uow:
+            found = await parties.list_customers(uow, merchant, lookup_key=lookup_key, limit=limit)
+        return [customer_view(c) for c in found]
+
+    _listed(
+        _run(job), as_json, lambda c: f"{c['id']}  {c['type']}  {c['name']}  kyc {c['kyc_status']}"
+    )
+
+
+@customers_app.command("kyc")
+def customers_kyc(
+    customer: str,
+    status: Annotated[str, typer.Argument(help="pending, approved or rejected")],
+    operator: Annotated[
+        str, typer.Option(help="Who decides, for the audit trail")
+    ] = os.environ.get("USER", "operator"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Set CUSTOMER's KYC status (the operator's decision, kept in the audit log)."""
+    from payoutd.services import parties
+    from payoutd.services.views import customer_view
+
+    async def job(rt: Runtime) -> dict[str, Any]:
+        async with rt.db.unit() as uow:
+            changed = await parties.set_kyc(uow, rt.ctx, customer, status, actor=f"cli:{operator}")
+        return customer_view(changed)
+
+    out = _run(job)
+    _print(out, as_json, f"{out['id']}  kyc {out['kyc_status']}")
+
+
+@bank_accounts_app.command("create")
+def bank_accounts_create(
+    merchant: str,
+    customer: Annotated[str, typer.Option(help="The customer's id")],
+    currency: Annotated[str, typer.Option(help="usd or eur")],
+    holder_name: Annotated[str, typer.Option(help="The account holder")],
+    bank_name: Annotated[str, typer.Option(help="The bank's name")] = "",
+    routing_number: Annotated[str | None, typer.Option(help="usd: ABA routing number")] = None,
+    account_number: Annotated[str | None, typer.Option(help="usd: 4 to 17 digits")] = None,
+    account_type: Annotated[str, typer.Option(help="usd: checking or savings")] = "checking",
+    iban: Annotated[str | None, typer.Option(help="eur: the IBAN")] = None,
+    bic: Annotated[str | None, typer.Option(help="eur: the BIC")] = None,
+    lookup_key: LookupOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a bank account to one of MERCHANT's customers."""
+    from payoutd.services import parties
+    from payoutd.services.views import bank_account_view
+
+    req = parties.BankAccountRequest(
+        customer_id=customer,
+        currency=currency,
+        holder_name=holder_name,
+        bank_name=bank_name,
+        routing_number=routing_number,
+        account_number=account_number,
+        account_type=account_type,
+        iban=iban,
+        bic=bic,
+        lookup_key=lookup_key,
+    )
+
+    async def job(rt: Runtime) -> dict[str, Any]:
+        async with rt.db.unit() as uow:
+            made = await parties.create_bank_account(uow, rt.ctx, merchant, req)
+        return bank_account_view(made)
+
+    out = _run(job)
+    _print(out, as_json, f"{out['id']}  {out['currency']}  ****{out['last4']}  {out['status']}")
+
+
+@bank_accounts_app.command("list")
+def bank_accounts_list(
+    merchant: str,
+    customer: Annotated[str | None, typer.Option(help="Only this customer's")] = None,
+    lookup_key: LookupOpt = None,
+    limit: LimitOpt = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """The bank accounts of MERCHANT's customers, newest first."""
+    from payoutd.services import parties
+    from payoutd.services.views import bank_account_view
+
+    async def job(rt: Runtime) -> list[dict[str, Any]]:
+        async with rt.db.read() as uow:
+            found = await parties.list_bank_accounts(
+                uow, merchant, lookup_key=lookup_key, customer_id=customer, limit=limit
+            )
+        return [bank_account_view(a) for a in found]
+
+    _listed(
+        _run(job),
+        as_json,
+        lambda a: f"{a['id']}  {a['customer']}  {a['currency']}  ****{a['last4']}  {a['status']}",
+    )
+
+
+@wallets_app.command("create")
+def wallets_create(
+    merchant: str,
+    customer: Annotated[str, typer.Option(help="The customer's id")],
+    network: Annotated[str, typer.Option(help="sol, ethereum or base")],
+    currency: Annotated[str, typer.Option(help="usdc or usdt")],
+    address: Annotated[str, typer.Option(help="The wallet's address")],
+    lookup_key: LookupOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a wallet to one of MERCHANT's customers."""
+    from payoutd.services import parties
+    from payoutd.services.views import wallet_view
+
+    req = parties.WalletRequest(
+        customer_id=customer,
+        network=network,
+        currency=currency,
+        address=address,
+        lookup_key=lookup_key,
+    )
+
+    async def job(rt: Runtime) -> dict[str, Any]:
+        async with rt.db.unit() as uow:
+            return wallet_view(await parties.create_wallet(uow, rt.ctx, merchant, req))
+
+    out = _run(job)
+    _print(out, as_json, f"{out['id']}  {out['currency']} on {out['network']}  {out['address']}")
+
+
+@wallets_app.command("list")
+def wallets_list(
+    merchant: str,
+    customer: Annotated[str | None, typer.Option(help="Only this customer's")] = None,
+    lookup_key: LookupOpt = None,
+    limit: LimitOpt = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """The wallets of MERCHANT's customers, newest first."""
+    from payoutd.services import parties
+    from payoutd.services.views import wallet_view
+
+    async def job(rt: Runtime) -> list[dict[str, Any]]:
+        async with rt.db.read() as uow:
+            found = await parties.list_wallets(
+                uow, merchant, lookup_key=lookup_key, customer_id=customer, limit=limit
+            )
+        return [wallet_view(w) for w in found]
+
+    _listed(
+        _run(job),
+        as_json,
+        lambda w: f"{w['id']}  {w['customer']}  {w['currency']} on {w['network']}  {w['address']}",
+    )
 
 
 def main() -> None:

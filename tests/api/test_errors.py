@@ -36,6 +36,18 @@ DOGE_ADDR = "DD4KSSuBJqcjuTcvUg1CgUKeurPUFeEZkE"
 
 USDT_TRON = {"amount": "25", "currency": "USDT", "network": "TRON", "address": TRON_ADDR}
 BTC_PAYOUT = {"amount": "0.01", "currency": "BTC", "address": BTC_ADDR}
+USD_ACCOUNT = {
+    "currency": "usd",
+    "holder_name": "Ada",
+    "routing_number": "101206101",
+    "account_number": "1000682035",
+}
+EUR_ACCOUNT = {
+    "currency": "eur",
+    "holder_name": "Ada",
+    "iban": "DE89370400440532013000",
+    "bic": "COBADEFFXXX",
+}
 
 
 def usdt(**changes: Any) -> dict[str, Any]:
@@ -990,6 +1002,51 @@ CASES: list[Case] = [
         setup=("node_down",),
         expect_headers=("Retry-After",),
     ),
+    # -- the parties of ramp payouts: a bank account's numbers, its customer
+    Case(
+        "routing-number-check-digit",
+        "invalid_routing_number",
+        "POST",
+        "/v1/bank-accounts",
+        {"customer": "{customer}", **USD_ACCOUNT, "routing_number": "101206102"},
+        field="routing_number",
+        setup=("customer",),
+    ),
+    Case(
+        "account-number-too-short",
+        "invalid_account_number",
+        "POST",
+        "/v1/bank-accounts",
+        {"customer": "{customer}", **USD_ACCOUNT, "account_number": "123"},
+        field="account_number",
+        setup=("customer",),
+    ),
+    Case(
+        "iban-check-digits",
+        "invalid_iban",
+        "POST",
+        "/v1/bank-accounts",
+        {"customer": "{customer}", **EUR_ACCOUNT, "iban": "DE89370400440532013001"},
+        field="iban",
+        setup=("customer",),
+    ),
+    Case(
+        "bic-of-another-country",
+        "invalid_bic",
+        "POST",
+        "/v1/bank-accounts",
+        {"customer": "{customer}", **EUR_ACCOUNT, "bic": "BNPAFRPPXXX"},
+        field="bic",
+        setup=("customer",),
+    ),
+    Case(
+        "bank-account-unknown-customer",
+        "customer_not_found",
+        "POST",
+        "/v1/bank-accounts",
+        {"customer": "customer_" + "0" * 32, **EUR_ACCOUNT},
+        field="customer",
+    ),
     # -- operator side
     Case(
         "deposit-unknown-merchant",
@@ -1129,6 +1186,14 @@ async def _in_flight(w: World, case: Case) -> None:
         )
 
 
+async def _customer(w: World, case: Case) -> None:
+    r = await w.h.client.post(
+        "/v1/customers", headers=w.m.headers, json={"type": "individual", "name": "Ada"}
+    )
+    assert r.status_code == 201, r.text
+    w.ids["customer"] = r.json()["id"]
+
+
 async def _stale_offer(w: World, case: Case) -> None:
     offer = await create(w.h, w.m, dict(BTC_PAYOUT, approval="manual"))
     assert offer["status"] == "pending_approval" and offer["expires_at"], offer
@@ -1224,6 +1289,7 @@ SETUPS: dict[str, Setup] = {
     "read_key": _read_key,
     "totp_locked": _totp_locked,
     "endpoint": _endpoint,
+    "customer": _customer,
 }
 
 

@@ -92,6 +92,9 @@ MAY_REFUSE: dict[str, list[str]] = {
     "GET /v1/webhook-endpoints/{endpoint_id}/deliveries": CURSOR,
     "GET /v1/payouts/{payout_id}/deliveries": CURSOR,
     "GET /v1/sandbox/transactions": CURSOR,
+    "GET /v1/customers": CURSOR,
+    "GET /v1/bank-accounts": CURSOR,
+    "GET /v1/wallets": CURSOR,
     # 422: a currency, network or address the chain's rules refuse, an amount beyond the
     # asset's limits or decimals or the balance, a missing TOTP code, an unknown event
     # type or service, an IP allowlist entry that is no address, an unknown currency in
@@ -111,6 +114,15 @@ MAY_REFUSE: dict[str, list[str]] = {
     # a name of only whitespace, as Python's str.strip sees it ("\x1e" is; JSON Schema's
     # patterns cannot say so)
     "POST /v1/admin/merchants": ["422"],
+    # the parties of ramp payouts: a name of only whitespace (as above), a customer the
+    # merchant does not have, a routing number, IBAN or BIC whose check fails, numbers of
+    # the other currency, an address the network's rules refuse
+    "POST /v1/customers": ["422"],
+    "POST /v1/bank-accounts": ["422"],
+    "POST /v1/wallets": ["422"],
+    "POST /compat/sphere/v1/customer": ["422"],
+    "POST /compat/sphere/v1/bankAccount": ["422"],
+    "POST /compat/sphere/v1/wallet": ["422"],
 }
 
 

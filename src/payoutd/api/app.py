@@ -18,6 +18,7 @@ from payoutd.api.body_limit import BodyLimit
 from payoutd.api.compat import bitclear as compat_bitclear
 from payoutd.api.compat import calypso as compat_calypso
 from payoutd.api.compat import cryptomus as compat_cryptomus
+from payoutd.api.compat import sphere as compat_sphere
 from payoutd.api.intake import Intake
 from payoutd.api.payout_lane import PayoutLane
 from payoutd.api.responses import JSONResponse
@@ -26,6 +27,7 @@ from payoutd.api.v1 import (
     accounts,
     admin,
     batches,
+    parties,
     payouts,
     quotes,
     ramps,
@@ -100,11 +102,18 @@ def create_app(
     app.add_middleware(compat_cryptomus.Lane)
     # outermost: the lane and the routes only ever see a body within the limit
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.request_body_max_bytes)
-    native = [
+    routers = [
         m.router for m in (payouts, batches, quotes, accounts, webhooks, access, admin, sandbox)
-    ] + [ramps.router, ramps.admin_router, ramps.sandbox_router]
-    for native_router in native:
-        for route in native_router.routes:
+    ]
+    for router in (
+        *routers,
+        parties.router,
+        parties.admin_router,
+        ramps.router,
+        ramps.admin_router,
+        ramps.sandbox_router,
+    ):
+        for route in router.routes:
             # a JSON body that cannot be decoded at all is answered 400 `bad_request`, one
             # over the size limit 413 `payload_too_large`
             if isinstance(route, APIRoute) and route.body_field is not None:
@@ -112,8 +121,13 @@ def create_app(
                     "bad_request", "payload_too_large"
                 ).items():
                     route.responses.setdefault(status, response)
-        app.include_router(native_router)
-    for router in (*compat_cryptomus.routers(), compat_bitclear.router, compat_calypso.router):
+        app.include_router(router)
+    for router in (
+        *compat_cryptomus.routers(),
+        compat_bitclear.router,
+        compat_calypso.router,
+        compat_sphere.router,
+    ):
         app.include_router(router)
 
     @app.get(

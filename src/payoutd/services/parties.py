@@ -113,6 +113,8 @@ async def create_customer(
     name = req.name.strip()
     if not name:
         raise field_error("validation_error", "name", "name is required")
+    if await uow.merchants.get(merchant_id) is None:  # the operator's CLI names one
+        raise PayoutdError("merchant_not_found")
     now = ctx.clock.now()
     customer = Customer(
         id=_new(CUSTOMER_PREFIX),

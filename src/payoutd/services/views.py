@@ -10,6 +10,7 @@ from typing import Any
 
 from payoutd.domain.assets import ASSETS, CURRENCIES, FIAT_DECIMALS
 from payoutd.domain.money import ROUND_CREDIT, fmt, quantize
+from payoutd.domain.parties import BankAccount, Customer, Wallet
 from payoutd.domain.payout import Payout
 
 
@@ -92,4 +93,66 @@ def payout_view(p: Payout) -> dict[str, Any]:
         "metadata": p.metadata,
         "created_at": ts(p.created_at),
         "updated_at": ts(p.updated_at),
+    }
+
+
+# -- the parties of ramp payouts (native API and CLI) --------------------------------
+
+
+def customer_view(c: Customer) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "type": c.type.value,
+        "name": c.name,
+        "email": c.email,
+        "kyc_status": c.kyc_status.value,
+        "meta": c.meta,
+        "lookup_key": c.lookup_key,
+        "created_at": ts(c.created_at),
+        "updated_at": ts(c.updated_at),
+    }
+
+
+def bank_account_view(a: BankAccount) -> dict[str, Any]:
+    """A customer's account number and IBAN are shown by their last four digits only (the
+    merchant gave them; nothing needs them back in full). A funding account is shown in
+    full: customers need it to pay in."""
+    return {
+        "id": a.id,
+        "customer": a.customer_id,
+        "currency": a.currency.value,
+        "networks": [n.value for n in a.networks],
+        "status": a.status.value,
+        "holder_name": a.holder_name,
+        "bank_name": a.bank_name,
+        "bank_address": a.bank_address,
+        "account_type": a.account_type,
+        "routing_number": a.routing_number,
+        "account_number": a.account_number
+        if a.funding or not a.account_number
+        else a.masked_number,
+        "iban": a.iban if a.funding or not a.iban else a.masked_number,
+        "bic": a.bic,
+        "last4": a.last4,
+        "funding": a.funding,
+        "meta": a.meta,
+        "lookup_key": a.lookup_key,
+        "created_at": ts(a.created_at),
+        "updated_at": ts(a.updated_at),
+    }
+
+
+def wallet_view(w: Wallet) -> dict[str, Any]:
+    return {
+        "id": w.id,
+        "customer": w.customer_id,
+        "network": w.network.value,
+        "currency": w.currency.value,
+        "address": w.address,
+        "status": w.status.value,
+        "funding": w.funding,
+        "meta": w.meta,
+        "lookup_key": w.lookup_key,
+        "created_at": ts(w.created_at),
+        "updated_at": ts(w.updated_at),
     }

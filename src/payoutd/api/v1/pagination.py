@@ -54,6 +54,20 @@ def decode(cursor: str | None) -> str | None:
     return position
 
 
+_PARTY = re.compile(r"[A-Za-z]{1,20}_[0-9a-f]{32}")
+
+
+def decode_party(cursor: str | None, prefix: str) -> str | None:
+    """The id a cursor of a list of customers, bank accounts or wallets names (Sphere's
+    ids: `prefix` and 32 hex digits), or None for the first page."""
+    if not cursor:
+        return None
+    position = _position(cursor)
+    if _PARTY.fullmatch(position) is None or not position.startswith(prefix):
+        raise _invalid()
+    return position
+
+
 def encode_after(position: str) -> str:
     """A cursor to the page before (newer than) a position, for lists that page both ways
     (a provider dialect's `previousCursor`)."""
