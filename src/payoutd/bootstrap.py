@@ -13,7 +13,7 @@ from payoutd import json_text
 from payoutd.chains import config as chains_config
 from payoutd.chains.sandbox import SandboxChain
 from payoutd.config import Settings
-from payoutd.dialects import bitclear, calypso, cryptomus
+from payoutd.dialects import bitclear, calypso, cryptomus, sphere_payouts
 from payoutd.domain.assets import CURRENCIES, NETWORKS
 from payoutd.metrics import Metrics
 from payoutd.rails.files import BankFiles
@@ -45,6 +45,7 @@ CALLBACK_FORMATS: dict[str, CallbackFormat] = {
 # the webhook formats of endpoints subscribed through a dialect, by the endpoint's format
 ENDPOINT_FORMATS: dict[str, EndpointFormat] = {
     calypso.FORMAT: calypso.EndpointFormat(),
+    sphere_payouts.FORMAT: sphere_payouts.EndpointFormat(),
 }
 
 

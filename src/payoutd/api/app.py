@@ -19,6 +19,7 @@ from payoutd.api.compat import bitclear as compat_bitclear
 from payoutd.api.compat import calypso as compat_calypso
 from payoutd.api.compat import cryptomus as compat_cryptomus
 from payoutd.api.compat import sphere as compat_sphere
+from payoutd.api.compat import sphere_payouts as compat_sphere_payouts
 from payoutd.api.intake import Intake
 from payoutd.api.payout_lane import PayoutLane
 from payoutd.api.responses import JSONResponse
@@ -127,6 +128,7 @@ def create_app(
         compat_bitclear.router,
         compat_calypso.router,
         compat_sphere.router,
+        compat_sphere_payouts.router,
     ):
         app.include_router(router)
 

@@ -209,7 +209,8 @@ async def create(uow: UnitOfWork, ctx: Context, merchant_id: str, req: RampReque
 
 
 def _fmt(value: Decimal) -> str:
-    text = format(value, "f")
+    """An amount in text as the seed's instructions write it ("10" for 10.00)."""
+    text = format(value.normalize(), "f")
     return text
 
 
