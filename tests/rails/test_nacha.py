@@ -10,9 +10,12 @@ from decimal import Decimal
 
 import pytest
 from ach.parser import Parser
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from payoutd.domain.banking import BankAccountRef, Originator, OutgoingPayment
 from payoutd.domain.errors import PayoutdError
+from payoutd.rails.nacha import MAX_CENTS as MAX_ENTRY_CENTS
 from payoutd.rails.nacha import write_nacha
 from tests.rails.support import USD_ORIGINATOR, aba_check_digit, usd_payment
 
@@ -84,7 +87,7 @@ def test_an_independent_parser_reads_back_what_was_written(
         assert addenda["ent_det_seq_num"] == detail["trace_num"][-7:]
 
     total = sum(cents(p.amount) for p in payments)
-    routing_sum = sum(int(p.creditor.routing_number[:8]) for p in payments)  # type: ignore[index]
+    routing_sum = sum(int((p.creditor.routing_number or "")[:8]) for p in payments)
     control = parsed["file_control"]
     assert int(control["credit_amount"]) == total
     assert int(control["debit_amount"]) == 0
@@ -172,7 +175,7 @@ def test_the_same_export_gives_the_same_file() -> None:
         ),
         (
             OutgoingPayment("P-1", Decimal(1), "EUR", MIXED[0].creditor, "m"),
-            "bank_currency_not_supported",
+            "validation_error",
             "currency",
         ),
     ],
@@ -203,7 +206,11 @@ def test_an_originator_in_another_currency_or_without_routing_is_refused() -> No
     eur = Originator(BankAccountRef("Op", "EUR", iban="DE89370400440532013000"), "OP", "1")
     with pytest.raises(PayoutdError) as e:
         write(MIXED, eur)
-    assert e.value.code == "bank_currency_not_supported"
+    assert (e.value.code, list(e.value.fields)) == (
+        "validation_error",
+        ["originator.account.currency"],
+    )
+    assert e.value.message == "A NACHA file carries USD only, not EUR"
     no_routing = Originator(BankAccountRef("Op", "USD"), "OP", "1234567890")
     with pytest.raises(PayoutdError) as e:
         write(MIXED, no_routing)
@@ -217,3 +224,80 @@ def test_an_originator_in_another_currency_or_without_routing_is_refused() -> No
             effective_date=EFFECTIVE,
         )
     assert list(e.value.fields) == ["file_id_modifier"]
+
+
+def test_a_long_name_is_cut_to_the_field() -> None:
+    text = write([usd_payment(1, "1.00", holder="Maximiliane Übermann-Schwarzenegger")])
+    [entry] = Parser(text).as_dict()["batches"][0]["entries"]
+    assert entry["entry_detail"]["ind_name"] == "MAXIMILIANE UBERMANN-S"
+
+
+routing_prefixes = st.sampled_from(["01140153", "02100002", "09100001", "32227162", "12100035"])
+rows = st.tuples(
+    routing_prefixes,
+    st.integers(min_value=1, max_value=MAX_ENTRY_CENTS),
+    st.sampled_from(["checking", "savings"]),
+    st.sampled_from(["individual", "business"]),
+    st.text(alphabet="0123456789", min_size=1, max_size=17),
+    st.text(
+        alphabet=st.characters(codec="latin-1", categories=["L", "Zs"]), min_size=1, max_size=40
+    ).filter(str.strip),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(rows, min_size=1, max_size=25))
+def test_any_payments_read_back_the_same(
+    drawn: list[tuple[str, int, str, str, str, str]],
+) -> None:
+    payments = [
+        usd_payment(
+            n,
+            str(Decimal(value).scaleb(-2)),
+            routing=prefix + aba_check_digit(prefix),
+            account=account,
+            account_type=account_type,
+            holder_type=holder_type,
+            holder=holder,
+        )
+        for n, (prefix, value, account_type, holder_type, account, holder) in enumerate(drawn)
+    ]
+    text = write(payments)
+    parsed = Parser(text).as_dict()
+    details = {
+        e["entry_detail"]["ind_id"].strip(): e["entry_detail"]
+        for b in parsed["batches"]
+        for e in b["entries"]
+    }
+    assert len(details) == len(payments)
+    for p in payments:
+        detail = details[p.payment_id]
+        assert int(detail["amount"]) == cents(p.amount)
+        assert detail["recv_dfi_id"] + detail["check_digit"] == p.creditor.routing_number
+        assert detail["dfi_acnt_num"].strip() == p.creditor.account_number
+    assert int(parsed["file_control"]["credit_amount"]) == sum(cents(p.amount) for p in payments)
+    assert (
+        int(parsed["file_control"]["entry_hash"])
+        == sum(int((p.creditor.routing_number or "")[:8]) for p in payments) % 10**10
+    )
+    lines = records(text)
+    assert {len(line) for line in lines} == {94} and len(lines) % 10 == 0
+
+
+def test_a_file_over_the_control_totals_width_is_refused() -> None:
+    """The file control's credit total holds 12 digits of cents: 101 payments of the
+    largest entry amount do not fit, and the file is refused rather than cut."""
+    payments = [usd_payment(n, "99999999.99") for n in range(101)]
+    with pytest.raises(PayoutdError) as e:
+        write(payments)
+    assert e.value.code == "validation_error"
+    assert "cannot be written" in e.value.message
+    assert list(e.value.fields) == ["payments"]
+
+
+def test_a_company_id_nacha_cannot_carry_is_refused() -> None:
+    account = USD_ORIGINATOR.account
+    for company_id in ("", "12345678901", "12-345"):
+        with pytest.raises(PayoutdError) as e:
+            write(MIXED, Originator(account, "PAYOUTD OPERATOR", company_id))
+        assert list(e.value.fields) == ["originator.company_id"]

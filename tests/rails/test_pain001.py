@@ -148,10 +148,10 @@ def test_other_currencies_are_refused(
     other = OutgoingPayment("pay-7", Decimal("1.00"), payment_currency, SEVERAL[1].creditor, "memo")
     with pytest.raises(PayoutdError) as e:
         write([SEVERAL[0], other], originator)
-    assert e.value.code == "bank_currency_not_supported"
+    assert e.value.code == "validation_error"
     assert e.value.status == 422
     assert list(e.value.fields) == [field]
-    assert "does not carry" in e.value.message
+    assert "carries EUR only" in e.value.message
 
 
 @pytest.mark.parametrize(

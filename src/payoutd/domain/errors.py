@@ -287,13 +287,6 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "The path exists but not with this HTTP method.",
     ),
     ErrorSpec(
-        "bank_currency_not_supported",
-        422,
-        "This bank file format does not carry {currency}",
-        "A payment file was asked for in a currency its format cannot pay: SEPA credit "
-        "transfers (pain.001) carry EUR only, NACHA files USD only.",
-    ),
-    ErrorSpec(
         "statement_unreadable",
         422,
         "The bank statement could not be read",

@@ -16,9 +16,16 @@ def payment_field(index: int, name: str) -> str:
     return f"payments[{index}].{name}"
 
 
+FORMAT_OF = {"EUR": "A SEPA credit transfer (pain.001)", "USD": "A NACHA file"}
+
+
 def require_currency(currency: str, wanted: str, field: str) -> None:
     if currency.upper() != wanted:
-        raise field_error("bank_currency_not_supported", field, currency=currency.upper())
+        raise field_error(
+            "validation_error",
+            field,
+            f"{FORMAT_OF[wanted]} carries {wanted} only, not {currency.upper()}",
+        )
 
 
 def require_payments(payments: Sequence[OutgoingPayment]) -> None:

@@ -10,9 +10,6 @@ from datetime import date, datetime
 
 from payoutd.domain.banking import Originator, OutgoingPayment, StatementLine
 from payoutd.domain.errors import field_error
-from payoutd.rails.nacha import write_nacha
-from payoutd.rails.pain001 import write_pain001
-from payoutd.rails.statements import read_statement
 
 # NACHA's File ID Modifier: the files of one day for one ODFI are told apart by it
 FILE_ID_MODIFIERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -20,6 +17,10 @@ REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,34}")
 
 
 class BankFiles:
+    """The formats' modules are imported on first use: every process builds this, few
+    write or read a bank file, and lxml, xmlschema, achkit and mt-940 take a while to load.
+    """
+
     def export(
         self,
         originator: Originator,
@@ -36,10 +37,14 @@ class BankFiles:
         `created_at`'s day (1 for the first: NACHA's File ID Modifier A)."""
         if not REFERENCE.fullmatch(reference):
             raise field_error(
-                "validation_error", "reference", "1 to 35 letters, digits or '-', not first"
+                "validation_error",
+                "reference",
+                "1 to 35 letters, digits or '-', starting with a letter or digit",
             )
         currency = originator.account.currency.upper()
         if currency == "EUR":
+            from payoutd.rails.pain001 import write_pain001
+
             data = write_pain001(
                 originator,
                 payments,
@@ -55,6 +60,8 @@ class BankFiles:
                     "file_number",
                     f"NACHA allows {len(FILE_ID_MODIFIERS)} files a day per account",
                 )
+            from payoutd.rails.nacha import write_nacha
+
             data = write_nacha(
                 originator,
                 payments,
@@ -64,8 +71,12 @@ class BankFiles:
             )
             return f"nacha-{reference}.ach", data
         raise field_error(
-            "bank_currency_not_supported", "originator.account.currency", currency=currency
+            "validation_error",
+            "originator.account.currency",
+            f"Payment files are written for EUR (SEPA) and USD (NACHA) accounts, not {currency}",
         )
 
     def read(self, data: bytes) -> list[StatementLine]:
+        from payoutd.rails.statements import read_statement
+
         return read_statement(data)

@@ -145,9 +145,11 @@ def _entry(index: int, payment: OutgoingPayment) -> _Entry:
         raise refused(payment_field(index, "remittance"), "At most 80 characters in ASCII")
     return _Entry(
         sec=sec,
+        # the Individual Name field holds 22 characters: longer names are cut, as banks
+        # do (the account number, not the name, decides where the money goes)
         name=_ascii(
-            require_text(creditor.holder, payment_field(index, "creditor.holder"), max_length=22)
-        ),
+            require_text(creditor.holder, payment_field(index, "creditor.holder"), max_length=140)
+        )[:22],
         routing=_routing(creditor.routing_number, payment_field(index, "creditor.routing_number")),
         account=account,
         account_type=creditor.account_type,
