@@ -583,7 +583,7 @@ def bank_review_list(
 
     async def job(rt: Runtime) -> list[dict[str, Any]]:
         async with rt.db.read() as uow:
-            items = await uow.bank.review_items(None if status == "all" else status)
+            items = await ramps.review_queue(uow, None if status == "all" else status)
         return [ramps.review_view(i) for i in items]
 
     found = _run(job)

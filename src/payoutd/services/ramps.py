@@ -441,6 +441,13 @@ async def receive_deposit(uow: UnitOfWork, ctx: Context, deposit: ChainDeposit) 
     return await _queue(uow, "deposit", deposit_id, reason, now)
 
 
+async def review_queue(
+    uow: UnitOfWork, status: str | None = REVIEW_OPEN, *, limit: int = 100
+) -> list[ReviewItem]:
+    """The review queue, newest first (status None: every item)."""
+    return await uow.bank.review_items(status, limit=limit)
+
+
 async def resolve_review(
     uow: UnitOfWork,
     ctx: Context,

@@ -193,7 +193,7 @@ async def review_queue(
 ) -> dict[str, Any]:
     rt = _rt(request)
     async with rt.db.read() as uow:
-        items = await uow.bank.review_items(status or None, limit=limit)
+        items = await ramps.review_queue(uow, status or None, limit=limit)
     return {"data": [ramps.review_view(i) for i in items]}
 
 
