@@ -4,7 +4,7 @@ services.ramps."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -48,6 +48,11 @@ CREATE_ERRORS = (
     "idempotency_conflict",
     "idempotency_in_progress",
 )
+
+
+RampStatusWord = Literal[
+    "pending", "funded", "processing", "succeeded", "failed", "cancelled", "refunded"
+]
 
 
 def _rt(request: Request) -> Runtime:
@@ -96,8 +101,8 @@ async def create_ramp(
 async def list_ramps(
     request: Request,
     principal: Annotated[Principal, Depends(require("read"))],
-    lookup_key: str | None = None,
-    status: str | None = None,
+    lookup_key: Annotated[str | None, Query(max_length=100)] = None,
+    status: RampStatusWord | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
 ) -> dict[str, Any]:
@@ -188,7 +193,7 @@ async def import_statement(
 async def review_queue(
     request: Request,
     principal: Annotated[Principal, Depends(require("admin"))],
-    status: str | None = "open",
+    status: Literal["open", "assigned", "dismissed"] | None = "open",
     limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 100,
 ) -> dict[str, Any]:
     rt = _rt(request)
