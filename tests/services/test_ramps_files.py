@@ -274,3 +274,49 @@ async def test_off_ramp_refunded_when_the_statement_returns_it(hf: Harness) -> N
     usdc = (await h.balances(merchant))["USDC"]
     assert (usdc["available"], usdc["held"]) == ("21.600000", "0.000000")
     assert (await h.ledger_check())["ok"]
+
+
+async def test_usd_off_ramps_leave_in_one_nacha_file(hf: Harness) -> None:
+    """Two USD off-ramps exported in one NACHA file, read back by an independent parser
+    (carta-ach): each entry the payment's amount, the customer's routing and account
+    numbers, and the id the bank's statement echoes, which settles its payout."""
+    from ach.parser import Parser
+
+    h = hf
+    merchant = await h.merchant()
+    c = await rs.customer(h, merchant)
+    made = []
+    for n, amount in enumerate(("12.34", "56.78"), start=1):
+        ramp = await rs.create(h, merchant, rs.off_ramp_body(c, amount, "usd"))
+        deposit = ChainDeposit(
+            network="SOL",
+            currency="USDC",
+            address=rs.SANDBOX_SOL_FUNDING,
+            amount=Decimal(amount),
+            txid=f"{n}" * 64,
+            index=0,
+            block=7,
+            confirmations=2,
+            sender=rs.SOL_WALLET,
+        )
+        async with h.rt.db.unit() as uow:
+            assert await ramps.receive_deposit(uow, h.rt.ctx, deposit) == "funded"
+        made.append(ramp)
+    r = await h.client.post("/v1/admin/bank/exports", json={"currency": "usd"}, headers=h.admin)
+    assert r.status_code == 200, r.text
+    assert (r.headers["X-Export-Format"], r.headers["X-Export-Total"]) == ("nacha", "69.12")
+    parsed = Parser(r.text).as_dict()
+    entries = [e["entry_detail"] for b in parsed["batches"] for e in b["entries"]]
+    assert sorted(int(e["amount"]) for e in entries) == [1234, 5678]
+    for e in entries:
+        assert e["recv_dfi_id"] + e["check_digit"] == rs.ROUTING
+        assert e["dfi_acnt_num"].strip() == "1000682035"
+    ids = [e["ind_id"].strip() for e in entries]
+    assert len(set(ids)) == 2 and all(len(i) == 15 for i in ids)
+    [first_id] = [e["ind_id"].strip() for e in entries if int(e["amount"]) == 1234]
+    # the debit of the first on an MT940 statement (our id echoed back) settles it
+    settled = await import_file(h, mt940([("D1", "D12,34", f"/EREF/{first_id}/REMI/USTD//x/")]))
+    assert settled["settled"] == 1
+    statuses = [(await rs.status_of(h, merchant, p["id"]))["status"] for p in made]
+    assert statuses == ["succeeded", "processing"]
+    assert (await h.ledger_check())["ok"]

@@ -199,3 +199,21 @@ async def test_cancel_before_funding_only(h: Harness) -> None:
     r = await h.client.get(f"/v1/ramp-payouts/{first['id']}", headers=other.headers)
     assert (r.status_code, r.json()["error"]["code"]) == (404, "ramp_payout_not_found")
     assert (await h.ledger_check())["ok"]
+
+
+@pytest.mark.postgres
+async def test_numbers_count_each_customers_payouts_under_concurrency(pg: Harness) -> None:
+    import asyncio
+
+    h = pg
+    merchant = await h.merchant()
+    c = await rs.customer(h, merchant)
+    other = await rs.customer(h, merchant)
+    made = await asyncio.gather(
+        *(rs.create(h, merchant, rs.on_ramp_body(c, f"{n}.00")) for n in range(1, 13)),
+        *(rs.create(h, merchant, rs.on_ramp_body(other, f"{n}.00")) for n in range(1, 4)),
+    )
+    mine = sorted(p["number"] for p in made if p["customer"] == c.id)
+    theirs = sorted(p["number"] for p in made if p["customer"] == other.id)
+    assert (mine, theirs) == (list(range(1, 13)), [1, 2, 3])
+    assert len({p["instructions"]["memo"] for p in made}) == 15

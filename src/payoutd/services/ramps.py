@@ -43,7 +43,7 @@ from payoutd.domain.errors import PayoutdError, field_error
 from payoutd.domain.events import RAMP_CREATED
 from payoutd.domain.fees import convert_for_bank
 from payoutd.domain.ledger import HoldRequest
-from payoutd.domain.money import MAX_DECIMALS, decimals_of, quantize, to_decimal
+from payoutd.domain.money import MAX_DECIMALS, ROUND_CREDIT, decimals_of, quantize, to_decimal
 from payoutd.domain.parties import AccountStatus, BankAccount, KycStatus, Wallet
 from payoutd.domain.payout import (
     Funds,
@@ -707,7 +707,8 @@ async def export_payments(uow: UnitOfWork, ctx: Context, currency: str) -> Expor
             p.id, "pending", "exported", now, export_id=export_id
         ):
             raise RuntimeError(f"payment {p.id} was exported by another transaction")
-    total = sum((p.amount for p in payments), Decimal(0))
+    # payments are in cents: the total is exact at 2 places (PostgreSQL reads 18)
+    total = quantize(sum((p.amount for p in payments), Decimal(0)), 2, ROUND_CREDIT)
     fmt_name = "pain.001" if cur == "EUR" else "nacha"
     await uow.bank.add_export(
         export_id, cur, fmt_name, len(payments), total, content.decode("ascii"), now
