@@ -142,7 +142,14 @@ async def test_on_ramp_funded_by_a_camt053_statement(hf: Harness) -> None:
     memo = ramp["instructions"]["memo"]
     statement = camt053(
         [
-            camt_entry("E-1", "250.00", "CRDT", memo=f"Ada Lovelace {memo.lower()}"),
+            # the payer's bank gave its own end-to-end id: the memo still decides
+            camt_entry(
+                "E-1",
+                "250.00",
+                "CRDT",
+                memo=f"Ada Lovelace {memo.lower()}",
+                end_to_end="INV-2024-118",
+            ),
             # no memo of ours: the review queue
             camt_entry("E-2", "40.00", "CRDT", memo="PAYOUTD UNKNOWN99"),
         ]
@@ -253,6 +260,18 @@ async def test_off_ramp_paid_in_a_pain001_and_confirmed_by_a_statement(hf: Harne
     assert (await rs.status_of(h, merchant, str(ramp["id"])))["status"] == "succeeded"
     usdc = (await h.balances(merchant))["USDC"]
     assert (usdc["balance"], usdc["held"]) == ("0.000000", "0.000000")
+    assert (await h.ledger_check())["ok"]
+    # the bank returns it after all, on a later statement: an operator looks at it,
+    # nothing moves by itself
+    late = await import_file(
+        h,
+        camt053(
+            [camt_entry("R-9", paid, "CRDT", memo="RETURN", end_to_end=end_to_end, returned="AC04")]
+        ),
+    )
+    assert (late["returned"], late["review"]) == (0, 1)
+    assert (await rs.status_of(h, merchant, str(ramp["id"])))["status"] == "succeeded"
+    assert (await h.balances(merchant))["USDC"]["balance"] == "0.000000"
     assert (await h.ledger_check())["ok"]
 
 

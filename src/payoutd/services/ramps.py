@@ -343,33 +343,33 @@ async def _match_line(
     uow: UnitOfWork, ctx: Context, line: StatementLine
 ) -> tuple[str, str | None, str]:
     now = ctx.clock.now()
-    if line.end_to_end_id or line.returned:
-        payment = await uow.bank.payment(line.end_to_end_id) if line.end_to_end_id else None
-        if payment is None:
-            return "review", None, "names no payment of ours"
+    # a payer's own end-to-end id on a customer's transfer names no payment of ours: only
+    # an id we gave a payment makes the line about that payment
+    payment = await uow.bank.payment(line.end_to_end_id) if line.end_to_end_id else None
+    if payment is not None:
         if line.amount != payment.amount or line.currency != payment.currency:
-            return "review", None, "amount or currency differs from our payment"
+            return "review", None, f"amount or currency differs from our payment {payment.id}"
         ramp = await uow.ramps.get(None, payment.ramp_id, for_update=True)
         assert ramp is not None
-        comes_back = line.returned or line.direction is Direction.CREDIT
-        if comes_back and payment.status in ("exported", "settled", "pending"):
+        if ramp.status is not RampStatus.PROCESSING or payment.status not in (
+            "pending",
+            "exported",
+        ):
+            # e.g. a return after the debit was booked: money moved after the bank
+            # confirmed; an operator looks at it
+            return "review", None, f"our payment {payment.id} is already {payment.status}"
+        if line.returned or line.direction is Direction.CREDIT:
             await uow.bank.set_payment_status(payment.id, payment.status, "returned", now)
-            if ramp.status is RampStatus.SUCCEEDED:
-                # settled first, returned later: money came back after the bank confirmed
-                return "review", None, "a return of a payment already settled"
-            await apply(
-                uow,
-                ctx,
-                ramp_transition(
-                    ramp, RampStatus.REFUNDED, now=now, failure_reason=line.return_reason
-                ),
+            change = ramp_transition(
+                ramp, RampStatus.REFUNDED, now=now, failure_reason=line.return_reason
             )
+            await apply(uow, ctx, change)
             return "returned", ramp.id, ""
-        if not comes_back and payment.status in ("exported", "pending"):
-            await uow.bank.set_payment_status(payment.id, payment.status, "settled", now)
-            await apply(uow, ctx, ramp_transition(ramp, RampStatus.SUCCEEDED, now=now))
-            return "settled", ramp.id, ""
-        return "review", None, f"our payment is already {payment.status}"
+        await uow.bank.set_payment_status(payment.id, payment.status, "settled", now)
+        await apply(uow, ctx, ramp_transition(ramp, RampStatus.SUCCEEDED, now=now))
+        return "settled", ramp.id, ""
+    if line.returned:
+        return "review", None, "a return that names no payment of ours"
     if line.direction is not Direction.CREDIT:
         return "review", None, "a debit that names no payment of ours"
     for memo in rules.memo_candidates(line.memo):
