@@ -97,7 +97,8 @@ MAY_REFUSE: dict[str, list[str]] = {
     "GET /v1/wallets": CURSOR,
     "GET /v1/ramp-payouts": CURSOR,
     # 422: a currency, network or address the chain's rules refuse, an amount beyond the
-    # asset's limits or decimals or the balance, a missing TOTP code, an unknown event
+    # asset's limits or decimals or the balance (or, for a simulated deposit, not a
+    # positive decimal string), a missing TOTP code, an unknown event
     # type or service, an IP allowlist entry that is no address, an unknown currency in
     # the path; and an integer field given as 50.0 (JSON Schema's "integer" allows it,
     # payoutd takes JSON integers only)
@@ -112,6 +113,7 @@ MAY_REFUSE: dict[str, list[str]] = {
     "POST /v1/admin/deposits": ["422"],
     "PUT /v1/admin/merchants/{merchant_id}/fees/{currency}": ["422"],
     "POST /v1/sandbox/rules": ["422"],
+    "POST /v1/sandbox/deposits": ["422"],
     # a name of only whitespace, as Python's str.strip sees it ("\x1e" is; JSON Schema's
     # patterns cannot say so)
     "POST /v1/admin/merchants": ["422"],

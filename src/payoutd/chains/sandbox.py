@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -19,9 +20,19 @@ import base58
 from sqlalchemy import func, select, update
 
 from payoutd.chains.addressing import validate_address, validate_txid
-from payoutd.domain.assets import CURRENCIES, NETWORKS, Asset
+from payoutd.domain.assets import CURRENCIES, NETWORKS, Asset, resolve_asset
+from payoutd.domain.banking import ChainDeposit
 from payoutd.domain.batching import Output
-from payoutd.domain.money import ROUND_CREDIT, ROUND_DEBIT, fmt, quantize, quantum
+from payoutd.domain.errors import field_error
+from payoutd.domain.money import (
+    ROUND_CREDIT,
+    ROUND_DEBIT,
+    decimals_of,
+    fmt,
+    parse_amount,
+    quantize,
+    quantum,
+)
 from payoutd.ids import new_id
 from payoutd.services.ports import OutputRejected, PreparedTx, Rejected, TxState
 from payoutd.store.db import Database
@@ -66,6 +77,8 @@ OUTPUT_VBYTES = Decimal(31)
 # transaction paying this address (the executor fails those payouts before signing)
 ACTIONS = ("reject", "drop", "delay", "refuse")
 DUST: dict[str, Decimal] = {"utxo": Decimal("0.00000546")}
+# blocks one deposits() call looks through, as a live node's log queries are bounded
+DEPOSIT_BLOCK_RANGE = 1000
 
 
 def sandbox_txid(network: str, raw: str) -> str:
@@ -340,6 +353,131 @@ class SandboxChain:
             )
             return height
 
+    # -- incoming transfers (off-ramp funding) -------------------------------------------
+
+    async def receive(
+        self, currency: str, address: str, amount: str, sender: str | None = None
+    ) -> dict[str, Any]:
+        """Simulate someone else's wallet paying `amount` of `currency` into `address`
+        (POST /v1/sandbox/deposits): a transaction in the sandbox's mempool, mined with
+        the next block and confirmed like the hot wallet's own; `drop` and `delay` rules
+        on the address apply to it too. Invalid input raises PayoutdError and records
+        nothing."""
+        asset = resolve_asset(currency, self.network)
+        try:
+            address = self.validate_address(address)
+        except ValueError as exc:
+            raise field_error("invalid_address", "address", str(exc)) from None
+        try:
+            value = parse_amount(amount)
+        except ValueError as exc:
+            raise field_error("invalid_amount", "amount", f"amount {exc}") from None
+        if decimals_of(value) > asset.decimals:
+            raise field_error(
+                "invalid_amount",
+                "amount",
+                f"{asset.currency} on {self.network} has {asset.decimals} decimals",
+            )
+        if sender is not None:
+            try:
+                sender = self.validate_address(sender)
+            except ValueError as exc:
+                raise field_error("invalid_address", "sender", str(exc)) from None
+        # exact already (its decimals were checked): quantizing only pads it
+        outputs = [
+            {"address": address, "amount": fmt(quantize(value, asset.decimals, ROUND_CREDIT))}
+        ]
+        # a fresh id in the hashed body: the same transfer simulated twice is two transfers
+        raw = json.dumps(
+            {
+                "deposit": new_id(),
+                "network": self.network,
+                "currency": asset.currency,
+                "sender": sender,
+                "outputs": outputs,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        txid = sandbox_txid(self.network, raw)
+        async with self.db.unit() as uow:
+            conn = uow.conn
+            rules = await self._rules(conn, [address], actions=("drop", "delay"))
+            tip = await self._tip(conn)
+            await conn.execute(
+                sandbox_transactions.insert().values(
+                    txid=txid,
+                    network=self.network,
+                    currency=asset.currency,
+                    fee=Decimal(0),  # the sender's wallet pays it, not the operator
+                    outputs=outputs,
+                    status="dropped" if "drop" in rules else "mempool",
+                    block_height=None,
+                    release_height=tip + 1 + rules.get("delay", 0),
+                    created_at=datetime.now(UTC),
+                    sender=sender,
+                )
+            )
+        return {
+            "txid": txid,
+            "network": self.network,
+            "currency": asset.currency,
+            "address": address,
+            "amount": outputs[0]["amount"],
+            "sender": sender,
+            "status": "dropped" if "drop" in rules else "mempool",
+        }
+
+    async def deposits(
+        self, addresses: Sequence[str], currencies: Sequence[str], from_block: int | None
+    ) -> tuple[list[ChainDeposit], int]:
+        """Outputs paying any of `addresses` in `currencies`, in blocks from `from_block`
+        (None: the first block; the sandbox's whole history is payoutd's) up to the last
+        block with the network's confirmations, at most DEPOSIT_BLOCK_RANGE blocks."""
+        start = 1 if from_block is None else from_block
+        wanted = set(addresses)
+        async with self.db.read() as uow:
+            tip = await self._tip(uow.conn)
+            last = min(tip - self.confirmations + 1, start + DEPOSIT_BLOCK_RANGE - 1)
+            if last < start:
+                return [], start  # nothing newly confirmed
+            rows = (
+                await uow.conn.execute(
+                    select(
+                        sandbox_transactions.c.txid,
+                        sandbox_transactions.c.currency,
+                        sandbox_transactions.c.outputs,
+                        sandbox_transactions.c.block_height,
+                        sandbox_transactions.c.sender,
+                    )
+                    .where(
+                        sandbox_transactions.c.network == self.network,
+                        sandbox_transactions.c.status == "mined",
+                        sandbox_transactions.c.currency.in_(list(currencies)),
+                        sandbox_transactions.c.block_height >= start,
+                        sandbox_transactions.c.block_height <= last,
+                    )
+                    .order_by(sandbox_transactions.c.block_height, sandbox_transactions.c.seq)
+                )
+            ).all()
+        found = [
+            ChainDeposit(
+                network=self.network,
+                currency=currency,
+                address=output["address"],
+                amount=Decimal(output["amount"]),
+                txid=txid,
+                index=index,
+                block=int(height),
+                confirmations=tip - int(height) + 1,
+                sender=sender,
+            )
+            for txid, currency, outputs, height, sender in rows
+            for index, output in enumerate(outputs)
+            if output["address"] in wanted
+        ]
+        return found, last + 1
+
 
 async def add_rule(
     db: Database, *, address: str, action: str, network: str | None = None, blocks: int = 0
@@ -416,6 +554,7 @@ async def transactions(
                     for o in m["outputs"]
                 ],
                 "created_at": m["created_at"].isoformat().replace("+00:00", "Z"),
+                "sender": m["sender"],
             }
         )
     return out

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from payoutd.domain.access import ApiKey, Merchant, Totp
 from payoutd.domain.assets import Asset
@@ -510,6 +510,25 @@ class Sealed(Protocol):
     async def reseal(self, change: Callable[[str], str]) -> int: ...
 
 
+class ChainDeposits(Protocol):
+    """Transfers into the operator's funding wallets, recorded once each, and where each
+    network's deposit watch has got to."""
+
+    async def cursor(self, network: str) -> int | None:
+        """The first block of `network` not scanned yet (None: never scanned)."""
+        ...
+
+    async def add(self, deposit: ChainDeposit, now: datetime) -> bool:
+        """Record the deposit; False when it is recorded already (a rescan, or another
+        worker got there first: on PostgreSQL the second waits for the first's commit)."""
+        ...
+
+    async def advance(self, network: str, next_block: int, now: datetime) -> None:
+        """Move the cursor forward to `next_block`; never back (a slower scanner that
+        finishes last does not undo a faster one's progress)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction, opened and committed by the request
     or the job; services only read and write through its repositories."""
@@ -558,6 +577,9 @@ class UnitOfWork(Protocol):
 
     @property
     def bank(self) -> BankBook: ...
+
+    @property
+    def chain_deposits(self) -> ChainDeposits: ...
 
     async def connection_closed(self) -> bool: ...
 
@@ -767,4 +789,24 @@ class BankRail(Protocol):
     def accepts_payments(self) -> bool:
         """True: payments are handed to the rail as they are made (the sandbox); False:
         they wait for the operator's export of a payment file."""
+        ...
+
+
+@runtime_checkable
+class Deposits(Protocol):
+    """A chain adapter that can see incoming token transfers (the sandbox chain, EVM): what
+    funds an off-ramp. Adapters without it are simply not watched."""
+
+    async def deposits(
+        self, addresses: Sequence[str], currencies: Sequence[str], from_block: int | None
+    ) -> tuple[list[ChainDeposit], int]:
+        """Transfers of `currencies` to any of `addresses` mined in blocks from `from_block`
+        on that have at least the network's confirmations, oldest first, and the block
+        to ask from next time. A call covers a bounded range of blocks, so catching up
+        takes several; it never returns a transfer with fewer confirmations, so nothing
+        it returns can still be reorganised away (within the network's confirmations).
+        `from_block` None (never scanned): the adapter picks the start, a live chain
+        the first block not confirmed yet (what a funding wallet received before
+        payoutd watched it is not payoutd's), the sandbox its first block (its whole
+        history is payoutd's)."""
         ...

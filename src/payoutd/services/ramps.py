@@ -448,6 +448,21 @@ async def review_queue(
     return await uow.bank.review_items(status, limit=limit)
 
 
+def funding_watch(ctx: Context) -> dict[str, list[str]]:
+    """The funding wallets the worker watches for off-ramp deposits, by payoutd network
+    code (services.funding; the deposits it sees go to `receive_deposit`). Sandbox
+    wallets only while their network runs on the sandbox chain (services.parties)."""
+    watched: dict[str, list[str]] = {}
+    for wallet in parties.funding_wallets(ctx):
+        network = rules.WALLET_NETWORKS[wallet.network.value]
+        chain = ctx.chains.get(network)
+        if chain is None or (wallet.sandbox and chain.mode != "sandbox"):
+            continue
+        if wallet.address not in watched.setdefault(network, []):
+            watched[network].append(wallet.address)
+    return watched
+
+
 async def resolve_review(
     uow: UnitOfWork,
     ctx: Context,

@@ -289,6 +289,9 @@ sandbox_transactions = Table(
     Column("block_height", Integer, nullable=True),
     Column("release_height", Integer, nullable=False),  # not mined below this height (delay)
     Column("created_at", UTCDateTime(), nullable=False),
+    # who paid a simulated incoming transfer (POST /v1/sandbox/deposits); NULL for the
+    # sandbox hot wallet's own batches
+    Column("sender", String(128), nullable=True),
     Index(None, "network", "status"),
 )
 
@@ -606,4 +609,31 @@ wallets = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Index(None, "merchant_id", "lookup_key"),
+)
+
+# Transfers into the operator's funding wallets seen on chain (payoutd.services.funding),
+# each once: the key is what names a transfer on its chain, so a rescan or a second
+# worker finds the row already there and hands nothing on twice.
+chain_deposits = Table(
+    "chain_deposits",
+    metadata,
+    Column("network", String(10), primary_key=True),
+    Column("txid", String(128), primary_key=True),
+    Column("output_index", Integer, primary_key=True),  # EVM log index, sandbox output
+    Column("currency", String(10), nullable=False),
+    Column("address", String(128), nullable=False),
+    Column("amount", Amount(), nullable=False),
+    Column("block", BigInteger, nullable=False),
+    Column("confirmations", Integer, nullable=False),  # when it was recorded
+    Column("sender", String(128), nullable=True),
+    Column("seen_at", UTCDateTime(), nullable=False),
+)
+
+# Per network, the first block the deposit watch has not scanned yet.
+chain_cursors = Table(
+    "chain_cursors",
+    metadata,
+    Column("network", String(10), primary_key=True),
+    Column("next_block", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )

@@ -10,6 +10,7 @@ from payoutd.services.ports import Secrets
 from payoutd.store import pool_checks
 from payoutd.store.audit import AuditRepository
 from payoutd.store.batches import BatchRepository
+from payoutd.store.chain_deposits import ChainDepositRepository
 from payoutd.store.idempotency import IdempotencyRepository
 from payoutd.store.ledger import LedgerRepository
 from payoutd.store.merchants import MerchantRepository, ServiceFeeRepository
@@ -50,6 +51,7 @@ class UnitOfWork:
         self.parties = PartyRepository(conn, secrets)
         self.ramps = RampRepository(conn, dialect)
         self.bank = BankRepository(conn, dialect)
+        self.chain_deposits = ChainDepositRepository(conn, dialect)
 
     async def connection_closed(self) -> bool:
         """For a connection kept between uses (asyncpg): whether the server has ended it,

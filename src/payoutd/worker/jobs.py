@@ -7,16 +7,17 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import structlog
 
+from payoutd.domain.banking import ChainDeposit
 from payoutd.domain.payout import Status
 from payoutd.domain.webhooks import AttemptResult, Delivery, Prepared
-from payoutd.services import execution, payouts, ramps, webhooks
+from payoutd.services import execution, funding, payouts, ramps, webhooks
 from payoutd.services.context import Context
-from payoutd.services.ports import ChainUnavailable, Rejected
+from payoutd.services.ports import ChainUnavailable, Deposits, Rejected
 from payoutd.store.db import Database
 from payoutd.store.uow import UnitOfWork
 from payoutd.webhooks import signing
@@ -442,3 +443,44 @@ async def deliver_webhooks(
         # what was delivered is recorded even when the pass is cut short (shutdown)
         await deliveries.close()
     return claimed
+
+
+# block ranges asked per network and pass: catching up after downtime goes on over the
+# next passes instead of holding up the other networks
+MAX_DEPOSIT_PAGES = 10
+
+
+async def watch_funding(
+    db: Database,
+    ctx: Context,
+    wallets: Mapping[str, Sequence[str]],
+    on_deposit: funding.OnDeposit,
+) -> list[ChainDeposit]:
+    """One pass of the off-ramp funding watch (payoutd.services.funding) over `wallets`,
+    network to funding wallet addresses: each network's adapter is asked for confirmed
+    transfers since its cursor, outside any transaction, and each answer is recorded and
+    handed on in a transaction of its own. Returns the deposits handed on."""
+    handed: list[ChainDeposit] = []
+    for network, addresses in wallets.items():
+        chain = ctx.chains.get(network)
+        if not addresses or chain is None:
+            continue
+        if not isinstance(chain, Deposits):
+            log.warning("funding.not_watched", network=network, adapter=type(chain).__name__)
+            continue
+        watched = funding.watched(chain, addresses)
+        currencies = funding.currencies(network)
+        async with db.read() as uow:
+            start = await funding.cursor(uow, network)
+        for _ in range(MAX_DEPOSIT_PAGES):
+            try:
+                found, next_block = await chain.deposits(watched, currencies, start)
+            except ChainUnavailable as exc:
+                log.warning("funding.chain_unavailable", network=network, reason=str(exc))
+                break
+            if not found and next_block == start:
+                break  # nothing newly confirmed
+            async with db.unit() as uow:
+                handed += await funding.record(uow, ctx, network, found, next_block, on_deposit)
+            start = next_block
+    return handed

@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import fcntl
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
 import structlog
 
 from payoutd.chains.sandbox import SandboxChain
+from payoutd.services import funding, ramps
 from payoutd.services.context import Context
 from payoutd.store.db import Database
 from payoutd.webhooks.delivery import Sender
@@ -22,6 +23,7 @@ from payoutd.worker.jobs import (
     follow_broadcast,
     ramp_pass,
     send_pass,
+    watch_funding,
 )
 
 log = structlog.get_logger("payoutd.worker")
@@ -68,10 +70,25 @@ def claim_sqlite_worker(data_dir: Path) -> IO[str]:
 
 
 class Worker:
-    def __init__(self, db: Database, ctx: Context, sender: Sender) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ctx: Context,
+        sender: Sender,
+        *,
+        funding_wallets: Mapping[str, Sequence[str]] | None = None,
+        on_deposit: funding.OnDeposit | None = None,
+    ) -> None:
         self.db = db
         self.ctx = ctx
         self.sender = sender
+        # network -> the operator's funding wallets, and what a deposit into one funds
+        # (the ramp services); no wallets, no watch
+        # by default the configured funding wallets, funding ramp payouts (services.ramps)
+        self.funding_wallets = (
+            funding_wallets if funding_wallets is not None else ramps.funding_watch(ctx)
+        )
+        self.on_deposit = on_deposit if on_deposit is not None else ramps.receive_deposit
         self.deliveries = Deliveries(db, ctx, sender)
         self._tasks: list[asyncio.Task[None]] = []
         self._lock: IO[str] | None = None
@@ -106,6 +123,18 @@ class Worker:
         self._tasks.append(
             asyncio.create_task(_every(s.worker_interval_seconds, "webhooks", webhooks))
         )
+        on_deposit = self.on_deposit
+        if on_deposit is not None and any(self.funding_wallets.values()):
+            wallets = self.funding_wallets
+            self._tasks.append(
+                asyncio.create_task(
+                    _every(
+                        s.worker_interval_seconds,
+                        "funding",
+                        lambda: watch_funding(self.db, self.ctx, wallets, on_deposit),
+                    )
+                )
+            )
         sandboxes = [c for c in self.ctx.chains.values() if isinstance(c, SandboxChain)]
         if sandboxes:
 

@@ -1,4 +1,5 @@
-"""/v1/sandbox: what the sandbox chain mined, and rules that make it misbehave."""
+"""/v1/sandbox: what the sandbox chain mined, rules that make it misbehave, and incoming
+transfers simulated into an address (off-ramp funding)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import responses
 from payoutd.api.v1 import pagination
-from payoutd.api.v1.schemas import SandboxRuleCreate, SandboxRuleOut, SandboxTxList
+from payoutd.api.v1.schemas import (
+    SandboxDepositCreate,
+    SandboxDepositOut,
+    SandboxRuleCreate,
+    SandboxRuleOut,
+    SandboxTxList,
+)
 from payoutd.chains import sandbox
 from payoutd.domain.assets import NETWORKS
 from payoutd.domain.errors import field_error
@@ -85,3 +92,33 @@ async def add_rule(
         rt.db, address=body.address, action=body.action, network=network, blocks=body.blocks
     )
     return {"id": rule_id}
+
+
+@router.post(
+    "/deposits",
+    status_code=201,
+    response_model=SandboxDepositOut,
+    responses=responses(
+        "unauthorized",
+        "forbidden_scope",
+        "validation_error",
+        "service_not_found",
+        "currency_not_found",
+        "invalid_address",
+        "invalid_amount",
+    ),
+    summary="Simulate an incoming transfer into an address on the sandbox chain (what funds "
+    "an off-ramp when paid into a funding wallet)",
+)
+async def add_deposit(
+    body: SandboxDepositCreate,
+    request: Request,
+    principal: Annotated[Principal, Depends(require("admin"))],
+) -> dict[str, Any]:
+    rt = request.app.state.runtime
+    chain = rt.ctx.chains.get(body.network.upper())
+    if not isinstance(chain, sandbox.SandboxChain):
+        raise field_error(
+            "service_not_found", "network", f"The sandbox chain does not serve {body.network!r}"
+        )
+    return await chain.receive(body.currency, body.address, body.amount, body.sender)

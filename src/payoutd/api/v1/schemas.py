@@ -371,6 +371,12 @@ class SandboxTx(BaseModel):
     confirmations: int
     outputs: list[SandboxOutput]
     created_at: str
+    sender: str | None = Field(
+        default=None,
+        description="Who paid a transfer simulated into an address (POST "
+        "/v1/sandbox/deposits); null for the hot wallet's own batches.",
+        examples=["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"],
+    )
 
 
 class SandboxTxList(BaseModel):
@@ -388,6 +394,66 @@ class SandboxRuleCreate(BaseModel):
 
 class SandboxRuleOut(BaseModel):
     id: str
+
+
+class SandboxDepositCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    network: str = Field(
+        min_length=1,
+        max_length=10,
+        description="A network the sandbox chain serves.",
+        examples=["ETH"],
+    )
+    currency: str = Field(
+        min_length=1,
+        max_length=10,
+        description="What is transferred: an asset of that network (off-ramps watch USDC "
+        "and USDT).",
+        examples=["USDC"],
+    )
+    address: str = Field(
+        min_length=1,
+        max_length=128,
+        description="The address paid, checked by the network's rules: a funding wallet "
+        "to fund an off-ramp.",
+        examples=["0x52908400098527886E0F7030069857D2E4169EE7"],
+    )
+    amount: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The amount, a decimal string no finer than the asset's decimals.",
+        examples=["250.00"],
+    )
+    sender: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="The paying wallet, checked by the network's rules; optional.",
+        examples=["0x8617E340B3D01FA5F11F306F4090FD50E238070D"],
+    )
+
+
+class SandboxDepositOut(BaseModel):
+    txid: str = Field(
+        description="The simulated transfer's transaction id, in its network's form.",
+        examples=["0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060"],
+    )
+    network: str = Field(description="The network it is on.", examples=["ETH"])
+    currency: str = Field(description="The asset transferred.", examples=["USDC"])
+    address: str = Field(
+        description="The address paid, normalised as its network writes it.",
+        examples=["0x52908400098527886E0F7030069857D2E4169EE7"],
+    )
+    amount: str = Field(description="The amount, to the asset's decimals.", examples=["250.000000"])
+    sender: str | None = Field(
+        description="The paying wallet, when given.",
+        examples=["0x8617E340B3D01FA5F11F306F4090FD50E238070D"],
+    )
+    status: Literal["mempool", "dropped"] = Field(
+        description="mempool: mined with the next sandbox block, then confirmed like any "
+        "transaction; dropped: a `drop` rule on the address lost it.",
+        examples=["mempool"],
+    )
 
 
 class ReviewResolve(BaseModel):

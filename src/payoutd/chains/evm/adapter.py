@@ -12,6 +12,7 @@
     token_gas_limit = 100000
     min_tip_gwei = "1"
     tip_multipliers = { economy = "1", recommended = "1", high = "1.5", highest = "2" }
+    deposit_block_range = 1000             # blocks per eth_getLogs of the funding watch
 
     [networks.ETH.tokens]                  # contract per currency; on `net = "main"` the
     USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"   # well-known ones are the default
@@ -32,6 +33,10 @@ token payout is charged a flat, configured `token_fee` in the token itself: pric
 gas in the token would need an ETH/token rate at creation time, and a flat fee is what
 hosted providers charge for token withdrawals anyway. The batch fee recorded is the upper
 bound (gas limit x maxFeePerGas, summed); what the chain actually takes is lower.
+
+Deposits (off-ramp funding): `deposits()` reads the token contracts' ERC-20 `Transfer`
+logs whose recipient (topic 2) is a funding wallet, block ranges bounded by
+`deposit_block_range`, only blocks with the network's confirmations.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import asyncio
 import json
 import statistics
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -68,7 +73,8 @@ from web3.types import BlockIdentifier, TxParams
 
 from payoutd.chains.addressing import validate_address, validate_txid
 from payoutd.chains.config import ChainsFileError, NetworkConfig
-from payoutd.domain.assets import NETWORKS, Asset
+from payoutd.domain.assets import ASSETS, NETWORKS, Asset
+from payoutd.domain.banking import ChainDeposit
 from payoutd.domain.batching import Output
 from payoutd.domain.money import ROUND_CREDIT, ROUND_DEBIT, fmt, quantize
 from payoutd.services.ports import ChainUnavailable, OutputRejected, PreparedTx, Rejected, TxState
@@ -99,11 +105,14 @@ OPTIONS = (
     "tip_multipliers",
     "fee_history_blocks",
     "timeout_seconds",
+    "deposit_block_range",
 )
 # ERC-20 function selectors: the first 4 bytes of keccak("transfer(address,uint256)"), ...
 TRANSFER = "a9059cbb"
 BALANCE_OF = "70a08231"
 DECIMALS = "313ce567"
+# keccak("Transfer(address,address,uint256)"): the ERC-20 transfer event's topic 0
+TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 # Answers to eth_sendRawTransaction that mean the node refused the transaction for good
 # and kept nothing (geth, erigon, reth, Hardhat/EDR, BSC and Polygon's bor wording). Any
 # other error leaves the outcome unknown: the same transaction is sent again later.
@@ -187,6 +196,7 @@ class EvmChain:
         fee_history_blocks: int = 20,
         timeout_seconds: float = 15.0,
         net: str = "main",
+        deposit_block_range: int = 1000,
     ) -> None:
         if NETWORKS[network].family != "evm":
             raise ChainsFileError(f"{network} is not an EVM network")
@@ -205,6 +215,9 @@ class EvmChain:
         self.fee_history_blocks = fee_history_blocks
         self.timeout_seconds = timeout_seconds
         self.net = net
+        # blocks one eth_getLogs covers: hosted nodes refuse wide ranges (often above
+        # 1,000 to 10,000 blocks), and a bounded answer keeps each call short
+        self.deposit_block_range = deposit_block_range
         self._url = url
         parts = urlsplit(url)
         # what logs and errors may show of the node: never its path or query (API keys)
@@ -214,6 +227,7 @@ class EvmChain:
         self._address: ChecksumAddress | None = None
         self._checked: set[str] = set()  # "chain" and token currencies found as configured
         self._fee_cache: dict[str, tuple[float, _Fees]] = {}  # priority: (monotonic, fees)
+        self._unwatched: set[str] = set()  # currencies deposits() warned it cannot watch
 
     @classmethod
     def from_config(cls, cfg: NetworkConfig) -> EvmChain:
@@ -263,6 +277,7 @@ class EvmChain:
             fee_history_blocks=int(o.get("fee_history_blocks", 20)),
             timeout_seconds=float(o.get("timeout_seconds", 15)),
             net=cfg.net,
+            deposit_block_range=int(o.get("deposit_block_range", 1000)),
         )
 
     def __repr__(self) -> str:
@@ -694,6 +709,84 @@ class EvmChain:
             min(tip - int(s.block or 0) + 1 for s in mined),
             failed_outputs=frozenset(i for i, s in enumerate(seen) if s is not None and not s.ok),
         )
+
+    # -- incoming transfers (off-ramp funding) -------------------------------------------
+
+    async def deposits(
+        self, addresses: Sequence[str], currencies: Sequence[str], from_block: int | None
+    ) -> tuple[list[ChainDeposit], int]:
+        """ERC-20 `Transfer` logs of the configured token contracts of `currencies` whose
+        recipient (topic 2) is one of `addresses`, in blocks from `from_block` up to the
+        last one with the network's confirmations, at most `deposit_block_range` blocks
+        per call. Amounts are the log's integer value scaled by the token's decimals
+        (checked against the contract). A currency with no contract on this node (a test
+        net whose chains file does not name it) is not watched."""
+        tokens: list[tuple[Asset, ChecksumAddress]] = []
+        for currency in currencies:
+            asset = ASSETS.get((currency, self.network))
+            if asset is None:
+                continue
+            try:
+                contract = self._contract(asset)
+            except ChainsFileError as exc:
+                if currency not in self._unwatched:
+                    self._unwatched.add(currency)
+                    log.warning("evm.deposits_not_watched", network=self.network, reason=str(exc))
+                continue
+            if contract is not None:
+                tokens.append((asset, contract))
+        # topics are 32-byte words; the recipient's word names the address it was paid to
+        recipients = {"0x" + _address_word(a): a for a in addresses}
+        async with self._node() as w3:
+            await self._check_chain(w3)
+            tip = int(await w3.eth.block_number)
+            last_confirmed = tip - self.confirmations + 1
+            start = last_confirmed + 1 if from_block is None else from_block
+            end = min(last_confirmed, start + self.deposit_block_range - 1)
+            if end < start or not tokens or not recipients:
+                return [], start
+            for asset, contract in tokens:
+                await self._check_token(w3, asset, contract)
+            logs = await w3.eth.get_logs(
+                {
+                    "fromBlock": start,
+                    "toBlock": end,
+                    "address": [contract for _, contract in tokens],
+                    "topics": [
+                        HexStr(TRANSFER_TOPIC),
+                        None,
+                        [HexStr(word) for word in recipients],
+                    ],
+                }
+            )
+        by_contract = {contract.lower(): asset for asset, contract in tokens}
+        found: list[ChainDeposit] = []
+        for entry in logs:
+            topics = ["0x" + bytes(t).hex() for t in entry["topics"]]
+            data = bytes(entry["data"])
+            asset_of = by_contract.get(str(entry["address"]).lower())
+            # ERC-721 shares the event's signature with a fourth, indexed topic
+            if entry.get("removed") or asset_of is None or len(topics) != 3 or len(data) != 32:
+                continue
+            paid_to = recipients.get(topics[2])
+            if topics[0] != TRANSFER_TOPIC or paid_to is None:
+                continue
+            block = int(entry["blockNumber"])
+            found.append(
+                ChainDeposit(
+                    network=self.network,
+                    currency=asset_of.currency,
+                    address=paid_to,
+                    amount=_coin(int.from_bytes(data, "big"), asset_of.decimals),
+                    txid="0x" + bytes(entry["transactionHash"]).hex(),
+                    index=int(entry["logIndex"]),
+                    block=block,
+                    confirmations=tip - block + 1,
+                    sender=to_checksum_address("0x" + topics[1][-40:]),
+                )
+            )
+        found.sort(key=lambda d: (d.block, d.index))
+        return found, end + 1
 
 
 async def _call(w3: AsyncWeb3[Any], contract: str, data: str, block: str = "latest") -> bytes:
