@@ -217,3 +217,46 @@ async def test_numbers_count_each_customers_payouts_under_concurrency(pg: Harnes
     theirs = sorted(p["number"] for p in made if p["customer"] == other.id)
     assert (mine, theirs) == (list(range(1, 13)), [1, 2, 3])
     assert len({p["instructions"]["memo"] for p in made}) == 15
+
+
+async def test_off_ramp_funded_by_a_deposit_the_worker_sees_on_the_sandbox_chain(
+    h: Harness,
+) -> None:
+    """The whole off-ramp on the sandbox: the customer's USDC sent to the funding wallet
+    (POST /v1/sandbox/deposits), seen by the worker's funding watch once confirmed, the
+    payout funded and paid by the sandbox bank."""
+    from payoutd.services import ramps
+    from payoutd.worker.jobs import watch_funding
+
+    merchant = await h.merchant()
+    c = await rs.customer(h, merchant)
+    ramp = await rs.create(h, merchant, rs.off_ramp_body(c, "40", "eur"))
+    r = await h.client.post(
+        "/v1/sandbox/deposits",
+        json={
+            "network": "SOL",
+            "currency": "USDC",
+            "address": rs.SANDBOX_SOL_FUNDING,
+            "amount": "40",
+            "sender": rs.SOL_WALLET,
+        },
+        headers=h.admin,
+    )
+    assert r.status_code in (200, 201), r.text
+    watched = ramps.funding_watch(h.rt.ctx)
+    assert rs.SANDBOX_SOL_FUNDING in watched["SOL"]
+    # not confirmed yet: nothing is handed on
+    await watch_funding(h.rt.db, h.rt.ctx, watched, ramps.receive_deposit)
+    assert (await rs.status_of(h, merchant, ramp["id"]))["status"] == "pending"
+    await h.mine(h.rt.settings.sandbox_confirmations + 1)
+    handed = await watch_funding(h.rt.db, h.rt.ctx, watched, ramps.receive_deposit)
+    assert [d.amount for d in handed] == [40]
+    seen = await rs.status_of(h, merchant, ramp["id"])
+    # 40 USDC at 1 USD, 1 EUR = 1.08 USD: 37.037... EUR, rounded down to the cent
+    assert (seen["status"], seen["final_amount"]) == ("processing", "37.03")
+    # seen again by a rescan: nothing twice
+    assert await watch_funding(h.rt.db, h.rt.ctx, watched, ramps.receive_deposit) == []
+    h.clock.advance(h.rt.settings.sandbox_bank_settle_seconds + 1)
+    await h.tick()
+    assert (await rs.status_of(h, merchant, ramp["id"]))["status"] == "succeeded"
+    assert (await h.ledger_check())["ok"]
