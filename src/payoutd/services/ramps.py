@@ -23,11 +23,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 from payoutd.domain import ramps as rules
 from payoutd.domain.banking import (
@@ -110,6 +111,17 @@ def bank_ref(account: BankAccount, holder_type: str = "individual") -> BankAccou
     )
 
 
+F = TypeVar("F", BankAccount, Wallet)
+
+
+def _funding(find: Callable[[], F]) -> F:
+    """The funding account or wallet for the source, a refusal naming `source.network`."""
+    try:
+        return find()
+    except PayoutdError as err:
+        raise field_error(err.code, "source.network", err.message) from None
+
+
 async def create(uow: UnitOfWork, ctx: Context, merchant_id: str, req: RampRequest) -> RampPayout:
     """A new ramp payout, `pending` until the customer's funds arrive. Refusals name the
     field at fault and write nothing."""
@@ -135,7 +147,7 @@ async def create(uow: UnitOfWork, ctx: Context, merchant_id: str, req: RampReque
     if kind is RampType.ON_RAMP:
         source = await parties.get_bank_account(uow, merchant_id, req.source.id)
         destination = await parties.get_wallet(uow, merchant_id, req.destination.id)
-        funding = parties.funding_account(ctx, src_cur, req.source.network)
+        funding = _funding(lambda: parties.funding_account(ctx, src_cur, req.source.network))
         src_detail, fund_detail = _bank_detail(source), _bank_detail(funding)
         dst_detail, wallet_address, bank = destination.address, destination.address, {}
         _usable(source.currency.value == src_cur, "source.currency", "not the account's currency")
@@ -148,7 +160,7 @@ async def create(uow: UnitOfWork, ctx: Context, merchant_id: str, req: RampReque
     else:
         source = await parties.get_wallet(uow, merchant_id, req.source.id)
         destination = await parties.get_bank_account(uow, merchant_id, req.destination.id)
-        funding = parties.funding_wallet(ctx, src_cur, req.source.network)
+        funding = _funding(lambda: parties.funding_wallet(ctx, src_cur, req.source.network))
         src_detail, fund_detail = source.address, funding.address
         dst_detail, wallet_address = _bank_detail(destination), source.address
         bank = dataclasses.asdict(bank_ref(destination, customer.type.value))
