@@ -1049,12 +1049,6 @@ CASES: list[Case] = [
     ),
     # -- ramp payouts and the operator's bank
     Case(
-        "ramp-payout-unknown",
-        "ramp_payout_not_found",
-        "GET",
-        f"/v1/ramp-payouts/{ANY_ID}",
-    ),
-    Case(
         "ramp-customer-kyc-pending",
         "customer_not_approved",
         "POST",
@@ -1081,14 +1075,6 @@ CASES: list[Case] = [
         },
         field="source.currency",
         setup=("ramp_parties", "kyc_approved"),
-    ),
-    Case(
-        "bank-review-unknown",
-        "review_item_not_found",
-        "POST",
-        f"/v1/admin/bank/review/{ANY_ID}/resolve",
-        {"action": "dismiss"},
-        auth="admin",
     ),
     Case(
         "bank-review-resolved-twice",

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from payoutd.domain.fees import split_fee
+from tests.services import ramp_support
 from tests.support import Harness, Merchant
 from tests.webhooks.receiver import drive, open_harness, running, subscribe
 
@@ -100,6 +101,7 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             "key_id": (await read(h, a, "/v1/api-keys"))["data"][0]["id"],
             "merchant_id": a.id,
             "currency": "BTC",
+            **await ramp_support.ramp_objects(h, a),
         }
         hidden = {
             a.id,
@@ -117,6 +119,8 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             *(d["id"] for d in deliveries),
             *(p["amount"] for p in a_paid),
             *(p["final_amount"] for p in a_paid),
+            ids["customer_id"],
+            ids["ramp_id"],
         }
 
         walked = []

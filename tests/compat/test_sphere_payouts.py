@@ -115,12 +115,12 @@ async def test_create_retrieve_cancel_in_spheres_words(h: Harness) -> None:
     assert again.data["payout"]["status"] == "cancelled"
 
     # the error envelope for an unknown payout, and for what is no payout id at all
-    _failure(await c.get("payout", "payout_" + "0" * 32), 404, "ramp_payout_not_found")
-    _failure(await c.get("payout", "wallet_123"), 404, "ramp_payout_not_found")
-    _failure(await c.post("payout/cancel/payout_" + "f" * 32, {}), 404, "ramp_payout_not_found")
+    _failure(await c.get("payout", "payout_" + "0" * 32), 404, "not_found")
+    _failure(await c.get("payout", "wallet_123"), 404, "not_found")
+    _failure(await c.post("payout/cancel/payout_" + "f" * 32, {}), 404, "not_found")
     # another merchant's payout is unknown to it
     other = SphereClient(h.client, (await h.merchant("Other")).key)
-    _failure(await other.get("payout", second["id"]), 404, "ramp_payout_not_found")
+    _failure(await other.get("payout", second["id"]), 404, "not_found")
 
 
 async def test_a_funded_payout_is_not_cancelled(h: Harness) -> None:

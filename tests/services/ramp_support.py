@@ -107,3 +107,26 @@ async def status_of(h: Harness, merchant: Merchant, ramp_id: str) -> dict[str, A
     assert r.status_code == 200, r.text
     data: dict[str, Any] = r.json()
     return data
+
+
+async def ramp_objects(h: Harness, merchant: Merchant) -> dict[str, str]:
+    """One real object of `merchant`'s for every path id of the parties' and ramp routes:
+    its customer, bank account, wallet, a pending ramp payout, a review queue item (a
+    sandbox transfer nothing carries the memo of) and a payment id."""
+    c = await customer(h, merchant)
+    ramp = await create(h, merchant, on_ramp_body(c, "10.00"))
+    r = await h.client.post(
+        "/v1/sandbox/bank/transfers",
+        json={"amount": "1.00", "currency": "usd", "memo": "nothing", "network": "wire"},
+        headers=h.admin,
+    )
+    assert r.json()["outcome"] == "review", r.text
+    [item] = (await h.client.get("/v1/admin/bank/review", headers=h.admin)).json()["data"]
+    return {
+        "customer_id": c.id,
+        "account_id": c.usd_account,
+        "wallet_id": c.wallet,
+        "ramp_id": ramp["id"],
+        "item_id": item["id"],
+        "payment_id": "P" + "2" * 14,
+    }

@@ -197,7 +197,7 @@ async def test_cancel_before_funding_only(h: Harness) -> None:
     # another merchant sees none of it
     other = await h.merchant("Other")
     r = await h.client.get(f"/v1/ramp-payouts/{first['id']}", headers=other.headers)
-    assert (r.status_code, r.json()["error"]["code"]) == (404, "ramp_payout_not_found")
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "not_found")
     assert (await h.ledger_check())["ok"]
 
 

@@ -302,12 +302,6 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "The chain node cannot be reached to price the payout; retry later.",
     ),
     ErrorSpec(
-        "ramp_payout_not_found",
-        404,
-        "Payout not found",
-        "No ramp payout with that id belongs to the caller.",
-    ),
-    ErrorSpec(
         "customer_not_approved",
         422,
         "The customer is not approved",
@@ -319,12 +313,6 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "The account does not match the payout",
         "The source or destination belongs to another customer, is disabled, or has "
         "another currency or network than the request names.",
-    ),
-    ErrorSpec(
-        "review_item_not_found",
-        404,
-        "Review item not found",
-        "No item in the bank review queue has that id.",
     ),
     ErrorSpec(
         "review_item_resolved",

@@ -229,7 +229,7 @@ def _fmt(value: Decimal) -> str:
 async def get(uow: UnitOfWork, merchant_id: str | None, ramp_id: str) -> RampPayout:
     found = await uow.ramps.get(merchant_id, ramp_id)
     if found is None:
-        raise PayoutdError("ramp_payout_not_found")
+        raise PayoutdError("not_found", "Ramp payout not found")
     return found
 
 
@@ -285,7 +285,7 @@ async def cancel(uow: UnitOfWork, ctx: Context, merchant_id: str, ramp_id: str) 
     """Only before funding: a funded payout is refused (payout_not_cancellable)."""
     ramp = await uow.ramps.get(merchant_id, ramp_id, for_update=True)
     if ramp is None:
-        raise PayoutdError("ramp_payout_not_found")
+        raise PayoutdError("not_found", "Ramp payout not found")
     if ramp.status is RampStatus.CANCELLED:
         return ramp
     return await apply(uow, ctx, ramp_transition(ramp, RampStatus.CANCELLED, now=ctx.clock.now()))
@@ -490,7 +490,7 @@ async def resolve_review(
     operator handles the money outside payoutd)."""
     item = await uow.bank.review_item(item_id, for_update=True)
     if item is None:
-        raise PayoutdError("review_item_not_found")
+        raise PayoutdError("not_found", "Review item not found")
     if item.status != REVIEW_OPEN:
         raise PayoutdError("review_item_resolved")
     now = ctx.clock.now()
@@ -499,7 +499,7 @@ async def resolve_review(
     else:
         ramp = await uow.ramps.get(None, ramp_id, for_update=True)
         if ramp is None:
-            raise field_error("ramp_payout_not_found", "ramp_id")
+            raise field_error("not_found", "ramp_id", "Ramp payout not found")
         want = RampType.ON_RAMP if item.kind == "bank_line" else RampType.OFF_RAMP
         if ramp.type is not want or ramp.status is not RampStatus.PENDING:
             raise field_error(
@@ -829,7 +829,7 @@ async def sandbox_return(
     _sandbox(ctx)
     payment = await uow.bank.payment(payment_ref) or await uow.bank.payment_of(payment_ref)
     if payment is None:
-        raise PayoutdError("ramp_payout_not_found", "No payment with that id")
+        raise PayoutdError("not_found", "No payment with that id")
     if payment.status != "exported":
         raise PayoutdError(
             "invalid_transition", f"The payment is {payment.status} and cannot be returned"

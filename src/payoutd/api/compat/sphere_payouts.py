@@ -114,7 +114,7 @@ def _show(rt: Runtime, ramp: RampPayout) -> tuple[str, dict[str, Any]]:
 def _native_id(sphere_id: str) -> str:
     found = payout_words.native_payout_id(sphere_id)
     if found is None:
-        raise PayoutdError("ramp_payout_not_found")
+        raise PayoutdError("not_found", "Payout not found")
     return found
 
 
@@ -164,7 +164,7 @@ async def create_payout(request: Request) -> Response:
     "/payout/{payout_id}",
     summary="Retrieve a payout (Sphere)",
     description=_DOC,
-    responses=envelope_responses(*_AUTH_ERRORS, "ramp_payout_not_found"),
+    responses=envelope_responses(*_AUTH_ERRORS, "not_found"),
 )
 async def get_payout(payout_id: str, request: Request) -> Response:
     rt = _rt(request)
@@ -181,7 +181,7 @@ async def get_payout(payout_id: str, request: Request) -> Response:
     "/payout/cancel/{payout_id}",
     summary="Cancel a payout before it is funded (Sphere)",
     description=_DOC,
-    responses=envelope_responses(*_AUTH_ERRORS, "ramp_payout_not_found", "payout_not_cancellable"),
+    responses=envelope_responses(*_AUTH_ERRORS, "not_found", "payout_not_cancellable"),
 )
 async def cancel_payout(payout_id: str, request: Request) -> Response:
     rt = _rt(request)

@@ -122,7 +122,7 @@ async def list_ramps(
 @router.get(
     "/{ramp_id}",
     response_model=RampOut,
-    responses=responses("unauthorized", "forbidden_scope", "ramp_payout_not_found"),
+    responses=responses("unauthorized", "forbidden_scope", "not_found"),
     summary="Retrieve a ramp payout",
 )
 async def get_ramp(
@@ -136,9 +136,7 @@ async def get_ramp(
 @router.post(
     "/{ramp_id}/cancel",
     response_model=RampOut,
-    responses=responses(
-        "unauthorized", "forbidden_scope", "ramp_payout_not_found", "payout_not_cancellable"
-    ),
+    responses=responses("unauthorized", "forbidden_scope", "not_found", "payout_not_cancellable"),
     summary="Cancel a ramp payout before it is funded",
 )
 async def cancel_ramp(
@@ -161,7 +159,9 @@ async def cancel_ramp(
 @admin_router.post(
     "/statements",
     response_model=StatementImported,
-    responses=responses("unauthorized", "forbidden_scope", "statement_unreadable"),
+    responses=responses(
+        "unauthorized", "forbidden_scope", "statement_unreadable", "payload_too_large"
+    ),
     summary="Import a bank statement (camt.053 or MT940, the raw file as the body)",
     openapi_extra={
         "requestBody": {
@@ -209,9 +209,8 @@ async def review_queue(
         "unauthorized",
         "forbidden_scope",
         "validation_error",
-        "review_item_not_found",
+        "not_found",
         "review_item_resolved",
-        "ramp_payout_not_found",
         "invalid_transition",
     ),
     summary="Assign a queued line or deposit to a pending ramp payout, or dismiss it",
@@ -307,7 +306,7 @@ async def sandbox_transfer(
     responses=responses(
         "unauthorized",
         "forbidden_scope",
-        "ramp_payout_not_found",
+        "not_found",
         "invalid_transition",
         "bank_rail_unavailable",
     ),
