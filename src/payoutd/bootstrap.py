@@ -13,17 +13,25 @@ from payoutd import json_text
 from payoutd.chains import config as chains_config
 from payoutd.chains.sandbox import SandboxChain
 from payoutd.config import Settings
-from payoutd.dialects import bitclear, calypso, cryptomus
+from payoutd.dialects import bitclear, calypso, cryptomus, sphere_payouts
 from payoutd.domain.assets import CURRENCIES, NETWORKS
 from payoutd.metrics import Metrics
 from payoutd.rails.files import BankFiles
+from payoutd.rails.sandbox import FileBank, SandboxBank
 from payoutd.rate_limits import RateLimits
 from payoutd.rates import RateSources
 from payoutd.secretbox import KEY_FILE, KeyFile, SecretBox, parse_keys
 from payoutd.services import parties
 from payoutd.services.context import Context
 from payoutd.services.network_fees import NetworkFees
-from payoutd.services.ports import CallbackFormat, Chain, Clock, EndpointFormat, SystemClock
+from payoutd.services.ports import (
+    BankRail,
+    CallbackFormat,
+    Chain,
+    Clock,
+    EndpointFormat,
+    SystemClock,
+)
 from payoutd.store import pool_checks, sqlite_driver
 from payoutd.store.db import Database, tune_sqlite
 from payoutd.webhooks.delivery import Sender
@@ -37,6 +45,7 @@ CALLBACK_FORMATS: dict[str, CallbackFormat] = {
 # the webhook formats of endpoints subscribed through a dialect, by the endpoint's format
 ENDPOINT_FORMATS: dict[str, EndpointFormat] = {
     calypso.FORMAT: calypso.EndpointFormat(),
+    sphere_payouts.FORMAT: sphere_payouts.EndpointFormat(),
 }
 
 
@@ -179,6 +188,14 @@ def extra_fiat(rates: RateSources) -> frozenset[str]:
     return frozenset(code for code in named if code not in CURRENCIES)
 
 
+def build_bank_rail(settings: Settings) -> BankRail:
+    """The sandbox bank by default; `bank_rail = "files"` for real banks (payment files
+    out, statements in)."""
+    if settings.bank_rail == "files":
+        return FileBank()
+    return SandboxBank(settle_seconds=settings.sandbox_bank_settle_seconds)
+
+
 def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     clock = clock or SystemClock()
     secrets = build_secrets(settings)
@@ -198,6 +215,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         ),
         callback_formats=CALLBACK_FORMATS,
         endpoint_formats=ENDPOINT_FORMATS,
+        bank_rail=build_bank_rail(settings),
         payment_files=BankFiles(),
     )
     # a funding account or wallet the configuration got wrong stops the start, named

@@ -53,6 +53,17 @@ review_app = typer.Typer(
     help="Payouts whose chain outcome needs a human (needs_review).", no_args_is_help=True
 )
 app.add_typer(review_app, name="review")
+bank_app = typer.Typer(
+    help="The operator's bank: payment files out, statements in, the review queue.",
+    no_args_is_help=True,
+)
+bank_review_app = typer.Typer(
+    help="Money that matched no ramp payout, waiting for an operator.", no_args_is_help=True
+)
+bank_app.add_typer(bank_review_app, name="review")
+app.add_typer(bank_app, name="bank")
+ramps_app = typer.Typer(help="Ramp payouts (bank account <-> wallet).", no_args_is_help=True)
+app.add_typer(ramps_app, name="ramps")
 customers_app = typer.Typer(
     help="A merchant's customers of ramp payouts, and their KYC status.", no_args_is_help=True
 )
@@ -507,6 +518,154 @@ def review_resolve(
 
     out = _run(job)
     _print(out, as_json, f"{out['id']} is now {out['status']}")
+
+
+@bank_app.command("export")
+def bank_export(
+    currency: Annotated[str, typer.Option(help="eur (a SEPA pain.001) or usd (a NACHA file)")],
+    out: Annotated[Path, typer.Option(help="Where to write the payment file")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the payment file of the off-ramp payments not exported yet (exits 0 with no
+    file when none waits). Each payment goes into one file only: upload it to the bank."""
+    from payoutd.services import ramps
+
+    async def job(rt: Runtime) -> ramps.Export | None:
+        async with rt.db.unit() as uow:
+            return await ramps.export_payments(uow, rt.ctx, currency)
+
+    export = _run(job)
+    if export is None:
+        _print({"exported": 0}, as_json, "no payment waits for export")
+        return
+    out.write_bytes(export.content)
+    data = {
+        "exported": export.payments,
+        "id": export.id,
+        "format": export.format,
+        "total": format(export.total, "f"),
+        "currency": export.currency,
+        "file": str(out),
+    }
+    _print(
+        data,
+        as_json,
+        f"wrote {export.format} {out}: {export.payments} payments, "
+        f"{data['total']} {export.currency}",
+    )
+
+
+@bank_app.command("import")
+def bank_import(
+    file: Annotated[Path, typer.Argument(help="A camt.053 or MT940 statement")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a bank statement: lines carrying a pending on-ramp's memo fund it, our
+    payments' debits and returns settle or refund their off-ramps, the rest waits for
+    review. A statement imported again changes nothing."""
+    from payoutd.services import ramps
+
+    data = file.read_bytes()
+
+    async def job(rt: Runtime) -> dict[str, int]:
+        async with rt.db.unit() as uow:
+            return await ramps.import_statement(uow, rt.ctx, data)
+
+    counts = _run(job)
+    _print(
+        {"lines": sum(counts.values()), **counts},
+        as_json,
+        ", ".join(f"{n} {outcome}" for outcome, n in counts.items()),
+    )
+
+
+@bank_review_app.command("list")
+def bank_review_list(
+    status: Annotated[str, typer.Option(help="open, assigned, dismissed or all")] = "open",
+    as_json: JsonOpt = False,
+) -> None:
+    """List the bank review queue."""
+    from payoutd.services import ramps
+
+    async def job(rt: Runtime) -> list[dict[str, Any]]:
+        async with rt.db.read() as uow:
+            items = await ramps.review_queue(uow, None if status == "all" else status)
+        return [ramps.review_view(i) for i in items]
+
+    found = _run(job)
+    if as_json:
+        typer.echo(jsonlib.dumps({"data": found}))
+        return
+    if not found:
+        console.print("the review queue is empty")
+    for i in found:
+        console.print(
+            f"{i['id']}  {i['status']}  {i['kind']}  {i['amount']} {i['currency']}  "
+            f"{i['reference']}  {i['memo']!r}  ({i['reason']})",
+            highlight=False,
+        )
+
+
+@bank_review_app.command("resolve")
+def bank_review_resolve(
+    item_id: str,
+    assign: Annotated[
+        str | None, typer.Option("--assign", help="Fund this pending ramp payout with it")
+    ] = None,
+    dismiss: Annotated[bool, typer.Option("--dismiss", help="Move nothing")] = False,
+    note: Annotated[str | None, typer.Option(help="Why, for the record")] = None,
+    operator: Annotated[str, typer.Option(help="Who resolves it, for the record")] = os.environ.get(
+        "USER", "operator"
+    ),
+    as_json: JsonOpt = False,
+) -> None:
+    """Resolve a review item: --assign RAMP_ID or --dismiss."""
+    from payoutd.services import ramps
+
+    if (assign is None) == (not dismiss):
+        err_console.print("[red]error[/red] say exactly one of --assign RAMP_ID or --dismiss")
+        raise typer.Exit(2)
+
+    async def job(rt: Runtime) -> dict[str, Any]:
+        async with rt.db.unit() as uow:
+            item = await ramps.resolve_review(
+                uow, rt.ctx, item_id, by=f"{operator} (cli)", ramp_id=assign, note=note
+            )
+        return ramps.review_view(item)
+
+    out = _run(job)
+    _print(out, as_json, f"{out['id']} is now {out['status']}")
+
+
+@ramps_app.command("list")
+def ramps_list(
+    merchant: Annotated[str | None, typer.Option(help="Only this merchant's")] = None,
+    lookup_key: Annotated[str | None, typer.Option(help="Only those with this key")] = None,
+    status: Annotated[str | None, typer.Option(help="Only those in this status")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List ramp payouts, newest first."""
+    from payoutd.services import ramps
+
+    async def job(rt: Runtime) -> list[dict[str, Any]]:
+        async with rt.db.read() as uow:
+            page, _ = await ramps.list_page(
+                uow, merchant, lookup_key=lookup_key, status=status, limit=limit
+            )
+        return [ramps.view(r) for r in page]
+
+    found = _run(job)
+    if as_json:
+        typer.echo(jsonlib.dumps({"data": found}))
+        return
+    for r in found:
+        console.print(
+            f"{r['id']}  {r['type']}  {r['status']}  {r['amount']} {r['currency']} -> "
+            f"{r['final_amount'] or '?'} {r['destination']['currency']}  "
+            f"memo {r['instructions']['memo']}",
+            highlight=False,
+        )
 
 
 @secrets_app.command("rotate")

@@ -7,7 +7,7 @@ import os
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -185,6 +185,15 @@ class Settings(BaseSettings):
     # how long the sandbox takes to estimate a fee (a quote's, and a batch's when it is
     # prepared), as a node's estimatesmartfee does
     sandbox_fee_estimate_seconds: float = Field(default=0.0, ge=0)
+
+    # bank rails of ramp payouts: "sandbox" (the embedded sandbox bank takes payments and
+    # settles them after sandbox_bank_settle_seconds) or "files" (payments wait for
+    # `payoutd bank export`; statements confirm them)
+    bank_rail: Literal["sandbox", "files"] = "sandbox"
+    sandbox_bank_settle_seconds: float = Field(default=5.0, ge=0)
+    # NACHA's Company Identification of the operator (often "1" + the EIN): USD payment
+    # files need it
+    ach_company_id: str = ""
 
     db_pool_size: int = Field(default=20, ge=1)
     # API processes of `serve --role api` (each with its own pool of db_pool_size); more

@@ -22,7 +22,7 @@ from payoutd.api import idempotency
 from payoutd.chains import sandbox
 from payoutd.domain.errors import CATALOGUE
 from payoutd.rates.static import SAMPLE_RATES_FILE
-from payoutd.services import merchants
+from payoutd.services import merchants, parties
 from payoutd.services.ports import ChainUnavailable
 from tests import support
 from tests.support import Harness, Merchant
@@ -1047,6 +1047,62 @@ CASES: list[Case] = [
         {"customer": "customer_" + "0" * 32, **EUR_ACCOUNT},
         field="customer",
     ),
+    # -- ramp payouts and the operator's bank
+    Case(
+        "ramp-customer-kyc-pending",
+        "customer_not_approved",
+        "POST",
+        "/v1/ramp-payouts",
+        {
+            "customer": "{customer}",
+            "amount": "10.00",
+            "source": {"id": "{usd_account}", "currency": "usd", "network": "wire"},
+            "destination": {"id": "{wallet}", "currency": "usdc", "network": "sol"},
+        },
+        field="customer",
+        setup=("ramp_parties",),
+    ),
+    Case(
+        "ramp-source-of-another-currency",
+        "party_mismatch",
+        "POST",
+        "/v1/ramp-payouts",
+        {
+            "customer": "{customer}",
+            "amount": "10.00",
+            "source": {"id": "{eur_account}", "currency": "usd", "network": "wire"},
+            "destination": {"id": "{wallet}", "currency": "usdc", "network": "sol"},
+        },
+        field="source.currency",
+        setup=("ramp_parties", "kyc_approved"),
+    ),
+    Case(
+        "bank-review-resolved-twice",
+        "review_item_resolved",
+        "POST",
+        "/v1/admin/bank/review/{review_item}/resolve",
+        {"action": "dismiss"},
+        auth="admin",
+        setup=("review_item",),
+    ),
+    Case(
+        "statement-not-a-statement",
+        "statement_unreadable",
+        "POST",
+        "/v1/admin/bank/statements",
+        raw=b"Dear operator, this is no bank statement.",
+        headers={"Content-Type": "text/plain"},
+        auth="admin",
+    ),
+    Case(
+        "sandbox-bank-off",
+        "bank_rail_unavailable",
+        "POST",
+        "/v1/sandbox/bank/transfers",
+        {"amount": "10.00", "currency": "usd", "memo": "x", "network": "wire"},
+        auth="admin",
+        settings={"bank_rail": "files"},
+    ),
     # -- operator side
     Case(
         "deposit-unknown-merchant",
@@ -1194,6 +1250,53 @@ async def _customer(w: World, case: Case) -> None:
     w.ids["customer"] = r.json()["id"]
 
 
+async def _ramp_parties(w: World, case: Case) -> None:
+    """A customer (KYC pending) with a USD and a EUR bank account and a Solana wallet."""
+    await _customer(w, case)
+    for name, body in (("usd_account", USD_ACCOUNT), ("eur_account", EUR_ACCOUNT)):
+        r = await w.h.client.post(
+            "/v1/bank-accounts",
+            headers=w.m.headers,
+            json={"customer": w.ids["customer"], **body},
+        )
+        assert r.status_code == 201, r.text
+        w.ids[name] = r.json()["id"]
+    r = await w.h.client.post(
+        "/v1/wallets",
+        headers=w.m.headers,
+        json={
+            "customer": w.ids["customer"],
+            "network": "sol",
+            "currency": "usdc",
+            "address": "7hPhaUpydpvm8wtiS3k4LPZKUmivQRs7YQmpE1hFshHx",
+        },
+    )
+    assert r.status_code == 201, r.text
+    w.ids["wallet"] = r.json()["id"]
+
+
+async def _kyc_approved(w: World, case: Case) -> None:
+    async with w.h.rt.db.unit() as uow:
+        await parties.set_kyc(uow, w.h.rt.ctx, w.ids["customer"], "approved", actor="tests")
+
+
+async def _review_item(w: World, case: Case) -> None:
+    """A sandbox transfer no ramp payout carries the memo of, dismissed by the operator."""
+    admin = {"Authorization": f"Bearer {w.h.operator_key}"}
+    r = await w.h.client.post(
+        "/v1/sandbox/bank/transfers",
+        headers=admin,
+        json={"amount": "5.00", "currency": "usd", "memo": "unknown", "network": "wire"},
+    )
+    assert r.json()["outcome"] == "review", r.text
+    [item] = (await w.h.client.get("/v1/admin/bank/review", headers=admin)).json()["data"]
+    r = await w.h.client.post(
+        f"/v1/admin/bank/review/{item['id']}/resolve", headers=admin, json={"action": "dismiss"}
+    )
+    assert r.status_code == 200, r.text
+    w.ids["review_item"] = item["id"]
+
+
 async def _stale_offer(w: World, case: Case) -> None:
     offer = await create(w.h, w.m, dict(BTC_PAYOUT, approval="manual"))
     assert offer["status"] == "pending_approval" and offer["expires_at"], offer
@@ -1290,6 +1393,9 @@ SETUPS: dict[str, Setup] = {
     "totp_locked": _totp_locked,
     "endpoint": _endpoint,
     "customer": _customer,
+    "ramp_parties": _ramp_parties,
+    "kyc_approved": _kyc_approved,
+    "review_item": _review_item,
 }
 
 

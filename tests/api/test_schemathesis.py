@@ -96,6 +96,7 @@ MAY_REFUSE: dict[str, list[str]] = {
     "GET /v1/customers": CURSOR,
     "GET /v1/bank-accounts": CURSOR,
     "GET /v1/wallets": CURSOR,
+    "GET /v1/ramp-payouts": CURSOR,
     # 422: a currency, network or address the chain's rules refuse, an amount beyond the
     # asset's limits or decimals or the balance (or, for a simulated deposit, not a
     # positive decimal string), a missing TOTP code, an unknown event
@@ -131,6 +132,19 @@ MAY_REFUSE: dict[str, list[str]] = {
     "POST /v1/payout-imports": ["400", "422"],
     "GET /v1/payout-imports": CURSOR,
     "GET /v1/payout-imports/{import_id}/rows": CURSOR,
+    # ramp payouts: a source or destination of the other kind, currency or network, a
+    # customer whose KYC is not approved, no funding account for the network; Sphere's
+    # webhook URL that resolves to no public address
+    "POST /v1/ramp-payouts": ["422"],
+    "POST /compat/sphere/v1/payout": ["422"],
+    "POST /compat/sphere/v1/webhook": ["422"],
+    # the operator's bank: a file that is no statement; assign without a ramp payout (or
+    # dismiss with one), a payout of the other kind or currency; a USD file without the
+    # configured ACH company id; a transfer of a currency by a network that does not move it
+    "POST /v1/admin/bank/statements": ["422"],
+    "POST /v1/admin/bank/review/{item_id}/resolve": ["422"],
+    "POST /v1/admin/bank/exports": ["422"],
+    "POST /v1/sandbox/bank/transfers": ["422"],
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from payoutd.domain.fees import split_fee
+from tests.services import ramp_support
 from tests.support import Harness, Merchant
 from tests.webhooks.receiver import drive, open_harness, running, subscribe
 
@@ -141,6 +142,7 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             "merchant_id": a.id,
             "currency": "BTC",
             "import_id": a_import,
+            **await ramp_support.ramp_objects(h, a),
         }
         hidden = {
             a.id,
@@ -163,6 +165,8 @@ async def test_no_get_route_shows_a_merchant_another_merchants_data(
             account["id"],
             wallet["id"],
             SOL_A,
+            ids["customer_id"],
+            ids["ramp_id"],
         }
 
         # the dashboard's pages, walked too, with merchant B signed in (its session

@@ -19,6 +19,7 @@ from payoutd.api.compat import bitclear as compat_bitclear
 from payoutd.api.compat import calypso as compat_calypso
 from payoutd.api.compat import cryptomus as compat_cryptomus
 from payoutd.api.compat import sphere as compat_sphere
+from payoutd.api.compat import sphere_payouts as compat_sphere_payouts
 from payoutd.api.intake import Intake
 from payoutd.api.payout_lane import PayoutLane
 from payoutd.api.responses import JSONResponse
@@ -31,6 +32,7 @@ from payoutd.api.v1 import (
     parties,
     payouts,
     quotes,
+    ramps,
     sandbox,
     webhooks,
 )
@@ -141,7 +143,14 @@ def create_app(
         m.router
         for m in (payouts, batches, imports, quotes, accounts, webhooks, access, admin, sandbox)
     ]
-    for router in (*routers, parties.router, parties.admin_router):
+    for router in (
+        *routers,
+        parties.router,
+        parties.admin_router,
+        ramps.router,
+        ramps.admin_router,
+        ramps.sandbox_router,
+    ):
         _validation_in_own_shape(router)
         _answers_described(router)
         for route in router.routes:
@@ -158,6 +167,7 @@ def create_app(
         compat_bitclear.router,
         compat_calypso.router,
         compat_sphere.router,
+        compat_sphere_payouts.router,
     ):
         _validation_in_own_shape(router)
         _answers_described(router)

@@ -9,7 +9,7 @@ format never learns about payouts and a payout never learns about XML.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -95,3 +95,52 @@ class ChainDeposit:
     block: int
     confirmations: int
     sender: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BankPayment:
+    """An off-ramp's payment out of a funding account, as payoutd keeps it: `pending`
+    until written into a payment file (or handed to the sandbox bank), `exported`, then
+    `settled` when the statement shows the debit or `returned` when the money comes
+    back."""
+
+    id: str  # the end-to-end id the bank echoes
+    ramp_id: str
+    merchant_id: str
+    amount: Decimal
+    currency: str  # "USD" or "EUR"
+    creditor: BankAccountRef
+    remittance: str
+    status: str
+    export_id: str | None = None
+    settle_after: datetime | None = None
+
+    def outgoing(self) -> OutgoingPayment:
+        return OutgoingPayment(
+            payment_id=self.id,
+            amount=self.amount,
+            currency=self.currency,
+            creditor=self.creditor,
+            remittance=self.remittance,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """Money that matched no ramp payout exactly (an unknown memo, another amount, a
+    deposit from another sender), waiting for an operator to assign or dismiss it."""
+
+    id: str
+    kind: str  # "bank_line" or "deposit"
+    subject_id: str  # the stored line or deposit
+    reason: str
+    status: str  # open, assigned, dismissed
+    amount: Decimal
+    currency: str
+    memo: str  # a line's remittance text, a deposit's sender
+    reference: str  # a line's bank reference, a deposit's txid
+    created_at: datetime
+    ramp_id: str | None = None
+    resolved_by: str | None = None
+    note: str | None = None
+    resolved_at: datetime | None = None

@@ -302,6 +302,32 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "The chain node cannot be reached to price the payout; retry later.",
     ),
     ErrorSpec(
+        "customer_not_approved",
+        422,
+        "The customer is not approved",
+        "Only customers whose KYC the operator approved can move money.",
+    ),
+    ErrorSpec(
+        "party_mismatch",
+        422,
+        "The account does not match the payout",
+        "The source or destination belongs to another customer, is disabled, or has "
+        "another currency or network than the request names.",
+    ),
+    ErrorSpec(
+        "review_item_resolved",
+        409,
+        "The review item is already resolved",
+        "Another operator assigned or dismissed it first.",
+    ),
+    ErrorSpec(
+        "bank_rail_unavailable",
+        422,
+        "No bank rail serves this",
+        "The sandbox bank is not the configured rail, or no payment file writer or "
+        "funding account serves the currency.",
+    ),
+    ErrorSpec(
         "merchant_not_found", 404, "Merchant not found", "Operator calls: no merchant with that id."
     ),
 )

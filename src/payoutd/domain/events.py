@@ -15,6 +15,12 @@ PAYOUT_PAID = "payout.paid"
 PAYOUT_FAILED = "payout.failed"
 PAYOUT_VALIDATION_ERROR = "payout.validation_error"
 BATCH_BROADCAST = "batch.broadcast"
+# ramp payouts: one event per status they reach, `ramp_payout.<status>`
+RAMP_CREATED = "ramp_payout.created"
+RAMP_STATUS_EVENTS: tuple[str, ...] = tuple(
+    f"ramp_payout.{s}"
+    for s in ("funded", "processing", "succeeded", "failed", "cancelled", "refunded")
+)
 
 ALL: tuple[str, ...] = (
     PAYOUT_CREATED,
@@ -23,6 +29,8 @@ ALL: tuple[str, ...] = (
     PAYOUT_FAILED,
     PAYOUT_VALIDATION_ERROR,
     BATCH_BROADCAST,
+    RAMP_CREATED,
+    *RAMP_STATUS_EVENTS,
 )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
+from fractions import Fraction
 
 from payoutd.domain.errors import field_error
-from payoutd.domain.money import CONTEXT, ROUND_CREDIT, ROUND_DEBIT, quantize
+from payoutd.domain.money import CONTEXT, ROUND_CREDIT, ROUND_DEBIT, quantize, quantize_exact
 
 FEE_MODES: tuple[str, ...] = ("on_top", "from_amount")
 ZERO = Decimal(0)
@@ -89,3 +90,28 @@ def split_fee(grosses: list[Decimal], fee: Decimal, decimals: int) -> list[Decim
         largest = max(range(len(grosses)), key=lambda i: grosses[i])
         shares[largest] += fee - sum(shares, ZERO)
     return shares
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """A ramp's converted leg: what `amount` buys at the exact rate (rounded down), the
+    operator's service fee on it (rounded up), and what the customer receives."""
+
+    gross: Decimal
+    fee: Decimal
+    final_amount: Decimal
+
+
+def convert_for_bank(
+    amount: Decimal, exact_rate: Fraction, decimals: int, service: ServiceFee
+) -> Conversion:
+    """An off-ramp's stablecoin sold for fiat: `amount` at `exact_rate` (one unit in the
+    fiat), the fee taken out of it. The bank pays `final_amount`; nothing rounds in the
+    merchant's favour against the ledger (gross <= the exact value)."""
+    gross = quantize_exact(Fraction(amount) * exact_rate, decimals, ROUND_CREDIT)
+    fee = service_fee(gross, service, decimals)
+    with localcontext(CONTEXT):
+        final = gross - fee
+    if final <= 0:
+        raise field_error("withdrawal_too_small", "amount")
+    return Conversion(gross=gross, fee=fee, final_amount=final)

@@ -27,6 +27,7 @@ class AccountKind(StrEnum):
     NETWORK_FEES = "network_fees"  # network fees charged, less network fees paid
     SERVICE_FEES = "service_fees"  # the operator's revenue
     EXCHANGE = "exchange"  # the conversion desk: one leg per currency
+    BANK = "bank"  # fiat that came in or left through the operator's bank accounts (ramps)
 
 
 class HoldStatus(StrEnum):

@@ -39,6 +39,7 @@ class Status(StrEnum):
 class Funds(StrEnum):
     """What a transition does to the merchant's money (DESIGN §1.2)."""
 
+    CREDIT = "credit"  # money received from outside is credited to the merchant's balance
     HOLD = "hold"  # create the pending transfer
     POST = "post"  # the pending transfer becomes ledger entries
     VOID = "void"  # the pending transfer is released, nothing is posted
@@ -218,3 +219,128 @@ class DialectRecord:
     dialect: str
     key_id: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+# -- ramp payouts (Sphere: bank account <-> stablecoin wallet) ------------------------
+
+
+class RampStatus(StrEnum):
+    PENDING = "pending"  # waiting for the customer's funds, nothing held
+    FUNDED = "funded"  # the funds arrived and were credited to the merchant's balance
+    PROCESSING = "processing"  # the other leg travels (a native payout, a bank payment)
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"  # the bank returned the payment: the hold is voided
+
+
+class RampType(StrEnum):
+    ON_RAMP = "onRamp"  # bank account -> wallet
+    OFF_RAMP = "offRamp"  # wallet -> bank account
+
+
+R = RampStatus
+ON, OFF = RampType.ON_RAMP, RampType.OFF_RAMP
+
+# (type, from, to) -> what happens to the merchant's money. Both kinds are credited when
+# funded (on-ramp: the fiat received at the bank; off-ramp: the stablecoin received on
+# chain). An on-ramp's stablecoin leg is a native payout that holds and posts its own
+# funds, so its ramp moves no money afterwards; an off-ramp's bank payment holds the
+# credited stablecoin and posts it (converted) when the bank confirms, or voids it when
+# the payment comes back. Cancelling is only possible before any money arrived.
+RAMP_TRANSITIONS: dict[tuple[RampType, RampStatus, RampStatus], Funds] = {
+    (ON, R.PENDING, R.FUNDED): Funds.CREDIT,
+    (ON, R.PENDING, R.CANCELLED): Funds.NONE,
+    (ON, R.FUNDED, R.PROCESSING): Funds.NONE,
+    # the native payout could not be placed (the wallet's address refused at the chain)
+    (ON, R.FUNDED, R.FAILED): Funds.NONE,
+    (ON, R.PROCESSING, R.SUCCEEDED): Funds.NONE,
+    (ON, R.PROCESSING, R.FAILED): Funds.NONE,
+    (OFF, R.PENDING, R.FUNDED): Funds.CREDIT,
+    (OFF, R.PENDING, R.CANCELLED): Funds.NONE,
+    (OFF, R.FUNDED, R.PROCESSING): Funds.HOLD,
+    # the bank payment could not be built (the amount converted to nothing after fees)
+    (OFF, R.FUNDED, R.FAILED): Funds.NONE,
+    (OFF, R.PROCESSING, R.SUCCEEDED): Funds.POST,
+    (OFF, R.PROCESSING, R.REFUNDED): Funds.VOID,
+}
+
+RAMP_FINAL: frozenset[RampStatus] = frozenset({R.SUCCEEDED, R.FAILED, R.CANCELLED, R.REFUNDED})
+
+
+@dataclass(frozen=True, slots=True)
+class RampPayout:
+    """A ramp payout (Sphere's payout object). The parties it names are kept by id and, for
+    what moving the money needs, by value as they were at creation: the wallet address an
+    on-ramp pays, the sender an off-ramp's deposit must come from, the bank account an
+    off-ramp pays."""
+
+    id: str
+    merchant_id: str
+    customer_id: str
+    number: int  # the customer's payouts counted 1, 2, ...
+    type: RampType
+    status: RampStatus
+    amount: Decimal  # what the customer sends, in `source_currency`
+    source_id: str
+    source_currency: str  # usd/eur (on-ramp) or usdc/usdt (off-ramp), Sphere's spelling
+    source_network: str
+    funding_id: str
+    destination_id: str
+    destination_currency: str
+    destination_network: str
+    memo: str
+    human: str
+    created_at: datetime
+    updated_at: datetime
+    # on-ramp: the wallet paid; off-ramp: the wallet the deposit must come from
+    wallet_address: str = ""
+    # off-ramp: the bank account paid (domain.banking.BankAccountRef's fields)
+    bank: dict[str, Any] = field(default_factory=dict)
+    final_amount: Decimal | None = None  # what the customer receives, once known
+    fee: Decimal | None = None  # the operator's service fee, in the currency it was taken
+    rate: Decimal | None = None  # one source unit in the destination currency, if converted
+    third_party: bool = False
+    third_party_message: str | None = None
+    wire_message: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    lookup_key: str | None = None
+    payout_id: str | None = None  # on-ramp: the native payout carrying the stablecoin
+    funded_by: str | None = None  # the statement line or chain deposit that funded it
+    failure_reason: str | None = None
+    version: int = 1
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in RAMP_FINAL
+
+
+@dataclass(frozen=True, slots=True)
+class RampChange:
+    before: RampPayout
+    after: RampPayout
+    funds: Funds
+
+    @property
+    def new(self) -> RampStatus:
+        return self.after.status
+
+
+def ramp_transition(
+    ramp: RampPayout, to: RampStatus, *, now: datetime, **changes: Any
+) -> RampChange:
+    """The only way a ramp payout changes status (the table above)."""
+    funds = RAMP_TRANSITIONS.get((ramp.type, ramp.status, to))
+    if funds is None:
+        if to is R.CANCELLED:
+            raise PayoutdError(
+                "payout_not_cancellable",
+                f"The payout is {ramp.status.value} and can no longer be cancelled",
+            )
+        raise PayoutdError(
+            "invalid_transition", f"A {ramp.status.value} payout cannot become {to.value}"
+        )
+    after = dataclasses.replace(
+        ramp, status=to, updated_at=now, version=ramp.version + 1, **changes
+    )
+    return RampChange(before=ramp, after=after, funds=funds)

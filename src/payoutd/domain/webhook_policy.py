@@ -29,8 +29,9 @@ TIMEOUT_SECONDS = 15.0
 # subscribes to them.
 SERVICES: dict[str, tuple[str, ...]] = {
     "PAYOUT": tuple(t for t in events.ALL if t.startswith("payout.")),
+    "RAMP": tuple(t for t in events.ALL if t.startswith("ramp_payout.")),
 }
-MERCHANT_EVENTS: tuple[str, ...] = SERVICES["PAYOUT"]
+MERCHANT_EVENTS: tuple[str, ...] = SERVICES["PAYOUT"] + SERVICES["RAMP"]
 ALL = "*"
 
 

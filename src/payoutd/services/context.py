@@ -12,6 +12,7 @@ from payoutd.domain.errors import field_error
 from payoutd.domain.fees import ServiceFee
 from payoutd.services.network_fees import NetworkFees
 from payoutd.services.ports import (
+    BankRail,
     CallbackFormat,
     Chain,
     Clock,
@@ -39,7 +40,9 @@ class Context:
     callback_formats: Mapping[str, CallbackFormat] = field(default_factory=dict)
     # provider dialects' webhook formats for endpoints, by the endpoint's `format`
     endpoint_formats: Mapping[str, EndpointFormat] = field(default_factory=dict)
+    # ramp payouts: how payments reach the bank (the sandbox bank or files), and the
     # payment files and statements of real banks (payoutd.rails.files); None: not built
+    bank_rail: BankRail | None = None
     payment_files: PaymentFiles | None = None
 
     def currency(self, code: str, *, field: str = "currency") -> Currency:

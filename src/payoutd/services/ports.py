@@ -13,7 +13,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from payoutd.domain.access import ApiKey, Merchant, MerchantPolicy, Totp
 from payoutd.domain.assets import Asset
-from payoutd.domain.banking import ChainDeposit, Originator, OutgoingPayment, StatementLine
+from payoutd.domain.banking import (
+    BankPayment,
+    ChainDeposit,
+    Originator,
+    OutgoingPayment,
+    ReviewItem,
+    StatementLine,
+)
 from payoutd.domain.batches import Batch
 from payoutd.domain.batching import Output
 from payoutd.domain.errors import PayoutdError
@@ -23,7 +30,16 @@ from payoutd.domain.idempotency import StoredRequest
 from payoutd.domain.imports import PayoutImport, Row, RowResult
 from payoutd.domain.ledger import Balance, Entry, HoldRequest
 from payoutd.domain.parties import AccountStatus, BankAccount, Customer, KycStatus, Wallet
-from payoutd.domain.payout import Change, DialectRecord, Payout, Status
+from payoutd.domain.payout import (
+    Change,
+    DialectRecord,
+    Payout,
+    RampChange,
+    RampPayout,
+    RampStatus,
+    RampType,
+    Status,
+)
 from payoutd.domain.rates import Rate
 from payoutd.domain.webhooks import Delivery, Endpoint, Lane, Outcome
 
@@ -178,6 +194,125 @@ class ServiceFees(Protocol):
 
     async def set(
         self, merchant_id: str, currency: str, fee: ServiceFee, now: datetime
+    ) -> None: ...
+
+
+class RampPayouts(Protocol):
+    """Ramp payouts (domain.payout.RampPayout), compare-and-set on every change."""
+
+    async def add(self, ramp: RampPayout) -> RampPayout:
+        """Insert with the customer's next `number` (the one stored is returned)."""
+        ...
+
+    async def get(
+        self, merchant_id: str | None, ramp_id: str, *, for_update: bool = False
+    ) -> RampPayout | None: ...
+
+    async def by_memo(self, memo: str) -> RampPayout | None: ...
+
+    async def page(
+        self,
+        merchant_id: str | None,
+        *,
+        lookup_key: str | None = None,
+        status: RampStatus | None = None,
+        before_id: str | None = None,
+        limit: int = 50,
+    ) -> list[RampPayout]:
+        """Newest first, ids below `before_id`."""
+        ...
+
+    async def in_status(
+        self, status: RampStatus, type_: RampType, *, limit: int = 100
+    ) -> list[RampPayout]: ...
+
+    async def pending_off_ramps(
+        self, source_network: str, source_currency: str, sender: str
+    ) -> list[RampPayout]: ...
+
+    async def save(self, change: RampChange) -> None:
+        """Raises ConcurrentChange unless the row was at the version `change` started from."""
+        ...
+
+
+class BankBook(Protocol):
+    """What came in and went out of the operator's funding accounts and wallets: statement
+    lines and chain deposits (each stored once), the review queue, payments and their
+    files."""
+
+    async def add_line(
+        self, line: StatementLine, outcome: str, ramp_id: str | None, now: datetime
+    ) -> str | None:
+        """The stored line's id; None when (account, reference) is stored already."""
+        ...
+
+    async def set_line_outcome(self, line_id: str, outcome: str, ramp_id: str | None) -> None: ...
+
+    async def line(self, line_id: str) -> StatementLine | None: ...
+
+    async def add_deposit(
+        self, deposit: ChainDeposit, outcome: str, ramp_id: str | None, now: datetime
+    ) -> str | None:
+        """The stored deposit's id; None when (network, txid, index) is stored already."""
+        ...
+
+    async def set_deposit_outcome(
+        self, deposit_id: str, outcome: str, ramp_id: str | None
+    ) -> None: ...
+
+    async def deposit(self, deposit_id: str) -> ChainDeposit | None: ...
+
+    async def add_review(self, kind: str, subject_id: str, reason: str, now: datetime) -> str: ...
+
+    async def review_items(
+        self, status: str | None, *, limit: int = 100, before_id: str | None = None
+    ) -> list[ReviewItem]: ...
+
+    async def review_item(self, item_id: str, *, for_update: bool = False) -> ReviewItem | None: ...
+
+    async def resolve_review(
+        self,
+        item_id: str,
+        status: str,
+        ramp_id: str | None,
+        by: str,
+        note: str | None,
+        now: datetime,
+    ) -> bool:
+        """Compare-and-set from `open`; False when another resolution came first."""
+        ...
+
+    async def add_payment(self, payment: BankPayment, now: datetime) -> None: ...
+
+    async def payment(self, payment_id: str) -> BankPayment | None: ...
+
+    async def payment_of(self, ramp_id: str) -> BankPayment | None: ...
+
+    async def unexported(self, currency: str, *, limit: int = 10_000) -> list[BankPayment]: ...
+
+    async def sandbox_due(self, now: datetime, *, limit: int = 100) -> list[BankPayment]: ...
+
+    async def set_payment_status(
+        self,
+        payment_id: str,
+        expected: str,
+        status: str,
+        now: datetime,
+        *,
+        export_id: str | None = None,
+    ) -> bool: ...
+
+    async def exports_since(self, currency: str, since: datetime) -> int: ...
+
+    async def add_export(
+        self,
+        export_id: str,
+        currency: str,
+        format_: str,
+        payments: int,
+        total: Decimal,
+        content: str,
+        now: datetime,
     ) -> None: ...
 
 
@@ -481,6 +616,12 @@ class UnitOfWork(Protocol):
     def idempotency(self) -> Idempotency: ...
 
     @property
+    def ramps(self) -> RampPayouts: ...
+
+    @property
+    def bank(self) -> BankBook: ...
+
+    @property
     def chain_deposits(self) -> ChainDeposits: ...
 
     @property
@@ -676,6 +817,27 @@ class Chain(Protocol):
         ...
 
     async def status(self, tx: PreparedTx) -> TxState: ...
+
+
+class BankRail(Protocol):
+    """How payments reach a bank, like Chain for chains. The sandbox bank (the embedded
+    default) takes payments itself and settles them after a delay; real banks take
+    payment files the operator uploads (PaymentFiles) and confirm in their statements."""
+
+    @property
+    def name(self) -> str:
+        """ "sandbox" or "files"."""
+        ...
+
+    @property
+    def settle_seconds(self) -> float:
+        """The sandbox bank settles a payment this long after it was handed over."""
+        ...
+
+    def accepts_payments(self) -> bool:
+        """True: payments are handed to the rail as they are made (the sandbox); False:
+        they wait for the operator's export of a payment file."""
+        ...
 
 
 @runtime_checkable

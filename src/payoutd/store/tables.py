@@ -536,3 +536,151 @@ payout_import_rows = Table(
     Column("error_message", String(1000), nullable=True),
     Column("error_field", String(64), nullable=True),
 )
+
+# Ramp payouts (Sphere): money between a customer's bank account and wallet. The parties
+# are named by id; what moving the money needs is kept by value (domain.payout.RampPayout).
+ramp_payouts = Table(
+    "ramp_payouts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
+    Column("customer_id", String(64), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("type", String(8), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("amount", Amount(), nullable=False),
+    Column("source_id", String(64), nullable=False),
+    Column("source_currency", String(8), nullable=False),
+    Column("source_network", String(10), nullable=False),
+    Column("funding_id", String(64), nullable=False),
+    Column("destination_id", String(64), nullable=False),
+    Column("destination_currency", String(8), nullable=False),
+    Column("destination_network", String(10), nullable=False),
+    Column("memo", String(20), nullable=False, unique=True),
+    Column("human", Text, nullable=False),
+    Column("wallet_address", String(128), nullable=False),
+    Column("bank", JSON, nullable=False),
+    Column("final_amount", Amount(), nullable=True),
+    Column("fee", Amount(), nullable=True),
+    Column("rate", Amount(), nullable=True),
+    Column("third_party", Boolean, nullable=False),
+    Column("third_party_message", String(500), nullable=True),
+    Column("wire_message", String(110), nullable=True),
+    Column("meta", JSON, nullable=False),
+    Column("lookup_key", String(100), nullable=True),
+    Column("payout_id", String(36), nullable=True, unique=True),
+    Column("funded_by", String(200), nullable=True),
+    Column("failure_reason", String(500), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    # `number` counts each customer's payouts: two creations racing for the same number
+    # cannot both insert it
+    UniqueConstraint("customer_id", "number"),
+    Index(None, "merchant_id", "id"),
+    Index(None, "merchant_id", "lookup_key", "id"),
+    Index(None, "status", "type", "id"),
+)
+
+
+# Lines of the operator's bank statements (camt.053, MT940) and of the sandbox bank, as
+# they were received: (account, reference) once, so importing a statement twice adds
+# nothing and moves no money twice.
+bank_lines = Table(
+    "bank_lines",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account", String(64), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("booked_on", String(10), nullable=False),  # ISO date
+    Column("amount", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("direction", String(6), nullable=False),
+    Column("memo", String(1000), nullable=False),
+    Column("end_to_end_id", String(64), nullable=True),
+    Column("returned", Boolean, nullable=False),
+    Column("return_reason", String(100), nullable=True),
+    Column("counterparty", String(200), nullable=True),
+    # funded, settled, returned, review, ignored
+    Column("outcome", String(10), nullable=False),
+    Column("ramp_id", String(36), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("account", "reference"),
+)
+
+
+# Transfers into the funding wallets (off-ramp funding), once per (network, txid, index).
+ramp_deposits = Table(
+    "ramp_deposits",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("network", String(10), nullable=False),
+    Column("txid", String(128), nullable=False),
+    Column("log_index", Integer, nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("address", String(128), nullable=False),
+    Column("sender", String(128), nullable=True),
+    Column("amount", Amount(), nullable=False),
+    Column("block", BigInteger, nullable=False),
+    Column("outcome", String(10), nullable=False),  # funded, review, ignored
+    Column("ramp_id", String(36), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("network", "txid", "log_index"),
+)
+
+
+# Money that arrived and matched no ramp payout exactly: an operator assigns it to a
+# payout or dismisses it. Nothing moves until then.
+bank_review = Table(
+    "bank_review",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(12), nullable=False),  # bank_line or deposit
+    Column("subject_id", String(36), nullable=False, unique=True),
+    Column("reason", String(200), nullable=False),
+    Column("status", String(10), nullable=False),  # open, assigned, dismissed
+    Column("ramp_id", String(36), nullable=True),
+    Column("resolved_by", String(100), nullable=True),
+    Column("note", String(500), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Index(None, "status", "id"),
+)
+
+
+# Payments out of the operator's funding accounts (off-ramps' bank legs). `id` travels as
+# the end-to-end id, so the statement's debit or return finds its payment.
+bank_payments = Table(
+    "bank_payments",
+    metadata,
+    Column("id", String(35), primary_key=True),
+    Column("ramp_id", String(36), nullable=False, unique=True),
+    Column("merchant_id", String(36), nullable=False),
+    Column("amount", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("creditor", JSON, nullable=False),
+    Column("remittance", String(140), nullable=False),
+    # pending (not exported), exported, settled, returned
+    Column("status", String(10), nullable=False),
+    Column("export_id", String(36), nullable=True),
+    # the sandbox bank settles it on its own after this
+    Column("settle_after", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "status", "currency", "id"),
+)
+
+
+# Payment files written for the bank (pain.001, NACHA), kept so the same file can be
+# fetched again.
+bank_exports = Table(
+    "bank_exports",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("format", String(10), nullable=False),
+    Column("payments", Integer, nullable=False),
+    Column("total", Amount(), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)

@@ -19,6 +19,7 @@ from payoutd.store.outbox import OutboxRepository
 from payoutd.store.parties import PartyRepository
 from payoutd.store.payouts import PayoutRepository
 from payoutd.store.placements import PlacementRepository
+from payoutd.store.ramps import BankRepository, RampRepository
 from payoutd.store.sealed import SealedRepository
 from payoutd.store.signatures import SignatureRepository
 from payoutd.store.webhooks import WebhookRepository
@@ -49,8 +50,10 @@ class UnitOfWork:
         self.sealed = SealedRepository(conn, dialect)
         self.imports = ImportRepository(conn, dialect)
         self.placements = PlacementRepository(conn, dialect, self.ledger, self.outbox)
-        self.chain_deposits = ChainDepositRepository(conn, dialect)
         self.parties = PartyRepository(conn, secrets)
+        self.ramps = RampRepository(conn, dialect)
+        self.bank = BankRepository(conn, dialect)
+        self.chain_deposits = ChainDepositRepository(conn, dialect)
 
     async def connection_closed(self) -> bool:
         """For a connection kept between uses (asyncpg): whether the server has ended it,

@@ -15,7 +15,7 @@ import structlog
 from payoutd.domain.banking import ChainDeposit
 from payoutd.domain.payout import Status
 from payoutd.domain.webhooks import AttemptResult, Delivery, Prepared
-from payoutd.services import execution, funding, payouts, webhooks
+from payoutd.services import execution, funding, payouts, ramps, webhooks
 from payoutd.services.context import Context
 from payoutd.services.ports import ChainUnavailable, Deposits, Rejected
 from payoutd.store.db import Database
@@ -202,12 +202,26 @@ async def send_pass(db: Database, ctx: Context) -> None:
     await send_batches(db, ctx)
 
 
+async def ramp_pass(db: Database, ctx: Context) -> None:
+    """Ramp payouts move on: funded on-ramps place their stablecoin payout, processing
+    ones follow it, and the sandbox bank settles the payments whose delay has passed.
+    Each step is a transaction of its own (a failing one leaves the others' work)."""
+    async with db.unit() as uow:
+        await ramps.start_on_ramps(uow, ctx)
+    async with db.unit() as uow:
+        await ramps.follow_on_ramps(uow, ctx)
+    async with db.unit() as uow:
+        await ramps.sandbox_settle(uow, ctx)
+
+
 async def tick(db: Database, ctx: Context) -> None:
     """One pass of every job, in the order a payout moves through them. The worker runs
-    `send_pass` and `follow_broadcast` as loops of their own, so a long queue being sent
-    never holds back the batches already on chain."""
+    `send_pass`, `follow_broadcast` and `ramp_pass` as loops of their own, so a long
+    queue being sent never holds back the batches already on chain."""
+    await ramp_pass(db, ctx)
     await send_pass(db, ctx)
     await follow_broadcast(db, ctx)
+    await ramp_pass(db, ctx)
 
 
 async def dispatch_events(db: Database, ctx: Context) -> int:

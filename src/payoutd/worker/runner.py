@@ -13,7 +13,7 @@ from typing import IO
 import structlog
 
 from payoutd.chains.sandbox import SandboxChain
-from payoutd.services import funding
+from payoutd.services import funding, ramps
 from payoutd.services.context import Context
 from payoutd.store.db import Database
 from payoutd.webhooks.delivery import Sender
@@ -22,6 +22,7 @@ from payoutd.worker.jobs import (
     Deliveries,
     dispatch_events,
     follow_broadcast,
+    ramp_pass,
     send_pass,
     watch_funding,
 )
@@ -86,8 +87,11 @@ class Worker:
         self.sender = sender
         # network -> the operator's funding wallets, and what a deposit into one funds
         # (the ramp services); no wallets, no watch
-        self.funding_wallets = funding_wallets or {}
-        self.on_deposit = on_deposit
+        # by default the configured funding wallets, funding ramp payouts (services.ramps)
+        self.funding_wallets = (
+            funding_wallets if funding_wallets is not None else ramps.funding_watch(ctx)
+        )
+        self.on_deposit = on_deposit if on_deposit is not None else ramps.receive_deposit
         self.deliveries = Deliveries(db, ctx, sender)
         self._tasks: list[asyncio.Task[None]] = []
         self._lock: IO[str] | None = None
@@ -120,6 +124,11 @@ class Worker:
                     "imports",
                     lambda: import_pass(self.db, self.ctx),
                 )
+            )
+        )
+        self._tasks.append(
+            asyncio.create_task(
+                _every(s.worker_interval_seconds, "ramps", lambda: ramp_pass(self.db, self.ctx))
             )
         )
 
