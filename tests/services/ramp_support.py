@@ -130,3 +130,29 @@ async def ramp_objects(h: Harness, merchant: Merchant) -> dict[str, str]:
         "item_id": item["id"],
         "payment_id": "P" + "2" * 14,
     }
+
+
+async def deposit_on_chain(h: Harness, amount: str) -> None:
+    """The customer's USDC sent from their wallet to the sandbox's SOL funding wallet
+    (POST /v1/sandbox/deposits), mined past its confirmations and seen by the worker's
+    funding watch, which hands it to the ramp services: how an off-ramp is funded."""
+    from payoutd.services import ramps
+    from payoutd.worker.jobs import watch_funding
+
+    r = await h.client.post(
+        "/v1/sandbox/deposits",
+        json={
+            "network": "SOL",
+            "currency": "USDC",
+            "address": SANDBOX_SOL_FUNDING,
+            "amount": amount,
+            "sender": SOL_WALLET,
+        },
+        headers=h.admin,
+    )
+    assert r.status_code == 201, r.text
+    await h.mine(h.rt.settings.sandbox_confirmations + 1)
+    handed = await watch_funding(
+        h.rt.db, h.rt.ctx, ramps.funding_watch(h.rt.ctx), ramps.receive_deposit
+    )
+    assert [str(d.amount) for d in handed] == [str(r.json()["amount"])], handed

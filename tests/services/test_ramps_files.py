@@ -9,7 +9,6 @@ against its own XSD)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from decimal import Decimal
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -17,9 +16,7 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from payoutd.domain.banking import ChainDeposit
 from payoutd.rails.pain001 import xsd_path
-from payoutd.services import ramps
 from tests import support
 from tests.services import ramp_support as rs
 from tests.support import Harness, Merchant
@@ -199,25 +196,13 @@ async def test_on_ramp_funded_by_an_mt940_statement(hf: Harness) -> None:
 
 
 async def off_ramp_in_a_pain001(
-    h: Harness, merchant: Merchant, amount: str, txid: str
+    h: Harness, merchant: Merchant, amount: str
 ) -> tuple[dict[str, object], str, str]:
-    """An EUR off-ramp funded by a deposit and exported: (the ramp, its end-to-end id, the
-    amount paid)."""
+    """An EUR off-ramp funded by a deposit on the sandbox chain and exported: (the ramp,
+    its end-to-end id, the amount paid)."""
     c = await rs.customer(h, merchant)
     ramp = await rs.create(h, merchant, rs.off_ramp_body(c, amount, "eur"))
-    deposit = ChainDeposit(
-        network="SOL",
-        currency="USDC",
-        address=rs.SANDBOX_SOL_FUNDING,
-        amount=Decimal(amount),
-        txid=txid,
-        index=1,
-        block=7,
-        confirmations=2,
-        sender=rs.SOL_WALLET,
-    )
-    async with h.rt.db.unit() as uow:
-        assert await ramps.receive_deposit(uow, h.rt.ctx, deposit) == "funded"
+    await rs.deposit_on_chain(h, amount)
     seen = await rs.status_of(h, merchant, str(ramp["id"]))
     assert seen["status"] == "processing"
     assert (await h.ledger_check())["ok"]
@@ -248,7 +233,7 @@ async def off_ramp_in_a_pain001(
 async def test_off_ramp_paid_in_a_pain001_and_confirmed_by_a_statement(hf: Harness) -> None:
     h = hf
     merchant = await h.merchant()
-    ramp, end_to_end, paid = await off_ramp_in_a_pain001(h, merchant, "54", "8" * 64)
+    ramp, end_to_end, paid = await off_ramp_in_a_pain001(h, merchant, "54")
     # 54 USDC at 1 USD, 1 EUR = 1.08 USD: exactly 50.00 EUR, no service fee in these tests
     assert paid == "50.00"
     usdc = (await h.balances(merchant))["USDC"]
@@ -278,7 +263,7 @@ async def test_off_ramp_paid_in_a_pain001_and_confirmed_by_a_statement(hf: Harne
 async def test_off_ramp_refunded_when_the_statement_returns_it(hf: Harness) -> None:
     h = hf
     merchant = await h.merchant()
-    ramp, end_to_end, paid = await off_ramp_in_a_pain001(h, merchant, "21.6", "9" * 64)
+    ramp, end_to_end, paid = await off_ramp_in_a_pain001(h, merchant, "21.6")
     assert paid == "20.00"
     counts = await import_file(
         h,
@@ -305,21 +290,9 @@ async def test_usd_off_ramps_leave_in_one_nacha_file(hf: Harness) -> None:
     merchant = await h.merchant()
     c = await rs.customer(h, merchant)
     made = []
-    for n, amount in enumerate(("12.34", "56.78"), start=1):
+    for amount in ("12.34", "56.78"):
         ramp = await rs.create(h, merchant, rs.off_ramp_body(c, amount, "usd"))
-        deposit = ChainDeposit(
-            network="SOL",
-            currency="USDC",
-            address=rs.SANDBOX_SOL_FUNDING,
-            amount=Decimal(amount),
-            txid=f"{n}" * 64,
-            index=0,
-            block=7,
-            confirmations=2,
-            sender=rs.SOL_WALLET,
-        )
-        async with h.rt.db.unit() as uow:
-            assert await ramps.receive_deposit(uow, h.rt.ctx, deposit) == "funded"
+        await rs.deposit_on_chain(h, amount)
         made.append(ramp)
     r = await h.client.post("/v1/admin/bank/exports", json={"currency": "usd"}, headers=h.admin)
     assert r.status_code == 200, r.text
