@@ -271,6 +271,23 @@ CASES: list[Case] = [
     ),
     Case("limit-zero", "validation_error", "GET", CREATE, params={"limit": 0}, field="limit"),
     Case("limit-too-big", "validation_error", "GET", CREATE, params={"limit": 201}, field="limit"),
+    # a date-time filter is RFC 3339 text: not Unix time, not a bare date
+    Case(
+        "created-to-a-number",
+        "validation_error",
+        "GET",
+        CREATE,
+        params={"created_to": "0.5"},
+        field="created_to",
+    ),
+    Case(
+        "created-from-a-date",
+        "validation_error",
+        "GET",
+        CREATE,
+        params={"created_from": "2026-12-01"},
+        field="created_from",
+    ),
     Case(
         "idempotency-key-too-long",
         "validation_error",

@@ -13,9 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
+from payoutd.api import openapi_defs
 from payoutd.api.app import create_app
 from payoutd.bootstrap import build
 from tests import support
@@ -243,3 +245,90 @@ async def test_the_documented_examples_make_a_payout_and_a_quote(h: Harness) -> 
         body = example_of(document, content["application/json"]["schema"])
         r = await h.client.post(path, headers=m.headers, json=body)
         assert r.status_code == status, (body, r.text)
+
+
+def references(node: Any) -> set[str]:
+    """Every `$ref` in a (part of a) document."""
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(references(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(references(v) for v in node))
+    return set()
+
+
+def resolves(document: Schema, ref: str) -> bool:
+    """Whether a local reference (a JSON pointer from the document's root) names a part
+    of the document."""
+    if not ref.startswith("#/"):
+        return False
+    node: Any = document
+    for part in ref[2:].split("/"):
+        key = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def test_every_reference_of_the_document_resolves(tmp_path: Path) -> None:
+    """A body a route declares by hand (`openapi_extra`, e.g. the JSON form of
+    `POST /v1/payout-imports`) carries its model's nested models in its own `$defs`:
+    payoutd.api.openapi_defs moves them to the components, or Swagger UI and schemathesis
+    could not resolve `#/$defs/...` against the document."""
+    _, document = _document(tmp_path)
+    refs = references(document)
+    assert "#/components/schemas/ImportRowIn" in refs
+    assert [ref for ref in sorted(refs) if not resolves(document, ref)] == []
+    assert "$defs" not in str(document)
+
+
+def test_two_different_models_under_one_name_are_refused() -> None:
+    document: Schema = {
+        "paths": {
+            "/a": {
+                "post": {
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "$ref": "#/$defs/Row",
+                                    "$defs": {"Row": {"type": "object", "description": "a row"}},
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "components": {"schemas": {"Row": {"type": "string", "description": "another"}}},
+    }
+    with pytest.raises(ValueError, match="two different schemas named 'Row'"):
+        openapi_defs.hoist(document)
+
+
+def test_nested_models_join_the_components_and_their_references_follow() -> None:
+    row = {"type": "object", "description": "a row", "properties": {"n": {"type": "integer"}}}
+    document: Schema = {
+        "paths": {
+            "/a": {
+                "post": {
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/$defs/Row"},
+                                    "$defs": {"Row": row},
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    }
+    openapi_defs.hoist(document)
+    body = document["paths"]["/a"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"type": "array", "items": {"$ref": "#/components/schemas/Row"}}
+    assert document["components"]["schemas"] == {"Row": row}

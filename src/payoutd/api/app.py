@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from payoutd import __version__
-from payoutd.api import dashboard, docs, errors, inputs, reads, webhook_events
+from payoutd.api import dashboard, docs, errors, inputs, openapi_defs, reads, webhook_events
 from payoutd.api.body_limit import BodyLimit
 from payoutd.api.compat import bitclear as compat_bitclear
 from payoutd.api.compat import calypso as compat_calypso
@@ -128,6 +128,7 @@ def create_app(
     errors.install(app)
     docs.install(app)
     webhook_events.install(app)
+    openapi_defs.install(app)
     app.add_middleware(PayoutLane)
     app.add_middleware(compat_cryptomus.Lane)
     # outermost: the lane and the routes only ever see a body within the limit

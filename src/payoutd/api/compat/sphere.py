@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from payoutd.api import errors
 from payoutd.api.auth import Principal, require
 from payoutd.api.responses import JSONResponse
+from payoutd.api.v1.params import BankAccountId, CustomerId, WalletId
 from payoutd.bootstrap import Runtime
 from payoutd.dialects import sphere as words
 from payoutd.domain.errors import PayoutdError
@@ -277,7 +278,7 @@ async def create_customer(request: Request) -> Response:
     description=_DOC,
     responses=envelope_responses(*_AUTH_ERRORS, "not_found"),
 )
-async def get_customer(customer_id: str, request: Request) -> Response:
+async def get_customer(customer_id: CustomerId, request: Request) -> Response:
     rt = _rt(request)
 
     async def work(principal: Principal) -> tuple[str, dict[str, Any]]:
@@ -334,7 +335,7 @@ async def create_bank_account(request: Request) -> Response:
     description=_DOC,
     responses=envelope_responses(*_AUTH_ERRORS, "not_found"),
 )
-async def get_bank_account(account_id: str, request: Request) -> Response:
+async def get_bank_account(account_id: BankAccountId, request: Request) -> Response:
     rt = _rt(request)
 
     async def work(principal: Principal) -> tuple[str, dict[str, Any]]:
@@ -380,7 +381,7 @@ async def create_wallet(request: Request) -> Response:
     description=_DOC,
     responses=envelope_responses(*_AUTH_ERRORS, "not_found"),
 )
-async def get_wallet(wallet_id: str, request: Request) -> Response:
+async def get_wallet(wallet_id: WalletId, request: Request) -> Response:
     rt = _rt(request)
 
     async def work(principal: Principal) -> tuple[str, dict[str, Any]]:

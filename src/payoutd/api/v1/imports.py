@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from payoutd.api import idempotency
@@ -14,6 +14,7 @@ from payoutd.api.auth import Principal, require
 from payoutd.api.errors import responses
 from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import pagination
+from payoutd.api.v1.params import Cursor, IdempotencyKey, ImportId, Limit
 from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import PayoutdError, field_error
 from payoutd.domain.imports import (
@@ -121,6 +122,9 @@ class ImportCreate(BaseModel):
 
 
 class ImportOut(BaseModel):
+    """A mass-payout import and its progress: the counts grow as the worker places rows;
+    `status` says when it is over."""
+
     id: str = Field(
         description="The import's id", examples=["01938a6e-0c7b-7d2c-9f3e-2b1f4c5d6e7f"]
     )
@@ -151,16 +155,21 @@ class ImportOut(BaseModel):
     refused: int = Field(
         description="Rows refused: nothing was created or held for them", examples=[5]
     )
-    error: str | None = Field(description="Why a `failed` import stopped", examples=[None])
+    error: str | None = Field(
+        description="Why a `failed` import stopped; null otherwise", examples=[None]
+    )
     created_at: str = Field(
-        description="When it was uploaded (UTC)", examples=["2030-01-01T09:00:00Z"]
+        description="When it was uploaded (RFC 3339, UTC)", examples=["2030-01-01T09:00:00Z"]
     )
     finished_at: str | None = Field(
-        description="When its last row got its result (UTC)", examples=["2030-01-01T09:00:04Z"]
+        description="When its last row got its result (RFC 3339, UTC); null until then",
+        examples=["2030-01-01T09:00:04Z"],
     )
 
 
 class ImportList(BaseModel):
+    """A page of your imports, newest first."""
+
     data: list[ImportOut] = Field(description="Imports, newest first", examples=[[]])
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null on the last",
@@ -169,15 +178,22 @@ class ImportList(BaseModel):
 
 
 class RowError(BaseModel):
+    """Why a row was refused: what `POST /v1/payouts` would have answered for it."""
+
     code: str = Field(
         description="The error code `POST /v1/payouts` answers with (docs/errors.md)",
         examples=["invalid_address"],
     )
     message: str = Field(description="What was wrong", examples=["invalid LTC address"])
-    field: str | None = Field(description="The field (column) at fault", examples=["address"])
+    field: str | None = Field(
+        description="The field (column) at fault; null when the refusal names none",
+        examples=["address"],
+    )
 
 
 class ImportRowOut(BaseModel):
+    """One row's result."""
+
     row: int = Field(
         description="The row's number as a spreadsheet shows it (the CSV header is row 1; "
         "JSON rows count from 1)",
@@ -194,12 +210,20 @@ class ImportRowOut(BaseModel):
         examples=["imp_3b1f0c9a2e4d5f6a7b8c9d0e_2"],
     )
     payout_id: str | None = Field(
-        description="The payout created or found", examples=["01938a6e-0c7b-7d2c-9f3e-2b1f4c5d6e80"]
+        description="The payout created (`accepted`) or found (`existing`); null when "
+        "`refused`, and for an `accepted` row of a dry run",
+        examples=["01938a6e-0c7b-7d2c-9f3e-2b1f4c5d6e80"],
     )
-    error: RowError | None = Field(description="Why the row was refused", examples=[None])
+    error: RowError | None = Field(
+        description="Why the row was refused; null unless `status` is `refused`",
+        examples=[None],
+    )
 
 
 class ImportRowList(BaseModel):
+    """A page of an import's row results, in file order (rows not yet placed are not
+    listed)."""
+
     data: list[ImportRowOut] = Field(description="Row results in file order", examples=[[]])
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null on the last", examples=[None]
@@ -211,6 +235,9 @@ def _rt(request: Request) -> Runtime:
     return rt
 
 
+_CSV_EXAMPLE = (
+    "amount,currency,address,order_id\n0.5,LTC,LT2KVaAy1ppRuxRgrS5RNU3vBsy7RibPeA,pay-1\n"
+)
 _BODY = {
     "requestBody": {
         "required": True,
@@ -219,9 +246,12 @@ _BODY = {
         f"or JSON rows. At most {MAX_ROWS} rows.",
         "content": {
             "text/csv": {
-                "schema": {"type": "string"},
-                "example": "amount,currency,address,order_id\n"
-                "0.5,LTC,LT2KVaAy1ppRuxRgrS5RNU3vBsy7RibPeA,pay-1\n",
+                "schema": {
+                    "type": "string",
+                    "description": "UTF-8 CSV, comma-separated, its first row the header",
+                    "examples": [_CSV_EXAMPLE],
+                },
+                "example": _CSV_EXAMPLE,
             },
             "application/json": {"schema": ImportCreate.model_json_schema()},
         },
@@ -248,20 +278,13 @@ _BODY = {
 async def create_import(
     request: Request,
     principal: Annotated[Principal, Depends(require("payouts"))],
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=255,
-            description="Makes a retry safe (Stripe semantics): the same upload again "
-            "answers the first one's import",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
     dry_run: Annotated[
         bool,
         Query(
-            description="Price and check every row, create nothing (the rows say what would fail)"
+            description="Price and check every row, create nothing and hold nothing (the "
+            "rows say what would fail); default false",
+            examples=[True],
         ),
     ] = False,
 ) -> JSONResponse:
@@ -314,11 +337,11 @@ def _first(exc: ValidationError) -> str:
 async def list_imports(
     request: Request,
     principal: Annotated[Principal, Depends(require("read"))],
-    cursor: Annotated[str | None, Query(description="From the last page's `next_cursor`")] = None,
-    limit: Annotated[
-        int, Query(ge=1, le=pagination.MAX_LIMIT, description="Imports per page")
-    ] = 50,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> dict[str, Any]:
+    """Your imports, newest first, in pages of `limit`: pass `next_cursor` as `cursor`
+    for the next."""
     rt = _rt(request)
     async with rt.db.read() as uow:
         page = await uow.imports.page(
@@ -335,7 +358,7 @@ async def list_imports(
     summary="An import's progress",
 )
 async def get_import(
-    import_id: str, request: Request, principal: Annotated[Principal, Depends(require("read"))]
+    import_id: ImportId, request: Request, principal: Annotated[Principal, Depends(require("read"))]
 ) -> dict[str, Any]:
     rt = _rt(request)
     async with rt.db.read() as uow:
@@ -351,16 +374,33 @@ async def get_import(
     summary="An import's per-row results",
 )
 async def list_import_rows(
-    import_id: str,
+    import_id: ImportId,
     request: Request,
     principal: Annotated[Principal, Depends(require("read"))],
     status: Annotated[
         Literal["accepted", "existing", "refused"] | None,
-        Query(description="Only the rows with this result"),
+        Query(description="Only the rows with this result", examples=["refused"]),
     ] = None,
-    cursor: Annotated[str | None, Query(description="From the last page's `next_cursor`")] = None,
-    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT, description="Rows per page")] = 100,
+    cursor: Annotated[
+        str | None,
+        Query(
+            description="The `next_cursor` of the previous page; left out: the first rows of "
+            "the file. A cursor this list did not issue is 400 `invalid_cursor`",
+            examples=[pagination.encode("100")],
+        ),
+    ] = None,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=pagination.MAX_LIMIT,
+            description=f"Rows per page, 1 to {pagination.MAX_LIMIT} (default 100)",
+            examples=[100],
+        ),
+    ] = 100,
 ) -> dict[str, Any]:
+    """The result of each row placed so far, in file order: `accepted` rows name their
+    payout, `refused` ones the error `POST /v1/payouts` would have answered."""
     rt = _rt(request)
     after = pagination.decode_seq(cursor)
     async with rt.db.read() as uow:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from payoutd.api import idempotency, reads
@@ -17,6 +17,21 @@ from payoutd.api.auth import Principal, require
 from payoutd.api.errors import responses
 from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import pagination
+from payoutd.api.v1.params import (
+    BANK_ACCOUNT_ID_EXAMPLE,
+    CUSTOMER_ID_EXAMPLE,
+    WALLET_ID_EXAMPLE,
+    BankAccountCursor,
+    BankAccountId,
+    CustomerCursor,
+    CustomerFilter,
+    CustomerId,
+    IdempotencyKey,
+    Limit,
+    LookupKeyFilter,
+    WalletCursor,
+    WalletId,
+)
 from payoutd.bootstrap import Runtime
 from payoutd.domain.parties import BANK_ACCOUNT_PREFIX, CUSTOMER_PREFIX, WALLET_PREFIX
 from payoutd.services import parties
@@ -46,13 +61,14 @@ LookupKey = Annotated[
         examples=["user-42"],
     ),
 ]
-CustomerId = Annotated[
+CustomerRef = Annotated[
     str,
     Field(
         min_length=1,
         max_length=48,
-        description="The customer the account belongs to",
-        examples=["customer_0192f3a1b2c37d4e8f90a1b2c3d4e5f6"],
+        description="The id of the customer it belongs to (`customer_` and 32 hex digits), "
+        "one of yours; another is 404 `customer_not_found`",
+        examples=[CUSTOMER_ID_EXAMPLE],
     ),
 ]
 Created = Annotated[
@@ -68,11 +84,18 @@ NextCursor = Annotated[
 ]
 Status = Annotated[
     Literal["active", "disabled"],
-    Field(description="A disabled account takes no new payouts", examples=["active"]),
+    Field(
+        description="`active`: payouts may go to (or come from) it; `disabled`: after "
+        "`POST .../disable`, it stays readable but takes no new payouts",
+        examples=["active"],
+    ),
 ]
 
 
 class CustomerCreate(BaseModel):
+    """A customer to create: the person or company your ramp payouts are for. Its KYC
+    status starts `pending`."""
+
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["individual", "business"] = Field(
@@ -89,32 +112,45 @@ class CustomerCreate(BaseModel):
 
 
 class CustomerOut(BaseModel):
+    """A customer: the person or company bank accounts and wallets belong to."""
+
     id: str = Field(
         description="`customer_` and 32 hex digits",
-        examples=["customer_0192f3a1b2c37d4e8f90a1b2c3d4e5f6"],
+        examples=[CUSTOMER_ID_EXAMPLE],
     )
     type: str = Field(description="`individual` or `business`", examples=["individual"])
     name: str = Field(description="The customer's name", examples=["Ada Lovelace"])
-    email: str | None = Field(description="Contact address", examples=["ada@example.com"])
+    email: str | None = Field(
+        description="Contact address; null when none was given", examples=["ada@example.com"]
+    )
     kyc_status: str = Field(
-        description="`pending`, `approved` or `rejected`; set by the operator",
+        description="The operator's KYC decision: `pending` (every new customer, until "
+        "the operator decides), `approved` or `rejected`; set only through "
+        "`POST /v1/admin/customers/{customer_id}/kyc`",
         examples=["pending"],
     )
     meta: dict[str, Any] = Field(description="Your key-value pairs", examples=[{}])
-    lookup_key: str | None = Field(description="Your lookup key", examples=["user-42"])
+    lookup_key: str | None = Field(
+        description="Your lookup key; null when none was given", examples=["user-42"]
+    )
     created_at: Created
     updated_at: Updated
 
 
 class CustomerList(BaseModel):
+    """A page of your customers, newest first."""
+
     data: list[CustomerOut] = Field(description="Newest first", examples=[[]])
     next_cursor: NextCursor
 
 
 class BankAccountCreate(BaseModel):
+    """A customer's bank account to add. `usd` takes `routing_number` and
+    `account_number` (ACH and wire); `eur` takes `iban` and `bic` (SEPA)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    customer: CustomerId
+    customer: CustomerRef
     currency: Literal["usd", "eur"] = Field(
         description="`usd` (ACH and wire: routing and account number) or `eur` (SEPA: IBAN "
         "and BIC)",
@@ -161,56 +197,81 @@ class BankAccountCreate(BaseModel):
 
 
 class BankAccountOut(BaseModel):
+    """A bank account: a customer's (its numbers shown by their last four digits), or one
+    of the operator's funding accounts (`funding: true`, shown in full: your customers pay
+    into it)."""
+
     id: str = Field(
         description="`bankAccount_` and 32 hex digits",
-        examples=["bankAccount_0192f3a1b2c37d4e8f90a1b2c3d4e5f6"],
+        examples=[BANK_ACCOUNT_ID_EXAMPLE],
     )
     customer: str | None = Field(
         description="The customer's id; null for a funding account",
-        examples=["customer_0192f3a1b2c37d4e8f90a1b2c3d4e5f6"],
+        examples=[CUSTOMER_ID_EXAMPLE],
     )
     currency: str = Field(description="`usd` or `eur`", examples=["usd"])
     networks: list[str] = Field(
-        description="How money moves to and from it",
+        description="The rails that move money to and from it: `ach`, `achPull`, "
+        "`achPush` and `wire` for `usd`, `sepa` for `eur` (a funding account may be "
+        "configured for some of them only)",
         examples=[["ach", "achPull", "achPush", "wire"]],
     )
     status: Status
     holder_name: str = Field(description="The account holder", examples=["Ada Lovelace"])
     bank_name: str = Field(description="The bank's name", examples=["Lead Bank"])
-    bank_address: str | None = Field(description="The bank's address", examples=[None])
-    account_type: str = Field(description="`checking` or `savings`", examples=["checking"])
+    bank_address: str | None = Field(
+        description="The bank's address, as one line; null when none was given",
+        examples=["1801 Main St. Kansas City MO 64108"],
+    )
+    account_type: str = Field(
+        description="`checking` or `savings` (meaningful for `usd` only)", examples=["checking"]
+    )
     routing_number: str | None = Field(
-        description="usd: ABA routing number", examples=["101206101"]
+        description="usd: the 9-digit ABA routing number; null for `eur`",
+        examples=["101206101"],
     )
     account_number: str | None = Field(
-        description="usd: the account number, only its last four digits for a customer's",
+        description="usd: the account number, shown as `********` and its last four "
+        "digits for a customer's account, in full for a funding account; null for `eur`",
         examples=["********2035"],
     )
     iban: str | None = Field(
-        description="eur: the IBAN, only its last four digits for a customer's",
+        description="eur: the IBAN, shown as `********` and its last four characters for "
+        "a customer's account, in full for a funding account; null for `usd`",
         examples=[None],
     )
-    bic: str | None = Field(description="eur: the BIC", examples=[None])
-    last4: str = Field(description="The account number's last four digits", examples=["2035"])
+    bic: str | None = Field(description="eur: the bank's BIC; null for `usd`", examples=[None])
+    last4: str = Field(
+        description="The last four characters of the account number (usd) or IBAN (eur)",
+        examples=["2035"],
+    )
     funding: bool = Field(
         description="One of the operator's funding accounts (configuration, read-only)",
         examples=[False],
     )
     meta: dict[str, Any] = Field(description="Your key-value pairs", examples=[{}])
-    lookup_key: str | None = Field(description="Your lookup key", examples=[None])
+    lookup_key: str | None = Field(
+        description="Your lookup key; null when none was given", examples=[None]
+    )
     created_at: Created
     updated_at: Updated
 
 
 class BankAccountList(BaseModel):
+    """A page of your customers' bank accounts, newest first (funding accounts are read
+    one by one, by id)."""
+
     data: list[BankAccountOut] = Field(description="Newest first", examples=[[]])
     next_cursor: NextCursor
 
 
 class WalletCreate(BaseModel):
+    """A customer's stablecoin wallet to add: an address on one network, for one
+    currency."""
+
     model_config = ConfigDict(extra="forbid")
 
-    customer: CustomerId
+    customer: CustomerRef
     network: Literal["sol", "ethereum", "base"] = Field(
         description="The chain the wallet is on", examples=["sol"]
     )
@@ -229,18 +290,22 @@ class WalletCreate(BaseModel):
 
 
 class WalletOut(BaseModel):
+    """A stablecoin wallet: a customer's, or one of the operator's funding wallets
+    (`funding: true`)."""
+
     id: str = Field(
         description="`wallet_` and 32 hex digits",
-        examples=["wallet_0192f3a1b2c37d4e8f90a1b2c3d4e5f6"],
+        examples=[WALLET_ID_EXAMPLE],
     )
     customer: str | None = Field(
         description="The customer's id; null for a funding wallet",
-        examples=["customer_0192f3a1b2c37d4e8f90a1b2c3d4e5f6"],
+        examples=[CUSTOMER_ID_EXAMPLE],
     )
     network: str = Field(description="`sol`, `ethereum` or `base`", examples=["sol"])
     currency: str = Field(description="`usdc` or `usdt`", examples=["usdc"])
     address: str = Field(
-        description="The address", examples=["7hPhaUpydpvm8wtiS3k4LPZKUmivQRs7YQmpE1hFshHx"]
+        description="The wallet's address on `network` (EVM addresses EIP-55 checksummed)",
+        examples=["7hPhaUpydpvm8wtiS3k4LPZKUmivQRs7YQmpE1hFshHx"],
     )
     status: Status
     funding: bool = Field(
@@ -248,17 +313,24 @@ class WalletOut(BaseModel):
         examples=[False],
     )
     meta: dict[str, Any] = Field(description="Your key-value pairs", examples=[{}])
-    lookup_key: str | None = Field(description="Your lookup key", examples=[None])
+    lookup_key: str | None = Field(
+        description="Your lookup key; null when none was given", examples=[None]
+    )
     created_at: Created
     updated_at: Updated
 
 
 class WalletList(BaseModel):
+    """A page of your customers' wallets, newest first (funding wallets are read one by
+    one, by id)."""
+
     data: list[WalletOut] = Field(description="Newest first", examples=[[]])
     next_cursor: NextCursor
 
 
 class KycSet(BaseModel):
+    """The operator's KYC decision on a customer (kept in the audit log)."""
+
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["pending", "approved", "rejected"] = Field(
@@ -273,12 +345,6 @@ def _rt(request: Request) -> Runtime:
 
 Reader = Annotated[Principal, Depends(require("read"))]
 Writer = Annotated[Principal, Depends(require("payouts"))]
-Limit = Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT, description="Page size")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the page before")]
-LookupQuery = Annotated[
-    str | None, Query(max_length=200, description="Only those with this `lookup_key`")
-]
-CustomerQuery = Annotated[str | None, Query(max_length=48, description="Only this customer's")]
 WRITE_ERRORS = (
     "unauthorized",
     "forbidden_scope",
@@ -316,8 +382,13 @@ async def _write(
     summary="Create a customer (KYC pending until the operator decides)",
 )
 async def create_customer(
-    body: CustomerCreate, request: Request, principal: Writer
+    body: CustomerCreate,
+    request: Request,
+    principal: Writer,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    """Its `kyc_status` starts `pending`; only the operator changes it. Safe to retry
+    with an `Idempotency-Key`."""
     rt = _rt(request)
     req = parties.CustomerRequest(
         type=body.type,
@@ -342,10 +413,12 @@ async def create_customer(
 async def list_customers(
     request: Request,
     principal: Reader,
-    lookup_key: LookupQuery = None,
-    cursor: Cursor = None,
+    lookup_key: LookupKeyFilter = None,
+    cursor: CustomerCursor = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
+    """Your customers, newest first, in pages of `limit`: pass `next_cursor` as
+    `cursor` for the next."""
     before = pagination.decode_party(cursor, CUSTOMER_PREFIX)
     async with _rt(request).db.read() as uow:
         rows = await parties.list_customers(
@@ -361,7 +434,10 @@ async def list_customers(
     responses=responses(*READ_ERRORS),
     summary="Retrieve a customer",
 )
-async def get_customer(customer_id: str, request: Request, principal: Reader) -> dict[str, Any]:
+async def get_customer(
+    customer_id: CustomerId, request: Request, principal: Reader
+) -> dict[str, Any]:
+    """One of your customers; another merchant's is 404 `not_found`."""
     async with _rt(request).db.read() as uow:
         return customer_view(await parties.get_customer(uow, principal.merchant_id, customer_id))
 
@@ -384,8 +460,15 @@ async def get_customer(customer_id: str, request: Request, principal: Reader) ->
     summary="Add a bank account to a customer (usd: ACH/wire, eur: SEPA)",
 )
 async def create_bank_account(
-    body: BankAccountCreate, request: Request, principal: Writer
+    body: BankAccountCreate,
+    request: Request,
+    principal: Writer,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    """The numbers are checked before anything is stored: a `usd` account needs a
+    valid ABA routing number (check digit) and a 4 to 17 digit account number, an `eur`
+    account a valid IBAN of a SEPA country and a BIC of that country. The customer must be
+    yours. Safe to retry with an `Idempotency-Key`."""
     rt = _rt(request)
     req = parties.BankAccountRequest(
         customer_id=body.customer,
@@ -419,11 +502,13 @@ async def create_bank_account(
 async def list_bank_accounts(
     request: Request,
     principal: Reader,
-    lookup_key: LookupQuery = None,
-    customer: CustomerQuery = None,
-    cursor: Cursor = None,
+    lookup_key: LookupKeyFilter = None,
+    customer: CustomerFilter = None,
+    cursor: BankAccountCursor = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
+    """Your customers' bank accounts, newest first, in pages of `limit`; filter by
+    `customer` and `lookup_key`. Numbers are shown by their last four digits."""
     before = pagination.decode_party(cursor, BANK_ACCOUNT_PREFIX)
     async with _rt(request).db.read() as uow:
         rows = await parties.list_bank_accounts(
@@ -444,7 +529,11 @@ async def list_bank_accounts(
     responses=responses(*READ_ERRORS),
     summary="Retrieve a bank account (a customer's, or one of the operator's funding accounts)",
 )
-async def get_bank_account(account_id: str, request: Request, principal: Reader) -> dict[str, Any]:
+async def get_bank_account(
+    account_id: BankAccountId, request: Request, principal: Reader
+) -> dict[str, Any]:
+    """A customer's account shows its numbers by their last four digits; a funding
+    account (`funding: true`) shows them in full, for your customers to pay into."""
     rt = _rt(request)
     async with rt.db.read() as uow:
         return bank_account_view(
@@ -459,8 +548,13 @@ async def get_bank_account(account_id: str, request: Request, principal: Reader)
     summary="Disable a bank account: it stays readable, and takes no new payouts",
 )
 async def disable_bank_account(
-    account_id: str, request: Request, principal: Writer
+    account_id: BankAccountId,
+    request: Request,
+    principal: Writer,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    """Disabling a disabled account answers it unchanged. Funding accounts are the
+    operator's configuration: disabling one is 404 `not_found`."""
     rt = _rt(request)
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
@@ -483,7 +577,15 @@ async def disable_bank_account(
     ),
     summary="Add a stablecoin wallet to a customer (usdc/usdt on sol, ethereum, base)",
 )
-async def create_wallet(body: WalletCreate, request: Request, principal: Writer) -> JSONResponse:
+async def create_wallet(
+    body: WalletCreate,
+    request: Request,
+    principal: Writer,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """The address is checked by the network's own rules, as every payout address is
+    (400 `invalid_address`); a network this payoutd does not run is `service_not_found`.
+    The customer must be yours. Safe to retry with an `Idempotency-Key`."""
     rt = _rt(request)
     req = parties.WalletRequest(
         customer_id=body.customer,
@@ -509,11 +611,13 @@ async def create_wallet(body: WalletCreate, request: Request, principal: Writer)
 async def list_wallets(
     request: Request,
     principal: Reader,
-    lookup_key: LookupQuery = None,
-    customer: CustomerQuery = None,
-    cursor: Cursor = None,
+    lookup_key: LookupKeyFilter = None,
+    customer: CustomerFilter = None,
+    cursor: WalletCursor = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
+    """Your customers' wallets, newest first, in pages of `limit`; filter by
+    `customer` and `lookup_key`."""
     before = pagination.decode_party(cursor, WALLET_PREFIX)
     async with _rt(request).db.read() as uow:
         rows = await parties.list_wallets(
@@ -534,7 +638,9 @@ async def list_wallets(
     responses=responses(*READ_ERRORS),
     summary="Retrieve a wallet (a customer's, or one of the operator's funding wallets)",
 )
-async def get_wallet(wallet_id: str, request: Request, principal: Reader) -> dict[str, Any]:
+async def get_wallet(wallet_id: WalletId, request: Request, principal: Reader) -> dict[str, Any]:
+    """A customer's wallet, or one of the operator's funding wallets (`funding:
+    true`), which off-ramp customers send their stablecoins to."""
     rt = _rt(request)
     async with rt.db.read() as uow:
         return wallet_view(await parties.find_wallet(uow, rt.ctx, principal.merchant_id, wallet_id))
@@ -546,7 +652,14 @@ async def get_wallet(wallet_id: str, request: Request, principal: Reader) -> dic
     responses=responses(*WRITE_ERRORS, "not_found"),
     summary="Disable a wallet: it stays readable, and takes no new payouts",
 )
-async def disable_wallet(wallet_id: str, request: Request, principal: Writer) -> JSONResponse:
+async def disable_wallet(
+    wallet_id: WalletId,
+    request: Request,
+    principal: Writer,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Disabling a disabled wallet answers it unchanged. Funding wallets are the
+    operator's configuration: disabling one is 404 `not_found`."""
     rt = _rt(request)
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
@@ -567,11 +680,13 @@ async def disable_wallet(wallet_id: str, request: Request, principal: Writer) ->
     summary="Set a customer's KYC status (any merchant's customer)",
 )
 async def set_kyc(
-    customer_id: str,
+    customer_id: CustomerId,
     body: KycSet,
     request: Request,
     principal: Annotated[Principal, Depends(require("admin"))],
 ) -> dict[str, Any]:
+    """An operator's (`admin` scope) decision on any merchant's customer: `pending`,
+    `approved` or `rejected`. The change is kept in the audit log."""
     rt = _rt(request)
     async with rt.db.unit() as uow:
         customer = await parties.set_kyc(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BeforeValidator
 
 from payoutd.api import creation, idempotency
 from payoutd.api.auth import Principal, require
@@ -22,6 +24,20 @@ from payoutd.services.ports import UnitOfWork
 from payoutd.services.views import payout_view, ts
 
 router = APIRouter(prefix="/v1/payouts", tags=["payouts"])
+
+# an RFC 3339 date-time, its offset optional (read as UTC); seconds and fraction optional
+_INSTANT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+)
+
+
+def _instant_text(value: object) -> object:
+    """The text of a date-time filter: pydantic alone would also read `0.5` as Unix time
+    and a bare date as its midnight, neither of which the parameter's format allows."""
+    if isinstance(value, str) and _INSTANT.fullmatch(value) is None:
+        raise ValueError("must be an RFC 3339 date-time, e.g. 2026-12-01T00:00:00Z")
+    return value
 
 
 CREATE_ERRORS = (
@@ -136,6 +152,7 @@ async def list_payouts(
     ] = None,
     created_from: Annotated[
         datetime | None,
+        BeforeValidator(_instant_text),
         Query(
             description="Only payouts created at or after this instant (RFC 3339)",
             examples=["2026-12-01T00:00:00Z"],
@@ -143,6 +160,7 @@ async def list_payouts(
     ] = None,
     created_to: Annotated[
         datetime | None,
+        BeforeValidator(_instant_text),
         Query(
             description="Only payouts created at or before this instant (RFC 3339)",
             examples=["2026-12-31T23:59:59Z"],

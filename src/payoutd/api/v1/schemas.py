@@ -797,6 +797,9 @@ class SandboxRuleOut(BaseModel):
 
 
 class SandboxDepositCreate(BaseModel):
+    """An incoming transfer to simulate on the sandbox chain: someone else's wallet
+    paying `amount` of `currency` into `address` (operator only, `admin` scope)."""
+
     model_config = ConfigDict(extra="forbid")
     network: str = Field(
         min_length=1,
@@ -834,6 +837,10 @@ class SandboxDepositCreate(BaseModel):
 
 
 class SandboxDepositOut(BaseModel):
+    """The simulated transfer, in the sandbox's mempool: mined with the next block and
+    confirmed like any transaction (unless a `drop` rule lost it, or a `delay` rule holds
+    it for some blocks)."""
+
     txid: str = Field(
         description="The simulated transfer's transaction id, in its network's form.",
         examples=["0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060"],
