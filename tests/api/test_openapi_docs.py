@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import xmlschema
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 from payoutd.api import openapi_defs
 from payoutd.api.app import create_app
+from payoutd.api.v1.ramp_schemas import MEMO_EXAMPLE
 from payoutd.bootstrap import build
 from tests import support
+from tests.services import ramp_support as rs
 from tests.support import Harness
 
 Schema = dict[str, Any]
@@ -245,6 +248,48 @@ async def test_the_documented_examples_make_a_payout_and_a_quote(h: Harness) -> 
         body = example_of(document, content["application/json"]["schema"])
         r = await h.client.post(path, headers=m.headers, json=body)
         assert r.status_code == status, (body, r.text)
+
+
+CAMT_XSD = Path(__file__).resolve().parents[1] / "rails" / "data" / "xsd" / "camt.053.001.02.xsd"
+
+
+async def test_the_documented_statements_are_real_statements(h: Harness) -> None:
+    """Each documented body of `POST /v1/admin/bank/statements` is a statement payoutd
+    reads (the camt.053 valid against its XSD): as documented its one line matches no
+    payout (review), imported again it changes nothing; with a real on-ramp's memo in
+    place of the example's, the same file funds it."""
+    document = (await h.client.get("/openapi.json")).json()
+    content = document["paths"]["/v1/admin/bank/statements"]["post"]["requestBody"]["content"]
+    bodies = {media: part["schema"]["examples"][0] for media, part in content.items()}
+    assert set(bodies) == {"application/xml", "text/plain", "application/octet-stream"}
+    xmlschema.XMLSchema(str(CAMT_XSD)).validate(bodies["application/xml"])
+    m = await h.merchant()
+    c = await rs.customer(h, m)
+    for media, body in bodies.items():
+        # an import of the same line again (the octet-stream example is the MT940) is a
+        # duplicate: the bank reference names the line
+        first = media != "application/octet-stream"
+        headers = {**h.admin, "Content-Type": media}
+        r = await h.client.post("/v1/admin/bank/statements", headers=headers, content=body)
+        assert r.status_code == 200, (media, r.text)
+        assert r.json() == {
+            "lines": 1,
+            "funded": 0,
+            "settled": 0,
+            "returned": 0,
+            "review": 1 if first else 0,
+            "duplicate": 0 if first else 1,
+        }
+    for media, currency in (("application/xml", "eur"), ("text/plain", "usd")):
+        ramp = await rs.create(h, m, rs.on_ramp_body(c, "10.00", currency))
+        body = bodies[media].replace(MEMO_EXAMPLE, ramp["instructions"]["memo"])
+        # another bank reference: a new line, not the example's again
+        body = body.replace("E2612080001", "E2612080002").replace("//B1", "//B2")
+        headers = {**h.admin, "Content-Type": media}
+        r = await h.client.post("/v1/admin/bank/statements", headers=headers, content=body)
+        assert r.status_code == 200, (media, r.text)
+        assert r.json()["funded"] == 1, (media, r.json())
+        assert (await rs.status_of(h, m, ramp["id"]))["status"] == "funded"
 
 
 def references(node: Any) -> set[str]:

@@ -5,9 +5,9 @@ Sphere's envelope (payoutd.api.compat.sphere.answer)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,7 +23,8 @@ from payoutd.api.compat.sphere import (
     envelope_responses,
     parse,
 )
-from payoutd.api.v1.schemas import AmountIn
+from payoutd.api.v1.params import BANK_ACCOUNT_ID_EXAMPLE
+from payoutd.api.v1.schemas import ID_EXAMPLE, AmountIn
 from payoutd.bootstrap import Runtime
 from payoutd.dialects import sphere as words
 from payoutd.dialects import sphere_payouts as payout_words
@@ -33,23 +34,34 @@ from payoutd.domain.ramps import End
 from payoutd.services import parties, ramps, webhooks
 
 router = APIRouter(prefix=PREFIX, tags=["Sphere dialect"])
+PAYOUT_ID_EXAMPLE = payout_words.payout_id(ID_EXAMPLE)
 
 
 class PayoutEnd(BaseModel):
+    """One end of a Sphere payout: the customer's bankAccount (usd, eur) or wallet (usdc,
+    usdt) and the network the money travels on; bank to wallet is an onRamp, wallet to
+    bank an offRamp."""
+
     model_config = ConfigDict(extra="ignore")
     id: str = Field(
         min_length=1,
         max_length=64,
-        description="The bankAccount's or wallet's id",
-        examples=["bankAccount_3d67e78e590c4270bdebee7fc6d5075c"],
+        description="The customer's bankAccount (`bankAccount_` and 32 hex digits) or "
+        "wallet (`wallet_` and 32 hex digits) id; active and the customer's own",
+        examples=[BANK_ACCOUNT_ID_EXAMPLE],
     )
     currency: str = Field(
-        min_length=3, max_length=4, description="usd, eur, usdc or usdt", examples=["usd"]
+        min_length=3,
+        max_length=4,
+        description="usd or eur for a bankAccount, usdc or usdt for a wallet",
+        examples=["usd"],
     )
     network: str = Field(
         min_length=3,
         max_length=8,
-        description="achPull, achPush, wire, sepa, ach, sol, ethereum or base",
+        description="A bankAccount's: achPull, achPush or wire (usd) or sepa (eur) as the "
+        "source, ach or wire (usd) or sepa (eur) as the destination; a wallet's: sol, "
+        "ethereum or base",
         examples=["wire"],
     )
 
@@ -92,6 +104,16 @@ class WebhookCreate(BaseModel):
         description="Where payout events are posted",
         examples=["https://example.com/sphere-hooks"],
     )
+
+
+SpherePayoutId = Annotated[
+    str,
+    Path(
+        description="Sphere's payout id: `payout_` and the 32 hex digits of payoutd's ramp "
+        "payout id; one of yours (else 404 `not_found`)",
+        examples=[PAYOUT_ID_EXAMPLE],
+    ),
+]
 
 
 def _resource(rt: Runtime, ramp: RampPayout) -> dict[str, Any] | None:
@@ -166,7 +188,7 @@ async def create_payout(request: Request) -> Response:
     description=_DOC,
     responses=envelope_responses(*_AUTH_ERRORS, "not_found"),
 )
-async def get_payout(payout_id: str, request: Request) -> Response:
+async def get_payout(payout_id: SpherePayoutId, request: Request) -> Response:
     rt = _rt(request)
 
     async def work(principal: Principal) -> tuple[str, dict[str, Any]]:
@@ -183,7 +205,7 @@ async def get_payout(payout_id: str, request: Request) -> Response:
     description=_DOC,
     responses=envelope_responses(*_AUTH_ERRORS, "not_found", "payout_not_cancellable"),
 )
-async def cancel_payout(payout_id: str, request: Request) -> Response:
+async def cancel_payout(payout_id: SpherePayoutId, request: Request) -> Response:
     rt = _rt(request)
 
     async def work(principal: Principal) -> tuple[str, dict[str, Any]]:

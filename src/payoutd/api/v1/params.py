@@ -12,6 +12,7 @@ from payoutd.api.v1 import pagination
 from payoutd.api.v1.pagination import MAX_LIMIT
 from payoutd.api.v1.schemas import CURSOR_EXAMPLE, ID_EXAMPLE, NETWORK_DOC
 from payoutd.domain.parties import BANK_ACCOUNT_PREFIX, CUSTOMER_PREFIX, WALLET_PREFIX
+from payoutd.services import ramps
 
 Cursor = Annotated[
     str | None,
@@ -131,5 +132,22 @@ ImportId = Annotated[
     Path(
         description="The import's id (a UUID), as `POST /v1/payout-imports` answered it",
         examples=[ID_EXAMPLE],
+    ),
+]
+RampId = Annotated[
+    str,
+    Path(
+        description="The ramp payout's id (a UUID), one of yours (else 404 `not_found`)",
+        examples=[ID_EXAMPLE],
+    ),
+]
+RampCursor = Annotated[
+    str | None,
+    # a ramp list's cursor names the last payout of the page before (not the `v1:` cursor
+    # of the payout lists), so its example is one this list could have issued
+    Query(
+        description="The `next_cursor` of the previous page; left out: the first (newest) "
+        "page. A cursor this list did not issue is 400 `invalid_cursor`",
+        examples=[ramps.encode_cursor(ID_EXAMPLE)],
     ),
 ]

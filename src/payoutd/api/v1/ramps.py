@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from payoutd.api import idempotency, reads
 from payoutd.api.auth import Principal, require
 from payoutd.api.errors import responses
 from payoutd.api.responses import JSONResponse
 from payoutd.api.v1 import pagination
+from payoutd.api.v1.params import IdempotencyKey, Limit, RampCursor, RampId
 from payoutd.api.v1.ramp_schemas import (
+    MEMO_EXAMPLE,
+    PAYMENT_ID_EXAMPLE,
     ExportCreate,
     RampCreate,
     RampList,
@@ -24,6 +27,7 @@ from payoutd.api.v1.ramp_schemas import (
     SandboxTransfer,
     StatementImported,
 )
+from payoutd.api.v1.schemas import ID_EXAMPLE
 from payoutd.bootstrap import Runtime
 from payoutd.domain.errors import field_error
 from payoutd.domain.ramps import End
@@ -53,6 +57,84 @@ CREATE_ERRORS = (
 RampStatusWord = Literal[
     "pending", "funded", "processing", "succeeded", "failed", "cancelled", "refunded"
 ]
+RampStatusFilter = Annotated[
+    RampStatusWord | None,
+    Query(
+        description="Only those in this status (pending: waiting for the customer's money; "
+        "funded; processing: the other leg travels; succeeded, failed, cancelled, refunded: "
+        "final)",
+        examples=["pending"],
+    ),
+]
+RampLookupKey = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        description="Only those whose `lookup_key` (the key of your own you gave at "
+        "creation) is exactly this",
+        examples=["order-1042"],
+    ),
+]
+ReviewStatus = Annotated[
+    Literal["open", "assigned", "dismissed"] | None,
+    Query(
+        description="Only the items in this status (default open: waiting for an "
+        "operator; assigned: funded a payout; dismissed: handled outside payoutd)",
+        examples=["open"],
+    ),
+]
+ReviewLimit = Annotated[
+    int,
+    Query(
+        ge=1,
+        le=pagination.MAX_LIMIT,
+        description=f"At most this many items, newest first, 1 to {pagination.MAX_LIMIT} "
+        "(default 100)",
+        examples=[100],
+    ),
+]
+ReviewItemId = Annotated[
+    str,
+    Path(
+        description="The review item's id (a UUID), as `GET /v1/admin/bank/review` lists it",
+        examples=[ID_EXAMPLE],
+    ),
+]
+PaymentRef = Annotated[
+    str,
+    Path(
+        description="The off-ramp's bank payment: its id (`P` and 14 characters, the "
+        "end-to-end id its statement lines carry) or its ramp payout's id (a UUID); the "
+        "payment must have been handed to the sandbox bank and not settled yet (else 409 "
+        "`invalid_transition`)",
+        examples=[PAYMENT_ID_EXAMPLE, ID_EXAMPLE],
+    ),
+]
+
+# Real statements of the sandbox's funding accounts (payoutd.config): the documented
+# body a try-out sends imports (tests/api/test_openapi_docs.py reads both).
+MT940_EXAMPLE = (
+    "{4:\n:20:MT940-20261208\n:25:9900000001\n:28C:1/1\n:60F:C261207USD0,00\n"
+    ":61:2612081208C10,00NTRFNONREF//B1\n"
+    f":86:WIRE IN ADA LOVELACE {MEMO_EXAMPLE}\n"
+    ":62F:C261208USD10,00\n-}"
+)
+CAMT053_EXAMPLE = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>'
+    "<GrpHdr><MsgId>STMT-20261208-1</MsgId><CreDtTm>2026-12-08T18:00:00</CreDtTm></GrpHdr>"
+    "<Stmt><Id>STMT-20261208-1</Id><CreDtTm>2026-12-08T18:00:00</CreDtTm>"
+    "<Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>EUR</Ccy></Acct>"
+    '<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">0.00</Amt>'
+    "<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-12-08</Dt></Dt></Bal>"
+    '<Ntry><Amt Ccy="EUR">10.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+    "<BookgDt><Dt>2026-12-08</Dt></BookgDt><ValDt><Dt>2026-12-08</Dt></ValDt>"
+    "<AcctSvcrRef>E2612080001</AcctSvcrRef><BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd>"
+    "<SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd><NtryDtls><TxDtls>"
+    "<Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>"
+    f"<RmtInf><Ustrd>{MEMO_EXAMPLE}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
+    "</Stmt></BkToCstmrStmt></Document>\n"
+)
 
 
 def _rt(request: Request) -> Runtime:
@@ -71,7 +153,12 @@ async def create_ramp(
     body: RampCreate,
     request: Request,
     principal: Annotated[Principal, Depends(require("payouts"))],
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    """The payout is `pending` until the customer's money arrives: show the customer
+    `instructions` (an onRamp's bank transfer must carry `instructions.memo`; an
+    offRamp's stablecoin goes to the `funding` wallet from the `source` wallet). Refusals
+    name the field at fault and create nothing."""
     rt = _rt(request)
     merchant_id = principal.merchant_id
     req = ramps.RampRequest(
@@ -101,11 +188,13 @@ async def create_ramp(
 async def list_ramps(
     request: Request,
     principal: Annotated[Principal, Depends(require("read"))],
-    lookup_key: Annotated[str | None, Query(max_length=100)] = None,
-    status: RampStatusWord | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 50,
+    lookup_key: RampLookupKey = None,
+    status: RampStatusFilter = None,
+    cursor: RampCursor = None,
+    limit: Limit = 50,
 ) -> dict[str, Any]:
+    """Your ramp payouts, newest first, filtered by both query parameters together.
+    Pages of `limit`; pass `next_cursor` as `cursor` for the next."""
     rt = _rt(request)
     async with rt.db.read() as uow:
         page, next_cursor = await ramps.list_page(
@@ -126,8 +215,10 @@ async def list_ramps(
     summary="Retrieve a ramp payout",
 )
 async def get_ramp(
-    ramp_id: str, request: Request, principal: Annotated[Principal, Depends(require("read"))]
+    ramp_id: RampId, request: Request, principal: Annotated[Principal, Depends(require("read"))]
 ) -> dict[str, Any]:
+    """One of your ramp payouts, with its current status and, once processing, its
+    `final_amount`, `fee` and `rate`."""
     rt = _rt(request)
     async with rt.db.read() as uow:
         return ramps.view(await ramps.get(uow, principal.merchant_id, ramp_id))
@@ -140,10 +231,15 @@ async def get_ramp(
     summary="Cancel a ramp payout before it is funded",
 )
 async def cancel_ramp(
-    ramp_id: str,
+    ramp_id: RampId,
     request: Request,
     principal: Annotated[Principal, Depends(require("payouts"))],
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    """Only a `pending` payout (no money arrived yet) is cancelled; cancelling a
+    cancelled one answers it unchanged; any other status is 409
+    `payout_not_cancellable`. A transfer carrying its memo afterwards waits in the
+    review queue."""
     rt = _rt(request)
     merchant_id = principal.merchant_id
 
@@ -167,9 +263,11 @@ async def cancel_ramp(
         "requestBody": {
             "required": True,
             "content": {
-                "application/xml": {"schema": {"type": "string"}},
-                "text/plain": {"schema": {"type": "string"}},
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                "application/xml": {"schema": {"type": "string", "examples": [CAMT053_EXAMPLE]}},
+                "text/plain": {"schema": {"type": "string", "examples": [MT940_EXAMPLE]}},
+                "application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary", "examples": [MT940_EXAMPLE]}
+                },
             },
         }
     },
@@ -177,6 +275,12 @@ async def cancel_ramp(
 async def import_statement(
     request: Request, principal: Annotated[Principal, Depends(require("admin"))]
 ) -> dict[str, Any]:
+    """Every booked line of the funding account's statement, in order: a credit carrying
+    a pending onRamp's memo with its exact amount and currency funds it; a debit of one
+    of our bank payments confirms its offRamp (succeeded), a return refunds it; any other
+    line waits in the review queue and moves no money. A line imported before changes
+    nothing, so a statement may be imported twice. A file that is neither camt.053 nor
+    MT940 is refused whole (422 `statement_unreadable`)."""
     rt = _rt(request)
     data = await request.body()
     async with rt.db.unit() as uow:
@@ -193,9 +297,11 @@ async def import_statement(
 async def review_queue(
     request: Request,
     principal: Annotated[Principal, Depends(require("admin"))],
-    status: Literal["open", "assigned", "dismissed"] | None = "open",
-    limit: Annotated[int, Query(ge=1, le=pagination.MAX_LIMIT)] = 100,
+    status: ReviewStatus = "open",
+    limit: ReviewLimit = 100,
 ) -> dict[str, Any]:
+    """Statement lines and chain deposits that matched no ramp payout, newest first, each
+    with the reason; resolve one with `POST /v1/admin/bank/review/{item_id}/resolve`."""
     rt = _rt(request)
     async with rt.db.read() as uow:
         items = await ramps.review_queue(uow, status or None, limit=limit)
@@ -216,11 +322,15 @@ async def review_queue(
     summary="Assign a queued line or deposit to a pending ramp payout, or dismiss it",
 )
 async def resolve_review(
-    item_id: str,
+    item_id: ReviewItemId,
     body: ReviewDecision,
     request: Request,
     principal: Annotated[Principal, Depends(require("admin"))],
 ) -> dict[str, Any]:
+    """assign funds the pending ramp payout `ramp_id` with what arrived (a statement
+    line an onRamp, a deposit an offRamp, in the payout's currency); its amount becomes
+    what arrived. dismiss moves nothing. An item resolved before is 409
+    `review_item_resolved`. Answers the resolved item."""
     rt = _rt(request)
     if body.action == "assign" and not body.ramp_id:
         raise field_error("validation_error", "ramp_id", "assign names the ramp payout")
@@ -287,6 +397,9 @@ async def sandbox_transfer(
     request: Request,
     principal: Annotated[Principal, Depends(require("admin"))],
 ) -> dict[str, Any]:
+    """The sandbox bank books the transfer on the funding account of its currency and
+    network, then the line goes through the same matching as an imported statement's.
+    Only when the sandbox bank is the bank rail (else 422 `bank_rail_unavailable`)."""
     rt = _rt(request)
     async with rt.db.unit() as uow:
         line, outcome = await ramps.sandbox_transfer(
@@ -313,10 +426,12 @@ async def sandbox_transfer(
     summary="Make the sandbox bank return a payment (by its id or its ramp payout's id)",
 )
 async def sandbox_return(
-    payment_id: str,
+    payment_id: PaymentRef,
     request: Request,
     principal: Annotated[Principal, Depends(require("admin"))],
 ) -> dict[str, Any]:
+    """The sandbox bank books the payment's return on the funding account: the ramp
+    payout is refunded and its stablecoin is your balance again."""
     rt = _rt(request)
     async with rt.db.unit() as uow:
         line, outcome = await ramps.sandbox_return(uow, rt.ctx, payment_id)
