@@ -181,6 +181,17 @@ class Harness:
         async with self.rt.db.snapshot() as uow:
             return (await uow.ledger.check()).as_dict()
 
+    async def assert_ledger_clean(self) -> None:
+        report = await self.ledger_check()
+        assert report["ok"], report
+
+    async def payout(self, merchant: Merchant, payout_id: str) -> dict[str, Any]:
+        """The payout as `merchant` reads it from the API (the test fails on anything but 200)."""
+        r = await self.client.get(f"/v1/payouts/{payout_id}", headers=merchant.headers)
+        assert r.status_code == 200, r.text
+        payout: dict[str, Any] = r.json()
+        return payout
+
     async def balances(self, merchant: Merchant) -> dict[str, dict[str, str]]:
         r = await self.client.get("/v1/balances", headers=merchant.headers)
         assert r.status_code == 200, r.text

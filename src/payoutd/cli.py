@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -26,6 +26,10 @@ from payoutd.bootstrap import Runtime, build, settle_heap
 from payoutd.config import Settings, load_settings
 from payoutd.domain.errors import PayoutdError
 from payoutd.domain.money import parse_amount
+
+if TYPE_CHECKING:
+    from payoutd.services.context import Context
+    from payoutd.services.ports import UnitOfWork
 
 app = typer.Typer(
     help="payoutd: a self-hosted crypto payout engine.",
@@ -151,6 +155,26 @@ async def _ensure_database(rt: Runtime, settings: Settings) -> None:
     except Exception as exc:
         shown = make_url(settings.url).render_as_string(hide_password=True)
         raise NoDatabase(f"cannot open the database {shown} ({exc}): {_WHERE}") from exc
+
+
+def _in_unit(call: Callable[[UnitOfWork, Context], Awaitable[T]]) -> T:
+    """`call` in one read-write transaction on the configured database (_run)."""
+
+    async def job(rt: Runtime) -> T:
+        async with rt.db.unit() as uow:
+            return await call(uow, rt.ctx)
+
+    return _run(job)
+
+
+def _reading(call: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    """`call` in one read-only transaction on the configured database (_run)."""
+
+    async def job(rt: Runtime) -> T:
+        async with rt.db.read() as uow:
+            return await call(uow)
+
+    return _run(job)
 
 
 def _print(data: dict[str, Any], as_json: bool, text: str) -> None:
@@ -502,21 +526,19 @@ def review_resolve(
         raise typer.Exit(2)
     outcome = "paid" if paid else "failed"
 
-    async def job(rt: Runtime) -> dict[str, Any]:
-        async with rt.db.unit() as uow:
-            resolved = await review.resolve(
-                uow,
-                rt.ctx,
-                payout_id,
-                outcome,
-                txid=txid,
-                reason=reason,
-                actor=f"{operator} (cli)",
-                source=f"cli@{socket.gethostname()}",
-            )
-        return payout_view(resolved)
-
-    out = _run(job)
+    resolved = _in_unit(
+        lambda uow, ctx: review.resolve(
+            uow,
+            ctx,
+            payout_id,
+            outcome,
+            txid=txid,
+            reason=reason,
+            actor=f"{operator} (cli)",
+            source=f"cli@{socket.gethostname()}",
+        )
+    )
+    out = payout_view(resolved)
     _print(out, as_json, f"{out['id']} is now {out['status']}")
 
 
@@ -530,11 +552,7 @@ def bank_export(
     file when none waits). Each payment goes into one file only: upload it to the bank."""
     from payoutd.services import ramps
 
-    async def job(rt: Runtime) -> ramps.Export | None:
-        async with rt.db.unit() as uow:
-            return await ramps.export_payments(uow, rt.ctx, currency)
-
-    export = _run(job)
+    export = _in_unit(lambda uow, ctx: ramps.export_payments(uow, ctx, currency))
     if export is None:
         _print({"exported": 0}, as_json, "no payment waits for export")
         return
@@ -567,11 +585,7 @@ def bank_import(
 
     data = file.read_bytes()
 
-    async def job(rt: Runtime) -> dict[str, int]:
-        async with rt.db.unit() as uow:
-            return await ramps.import_statement(uow, rt.ctx, data)
-
-    counts = _run(job)
+    counts = _in_unit(lambda uow, ctx: ramps.import_statement(uow, ctx, data))
     _print(
         {"lines": sum(counts.values()), **counts},
         as_json,
@@ -587,23 +601,16 @@ def bank_review_list(
     """List the bank review queue."""
     from payoutd.services import ramps
 
-    async def job(rt: Runtime) -> list[dict[str, Any]]:
-        async with rt.db.read() as uow:
-            items = await ramps.review_queue(uow, None if status == "all" else status)
-        return [ramps.review_view(i) for i in items]
-
-    found = _run(job)
-    if as_json:
-        typer.echo(jsonlib.dumps({"data": found}))
-        return
-    if not found:
-        console.print("the review queue is empty")
-    for i in found:
-        console.print(
+    items = _reading(lambda uow: ramps.review_queue(uow, None if status == "all" else status))
+    _listed(
+        [ramps.review_view(i) for i in items],
+        as_json,
+        lambda i: (
             f"{i['id']}  {i['status']}  {i['kind']}  {i['amount']} {i['currency']}  "
-            f"{i['reference']}  {i['memo']!r}  ({i['reason']})",
-            highlight=False,
-        )
+            f"{i['reference']}  {i['memo']!r}  ({i['reason']})"
+        ),
+        empty="the review queue is empty",
+    )
 
 
 @bank_review_app.command("resolve")
@@ -626,14 +633,12 @@ def bank_review_resolve(
         err_console.print("[red]error[/red] say exactly one of --assign RAMP_ID or --dismiss")
         raise typer.Exit(2)
 
-    async def job(rt: Runtime) -> dict[str, Any]:
-        async with rt.db.unit() as uow:
-            item = await ramps.resolve_review(
-                uow, rt.ctx, item_id, by=f"{operator} (cli)", ramp_id=assign, note=note
-            )
-        return ramps.review_view(item)
-
-    out = _run(job)
+    item = _in_unit(
+        lambda uow, ctx: ramps.resolve_review(
+            uow, ctx, item_id, by=f"{operator} (cli)", ramp_id=assign, note=note
+        )
+    )
+    out = ramps.review_view(item)
     _print(out, as_json, f"{out['id']} is now {out['status']}")
 
 
@@ -648,24 +653,21 @@ def ramps_list(
     """List ramp payouts, newest first."""
     from payoutd.services import ramps
 
-    async def job(rt: Runtime) -> list[dict[str, Any]]:
-        async with rt.db.read() as uow:
-            page, _ = await ramps.list_page(
-                uow, merchant, lookup_key=lookup_key, status=status, limit=limit
-            )
-        return [ramps.view(r) for r in page]
-
-    found = _run(job)
-    if as_json:
-        typer.echo(jsonlib.dumps({"data": found}))
-        return
-    for r in found:
-        console.print(
+    page, _ = _reading(
+        lambda uow: ramps.list_page(
+            uow, merchant, lookup_key=lookup_key, status=status, limit=limit
+        )
+    )
+    _listed(
+        [ramps.view(r) for r in page],
+        as_json,
+        lambda r: (
             f"{r['id']}  {r['type']}  {r['status']}  {r['amount']} {r['currency']} -> "
             f"{r['final_amount'] or '?'} {r['destination']['currency']}  "
-            f"memo {r['instructions']['memo']}",
-            highlight=False,
-        )
+            f"memo {r['instructions']['memo']}"
+        ),
+        empty=None,
+    )
 
 
 @secrets_app.command("rotate")
@@ -714,13 +716,18 @@ LimitOpt = Annotated[int, typer.Option(min=1, max=200, help="How many, newest fi
 
 
 def _listed(
-    rows: list[dict[str, Any]], as_json: bool, line: Callable[[dict[str, Any]], str]
+    rows: list[dict[str, Any]],
+    as_json: bool,
+    line: Callable[[dict[str, Any]], str],
+    *,
+    empty: str | None = "none",
 ) -> None:
+    """`{"data": rows}` with --json, else a line a row (`empty`, if any, for none)."""
     if as_json:
         typer.echo(jsonlib.dumps({"data": rows}))
         return
-    if not rows:
-        console.print("none")
+    if not rows and empty is not None:
+        console.print(empty)
     for row in rows:
         console.print(line(row), highlight=False)
 
@@ -740,11 +747,7 @@ def customers_create(
 
     req = parties.CustomerRequest(type=type_, name=name, email=email, lookup_key=lookup_key)
 
-    async def job(rt: Runtime) -> dict[str, Any]:
-        async with rt.db.unit() as uow:
-            return customer_view(await parties.create_customer(uow, rt.ctx, merchant, req))
-
-    out = _run(job)
+    out = customer_view(_in_unit(lambda uow, ctx: parties.create_customer(uow, ctx, merchant, req)))
     _print(out, as_json, f"{out['id']}  {out['type']}  {out['name']}  kyc {out['kyc_status']}")
 
 
@@ -756,13 +759,13 @@ def customers_list(
     from payoutd.services import parties
     from payoutd.services.views import customer_view
 
-    async def job(rt: Runtime) -> list[dict[str, Any]]:
-        async with rt.db.read() as uow:
-            found = await parties.list_customers(uow, merchant, lookup_key=lookup_key, limit=limit)
-        return [customer_view(c) for c in found]
-
+    found = _reading(
+        lambda uow: parties.list_customers(uow, merchant, lookup_key=lookup_key, limit=limit)
+    )
     _listed(
-        _run(job), as_json, lambda c: f"{c['id']}  {c['type']}  {c['name']}  kyc {c['kyc_status']}"
+        [customer_view(c) for c in found],
+        as_json,
+        lambda c: f"{c['id']}  {c['type']}  {c['name']}  kyc {c['kyc_status']}",
     )
 
 
@@ -779,12 +782,10 @@ def customers_kyc(
     from payoutd.services import parties
     from payoutd.services.views import customer_view
 
-    async def job(rt: Runtime) -> dict[str, Any]:
-        async with rt.db.unit() as uow:
-            changed = await parties.set_kyc(uow, rt.ctx, customer, status, actor=f"cli:{operator}")
-        return customer_view(changed)
-
-    out = _run(job)
+    changed = _in_unit(
+        lambda uow, ctx: parties.set_kyc(uow, ctx, customer, status, actor=f"cli:{operator}")
+    )
+    out = customer_view(changed)
     _print(out, as_json, f"{out['id']}  kyc {out['kyc_status']}")
 
 
@@ -820,12 +821,8 @@ def bank_accounts_create(
         lookup_key=lookup_key,
     )
 
-    async def job(rt: Runtime) -> dict[str, Any]:
-        async with rt.db.unit() as uow:
-            made = await parties.create_bank_account(uow, rt.ctx, merchant, req)
-        return bank_account_view(made)
-
-    out = _run(job)
+    made = _in_unit(lambda uow, ctx: parties.create_bank_account(uow, ctx, merchant, req))
+    out = bank_account_view(made)
     _print(out, as_json, f"{out['id']}  {out['currency']}  ****{out['last4']}  {out['status']}")
 
 
@@ -841,15 +838,13 @@ def bank_accounts_list(
     from payoutd.services import parties
     from payoutd.services.views import bank_account_view
 
-    async def job(rt: Runtime) -> list[dict[str, Any]]:
-        async with rt.db.read() as uow:
-            found = await parties.list_bank_accounts(
-                uow, merchant, lookup_key=lookup_key, customer_id=customer, limit=limit
-            )
-        return [bank_account_view(a) for a in found]
-
+    found = _reading(
+        lambda uow: parties.list_bank_accounts(
+            uow, merchant, lookup_key=lookup_key, customer_id=customer, limit=limit
+        )
+    )
     _listed(
-        _run(job),
+        [bank_account_view(a) for a in found],
         as_json,
         lambda a: f"{a['id']}  {a['customer']}  {a['currency']}  ****{a['last4']}  {a['status']}",
     )
@@ -877,11 +872,7 @@ def wallets_create(
         lookup_key=lookup_key,
     )
 
-    async def job(rt: Runtime) -> dict[str, Any]:
-        async with rt.db.unit() as uow:
-            return wallet_view(await parties.create_wallet(uow, rt.ctx, merchant, req))
-
-    out = _run(job)
+    out = wallet_view(_in_unit(lambda uow, ctx: parties.create_wallet(uow, ctx, merchant, req)))
     _print(out, as_json, f"{out['id']}  {out['currency']} on {out['network']}  {out['address']}")
 
 
@@ -897,15 +888,13 @@ def wallets_list(
     from payoutd.services import parties
     from payoutd.services.views import wallet_view
 
-    async def job(rt: Runtime) -> list[dict[str, Any]]:
-        async with rt.db.read() as uow:
-            found = await parties.list_wallets(
-                uow, merchant, lookup_key=lookup_key, customer_id=customer, limit=limit
-            )
-        return [wallet_view(w) for w in found]
-
+    found = _reading(
+        lambda uow: parties.list_wallets(
+            uow, merchant, lookup_key=lookup_key, customer_id=customer, limit=limit
+        )
+    )
     _listed(
-        _run(job),
+        [wallet_view(w) for w in found],
         as_json,
         lambda w: f"{w['id']}  {w['customer']}  {w['currency']} on {w['network']}  {w['address']}",
     )

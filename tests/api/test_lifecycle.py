@@ -48,13 +48,6 @@ def btc(amount: str, address: str = BTC_ADDR, **more: Any) -> dict[str, Any]:
     return {"amount": amount, "currency": "BTC", "address": address, **more}
 
 
-async def get(h: Harness, m: Merchant, payout_id: str) -> dict[str, Any]:
-    r = await h.client.get(f"/v1/payouts/{payout_id}", headers=m.headers)
-    assert r.status_code == 200, r.text
-    payout: dict[str, Any] = r.json()
-    return payout
-
-
 async def list_ids(h: Harness, m: Merchant, **params: Any) -> list[str]:
     r = await h.client.get("/v1/payouts", headers=m.headers, params=params)
     assert r.status_code == 200, r.text
@@ -140,7 +133,7 @@ async def test_list_filters(api: Harness) -> None:
     listed = (
         await h.client.get("/v1/payouts", headers=m.headers, params={"order_id": "inv-1"})
     ).json()["data"][0]
-    assert listed == await get(h, m, u1)
+    assert listed == await h.payout(m, u1)
 
 
 async def test_cursor_pagination(api: Harness) -> None:
@@ -217,7 +210,7 @@ async def test_cancel_of_a_queued_payout_voids_the_hold(api: Harness) -> None:
 
     # nothing is sent afterwards, and a second cancel is refused
     await h.settle()
-    assert (await get(h, m, payout["id"]))["status"] == "cancelled"
+    assert (await h.payout(m, payout["id"]))["status"] == "cancelled"
     assert await sandbox_txs(h, m) == []
     r = await h.client.post(f"/v1/payouts/{payout['id']}/cancel", headers=m.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "payout_not_cancellable"
@@ -234,7 +227,7 @@ async def test_an_offer_holds_nothing_until_approved(api: Harness) -> None:
     assert r.status_code == 200 and r.json()["status"] == "queued", r.text
     assert (await h.balances(m))["BTC"]["held"] == "0.10002000"
     await h.settle()
-    assert (await get(h, m, offer["id"]))["status"] == "paid"
+    assert (await h.payout(m, offer["id"]))["status"] == "paid"
     assert await events(h, offer["id"]) == [
         *changed("pending_approval", "queued", "sending", "confirming", "paid"),
         ("payout.paid", "confirming", "paid"),
@@ -272,7 +265,7 @@ async def test_order_id_repeat_returns_the_same_payout(api: Harness) -> None:
 
     # and once it is paid, a retry still returns it and moves no money
     await h.settle()
-    paid = await get(h, m, first["id"])
+    paid = await h.payout(m, first["id"])
     assert paid["status"] == "paid"
     after_paid = await h.balances(m)
     assert await create(h, m, expect=200, **body) == paid
@@ -291,7 +284,7 @@ async def test_reject_rule_fails_the_payout_and_returns_the_funds(api: Harness) 
     assert (await h.balances(m))["BTC"]["held"] == "0.10002000"
 
     await h.settle()
-    failed = await get(h, m, payout["id"])
+    failed = await h.payout(m, payout["id"])
     assert failed["status"] == "failed" and failed["is_final"] is True
     assert "reject" in (failed["failure_reason"] or "")
     assert (await h.balances(m))["BTC"] == {
@@ -316,7 +309,7 @@ async def test_drop_rule_needs_review_with_funds_still_held(api: Harness) -> Non
     payout = await create(h, m, **btc("0.1", BTC_ADDR_3))
 
     await h.settle(rounds=6)
-    review = await get(h, m, payout["id"])
+    review = await h.payout(m, payout["id"])
     assert review["status"] == "needs_review" and review["is_final"] is False
     assert review["txid"] and review["failure_reason"]
     assert (await h.balances(m))["BTC"] == {
@@ -334,7 +327,7 @@ async def test_drop_rule_needs_review_with_funds_still_held(api: Harness) -> Non
     r = await h.client.post(f"/v1/payouts/{payout['id']}/cancel", headers=m.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "payout_not_cancellable"
     await h.settle()
-    assert (await get(h, m, payout["id"]))["status"] == "needs_review"
+    assert (await h.payout(m, payout["id"]))["status"] == "needs_review"
     assert len(await sandbox_txs(h, m)) == 1
 
 
@@ -345,20 +338,20 @@ async def test_delay_rule_keeps_the_payout_confirming(api: Harness) -> None:
     payout = await create(h, m, **btc("0.1", BTC_ADDR_2))
 
     await h.tick()  # batched and broadcast: into the mempool, held back for 5 blocks
-    assert (await get(h, m, payout["id"]))["status"] == "confirming"
+    assert (await h.payout(m, payout["id"]))["status"] == "confirming"
     for _ in range(5):
         await h.mine()
         await h.tick()
-    p = await get(h, m, payout["id"])
+    p = await h.payout(m, payout["id"])
     assert (p["status"], p["confirmations"]) == ("confirming", 0)
     await h.mine()  # the 6th block takes it in: one confirmation of the two needed
     await h.tick()
-    p = await get(h, m, payout["id"])
+    p = await h.payout(m, payout["id"])
     assert (p["status"], p["confirmations"]) == ("confirming", 1)
     assert (await h.balances(m))["BTC"]["held"] == "0.10002000"
     await h.mine()
     await h.tick()
-    p = await get(h, m, payout["id"])
+    p = await h.payout(m, payout["id"])
     assert (p["status"], p["confirmations"]) == ("paid", 2)
     assert (await h.balances(m))["BTC"] == {
         "currency": "BTC",
@@ -379,7 +372,7 @@ async def test_payouts_to_one_address_go_out_as_one_output(api: Harness) -> None
     two = await create(h, m, **btc("2"))
     await h.settle()
 
-    one, two = await get(h, m, one["id"]), await get(h, m, two["id"])
+    one, two = await h.payout(m, one["id"]), await h.payout(m, two["id"])
     assert one["status"] == two["status"] == "paid"
     assert one["txid"] and one["txid"] == two["txid"]
     assert one["batch_id"] and one["batch_id"] == two["batch_id"]

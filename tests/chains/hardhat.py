@@ -16,12 +16,10 @@ shared chain suite (tests/chains/contract_support.py).
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -42,6 +40,7 @@ from payoutd.chains import config as chains_config
 from payoutd.chains.evm.adapter import EvmChain
 from payoutd.domain.assets import ASSETS
 from tests import support
+from tests.chains.session import SessionNode, stop_group
 
 if TYPE_CHECKING:
     from tests.chains.contract_support import ChainUnderTest
@@ -129,7 +128,7 @@ class HardhatNode:
         self.w3.provider.make_request(RPCEndpoint("evm_setAutomine"), [on])
 
     def stop(self) -> None:
-        _stop(self.proc)
+        stop_group(self.proc)
         if self.previous_env is None:
             os.environ.pop(PASSPHRASE_ENV, None)
         else:
@@ -252,18 +251,6 @@ def _wait_for_rpc(w3: Web3, proc: subprocess.Popen[bytes], log_path: Path) -> No
     raise RuntimeError(f"hardhat node did not answer in 90 s:\n{log_path.read_text()[-3000:]}")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    # the process group npx started (npx -> node): ours, by its id
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=15)
-
-
 def start() -> HardhatNode:
     _ensure_node_modules()
     npx = shutil.which("npx")
@@ -306,28 +293,21 @@ def start() -> HardhatNode:
         os.environ[PASSPHRASE_ENV] = node.passphrase
         node.keystore, node.wallet, node.wallet_key = node.hot_wallet(workdir)
     except BaseException:
-        _stop(proc)
+        stop_group(proc)
         raise
     return node
 
 
-_node: HardhatNode | None = None
+_session = SessionNode(start)
 
 
 def node() -> HardhatNode:
     """The session's node, started on first use (skip or, in CI, fail without npm)."""
-    global _node
-    if _node is None:
-        _node = start()
-        atexit.register(shutdown)
-    return _node
+    return _session.node()
 
 
 def shutdown() -> None:
-    global _node
-    if _node is not None:
-        _node.stop()
-        _node = None
+    _session.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ prove the adapter against a real node.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import shutil
@@ -34,6 +33,7 @@ import pytest
 from payoutd.chains.utxo.adapter import UtxoChain
 from payoutd.chains.utxo.rpc import RpcClient
 from tests import support
+from tests.chains.session import SessionNode
 
 LITECOIND = (
     os.environ.get("PAYOUTD_TEST_LITECOIND") or shutil.which("litecoind") or "/usr/bin/litecoind"
@@ -220,30 +220,27 @@ def start() -> Litecoind:
     return node
 
 
-_node: Litecoind | None = None
+def _start_installed() -> Litecoind:
+    if not Path(LITECOIND).exists():
+        if support.IN_CI:
+            pytest.fail(
+                f"litecoind is required in CI but {LITECOIND} is missing "
+                "(apt-get install litecoind)"
+            )
+        pytest.skip(f"litecoind is not installed ({LITECOIND})")
+    return start()
+
+
+_session = SessionNode(_start_installed)
 
 
 def node() -> Litecoind:
     """The session's node, started on first use (skip or, in CI, fail without one)."""
-    global _node
-    if _node is None:
-        if not Path(LITECOIND).exists():
-            if support.IN_CI:
-                pytest.fail(
-                    f"litecoind is required in CI but {LITECOIND} is missing "
-                    "(apt-get install litecoind)"
-                )
-            pytest.skip(f"litecoind is not installed ({LITECOIND})")
-        _node = start()
-        atexit.register(shutdown)
-    return _node
+    return _session.node()
 
 
 def shutdown() -> None:
-    global _node
-    if _node is not None:
-        _node.stop()
-        _node = None
+    _session.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -18,13 +18,11 @@ chain suite (tests/chains/contract_support.py).
 
 from __future__ import annotations
 
-import atexit
 import base64
 import json
 import os
 import selectors
 import shutil
-import signal
 import struct
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -44,6 +42,7 @@ from payoutd.chains import config as chains_config
 from payoutd.chains.solana.adapter import TOKEN_PROGRAM, SolanaChain, associated_token_account
 from payoutd.domain.assets import ASSETS
 from tests import support
+from tests.chains.session import SessionNode, stop_group
 
 if TYPE_CHECKING:
     from tests.chains.contract_support import ChainUnderTest
@@ -110,7 +109,7 @@ class Surfnet:
 
     def stop(self) -> None:
         self.http.close()
-        _stop(self.proc)
+        stop_group(self.proc)
 
     # --- blocks ------------------------------------------------------------------------
 
@@ -218,17 +217,6 @@ class Surfnet:
         return path
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)  # the host's own process group, by its id
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=15)
-
-
 def _first_line(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
     assert proc.stdout is not None
     with selectors.DefaultSelector() as sel:
@@ -266,28 +254,21 @@ def start() -> Surfnet:
         net.rpc("surfnet_pauseClock")
         net.place_mints()
     except BaseException:
-        _stop(proc)
+        stop_group(proc)
         raise
     return net
 
 
-_net: Surfnet | None = None
+_session = SessionNode(start)
 
 
 def node() -> Surfnet:
     """The session's network, started on first use (skip or, in CI, fail without node)."""
-    global _net
-    if _net is None:
-        _net = start()
-        atexit.register(shutdown)
-    return _net
+    return _session.node()
 
 
 def shutdown() -> None:
-    global _net
-    if _net is not None:
-        _net.stop()
-        _net = None
+    _session.shutdown()
 
 
 @pytest.fixture(scope="session")

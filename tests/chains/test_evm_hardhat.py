@@ -86,12 +86,6 @@ async def pay(
     return dict(r.json())
 
 
-async def get(h: Harness, m: Merchant, payout_id: str) -> dict[str, Any]:
-    r = await h.client.get(f"/v1/payouts/{payout_id}", headers=m.headers)
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
 async def batch(h: Harness, batch_id: str) -> Batch:
     async with h.rt.db.read() as uow:
         found = await uow.batches.get(batch_id)
@@ -125,12 +119,12 @@ async def test_eth_and_token_payouts_reach_the_recipients(h: Harness, node: Hard
     # batch's two blocks and the USDT batch's one give the ETH batch its 2 confirmations
     # already; the USDT transfer, in the last block, has 1 of 2.
     await h.tick()
-    assert (await get(h, m, p3["id"]))["status"] == "confirming"
+    assert (await h.payout(m, p3["id"]))["status"] == "confirming"
     await h.tick()
-    assert (await get(h, m, p3["id"]))["status"] == "confirming"
+    assert (await h.payout(m, p3["id"]))["status"] == "confirming"
     await confirm(h, node)
 
-    done = [await get(h, m, p["id"]) for p in (p1, p2, p3)]
+    done = [await h.payout(m, p["id"]) for p in (p1, p2, p3)]
     assert [p["status"] for p in done] == ["paid"] * 3
     assert node.balance(r1) == Decimal(done[0]["final_amount"]) == Decimal("0.5")
     assert node.balance(r2) == Decimal(done[1]["final_amount"]) == Decimal("0.25")
@@ -158,7 +152,7 @@ async def test_from_amount_eth_pays_its_fee_out_of_the_output(
     p = await pay(h, m, "0.1", "ETH", r, fee_mode="from_amount")
     await h.tick()
     await confirm(h, node)
-    done = await get(h, m, p["id"])
+    done = await h.payout(m, p["id"])
     assert done["status"] == "paid"
     final = Decimal(done["final_amount"])
     # the recipient got exactly what payoutd recorded: 0.1 less this transaction's max fee
@@ -188,7 +182,7 @@ async def test_a_crash_after_signing_sends_the_recorded_nonce_and_hash(
         await h.tick()  # the restarted worker: recorded batches go out first
         for _ in range(3):
             await confirm(h, node)
-        assert (await get(h, m, p["id"]))["status"] == "paid"
+        assert (await h.payout(m, p["id"]))["status"] == "paid"
         assert (await batch(h, batch_id)).txid == recorded.txid
     # the node saw the recorded transaction, and nothing else from the wallet
     sent = node.sent_by_wallet(start)
@@ -210,7 +204,7 @@ async def test_a_reverting_transfer_fails_its_payout_and_returns_the_funds(
     await h.tick()
     await confirm(h, node)
 
-    a, b, c = [await get(h, m, p["id"]) for p in (p_good, p_bad, p_after)]
+    a, b, c = [await h.payout(m, p["id"]) for p in (p_good, p_bad, p_after)]
     assert a["batch_id"] == b["batch_id"] == c["batch_id"]
     assert (a["status"], b["status"], c["status"]) == ("paid", "failed", "paid")
     assert b["failure_reason"] == "transaction reverted"
@@ -239,9 +233,9 @@ async def test_batches_in_a_row_use_consecutive_nonces(h: Harness, node: Hardhat
     second = await pay(h, m, "2", "USDT", recipient())
     third = await pay(h, m, "3", "USDT", recipient())
     await h.tick()
-    b1 = await batch(h, (await get(h, m, first["id"]))["batch_id"])
-    b2 = await batch(h, (await get(h, m, second["id"]))["batch_id"])
-    assert (await get(h, m, third["id"]))["batch_id"] == b2.id
+    b1 = await batch(h, (await h.payout(m, first["id"]))["batch_id"])
+    b2 = await batch(h, (await h.payout(m, second["id"]))["batch_id"])
+    assert (await h.payout(m, third["id"]))["batch_id"] == b2.id
     nonces = [t["nonce"] for b in (b1, b2) for t in run_of(b)]
     assert nonces == list(range(start_nonce, start_nonce + 3))
     assert b1.sequence_end == start_nonce and b2.sequence_end == start_nonce + 2
@@ -250,7 +244,7 @@ async def test_batches_in_a_row_use_consecutive_nonces(h: Harness, node: Hardhat
         for t in run_of(b):
             assert int(node.w3.eth.get_transaction(t["hash"])["nonce"]) == t["nonce"]
     await confirm(h, node)
-    assert {(await get(h, m, p["id"]))["status"] for p in (first, second, third)} == {"paid"}
+    assert {(await h.payout(m, p["id"]))["status"] for p in (first, second, third)} == {"paid"}
 
 
 async def test_a_batch_waits_while_the_hot_wallet_cannot_pay_it(
@@ -262,12 +256,12 @@ async def test_a_batch_waits_while_the_hot_wallet_cannot_pay_it(
     nonce = node.nonce()
     await h.tick()
     await h.tick()
-    assert (await get(h, m, p["id"]))["status"] == "queued"
+    assert (await h.payout(m, p["id"]))["status"] == "queued"
     assert node.nonce() == nonce  # nothing was signed or sent
     node.mint(node.wallet, Decimal(1000))
     await h.tick()
     await confirm(h, node)
-    assert (await get(h, m, p["id"]))["status"] == "paid"
+    assert (await h.payout(m, p["id"]))["status"] == "paid"
 
 
 async def test_a_lost_transaction_is_sent_again_and_a_replaced_one_needs_review(
@@ -277,7 +271,7 @@ async def test_a_lost_transaction_is_sent_again_and_a_replaced_one_needs_review(
     node.set_automine(False)
     lost = await pay(h, m, "0.01", "ETH", recipient())
     await h.tick()
-    payout = await get(h, m, lost["id"])
+    payout = await h.payout(m, lost["id"])
     assert payout["status"] == "confirming"
     # the node forgets it (mempool eviction, node restart): the identical transaction
     # goes out again, same hash
@@ -288,12 +282,12 @@ async def test_a_lost_transaction_is_sent_again_and_a_replaced_one_needs_review(
     ].removeprefix("0x")
     node.mine(3)
     await h.tick()
-    assert (await get(h, m, lost["id"]))["status"] == "paid"
+    assert (await h.payout(m, lost["id"]))["status"] == "paid"
 
     # someone else spends the wallet's next nonce: ours can never be mined
     replaced = await pay(h, m, "0.02", "ETH", recipient())
     await h.tick()
-    payout = await get(h, m, replaced["id"])
+    payout = await h.payout(m, replaced["id"])
     mine = node.w3.eth.get_transaction(payout["txid"])
     other = Account.sign_transaction(
         {
@@ -311,7 +305,7 @@ async def test_a_lost_transaction_is_sent_again_and_a_replaced_one_needs_review(
     node.w3.eth.send_raw_transaction(other.raw_transaction)
     node.mine(3)
     await h.tick()
-    reviewed = await get(h, m, replaced["id"])
+    reviewed = await h.payout(m, replaced["id"])
     assert reviewed["status"] == "needs_review"
     assert Decimal((await h.balances(m))["ETH"]["held"]) > 0  # still held, for a human
 
@@ -334,7 +328,7 @@ async def test_the_hot_wallet_secrets_never_reach_a_log(
             p = await pay(h, m, "0.01", "ETH", recipient())
             await h.tick()
             await confirm(h, node)
-            assert (await get(h, m, p["id"]))["status"] == "paid"
+            assert (await h.payout(m, p["id"]))["status"] == "paid"
             shown = repr(chain) + str(chain)
         # a wrong passphrase: the batch waits, the log says why, and shows no passphrase
         wrong = "not-the-passphrase-" + node.passphrase[:6]
@@ -343,7 +337,7 @@ async def test_the_hot_wallet_secrets_never_reach_a_log(
             m = await h.merchant(ETH="1")
             p = await pay(h, m, "0.01", "ETH", recipient())
             await h.tick()
-            assert (await get(h, m, p["id"]))["status"] == "queued"
+            assert (await h.payout(m, p["id"]))["status"] == "queued"
     captured = capsys.readouterr()
     logs = "\n".join([caplog.text, captured.out, captured.err, *map(repr, events)])
     assert "cannot decrypt keystore" in logs
@@ -372,7 +366,7 @@ async def test_a_batch_the_node_refuses_fails_and_leaves_no_nonce_gap(
     monkeypatch.setattr(chain, "shortfall", _no_shortfall)
     too_big = await pay(h, m, str(node.balance(node.wallet) + 1000), "ETH", recipient())
     await h.tick()
-    refused = await get(h, m, too_big["id"])
+    refused = await h.payout(m, too_big["id"])
     assert refused["status"] == "failed"
     assert "enough funds" in refused["failure_reason"]
     assert Decimal((await h.balances(m))["ETH"]["available"]) == Decimal(5000)
@@ -380,10 +374,10 @@ async def test_a_batch_the_node_refuses_fails_and_leaves_no_nonce_gap(
     # the refused batch holds no nonce: the next one takes it, and gets mined
     fine = await pay(h, m, "0.01", "ETH", recipient())
     await h.tick()
-    sent = await get(h, m, fine["id"])
+    sent = await h.payout(m, fine["id"])
     assert int(node.w3.eth.get_transaction(sent["txid"])["nonce"]) == nonce
     await confirm(h, node)
-    assert (await get(h, m, fine["id"]))["status"] == "paid"
+    assert (await h.payout(m, fine["id"]))["status"] == "paid"
     assert (await h.ledger_check())["ok"]
 
 

@@ -99,12 +99,6 @@ async def pay(
     return dict(r.json())
 
 
-async def get(h: Harness, m: Merchant, payout_id: str) -> dict[str, Any]:
-    r = await h.client.get(f"/v1/payouts/{payout_id}", headers=m.headers)
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
 async def batch(h: Harness, batch_id: str) -> Batch:
     async with h.rt.db.read() as uow:
         found = await uow.batches.get(batch_id)
@@ -142,7 +136,7 @@ async def test_sol_and_usdc_payouts_reach_the_recipients(
     await h.tick()  # recorded, then sent: Surfnet includes them on arrival
     await confirm(h, surfpool)
 
-    done = [await get(h, m, p["id"]) for p in (p1, p2, p3)]
+    done = [await h.payout(m, p["id"]) for p in (p1, p2, p3)]
     assert [p["status"] for p in done] == ["paid"] * 3
     assert surfpool.sol_balance(r1) == Decimal(done[0]["final_amount"]) == Decimal("0.5")
     assert surfpool.sol_balance(r2) == Decimal(done[1]["final_amount"]) == Decimal("0.25")
@@ -173,7 +167,7 @@ async def test_from_amount_sol_pays_its_fee_out_of_the_output(
     p = await pay(h, m, "0.1", "SOL", r, fee_mode="from_amount")
     await h.tick()
     await confirm(h, surfpool)
-    done = await get(h, m, p["id"])
+    done = await h.payout(m, p["id"])
     assert done["status"] == "paid"
     final = Decimal(done["final_amount"])
     assert surfpool.sol_balance(r) == final
@@ -255,12 +249,12 @@ async def test_an_insufficient_hot_wallet_is_refused_before_sending(
     before = signatures_of(surfpool, hot)
     await h.tick()
     await h.tick()
-    assert (await get(h, m, p["id"]))["status"] == "queued"
+    assert (await h.payout(m, p["id"]))["status"] == "queued"
     assert signatures_of(surfpool, hot) == before  # nothing signed went out
     surfpool.fund_tokens(hot, "USDC", held + 1000)
     await h.tick()
     await confirm(h, surfpool)
-    assert (await get(h, m, p["id"]))["status"] == "paid"
+    assert (await h.payout(m, p["id"]))["status"] == "paid"
 
 
 async def test_a_forged_recorded_transaction_fails_its_payouts_without_crashing_the_worker(
@@ -284,7 +278,7 @@ async def test_a_forged_recorded_transaction_fails_its_payouts_without_crashing_
     async with h.rt.db.engine.begin() as conn:
         await conn.execute(update(batches).where(batches.c.id == batch_id).values(raw_tx=raw))
     await h.tick()  # the worker carries on
-    done = await get(h, m, p["id"])
+    done = await h.payout(m, p["id"])
     assert done["status"] == "failed"
     assert "does not verify" in str(done.get("failure_reason"))
     assert surfpool.sol_balance(r) == 0
@@ -315,10 +309,10 @@ async def test_a_send_the_node_refuses_waits_for_the_blockhash_to_expire_then_fa
     with pytest.raises(ChainUnavailable, match="not provably expired"):
         await chain.broadcast(tx)
     await h.tick()
-    assert (await get(h, m, p["id"]))["status"] == "sending"  # still recorded, unsent
+    assert (await h.payout(m, p["id"]))["status"] == "sending"  # still recorded, unsent
     surfpool.expire(recorded.last_valid_block_height)
     await h.tick()
-    done = await get(h, m, p["id"])
+    done = await h.payout(m, p["id"])
     assert done["status"] == "failed"
     assert surfpool.sol_balance(r) == 0
     assert Decimal((await h.balances(m))["SOL"]["available"]) == Decimal(5)
@@ -343,7 +337,7 @@ async def test_a_transaction_that_failed_on_chain_fails_its_payouts_and_posts_it
     surfpool.rpc("sendTransaction", [wire, {"encoding": "base64", "skipPreflight": True}])
     await h.tick()  # found on chain: counted broadcast, not sent again
     await confirm(h, surfpool)
-    done = [await get(h, m, p["id"]) for p in (p1, p2)]
+    done = [await h.payout(m, p["id"]) for p in (p1, p2)]
     assert {(d["status"], d["failure_reason"]) for d in done} == {
         ("failed", "transaction reverted")
     }
@@ -368,11 +362,11 @@ async def test_a_broadcast_transaction_the_chain_never_included_fails_once_expir
     assert batch_id is not None
     async with h.rt.db.unit() as uow:
         await execution.mark_broadcast(uow, h.rt.ctx, batch_id)
-    assert (await get(h, m, p["id"]))["status"] == "confirming"
+    assert (await h.payout(m, p["id"]))["status"] == "confirming"
     recorded = Recorded.loads((await batch(h, batch_id)).raw_tx or "")
     surfpool.expire(recorded.last_valid_block_height)
     await h.tick()
-    done = await get(h, m, p["id"])
+    done = await h.payout(m, p["id"])
     assert (done["status"], done["failure_reason"]) == ("failed", "transaction expired unsent")
     assert (await batch(h, batch_id)).status == "failed"
     assert surfpool.sol_balance(r) == 0
@@ -505,7 +499,7 @@ async def test_the_hot_wallet_key_never_reaches_a_log(
             p = await pay(h, m, "0.01", "SOL", recipient())
             await h.tick()
             await confirm(h, surfpool)
-            assert (await get(h, m, p["id"]))["status"] == "paid"
+            assert (await h.payout(m, p["id"]))["status"] == "paid"
             chain = h.rt.ctx.chain("SOL")
             shown = repr(chain) + str(chain) + repr(getattr(chain, "wallet", None))
     captured = capsys.readouterr()
@@ -585,7 +579,7 @@ async def test_a_worker_killed_between_recording_and_sending_pays_each_payout_on
         await h.tick()  # the restarted worker sends the recorded transactions first
         await h.tick()
         await confirm(h, surfpool)
-        statuses = [(await get(h, m, i))["status"] for i in ids]
+        statuses = [(await h.payout(m, i))["status"] for i in ids]
         assert statuses == ["paid"] * 5
         for c, b in recorded.items():
             assert (await batch(h, b)).raw_tx == raws[c]  # sent as recorded, not rebuilt

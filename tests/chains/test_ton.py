@@ -342,18 +342,6 @@ async def create(h: support.Harness, m: support.Merchant, **body: Any) -> dict[s
     return payout
 
 
-async def get(h: support.Harness, m: support.Merchant, payout_id: str) -> dict[str, Any]:
-    r = await h.client.get(f"/v1/payouts/{payout_id}", headers=m.headers)
-    assert r.status_code == 200, r.text
-    payout: dict[str, Any] = r.json()
-    return payout
-
-
-async def ledger_clean(h: support.Harness) -> None:
-    report = await h.ledger_check()
-    assert report["ok"], report
-
-
 async def test_ton_and_jetton_payouts_with_a_memo_are_paid_and_the_comment_arrives(
     sandbox: TonSandbox, tmp_path: Path, database_url: str | None
 ) -> None:
@@ -373,14 +361,14 @@ async def test_ton_and_jetton_payouts_with_a_memo_are_paid_and_the_comment_arriv
             assert ton[0]["fees"]["network"] == "0.010000000"
             assert usdt["fees"]["network"] == "0.100000"
             await h.tick()
-            sent = {p["id"]: await get(h, m, p["id"]) for p in [*ton, usdt]}
+            sent = {p["id"]: await h.payout(m, p["id"]) for p in [*ton, usdt]}
             assert {p["status"] for p in sent.values()} == {"confirming"}
             sandbox.mine(1)
             await h.tick()
-            assert {(await get(h, m, p))["status"] for p in sent} == {"confirming"}
+            assert {(await h.payout(m, p))["status"] for p in sent} == {"confirming"}
             sandbox.mine(1)
             await h.tick()
-            done = {p: await get(h, m, p) for p in sent}
+            done = {p: await h.payout(m, p) for p in sent}
             assert {p["status"] for p in done.values()} == {"paid"}
             assert {p["confirmations"] for p in done.values()} == {2}
             async with h.rt.db.read() as uow:
@@ -392,7 +380,7 @@ async def test_ton_and_jetton_payouts_with_a_memo_are_paid_and_the_comment_arriv
             assert batch.sequence_end == 0 and jetton_batch.sequence_end == 1
             assert batch.fee == Decimal("0.02") and batch.fee_currency == "TON"
             assert jetton_batch.fee == Decimal("0.06") and jetton_batch.fee_currency == "TON"
-            await ledger_clean(h)
+            await h.assert_ledger_clean()
         # read back at the recipients: the value and the comment each payout carried
         got_a = sandbox.received(a)
         assert [(r.value, r.comment, r.jetton) for r in got_a] == [
@@ -431,9 +419,9 @@ async def test_after_a_crash_the_recorded_message_goes_out_unchanged_and_pays_on
             await h.tick()
             sandbox.mine(1)
             await h.tick()
-            got = await get(h, m, p["id"])
+            got = await h.payout(m, p["id"])
             assert got["status"] == "paid" and got["txid"] == batch.txid
-            await ledger_clean(h)
+            await h.assert_ledger_clean()
         sent = wallet_transactions(sandbox, wallet)
         assert len(sent) == 1 and seqno_of(sent[0]) == 0
         assert sent[0].in_msg.body.hash.hex() == recorded[0]["body_hash"]

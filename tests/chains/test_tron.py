@@ -544,18 +544,6 @@ async def create(h: support.Harness, m: support.Merchant, **body: Any) -> dict[s
     return payout
 
 
-async def get(h: support.Harness, m: support.Merchant, payout_id: str) -> dict[str, Any]:
-    r = await h.client.get(f"/v1/payouts/{payout_id}", headers=m.headers)
-    assert r.status_code == 200, r.text
-    payout: dict[str, Any] = r.json()
-    return payout
-
-
-async def ledger_clean(h: support.Harness) -> None:
-    report = await h.ledger_check()
-    assert report["ok"], report
-
-
 @pytest.mark.usefixtures("secrets")
 async def test_trx_and_usdt_payouts_are_signed_sent_and_confirmed(
     grid: TronGrid, tmp_path: Path, database_url: str | None
@@ -573,7 +561,7 @@ async def test_trx_and_usdt_payouts_are_signed_sent_and_confirmed(
         ]
         assert trx[0]["fees"]["network"] == "1.100000" and usdt[0]["fees"]["network"] == "1.000000"
         await h.tick()
-        sent = {p["id"]: await get(h, m, p["id"]) for p in trx + usdt}
+        sent = {p["id"]: await h.payout(m, p["id"]) for p in trx + usdt}
         assert {p["status"] for p in sent.values()} == {"confirming"}
         # each payout is its own transaction, correctly signed by the hot wallet
         assert grid.verification_failures == []
@@ -604,10 +592,10 @@ async def test_trx_and_usdt_payouts_are_signed_sent_and_confirmed(
 
         grid.mine()
         await h.tick()
-        assert {(await get(h, m, p["id"]))["status"] for p in trx + usdt} == {"confirming"}
+        assert {(await h.payout(m, p["id"]))["status"] for p in trx + usdt} == {"confirming"}
         grid.mine()
         await h.tick()
-        done = [await get(h, m, p["id"]) for p in trx + usdt]
+        done = [await h.payout(m, p["id"]) for p in trx + usdt]
         assert {p["status"] for p in done} == {"paid"}
         assert {p["confirmations"] for p in done} == {2}
     assert grid.trx_balance(R1) == Decimal("5") and grid.trx_balance(R3) == Decimal("8.9")
@@ -616,7 +604,7 @@ async def test_trx_and_usdt_payouts_are_signed_sent_and_confirmed(
     async with payoutd(grid, tmp_path, database_url, truncate=False) as h:
         balances = await h.balances(m)
         assert balances["USDT"]["held"] == "0.000000" and balances["TRX"]["held"] == "0.000000"
-        await ledger_clean(h)
+        await h.assert_ledger_clean()
 
 
 @pytest.mark.usefixtures("secrets")
@@ -631,11 +619,11 @@ async def test_a_reverted_trc20_transfer_fails_only_its_payout(
             for a, r in (("10", R1), ("15", R2), ("20", R3))
         ]
         await h.tick()
-        sent = [await get(h, m, p["id"]) for p in made]
+        sent = [await h.payout(m, p["id"]) for p in made]
         assert len({p["batch_id"] for p in sent}) == 1 and len({p["txid"] for p in sent}) == 3
         grid.mine(2)
         await h.tick()
-        ok1, reverted, ok3 = [await get(h, m, p["id"]) for p in made]
+        ok1, reverted, ok3 = [await h.payout(m, p["id"]) for p in made]
         assert ok1["status"] == ok3["status"] == "paid"
         assert reverted["status"] == "failed"
         assert reverted["failure_reason"] == "transaction reverted"
@@ -645,7 +633,7 @@ async def test_a_reverted_trc20_transfer_fails_only_its_payout(
         assert Decimal(balance["balance"]) == Decimal(100) - sum(
             Decimal(p["debit"]["amount"]) for p in (made[0], made[2])
         )
-        await ledger_clean(h)
+        await h.assert_ledger_clean()
     assert grid.token_balance(USDT, R2) == 0 and grid.token_balance(USDT, R1) == 10
 
 
@@ -659,23 +647,23 @@ async def test_a_dropped_transaction_expires_into_review_and_is_never_rebuilt(
         lost = await create(h, m, currency="TRX", amount="4", address=R1)
         sibling = await create(h, m, currency="TRX", amount="6", address=R2)
         await h.tick()
-        txid = (await get(h, m, lost["id"]))["txid"]
-        sibling_txid = (await get(h, m, sibling["id"]))["txid"]
+        txid = (await h.payout(m, lost["id"]))["txid"]
+        sibling_txid = (await h.payout(m, sibling["id"]))["txid"]
         for _ in range(3):  # not in a block, not expired: offered again, unchanged
             grid.mine()
             await h.tick()
-            assert (await get(h, m, lost["id"]))["status"] == "confirming"
+            assert (await h.payout(m, lost["id"]))["status"] == "confirming"
         # the sibling is mined, but its batch waits for the lost one
         assert sibling_txid in grid.infos
-        assert (await get(h, m, sibling["id"]))["status"] == "confirming"
+        assert (await h.payout(m, sibling["id"]))["status"] == "confirming"
         grid.mine(EXPIRATION * 1000 // 3000)  # the head passes the expiration
         await h.tick()
-        got = await get(h, m, lost["id"])
+        got = await h.payout(m, lost["id"])
         assert got["status"] == "needs_review" and got["txid"] == txid
         assert "dropped" in got["failure_reason"]
         # A batch is judged as a whole: its mined sibling goes to review with it, and the
         # operator settles it with the txid the batch recorded for it.
-        assert (await get(h, m, sibling["id"]))["status"] == "needs_review"
+        assert (await h.payout(m, sibling["id"]))["status"] == "needs_review"
         # nothing is ever rebuilt: every broadcast of that payout was the same signed bytes
         for _ in range(2):
             grid.mine()
@@ -685,7 +673,7 @@ async def test_a_dropped_transaction_expires_into_review_and_is_never_rebuilt(
             json.dumps(grid.accepted[txid], sort_keys=True)
         }
         assert set(grid.accepted) == {txid, sibling_txid}
-        assert (await get(h, m, lost["id"]))["status"] == "needs_review"
+        assert (await h.payout(m, lost["id"]))["status"] == "needs_review"
         assert (await h.balances(m))["TRX"]["held"] == fmt_sum(lost, sibling)
 
         for payout, outcome in (
@@ -701,7 +689,7 @@ async def test_a_dropped_transaction_expires_into_review_and_is_never_rebuilt(
         balance = (await h.balances(m))["TRX"]
         assert balance["held"] == "0.000000"
         assert Decimal(balance["balance"]) == 100 - Decimal(sibling["debit"]["amount"])
-        await ledger_clean(h)
+        await h.assert_ledger_clean()
     assert grid.trx_balance(R1) == 0 and grid.trx_balance(R2) == 6
 
 
@@ -731,12 +719,12 @@ async def test_after_a_crash_the_recorded_transaction_goes_out_unchanged(
         await h.tick()
         assert all(r == recorded[0] for r in grid.received)
         assert list(grid.accepted) == [batch.txid]
-        assert (await get(h, m, p["id"]))["status"] == "confirming"
+        assert (await h.payout(m, p["id"]))["status"] == "confirming"
         assert grid.mine(2) == [batch.txid]
         await h.tick()
-        got = await get(h, m, p["id"])
+        got = await h.payout(m, p["id"])
         assert got["status"] == "paid" and got["txid"] == batch.txid
-        await ledger_clean(h)
+        await h.assert_ledger_clean()
     assert grid.trx_balance(R1) == 3 and grid.verification_failures == []
 
 
@@ -759,16 +747,16 @@ async def test_a_recorded_transaction_that_expired_unsent_fails_but_a_mined_one_
     grid.restart()  # and the node forgot what it had seen
     async with payoutd(grid, tmp_path, database_url, truncate=False) as h:
         await h.tick()
-        failed = await get(h, m, unsent["id"])
+        failed = await h.payout(m, unsent["id"])
         assert failed["status"] == "failed"  # never on chain, can never be: funds return
         assert "TRANSACTION_EXPIRATION_ERROR" in failed["failure_reason"]
         await h.tick()
-        got = await get(h, m, mined["id"])  # expired too, but it is in a block: it was sent
+        got = await h.payout(m, mined["id"])  # expired too, but it is in a block: it was sent
         assert got["status"] == "paid" and got["txid"] == batch.txid
         balance = (await h.balances(m))["TRX"]
         assert balance["held"] == "0.000000"
         assert Decimal(balance["balance"]) == 100 - Decimal(mined["debit"]["amount"])
-        await ledger_clean(h)
+        await h.assert_ledger_clean()
 
 
 @pytest.mark.usefixtures("secrets")
@@ -780,7 +768,7 @@ async def test_a_refused_broadcast_fails_the_batch_and_an_outage_waits(
         m = await h.merchant(TRX="100")
         refused = await create(h, m, currency="TRX", amount="2", address=R2)
         await h.tick()
-        got = await get(h, m, refused["id"])
+        got = await h.payout(m, refused["id"])
         assert got["status"] == "failed" and "BANDWITH_ERROR" in got["failure_reason"]
         assert (await h.balances(m))["TRX"]["balance"] == "100.000000"
 
@@ -788,7 +776,7 @@ async def test_a_refused_broadcast_fails_the_batch_and_an_outage_waits(
         grid.down = True
         with structlog.testing.capture_logs() as events:
             await h.tick()  # nothing recorded, the payout waits
-        assert (await get(h, m, later["id"]))["status"] == "queued"
+        assert (await h.payout(m, later["id"]))["status"] == "queued"
         assert [e["event"] for e in events if e["log_level"] == "warning"] == [
             "batch.chain_unavailable"
         ]
@@ -797,11 +785,11 @@ async def test_a_refused_broadcast_fails_the_batch_and_an_outage_waits(
         grid.down = True  # broadcast; then the node is unreachable while following
         grid.mine(2)
         await h.tick()
-        assert (await get(h, m, later["id"]))["status"] == "confirming"
+        assert (await h.payout(m, later["id"]))["status"] == "confirming"
         grid.down = False
         await h.tick()
-        assert (await get(h, m, later["id"]))["status"] == "paid"
-        await ledger_clean(h)
+        assert (await h.payout(m, later["id"]))["status"] == "paid"
+        await h.assert_ledger_clean()
 
 
 def files_under(directory: Path) -> list[str]:
@@ -876,8 +864,8 @@ async def test_a_shared_batch_shows_each_merchant_only_its_own_transactions(
         second = await create(h, a, currency="USDT", amount="11", address=R2)
         mine = await create(h, b, currency="USDT", amount="12", address=R3)
         await h.tick()
-        a_sent = [await get(h, a, p["id"]) for p in (first, second)]
-        b_sent = await get(h, b, mine["id"])
+        a_sent = [await h.payout(a, p["id"]) for p in (first, second)]
+        b_sent = await h.payout(b, mine["id"])
         assert len({p["batch_id"] for p in [*a_sent, b_sent]}) == 1
         r = await h.client.get(f"/v1/batches/{b_sent['batch_id']}", headers=b.headers)
         assert r.status_code == 200, r.text

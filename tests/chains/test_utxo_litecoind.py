@@ -65,13 +65,6 @@ async def create(h: support.Harness, m: support.Merchant, **body: Any) -> dict[s
     return payout
 
 
-async def get(h: support.Harness, m: support.Merchant, payout_id: str) -> dict[str, Any]:
-    r = await h.client.get(f"/v1/payouts/{payout_id}", headers=m.headers)
-    assert r.status_code == 200, r.text
-    payout: dict[str, Any] = r.json()
-    return payout
-
-
 async def decoded(node: Litecoind, wallet: str, txid: str) -> dict[str, Any]:
     wtx = await node.call("gettransaction", txid, wallet=wallet)
     tx: dict[str, Any] = await node.call("decoderawtransaction", wtx["hex"])
@@ -91,11 +84,6 @@ async def paid_outputs(node: Litecoind, wallet: str, tx: dict[str, Any]) -> dict
     return found
 
 
-async def ledger_clean(h: support.Harness) -> None:
-    report = await h.ledger_check()
-    assert report["ok"], report["problems"]
-
-
 async def test_a_batch_is_one_transaction_paying_each_address_once(
     node: Litecoind, tmp_path: Path, database_url: str | None
 ) -> None:
@@ -108,7 +96,7 @@ async def test_a_batch_is_one_transaction_paying_each_address_once(
             for amount, address in [("0.5", a), ("0.25", b), ("0.1", a), ("1", c)]
         ]
         await h.tick()
-        sent = [await get(h, m, p["id"]) for p in payouts]
+        sent = [await h.payout(m, p["id"]) for p in payouts]
         assert {p["status"] for p in sent} == {"confirming"}
         assert len({p["txid"] for p in sent}) == 1 and len({p["batch_id"] for p in sent}) == 1
         txid = sent[0]["txid"]
@@ -130,11 +118,11 @@ async def test_a_batch_is_one_transaction_paying_each_address_once(
         await node.mine(1)
         await h.tick()
         assert {
-            (p["status"], p["confirmations"]) for p in [await get(h, m, p["id"]) for p in payouts]
+            (p["status"], p["confirmations"]) for p in [await h.payout(m, p["id"]) for p in payouts]
         } == {("confirming", 1)}
         await node.mine(1)
         await h.tick()
-        done = [await get(h, m, p["id"]) for p in payouts]
+        done = [await h.payout(m, p["id"]) for p in payouts]
         assert {(p["status"], p["confirmations"]) for p in done} == {("paid", 2)}
         assert await node.received(a, 1) == Decimal("0.6")
         assert await node.received(b, 1) == Decimal("0.25")
@@ -143,7 +131,7 @@ async def test_a_batch_is_one_transaction_paying_each_address_once(
         assert fee == Decimal("0.00000282")  # 2 sat/vB (the fallback) x 141 vB
         assert all(Decimal(p["final_amount"]) == Decimal(p["amount"]) for p in done)
         assert all(Decimal(p["debit"]["amount"]) == Decimal(p["amount"]) + fee for p in done)
-        await ledger_clean(h)
+        await h.assert_ledger_clean()
 
 
 async def test_from_amount_recipients_bear_the_real_fee(
@@ -161,7 +149,7 @@ async def test_from_amount_recipients_bear_the_real_fee(
         await h.tick()
         await node.mine(2)
         await h.tick()
-        done = [await get(h, m, p["id"]) for p in payouts]
+        done = [await h.payout(m, p["id"]) for p in payouts]
         assert {p["status"] for p in done} == {"paid"}
         tx = await decoded(node, wallet, done[0]["txid"])
         outputs = await paid_outputs(node, wallet, tx)
@@ -182,7 +170,7 @@ async def test_from_amount_recipients_bear_the_real_fee(
         assert sum(Decimal(p["fees"]["network"]) for p in done) == tx["fee"]
         balances = await h.balances(m)
         assert Decimal(balances["LTC"]["available"]) == Decimal("100") - Decimal("1.8")
-        await ledger_clean(h)
+        await h.assert_ledger_clean()
 
 
 async def test_a_worker_killed_after_recording_sends_the_same_transaction(
@@ -199,8 +187,8 @@ async def test_a_worker_killed_after_recording_sends_the_same_transaction(
         ids = [(await create(h, m, amount="0.4", address=x))["id"] for x in (a, b)]
         batch_id = await jobs.open_batch(h.rt.db, h.rt.ctx, "LTC", "LTC")
         assert batch_id is not None
-        recorded = (await get(h, m, ids[0]))["txid"]
-        assert (await get(h, m, ids[0]))["status"] == "sending"
+        recorded = (await h.payout(m, ids[0]))["txid"]
+        assert (await h.payout(m, ids[0]))["status"] == "sending"
         # nothing went out, and the batch's coins stay locked for it
         assert await node.mempool() == []
         locked = await node.call("listlockunspent", wallet=wallet)
@@ -210,15 +198,15 @@ async def test_a_worker_killed_after_recording_sends_the_same_transaction(
         await h2.tick()
         assert await node.mempool() == [recorded]
         for payout_id in ids:
-            p = await get(h2, m, payout_id)
+            p = await h2.payout(m, payout_id)
             assert (p["status"], p["txid"], p["batch_id"]) == ("confirming", recorded, batch_id)
         spent = (await decoded(node, wallet, recorded))["vin"]
         assert {(i["txid"], i["vout"]) for i in spent} == {(c["txid"], c["vout"]) for c in locked}
         await node.mine(2)
         await h2.tick()
-        assert {(await get(h2, m, i))["status"] for i in ids} == {"paid"}
+        assert {(await h2.payout(m, i))["status"] for i in ids} == {"paid"}
         assert await node.received(a, 1) == Decimal("0.4")
-        await ledger_clean(h2)
+        await h2.assert_ledger_clean()
 
 
 async def test_a_short_wallet_keeps_payouts_queued_until_funded(
@@ -231,7 +219,7 @@ async def test_a_short_wallet_keeps_payouts_queued_until_funded(
         payout = await create(h, m, amount="2", address=address)
         with structlog.testing.capture_logs() as logs:
             await h.tick()
-        assert (await get(h, m, payout["id"]))["status"] == "queued"
+        assert (await h.payout(m, payout["id"]))["status"] == "queued"
         short = [e for e in logs if e["event"] == "wallet.shortfall"]
         assert short and short[0]["network"] == "LTC"
         assert "can spend 0.50000000 LTC" in short[0]["reason"]
@@ -245,12 +233,12 @@ async def test_a_short_wallet_keeps_payouts_queued_until_funded(
         await node.call("sendtoaddress", await node.new_address(wallet), "3", wallet="miner")
         await node.mine(1)
         await h.tick()
-        assert (await get(h, m, payout["id"]))["status"] == "confirming"
+        assert (await h.payout(m, payout["id"]))["status"] == "confirming"
         await node.mine(2)
         await h.tick()
-        assert (await get(h, m, payout["id"]))["status"] == "paid"
+        assert (await h.payout(m, payout["id"]))["status"] == "paid"
         assert await node.received(address, 1) == Decimal("2")
-        await ledger_clean(h)
+        await h.assert_ledger_clean()
 
 
 async def test_a_node_that_is_down_leaves_payouts_queued(
@@ -269,15 +257,15 @@ async def test_a_node_that_is_down_leaves_payouts_queued(
         )
         with structlog.testing.capture_logs() as logs:
             await h.tick()  # no exception out of the worker's pass
-        assert (await get(h, m, payout["id"]))["status"] == "queued"
+        assert (await h.payout(m, payout["id"]))["status"] == "queued"
         assert [e["network"] for e in logs if e["event"] == "batch.chain_unavailable"] == ["LTC"]
         chain.node, chain.wallet = up
         await h.tick()
-        assert (await get(h, m, payout["id"]))["status"] == "confirming"
+        assert (await h.payout(m, payout["id"]))["status"] == "confirming"
         await node.mine(2)
         await h.tick()
-        assert (await get(h, m, payout["id"]))["status"] == "paid"
-        await ledger_clean(h)
+        assert (await h.payout(m, payout["id"]))["status"] == "paid"
+        await h.assert_ledger_clean()
 
 
 # --- the adapter on its own -----------------------------------------------------------
@@ -601,7 +589,7 @@ async def test_a_real_worker_killed_before_the_node_saw_its_batch(
             payout = await create(h, m, amount="0.7", address=address)
 
             async def status() -> dict[str, Any]:
-                return await get(h, m, payout["id"])
+                return await h.payout(m, payout["id"])
 
             worker = spawn_worker(data_dir, chains_file, log)
             try:
@@ -644,4 +632,4 @@ async def test_a_real_worker_killed_before_the_node_saw_its_batch(
                     worker.kill()
                     worker.wait()
             assert await node.received(address, 1) == Decimal("0.7")
-            await ledger_clean(h)
+            await h.assert_ledger_clean()

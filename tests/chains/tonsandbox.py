@@ -9,7 +9,6 @@ Without node/npm the tests skip locally and fail under CI=true, as PostgreSQL's 
 
 from __future__ import annotations
 
-import atexit
 import base64
 import json
 import os
@@ -33,6 +32,7 @@ from pytoniq_core.boc.cell import Cell
 from pytoniq_core.boc.slice import Slice
 
 from tests import support
+from tests.chains.session import SessionNode
 
 if TYPE_CHECKING:
     from tests.chains.contract_support import ChainUnderTest
@@ -233,23 +233,16 @@ def start() -> TonSandbox:
     return sandbox
 
 
-_node: TonSandbox | None = None
+_session = SessionNode(start)
 
 
 def node() -> TonSandbox:
     """The session's emulator, started on first use (skip or, in CI, fail without npm)."""
-    global _node
-    if _node is None:
-        _node = start()
-        atexit.register(shutdown)
-    return _node
+    return _session.node()
 
 
 def shutdown() -> None:
-    global _node
-    if _node is not None:
-        _node.stop()
-        _node = None
+    _session.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,7 @@ payouts."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,7 @@ import httpx
 import pytest
 
 from tests import support
-from tests.live import PAYOUTD, env_for, free_port
+from tests.live import PAYOUTD, env_for, free_port, server
 
 SERVE_SETTINGS = {
     "worker_interval_seconds": "0.05",
@@ -83,8 +81,8 @@ def live(
     for database_url in _database(str(request.param)):
         if database_url is None:
             support.copy_template(sqlite_template, data_dir)
-        port = free_port()
-        env = env_for(data_dir, database_url, port, **SERVE_SETTINGS)
+        # the key is made before the server starts: the CLI needs only the database
+        env = env_for(data_dir, database_url, free_port(), **SERVE_SETTINGS)
         made = subprocess.run(
             [str(PAYOUTD), "operator-key", "create", "--json"],
             env=env,
@@ -95,27 +93,5 @@ def live(
         assert made.returncode == 0, made.stderr
         operator_key = json.loads(made.stdout)["api_key"]
         log = tmp / "serve.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [str(PAYOUTD), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        live = Live(f"http://127.0.0.1:{port}", operator_key, log)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert process.poll() is None, log.read_text(errors="replace")
-                assert time.monotonic() < deadline, log.read_text(errors="replace")
-                try:
-                    if httpx.get(f"{live.url}/v1/ping", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            yield live
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        with server("all", data_dir, database_url, log, **SERVE_SETTINGS) as running:
+            yield Live(running.url, operator_key, log)

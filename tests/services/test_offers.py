@@ -92,13 +92,6 @@ async def create_offer(h: Harness, m: Merchant, **more: Any) -> dict[str, Any]:
     return offer
 
 
-async def get(h: Harness, m: Merchant, payout_id: str) -> dict[str, Any]:
-    r = await h.client.get(f"/v1/payouts/{payout_id}", headers=m.headers)
-    assert r.status_code == 200, r.text
-    payout: dict[str, Any] = r.json()
-    return payout
-
-
 async def hold_rows(h: Harness, payout_id: str) -> list[dict[str, Any]]:
     async with h.rt.db.read() as uow:
         rows = await uow.conn.execute(select(holds).where(holds.c.payout_id == payout_id))
@@ -155,7 +148,7 @@ async def test_an_offer_locks_its_quote_and_holds_it_only_on_approval(oh: Harnes
     assert Decimal((await h.balances(m))["USDT"]["held"]) == QUOTED_DEBIT
 
     await h.settle()
-    assert (await get(h, m, offer["id"]))["status"] == "paid"
+    assert (await h.payout(m, offer["id"]))["status"] == "paid"
     bal = await h.balances(m)
     assert Decimal(bal["USDT"]["balance"]) == Decimal(500) - QUOTED_DEBIT
     assert Decimal(bal["USDT"]["held"]) == 0
@@ -175,7 +168,7 @@ async def test_an_offer_approved_after_expiry_is_refused_and_never_held(oh: Harn
     assert error["code"] == "quote_expired"
     assert offer["expires_at"] in error["message"]
 
-    expired = await get(h, m, offer["id"])
+    expired = await h.payout(m, offer["id"])
     assert expired["status"] == "expired" and expired["is_final"] is True
     assert await h.balances(m) == before
     assert await hold_rows(h, offer["id"]) == []
@@ -185,7 +178,7 @@ async def test_an_offer_approved_after_expiry_is_refused_and_never_held(oh: Harn
     assert (r.status_code, r.json()["error"]["code"]) == (409, "quote_expired"), r.text
     assert offer["expires_at"] in r.json()["error"]["message"]
     await h.settle()
-    assert (await get(h, m, offer["id"]))["status"] == "expired"
+    assert (await h.payout(m, offer["id"]))["status"] == "expired"
     assert await h.balances(m) == before
     assert await hold_rows(h, offer["id"]) == []
 
@@ -208,7 +201,7 @@ async def test_a_custom_quote_ttl_sets_expires_at(short_ttl: Harness) -> None:
     h.clock.advance(1)
     r = await h.client.post(f"/v1/payouts/{late['id']}/approve", headers=m.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "quote_expired", r.text
-    assert (await get(h, m, late["id"]))["status"] == "expired"
+    assert (await h.payout(m, late["id"]))["status"] == "expired"
     assert await hold_rows(h, late["id"]) == []
     assert Decimal((await h.balances(m))["USDT"]["held"]) == QUOTED_DEBIT
 
@@ -223,20 +216,20 @@ async def test_the_worker_expires_offers_nobody_approved(oh: Harness) -> None:
 
     h.clock.advance(1801)  # past the first offer's expires_at, not the second's
     await h.tick()
-    assert (await get(h, m, stale["id"]))["status"] == "expired"
-    assert (await get(h, m, fresh["id"]))["status"] == "pending_approval"
+    assert (await h.payout(m, stale["id"]))["status"] == "expired"
+    assert (await h.payout(m, fresh["id"]))["status"] == "pending_approval"
     assert await h.balances(m) == before
     assert await hold_rows(h, stale["id"]) == []
 
     h.clock.advance(1800)
     await h.tick()
-    assert (await get(h, m, fresh["id"]))["status"] == "expired"
+    assert (await h.payout(m, fresh["id"]))["status"] == "expired"
     assert await h.balances(m) == before
     # expired by the worker, not by the approval itself: the same answer (README)
     r = await h.client.post(f"/v1/payouts/{fresh['id']}/approve", headers=m.headers)
     assert (r.status_code, r.json()["error"]["code"]) == (409, "quote_expired"), r.text
     assert fresh["expires_at"] in r.json()["error"]["message"]
-    assert (await get(h, m, fresh["id"]))["status"] == "expired"
+    assert (await h.payout(m, fresh["id"]))["status"] == "expired"
 
 
 @pytest.mark.postgres
@@ -276,7 +269,7 @@ async def test_twenty_concurrent_approvals_take_effect_once(pg: Harness) -> None
     assert Decimal(bal["BTC"]["available"]) == Decimal(1) - debit
 
     await h.settle()
-    assert (await get(h, m, offer["id"]))["status"] == "paid"
+    assert (await h.payout(m, offer["id"]))["status"] == "paid"
     bal = await h.balances(m)
     assert Decimal(bal["BTC"]["balance"]) == Decimal(1) - debit
     assert Decimal(bal["BTC"]["held"]) == 0

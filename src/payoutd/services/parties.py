@@ -8,7 +8,7 @@ unknown one); the operator alone sets a customer's KYC status."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -41,6 +41,9 @@ from payoutd.services.ports import UnitOfWork
 
 MAX_META_PAIRS = 50
 E = TypeVar("E", bound=StrEnum)
+T = TypeVar("T")
+# bank accounts and wallets share their reads and their disabling
+P = TypeVar("P", BankAccount, Wallet)
 # configured accounts have no creation of their own: they show this
 CONFIGURED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -116,6 +119,42 @@ def _fits(**values: str | None) -> None:
             )
 
 
+def _found(party: T | None, message: str) -> T:
+    """`party`, else 404 as for another merchant's id (one merchant never learns of another's)."""
+    if party is None:
+        raise PayoutdError("not_found", message)
+    return party
+
+
+async def _find(
+    uow: UnitOfWork,
+    funding: Sequence[P],
+    get: Callable[[UnitOfWork, str | None, str], Awaitable[P]],
+    merchant_id: str,
+    party_id: str,
+) -> P:
+    """A bank account or wallet as a merchant may read it: its customers' or a funding one."""
+    for configured in funding:
+        if configured.id == party_id:
+            return configured
+    return await get(uow, merchant_id, party_id)
+
+
+async def _disable(
+    uow: UnitOfWork,
+    ctx: Context,
+    get: Callable[[UnitOfWork, str | None, str], Awaitable[P]],
+    set_status: Callable[[str, AccountStatus, datetime], Awaitable[None]],
+    merchant_id: str,
+    party_id: str,
+) -> P:
+    """A disabled account stays readable (payouts name it) but takes no new payouts."""
+    party = await get(uow, merchant_id, party_id)
+    if party.status is not AccountStatus.DISABLED:
+        await set_status(party.id, AccountStatus.DISABLED, ctx.clock.now())
+    return await get(uow, merchant_id, party.id)
+
+
 def _meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     if len(meta) > MAX_META_PAIRS:
         raise field_error("validation_error", "meta", f"meta has at most {MAX_META_PAIRS} keys")
@@ -155,10 +194,7 @@ async def create_customer(
 
 async def get_customer(uow: UnitOfWork, merchant_id: str | None, customer_id: str) -> Customer:
     """The merchant's customer (merchant_id None: the operator's view of any)."""
-    found = await uow.parties.customer(merchant_id, customer_id)
-    if found is None:
-        raise PayoutdError("not_found", "Customer not found")
-    return found
+    return _found(await uow.parties.customer(merchant_id, customer_id), "Customer not found")
 
 
 async def list_customers(
@@ -301,19 +337,14 @@ async def get_bank_account(
 ) -> BankAccount:
     """One of the merchant's customers' bank accounts, its numbers opened."""
     found = await uow.parties.bank_account(merchant_id, account_id)
-    if found is None:
-        raise PayoutdError("not_found", "Bank account not found")
-    return found
+    return _found(found, "Bank account not found")
 
 
 async def find_bank_account(
     uow: UnitOfWork, ctx: Context, merchant_id: str, account_id: str
 ) -> BankAccount:
     """A bank account as a merchant may read it: its customers' or a funding account."""
-    for funding in funding_accounts(ctx):
-        if funding.id == account_id:
-            return funding
-    return await get_bank_account(uow, merchant_id, account_id)
+    return await _find(uow, funding_accounts(ctx), get_bank_account, merchant_id, account_id)
 
 
 async def list_bank_accounts(
@@ -337,13 +368,8 @@ async def list_bank_accounts(
 async def disable_bank_account(
     uow: UnitOfWork, ctx: Context, merchant_id: str, account_id: str
 ) -> BankAccount:
-    """A disabled account stays readable (payouts name it) but takes no new payouts."""
-    account = await get_bank_account(uow, merchant_id, account_id)
-    if account.status is not AccountStatus.DISABLED:
-        await uow.parties.set_bank_account_status(
-            account.id, AccountStatus.DISABLED, ctx.clock.now()
-        )
-    return await get_bank_account(uow, merchant_id, account.id)
+    set_status = uow.parties.set_bank_account_status
+    return await _disable(uow, ctx, get_bank_account, set_status, merchant_id, account_id)
 
 
 # -- wallets ---------------------------------------------------------------------------
@@ -389,18 +415,12 @@ async def create_wallet(
 
 
 async def get_wallet(uow: UnitOfWork, merchant_id: str | None, wallet_id: str) -> Wallet:
-    found = await uow.parties.wallet(merchant_id, wallet_id)
-    if found is None:
-        raise PayoutdError("not_found", "Wallet not found")
-    return found
+    return _found(await uow.parties.wallet(merchant_id, wallet_id), "Wallet not found")
 
 
 async def find_wallet(uow: UnitOfWork, ctx: Context, merchant_id: str, wallet_id: str) -> Wallet:
     """A wallet as a merchant may read it: its customers' or a funding wallet."""
-    for funding in funding_wallets(ctx):
-        if funding.id == wallet_id:
-            return funding
-    return await get_wallet(uow, merchant_id, wallet_id)
+    return await _find(uow, funding_wallets(ctx), get_wallet, merchant_id, wallet_id)
 
 
 async def list_wallets(
@@ -422,10 +442,8 @@ async def list_wallets(
 
 
 async def disable_wallet(uow: UnitOfWork, ctx: Context, merchant_id: str, wallet_id: str) -> Wallet:
-    wallet = await get_wallet(uow, merchant_id, wallet_id)
-    if wallet.status is not AccountStatus.DISABLED:
-        await uow.parties.set_wallet_status(wallet.id, AccountStatus.DISABLED, ctx.clock.now())
-    return await get_wallet(uow, merchant_id, wallet.id)
+    set_status = uow.parties.set_wallet_status
+    return await _disable(uow, ctx, get_wallet, set_status, merchant_id, wallet_id)
 
 
 # -- the operator's funding accounts and wallets (configuration) -----------------------

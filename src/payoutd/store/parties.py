@@ -129,6 +129,13 @@ class PartyRepository:
         stmt = stmt.order_by(table.c.id.desc()).limit(limit)
         return list((await self.conn.execute(stmt)).all())
 
+    async def _set_status(
+        self, table: Table, party_id: str, status: AccountStatus, now: datetime
+    ) -> None:
+        await self.conn.execute(
+            update(table).where(table.c.id == party_id).values(status=status.value, updated_at=now)
+        )
+
     # -- customers
 
     async def add_customer(self, c: Customer) -> None:
@@ -216,11 +223,7 @@ class PartyRepository:
     async def set_bank_account_status(
         self, account_id: str, status: AccountStatus, now: datetime
     ) -> None:
-        await self.conn.execute(
-            update(bank_accounts)
-            .where(bank_accounts.c.id == account_id)
-            .values(status=status.value, updated_at=now)
-        )
+        await self._set_status(bank_accounts, account_id, status, now)
 
     # -- wallets
 
@@ -258,8 +261,4 @@ class PartyRepository:
         return [_wallet(r) for r in rows]
 
     async def set_wallet_status(self, wallet_id: str, status: AccountStatus, now: datetime) -> None:
-        await self.conn.execute(
-            update(wallets)
-            .where(wallets.c.id == wallet_id)
-            .values(status=status.value, updated_at=now)
-        )
+        await self._set_status(wallets, wallet_id, status, now)
