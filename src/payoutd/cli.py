@@ -177,6 +177,14 @@ def _reading(call: Callable[[UnitOfWork], Awaitable[T]]) -> T:
     return _run(job)
 
 
+def _read_file(path: Path) -> bytes:
+    """The file a command was given, or a clean refusal naming it."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise PayoutdError("bad_request", f"cannot read {path}: {exc.strerror}") from None
+
+
 def _print(data: dict[str, Any], as_json: bool, text: str) -> None:
     if as_json:
         typer.echo(jsonlib.dumps(data))
@@ -583,9 +591,9 @@ def bank_import(
     review. A statement imported again changes nothing."""
     from payoutd.services import ramps
 
-    data = file.read_bytes()
-
-    counts = _in_unit(lambda uow, ctx: ramps.import_statement(uow, ctx, data))
+    # read once the database is known to be there (_run): a command run in the wrong
+    # place says so before anything else
+    counts = _in_unit(lambda uow, ctx: ramps.import_statement(uow, ctx, _read_file(file)))
     _print(
         {"lines": sum(counts.values()), **counts},
         as_json,
@@ -930,11 +938,7 @@ def payouts_import(
     from payoutd.worker.imports import run as run_import
 
     async def job(rt: Runtime) -> dict[str, Any]:
-        try:
-            data = file.read_bytes()
-        except OSError as exc:
-            raise PayoutdError("bad_request", f"cannot read {file}: {exc.strerror}") from None
-        parsed = read_csv(data)
+        parsed = read_csv(_read_file(file))
         owner = new_id()
         async with rt.db.unit() as uow:
             imp = await imports.create(uow, rt.ctx, merchant, parsed, dry_run=dry_run, owner=owner)

@@ -84,7 +84,7 @@ def database_commands() -> list[list[str]]:
     from payoutd.cli import app
 
     # commands that refuse their arguments before they open the database need a valid set
-    extra = {("review", "resolve"): ["--failed"]}
+    extra = {("review", "resolve"): ["--failed"], ("bank", "resolve"): ["--dismiss"]}
     found: list[list[str]] = []
 
     def walk(command: Any, path: list[str]) -> None:
