@@ -489,3 +489,59 @@ async def test_over_https_the_session_cookie_is_secure(h: Harness) -> None:
         assert r.status_code == 303
         assert "Secure" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
         assert (await b.get("/dashboard/keys")).status_code == 200
+
+
+async def test_the_operator_assigns_or_dismisses_the_bank_review_queue(h: Harness) -> None:
+    """The bank review queue of ramp payouts, through services.ramps as
+    /v1/admin/bank/review: a sandbox transfer whose memo matches nothing waits there and
+    moves no money until the operator assigns it to the pending on-ramp it belongs to;
+    another is dismissed."""
+    from tests.services import ramp_support as rs
+
+    m = await h.merchant()
+    c = await rs.customer(h, m)
+    ramp = await rs.create(h, m, rs.on_ramp_body(c, "25.00"))
+    for memo in ("TYPO-IN-THE-MEMO", "NOBODY-KNOWS-THIS"):
+        r = await h.client.post(
+            "/v1/sandbox/bank/transfers",
+            json={"amount": "25.00", "currency": "usd", "memo": memo, "network": "wire"},
+            headers=h.admin,
+        )
+        assert r.json()["outcome"] == "review", r.text
+    assert "USD" not in await h.balances(m)
+    async with browser(h) as b:
+        await b.sign_in(h.operator_key)
+        page = (await b.get("/dashboard/operator/bank")).text
+        items = re.findall(r'data-item="([^"]+)"', page)
+        assert len(items) == 2 and "TYPO-IN-THE-MEMO" in page
+        typo, unknown = (
+            re.search(rf'data-item="([^"]+)">(?:(?!</tr>).)*{memo}', page, re.S).group(1)  # type: ignore[union-attr]
+            for memo in ("TYPO-IN-THE-MEMO", "NOBODY-KNOWS-THIS")
+        )
+        # without the form's token nothing moves
+        forged = await b.client.post(
+            f"/dashboard/operator/bank/{typo}/resolve",
+            data={"action": "assign", "ramp_id": ramp["id"]},
+        )
+        assert forged.status_code == 403
+        # an assign must name the payout
+        r = await b.post(f"/dashboard/operator/bank/{typo}/resolve", {"action": "assign"})
+        assert r.status_code == 422 and "assign names the ramp payout" in r.text
+        r = await b.post(
+            f"/dashboard/operator/bank/{typo}/resolve", {"action": "assign", "ramp_id": ramp["id"]}
+        )
+        assert r.status_code == 303, r.text
+        r = await b.post(
+            f"/dashboard/operator/bank/{unknown}/resolve", {"action": "dismiss", "note": "bank fee"}
+        )
+        assert r.status_code == 303, r.text
+        assert r.headers["location"].endswith("notice=review-dismissed"), r.headers["location"]
+        after = (await b.client.get(r.headers["location"])).text
+        assert "Nothing to review" in after and "Dismissed: nothing moved" in after
+        # a merchant's session is no operator's
+        async with browser(h) as merchant:
+            await merchant.sign_in(m.key)
+            assert (await merchant.get("/dashboard/operator/bank")).status_code == 403
+    assert (await rs.status_of(h, m, ramp["id"]))["status"] in ("funded", "processing")
+    assert (await h.balances(m))["USD"]["balance"] == "25.00"
+    assert (await h.ledger_check())["ok"]

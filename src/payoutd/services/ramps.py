@@ -475,6 +475,17 @@ def funding_watch(ctx: Context) -> dict[str, list[str]]:
     return watched
 
 
+def review_decision(action: str, ramp_id: str | None) -> str | None:
+    """The ramp payout an operator's decision on a review item funds (None: dismissed),
+    however it was asked for (the admin API, the CLI, the dashboard): assign names one,
+    dismiss names none."""
+    if action == "assign" and not ramp_id:
+        raise field_error("validation_error", "ramp_id", "assign names the ramp payout")
+    if action == "dismiss" and ramp_id:
+        raise field_error("validation_error", "ramp_id", "dismiss names no ramp payout")
+    return ramp_id if action == "assign" else None
+
+
 async def resolve_review(
     uow: UnitOfWork,
     ctx: Context,

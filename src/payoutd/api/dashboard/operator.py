@@ -1,5 +1,6 @@
 """The operator's pages (an `admin` key, as /v1/admin): the needs_review queue and its
-resolution, the merchants, the ledger check."""
+resolution, the bank review queue of ramp payouts (statement lines and deposits that
+matched nothing exactly) and its resolution, the merchants, the ledger check."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from payoutd.api.dashboard.pages import (
 )
 from payoutd.api.errors import validation_error
 from payoutd.api.v1.schemas import ReviewResolve
-from payoutd.services import review
+from payoutd.services import ramps, review
 from payoutd.services.views import payout_view, ts
 
 router = APIRouter(
@@ -71,6 +72,35 @@ async def resolve(payout_id: str, request: Request) -> Response:
             source=v.principal.source,
         )
     return redirect("/dashboard/operator/reviews", notice=f"status-{resolved.status.value}")
+
+
+@router.get("/bank")
+async def bank_queue(request: Request) -> Response:
+    """As GET /v1/admin/bank/review: the open items, newest first."""
+    v = await viewer(request, "admin")
+    async with runtime(request).db.read() as uow:
+        found = await ramps.review_queue(uow)
+    return render(request, "operator_bank.html", v, items=[ramps.review_view(i) for i in found])
+
+
+@router.post("/bank/{item_id}/resolve")
+async def bank_resolve(item_id: str, request: Request) -> Response:
+    """As POST /v1/admin/bank/review/{id}/resolve: assign the money to a pending ramp
+    payout, or dismiss the item."""
+    v = await viewer(request, "admin")
+    data = await form(request, v.session)
+    ramp_id = ramps.review_decision(text(data, "action") or "", text(data, "ramp_id"))
+    rt = runtime(request)
+    async with rt.db.unit() as uow:
+        item = await ramps.resolve_review(
+            uow,
+            rt.ctx,
+            item_id,
+            by=f"key {v.principal.key.prefix} (dashboard)",
+            ramp_id=ramp_id,
+            note=text(data, "note"),
+        )
+    return redirect("/dashboard/operator/bank", notice=f"review-{item.status}")
 
 
 @router.get("/merchants")

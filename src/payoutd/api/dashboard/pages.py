@@ -33,6 +33,8 @@ NOTICES: dict[str, str] = {
     "endpoint-deleted": "Endpoint deleted",
     "key-revoked": "Key revoked",
     **{f"status-{s.value}": f"Payout {s.value}" for s in Status},
+    "review-assigned": "Assigned: the ramp payout is funded",
+    "review-dismissed": "Dismissed: nothing moved",
 }
 
 

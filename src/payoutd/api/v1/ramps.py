@@ -332,13 +332,10 @@ async def resolve_review(
     what arrived. dismiss moves nothing. An item resolved before is 409
     `review_item_resolved`. Answers the resolved item."""
     rt = _rt(request)
-    if body.action == "assign" and not body.ramp_id:
-        raise field_error("validation_error", "ramp_id", "assign names the ramp payout")
-    if body.action == "dismiss" and body.ramp_id:
-        raise field_error("validation_error", "ramp_id", "dismiss names no ramp payout")
+    ramp_id = ramps.review_decision(body.action, body.ramp_id)
     async with rt.db.unit() as uow:
         item = await ramps.resolve_review(
-            uow, rt.ctx, item_id, by=body.operator, ramp_id=body.ramp_id, note=body.note
+            uow, rt.ctx, item_id, by=body.operator, ramp_id=ramp_id, note=body.note
         )
     return {"data": [ramps.review_view(item)]}
 
