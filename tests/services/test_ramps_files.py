@@ -312,3 +312,39 @@ async def test_usd_off_ramps_leave_in_one_nacha_file(hf: Harness) -> None:
     statuses = [(await rs.status_of(h, merchant, p["id"]))["status"] for p in made]
     assert statuses == ["succeeded", "processing"]
     assert (await h.ledger_check())["ok"]
+
+
+async def test_an_underpaid_transfer_with_the_payers_end_to_end_id_can_be_assigned(
+    hf: Harness,
+) -> None:
+    """The payer's bank's own EndToEndId names no payment of ours: the line is a
+    customer's incoming transfer, which the operator may assign to the payout."""
+    h = hf
+    merchant = await h.merchant()
+    c = await rs.customer(h, merchant)
+    ramp = await rs.create(h, merchant, rs.on_ramp_body(c, "100.00", "eur"))
+    memo = ramp["instructions"]["memo"]
+    statement = camt053([camt_entry("E-U1", "99.50", "CRDT", memo=memo, end_to_end="INV-2024-119")])
+    assert (await import_file(h, statement))["review"] == 1
+    [item] = (await h.client.get("/v1/admin/bank/review", headers=h.admin)).json()["data"]
+    r = await h.client.post(
+        f"/v1/admin/bank/review/{item['id']}/resolve",
+        json={"action": "assign", "ramp_id": ramp["id"], "operator": "alice"},
+        headers=h.admin,
+    )
+    assert r.status_code == 200, r.text
+    seen = await rs.status_of(h, merchant, ramp["id"])
+    assert (seen["status"], seen["amount"]) == ("funded", "99.50")
+    assert (await h.balances(merchant))["EUR"]["balance"] == "99.50"
+    assert (await h.ledger_check())["ok"]
+
+
+async def test_a_return_with_a_long_reason_text_is_imported(hf: Harness) -> None:
+    """A bank's free-text return reason (no code in it) longer than the column is kept
+    shortened, not a 5xx: the line goes to the review queue and nothing moves."""
+    h = hf
+    reason = "ACCOUNT CLOSED BY THE BENEFICIARY " * 5
+    statement = mt940([("B9", "C12,00", f"/RTRN/{reason}/EREF/XYZ")])
+    counts = await import_file(h, statement)
+    assert (counts["returned"], counts["review"]) == (0, 1)
+    assert (await h.ledger_check())["ok"]

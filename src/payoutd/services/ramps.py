@@ -511,7 +511,11 @@ async def resolve_review(
             raise field_error("validation_error", "ramp_id", "the payout expects another currency")
         if item.kind == "bank_line":
             line = await uow.bank.line(item.subject_id)
-            if line is None or line.direction is not Direction.CREDIT or line.end_to_end_id:
+            # a payer's own end-to-end id is no payment of ours (see _match_line): only
+            # a line naming one of our payments is not a customer's transfer
+            e2e = line.end_to_end_id if line is not None else None
+            ours = e2e is not None and await uow.bank.payment(e2e) is not None
+            if line is None or line.direction is not Direction.CREDIT or ours:
                 raise field_error(
                     "validation_error", "ramp_id", "only incoming transfers fund a payout"
                 )
