@@ -218,7 +218,7 @@ class BankRepository:
                 memo=line.memo[:1000],
                 end_to_end_id=line.end_to_end_id,
                 returned=line.returned,
-                return_reason=line.return_reason,
+                return_reason=line.return_reason and line.return_reason[:100],
                 counterparty=line.counterparty and line.counterparty[:200],
                 outcome=outcome,
                 ramp_id=ramp_id,
