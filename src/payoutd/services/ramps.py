@@ -388,6 +388,10 @@ async def _match_line(
         ramp = await uow.ramps.by_memo(memo)
         if ramp is None or ramp.type is not RampType.ON_RAMP:
             continue
+        # its status is read under the row's lock: a cancel or another line funding it
+        # at the same time is seen here (review), not as a refused transition in _fund
+        ramp = await uow.ramps.get(None, ramp.id, for_update=True)
+        assert ramp is not None
         if ramp.status is not RampStatus.PENDING:
             return "review", None, f"payout {ramp.id} is already {ramp.status.value}"
         if line.currency != ramp.source_currency.upper() or line.amount != ramp.amount:
@@ -436,7 +440,12 @@ async def receive_deposit(uow: UnitOfWork, ctx: Context, deposit: ChainDeposit) 
         else []
     )
     reason = "no pending payout from this sender"
-    for ramp in candidates:
+    for candidate in candidates:
+        # read again under the row's lock: a cancel or another deposit funding it at the
+        # same time leaves it out here instead of refusing the transition in _fund
+        ramp = await uow.ramps.get(None, candidate.id, for_update=True)
+        if ramp is None or ramp.status is not RampStatus.PENDING:
+            continue
         try:
             funding = parties.funding_wallet(ctx, currency, ramp.source_network)
         except PayoutdError:
