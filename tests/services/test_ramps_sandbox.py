@@ -344,3 +344,19 @@ async def test_two_deposits_for_one_off_ramp_at_once_fund_it_once(pg: Harness) -
     usdc = (await h.balances(merchant))["USDC"]
     assert (usdc["balance"], usdc["held"]) == ("40.000000", "40.000000")
     assert (await h.ledger_check())["ok"]
+
+
+async def test_a_deposit_two_merchants_off_ramps_could_claim_waits_for_review(h: Harness) -> None:
+    """Wallet addresses are not any merchant's own: another merchant may name the same
+    sender address for an off-ramp of the same amount. A deposit that could fund either
+    merchant's payout is credited to neither; the operator decides."""
+    first = await h.merchant("First")
+    second = await h.merchant("Second")
+    theirs = await rs.create(h, first, rs.off_ramp_body(await rs.customer(h, first), "40", "usd"))
+    mine = await rs.create(h, second, rs.off_ramp_body(await rs.customer(h, second), "40", "usd"))
+    assert await deposit_for(h, mine, "40", txid="c" * 64) == "review"
+    assert (await rs.status_of(h, first, theirs["id"]))["status"] == "pending"
+    assert (await rs.status_of(h, second, mine["id"]))["status"] == "pending"
+    assert "USDC" not in await h.balances(first)
+    assert "USDC" not in await h.balances(second)
+    assert (await h.ledger_check())["ok"]

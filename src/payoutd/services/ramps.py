@@ -440,12 +440,8 @@ async def receive_deposit(uow: UnitOfWork, ctx: Context, deposit: ChainDeposit) 
         else []
     )
     reason = "no pending payout from this sender"
-    for candidate in candidates:
-        # read again under the row's lock: a cancel or another deposit funding it at the
-        # same time leaves it out here instead of refusing the transition in _fund
-        ramp = await uow.ramps.get(None, candidate.id, for_update=True)
-        if ramp is None or ramp.status is not RampStatus.PENDING:
-            continue
+    matching: list[RampPayout] = []
+    for ramp in candidates:
         try:
             funding = parties.funding_wallet(ctx, currency, ramp.source_network)
         except PayoutdError:
@@ -455,6 +451,18 @@ async def receive_deposit(uow: UnitOfWork, ctx: Context, deposit: ChainDeposit) 
             continue
         if deposit.amount != ramp.amount:
             reason = f"payout {ramp.id} expects {_fmt(ramp.amount)} {currency.upper()}"
+            continue
+        matching.append(ramp)
+    # a sender address is no merchant's own (any merchant may name it for a customer's
+    # wallet): a deposit that fits payouts of two merchants is credited to neither
+    if len({r.merchant_id for r in matching}) > 1:
+        reason = "payouts of more than one merchant expect this deposit"
+        matching = []
+    for candidate in matching:
+        # read again under the row's lock: a cancel or another deposit funding it at the
+        # same time leaves it out here instead of refusing the transition in _fund
+        ramp = await uow.ramps.get(None, candidate.id, for_update=True)
+        if ramp is None or ramp.status is not RampStatus.PENDING:
             continue
         await _fund(uow, ctx, ramp, f"deposit:{deposit.network}:{deposit.txid}:{deposit.index}")
         await uow.bank.set_deposit_outcome(deposit_id, "funded", ramp.id)
