@@ -348,3 +348,38 @@ async def test_a_return_with_a_long_reason_text_is_imported(hf: Harness) -> None
     counts = await import_file(h, statement)
     assert (counts["returned"], counts["review"]) == (0, 1)
     assert (await h.ledger_check())["ok"]
+
+
+@pytest.mark.postgres
+async def test_the_same_statement_imported_twice_at_once_funds_once(pg: Harness) -> None:
+    import asyncio
+
+    h = pg
+    merchant = await h.merchant()
+    c = await rs.customer(h, merchant)
+    ramps = [await rs.create(h, merchant, rs.on_ramp_body(c, "30.00", "eur")) for _ in range(3)]
+    statement = camt053(
+        [
+            camt_entry(f"E-C{n}", "30.00", "CRDT", memo=r["instructions"]["memo"])
+            for n, r in enumerate(ramps)
+        ]
+        + [camt_entry("E-CX", "5.00", "CRDT", memo="nothing of ours")]
+    )
+    answers = await asyncio.gather(
+        *(
+            h.client.post(
+                "/v1/admin/bank/statements",
+                content=statement,
+                headers={**h.admin, "Content-Type": "application/octet-stream"},
+            )
+            for _ in range(3)
+        )
+    )
+    assert [r.status_code for r in answers] == [200, 200, 200], [r.text for r in answers]
+    counts = [r.json() for r in answers]
+    assert sorted(c["funded"] for c in counts) == [0, 0, 3]
+    assert sum(c["review"] for c in counts) == 1
+    assert (await h.balances(merchant))["EUR"]["balance"] == "90.00"
+    review = (await h.client.get("/v1/admin/bank/review", headers=h.admin)).json()["data"]
+    assert len(review) == 1
+    assert (await h.ledger_check())["ok"]
