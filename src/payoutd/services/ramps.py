@@ -461,11 +461,11 @@ async def receive_deposit(uow: UnitOfWork, ctx: Context, deposit: ChainDeposit) 
     for candidate in matching:
         # read again under the row's lock: a cancel or another deposit funding it at the
         # same time leaves it out here instead of refusing the transition in _fund
-        ramp = await uow.ramps.get(None, candidate.id, for_update=True)
-        if ramp is None or ramp.status is not RampStatus.PENDING:
+        locked = await uow.ramps.get(None, candidate.id, for_update=True)
+        if locked is None or locked.status is not RampStatus.PENDING:
             continue
-        await _fund(uow, ctx, ramp, f"deposit:{deposit.network}:{deposit.txid}:{deposit.index}")
-        await uow.bank.set_deposit_outcome(deposit_id, "funded", ramp.id)
+        await _fund(uow, ctx, locked, f"deposit:{deposit.network}:{deposit.txid}:{deposit.index}")
+        await uow.bank.set_deposit_outcome(deposit_id, "funded", locked.id)
         return "funded"
     return await _queue(uow, "deposit", deposit_id, reason, now)
 
