@@ -383,3 +383,13 @@ async def test_the_same_statement_imported_twice_at_once_funds_once(pg: Harness)
     review = (await h.client.get("/v1/admin/bank/review", headers=h.admin)).json()["data"]
     assert len(review) == 1
     assert (await h.ledger_check())["ok"]
+
+
+async def test_a_line_with_a_long_end_to_end_reference_is_imported(hf: Harness) -> None:
+    """A payer's end-to-end reference longer than any of ours (free text in `:86:`) is
+    no 5xx: the line names no payment of ours and waits for review."""
+    h = hf
+    statement = mt940([("B10", "C12,00", f"/EREF/{'X' * 80}/REMI/USTD//nothing of ours/")])
+    counts = await import_file(h, statement)
+    assert (counts["review"], counts["settled"]) == (1, 0)
+    assert (await h.ledger_check())["ok"]
