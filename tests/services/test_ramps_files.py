@@ -393,3 +393,33 @@ async def test_a_line_with_a_long_end_to_end_reference_is_imported(hf: Harness) 
     counts = await import_file(h, statement)
     assert (counts["review"], counts["settled"]) == (1, 0)
     assert (await h.ledger_check())["ok"]
+
+
+@pytest.mark.parametrize(
+    ("valid", "broken"),
+    [
+        (EUR_FUNDING.encode(), b"9" * 70),  # an account id longer than Max34Text
+        (b"<AcctSvcrRef>E-L1<", b"<AcctSvcrRef>" + b"R" * 250 + b"<"),  # Max35Text
+        (b'Ccy="EUR">12.00', b'Ccy="EURO">12.00'),  # no ISO 4217 code
+        (b'Ccy="EUR">12.00', b'Ccy="EUR">1E+30'),  # past 18 digits
+    ],
+    ids=["account", "reference", "currency", "amount"],
+)
+async def test_a_camt053_past_the_schemas_limits_is_refused_whole(
+    hf: Harness, valid: bytes, broken: bytes
+) -> None:
+    """A camt.053 whose account id, reference, currency or amount breaks the schema's
+    limits is refused whole with a 4xx (statement_unreadable), nothing imported: on
+    PostgreSQL it was a 5xx when the value did not fit its column."""
+    h = hf
+    statement = camt053([camt_entry("E-L1", "12.00", "CRDT", memo="nothing of ours")])
+    assert valid in statement
+    r = await h.client.post(
+        "/v1/admin/bank/statements",
+        content=statement.replace(valid, broken),
+        headers={**h.admin, "Content-Type": "application/octet-stream"},
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "statement_unreadable"
+    review = (await h.client.get("/v1/admin/bank/review", headers=h.admin)).json()["data"]
+    assert review == []
