@@ -423,3 +423,31 @@ async def test_a_camt053_past_the_schemas_limits_is_refused_whole(
     assert r.json()["error"]["code"] == "statement_unreadable"
     review = (await h.client.get("/v1/admin/bank/review", headers=h.admin)).json()["data"]
     assert review == []
+
+
+async def test_a_line_with_more_decimals_than_its_currency_funds_nothing(hf: Harness) -> None:
+    """camt.053 allows five decimals; euros have two. Such a line waits in the review
+    queue, and assigning it to a payout is refused: a euro balance never holds
+    fractions of a cent."""
+    h = hf
+    merchant = await h.merchant()
+    c = await rs.customer(h, merchant)
+    ramp = await rs.create(h, merchant, rs.on_ramp_body(c, "12.34", "eur"))
+    memo = ramp["instructions"]["memo"]
+    assert (await import_file(h, camt053([camt_entry("E-D1", "12.345", "CRDT", memo=memo)])))[
+        "review"
+    ] == 1
+    [item] = (await h.client.get("/v1/admin/bank/review", headers=h.admin)).json()["data"]
+    r = await h.client.post(
+        f"/v1/admin/bank/review/{item['id']}/resolve",
+        json={"action": "assign", "ramp_id": ramp["id"], "operator": "alice"},
+        headers=h.admin,
+    )
+    assert r.status_code == 422, r.text
+    assert (r.json()["error"]["code"], list(r.json()["error"]["fields"])) == (
+        "invalid_amount",
+        ["ramp_id"],
+    )
+    assert (await rs.status_of(h, merchant, ramp["id"]))["status"] == "pending"
+    assert "EUR" not in await h.balances(merchant)
+    assert (await h.ledger_check())["ok"]

@@ -526,6 +526,14 @@ async def resolve_review(
             )
         if item.currency.upper() != ramp.source_currency.upper():
             raise field_error("validation_error", "ramp_id", "the payout expects another currency")
+        places = DECIMALS[ramp.source_currency.lower()]
+        if decimals_of(item.amount) > places:
+            # what arrived becomes the payout's amount and the merchant's balance
+            raise field_error(
+                "invalid_amount",
+                "ramp_id",
+                f"{ramp.source_currency} amounts have at most {places} decimals",
+            )
         if item.kind == "bank_line":
             line = await uow.bank.line(item.subject_id)
             # a payer's own end-to-end id is no payment of ours (see _match_line): only
