@@ -360,3 +360,50 @@ async def test_a_deposit_two_merchants_off_ramps_could_claim_waits_for_review(h:
     assert "USDC" not in await h.balances(first)
     assert "USDC" not in await h.balances(second)
     assert (await h.ledger_check())["ok"]
+
+
+@pytest.mark.postgres
+async def test_two_workers_start_a_funded_on_ramp_once(pg: Harness) -> None:
+    """Two workers' ramp passes at once over the same funded on-ramps: each places one
+    native payout (its order_id is the ramp's), the loser's pass is rolled back whole
+    (ConcurrentChange) and nothing is held twice."""
+    import asyncio
+
+    from payoutd.services import ramps
+    from payoutd.services.ports import ConcurrentChange
+
+    h = pg
+    merchant = await h.merchant()
+    c = await rs.customer(h, merchant)
+    made = [await rs.create(h, merchant, rs.on_ramp_body(c, "20.00")) for _ in range(3)]
+    for ramp in made:
+        r = await h.client.post(
+            "/v1/sandbox/bank/transfers",
+            json={
+                "amount": "20.00",
+                "currency": "usd",
+                "memo": ramp["instructions"]["memo"],
+                "network": "wire",
+            },
+            headers=h.admin,
+        )
+        assert r.json()["outcome"] == "funded", r.text
+
+    async def worker() -> int:
+        async with h.rt.db.unit() as uow:
+            return await ramps.start_on_ramps(uow, h.rt.ctx)
+
+    results = await asyncio.gather(worker(), worker(), return_exceptions=True)
+    assert all(isinstance(r, int | ConcurrentChange) for r in results), results
+    assert 3 in results
+    payouts = set()
+    for ramp in made:
+        seen = await rs.status_of(h, merchant, ramp["id"])
+        assert seen["status"] == "processing"
+        payouts.add(seen["payout_id"])
+    assert len(payouts) == 3
+    r = await h.client.get("/v1/payouts?limit=100", headers=merchant.headers)
+    assert len(r.json()["data"]) == 3
+    usd = (await h.balances(merchant))["USD"]
+    assert (usd["balance"], usd["held"]) == ("60.00", "60.00")
+    assert (await h.ledger_check())["ok"]
