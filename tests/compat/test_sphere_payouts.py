@@ -207,3 +207,33 @@ async def test_webhooks_in_spheres_format_signed_with_hmac_sha256(h: Harness) ->
     assert sent["data"]["payout"]["id"] == payout["id"]
     assert sent["data"]["payout"]["status"] == "cancelled"
     assert TS.fullmatch(sent["created"])
+
+
+async def test_the_openapi_document_has_no_dangling_reference(h: Harness) -> None:
+    """Sphere's request bodies are given to the document whole (pydantic's schema of a
+    model with nested models): each `$ref` of Sphere's operations resolves in the served
+    document."""
+    r = await h.client.get("/openapi.json")
+    assert r.status_code == 200, r.text
+    document = r.json()
+
+    def refs(node: Any) -> list[str]:
+        if isinstance(node, list):
+            return [ref for item in node for ref in refs(item)]
+        if not isinstance(node, dict):
+            return []
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [ref for value in node.values() for ref in refs(value)]
+
+    def resolves(ref: str) -> bool:
+        node: Any = document
+        for part in ref.removeprefix("#/").split("/"):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    sphere = [op for path, op in document["paths"].items() if path.startswith("/compat/sphere/")]
+    assert sphere
+    dangling = sorted({ref for ref in refs(sphere) if not resolves(ref)})
+    assert dangling == []

@@ -312,3 +312,142 @@ async def test_usd_off_ramps_leave_in_one_nacha_file(hf: Harness) -> None:
     statuses = [(await rs.status_of(h, merchant, p["id"]))["status"] for p in made]
     assert statuses == ["succeeded", "processing"]
     assert (await h.ledger_check())["ok"]
+
+
+async def test_an_underpaid_transfer_with_the_payers_end_to_end_id_can_be_assigned(
+    hf: Harness,
+) -> None:
+    """The payer's bank's own EndToEndId names no payment of ours: the line is a
+    customer's incoming transfer, which the operator may assign to the payout."""
+    h = hf
+    merchant = await h.merchant()
+    c = await rs.customer(h, merchant)
+    ramp = await rs.create(h, merchant, rs.on_ramp_body(c, "100.00", "eur"))
+    memo = ramp["instructions"]["memo"]
+    statement = camt053([camt_entry("E-U1", "99.50", "CRDT", memo=memo, end_to_end="INV-2024-119")])
+    assert (await import_file(h, statement))["review"] == 1
+    [item] = (await h.client.get("/v1/admin/bank/review", headers=h.admin)).json()["data"]
+    r = await h.client.post(
+        f"/v1/admin/bank/review/{item['id']}/resolve",
+        json={"action": "assign", "ramp_id": ramp["id"], "operator": "alice"},
+        headers=h.admin,
+    )
+    assert r.status_code == 200, r.text
+    seen = await rs.status_of(h, merchant, ramp["id"])
+    assert (seen["status"], seen["amount"]) == ("funded", "99.50")
+    assert (await h.balances(merchant))["EUR"]["balance"] == "99.50"
+    assert (await h.ledger_check())["ok"]
+
+
+async def test_a_return_with_a_long_reason_text_is_imported(hf: Harness) -> None:
+    """A bank's free-text return reason (no code in it) longer than the column is kept
+    shortened, not a 5xx: the line goes to the review queue and nothing moves."""
+    h = hf
+    reason = "ACCOUNT CLOSED BY THE BENEFICIARY " * 5
+    statement = mt940([("B9", "C12,00", f"/RTRN/{reason}/EREF/XYZ")])
+    counts = await import_file(h, statement)
+    assert (counts["returned"], counts["review"]) == (0, 1)
+    assert (await h.ledger_check())["ok"]
+
+
+@pytest.mark.postgres
+async def test_the_same_statement_imported_twice_at_once_funds_once(pg: Harness) -> None:
+    import asyncio
+
+    h = pg
+    merchant = await h.merchant()
+    c = await rs.customer(h, merchant)
+    ramps = [await rs.create(h, merchant, rs.on_ramp_body(c, "30.00", "eur")) for _ in range(3)]
+    statement = camt053(
+        [
+            camt_entry(f"E-C{n}", "30.00", "CRDT", memo=r["instructions"]["memo"])
+            for n, r in enumerate(ramps)
+        ]
+        + [camt_entry("E-CX", "5.00", "CRDT", memo="nothing of ours")]
+    )
+    answers = await asyncio.gather(
+        *(
+            h.client.post(
+                "/v1/admin/bank/statements",
+                content=statement,
+                headers={**h.admin, "Content-Type": "application/octet-stream"},
+            )
+            for _ in range(3)
+        )
+    )
+    assert [r.status_code for r in answers] == [200, 200, 200], [r.text for r in answers]
+    counts = [r.json() for r in answers]
+    assert sorted(c["funded"] for c in counts) == [0, 0, 3]
+    assert sum(c["review"] for c in counts) == 1
+    assert (await h.balances(merchant))["EUR"]["balance"] == "90.00"
+    review = (await h.client.get("/v1/admin/bank/review", headers=h.admin)).json()["data"]
+    assert len(review) == 1
+    assert (await h.ledger_check())["ok"]
+
+
+async def test_a_line_with_a_long_end_to_end_reference_is_imported(hf: Harness) -> None:
+    """A payer's end-to-end reference longer than any of ours (free text in `:86:`) is
+    no 5xx: the line names no payment of ours and waits for review."""
+    h = hf
+    statement = mt940([("B10", "C12,00", f"/EREF/{'X' * 80}/REMI/USTD//nothing of ours/")])
+    counts = await import_file(h, statement)
+    assert (counts["review"], counts["settled"]) == (1, 0)
+    assert (await h.ledger_check())["ok"]
+
+
+@pytest.mark.parametrize(
+    ("valid", "broken"),
+    [
+        (EUR_FUNDING.encode(), b"9" * 70),  # an account id longer than Max34Text
+        (b"<AcctSvcrRef>E-L1<", b"<AcctSvcrRef>" + b"R" * 250 + b"<"),  # Max35Text
+        (b'Ccy="EUR">12.00', b'Ccy="EURO">12.00'),  # no ISO 4217 code
+        (b'Ccy="EUR">12.00', b'Ccy="EUR">1E+30'),  # past 18 digits
+    ],
+    ids=["account", "reference", "currency", "amount"],
+)
+async def test_a_camt053_past_the_schemas_limits_is_refused_whole(
+    hf: Harness, valid: bytes, broken: bytes
+) -> None:
+    """A camt.053 whose account id, reference, currency or amount breaks the schema's
+    limits is refused whole with a 4xx (statement_unreadable), nothing imported: on
+    PostgreSQL it was a 5xx when the value did not fit its column."""
+    h = hf
+    statement = camt053([camt_entry("E-L1", "12.00", "CRDT", memo="nothing of ours")])
+    assert valid in statement
+    r = await h.client.post(
+        "/v1/admin/bank/statements",
+        content=statement.replace(valid, broken),
+        headers={**h.admin, "Content-Type": "application/octet-stream"},
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "statement_unreadable"
+    review = (await h.client.get("/v1/admin/bank/review", headers=h.admin)).json()["data"]
+    assert review == []
+
+
+async def test_a_line_with_more_decimals_than_its_currency_funds_nothing(hf: Harness) -> None:
+    """camt.053 allows five decimals; euros have two. Such a line waits in the review
+    queue, and assigning it to a payout is refused: a euro balance never holds
+    fractions of a cent."""
+    h = hf
+    merchant = await h.merchant()
+    c = await rs.customer(h, merchant)
+    ramp = await rs.create(h, merchant, rs.on_ramp_body(c, "12.34", "eur"))
+    memo = ramp["instructions"]["memo"]
+    assert (await import_file(h, camt053([camt_entry("E-D1", "12.345", "CRDT", memo=memo)])))[
+        "review"
+    ] == 1
+    [item] = (await h.client.get("/v1/admin/bank/review", headers=h.admin)).json()["data"]
+    r = await h.client.post(
+        f"/v1/admin/bank/review/{item['id']}/resolve",
+        json={"action": "assign", "ramp_id": ramp["id"], "operator": "alice"},
+        headers=h.admin,
+    )
+    assert r.status_code == 422, r.text
+    assert (r.json()["error"]["code"], list(r.json()["error"]["fields"])) == (
+        "invalid_amount",
+        ["ramp_id"],
+    )
+    assert (await rs.status_of(h, merchant, ramp["id"]))["status"] == "pending"
+    assert "EUR" not in await h.balances(merchant)
+    assert (await h.ledger_check())["ok"]

@@ -260,3 +260,150 @@ async def test_off_ramp_funded_by_a_deposit_the_worker_sees_on_the_sandbox_chain
     await h.tick()
     assert (await rs.status_of(h, merchant, ramp["id"]))["status"] == "succeeded"
     assert (await h.ledger_check())["ok"]
+
+
+@pytest.mark.postgres
+async def test_two_transfers_with_one_memo_at_once_fund_it_once(pg: Harness) -> None:
+    """The customer's transfer booked twice at the same time (two statement lines with
+    the payout's memo, two requests): one funds the payout, the other waits in the
+    review queue; neither request is refused (on SQLite the second simply finds the
+    payout funded)."""
+    import asyncio
+
+    h = pg
+    merchant = await h.merchant()
+    c = await rs.customer(h, merchant)
+    for round_ in range(4):
+        ramp = await rs.create(h, merchant, rs.on_ramp_body(c, "10.00"))
+        memo = ramp["instructions"]["memo"]
+        answers = await asyncio.gather(
+            *(
+                h.client.post(
+                    "/v1/sandbox/bank/transfers",
+                    json={"amount": "10.00", "currency": "usd", "memo": memo, "network": "wire"},
+                    headers=h.admin,
+                )
+                for _ in range(2)
+            )
+        )
+        assert [r.status_code for r in answers] == [201, 201], [r.text for r in answers]
+        assert sorted(r.json()["outcome"] for r in answers) == ["funded", "review"]
+        assert (await rs.status_of(h, merchant, ramp["id"]))["status"] == "funded"
+        assert (await h.balances(merchant))["USD"]["balance"] == f"{10 * (round_ + 1)}.00"
+    assert (await h.ledger_check())["ok"]
+
+
+@pytest.mark.postgres
+async def test_a_transfer_and_a_cancel_at_once(pg: Harness) -> None:
+    """A customer's transfer arriving while the merchant cancels: either the payout is
+    cancelled and the transfer waits for review, or it is funded and the cancel is
+    refused; the transfer is never refused, no money is counted for a cancelled payout."""
+    import asyncio
+
+    h = pg
+    merchant = await h.merchant()
+    c = await rs.customer(h, merchant)
+    for _ in range(4):
+        ramp = await rs.create(h, merchant, rs.on_ramp_body(c, "10.00"))
+        memo = ramp["instructions"]["memo"]
+        transfer, cancel = await asyncio.gather(
+            h.client.post(
+                "/v1/sandbox/bank/transfers",
+                json={"amount": "10.00", "currency": "usd", "memo": memo, "network": "wire"},
+                headers=h.admin,
+            ),
+            h.client.post(f"/v1/ramp-payouts/{ramp['id']}/cancel", headers=merchant.headers),
+        )
+        assert transfer.status_code == 201, transfer.text
+        status = (await rs.status_of(h, merchant, ramp["id"]))["status"]
+        if status == "cancelled":
+            assert cancel.status_code == 200, cancel.text
+            assert transfer.json()["outcome"] == "review"
+        else:
+            assert status == "funded"
+            assert cancel.status_code == 409, cancel.text
+            assert transfer.json()["outcome"] == "funded"
+    assert (await h.ledger_check())["ok"]
+
+
+@pytest.mark.postgres
+async def test_two_deposits_for_one_off_ramp_at_once_fund_it_once(pg: Harness) -> None:
+    """Two transfers of the customer's USDC seen by two workers at the same time: one
+    funds the off-ramp (its USDC held once), the other waits in the review queue."""
+    import asyncio
+
+    h = pg
+    merchant = await h.merchant()
+    c = await rs.customer(h, merchant)
+    ramp = await rs.create(h, merchant, rs.off_ramp_body(c, "40", "usd"))
+    outcomes = await asyncio.gather(
+        deposit_for(h, ramp, "40", txid="a" * 64), deposit_for(h, ramp, "40", txid="b" * 64)
+    )
+    assert sorted(outcomes) == ["funded", "review"]
+    assert (await rs.status_of(h, merchant, ramp["id"]))["status"] == "processing"
+    usdc = (await h.balances(merchant))["USDC"]
+    assert (usdc["balance"], usdc["held"]) == ("40.000000", "40.000000")
+    assert (await h.ledger_check())["ok"]
+
+
+async def test_a_deposit_two_merchants_off_ramps_could_claim_waits_for_review(h: Harness) -> None:
+    """Wallet addresses are not any merchant's own: another merchant may name the same
+    sender address for an off-ramp of the same amount. A deposit that could fund either
+    merchant's payout is credited to neither; the operator decides."""
+    first = await h.merchant("First")
+    second = await h.merchant("Second")
+    theirs = await rs.create(h, first, rs.off_ramp_body(await rs.customer(h, first), "40", "usd"))
+    mine = await rs.create(h, second, rs.off_ramp_body(await rs.customer(h, second), "40", "usd"))
+    assert await deposit_for(h, mine, "40", txid="c" * 64) == "review"
+    assert (await rs.status_of(h, first, theirs["id"]))["status"] == "pending"
+    assert (await rs.status_of(h, second, mine["id"]))["status"] == "pending"
+    assert "USDC" not in await h.balances(first)
+    assert "USDC" not in await h.balances(second)
+    assert (await h.ledger_check())["ok"]
+
+
+@pytest.mark.postgres
+async def test_two_workers_start_a_funded_on_ramp_once(pg: Harness) -> None:
+    """Two workers' ramp passes at once over the same funded on-ramps: each places one
+    native payout (its order_id is the ramp's), the loser's pass is rolled back whole
+    (ConcurrentChange) and nothing is held twice."""
+    import asyncio
+
+    from payoutd.services import ramps
+    from payoutd.services.ports import ConcurrentChange
+
+    h = pg
+    merchant = await h.merchant()
+    c = await rs.customer(h, merchant)
+    made = [await rs.create(h, merchant, rs.on_ramp_body(c, "20.00")) for _ in range(3)]
+    for ramp in made:
+        r = await h.client.post(
+            "/v1/sandbox/bank/transfers",
+            json={
+                "amount": "20.00",
+                "currency": "usd",
+                "memo": ramp["instructions"]["memo"],
+                "network": "wire",
+            },
+            headers=h.admin,
+        )
+        assert r.json()["outcome"] == "funded", r.text
+
+    async def worker() -> int:
+        async with h.rt.db.unit() as uow:
+            return await ramps.start_on_ramps(uow, h.rt.ctx)
+
+    results = await asyncio.gather(worker(), worker(), return_exceptions=True)
+    assert all(isinstance(r, int | ConcurrentChange) for r in results), results
+    assert 3 in results
+    payouts = set()
+    for ramp in made:
+        seen = await rs.status_of(h, merchant, ramp["id"])
+        assert seen["status"] == "processing"
+        payouts.add(seen["payout_id"])
+    assert len(payouts) == 3
+    r = await h.client.get("/v1/payouts?limit=100", headers=merchant.headers)
+    assert len(r.json()["data"]) == 3
+    usd = (await h.balances(merchant))["USD"]
+    assert (usd["balance"], usd["held"]) == ("60.00", "60.00")
+    assert (await h.ledger_check())["ok"]

@@ -10,6 +10,7 @@ moves payouts.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -22,6 +23,16 @@ from payoutd.rails.references import digest_reference
 NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:camt.053."
 # BkTxCd sub-families of returned payments (ISO 20022 External Bank Transaction Codes)
 RETURN_SUBFAMILIES = frozenset({"RRTN", "ARET", "URET", "RPCR"})
+
+
+# the schema's limits (camt.053.001.02): Max35Text references, Max34Text account ids, an
+# ActiveOrHistoricCurrencyAndAmount of at most 18 digits, 5 of them decimals, and a
+# three-letter currency; a file past them is no bank's statement (and would not fit
+# where its lines are kept)
+MAX_TEXT = 35
+MAX_DIGITS = 18
+MAX_FRACTION = 5
+CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def unreadable(why: str) -> PayoutdError:
@@ -83,6 +94,8 @@ class _Reader:
         account = self.text(statement, "c:Acct/c:Id/c:IBAN", "c:Acct/c:Id/c:Othr/c:Id")
         if account is None:
             raise unreadable(f"statement {number} names no account (Acct/Id IBAN or Othr/Id)")
+        if len(account) > MAX_TEXT:
+            raise unreadable(f"statement {number}: the account id is longer than {MAX_TEXT}")
         account_currency = self.text(statement, "c:Acct/c:Ccy")
         lines: list[StatementLine] = []
         for n, entry in enumerate(self.all(statement, "c:Ntry"), start=1):
@@ -112,6 +125,8 @@ class _Reader:
         direction = self.direction(entry, where)
         booked = self.booked_on(entry, where)
         entry_ref = self.text(entry, "c:AcctSvcrRef") or self.text(entry, "c:NtryRef")
+        if entry_ref is not None and len(entry_ref) > MAX_TEXT:
+            raise unreadable(f"{where}: its reference is longer than {MAX_TEXT}")
         entry_returned = self.return_code(entry)
         details = self.all(entry, "c:NtryDtls/c:TxDtls")
         if not details:
@@ -128,6 +143,8 @@ class _Reader:
                     fallbacks=("c:AmtDtls/c:TxAmt/c:Amt", "c:AmtDtls/c:InstdAmt/c:Amt"),
                 )
                 tx_ref = self.text(tx, "c:Refs/c:AcctSvcrRef")
+                if tx_ref is not None and len(tx_ref) > MAX_TEXT:
+                    raise unreadable(f"{tx_where}: its reference is longer than {MAX_TEXT}")
                 reference = tx_ref or (f"{entry_ref}/{k}" if entry_ref else None)
             else:
                 tx_amount, tx_currency = amount, currency
@@ -176,9 +193,19 @@ class _Reader:
             raise unreadable(f"{where}: the amount {found.text!r} is not a number") from e
         if not amount.is_finite() or amount < 0:
             raise unreadable(f"{where}: the amount {found.text!r} is not a positive number")
+        _, digits, exponent = amount.as_tuple()
+        assert isinstance(exponent, int)  # finite
+        fraction, whole = max(0, -exponent), max(0, len(digits) + exponent)
+        if fraction > MAX_FRACTION or whole + fraction > MAX_DIGITS:
+            raise unreadable(
+                f"{where}: the amount {found.text!r} has more than {MAX_DIGITS} digits "
+                f"or {MAX_FRACTION} decimals"
+            )
         currency = found.get("Ccy") or account_currency
         if not currency:
             raise unreadable(f"{where}: the amount has no currency (Ccy)")
+        if not CURRENCY.fullmatch(currency.upper()):
+            raise unreadable(f"{where}: the currency {currency!r} is not an ISO 4217 code")
         return amount, currency.upper()
 
     def direction(self, entry: etree._Element, where: str) -> Direction:

@@ -388,6 +388,10 @@ async def _match_line(
         ramp = await uow.ramps.by_memo(memo)
         if ramp is None or ramp.type is not RampType.ON_RAMP:
             continue
+        # its status is read under the row's lock: a cancel or another line funding it
+        # at the same time is seen here (review), not as a refused transition in _fund
+        ramp = await uow.ramps.get(None, ramp.id, for_update=True)
+        assert ramp is not None
         if ramp.status is not RampStatus.PENDING:
             return "review", None, f"payout {ramp.id} is already {ramp.status.value}"
         if line.currency != ramp.source_currency.upper() or line.amount != ramp.amount:
@@ -436,6 +440,7 @@ async def receive_deposit(uow: UnitOfWork, ctx: Context, deposit: ChainDeposit) 
         else []
     )
     reason = "no pending payout from this sender"
+    matching: list[RampPayout] = []
     for ramp in candidates:
         try:
             funding = parties.funding_wallet(ctx, currency, ramp.source_network)
@@ -447,8 +452,20 @@ async def receive_deposit(uow: UnitOfWork, ctx: Context, deposit: ChainDeposit) 
         if deposit.amount != ramp.amount:
             reason = f"payout {ramp.id} expects {_fmt(ramp.amount)} {currency.upper()}"
             continue
-        await _fund(uow, ctx, ramp, f"deposit:{deposit.network}:{deposit.txid}:{deposit.index}")
-        await uow.bank.set_deposit_outcome(deposit_id, "funded", ramp.id)
+        matching.append(ramp)
+    # a sender address is no merchant's own (any merchant may name it for a customer's
+    # wallet): a deposit that fits payouts of two merchants is credited to neither
+    if len({r.merchant_id for r in matching}) > 1:
+        reason = "payouts of more than one merchant expect this deposit"
+        matching = []
+    for candidate in matching:
+        # read again under the row's lock: a cancel or another deposit funding it at the
+        # same time leaves it out here instead of refusing the transition in _fund
+        locked = await uow.ramps.get(None, candidate.id, for_update=True)
+        if locked is None or locked.status is not RampStatus.PENDING:
+            continue
+        await _fund(uow, ctx, locked, f"deposit:{deposit.network}:{deposit.txid}:{deposit.index}")
+        await uow.bank.set_deposit_outcome(deposit_id, "funded", locked.id)
         return "funded"
     return await _queue(uow, "deposit", deposit_id, reason, now)
 
@@ -520,9 +537,21 @@ async def resolve_review(
             )
         if item.currency.upper() != ramp.source_currency.upper():
             raise field_error("validation_error", "ramp_id", "the payout expects another currency")
+        places = DECIMALS[ramp.source_currency.lower()]
+        if decimals_of(item.amount) > places:
+            # what arrived becomes the payout's amount and the merchant's balance
+            raise field_error(
+                "invalid_amount",
+                "ramp_id",
+                f"{ramp.source_currency} amounts have at most {places} decimals",
+            )
         if item.kind == "bank_line":
             line = await uow.bank.line(item.subject_id)
-            if line is None or line.direction is not Direction.CREDIT or line.end_to_end_id:
+            # a payer's own end-to-end id is no payment of ours (see _match_line): only
+            # a line naming one of our payments is not a customer's transfer
+            e2e = line.end_to_end_id if line is not None else None
+            ours = e2e is not None and await uow.bank.payment(e2e) is not None
+            if line is None or line.direction is not Direction.CREDIT or ours:
                 raise field_error(
                     "validation_error", "ramp_id", "only incoming transfers fund a payout"
                 )

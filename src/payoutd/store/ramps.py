@@ -216,9 +216,11 @@ class BankRepository:
                 currency=line.currency,
                 direction=line.direction.value,
                 memo=line.memo[:1000],
-                end_to_end_id=line.end_to_end_id,
+                # ours are 15 characters: a longer one (a payer's free text) is kept
+                # shortened, it names no payment of ours either way
+                end_to_end_id=line.end_to_end_id and line.end_to_end_id[:64],
                 returned=line.returned,
-                return_reason=line.return_reason,
+                return_reason=line.return_reason and line.return_reason[:100],
                 counterparty=line.counterparty and line.counterparty[:200],
                 outcome=outcome,
                 ramp_id=ramp_id,

@@ -233,11 +233,27 @@ _AUTH_ERRORS = ("unauthorized", "forbidden_scope", "ip_not_allowed", "rate_limit
 _WRITE_ERRORS = (*_AUTH_ERRORS, "validation_error", "bad_request", "payload_too_large")
 
 
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """`node` with each `#/$defs/X` reference replaced by X itself: in the OpenAPI
+    document such a reference would point at the document's root, where no $defs are."""
+    if isinstance(node, list):
+        return [_inline(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        return {**_inline(defs[ref.removeprefix("#/$defs/")], defs), **rest}
+    return {k: _inline(v, defs) for k, v in node.items()}
+
+
 def _body(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
+            "content": {"application/json": {"schema": _inline(schema, defs)}},
         }
     }
 

@@ -318,6 +318,7 @@ async def review_queue(
         "not_found",
         "review_item_resolved",
         "invalid_transition",
+        "invalid_amount",
     ),
     summary="Assign a queued line or deposit to a pending ramp payout, or dismiss it",
 )
