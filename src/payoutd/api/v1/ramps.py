@@ -29,7 +29,6 @@ from payoutd.api.v1.ramp_schemas import (
 )
 from payoutd.api.v1.schemas import ID_EXAMPLE
 from payoutd.bootstrap import Runtime
-from payoutd.domain.errors import field_error
 from payoutd.domain.ramps import End
 from payoutd.services import ramps
 from payoutd.services.ports import UnitOfWork
