@@ -104,6 +104,12 @@ def _tree(into: Path) -> Path:
         shutil.copy2(ROOT / name, into / name)
     shutil.copytree(ROOT / "scripts", into / "scripts")
     shutil.copytree(ROOT / "src", into / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    # the SDK: `bootstrap dev` installs it, and both modes hash its pyproject.toml
+    shutil.copytree(
+        ROOT / "clients" / "python",
+        into / "clients" / "python",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"),
+    )
     return into
 
 
@@ -149,7 +155,11 @@ def test_serve_after_test_installs_nothing() -> None:
     """This checkout's .venv has the dev install (the tests run in it): `bootstrap run`
     finds everything running needs there and does nothing."""
     stamp = ROOT / ".venv" / ".payoutd-installed-dev"
-    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    # both pyproject.toml files, payoutd's and the SDK's, as scripts/bootstrap hashes them
+    want = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes()
+        + (ROOT / "clients" / "python" / "pyproject.toml").read_bytes()
+    ).hexdigest()
     # scripts/test runs `bootstrap dev` first; without it this would install into the
     # .venv the tests run in
     assert stamp.exists() and stamp.read_text().strip() == want, "run scripts/bootstrap dev"
