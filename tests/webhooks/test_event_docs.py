@@ -15,6 +15,7 @@ from payoutd.bootstrap import build
 from payoutd.chains import sandbox
 from payoutd.domain import events, webhook_policy
 from tests import support
+from tests.services import ramp_support as rs
 from tests.support import Harness
 from tests.webhooks.receiver import Receiver, pay, pump, subscribe
 
@@ -78,14 +79,37 @@ async def test_what_a_receiver_gets_matches_the_documented_models(h: Harness, rx
     await sandbox.add_rule(h.rt.db, address=REFUSED, action="refuse")
     paid = await pay(h, m, "0.01")
     refused = await pay(h, m, "0.02", REFUSED)
+    # and a ramp payout's: an on-ramp funded through the sandbox bank, its USDC paid
+    c = await rs.customer(h, m)
+    ramp = await rs.create(h, m, rs.on_ramp_body(c, "25.00"))
+    r = await h.client.post(
+        "/v1/sandbox/bank/transfers",
+        json={
+            "amount": "25.00",
+            "currency": "usd",
+            "memo": ramp["instructions"]["memo"],
+            "network": "wire",
+        },
+        headers=h.admin,
+    )
+    assert r.json()["outcome"] == "funded", r.text
     await h.settle()
     await pump(h)
     got = rx.delivered("/hooks")
-    assert {a.type for a in got} == set(webhook_policy.MERCHANT_EVENTS)
+    ramp_flow = {f"ramp_payout.{s}" for s in ("created", "funded", "processing", "succeeded")}
+    assert {a.type for a in got} == set(webhook_policy.SERVICES["PAYOUT"]) | ramp_flow
     for a in got:
         event = webhook_events.MODELS[a.type].model_validate(a.body, strict=True)
         shown: Any = event.model_dump(mode="json")
         assert shown == a.body  # nothing the model leaves out or adds
         assert a.headers["webhook-id"] == a.body["id"]
-    statuses = {a.body["data"]["payout"]["id"]: a.body["data"]["payout"]["status"] for a in got}
-    assert statuses == {paid["id"]: "paid", refused["id"]: "failed"}
+    leg = (await rs.status_of(h, m, ramp["id"]))["payout_id"]  # the on-ramp's USDC payout
+    statuses = {
+        a.body["data"]["payout"]["id"]: a.body["data"]["payout"]["status"]
+        for a in got
+        if a.type.startswith("payout.")
+    }
+    assert statuses == {paid["id"]: "paid", refused["id"]: "failed", leg: "paid"}
+    ramp_seen = [a.body["data"]["ramp_payout"] for a in got if a.type.startswith("ramp_payout.")]
+    assert {r["id"] for r in ramp_seen} == {ramp["id"]}
+    assert ramp_seen[-1]["status"] == "succeeded"

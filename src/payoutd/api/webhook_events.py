@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Header
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from payoutd.api.v1.ramp_schemas import RampOut
 from payoutd.api.v1.schemas import ID_EXAMPLE, STATUS_DOC, TIME_EXAMPLE, PayoutOut
 from payoutd.domain import events, webhook_policy
 
@@ -70,7 +71,17 @@ class RefusalData(PayoutData):
     )
 
 
-def _envelope(event_type: str, data: type[PayoutData], doc: str) -> type[BaseModel]:
+class RampData(BaseModel):
+    """The ramp payout as it was when the event happened."""
+
+    ramp_payout: RampOut = Field(
+        description="The ramp payout, as `GET /v1/ramp-payouts/{id}` shows it"
+    )
+
+
+def _envelope(
+    event_type: str, data: type[PayoutData] | type[RampData], doc: str
+) -> type[BaseModel]:
     """The body of one event type: `{"id", "type", "created_at", "data"}`."""
     tag: Any = Literal[event_type]  # a type made at run time, one per event type
     model: type[BaseModel] = create_model(
@@ -95,8 +106,24 @@ def _envelope(event_type: str, data: type[PayoutData], doc: str) -> type[BaseMod
     return model
 
 
+_RAMP_WHEN = {
+    "created": "A ramp payout was created, `pending`: waiting for the customer's money "
+    "(the memo in `instructions`).",
+    "funded": "The customer's money arrived (a statement line or the sandbox bank with the "
+    "memo, a deposit into the funding wallet, or an operator's assignment from the review "
+    "queue) and is credited.",
+    "processing": "The ramp payout's second leg is on its way: the stablecoin payout "
+    "(on-ramp) or the bank payment (off-ramp).",
+    "succeeded": "The customer was paid: the stablecoin payout is paid, or the bank "
+    "confirmed the payment.",
+    "failed": "The second leg failed; the money stays on the merchant's balance.",
+    "cancelled": "Cancelled before funding; nothing moved.",
+    "refunded": "The bank returned the off-ramp's payment: the hold is voided and the "
+    "stablecoin is the merchant's balance again.",
+}
+
 # (type, payload, when it fires) for every event a merchant can receive
-EVENTS: tuple[tuple[str, type[PayoutData], str], ...] = (
+EVENTS: tuple[tuple[str, type[PayoutData] | type[RampData], str], ...] = (
     (
         events.PAYOUT_CREATED,
         PayoutData,
@@ -135,7 +162,10 @@ EVENTS: tuple[tuple[str, type[PayoutData], str], ...] = (
         "`payout.failed`.",
     ),
 )
+EVENTS += tuple((f"ramp_payout.{status}", RampData, when) for status, when in _RAMP_WHEN.items())
+
 SUMMARIES = {
+    **{f"ramp_payout.{status}": f"A ramp payout is {status}" for status in _RAMP_WHEN},
     events.PAYOUT_CREATED: "A payout was created",
     events.PAYOUT_STATUS_CHANGED: "A payout's status changed",
     events.PAYOUT_PAID: "A payout was paid",
